@@ -1,0 +1,87 @@
+#pragma once
+// ocsp-proxy configuration (YAML). Loaded in two phases (STYLE.md): every key is parsed by
+// type with unknown keys rejected, then defaults are filled and cross-field rules checked.
+// Every error names the file, the line and the dotted key path:
+//   conf/ocsp-proxy.yaml:14: upstreams[1].fqdns[0]: not a host name: "http://x"
+// The loaded Config is immutable; it is shared as shared_ptr<const Config>.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/log.h"
+#include "core/ossl.h"
+#include "core/result.h"
+
+namespace ocsp::conf {
+
+struct ListenAddress {
+  std::string host;   // IP literal or "localhost"
+  uint16_t port = 0;  // 0 = pick a free port (tests)
+};
+
+struct Limits {
+  size_t max_request_bytes = 16 * 1024;           // limits.max_request_bytes (POST body)
+  size_t max_header_bytes = 8 * 1024;             // limits.max_header_bytes
+  int64_t client_timeout_ms = 10'000;             // limits.client_timeout
+  int64_t upstream_timeout_ms = 5'000;            // limits.upstream_timeout (per attempt)
+  size_t max_upstream_response_bytes = 1 << 20;   // limits.max_upstream_response_bytes
+};
+
+struct IssuerCert {
+  std::string path;   // file it came from
+  SharedX509 cert;
+};
+
+struct Upstream {
+  std::string name;
+  std::vector<std::string> fqdns;   // tried in order
+  std::string scheme = "http";      // http | https
+  uint16_t port = 0;                // default: 80 for http, 443 for https
+  std::string path = "/";
+  std::vector<IssuerCert> issuers;  // loaded from the files/dirs in `issuers:`
+};
+
+struct Cache {
+  size_t memory_bytes = 256u << 20;   // cache.memory_bytes
+  int64_t max_age_s = 7 * 86400;      // cache.max_age: freshness cap after thisUpdate; 0 = none
+  int64_t no_next_update_ttl_s = 300; // cache.no_next_update_ttl
+  int64_t clock_skew_s = 300;         // cache.clock_skew: thisUpdate may be this far ahead
+};
+
+enum class NoncePolicy { Ignore, Passthrough };
+
+struct Logging {
+  LogLevel level = LogLevel::Info;
+};
+
+struct Config {
+  std::string path;                          // file it was loaded from
+  ListenAddress listen_ocsp{"127.0.0.1", 8080};   // listen.ocsp
+  ListenAddress listen_admin{"127.0.0.1", 9090};  // listen.admin
+  unsigned workers = 0;                      // 0 = one per core
+  Limits limits;
+  std::vector<Upstream> upstreams;
+  std::map<std::string, std::string> resolve;  // FQDN -> IP literal (like curl --resolve)
+  Cache cache;
+  NoncePolicy nonce = NoncePolicy::Ignore;
+  Logging logging;
+};
+
+// Loads and validates a config file. Relative issuer paths are relative to the file's
+// directory. On failure, Error::detail is "file:line: key.path: message".
+Result<std::shared_ptr<const Config>> loadConfig(const std::string& path);
+
+// Same, from text (tests). `name` is used as the file name in messages; `base_dir` anchors
+// relative paths.
+Result<std::shared_ptr<const Config>> parseConfig(const std::string& yaml_text,
+                                                  const std::string& name,
+                                                  const std::string& base_dir);
+
+// True if `s` is a syntactically valid DNS host name (RFC 1123 labels), not an IP literal.
+bool isHostName(const std::string& s);
+// True if `s` is an IPv4 or IPv6 literal.
+bool isIpLiteral(const std::string& s);
+
+}  // namespace ocsp::conf

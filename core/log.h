@@ -1,0 +1,28 @@
+#pragma once
+// Operational log: one logfmt line per event on stderr, written with a single write(2) so
+// lines from different worker threads never interleave.
+//   2026-11-23T10:11:12.345Z level=warn event=validation_failed upstream=digicert reason=...
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace ocsp {
+
+enum class LogLevel { Debug = 0, Info = 1, Warn = 2, Error = 3 };
+
+bool parseLogLevel(std::string_view s, LogLevel* out);
+void setLogLevel(LogLevel level);
+bool logEnabled(LogLevel level);
+
+using LogField = std::pair<std::string_view, std::string_view>;
+void logEvent(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
+
+// RFC 3339 UTC with milliseconds, e.g. 2026-11-23T10:11:12.345Z.
+std::string rfc3339NowMs();
+// RFC 3339 UTC for a time in seconds.
+std::string rfc3339(int64_t epoch_s);
+// RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string httpDate(int64_t epoch_s);
+
+}  // namespace ocsp

@@ -1,0 +1,119 @@
+#pragma once
+// The values that flow through the request pipeline (DESIGN.md §2, §3): what the client asked
+// (OcspQuery), where it goes (Route), and what we answer with (OcspEntry, Answer).
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/ossl.h"
+#include "core/result.h"
+
+namespace ocsp {
+
+enum class CertStatus { Good, Revoked, Unknown };
+const char* certStatusName(CertStatus s);
+
+// One CertID as the client sent it. Bytes are raw (not hex). RFC 6960 §4.1.1.
+struct CertIdInfo {
+  int hash_nid = 0;               // NID of hashAlgorithm (NID_sha1, NID_sha256, ...)
+  std::string issuer_name_hash;   // OCTET STRING contents
+  std::string issuer_key_hash;    // OCTET STRING contents
+  std::string serial;             // INTEGER contents (two's complement, as encoded)
+  std::string der;                // DER of the whole CertID, to rebuild requests
+};
+
+// Cache key: SHA-256 over the normalised CertID list (DESIGN.md §3). A SHA-1 and a SHA-256
+// CertID for the same certificate are different keys.
+using CacheKey = std::array<uint8_t, 32>;
+CacheKey cacheKeyFor(const std::vector<CertIdInfo>& ids);
+// Namespaced printable form: "ocsp:v1:<hex>".
+std::string cacheKeyString(const CacheKey& key);
+
+struct CacheKeyHash {
+  size_t operator()(const CacheKey& k) const {
+    size_t h;
+    static_assert(sizeof(h) <= sizeof(CacheKey));
+    __builtin_memcpy(&h, k.data(), sizeof(h));
+    return h;
+  }
+};
+
+enum class Mode { Responder, Forward };
+
+// An issuer the proxy knows, and the upstream that answers for it.
+struct Route {
+  size_t upstream_index = 0;
+  std::string upstream_name;
+  SharedX509 issuer;         // validates the upstream's answer (DESIGN.md §5)
+  std::string issuer_name;   // subject, for logs
+};
+
+struct OcspQuery {
+  std::string request_der;          // exactly what the client sent
+  std::vector<CertIdInfo> cert_ids; // at least one
+  std::optional<std::string> nonce; // RFC 8954 nonce extension value, if any
+  CacheKey key{};
+  Mode mode = Mode::Responder;
+  std::string client;               // "ip:port" for logs
+  std::shared_ptr<const Route> route;  // set by PolicySource
+};
+
+struct Revocation {
+  int64_t time = 0;
+  int reason = -1;  // CRLReason, -1 when absent
+};
+
+// A validated upstream answer exactly as served. Immutable once built; shared by the cache
+// and every in-flight reply.
+struct OcspEntry {
+  std::string der;             // byte-identical to what the upstream sent
+  int64_t produced_at = 0;
+  int64_t this_update = 0;
+  int64_t next_update = 0;     // 0 when the response had none
+  int64_t fetched_at = 0;
+  int64_t fresh_until = 0;     // DESIGN.md §4: min(nextUpdate, thisUpdate + max_age)
+  int64_t hard_expiry = 0;     // never served at or after this (nextUpdate or no-nextUpdate ttl)
+  CertStatus status = CertStatus::Good;  // of the first SingleResponse
+  std::optional<Revocation> revocation;
+  std::string upstream_fqdn;
+  bool cacheable = true;       // false for nonce passthrough answers
+  // Pre-rendered RFC 5019 §6.2 header values, computed once per entry.
+  std::string etag;            // "\"<hex>\""
+  std::string last_modified;   // HTTP-date of thisUpdate
+  std::string expires;         // HTTP-date of fresh_until
+
+  size_t footprint() const;    // bytes this entry costs the memory cache
+};
+
+// Fills fresh_until/hard_expiry and the pre-rendered headers from the time fields.
+struct FreshnessPolicy {
+  int64_t max_age_s = 0;            // 0 = no cap beyond nextUpdate
+  int64_t no_next_update_ttl_s = 300;
+};
+void finishEntry(OcspEntry& e, const FreshnessPolicy& policy);
+
+enum class AnswerSource { Memory, Redis, Upstream, Stale };
+const char* answerSourceName(AnswerSource s);
+
+struct Answer {
+  std::shared_ptr<const OcspEntry> entry;
+  AnswerSource source = AnswerSource::Upstream;
+};
+
+// Called exactly once, on the worker thread that called lookup(). May be called before
+// lookup() returns (synchronous hit). The callee may not assume the Source outlives the call.
+using Reply = std::function<void(Result<Answer>)>;
+
+// One stage of the request pipeline (DESIGN.md §2). A stage that cannot answer calls the
+// next; on the way back, stages store what passed validation.
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual void lookup(std::shared_ptr<const OcspQuery> query, Reply done) = 0;
+};
+
+}  // namespace ocsp

@@ -1,0 +1,87 @@
+#pragma once
+// RAII for OpenSSL handles: unique_ptr with the library's free function as deleter, plus the
+// few conversions every module needs (DER in/out, ASN1 time, error queue text).
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ocsp {
+
+template <class T, void (*Free)(T*)>
+struct OsslDeleter {
+  void operator()(T* p) const { Free(p); }
+};
+
+using X509Ptr = std::unique_ptr<X509, OsslDeleter<X509, X509_free>>;
+using X509StorePtr = std::unique_ptr<X509_STORE, OsslDeleter<X509_STORE, X509_STORE_free>>;
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OsslDeleter<EVP_PKEY, EVP_PKEY_free>>;
+using OcspRequestPtr = std::unique_ptr<OCSP_REQUEST, OsslDeleter<OCSP_REQUEST, OCSP_REQUEST_free>>;
+using OcspResponsePtr =
+    std::unique_ptr<OCSP_RESPONSE, OsslDeleter<OCSP_RESPONSE, OCSP_RESPONSE_free>>;
+using OcspBasicRespPtr =
+    std::unique_ptr<OCSP_BASICRESP, OsslDeleter<OCSP_BASICRESP, OCSP_BASICRESP_free>>;
+using OcspCertIdPtr = std::unique_ptr<OCSP_CERTID, OsslDeleter<OCSP_CERTID, OCSP_CERTID_free>>;
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OsslDeleter<ASN1_TIME, ASN1_TIME_free>>;
+
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free_all(b); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+struct X509StackDeleter {
+  void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
+};
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
+
+// Shared, immutable certificate (issuers are shared by config, routes and validator).
+using SharedX509 = std::shared_ptr<X509>;
+SharedX509 shareX509(X509Ptr cert);
+
+// Drains the OpenSSL error queue into one line ("" when empty).
+std::string opensslErrors();
+
+// ASN1 time -> seconds since the epoch; nullopt if it cannot be converted.
+std::optional<int64_t> asn1ToEpoch(const ASN1_TIME* t);
+
+// Reads every certificate in a PEM (or single DER) file. Empty result + reason on failure.
+std::vector<X509Ptr> readCertificates(const std::string& path, std::string* why);
+
+// Encodes with an i2d function into a std::string.
+template <class T>
+std::string toDer(const T* obj, int (*i2d)(const T*, unsigned char**)) {
+  int len = i2d(obj, nullptr);
+  if (len <= 0) return {};
+  std::string out(static_cast<size_t>(len), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  i2d(obj, &p);
+  return out;
+}
+// Same for the i2d functions OpenSSL declares with a non-const argument.
+template <class T>
+std::string toDer(T* obj, int (*i2d)(T*, unsigned char**)) {
+  int len = i2d(obj, nullptr);
+  if (len <= 0) return {};
+  std::string out(static_cast<size_t>(len), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  i2d(obj, &p);
+  return out;
+}
+
+// SHA-256 of bytes (32 raw bytes).
+std::string sha256(std::string_view data);
+// Lower-case hex.
+std::string toHex(std::string_view bytes);
+
+// One line naming a certificate for logs: its subject in RFC 2253 form.
+std::string subjectLine(const X509* cert);
+
+}  // namespace ocsp
