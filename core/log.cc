@@ -1,0 +1,130 @@
+#include "core/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace ocsp {
+
+namespace {
+std::atomic<int> g_level{static_cast<int>(LogLevel::Info)};
+
+const char* levelName(LogLevel l) {
+  switch (l) {
+    case LogLevel::Debug: return "debug";
+    case LogLevel::Info: return "info";
+    case LogLevel::Warn: return "warn";
+    case LogLevel::Error: return "error";
+  }
+  return "info";
+}
+
+bool needsQuotes(std::string_view v) {
+  if (v.empty()) return true;
+  for (char c : v) {
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void appendValue(std::string& out, std::string_view v) {
+  if (!needsQuotes(v)) {
+    out.append(v);
+    return;
+  }
+  out.push_back('"');
+  for (char c : v) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned char>(c));
+      out.append(buf);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+struct tm utc(int64_t epoch_s) {
+  time_t t = static_cast<time_t>(epoch_s);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  return tm;
+}
+}  // namespace
+
+bool parseLogLevel(std::string_view s, LogLevel* out) {
+  static const std::pair<std::string_view, LogLevel> table[] = {
+      {"debug", LogLevel::Debug}, {"info", LogLevel::Info},
+      {"warn", LogLevel::Warn},   {"error", LogLevel::Error}};
+  for (const auto& [name, level] : table) {
+    if (s == name) {
+      *out = level;
+      return true;
+    }
+  }
+  return false;
+}
+
+void setLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
+bool logEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
+
+void logEvent(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
+  if (!logEnabled(level)) return;
+  std::string line = rfc3339NowMs();
+  line += " level=";
+  line += levelName(level);
+  line += " event=";
+  appendValue(line, event);
+  for (const auto& [k, v] : fields) {
+    line.push_back(' ');
+    line.append(k);
+    line.push_back('=');
+    appendValue(line, v);
+  }
+  line.push_back('\n');
+  // One write per line: lines from different threads never interleave.
+  ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+}
+
+std::string rfc3339NowMs() {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  int64_t ms = duration_cast<milliseconds>(now.time_since_epoch()).count();
+  struct tm tm = utc(ms / 1000);
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string rfc3339(int64_t epoch_s) {
+  struct tm tm = utc(epoch_s);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string httpDate(int64_t epoch_s) {
+  struct tm tm = utc(epoch_s);
+  static const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+                tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return buf;
+}
+
+}  // namespace ocsp

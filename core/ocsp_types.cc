@@ -1,0 +1,85 @@
+#include "core/ocsp_types.h"
+
+#include <cstring>
+
+#include "core/log.h"
+
+namespace ocsp {
+
+const char* certStatusName(CertStatus s) {
+  switch (s) {
+    case CertStatus::Good: return "good";
+    case CertStatus::Revoked: return "revoked";
+    case CertStatus::Unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+const char* answerSourceName(AnswerSource s) {
+  switch (s) {
+    case AnswerSource::Memory: return "memory";
+    case AnswerSource::Redis: return "redis";
+    case AnswerSource::Upstream: return "upstream";
+    case AnswerSource::Stale: return "stale";
+  }
+  return "upstream";
+}
+
+namespace {
+// Length-prefixed field so that no two different CertIDs serialise to the same bytes.
+void appendField(std::string& out, std::string_view v) {
+  uint32_t n = static_cast<uint32_t>(v.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof(n));
+  out.append(v);
+}
+
+// Serial numbers compare as integers: drop redundant leading 0x00 sign bytes so that a
+// non-minimal encoding maps to the same key as the minimal one.
+std::string_view normalisedSerial(std::string_view s) {
+  while (s.size() > 1 && static_cast<unsigned char>(s[0]) == 0 &&
+         (static_cast<unsigned char>(s[1]) & 0x80) == 0) {
+    s.remove_prefix(1);
+  }
+  return s;
+}
+}  // namespace
+
+CacheKey cacheKeyFor(const std::vector<CertIdInfo>& ids) {
+  std::string buf = "ocsp:v1";
+  for (const auto& id : ids) {
+    const char* oid = OBJ_nid2sn(id.hash_nid);
+    appendField(buf, oid ? oid : "?");
+    appendField(buf, id.issuer_name_hash);
+    appendField(buf, id.issuer_key_hash);
+    appendField(buf, normalisedSerial(id.serial));
+  }
+  std::string digest = sha256(buf);
+  CacheKey key;
+  std::memcpy(key.data(), digest.data(), key.size());
+  return key;
+}
+
+std::string cacheKeyString(const CacheKey& key) {
+  return "ocsp:v1:" + toHex(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+}
+
+size_t OcspEntry::footprint() const {
+  // The DER dominates; headers and bookkeeping are counted so the byte bound is honest.
+  return sizeof(OcspEntry) + der.capacity() + upstream_fqdn.capacity() + etag.capacity() +
+         last_modified.capacity() + expires.capacity() + 64 /* shared_ptr control block */;
+}
+
+void finishEntry(OcspEntry& e, const FreshnessPolicy& policy) {
+  // DESIGN.md §4: without nextUpdate the answer is kept only briefly, counted from fetch.
+  e.hard_expiry =
+      e.next_update != 0 ? e.next_update : e.fetched_at + policy.no_next_update_ttl_s;
+  e.fresh_until = e.hard_expiry;
+  if (policy.max_age_s > 0 && e.this_update + policy.max_age_s < e.fresh_until) {
+    e.fresh_until = e.this_update + policy.max_age_s;
+  }
+  e.etag = "\"" + toHex(std::string_view(sha256(e.der)).substr(0, 16)) + "\"";
+  e.last_modified = httpDate(e.this_update);
+  e.expires = httpDate(e.fresh_until);
+}
+
+}  // namespace ocsp

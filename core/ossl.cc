@@ -1,0 +1,79 @@
+#include "core/ossl.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include <ctime>
+
+namespace ocsp {
+
+SharedX509 shareX509(X509Ptr cert) { return SharedX509(cert.release(), X509_free); }
+
+std::string opensslErrors() {
+  std::string out;
+  unsigned long e;
+  char buf[256];
+  while ((e = ERR_get_error()) != 0) {
+    ERR_error_string_n(e, buf, sizeof(buf));
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out;
+}
+
+std::optional<int64_t> asn1ToEpoch(const ASN1_TIME* t) {
+  if (t == nullptr) return std::nullopt;
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+std::vector<X509Ptr> readCertificates(const std::string& path, std::string* why) {
+  std::vector<X509Ptr> out;
+  BioPtr bio(BIO_new_file(path.c_str(), "rb"));
+  if (!bio) {
+    ERR_clear_error();
+    *why = "cannot read file";
+    return out;
+  }
+  while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(c);
+  ERR_clear_error();
+  if (out.empty()) {
+    // Not PEM: try one DER certificate.
+    BioPtr der(BIO_new_file(path.c_str(), "rb"));
+    if (X509* c = d2i_X509_bio(der.get(), nullptr)) out.emplace_back(c);
+    ERR_clear_error();
+  }
+  if (out.empty()) *why = "no certificate in file (expected PEM or DER X.509)";
+  return out;
+}
+
+std::string sha256(std::string_view data) {
+  std::string out(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+std::string toHex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+std::string subjectLine(const X509* cert) {
+  if (cert == nullptr) return "";
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace ocsp
