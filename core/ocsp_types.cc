@@ -44,6 +44,42 @@ std::string_view normalisedSerial(std::string_view s) {
 }
 }  // namespace
 
+bool certIdInfoFrom(OCSP_CERTID* id, CertIdInfo* out) {
+  ASN1_OCTET_STRING* name_hash = nullptr;
+  ASN1_OBJECT* md = nullptr;
+  ASN1_OCTET_STRING* key_hash = nullptr;
+  ASN1_INTEGER* serial = nullptr;
+  if (id == nullptr || OCSP_id_get0_info(&name_hash, &md, &key_hash, &serial, id) != 1 ||
+      name_hash == nullptr || md == nullptr || key_hash == nullptr || serial == nullptr) {
+    return false;
+  }
+  out->hash_nid = OBJ_obj2nid(md);
+  auto bytes = [](const ASN1_STRING* s) {
+    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                       static_cast<size_t>(ASN1_STRING_length(s)));
+  };
+  out->issuer_name_hash = bytes(name_hash);
+  out->issuer_key_hash = bytes(key_hash);
+  // INTEGER contents as encoded (two's complement, big-endian).
+  std::string serial_der = toDer(serial, i2d_ASN1_INTEGER);
+  const auto* p = reinterpret_cast<const unsigned char*>(serial_der.data());
+  long len = 0;
+  int tag = 0, cls = 0;
+  if (serial_der.empty() ||
+      ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(serial_der.size())) & 0x80) {
+    return false;
+  }
+  out->serial.assign(reinterpret_cast<const char*>(p), static_cast<size_t>(len));
+  out->der = toDer(id, i2d_OCSP_CERTID);
+  return !out->der.empty() && out->hash_nid != NID_undef;
+}
+
+bool sameCertId(const CertIdInfo& a, const CertIdInfo& b) {
+  return a.hash_nid == b.hash_nid && a.issuer_name_hash == b.issuer_name_hash &&
+         a.issuer_key_hash == b.issuer_key_hash &&
+         normalisedSerial(a.serial) == normalisedSerial(b.serial);
+}
+
 CacheKey cacheKeyFor(const std::vector<CertIdInfo>& ids) {
   std::string buf = "ocsp:v1";
   for (const auto& id : ids) {

@@ -26,6 +26,11 @@ struct CertIdInfo {
   std::string der;                // DER of the whole CertID, to rebuild requests
 };
 
+// Extracts the fields of a CertID (RFC 6960 §4.1.1). False if it is not well formed.
+bool certIdInfoFrom(OCSP_CERTID* id, CertIdInfo* out);
+// Same CertID: same hash algorithm, hashes, and serial number as an integer.
+bool sameCertId(const CertIdInfo& a, const CertIdInfo& b);
+
 // Cache key: SHA-256 over the normalised CertID list (DESIGN.md §3). A SHA-1 and a SHA-256
 // CertID for the same certificate are different keys.
 using CacheKey = std::array<uint8_t, 32>;
