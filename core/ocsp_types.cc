@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <openssl/err.h>
+
 #include "core/log.h"
 
 namespace ocsp {
@@ -71,13 +73,28 @@ bool certIdInfoFrom(OCSP_CERTID* id, CertIdInfo* out) {
   }
   out->serial.assign(reinterpret_cast<const char*>(p), static_cast<size_t>(len));
   out->der = toDer(id, i2d_OCSP_CERTID);
-  return !out->der.empty() && out->hash_nid != NID_undef;
+  return !out->der.empty();  // hash_nid may be NID_undef: callers decide
 }
 
 bool sameCertId(const CertIdInfo& a, const CertIdInfo& b) {
   return a.hash_nid == b.hash_nid && a.issuer_name_hash == b.issuer_name_hash &&
          a.issuer_key_hash == b.issuer_key_hash &&
          normalisedSerial(a.serial) == normalisedSerial(b.serial);
+}
+
+std::string encodeOcspRequest(const std::vector<CertIdInfo>& ids) {
+  OcspRequestPtr req(OCSP_REQUEST_new());
+  for (const auto& id : ids) {
+    const auto* p = reinterpret_cast<const unsigned char*>(id.der.data());
+    OCSP_CERTID* cid = d2i_OCSP_CERTID(nullptr, &p, static_cast<long>(id.der.size()));
+    // add0 takes ownership of cid on success.
+    if (cid == nullptr || OCSP_request_add0_id(req.get(), cid) == nullptr) {
+      OCSP_CERTID_free(cid);
+      ERR_clear_error();
+      return {};
+    }
+  }
+  return toDer(req.get(), i2d_OCSP_REQUEST);
 }
 
 CacheKey cacheKeyFor(const std::vector<CertIdInfo>& ids) {

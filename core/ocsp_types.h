@@ -31,6 +31,10 @@ bool certIdInfoFrom(OCSP_CERTID* id, CertIdInfo* out);
 // Same CertID: same hash algorithm, hashes, and serial number as an integer.
 bool sameCertId(const CertIdInfo& a, const CertIdInfo& b);
 
+// The request we send upstream under nonce policy `ignore`: these CertIDs, no nonce, no
+// signature (RFC 5019 §2.1.1 profile). DER; empty on failure.
+std::string encodeOcspRequest(const std::vector<CertIdInfo>& ids);
+
 // Cache key: SHA-256 over the normalised CertID list (DESIGN.md §3). A SHA-1 and a SHA-256
 // CertID for the same certificate are different keys.
 using CacheKey = std::array<uint8_t, 32>;
@@ -64,7 +68,11 @@ struct OcspQuery {
   CacheKey key{};
   Mode mode = Mode::Responder;
   std::string client;               // "ip:port" for logs
-  std::shared_ptr<const Route> route;  // set by PolicySource
+  // Set once by PolicySource, the first stage, before the query goes further down the chain;
+  // read-only afterwards. `mutable` so that routing does not cost a copy of the query.
+  mutable std::shared_ptr<const Route> route;
+  // Nonce passthrough (DESIGN.md §3): forward the client's DER as sent, answer uncached.
+  mutable bool passthrough = false;
 };
 
 struct Revocation {

@@ -20,6 +20,7 @@ template <class T, void (*Free)(T*)>
 struct OsslDeleter {
   void operator()(T* p) const { Free(p); }
 };
+// (core/handles.h has the same for libevent; OpenSSL's free functions accept nullptr.)
 
 using X509Ptr = std::unique_ptr<X509, OsslDeleter<X509, X509_free>>;
 using X509StorePtr = std::unique_ptr<X509_STORE, OsslDeleter<X509_STORE, X509_STORE_free>>;

@@ -1,1 +1,65 @@
-// placeholder: being written
+#include "proxy/worker.h"
+
+#include <stdexcept>
+
+#include "core/log.h"
+
+namespace ocsp {
+
+namespace {
+EventBasePtr newBase() {
+  EventBasePtr base(event_base_new());
+  if (!base) throw std::runtime_error("event_base_new failed");
+  return base;
+}
+}  // namespace
+
+Worker::Worker(int id, std::shared_ptr<const conf::Config> config, MemoryCache& cache,
+               const IssuerIndex& index, const Clock& clock, int listen_fd)
+    : id_(id),
+      config_(config),
+      base_(newBase()),
+      http_(evhttp_new(base_.get())),
+      listen_fd_(listen_fd),
+      fetcher_(base_.get()),
+      upstream_(config, fetcher_, clock),
+      memory_(cache, clock, upstream_),
+      policy_(index, config->nonce, memory_),
+      front_(policy_, clock) {
+  const conf::Limits& lim = config->limits;
+  timeval tv{static_cast<time_t>(lim.client_timeout_ms / 1000),
+             static_cast<suseconds_t>((lim.client_timeout_ms % 1000) * 1000)};
+  evhttp_set_timeout_tv(http_.get(), &tv);
+  evhttp_set_max_body_size(http_.get(), static_cast<ev_ssize_t>(lim.max_request_bytes));
+  evhttp_set_max_headers_size(http_.get(), static_cast<ev_ssize_t>(lim.max_header_bytes));
+  // Let every method reach the front so that it can answer 405 with Allow (libevent would
+  // answer 501 for methods outside this set).
+  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+  evhttp_set_gencb(http_.get(), &HttpFront::onRequest, &front_);
+  if (evhttp_accept_socket_with_handle(http_.get(), listen_fd_) == nullptr) {
+    throw std::runtime_error("evhttp_accept_socket_with_handle failed");
+  }
+}
+
+Worker::~Worker() { join(); }
+
+void Worker::start() {
+  running_.store(true);
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::run() {
+  logEvent(LogLevel::Debug, "worker_started", {{"worker", std::to_string(id_)}});
+  event_base_dispatch(base_.get());
+  running_.store(false);
+}
+
+void Worker::stop() { event_base_loopexit(base_.get(), nullptr); }
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace ocsp

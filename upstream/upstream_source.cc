@@ -1,1 +1,147 @@
-// placeholder: being written
+#include "upstream/upstream_source.h"
+
+#include "core/log.h"
+#include "upstream/validator.h"
+
+namespace ocsp {
+
+struct UpstreamSource::Attempt {
+  std::shared_ptr<const OcspQuery> query;
+  Reply done;
+  const conf::Upstream* upstream = nullptr;
+  std::string body;
+  size_t fqdn_index = 0;
+  bool any_answered = false;  // some FQDN answered 200 but its answer did not validate
+  std::string last_reason;
+  std::string fqdn() const { return upstream->fqdns[fqdn_index]; }
+};
+
+UpstreamSource::UpstreamSource(std::shared_ptr<const conf::Config> config, CurlFetcher& fetcher,
+                               const Clock& clock)
+    : config_(std::move(config)), fetcher_(fetcher), clock_(clock) {
+  freshness_.max_age_s = config_->cache.max_age_s;
+  freshness_.no_next_update_ttl_s = config_->cache.no_next_update_ttl_s;
+}
+
+void UpstreamSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
+  auto attempt = std::make_shared<Attempt>();
+  attempt->upstream = &config_->upstreams.at(query->route->upstream_index);
+  attempt->body = query->passthrough ? query->request_der : encodeOcspRequest(query->cert_ids);
+  attempt->query = std::move(query);
+  attempt->done = std::move(done);
+  if (attempt->body.empty()) {
+    attempt->done(makeError(ErrorCategory::Internal, "encode_failed", "cannot encode upstream request"));
+    return;
+  }
+  tryFqdn(std::move(attempt));
+}
+
+void UpstreamSource::tryFqdn(std::shared_ptr<Attempt> attempt) {
+  const conf::Upstream& up = *attempt->upstream;
+  const std::string& fqdn = up.fqdns[attempt->fqdn_index];
+  FetchRequest req;
+  req.url = up.scheme + "://" + fqdn + ":" + std::to_string(up.port) + up.path;
+  req.post_body = attempt->body;
+  req.content_type = "application/ocsp-request";
+  req.timeout_ms = config_->limits.upstream_timeout_ms;
+  req.max_response_bytes = config_->limits.max_upstream_response_bytes;
+  if (auto it = config_->resolve.find(fqdn); it != config_->resolve.end()) {
+    bool v6 = it->second.find(':') != std::string::npos;
+    req.resolve.push_back(fqdn + ":" + std::to_string(up.port) + ":" +
+                          (v6 ? "[" + it->second + "]" : it->second));
+  }
+  fetcher_.fetch(std::move(req), [this, attempt](FetchResult result) mutable {
+    onFetched(std::move(attempt), std::move(result));
+  });
+}
+
+void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult result) {
+  const std::string fqdn = attempt->fqdn();
+  std::string transport_problem;
+  if (result.too_large) {
+    transport_problem = "response larger than " +
+                        std::to_string(config_->limits.max_upstream_response_bytes) + " bytes";
+  } else if (!result.ok()) {
+    transport_problem = result.error;
+  } else if (result.http_status != 200) {
+    transport_problem = "HTTP status " + std::to_string(result.http_status);
+  }
+  if (!transport_problem.empty()) {
+    logEvent(LogLevel::Warn, "upstream_attempt_failed",
+             {{"upstream", attempt->upstream->name},
+              {"fqdn", fqdn},
+              {"reason", transport_problem},
+              {"elapsed_ms", std::to_string(result.elapsed_ms)}});
+    attempt->last_reason = transport_problem;
+    giveUp(std::move(attempt));
+    return;
+  }
+
+  const OcspQuery& q = *attempt->query;
+  ValidationInput in;
+  in.der = result.body;
+  in.cert_ids = &q.cert_ids;
+  in.issuer = q.route->issuer.get();
+  in.now = clock_.now();
+  in.clock_skew_s = config_->cache.clock_skew_s;
+  if (q.passthrough) in.expected_nonce = q.nonce;
+  auto validated = validateResponse(in);
+  if (!validated) {
+    const Error& err = validated.error();
+    if (err.code == "upstream_status" && err.category != ErrorCategory::UpstreamUnavailable) {
+      // The CA's responder refused this request; another FQDN of the same CA would too.
+      logEvent(LogLevel::Info, "upstream_refused",
+               {{"upstream", attempt->upstream->name}, {"fqdn", fqdn}, {"detail", err.detail}});
+      attempt->done(err);
+      return;
+    }
+    logEvent(LogLevel::Warn, "upstream_validation_failed",
+             {{"upstream", attempt->upstream->name},
+              {"fqdn", fqdn},
+              {"reason", err.code},
+              {"detail", err.detail}});
+    attempt->any_answered =
+        attempt->any_answered || (err.code != "unparsable" && err.code != "upstream_status");
+    attempt->last_reason = err.code;
+    giveUp(std::move(attempt));
+    return;
+  }
+
+  auto entry = std::make_shared<OcspEntry>();
+  entry->der = std::move(result.body);
+  entry->produced_at = validated->produced_at;
+  entry->this_update = validated->this_update;
+  entry->next_update = validated->next_update;
+  entry->fetched_at = in.now;
+  entry->status = validated->status;
+  entry->revocation = validated->revocation;
+  entry->upstream_fqdn = fqdn;
+  entry->cacheable = !q.passthrough;
+  finishEntry(*entry, freshness_);
+  logEvent(LogLevel::Debug, "upstream_answer",
+           {{"upstream", attempt->upstream->name},
+            {"fqdn", fqdn},
+            {"status", certStatusName(entry->status)},
+            {"elapsed_ms", std::to_string(result.elapsed_ms)}});
+  attempt->done(Answer{std::move(entry), AnswerSource::Upstream});
+}
+
+// Moves to the next FQDN, or reports the failure once every FQDN has failed.
+void UpstreamSource::giveUp(std::shared_ptr<Attempt> attempt) {
+  if (attempt->fqdn_index + 1 < attempt->upstream->fqdns.size()) {
+    ++attempt->fqdn_index;
+    tryFqdn(std::move(attempt));
+    return;
+  }
+  logEvent(LogLevel::Warn, "upstream_failed",
+           {{"upstream", attempt->upstream->name},
+            {"client", attempt->query->client},
+            {"reason", attempt->last_reason}});
+  attempt->done(makeError(attempt->any_answered ? ErrorCategory::ValidationFailed
+                                                : ErrorCategory::UpstreamUnavailable,
+                          "upstream_failed",
+                          "every FQDN of upstream " + attempt->upstream->name +
+                              " failed; last: " + attempt->last_reason));
+}
+
+}  // namespace ocsp

@@ -1,0 +1,81 @@
+// ocsp-proxy: OCSP/CRL revocation-checking caching proxy. Command-line entry point.
+#include <curl/curl.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "conf/config.h"
+#include "core/log.h"
+#include "proxy/server.h"
+
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/ocsp-proxy/ocsp-proxy.yaml";
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "Usage: ocsp-proxy [--config FILE] [--check-config]\n"
+               "       ocsp-proxy --version | --help\n"
+               "\n"
+               "OCSP revocation-checking caching proxy: answers OCSP requests (POST or RFC 5019\n"
+               "GET) from configured upstream responders, validates every response, and caches\n"
+               "it until nextUpdate.\n"
+               "\n"
+               "Options:\n"
+               "  --config FILE    configuration file (default %s)\n"
+               "  --check-config   validate the configuration and exit: 0 if valid, 1 if not\n"
+               "  --version        print the version and exit\n"
+               "  --help           print this help and exit\n"
+               "\n"
+               "Signals: SIGTERM/SIGINT stop the proxy.\n"
+               "Logs go to stderr, one logfmt line per event.\n",
+               kDefaultConfig);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path = kDefaultConfig;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      usage(stdout);
+      return 0;
+    }
+    if (arg == "--version") {
+      std::printf("ocsp-proxy %s\n", OCSP_PROXY_VERSION);
+      return 0;
+    }
+    if (arg == "--check-config") {
+      check_only = true;
+    } else if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (arg.rfind("--config=", 0) == 0) {
+      config_path = arg.substr(std::strlen("--config="));
+    } else {
+      std::fprintf(stderr, "ocsp-proxy: unknown argument: %s\n\n", arg.c_str());
+      usage(stderr);
+      return 2;
+    }
+  }
+
+  auto config = ocsp::conf::loadConfig(config_path);
+  if (!config) {
+    std::fprintf(stderr, "ocsp-proxy: %s\n", config.error().detail.c_str());
+    return 1;
+  }
+  if (check_only) {
+    size_t issuers = 0;
+    for (const auto& u : (*config)->upstreams) issuers += u.issuers.size();
+    std::printf("%s: OK (%zu upstreams, %zu issuer certificates)\n", config_path.c_str(),
+                (*config)->upstreams.size(), issuers);
+    return 0;
+  }
+  ocsp::setLogLevel((*config)->logging.level);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  int rc = ocsp::runServer(*config);
+  curl_global_cleanup();
+  return rc;
+}

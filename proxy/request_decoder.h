@@ -1,0 +1,21 @@
+#pragma once
+// Decodes what a client sends into an OcspQuery (RFC 6960 §4.1, Appendix A; RFC 5019 §5):
+// a POST body of DER, or a GET path holding the base64 of the DER (standard alphabet
+// URL-encoded, or base64url; padding optional). No routing or caching here.
+#include <string_view>
+
+#include "core/ocsp_types.h"
+
+namespace ocsp {
+
+// A request is malformed (Error category MalformedRequest) when: it is not a DER
+// OCSPRequest, has bytes after the DER, has no CertID, or a CertID uses a hash algorithm we
+// do not know. Signed requests are accepted; their signature is not our business (we do not
+// require signed requests and never forward them as-is unless nonce passthrough applies).
+Result<OcspQuery> decodeOcspDer(std::string_view der);
+
+// `path` is the request path as received (after the listener's prefix), with its leading
+// '/' and without query string, e.g. "/MFQwUjBQ%2F...".
+Result<OcspQuery> decodeOcspGetPath(std::string_view path);
+
+}  // namespace ocsp

@@ -1,0 +1,26 @@
+#pragma once
+// The process: owns the main event loop (signals, admin listener), the listening sockets,
+// the shared cache and the workers (DESIGN.md §2; STYLE.md "one file owns the event loop").
+//   SIGTERM/SIGINT: stop accepting, stop the workers, return 0.
+//   SIGHUP: logged; config reload comes with the live-operations work.
+// Admin listener (loopback by default): GET /healthz -> 200 "ok" while the process runs;
+// GET /readyz -> 200 "ready" when every worker runs, else 503 naming what is not ready.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "conf/config.h"
+#include "core/result.h"
+
+namespace ocsp {
+
+// Creates a non-blocking listening TCP socket. With `reuse_port`, several sockets may bind
+// the same address (SO_REUSEPORT) and the kernel spreads connections among them.
+Result<int> listenTcp(const conf::ListenAddress& addr, bool reuse_port);
+// "ip:port" the socket is bound to.
+std::string boundAddress(int fd);
+
+// Runs the proxy until SIGTERM/SIGINT. Returns the process exit code.
+int runServer(std::shared_ptr<const conf::Config> config);
+
+}  // namespace ocsp

@@ -1,0 +1,59 @@
+#pragma once
+// One worker thread (DESIGN.md §2): its own event_base, an evhttp accepting on its own
+// SO_REUSEPORT socket, its own curl multi handle, and its own chain of pipeline stages over
+// the shared in-process cache.
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "cache/memory_cache.h"
+#include "cache/memory_source.h"
+#include "conf/config.h"
+#include "core/handles.h"
+#include "proxy/http_front.h"
+#include "proxy/policy_source.h"
+#include "upstream/curl_fetcher.h"
+#include "upstream/issuer_index.h"
+#include "upstream/upstream_source.h"
+
+namespace ocsp {
+
+class Worker {
+ public:
+  // Takes ownership of `listen_fd`. `cache`, `index` and `clock` must outlive the worker.
+  Worker(int id, std::shared_ptr<const conf::Config> config, MemoryCache& cache,
+         const IssuerIndex& index, const Clock& clock, int listen_fd);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  // Thread-safe: asks the loop to exit. join() waits for it.
+  void stop();
+  void join();
+  bool running() const { return running_.load(); }
+
+ private:
+  void run();
+
+  int id_;
+  std::shared_ptr<const conf::Config> config_;
+  // Declaration order is destruction order reversed: the stages and the fetcher go first
+  // (in-flight callbacks are dropped), then evhttp (open requests), then the base.
+  EventBasePtr base_;
+  EvhttpPtr http_;
+  int listen_fd_;
+  // Pipeline, innermost first; wired in the constructor, outermost last.
+  CurlFetcher fetcher_;
+  UpstreamSource upstream_;
+  MemorySource memory_;
+  PolicySource policy_;
+  HttpFront front_;
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+};
+
+}  // namespace ocsp

@@ -1,0 +1,258 @@
+// Cache keys (DESIGN.md §3), time rules with a moved clock (§4), the byte-bounded LRU and the
+// memory stage of the pipeline.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <openssl/ocsp.h>
+
+#include <thread>
+
+#include "cache/memory_cache.h"
+#include "cache/memory_source.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "tests/unit/test_util.h"
+
+using namespace ocsp;
+using ocsp::test::realData;
+
+namespace {
+
+X509Ptr loadCert(const std::string& rel) {
+  std::string why;
+  auto certs = readCertificates(realData(rel), &why);
+  REQUIRE_MESSAGE(!certs.empty(), why);
+  return std::move(certs.front());
+}
+
+CertIdInfo certIdFor(const EVP_MD* md, X509* subject, X509* issuer) {
+  OcspCertIdPtr id(OCSP_cert_to_id(md, subject, issuer));
+  REQUIRE(id);
+  CertIdInfo info;
+  REQUIRE(certIdInfoFrom(id.get(), &info));
+  return info;
+}
+
+CacheKey keyOf(uint8_t n) {
+  CacheKey k{};
+  k[0] = n;
+  k[31] = n;
+  return k;
+}
+
+std::shared_ptr<const OcspEntry> entry(size_t der_bytes, int64_t this_update, int64_t next_update,
+                                       int64_t max_age = 0) {
+  auto e = std::make_shared<OcspEntry>();
+  e->der.assign(der_bytes, 'x');
+  e->this_update = this_update;
+  e->next_update = next_update;
+  e->fetched_at = this_update;
+  finishEntry(*e, FreshnessPolicy{max_age, 300});
+  return e;
+}
+
+// Hand-written fake next stage: records calls, answers with what it is given.
+class FakeSource final : public Source {
+ public:
+  std::optional<Result<Answer>> next_result;
+  int calls = 0;
+  void lookup(std::shared_ptr<const OcspQuery>, Reply done) override {
+    ++calls;
+    REQUIRE_MESSAGE(next_result.has_value(), "FakeSource called without a prepared answer");
+    done(*next_result);
+  }
+};
+
+std::shared_ptr<const OcspQuery> queryFor(uint8_t n) {
+  auto q = std::make_shared<OcspQuery>();
+  q->key = keyOf(n);
+  return q;
+}
+
+}  // namespace
+
+TEST_CASE("SHA-1 and SHA-256 CertIDs of one certificate are different cache keys") {
+  X509Ptr issuer = loadCert("aws-lc-ocsp/ca_cert.pem");
+  X509Ptr leaf = loadCert("aws-lc-ocsp/rsa_cert.pem");
+  CertIdInfo sha1 = certIdFor(EVP_sha1(), leaf.get(), issuer.get());
+  CertIdInfo sha256 = certIdFor(EVP_sha256(), leaf.get(), issuer.get());
+  CHECK(sha1.serial == sha256.serial);
+  CHECK_FALSE(cacheKeyFor({sha1}) == cacheKeyFor({sha256}));
+  CHECK(cacheKeyFor({sha1}) == cacheKeyFor({certIdFor(EVP_sha1(), leaf.get(), issuer.get())}));
+}
+
+TEST_CASE("different serials under one issuer are different keys") {
+  X509Ptr issuer = loadCert("aws-lc-ocsp/ca_cert.pem");
+  CertIdInfo a = certIdFor(EVP_sha1(), loadCert("aws-lc-ocsp/rsa_cert.pem").get(), issuer.get());
+  CertIdInfo b = certIdFor(EVP_sha1(), loadCert("aws-lc-ocsp/ecdsa_cert.pem").get(), issuer.get());
+  CHECK_FALSE(cacheKeyFor({a}) == cacheKeyFor({b}));
+  // The order of CertIDs in a multi-CertID request matters: the response must echo them.
+  CHECK_FALSE(cacheKeyFor({a, b}) == cacheKeyFor({b, a}));
+}
+
+TEST_CASE("a non-minimal serial encoding maps to the same key") {
+  CertIdInfo id;
+  id.hash_nid = NID_sha1;
+  id.issuer_name_hash = std::string(20, 'n');
+  id.issuer_key_hash = std::string(20, 'k');
+  id.serial = std::string("\x01\x02", 2);
+  CertIdInfo padded = id;
+  padded.serial = std::string("\x00\x01\x02", 3);
+  CHECK(sameCertId(id, padded));
+  CHECK(cacheKeyFor({id}) == cacheKeyFor({padded}));
+  CHECK(cacheKeyString(cacheKeyFor({id})).rfind("ocsp:v1:", 0) == 0);
+  CHECK(cacheKeyString(cacheKeyFor({id})).size() == 8 + 64);
+}
+
+TEST_CASE("freshness ends at nextUpdate, or earlier at thisUpdate + max_age") {
+  const int64_t t0 = 1'800'000'000;
+  auto plain = entry(100, t0, t0 + 7 * 86400);
+  CHECK(plain->fresh_until == t0 + 7 * 86400);
+  CHECK(plain->hard_expiry == t0 + 7 * 86400);
+  auto capped = entry(100, t0, t0 + 7 * 86400, /*max_age=*/86400);
+  CHECK(capped->fresh_until == t0 + 86400);
+  CHECK(capped->hard_expiry == t0 + 7 * 86400);
+  CHECK(capped->expires == httpDate(t0 + 86400));
+  CHECK(capped->last_modified == httpDate(t0));
+  CHECK(capped->etag.size() == 34);
+}
+
+TEST_CASE("an answer without nextUpdate is kept for no_next_update_ttl from fetch") {
+  const int64_t t0 = 1'800'000'000;
+  auto e = std::make_shared<OcspEntry>();
+  e->this_update = t0 - 3600;
+  e->fetched_at = t0;
+  finishEntry(*e, FreshnessPolicy{0, 300});
+  CHECK(e->hard_expiry == t0 + 300);
+  CHECK(e->fresh_until == t0 + 300);
+}
+
+TEST_CASE("the cache never returns an entry at or past its hard expiry") {
+  MemoryCache cache(1 << 20, 4);
+  FakeClock clock(1'800'000'000);
+  auto e = entry(100, clock.now(), clock.now() + 60);
+  cache.put(keyOf(1), e);
+  CHECK(cache.get(keyOf(1), clock.now()) == e);
+  clock.advance(59);
+  CHECK(cache.get(keyOf(1), clock.now()) == e);
+  clock.advance(1);
+  CHECK(cache.get(keyOf(1), clock.now()) == nullptr);
+  CHECK(cache.stats().entries == 0);  // removed, not kept around
+}
+
+TEST_CASE("the cache stays within its byte bound and evicts least recently used first") {
+  const size_t bound = 16 * 1024;
+  MemoryCache cache(bound, 1);
+  const int64_t now = 1'800'000'000;
+  for (uint8_t i = 0; i < 40; ++i) {
+    cache.put(keyOf(i), entry(1000, now, now + 3600));
+    if (i == 5) CHECK(cache.get(keyOf(0), now) != nullptr);  // touch 0: it is now recent
+    CHECK(cache.stats().bytes <= bound);
+  }
+  auto s = cache.stats();
+  CHECK(s.entries > 5);
+  CHECK(s.entries < 40);
+  CHECK(s.evictions == 40 - s.entries);
+  CHECK(cache.get(keyOf(39), now) != nullptr);  // newest kept
+  CHECK(cache.get(keyOf(1), now) == nullptr);   // oldest untouched evicted
+}
+
+TEST_CASE("an entry larger than the cache is not stored") {
+  MemoryCache cache(4096, 1);
+  cache.put(keyOf(1), entry(10000, 0, 100));
+  CHECK(cache.stats().entries == 0);
+  CHECK(cache.stats().bytes == 0);
+}
+
+TEST_CASE("replacing an entry does not leak its bytes") {
+  MemoryCache cache(1 << 20, 2);
+  cache.put(keyOf(1), entry(1000, 0, 100));
+  size_t once = cache.stats().bytes;
+  cache.put(keyOf(1), entry(1000, 0, 100));
+  CHECK(cache.stats().bytes == once);
+  cache.erase(keyOf(1));
+  CHECK(cache.stats().bytes == 0);
+}
+
+TEST_CASE("the sharded cache holds its bound under concurrent writers and readers") {
+  const size_t bound = 256 * 1024;
+  MemoryCache cache(bound, 8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&cache, t] {
+      for (int i = 0; i < 5000; ++i) {
+        CacheKey k{};
+        k[0] = static_cast<uint8_t>(t);
+        k[1] = static_cast<uint8_t>(i);
+        k[2] = static_cast<uint8_t>(i >> 8);
+        k[31] = static_cast<uint8_t>(i * 7 + t);
+        cache.put(k, entry(500, 0, 1'000'000));
+        cache.get(k, 10);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto s = cache.stats();
+  CHECK(s.bytes <= bound);
+  CHECK(s.entries > 100);
+}
+
+TEST_CASE("memory stage answers fresh hits and asks the next stage otherwise") {
+  MemoryCache cache(1 << 20);
+  FakeClock clock(1'800'000'000);
+  FakeSource next;
+  MemorySource memory(cache, clock, next);
+  auto fetched = entry(200, clock.now(), clock.now() + 3600, 0);
+  next.next_result = Result<Answer>(Answer{fetched, AnswerSource::Upstream});
+
+  std::vector<AnswerSource> seen;
+  auto record = [&seen](Result<Answer> r) {
+    REQUIRE(r.ok());
+    seen.push_back(r->source);
+  };
+  memory.lookup(queryFor(7), record);
+  memory.lookup(queryFor(7), record);
+  CHECK(next.calls == 1);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] == AnswerSource::Upstream);
+  CHECK(seen[1] == AnswerSource::Memory);
+
+  // Past nextUpdate the cached answer is gone and the next stage is asked again.
+  clock.advance(3600);
+  memory.lookup(queryFor(7), record);
+  CHECK(next.calls == 2);
+}
+
+TEST_CASE("memory stage does not store errors or uncacheable answers") {
+  MemoryCache cache(1 << 20);
+  FakeClock clock(1'800'000'000);
+  FakeSource next;
+  MemorySource memory(cache, clock, next);
+  auto ignore = [](Result<Answer>) {};
+
+  next.next_result = Result<Answer>(makeError(ErrorCategory::ValidationFailed, "bad_signature"));
+  memory.lookup(queryFor(1), ignore);
+  CHECK(cache.stats().entries == 0);
+
+  auto nonce_answer = std::make_shared<OcspEntry>(*entry(200, clock.now(), clock.now() + 3600));
+  nonce_answer->cacheable = false;
+  next.next_result = Result<Answer>(Answer{nonce_answer, AnswerSource::Upstream});
+  memory.lookup(queryFor(2), ignore);
+  CHECK(cache.stats().entries == 0);
+}
+
+TEST_CASE("nonce passthrough bypasses a cached answer") {
+  MemoryCache cache(1 << 20);
+  FakeClock clock(1'800'000'000);
+  FakeSource next;
+  MemorySource memory(cache, clock, next);
+  cache.put(keyOf(3), entry(200, clock.now(), clock.now() + 3600));
+  auto q = std::make_shared<OcspQuery>();
+  q->key = keyOf(3);
+  q->passthrough = true;
+  next.next_result = Result<Answer>(makeError(ErrorCategory::UpstreamUnavailable, "down"));
+  bool answered_from_cache = false;
+  memory.lookup(q, [&](Result<Answer> r) { answered_from_cache = r.ok(); });
+  CHECK(next.calls == 1);
+  CHECK_FALSE(answered_from_cache);
+}

@@ -1,0 +1,165 @@
+// Request decoding: POST DER, RFC 5019 GET in both base64 alphabets, garbage, truncated DER.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include "core/base64.h"
+#include "proxy/request_decoder.h"
+#include "tests/unit/test_util.h"
+
+using namespace ocsp;
+using ocsp::test::readFile;
+using ocsp::test::realData;
+
+namespace {
+
+std::string toBase64Url(std::string b64) {
+  for (char& c : b64) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  while (!b64.empty() && b64.back() == '=') b64.pop_back();
+  return b64;
+}
+
+std::string urlEncode(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '+') out += "%2B";
+    else if (c == '/') out += "%2F";
+    else if (c == '=') out += "%3D";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a real POST request decodes to its CertID and nonce") {
+  auto q = decodeOcspDer(readFile(realData("aws-lc-ocsp/ocsp_request.der")));
+  REQUIRE(q.ok());
+  REQUIRE(q->cert_ids.size() == 1);
+  CHECK(q->cert_ids[0].hash_nid == NID_sha1);
+  CHECK(q->cert_ids[0].issuer_name_hash.size() == 20);
+  CHECK(q->cert_ids[0].issuer_key_hash.size() == 20);
+  CHECK_FALSE(q->cert_ids[0].serial.empty());
+  CHECK(q->nonce.has_value());
+}
+
+TEST_CASE("nonce does not change the cache key") {
+  auto with = decodeOcspDer(readFile(realData("aws-lc-ocsp/ocsp_request.der")));
+  auto without = decodeOcspDer(readFile(realData("aws-lc-ocsp/ocsp_request_no_nonce.der")));
+  REQUIRE(with.ok());
+  REQUIRE(without.ok());
+  CHECK_FALSE(without->nonce.has_value());
+  CHECK(with->key == without->key);
+}
+
+TEST_CASE("a signed request is accepted and keyed like the unsigned one") {
+  auto signed_req = decodeOcspDer(readFile(realData("aws-lc-ocsp/ocsp_request_signed.der")));
+  auto plain = decodeOcspDer(readFile(realData("aws-lc-ocsp/ocsp_request.der")));
+  REQUIRE(signed_req.ok());
+  CHECK(signed_req->key == plain->key);
+}
+
+TEST_CASE("a request with two CertIDs keeps both, in order") {
+  auto q = decodeOcspDer(readFile(realData("pyca-cryptography-vectors/ocsp/req-multi-sha1.der")));
+  REQUIRE(q.ok());
+  REQUIRE(q->cert_ids.size() == 2);
+  CHECK_FALSE(q->cert_ids[0].serial == q->cert_ids[1].serial);
+  auto first = decodeOcspDer(readFile(realData("pyca-cryptography-vectors/ocsp/req-sha1.der")));
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->key == q->key);
+}
+
+TEST_CASE("a CertID with an unknown hash algorithm is malformed") {
+  auto q = decodeOcspDer(readFile(realData("pyca-cryptography-vectors/ocsp/req-invalid-hash-alg.der")));
+  REQUIRE_FALSE(q.ok());
+  CHECK(q.error().category == ErrorCategory::MalformedRequest);
+  CHECK(q.error().code == "unknown_hash");
+}
+
+TEST_CASE("garbage, empty and trailing bytes are malformed") {
+  std::string good = readFile(realData("aws-lc-ocsp/ocsp_request.der"));
+  struct Case {
+    std::string body;
+    std::string code;
+  };
+  const Case cases[] = {
+      {"", "empty"},
+      {"hello, this is not DER", "not_der"},
+      {std::string(64, '\0'), "not_der"},
+      {good + "x", "trailing_bytes"},
+      {readFile(realData("aws-lc-ocsp/ocsp_response.der")), "not_der"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.code);
+    auto q = decodeOcspDer(c.body);
+    REQUIRE_FALSE(q.ok());
+    CHECK(q.error().category == ErrorCategory::MalformedRequest);
+    CHECK(q.error().code == c.code);
+  }
+}
+
+TEST_CASE("every truncation of a real request is malformed") {
+  std::string good = readFile(realData("aws-lc-ocsp/ocsp_request_no_nonce.der"));
+  for (size_t n = 0; n < good.size(); ++n) {
+    CAPTURE(n);
+    CHECK_FALSE(decodeOcspDer(good.substr(0, n)).ok());
+  }
+}
+
+TEST_CASE("GET accepts URL-encoded standard base64 and base64url, padded or not") {
+  std::string der = readFile(realData("aws-lc-ocsp/ocsp_request.der"));
+  auto post = decodeOcspDer(der);
+  REQUIRE(post.ok());
+  std::string b64 = base64Encode(der);
+  const std::string paths[] = {
+      "/" + urlEncode(b64),
+      "/" + b64,  // raw '+', '/' and '=' in the path (RFC 5019 clients often send this)
+      "/" + toBase64Url(b64),
+      "/" + toBase64Url(b64) + "==",
+  };
+  for (const auto& path : paths) {
+    CAPTURE(path);
+    auto q = decodeOcspGetPath(path);
+    REQUIRE(q.ok());
+    CHECK(q->key == post->key);
+    CHECK(q->request_der == der);
+  }
+}
+
+TEST_CASE("GET with bad base64 or a bad escape is malformed") {
+  const std::pair<std::string, std::string> cases[] = {
+      {"/", "empty"},
+      {"/not*base64", "bad_base64"},
+      {"/abcde", "bad_base64"},  // 5 chars cannot be base64
+      {"/%zz", "bad_escape"},
+      {"/MFQw%2", "bad_escape"},
+      {"/aGVsbG8gd29ybGQ", "not_der"},  // valid base64 of "hello world"
+  };
+  for (const auto& [path, code] : cases) {
+    CAPTURE(path);
+    auto q = decodeOcspGetPath(path);
+    REQUIRE_FALSE(q.ok());
+    CHECK(q.error().category == ErrorCategory::MalformedRequest);
+    CHECK(q.error().code == code);
+  }
+}
+
+TEST_CASE("the upstream request drops the nonce and keeps the CertIDs") {
+  auto q = decodeOcspDer(readFile(realData("pyca-cryptography-vectors/ocsp/req-multi-sha1.der")));
+  REQUIRE(q.ok());
+  std::string rebuilt = encodeOcspRequest(q->cert_ids);
+  auto again = decodeOcspDer(rebuilt);
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->nonce.has_value());
+  REQUIRE(again->cert_ids.size() == 2);
+  CHECK(again->key == q->key);
+
+  auto nonced = decodeOcspDer(readFile(realData("aws-lc-ocsp/ocsp_request.der")));
+  REQUIRE(nonced.ok());
+  auto stripped = decodeOcspDer(encodeOcspRequest(nonced->cert_ids));
+  REQUIRE(stripped.ok());
+  CHECK_FALSE(stripped->nonce.has_value());
+  CHECK(stripped->request_der == readFile(realData("aws-lc-ocsp/ocsp_request_no_nonce.der")));
+}

@@ -1,0 +1,71 @@
+#pragma once
+// Asynchronous HTTP client: one libcurl multi handle driven by one worker's event_base
+// (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION -> libevent events). No blocking calls, no thread
+// per request; the multi handle keeps connections alive and reuses them.
+//
+// Threading: construct, call fetch() and destroy on the thread that runs `base`.
+// Callbacks run on that thread, never inside fetch() itself. Destroying the fetcher aborts
+// in-flight transfers without calling their callbacks.
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace ocsp {
+
+struct FetchRequest {
+  std::string url;
+  std::string post_body;                // empty = GET
+  std::string content_type;             // for POST
+  std::vector<std::string> resolve;     // CURLOPT_RESOLVE entries "host:port:addr"
+  int64_t timeout_ms = 5000;            // whole transfer, connect included
+  size_t max_response_bytes = 1 << 20;  // larger bodies abort the transfer
+};
+
+struct FetchResult {
+  CURLcode code = CURLE_OK;
+  std::string error;          // curl's message when code != CURLE_OK
+  long http_status = 0;
+  std::string body;
+  bool too_large = false;
+  std::string content_type;
+  int64_t elapsed_ms = 0;
+  bool ok() const { return code == CURLE_OK; }
+};
+
+using FetchCallback = std::function<void(FetchResult)>;
+
+class CurlFetcher {
+ public:
+  explicit CurlFetcher(event_base* base);
+  ~CurlFetcher();
+  CurlFetcher(const CurlFetcher&) = delete;
+  CurlFetcher& operator=(const CurlFetcher&) = delete;
+
+  void fetch(FetchRequest request, FetchCallback done);
+
+  size_t inFlight() const { return live_.size(); }
+
+ private:
+  struct Transfer;
+  struct SocketWatch;
+  static int onSocket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
+  static int onTimer(CURLM* multi, long timeout_ms, void* userp);
+  static void onEvent(evutil_socket_t fd, short events, void* arg);
+  static void onTimeout(evutil_socket_t fd, short events, void* arg);
+  static size_t onWrite(char* data, size_t size, size_t nmemb, void* userp);
+  void socketAction(curl_socket_t fd, int ev_bitmask);
+  void collectDone();
+
+  event_base* base_;
+  CURLM* multi_;
+  event* timer_;
+  std::unordered_set<Transfer*> live_;  // transfers added to multi_, owned here
+};
+
+}  // namespace ocsp

@@ -1,0 +1,46 @@
+#pragma once
+// Last pipeline stage (DESIGN.md §2, §5, §8): asks the query's upstream and validates the
+// answer. Rules:
+//   - the upstream's FQDNs are tried in order; a connect error, timeout, non-200 status
+//     (5xx included), oversize or unparsable body, or an answer that fails validation moves
+//     on to the next FQDN (each logged as event=upstream_attempt_failed or
+//     event=upstream_validation_failed with the reason);
+//   - an upstream that answers unauthorized/malformedRequest/sigRequired has spoken for the
+//     CA: that status is returned as is, without trying further FQDNs, and never cached;
+//   - nothing that failed validation is returned as an answer: if every FQDN failed, the
+//     result is an error (UpstreamUnavailable, or ValidationFailed if an upstream answered
+//     but no answer validated), logged once as event=upstream_failed;
+//   - nonce policy ignore: the upstream gets a request rebuilt from the CertIDs, without
+//     nonce, so its answer can be shared; passthrough: the client's DER as sent, and the
+//     answer must echo the nonce and is marked not cacheable.
+// One instance per worker (it owns no sockets; the CurlFetcher does).
+#include <memory>
+
+#include "conf/config.h"
+#include "core/clock.h"
+#include "core/ocsp_types.h"
+#include "upstream/curl_fetcher.h"
+
+namespace ocsp {
+
+class UpstreamSource final : public Source {
+ public:
+  // `fetcher` and `clock` must outlive this object.
+  UpstreamSource(std::shared_ptr<const conf::Config> config, CurlFetcher& fetcher,
+                 const Clock& clock);
+
+  void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
+
+ private:
+  struct Attempt;
+  void tryFqdn(std::shared_ptr<Attempt> attempt);
+  void onFetched(std::shared_ptr<Attempt> attempt, FetchResult result);
+  void giveUp(std::shared_ptr<Attempt> attempt);
+
+  std::shared_ptr<const conf::Config> config_;
+  CurlFetcher& fetcher_;
+  const Clock& clock_;
+  FreshnessPolicy freshness_;
+};
+
+}  // namespace ocsp
