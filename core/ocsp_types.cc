@@ -46,12 +46,14 @@ std::string_view normalisedSerial(std::string_view s) {
 }
 }  // namespace
 
-bool certIdInfoFrom(OCSP_CERTID* id, CertIdInfo* out) {
+bool certIdInfoFrom(const OCSP_CERTID* id, CertIdInfo* out) {
   ASN1_OCTET_STRING* name_hash = nullptr;
   ASN1_OBJECT* md = nullptr;
   ASN1_OCTET_STRING* key_hash = nullptr;
   ASN1_INTEGER* serial = nullptr;
-  if (id == nullptr || OCSP_id_get0_info(&name_hash, &md, &key_hash, &serial, id) != 1 ||
+  // OCSP_id_get0_info and i2d_OCSP_CERTID only read, but OpenSSL 3.0 declares them non-const.
+  if (id == nullptr ||
+      OCSP_id_get0_info(&name_hash, &md, &key_hash, &serial, const_cast<OCSP_CERTID*>(id)) != 1 ||
       name_hash == nullptr || md == nullptr || key_hash == nullptr || serial == nullptr) {
     return false;
   }
@@ -72,7 +74,7 @@ bool certIdInfoFrom(OCSP_CERTID* id, CertIdInfo* out) {
     return false;
   }
   out->serial.assign(reinterpret_cast<const char*>(p), static_cast<size_t>(len));
-  out->der = toDer(id, i2d_OCSP_CERTID);
+  out->der = toDer(const_cast<OCSP_CERTID*>(id), i2d_OCSP_CERTID);
   return !out->der.empty();  // hash_nid may be NID_undef: callers decide
 }
 

@@ -27,7 +27,7 @@ struct CertIdInfo {
 };
 
 // Extracts the fields of a CertID (RFC 6960 §4.1.1). False if it is not well formed.
-bool certIdInfoFrom(OCSP_CERTID* id, CertIdInfo* out);
+bool certIdInfoFrom(const OCSP_CERTID* id, CertIdInfo* out);
 // Same CertID: same hash algorithm, hashes, and serial number as an integer.
 bool sameCertId(const CertIdInfo& a, const CertIdInfo& b);
 
@@ -64,7 +64,9 @@ struct Route {
 struct OcspQuery {
   std::string request_der;          // exactly what the client sent
   std::vector<CertIdInfo> cert_ids; // at least one
-  std::optional<std::string> nonce; // RFC 8954 nonce extension value, if any
+  // id-pkix-ocsp-nonce extension value as X509_EXTENSION_get_data gives it (the DER of the
+  // inner OCTET STRING, `04 len ...`), if the request had one (RFC 8954).
+  std::optional<std::string> nonce;
   CacheKey key{};
   Mode mode = Mode::Responder;
   std::string client;               // "ip:port" for logs

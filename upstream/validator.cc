@@ -1,1 +1,385 @@
-// placeholder: being written
+#include "upstream/validator.h"
+
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <ctime>
+#include <utility>
+
+#include "core/log.h"
+
+namespace ocsp {
+namespace {
+
+// Every return path leaves this thread's OpenSSL error queue empty, so a stale error can
+// never be blamed on the next OpenSSL call made by the same worker. Clearing on entry also
+// keeps earlier, unrelated errors out of our details.
+struct ErrorQueueGuard {
+  ErrorQueueGuard() { ERR_clear_error(); }
+  ~ErrorQueueGuard() { ERR_clear_error(); }
+  ErrorQueueGuard(const ErrorQueueGuard&) = delete;
+  ErrorQueueGuard& operator=(const ErrorQueueGuard&) = delete;
+};
+
+Error fail(std::string code, std::string detail) {
+  return makeError(ErrorCategory::ValidationFailed, std::move(code), std::move(detail));
+}
+
+// Appends whatever OpenSSL queued (and drains it), so the log says why the library refused.
+std::string withOpensslErrors(std::string detail) {
+  std::string errors = opensslErrors();
+  if (!errors.empty()) detail += " (openssl: " + errors + ")";
+  return detail;
+}
+
+std::string bytesOf(const ASN1_STRING* s) {
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<size_t>(ASN1_STRING_length(s)));
+}
+
+std::string timeText(const ASN1_TIME* t) {
+  auto epoch = asn1ToEpoch(t);
+  return epoch ? rfc3339(*epoch) : "(unreadable time)";
+}
+
+// How a CertID reads in a log line: the serial is what operators can look up.
+std::string certIdText(const CertIdInfo& id) {
+  const char* hash = OBJ_nid2sn(id.hash_nid);
+  return "serial " + toHex(id.serial) + " (" + (hash ? hash : "?") + ")";
+}
+
+// RFC 6960 §4.2.1 OCSPResponseStatus -> what we tell our own client.
+ErrorCategory categoryForStatus(long status) {
+  switch (status) {
+    case OCSP_RESPONSE_STATUS_MALFORMEDREQUEST:
+      return ErrorCategory::MalformedRequest;
+    case OCSP_RESPONSE_STATUS_UNAUTHORIZED:
+      return ErrorCategory::Unauthorized;
+    case OCSP_RESPONSE_STATUS_SIGREQUIRED:
+      return ErrorCategory::SigRequired;
+    default:
+      return ErrorCategory::UpstreamUnavailable;  // internalError, tryLater, unknown
+  }
+}
+
+// RFC 6960 §4.2.1 requires DER. Besides trailing bytes, re-encoding catches non-DER framing
+// outside tbsResponseData (inside it, re-encoding already happens for the signature check),
+// so the bytes we cache and serve are exactly one canonical OCSPResponse.
+Result<OcspResponsePtr> parseResponse(std::string_view der) {
+  if (der.empty()) return fail("unparsable", "empty body");
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* const end = p + der.size();
+  OcspResponsePtr resp(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
+  if (!resp) {
+    return fail("unparsable", withOpensslErrors("not a DER OCSPResponse (" +
+                                                std::to_string(der.size()) + " bytes)"));
+  }
+  if (p != end) {
+    return fail("unparsable", std::to_string(end - p) + " trailing bytes after the " +
+                                  std::to_string(der.size() - static_cast<size_t>(end - p)) +
+                                  "-byte OCSPResponse");
+  }
+  if (toDer(resp.get(), i2d_OCSP_RESPONSE) != der) {
+    return fail("unparsable", withOpensslErrors("OCSPResponse is not DER (re-encoding differs)"));
+  }
+  return resp;
+}
+
+// The ResponderID as a log fragment (RFC 6960 §4.2.2.3: byName or byKey).
+std::string responderIdText(const OCSP_BASICRESP* bs) {
+  const ASN1_OCTET_STRING* key_hash = nullptr;
+  const X509_NAME* name = nullptr;
+  if (OCSP_resp_get0_id(bs, &key_hash, &name) != 1) return "unreadable ResponderID";
+  if (key_hash != nullptr) return "ResponderID byKey " + toHex(bytesOf(key_hash));
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return "ResponderID byName " + std::string(data, static_cast<size_t>(len));
+}
+
+struct Signer {
+  X509* cert = nullptr;  // owned by the response or by the caller's issuer
+  bool delegated = false;
+};
+
+// RFC 6960 §4.2.2.2: the signer is the CA itself or a responder the CA delegated to. A
+// certificate with the CA's subject and key (e.g. a cross-signed copy embedded by the
+// responder) is the CA itself. OpenSSL 3.0 searches `extra` (our issuer) before the
+// embedded certificates, so an embedded impostor with the CA's name never shadows the CA.
+Result<Signer> findSigner(OCSP_BASICRESP* bs, X509* issuer) {
+  X509StackPtr extra(sk_X509_new_null());
+  if (!extra || !X509_up_ref(issuer)) {
+    return makeError(ErrorCategory::Internal, "internal", withOpensslErrors("out of memory"));
+  }
+  if (!sk_X509_push(extra.get(), issuer)) {
+    X509_free(issuer);
+    return makeError(ErrorCategory::Internal, "internal", withOpensslErrors("out of memory"));
+  }
+  X509* signer = nullptr;
+  if (OCSP_resp_get0_signer(bs, &signer, extra.get()) != 1 || signer == nullptr) {
+    // sk_X509_num(nullptr) is -1: a response may carry no certs field at all.
+    int embedded = std::max(0, sk_X509_num(OCSP_resp_get0_certs(bs)));
+    return fail("signer_not_found",
+                withOpensslErrors("no certificate matches " + responderIdText(bs) + "; issuer " +
+                                  subjectLine(issuer) + ", " + std::to_string(embedded) +
+                                  " embedded certs"));
+  }
+  // `signer` is either in the response's certs or `issuer` itself, both outlive `extra`.
+  bool is_issuer =
+      X509_cmp(signer, issuer) == 0 ||
+      (X509_NAME_cmp(X509_get_subject_name(signer), X509_get_subject_name(issuer)) == 0 &&
+       EVP_PKEY_eq(X509_get0_pubkey(signer), X509_get0_pubkey(issuer)) == 1);
+  return Signer{signer, !is_issuer};
+}
+
+// RFC 6960 §4.2.2.2 delegation rules, each failure with its own code. Validity is checked
+// before the EKU so that a responder certificate that is simply out of date (the common
+// operational failure) is reported as such even when it also lacks the EKU.
+Status checkDelegatedResponder(X509* signer, X509* issuer, int64_t now) {
+  const std::string who = "delegated responder " + subjectLine(signer);
+  int issued = X509_check_issued(issuer, signer);
+  if (issued != X509_V_OK) {
+    return fail("responder_not_issued_by_issuer",
+                withOpensslErrors(who + " is not issued by " + subjectLine(issuer) + ": " +
+                                  X509_verify_cert_error_string(issued)));
+  }
+  if (X509_verify(signer, X509_get0_pubkey(issuer)) != 1) {
+    return fail("responder_not_issued_by_issuer",
+                withOpensslErrors(who + " names " + subjectLine(issuer) +
+                                  " as issuer but its signature does not verify with its key"));
+  }
+  // X509_cmp_time: -1 when the certificate time is <= now, 1 when after, 0 when unreadable.
+  time_t at = static_cast<time_t>(now);
+  const ASN1_TIME* not_before = X509_get0_notBefore(signer);
+  const ASN1_TIME* not_after = X509_get0_notAfter(signer);
+  if (X509_cmp_time(not_before, &at) != -1 || X509_cmp_time(not_after, &at) != 1) {
+    return fail("responder_cert_expired",
+                withOpensslErrors(who + " is valid " + timeText(not_before) + " .. " +
+                                  timeText(not_after) + ", not at " + rfc3339(now)));
+  }
+  // RFC 6960 §4.2.2.2: "id-kp-OCSPSigning ... in the responder's certificate".
+  // X509_get_extension_flags also parses the extensions, which X509_get_extended_key_usage
+  // relies on.
+  uint32_t flags = X509_get_extension_flags(signer);
+  if ((flags & EXFLAG_INVALID) != 0) {
+    return fail("responder_missing_ocsp_signing",
+                withOpensslErrors(who + " has unparsable extensions, so no usable EKU"));
+  }
+  if ((flags & EXFLAG_XKUSAGE) == 0 || (X509_get_extended_key_usage(signer) & XKU_OCSP_SIGN) == 0) {
+    return fail("responder_missing_ocsp_signing",
+                who + " lacks id-kp-OCSPSigning in extendedKeyUsage");
+  }
+  return Ok{};
+}
+
+// RFC 6960 §4.2.1: the signature is over the DER of tbsResponseData (ResponseData).
+Status verifySignature(const OCSP_BASICRESP* bs, X509* key_cert) {
+  const X509_ALGOR* alg = OCSP_resp_get0_tbs_sigalg(bs);
+  const ASN1_OBJECT* alg_oid = nullptr;
+  X509_ALGOR_get0(&alg_oid, nullptr, nullptr, alg);
+  const char* alg_name = OBJ_nid2sn(OBJ_obj2nid(alg_oid));
+  const std::string what = std::string("response signature (") + (alg_name ? alg_name : "?") +
+                           ") by " + subjectLine(key_cert);
+  EVP_PKEY* key = X509_get0_pubkey(key_cert);
+  if (key == nullptr) {
+    return fail("bad_signature", withOpensslErrors(what + ": signer public key unreadable"));
+  }
+  int rc = ASN1_item_verify(ASN1_ITEM_rptr(OCSP_RESPDATA), alg, OCSP_resp_get0_signature(bs),
+                            OCSP_resp_get0_respdata(bs), key);
+  if (rc != 1) return fail("bad_signature", withOpensslErrors(what + " does not verify"));
+  return Ok{};
+}
+
+struct Single {
+  CertIdInfo id;
+  CertStatus status = CertStatus::Good;
+  Revocation revocation;
+  int64_t this_update = 0;
+  std::optional<int64_t> next_update;
+};
+
+// RFC 6960 §4.2.1 SingleResponse fields, converted once.
+Result<std::vector<Single>> readSingles(OCSP_BASICRESP* bs) {
+  std::vector<Single> out;
+  int count = OCSP_resp_count(bs);
+  for (int i = 0; i < count; ++i) {
+    OCSP_SINGLERESP* sr = OCSP_resp_get0(bs, i);
+    Single s;
+    // A CertID we cannot read (e.g. unknown hash algorithm) cannot match anything asked.
+    if (!certIdInfoFrom(OCSP_SINGLERESP_get0_id(sr), &s.id)) {
+      return fail("certid_mismatch",
+                  withOpensslErrors("SingleResponse #" + std::to_string(i) +
+                                    " has an unreadable CertID (unknown hash algorithm?)"));
+    }
+    int reason = OCSP_REVOKED_STATUS_NOSTATUS;
+    ASN1_GENERALIZEDTIME* revoked_at = nullptr;
+    ASN1_GENERALIZEDTIME* this_update = nullptr;
+    ASN1_GENERALIZEDTIME* next_update = nullptr;
+    int status = OCSP_single_get0_status(sr, &reason, &revoked_at, &this_update, &next_update);
+    auto this_epoch = asn1ToEpoch(this_update);
+    auto next_epoch = asn1ToEpoch(next_update);
+    auto revoked_epoch = asn1ToEpoch(revoked_at);
+    if (status < 0 || !this_epoch || (next_update != nullptr && !next_epoch) ||
+        (status == V_OCSP_CERTSTATUS_REVOKED && !revoked_epoch)) {
+      return fail("unparsable", withOpensslErrors("SingleResponse for " + certIdText(s.id) +
+                                                  " has unreadable status or times"));
+    }
+    s.this_update = *this_epoch;
+    s.next_update = next_epoch;
+    switch (status) {
+      case V_OCSP_CERTSTATUS_GOOD:
+        s.status = CertStatus::Good;
+        break;
+      case V_OCSP_CERTSTATUS_REVOKED:
+        s.status = CertStatus::Revoked;
+        s.revocation = Revocation{*revoked_epoch, reason};
+        break;
+      default:
+        s.status = CertStatus::Unknown;
+        break;
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// RFC 6960 §3.2 item 1 and §4.2.2.3: the answer is for exactly what was asked. Returns the
+// index of the SingleResponse answering the first requested CertID.
+Result<size_t> matchCertIds(const std::vector<CertIdInfo>& requested,
+                            const std::vector<Single>& singles) {
+  size_t first = 0;
+  for (size_t r = 0; r < requested.size(); ++r) {
+    size_t matches = 0;
+    for (size_t s = 0; s < singles.size(); ++s) {
+      if (!sameCertId(requested[r], singles[s].id)) continue;
+      if (matches++ == 0 && r == 0) first = s;
+    }
+    if (matches != 1) {
+      return fail("certid_mismatch", "requested CertID " + certIdText(requested[r]) +
+                                         " is answered by " + std::to_string(matches) + " of " +
+                                         std::to_string(singles.size()) + " SingleResponses");
+    }
+  }
+  for (const auto& single : singles) {
+    bool asked = false;
+    for (const auto& id : requested) asked = asked || sameCertId(id, single.id);
+    if (!asked) {
+      return fail("certid_mismatch", "SingleResponse for " + certIdText(single.id) +
+                                         " answers a CertID that was not requested (" +
+                                         std::to_string(requested.size()) + " requested)");
+    }
+  }
+  return first;
+}
+
+// RFC 6960 §3.2 items 4 and 5 (and §4.2.2.1 on tolerating clock skew).
+Status checkTimes(const std::vector<Single>& singles, int64_t now, int64_t skew_s) {
+  for (const auto& s : singles) {
+    if (s.this_update > now + skew_s) {
+      return fail("this_update_in_future", "thisUpdate " + rfc3339(s.this_update) + " of " +
+                                               certIdText(s.id) + " is after now " + rfc3339(now) +
+                                               " + " + std::to_string(skew_s) + "s skew");
+    }
+    if (s.next_update && now >= *s.next_update) {
+      return fail("expired", "nextUpdate " + rfc3339(*s.next_update) + " of " + certIdText(s.id) +
+                                 " is not after now " + rfc3339(now));
+    }
+  }
+  return Ok{};
+}
+
+// Nonce representation: `expected` is the raw contents of the id-pkix-ocsp-nonce extension's
+// extnValue OCTET STRING (X509_EXTENSION_get_data), exactly as the request carried it. For an
+// RFC 8954 nonce that is itself the DER of the inner OCTET STRING (04 len bytes...), so no
+// re-encoding happens on either side and the comparison is byte for byte.
+Status checkNonce(OCSP_BASICRESP* bs, const std::string& expected) {
+  int idx = OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce, -1);
+  if (idx < 0) {
+    return fail("nonce_mismatch",
+                "request carried nonce " + toHex(expected) + " but the response has none");
+  }
+  if (OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce, idx) >= 0) {
+    return fail("nonce_mismatch", "response carries more than one nonce extension");
+  }
+  std::string got = bytesOf(X509_EXTENSION_get_data(OCSP_BASICRESP_get_ext(bs, idx)));
+  if (got != expected) {
+    return fail("nonce_mismatch",
+                "response nonce " + toHex(got) + " differs from the request's " + toHex(expected));
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
+  ErrorQueueGuard clear_errors;
+  if (in.issuer == nullptr || in.cert_ids == nullptr || in.cert_ids->empty()) {
+    return makeError(ErrorCategory::Internal, "internal",
+                     "validateResponse called without an issuer or without requested CertIDs");
+  }
+
+  auto resp = parseResponse(in.der);
+  if (!resp.ok()) return resp.error();
+
+  // RFC 6960 §4.2.1: only "successful" carries responseBytes.
+  long status = OCSP_response_status(resp->get());
+  if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+    return makeError(categoryForStatus(status), "upstream_status",
+                     std::string("upstream answered responseStatus ") +
+                         OCSP_response_status_str(status) + " (" + std::to_string(status) + ")");
+  }
+  OcspBasicRespPtr bs(OCSP_response_get1_basic(resp->get()));
+  if (!bs) {
+    return fail("not_basic", withOpensslErrors("responseBytes missing or not id-pkix-ocsp-basic"));
+  }
+
+  auto signer = findSigner(bs.get(), in.issuer);
+  if (!signer.ok()) return signer.error();
+  if (signer->delegated) {
+    Status delegation = checkDelegatedResponder(signer->cert, in.issuer, in.now);
+    if (!delegation.ok()) return delegation.error();
+  }
+  // CA-direct: verify with the configured issuer's key (the trust anchor), not with the
+  // embedded copy, even though both carry the same key.
+  Status signature = verifySignature(bs.get(), signer->delegated ? signer->cert : in.issuer);
+  if (!signature.ok()) return signature.error();
+
+  auto singles = readSingles(bs.get());
+  if (!singles.ok()) return singles.error();
+  auto first = matchCertIds(*in.cert_ids, *singles);
+  if (!first.ok()) return first.error();
+  Status times = checkTimes(*singles, in.now, in.clock_skew_s);
+  if (!times.ok()) return times.error();
+
+  if (in.expected_nonce) {
+    Status nonce = checkNonce(bs.get(), *in.expected_nonce);
+    if (!nonce.ok()) return nonce.error();
+  }
+
+  auto produced_at = asn1ToEpoch(OCSP_resp_get0_produced_at(bs.get()));
+  if (!produced_at) return fail("unparsable", withOpensslErrors("producedAt is unreadable"));
+
+  ValidatedResponse out;
+  out.produced_at = *produced_at;
+  out.delegated = signer->delegated;
+  out.this_update = singles->front().this_update;
+  bool every_single_has_next_update = true;
+  for (const auto& s : *singles) {
+    out.this_update = std::min(out.this_update, s.this_update);
+    if (!s.next_update) {
+      every_single_has_next_update = false;
+    } else if (out.next_update == 0 || *s.next_update < out.next_update) {
+      out.next_update = *s.next_update;
+    }
+  }
+  if (!every_single_has_next_update) out.next_update = 0;
+  const Single& answer = (*singles)[*first];
+  out.status = answer.status;
+  if (answer.status == CertStatus::Revoked) out.revocation = answer.revocation;
+  return out;
+}
+
+}  // namespace ocsp

@@ -53,6 +53,9 @@ struct ValidatedResponse {
 //   "this_update_in_future" thisUpdate > now + skew
 //   "expired"               nextUpdate <= now
 //   "nonce_mismatch"        expected_nonce set and not echoed
+//   "internal"              (category Internal) caller bug: no issuer or no CertIDs given
+// A delegated responder's validity is checked before its EKU, so an expired certificate
+// without extensions reports responder_cert_expired.
 Result<ValidatedResponse> validateResponse(const ValidationInput& in);
 
 }  // namespace ocsp

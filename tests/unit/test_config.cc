@@ -1,0 +1,807 @@
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "conf/config.h"
+#include "tests/unit/test_util.h"
+
+using ocsp::Result;
+using ocsp::conf::Config;
+using ocsp::conf::isHostName;
+using ocsp::conf::isIpLiteral;
+using ocsp::conf::loadConfig;
+using ocsp::conf::NoncePolicy;
+using ocsp::conf::parseConfig;
+using ocsp::test::realData;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under /tmp, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/test_config.XXXXXX";
+    const char* made = mkdtemp(name);
+    REQUIRE(made != nullptr);
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  std::string write(const std::string& relative, const std::string& content) const {
+    const fs::path full = fs::path(path_) / relative;
+    fs::create_directories(full.parent_path());
+    std::ofstream(full, std::ios::binary) << content;
+    return full.string();
+  }
+  std::string copy(const std::string& from, const std::string& relative) const {
+    return write(relative, ocsp::test::readFile(from));
+  }
+  std::string mkdir(const std::string& relative) const {
+    const fs::path full = fs::path(path_) / relative;
+    fs::create_directories(full);
+    return full.string();
+  }
+
+ private:
+  std::string path_;
+};
+
+// Everything written to stderr (where logEvent writes) while it is alive.
+class StderrCapture {
+ public:
+  StderrCapture() {
+    char name[] = "/tmp/test_config_stderr.XXXXXX";
+    file_fd_ = mkstemp(name);
+    REQUIRE(file_fd_ >= 0);
+    unlink(name);
+    std::fflush(stderr);
+    saved_fd_ = dup(STDERR_FILENO);
+    dup2(file_fd_, STDERR_FILENO);
+  }
+  ~StderrCapture() {
+    restore();
+    close(file_fd_);
+  }
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+
+  std::string text() {
+    restore();
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    for (off_t at = 0; (n = pread(file_fd_, buf, sizeof(buf), at)) > 0; at += n) {
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  void restore() {
+    if (saved_fd_ < 0) return;
+    dup2(saved_fd_, STDERR_FILENO);
+    close(saved_fd_);
+    saved_fd_ = -1;
+  }
+  int file_fd_ = -1;
+  int saved_fd_ = -1;
+};
+
+std::string caCert() { return realData("aws-lc-ocsp/ca_cert.pem"); }
+std::string root(const std::string& file) { return realData("certifi-mozilla-roots/" + file); }
+
+// Test YAML names the shared real test data as $REAL/<path>.
+std::string expand(std::string yaml) {
+  const std::string token = "$REAL/";
+  const std::string real = realData("");
+  for (size_t at; (at = yaml.find(token)) != std::string::npos;) {
+    yaml.replace(at, token.size(), real);
+  }
+  return yaml;
+}
+
+Result<std::shared_ptr<const Config>> parse(const std::string& yaml,
+                                            const std::string& base_dir = "/nonexistent") {
+  return parseConfig(expand(yaml), "F", base_dir);
+}
+
+// A valid upstreams section. Appended after the text under test, so line numbers in expected
+// messages are those of the text under test.
+const std::string kUpstreams =
+    "upstreams:\n"
+    "  - name: a\n"
+    "    fqdns: [ocsp.a.test]\n"
+    "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n";
+
+// The error detail of a config that must not load, or a marker that fails the comparison.
+std::string errorOf(const std::string& yaml, const std::string& base_dir = "/nonexistent") {
+  auto loaded = parse(yaml, base_dir);
+  if (loaded.ok()) return "(loaded without error)";
+  CHECK(loaded.error().category == ocsp::ErrorCategory::Config);
+  CHECK(loaded.error().code == "config");
+  return loaded.error().detail;
+}
+
+std::shared_ptr<const Config> load(const std::string& yaml,
+                                   const std::string& base_dir = "/nonexistent") {
+  auto loaded = parse(yaml, base_dir);
+  INFO(yaml);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
+  return *loaded;
+}
+
+std::vector<std::string> fileNames(const std::vector<ocsp::conf::IssuerCert>& issuers) {
+  std::vector<std::string> out;
+  for (const auto& issuer : issuers) out.push_back(fs::path(issuer.path).filename().string());
+  return out;
+}
+
+struct ErrorCase {
+  std::string yaml;
+  std::string expected;
+};
+
+void checkErrors(const std::vector<ErrorCase>& cases,
+                 const std::string& base_dir = "/nonexistent") {
+  for (const auto& c : cases) {
+    CAPTURE(c.yaml);
+    CHECK(errorOf(c.yaml, base_dir) == c.expected);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the shipped config loads with its three upstreams and their issuers") {
+  auto loaded = loadConfig(ocsp::test::sourcePath("conf/ocsp-proxy.yaml"));
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
+  const Config& c = **loaded;
+  REQUIRE(c.upstreams.size() == 3);
+  CHECK(c.upstreams[0].name == "quovadis");
+  CHECK(c.upstreams[1].name == "digicert");
+  CHECK(c.upstreams[2].name == "globalsign");
+  CHECK(c.upstreams[2].fqdns ==
+        std::vector<std::string>{"ocsp.globalsign.com", "ocsp2.globalsign.com"});
+  for (const auto& u : c.upstreams) {
+    CAPTURE(u.name);
+    CHECK_FALSE(u.issuers.empty());
+    CHECK(u.port == 80);
+    for (const auto& issuer : u.issuers) CHECK(issuer.cert != nullptr);
+  }
+  CHECK(c.listen_ocsp.host == "127.0.0.1");
+  CHECK(c.listen_ocsp.port == 8080);
+  CHECK(c.limits.max_request_bytes == 16 * 1024);
+  CHECK(c.cache.memory_bytes == 256u << 20);
+  CHECK(c.cache.max_age_s == 7 * 86400);
+}
+
+TEST_CASE("an error in the shipped config names the shipped file, its line and the key path") {
+  std::string text = ocsp::test::readFile(ocsp::test::sourcePath("conf/ocsp-proxy.yaml"));
+  const std::string original = "fqdns: [ocsp.digicert.com]";
+  size_t at = text.find(original);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, original.size(), "fqdns: [\"http://x\"]");
+  const long line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(at), '\n');
+  auto loaded = parseConfig(text, "conf/ocsp-proxy.yaml", ocsp::test::sourcePath("conf"));
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.error().detail == "conf/ocsp-proxy.yaml:" + std::to_string(line) +
+                                     ": upstreams[1].fqdns[0]: not a host name: \"http://x\"");
+}
+
+TEST_CASE("keys left out take their documented defaults") {
+  auto c = load(kUpstreams);
+  CHECK(c->path == "F");
+  CHECK(c->listen_ocsp.host == "127.0.0.1");
+  CHECK(c->listen_ocsp.port == 8080);
+  CHECK(c->listen_admin.host == "127.0.0.1");
+  CHECK(c->listen_admin.port == 9090);
+  CHECK(c->workers == 0);
+  CHECK(c->limits.max_request_bytes == 16 * 1024);
+  CHECK(c->limits.max_header_bytes == 8 * 1024);
+  CHECK(c->limits.client_timeout_ms == 10'000);
+  CHECK(c->limits.upstream_timeout_ms == 5'000);
+  CHECK(c->limits.max_upstream_response_bytes == 1 << 20);
+  CHECK(c->cache.memory_bytes == 256u << 20);
+  CHECK(c->cache.max_age_s == 7 * 86400);
+  CHECK(c->cache.no_next_update_ttl_s == 300);
+  CHECK(c->cache.clock_skew_s == 300);
+  CHECK(c->nonce == NoncePolicy::Ignore);
+  CHECK(c->logging.level == ocsp::LogLevel::Info);
+  CHECK(c->resolve.empty());
+  REQUIRE(c->upstreams.size() == 1);
+  const auto& u = c->upstreams[0];
+  CHECK(u.name == "a");
+  CHECK(u.fqdns == std::vector<std::string>{"ocsp.a.test"});
+  CHECK(u.scheme == "http");
+  CHECK(u.port == 80);
+  CHECK(u.path == "/");
+  REQUIRE(u.issuers.size() == 1);
+  CHECK(u.issuers[0].path == caCert());
+  CHECK(ocsp::subjectLine(u.issuers[0].cert.get()) == "O=s2n,ST=WA,C=US");
+}
+
+TEST_CASE("an https upstream defaults to port 443") {
+  auto c = load(
+      "upstreams:\n"
+      "  - name: a\n"
+      "    fqdns: [ocsp.a.test]\n"
+      "    scheme: https\n"
+      "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n");
+  CHECK(c->upstreams[0].port == 443);
+}
+
+TEST_CASE("every key of the schema is stored in the config") {
+  auto c = load(
+      "listen:\n"
+      "  ocsp: \"[::1]:0\"\n"
+      "  admin: localhost:9191\n"
+      "workers: 8\n"
+      "limits:\n"
+      "  max_request_bytes: 32KiB\n"
+      "  max_header_bytes: 4096\n"
+      "  client_timeout: 30s\n"
+      "  upstream_timeout: 1500ms\n"
+      "  max_upstream_response_bytes: 2MiB\n"
+      "cache:\n"
+      "  memory_bytes: 1GiB\n"
+      "  max_age: 0s\n"
+      "  no_next_update_ttl: 10m\n"
+      "  clock_skew: 1m\n"
+      "nonce: passthrough\n"
+      "logging: {level: debug}\n"
+      "resolve:\n"
+      "  ocsp.a.test: 192.0.2.10\n"
+      "  ocsp2.a.test: \"2001:db8::1\"\n"
+      "upstreams:\n"
+      "  - name: a_1.x-y\n"
+      "    fqdns: [ocsp.a.test, ocsp2.a.test]\n"
+      "    scheme: https\n"
+      "    port: 8443\n"
+      "    path: /ocsp\n"
+      "    issuers:\n"
+      "      - $REAL/aws-lc-ocsp/ca_cert.pem\n"
+      "      - $REAL/certifi-mozilla-roots/GlobalSign_Root_CA.pem\n");
+  CHECK(c->listen_ocsp.host == "::1");
+  CHECK(c->listen_ocsp.port == 0);
+  CHECK(c->listen_admin.host == "localhost");
+  CHECK(c->listen_admin.port == 9191);
+  CHECK(c->workers == 8);
+  CHECK(c->limits.max_request_bytes == 32 * 1024);
+  CHECK(c->limits.max_header_bytes == 4096);
+  CHECK(c->limits.client_timeout_ms == 30'000);
+  CHECK(c->limits.upstream_timeout_ms == 1'500);
+  CHECK(c->limits.max_upstream_response_bytes == 2u << 20);
+  CHECK(c->cache.memory_bytes == 1u << 30);
+  CHECK(c->cache.max_age_s == 0);
+  CHECK(c->cache.no_next_update_ttl_s == 600);
+  CHECK(c->cache.clock_skew_s == 60);
+  CHECK(c->nonce == NoncePolicy::Passthrough);
+  CHECK(c->logging.level == ocsp::LogLevel::Debug);
+  CHECK(c->resolve == std::map<std::string, std::string>{{"ocsp.a.test", "192.0.2.10"},
+                                                         {"ocsp2.a.test", "2001:db8::1"}});
+  const auto& u = c->upstreams[0];
+  CHECK(u.name == "a_1.x-y");
+  CHECK(u.fqdns == std::vector<std::string>{"ocsp.a.test", "ocsp2.a.test"});
+  CHECK(u.scheme == "https");
+  CHECK(u.port == 8443);
+  CHECK(u.path == "/ocsp");
+  CHECK(fileNames(u.issuers) == std::vector<std::string>{"ca_cert.pem", "GlobalSign_Root_CA.pem"});
+}
+
+TEST_CASE("an empty section means all of its defaults") {
+  auto c = load("listen:\ncache:\nlimits: {}\nlogging:\nresolve:\n" + kUpstreams);
+  CHECK(c->listen_ocsp.port == 8080);
+  CHECK(c->cache.memory_bytes == 256u << 20);
+  CHECK(c->resolve.empty());
+}
+
+TEST_CASE("schema errors name the file, the line and the dotted key path") {
+  checkErrors({
+      {"cache:\n  max_age: 7d\n  memroy_bytes: 1GiB\n" + kUpstreams,
+       "F:3: cache.memroy_bytes: unknown key"},
+      {"colour: blue\n" + kUpstreams, "F:1: colour: unknown key"},
+      {"listen:\n  ocsp: 8080\n" + kUpstreams,
+       "F:2: listen.ocsp: not an address (expected HOST:PORT or [IPv6]:PORT): \"8080\""},
+      {"workers: 1\nlimits:\n  max_request_bytes: 16KiB\n  max_header_bytes: 8KiB\n"
+       "  client_timeout: 10\n" +
+           kUpstreams,
+       "F:5: limits.client_timeout: not a duration (expected e.g. 250ms, 10s, 5m, 1h, 7d): "
+       "\"10\""},
+      {"workers: 1\nnonce: ignore\nlogging:\n  level: info\ncache:\n  memory_bytes: lots\n" +
+           kUpstreams,
+       "F:6: cache.memory_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): "
+       "\"lots\""},
+      {"workers: 1\nlogging: {level: warn}\ncache: {}\nnonce: sometimes\n" + kUpstreams,
+       "F:4: nonce: must be one of ignore, passthrough: \"sometimes\""},
+      {"logging:\n  level: verbose\n" + kUpstreams,
+       "F:2: logging.level: must be one of debug, info, warn, error: \"verbose\""},
+      {"logging:\n  levle: info\n" + kUpstreams, "F:2: logging.levle: unknown key"},
+      {"workers: 300\n" + kUpstreams, "F:1: workers: out of range (expected 0..256): \"300\""},
+      {"workers: -1\n" + kUpstreams, "F:1: workers: out of range (expected 0..256): \"-1\""},
+      {"workers: four\n" + kUpstreams, "F:1: workers: expected an integer: \"four\""},
+      {"workers: 4.5\n" + kUpstreams, "F:1: workers: expected an integer: \"4.5\""},
+      {"workers: [4]\n" + kUpstreams, "F:1: workers: expected an integer"},
+      {"workers:\n" + kUpstreams, "F:1: workers: missing value"},
+      {"workers: 1\nworkers: 2\n" + kUpstreams, "F:2: workers: duplicate key"},
+      {"limits: 5\n" + kUpstreams, "F:1: limits: expected a map: \"5\""},
+      {"cache: [1]\n" + kUpstreams, "F:1: cache: expected a map"},
+      {"listen:\n  ocsp:\n" + kUpstreams, "F:2: listen.ocsp: missing value"},
+      {"listen:\n  ocsp: [a]\n" + kUpstreams, "F:2: listen.ocsp: expected a string"},
+      {"listen:\n  admin: example.com:80\n" + kUpstreams,
+       "F:2: listen.admin: host must be an IP address or localhost: \"example.com:80\""},
+      {"listen:\n  ocsp: 127.0.0.1:65536\n" + kUpstreams,
+       "F:2: listen.ocsp: port out of range (expected 0..65535): \"127.0.0.1:65536\""},
+      {"listen:\n  ocsp: \"::1:80\"\n" + kUpstreams,
+       "F:2: listen.ocsp: not an address (expected HOST:PORT or [IPv6]:PORT): \"::1:80\""},
+      {"limits:\n  upstream_timeout: 0s\n" + kUpstreams,
+       "F:2: limits.upstream_timeout: must be greater than 0: \"0s\""},
+      {"limits:\n  max_header_bytes: 0\n" + kUpstreams,
+       "F:2: limits.max_header_bytes: must be greater than 0: \"0\""},
+      {"cache:\n  memory_bytes: 99999999999GiB\n" + kUpstreams,
+       "F:2: cache.memory_bytes: too large: \"99999999999GiB\""},
+      {"cache:\n  clock_skew: 1500ms\n" + kUpstreams,
+       "F:2: cache.clock_skew: not a whole number of seconds: \"1500ms\""},
+      {"resolve:\n  ocsp.a.test: not-an-ip\n" + kUpstreams,
+       "F:2: resolve.ocsp.a.test: not an IP address: \"not-an-ip\""},
+      {"resolve:\n  \"http://x\": 192.0.2.1\n" + kUpstreams,
+       "F:2: resolve: not a host name: \"http://x\""},
+      {"resolve:\n  ocsp.a.test: 192.0.2.1\n  ocsp.a.test: 192.0.2.2\n" + kUpstreams,
+       "F:3: resolve.ocsp.a.test: duplicate key"},
+      {"resolve: [ocsp.a.test]\n" + kUpstreams, "F:1: resolve: expected a map"},
+  });
+}
+
+TEST_CASE("document-level errors are reported at the root with an empty key path") {
+  checkErrors({
+      {"a: b: c\n", "F:1: : not valid YAML: illegal map value"},
+      {"workers: 1\nlimits: {max_request_bytes: 1KiB\n",
+       "F:3: : not valid YAML: end of map flow not found"},
+      {"hello\n", "F:1: : expected a map: \"hello\""},
+      {"- a\n- b\n", "F:1: : expected a map"},
+      {"workers: 1\n---\nworkers: 2\n", "F:3: : more than one YAML document"},
+      {"", "F:1: upstreams: required"},
+      {"# nothing but a comment\n", "F:1: upstreams: required"},
+      {"workers: 1\n", "F:1: upstreams: required"},
+      {"upstreams: []\n", "F:1: upstreams: must not be empty"},
+      {"upstreams:\n", "F:1: upstreams: must not be empty"},
+      {"upstreams: {a: 1}\n", "F:1: upstreams: expected a list"},
+      {"upstreams: [a]\n", "F:1: upstreams[0]: expected a map: \"a\""},
+  });
+}
+
+TEST_CASE("upstream errors name the entry by index") {
+  const std::string head =
+      "upstreams:\n"
+      "  - name: a\n"
+      "    fqdns: [ocsp.a.test]\n"
+      "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n";
+  checkErrors({
+      {head + "    scheme: ftp\n", "F:5: upstreams[0].scheme: must be one of http, https: \"ftp\""},
+      {head + "    port: 0\n", "F:5: upstreams[0].port: out of range (expected 1..65535): \"0\""},
+      {head + "    port: 70000\n",
+       "F:5: upstreams[0].port: out of range (expected 1..65535): \"70000\""},
+      {head + "    path: ocsp\n",
+       "F:5: upstreams[0].path: not a URL path (expected e.g. \"/\" or \"/ocsp\"): \"ocsp\""},
+      {head + "    path: \"/a b\"\n",
+       "F:5: upstreams[0].path: not a URL path (expected e.g. \"/\" or \"/ocsp\"): \"/a b\""},
+      {head + "    fqnds: [ocsp.a.test]\n", "F:5: upstreams[0].fqnds: unknown key"},
+      {head + "  - name: b c\n    fqdns: [ocsp.b.test]\n    issuers: "
+              "[$REAL/aws-lc-ocsp/ca_cert.pem]\n",
+       "F:5: upstreams[1].name: not a valid name (expected letters, digits, '_', '.' and '-'): "
+       "\"b c\""},
+      {"upstreams:\n  - name: a\n    fqdns: []\n    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n",
+       "F:3: upstreams[0].fqdns: must not be empty"},
+      {"upstreams:\n  - name: a\n    fqdns: ocsp.a.test\n    issuers: "
+       "[$REAL/aws-lc-ocsp/ca_cert.pem]\n",
+       "F:3: upstreams[0].fqdns: expected a list: \"ocsp.a.test\""},
+      {"upstreams:\n  - name: a\n    fqdns:\n      - ocsp.a.test\n      - \"http://x\"\n"
+       "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n",
+       "F:5: upstreams[0].fqdns[1]: not a host name: \"http://x\""},
+      {"upstreams:\n  - name: a\n    fqdns: [ocsp.a.test]\n    issuers: []\n",
+       "F:4: upstreams[0].issuers: must not be empty"},
+      {"upstreams:\n  - name: a\n    fqdns: [ocsp.a.test]\n    issuers: [[x]]\n",
+       "F:4: upstreams[0].issuers[0]: expected a string"},
+  });
+}
+
+TEST_CASE("a missing required key is reported at the map that lacks it") {
+  const std::string issuers = "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n";
+  checkErrors({
+      {"workers: 0\nnonce: ignore\nlogging:\n  level: info\ncache: {}\nupstreams:\n"
+       "  - fqdns: [ocsp.a.test]\n" +
+           issuers,
+       "F:7: upstreams[0].name: required"},
+      {"upstreams:\n  - name: a\n" + issuers, "F:2: upstreams[0].fqdns: required"},
+      {"upstreams:\n  - name: a\n    fqdns: [ocsp.a.test]\n",
+       "F:2: upstreams[0].issuers: required"},
+      {"upstreams:\n  - {name: a, fqdns: [ocsp.a.test]}\n", "F:2: upstreams[0].issuers: required"},
+  });
+}
+
+TEST_CASE("a second upstream with the same name is rejected at its name") {
+  CHECK(errorOf("upstreams:\n"
+                "  - name: quovadis\n"
+                "    fqdns: [ocsp.quovadisglobal.com]\n"
+                "    issuers: [$REAL/certifi-mozilla-roots/QuoVadis_Root_CA_2.pem]\n"
+                "  - name: digicert\n"
+                "    fqdns: [ocsp.digicert.com]\n"
+                "    issuers: [$REAL/certifi-mozilla-roots/DigiCert_Global_Root_CA.pem]\n"
+                "  - name: digicert\n"
+                "    fqdns: [ocsp2.digicert.com]\n"
+                "    issuers: [$REAL/certifi-mozilla-roots/DigiCert_Global_Root_G2.pem]\n") ==
+        "F:8: upstreams[2].name: duplicate upstream name \"digicert\"");
+}
+
+TEST_CASE("a host name listed twice in one upstream is rejected, ignoring case") {
+  CHECK(errorOf("upstreams:\n"
+                "  - name: a\n"
+                "    fqdns:\n"
+                "      - ocsp.a.test\n"
+                "      - OCSP.A.test\n"
+                "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n") ==
+        "F:5: upstreams[0].fqdns[1]: duplicate host name \"OCSP.A.test\"");
+}
+
+TEST_CASE("the same host name in two upstreams is allowed") {
+  auto c = load(
+      "upstreams:\n"
+      "  - {name: a, fqdns: [ocsp.a.test], path: /a, issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]}\n"
+      "  - {name: b, fqdns: [ocsp.a.test], path: /b, issuers: "
+      "[$REAL/certifi-mozilla-roots/GlobalSign_Root_CA.pem]}\n");
+  CHECK(c->upstreams.size() == 2);
+}
+
+TEST_CASE("issuer entries that cannot be loaded are rejected with the reason") {
+  TempDir dir;
+  dir.write("x.pem", "not a certificate\n");
+  dir.write("empty/README.md", "nothing to see\n");
+  dir.write("junk/a.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+  const std::string head =
+      "workers: 0\n"
+      "nonce: ignore\n"
+      "logging:\n"
+      "  level: info\n"
+      "cache: {}\n"
+      "upstreams:\n"
+      "  - name: a\n"
+      "    fqdns: [ocsp.a.test]\n";
+  checkErrors(
+      {
+          {head + "    issuers: [issuers/none.pem]\n",
+           "F:9: upstreams[0].issuers[0]: cannot read \"issuers/none.pem\": No such file or "
+           "directory"},
+          {head + "    issuers: [x.pem]\n",
+           "F:9: upstreams[0].issuers[0]: no certificate in \"x.pem\" (expected PEM or DER "
+           "X.509)"},
+          {head + "    issuers: [empty]\n",
+           "F:9: upstreams[0].issuers[0]: no certificate files (*.pem, *.crt, *.cer) in "
+           "directory \"empty\""},
+          {head + "    issuers: [junk/]\n",
+           "F:9: upstreams[0].issuers[0]: no certificate in \"junk/a.pem\" (expected PEM or DER "
+           "X.509)"},
+          {head + "    issuers:\n      - $REAL/aws-lc-ocsp/ca_cert.pem\n      - /dev/null\n",
+           "F:11: upstreams[0].issuers[1]: not a file or directory: \"/dev/null\""},
+      },
+      dir.path());
+}
+
+TEST_CASE("an issuer file that cannot be opened is rejected with the OS reason") {
+  if (geteuid() == 0) return;  // root reads every file
+  TempDir dir;
+  fs::permissions(dir.copy(caCert(), "locked.pem"), fs::perms::none);
+  CHECK(errorOf("upstreams:\n  - {name: a, fqdns: [ocsp.a.test], issuers: [locked.pem]}\n",
+                dir.path()) ==
+        "F:2: upstreams[0].issuers[0]: cannot read \"locked.pem\": Permission denied");
+}
+
+TEST_CASE("an issuer directory loads every certificate file in it, sorted by name") {
+  TempDir dir;
+  dir.copy(realData("pyca-cryptography-vectors/PKITS/TrustAnchorRootCertificate.crt"),
+           "issuers/d.crt");  // DER
+  dir.copy(root("GlobalSign_Root_CA.pem"), "issuers/b.pem");
+  dir.copy(caCert(), "issuers/c.cer");
+  dir.write("issuers/a.pem", ocsp::test::readFile(root("DigiCert_Global_Root_CA.pem")) +
+                                 ocsp::test::readFile(root("DigiCert_Global_Root_G2.pem")));
+  dir.write("issuers/notes.txt", "not a certificate, and not loaded\n");
+  dir.mkdir("issuers/nested.pem");
+  dir.copy(root("QuoVadis_Root_CA_2.pem"), "issuers/nested.pem/e.pem");  // not recursive
+
+  auto c =
+      load("upstreams:\n  - {name: a, fqdns: [ocsp.a.test], issuers: [issuers]}\n", dir.path());
+  const auto& issuers = c->upstreams[0].issuers;
+  CHECK(fileNames(issuers) ==
+        std::vector<std::string>{"a.pem", "a.pem", "b.pem", "c.cer", "d.crt"});
+  REQUIRE(issuers.size() == 5);
+  CHECK(issuers[0].path == dir.path() + "/issuers/a.pem");
+  CHECK(ocsp::subjectLine(issuers[0].cert.get()).find("DigiCert Global Root CA") !=
+        std::string::npos);
+  CHECK(ocsp::subjectLine(issuers[1].cert.get()).find("DigiCert Global Root G2") !=
+        std::string::npos);
+  CHECK(ocsp::subjectLine(issuers[4].cert.get()).find("Trust Anchor") != std::string::npos);
+}
+
+TEST_CASE("the Mozilla roots directory loads one issuer per file") {
+  StderrCapture log;  // some of these roots have expired: warnings, not errors
+  auto c = load(
+      "upstreams:\n  - {name: roots, fqdns: [ocsp.a.test], issuers: "
+      "[$REAL/certifi-mozilla-roots/]}\n");
+  std::vector<std::string> expected;
+  for (const auto& entry : fs::directory_iterator(realData("certifi-mozilla-roots"))) {
+    if (entry.path().extension() == ".pem") expected.push_back(entry.path().filename().string());
+  }
+  std::sort(expected.begin(), expected.end());
+  REQUIRE_FALSE(expected.empty());
+  CHECK(fileNames(c->upstreams[0].issuers) == expected);
+  CHECK(log.text().find("GlobalSign_Root_CA_R2.pem upstream=roots") != std::string::npos);
+}
+
+TEST_CASE("relative issuer paths are resolved against the config file's directory") {
+  TempDir dir;
+  dir.copy(caCert(), "conf/issuers/ca.pem");
+  const std::string path =
+      dir.write("conf/proxy.yaml",
+                "upstreams:\n  - {name: a, fqdns: [ocsp.a.test], issuers: [issuers/ca.pem]}\n");
+  auto loaded = loadConfig(path);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
+  CHECK((*loaded)->path == path);
+  CHECK((*loaded)->upstreams[0].issuers[0].path == dir.path() + "/conf/issuers/ca.pem");
+}
+
+TEST_CASE("a config file that cannot be opened is reported without a line") {
+  auto loaded = loadConfig("/nonexistent/ocsp-proxy.yaml");
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.error().category == ocsp::ErrorCategory::Config);
+  CHECK(loaded.error().detail ==
+        "/nonexistent/ocsp-proxy.yaml: cannot read config: No such file or directory");
+}
+
+TEST_CASE("one issuer certificate in two upstreams is rejected naming both") {
+  TempDir dir;
+  dir.copy(caCert(), "b/copy.pem");
+  CHECK(errorOf("upstreams:\n"
+                "  - name: a\n"
+                "    fqdns: [ocsp.a.test]\n"
+                "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n"
+                "  - name: b\n"
+                "    fqdns: [ocsp.b.test]\n"
+                "    issuers:\n"
+                "      - $REAL/certifi-mozilla-roots/GlobalSign_Root_CA.pem\n"
+                "      - b\n",
+                dir.path()) ==
+        "F:9: upstreams[1].issuers[1]: issuer certificate \"O=s2n,ST=WA,C=US\" is configured "
+        "for both upstream \"a\" and upstream \"b\"");
+}
+
+TEST_CASE("one issuer certificate listed twice for the same upstream is kept once") {
+  TempDir dir;
+  dir.copy(caCert(), "issuers/ca.pem");
+  auto c = load(
+      "upstreams:\n  - {name: a, fqdns: [ocsp.a.test], "
+      "issuers: [issuers/ca.pem, issuers]}\n",
+      dir.path());
+  CHECK(c->upstreams[0].issuers.size() == 1);
+}
+
+TEST_CASE("an expired issuer certificate loads with an issuer_not_valid_now warning") {
+  const std::string expired = realData("aws-lc-ocsp/ocsp_expired_cert.pem");
+  StderrCapture log;
+  auto loaded =
+      parse("upstreams:\n  - {name: a, fqdns: [ocsp.a.test], issuers: [" + expired + "]}\n");
+  const std::string text = log.text();
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
+  CHECK(text.find("level=warn event=issuer_not_valid_now file=" + expired) != std::string::npos);
+  CHECK(text.find("subject=\"O=AWS,ST=WA,C=US\"") != std::string::npos);
+  CHECK(text.find("not_after=2023-06-03T00:27:54Z") != std::string::npos);
+}
+
+TEST_CASE("a resolve entry for a host no upstream uses loads with a resolve_unused warning") {
+  StderrCapture log;
+  auto loaded =
+      parse("resolve:\n  ocsp.a.test: 192.0.2.1\n  ocsp.b.test: 192.0.2.2\n" + kUpstreams);
+  const std::string text = log.text();
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
+  CHECK(text.find("event=resolve_unused file=F fqdn=ocsp.b.test") != std::string::npos);
+  CHECK(text.find("fqdn=ocsp.a.test") == std::string::npos);
+}
+
+TEST_CASE("a rejected config logs no warnings") {
+  StderrCapture log;
+  auto loaded = parse("resolve:\n  ocsp.b.test: 192.0.2.2\nworkers: 999\n" + kUpstreams);
+  CHECK_FALSE(loaded.ok());
+  CHECK(log.text().empty());
+}
+
+TEST_CASE("sizes are bytes or a number with a binary unit, and never zero") {
+  struct SizeCase {
+    std::string text;
+    size_t bytes;  // 0: rejected with `error`
+    std::string error;
+  };
+  const std::string not_size = "not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): ";
+  const std::vector<SizeCase> cases = {
+      {"1", 1, ""},
+      {"4096", 4096, ""},
+      {"1B", 1, ""},
+      {"64KiB", 64 * 1024, ""},
+      {"256MiB", size_t{256} << 20, ""},
+      {"1GiB", size_t{1} << 30, ""},
+      {"8GiB", size_t{8} << 30, ""},
+      {"0", 0, "must be greater than 0: \"0\""},
+      {"0KiB", 0, "must be greater than 0: \"0KiB\""},
+      {"1K", 0, not_size + "\"1K\""},
+      {"1KB", 0, not_size + "\"1KB\""},
+      {"1kib", 0, not_size + "\"1kib\""},
+      {"1.5MiB", 0, not_size + "\"1.5MiB\""},
+      {"1 KiB", 0, not_size + "\"1 KiB\""},
+      {"-1", 0, not_size + "\"-1\""},
+      {"KiB", 0, not_size + "\"KiB\""},
+      {"0x10", 0, not_size + "\"0x10\""},
+      {"[1]", 0, "expected a size"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    const std::string yaml = "cache:\n  memory_bytes: " + c.text + "\n" + kUpstreams;
+    if (c.bytes != 0) {
+      CHECK(load(yaml)->cache.memory_bytes == c.bytes);
+    } else {
+      CHECK(errorOf(yaml) == "F:2: cache.memory_bytes: " + c.error);
+    }
+  }
+}
+
+TEST_CASE("durations need a unit and are stored in the field's unit") {
+  struct DurationCase {
+    std::string key;  // limits.client_timeout (ms) or cache.max_age (s)
+    std::string text;
+    int64_t value;  // -1: rejected with `error`
+    std::string error;
+  };
+  const std::string not_duration = "not a duration (expected e.g. 250ms, 10s, 5m, 1h, 7d): ";
+  const std::vector<DurationCase> cases = {
+      {"limits.client_timeout", "250ms", 250, ""},
+      {"limits.client_timeout", "10s", 10'000, ""},
+      {"limits.client_timeout", "5m", 300'000, ""},
+      {"limits.client_timeout", "1h", 3'600'000, ""},
+      {"limits.client_timeout", "7d", 604'800'000, ""},
+      {"limits.client_timeout", "0ms", -1, "must be greater than 0: \"0ms\""},
+      {"limits.client_timeout", "10", -1, not_duration + "\"10\""},
+      {"limits.client_timeout", "10 s", -1, not_duration + "\"10 s\""},
+      {"limits.client_timeout", "1.5s", -1, not_duration + "\"1.5s\""},
+      {"limits.client_timeout", "-5s", -1, not_duration + "\"-5s\""},
+      {"limits.client_timeout", "10sec", -1, not_duration + "\"10sec\""},
+      {"limits.client_timeout", "5M", -1, not_duration + "\"5M\""},
+      {"limits.client_timeout", "99999999999999999999d", -1,
+       "too large: \"99999999999999999999d\""},
+      {"limits.client_timeout", "{a: 1}", -1, "expected a duration"},
+      {"cache.max_age", "7d", 604'800, ""},
+      {"cache.max_age", "90m", 5'400, ""},
+      {"cache.max_age", "2000ms", 2, ""},
+      {"cache.max_age", "0s", 0, ""},
+      {"cache.max_age", "1500ms", -1, "not a whole number of seconds: \"1500ms\""},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.key);
+    CAPTURE(c.text);
+    const bool in_limits = c.key == "limits.client_timeout";
+    const std::string yaml = (in_limits ? "limits:\n  client_timeout: " : "cache:\n  max_age: ") +
+                             c.text + "\n" + kUpstreams;
+    if (c.value >= 0) {
+      auto config = load(yaml);
+      CHECK((in_limits ? config->limits.client_timeout_ms : config->cache.max_age_s) == c.value);
+    } else {
+      CHECK(errorOf(yaml) == "F:2: " + c.key + ": " + c.error);
+    }
+  }
+}
+
+TEST_CASE("listen addresses are an IP literal or localhost with a port") {
+  struct AddressCase {
+    std::string text;
+    std::string host;
+    uint16_t port;
+  };
+  const std::vector<AddressCase> cases = {
+      {"127.0.0.1:8080", "127.0.0.1", 8080},
+      {"0.0.0.0:0", "0.0.0.0", 0},
+      {"[::1]:443", "::1", 443},
+      {"[::]:80", "::", 80},
+      {"localhost:9090", "localhost", 9090},
+      {"192.0.2.1:65535", "192.0.2.1", 65535},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    auto config = load("listen:\n  ocsp: \"" + c.text + "\"\n" + kUpstreams);
+    CHECK(config->listen_ocsp.host == c.host);
+    CHECK(config->listen_ocsp.port == c.port);
+  }
+  const std::string syntax = "not an address (expected HOST:PORT or [IPv6]:PORT): ";
+  for (const std::string bad : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:http", "[::1]", "[::1]80",
+                                "[127.0.0.1]:80", "::1:80", "[::1:80", "127.0.0.1:+80"}) {
+    CAPTURE(bad);
+    CHECK(errorOf("listen:\n  ocsp: \"" + bad + "\"\n" + kUpstreams) ==
+          "F:2: listen.ocsp: " + syntax + "\"" + bad + "\"");
+  }
+  for (const std::string bad : {":8080", "ocsp.a.test:80", "256.1.1.1:80"}) {
+    CAPTURE(bad);
+    CHECK(errorOf("listen:\n  ocsp: \"" + bad + "\"\n" + kUpstreams) ==
+          "F:2: listen.ocsp: host must be an IP address or localhost: \"" + bad + "\"");
+  }
+}
+
+TEST_CASE("host names follow RFC 1123 and are never IP literals") {
+  const std::string label63(63, 'a');
+  const std::string long_name =
+      label63 + "." + label63 + "." + label63 + "." + std::string(61, 'b');
+  const std::vector<std::pair<std::string, bool>> cases = {
+      {"ocsp.digicert.com", true},
+      {"localhost", true},
+      {"OCSP2.GlobalSign.com", true},
+      {"a-b.c-d.test", true},
+      {"xn--bcher-kva.example", true},
+      {"1password.com", true},
+      {"ocsp.123abc", true},
+      {label63 + ".test", true},
+      {long_name, true},  // 253 characters
+      {long_name + "b", false},
+      {std::string(64, 'a') + ".test", false},
+      {"", false},
+      {"ocsp.digicert.com.", false},
+      {".ocsp.test", false},
+      {"ocsp..test", false},
+      {"-ocsp.test", false},
+      {"ocsp-.test", false},
+      {"ocsp_1.test", false},
+      {"ocsp test", false},
+      {"http://x", false},
+      {"ocsp.test:80", false},
+      {"1.2.3.4", false},
+      {"127.1", false},
+      {"0x7f.1", false},
+      {"ocsp.0x1F", false},
+      {"123", false},
+      {"::1", false},
+  };
+  for (const auto& [name, valid] : cases) {
+    CAPTURE(name);
+    CHECK(isHostName(name) == valid);
+  }
+}
+
+TEST_CASE("IP literals are IPv4 or IPv6 addresses without brackets") {
+  const std::vector<std::pair<std::string, bool>> cases = {
+      {"192.0.2.1", true},
+      {"0.0.0.0", true},
+      {"::1", true},
+      {"2001:db8::1", true},
+      {"::ffff:192.0.2.1", true},
+      {"[::1]", false},
+      {"256.0.0.1", false},
+      {"127.1", false},
+      {"1.2.3.4.5", false},
+      {"localhost", false},
+      {"", false},
+      {"fe80::1%eth0", false},
+  };
+  for (const auto& [text, valid] : cases) {
+    CAPTURE(text);
+    CHECK(isIpLiteral(text) == valid);
+  }
+}
