@@ -132,6 +132,9 @@ void finishEntry(OcspEntry& e, const FreshnessPolicy& policy) {
   if (policy.max_age_s > 0 && e.this_update + policy.max_age_s < e.fresh_until) {
     e.fresh_until = e.this_update + policy.max_age_s;
   }
+  e.refresh_at = e.this_update + static_cast<int64_t>(
+                                     static_cast<double>(e.fresh_until - e.this_update) *
+                                     policy.refresh_fraction);
   e.etag = "\"" + toHex(std::string_view(sha256(e.der)).substr(0, 16)) + "\"";
   e.last_modified = httpDate(e.this_update);
   e.expires = httpDate(e.fresh_until);

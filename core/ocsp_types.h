@@ -91,6 +91,7 @@ struct OcspEntry {
   int64_t next_update = 0;     // 0 when the response had none
   int64_t fetched_at = 0;
   int64_t fresh_until = 0;     // DESIGN.md §4: min(nextUpdate, thisUpdate + max_age)
+  int64_t refresh_at = 0;      // from here on a hit also fetches a newer answer (§4)
   int64_t hard_expiry = 0;     // never served at or after this (nextUpdate or no-nextUpdate ttl)
   CertStatus status = CertStatus::Good;  // of the first SingleResponse
   std::optional<Revocation> revocation;
@@ -108,6 +109,7 @@ struct OcspEntry {
 struct FreshnessPolicy {
   int64_t max_age_s = 0;            // 0 = no cap beyond nextUpdate
   int64_t no_next_update_ttl_s = 300;
+  double refresh_fraction = 0.5;    // refresh once this share of [thisUpdate, fresh_until) passed
 };
 void finishEntry(OcspEntry& e, const FreshnessPolicy& policy);
 

@@ -152,6 +152,9 @@ int runServer(std::shared_ptr<const conf::Config> config) {
 
   MemoryCache cache(config->cache.memory_bytes);
   IssuerIndex index(*config);
+  InflightTable inflight;
+  FqdnHealth health;
+  SharedState shared{cache, index, inflight, health, SystemClock::instance()};
   MainLoop loop;
   loop.base.reset(event_base_new());
 
@@ -167,8 +170,7 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   evhttp_accept_socket_with_handle(admin.get(), *admin_fd);
 
   for (unsigned i = 0; i < n_workers; ++i) {
-    loop.workers.push_back(std::make_unique<Worker>(static_cast<int>(i), config, cache, index,
-                                                    SystemClock::instance(), fds[i]));
+    loop.workers.push_back(std::make_unique<Worker>(static_cast<int>(i), config, shared, fds[i]));
   }
   for (auto& w : loop.workers) w->start();
 

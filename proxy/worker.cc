@@ -14,18 +14,27 @@ EventBasePtr newBase() {
 }
 }  // namespace
 
-Worker::Worker(int id, std::shared_ptr<const conf::Config> config, MemoryCache& cache,
-               const IssuerIndex& index, const Clock& clock, int listen_fd)
+FreshnessPolicy freshnessFrom(const conf::Config& config) {
+  FreshnessPolicy p;
+  p.max_age_s = config.cache.max_age_s;
+  p.no_next_update_ttl_s = config.cache.no_next_update_ttl_s;
+  return p;
+}
+
+Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedState& shared,
+               int listen_fd)
     : id_(id),
       config_(config),
       base_(newBase()),
       http_(evhttp_new(base_.get())),
       listen_fd_(listen_fd),
+      mailbox_(base_.get()),
       fetcher_(base_.get()),
-      upstream_(config, fetcher_, clock),
-      memory_(cache, clock, upstream_),
-      policy_(index, config->nonce, memory_),
-      front_(policy_, clock) {
+      upstream_(config, fetcher_, shared.health, shared.clock, freshnessFrom(*config)),
+      coalescer_(shared.inflight, mailbox_, &shared.cache, shared.clock, upstream_),
+      memory_(shared.cache, shared.clock, coalescer_),
+      policy_(shared.index, config->nonce, memory_),
+      front_(policy_, shared.clock) {
   const conf::Limits& lim = config->limits;
   timeval tv{static_cast<time_t>(lim.client_timeout_ms / 1000),
              static_cast<suseconds_t>((lim.client_timeout_ms % 1000) * 1000)};

@@ -9,23 +9,37 @@
 #include <memory>
 #include <thread>
 
+#include "cache/coalescer.h"
 #include "cache/memory_cache.h"
 #include "cache/memory_source.h"
 #include "conf/config.h"
 #include "core/handles.h"
+#include "core/mailbox.h"
 #include "proxy/http_front.h"
 #include "proxy/policy_source.h"
 #include "upstream/curl_fetcher.h"
+#include "upstream/fqdn_health.h"
 #include "upstream/issuer_index.h"
 #include "upstream/upstream_source.h"
 
 namespace ocsp {
 
+// What all workers share. Everything referenced must outlive the workers.
+struct SharedState {
+  MemoryCache& cache;
+  const IssuerIndex& index;
+  InflightTable& inflight;
+  FqdnHealth& health;
+  const Clock& clock;
+};
+
+FreshnessPolicy freshnessFrom(const conf::Config& config);
+
 class Worker {
  public:
-  // Takes ownership of `listen_fd`. `cache`, `index` and `clock` must outlive the worker.
-  Worker(int id, std::shared_ptr<const conf::Config> config, MemoryCache& cache,
-         const IssuerIndex& index, const Clock& clock, int listen_fd);
+  // Takes ownership of `listen_fd`.
+  Worker(int id, std::shared_ptr<const conf::Config> config, const SharedState& shared,
+         int listen_fd);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -46,9 +60,11 @@ class Worker {
   EventBasePtr base_;
   EvhttpPtr http_;
   int listen_fd_;
+  Mailbox mailbox_;
   // Pipeline, innermost first; wired in the constructor, outermost last.
   CurlFetcher fetcher_;
   UpstreamSource upstream_;
+  CoalescingSource coalescer_;
   MemorySource memory_;
   PolicySource policy_;
   HttpFront front_;

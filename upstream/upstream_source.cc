@@ -10,18 +10,21 @@ struct UpstreamSource::Attempt {
   Reply done;
   const conf::Upstream* upstream = nullptr;
   std::string body;
-  size_t fqdn_index = 0;
+  size_t fqdn_index = 0;   // FQDN being asked
+  size_t next_index = 0;   // next FQDN to consider
+  size_t skipped = 0;      // FQDNs skipped because their circuit was open
   bool any_answered = false;  // some FQDN answered 200 but its answer did not validate
   std::string last_reason;
   std::string fqdn() const { return upstream->fqdns[fqdn_index]; }
 };
 
 UpstreamSource::UpstreamSource(std::shared_ptr<const conf::Config> config, CurlFetcher& fetcher,
-                               const Clock& clock)
-    : config_(std::move(config)), fetcher_(fetcher), clock_(clock) {
-  freshness_.max_age_s = config_->cache.max_age_s;
-  freshness_.no_next_update_ttl_s = config_->cache.no_next_update_ttl_s;
-}
+                               FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness)
+    : config_(std::move(config)),
+      fetcher_(fetcher),
+      health_(health),
+      clock_(clock),
+      freshness_(freshness) {}
 
 void UpstreamSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
   auto attempt = std::make_shared<Attempt>();
@@ -33,10 +36,35 @@ void UpstreamSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) 
     attempt->done(makeError(ErrorCategory::Internal, "encode_failed", "cannot encode upstream request"));
     return;
   }
-  tryFqdn(std::move(attempt));
+  tryNext(std::move(attempt));
 }
 
-void UpstreamSource::tryFqdn(std::shared_ptr<Attempt> attempt) {
+// Sends to the next FQDN whose circuit allows it, or reports the failure once none is left.
+void UpstreamSource::tryNext(std::shared_ptr<Attempt> attempt) {
+  const auto& fqdns = attempt->upstream->fqdns;
+  while (attempt->next_index < fqdns.size()) {
+    size_t i = attempt->next_index++;
+    if (health_.allow(fqdns[i], monotonicMs())) {
+      attempt->fqdn_index = i;
+      send(std::move(attempt));
+      return;
+    }
+    ++attempt->skipped;
+    if (attempt->last_reason.empty()) attempt->last_reason = "circuit open for " + fqdns[i];
+  }
+  logEvent(LogLevel::Warn, "upstream_failed",
+           {{"upstream", attempt->upstream->name},
+            {"client", attempt->query->client},
+            {"reason", attempt->last_reason},
+            {"skipped_open_circuits", std::to_string(attempt->skipped)}});
+  attempt->done(makeError(attempt->any_answered ? ErrorCategory::ValidationFailed
+                                                : ErrorCategory::UpstreamUnavailable,
+                          "upstream_failed",
+                          "every FQDN of upstream " + attempt->upstream->name +
+                              " failed; last: " + attempt->last_reason));
+}
+
+void UpstreamSource::send(std::shared_ptr<Attempt> attempt) {
   const conf::Upstream& up = *attempt->upstream;
   const std::string& fqdn = up.fqdns[attempt->fqdn_index];
   FetchRequest req;
@@ -73,7 +101,8 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
               {"reason", transport_problem},
               {"elapsed_ms", std::to_string(result.elapsed_ms)}});
     attempt->last_reason = transport_problem;
-    giveUp(std::move(attempt));
+    health_.failure(fqdn, monotonicMs());
+    tryNext(std::move(attempt));
     return;
   }
 
@@ -90,6 +119,7 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     const Error& err = validated.error();
     if (err.code == "upstream_status" && err.category != ErrorCategory::UpstreamUnavailable) {
       // The CA's responder refused this request; another FQDN of the same CA would too.
+      health_.success(fqdn);
       logEvent(LogLevel::Info, "upstream_refused",
                {{"upstream", attempt->upstream->name}, {"fqdn", fqdn}, {"detail", err.detail}});
       attempt->done(err);
@@ -103,10 +133,12 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     attempt->any_answered =
         attempt->any_answered || (err.code != "unparsable" && err.code != "upstream_status");
     attempt->last_reason = err.code;
-    giveUp(std::move(attempt));
+    health_.failure(fqdn, monotonicMs());
+    tryNext(std::move(attempt));
     return;
   }
 
+  health_.success(fqdn);
   auto entry = std::make_shared<OcspEntry>();
   entry->der = std::move(result.body);
   entry->produced_at = validated->produced_at;
@@ -124,24 +156,6 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
             {"status", certStatusName(entry->status)},
             {"elapsed_ms", std::to_string(result.elapsed_ms)}});
   attempt->done(Answer{std::move(entry), AnswerSource::Upstream});
-}
-
-// Moves to the next FQDN, or reports the failure once every FQDN has failed.
-void UpstreamSource::giveUp(std::shared_ptr<Attempt> attempt) {
-  if (attempt->fqdn_index + 1 < attempt->upstream->fqdns.size()) {
-    ++attempt->fqdn_index;
-    tryFqdn(std::move(attempt));
-    return;
-  }
-  logEvent(LogLevel::Warn, "upstream_failed",
-           {{"upstream", attempt->upstream->name},
-            {"client", attempt->query->client},
-            {"reason", attempt->last_reason}});
-  attempt->done(makeError(attempt->any_answered ? ErrorCategory::ValidationFailed
-                                                : ErrorCategory::UpstreamUnavailable,
-                          "upstream_failed",
-                          "every FQDN of upstream " + attempt->upstream->name +
-                              " failed; last: " + attempt->last_reason));
 }
 
 }  // namespace ocsp

@@ -1,7 +1,9 @@
 #pragma once
 // Last pipeline stage (DESIGN.md §2, §5, §8): asks the query's upstream and validates the
 // answer. Rules:
-//   - the upstream's FQDNs are tried in order; a connect error, timeout, non-200 status
+//   - the upstream's FQDNs are tried in order, skipping those whose circuit is open
+//     (FqdnHealth); if every circuit is open the lookup fails at once; a connect error,
+//     timeout, non-200 status
 //     (5xx included), oversize or unparsable body, or an answer that fails validation moves
 //     on to the next FQDN (each logged as event=upstream_attempt_failed or
 //     event=upstream_validation_failed with the reason);
@@ -20,25 +22,27 @@
 #include "core/clock.h"
 #include "core/ocsp_types.h"
 #include "upstream/curl_fetcher.h"
+#include "upstream/fqdn_health.h"
 
 namespace ocsp {
 
 class UpstreamSource final : public Source {
  public:
-  // `fetcher` and `clock` must outlive this object.
+  // `fetcher`, `health` and `clock` must outlive this object.
   UpstreamSource(std::shared_ptr<const conf::Config> config, CurlFetcher& fetcher,
-                 const Clock& clock);
+                 FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness);
 
   void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
 
  private:
   struct Attempt;
-  void tryFqdn(std::shared_ptr<Attempt> attempt);
+  void tryNext(std::shared_ptr<Attempt> attempt);
+  void send(std::shared_ptr<Attempt> attempt);
   void onFetched(std::shared_ptr<Attempt> attempt, FetchResult result);
-  void giveUp(std::shared_ptr<Attempt> attempt);
 
   std::shared_ptr<const conf::Config> config_;
   CurlFetcher& fetcher_;
+  FqdnHealth& health_;
   const Clock& clock_;
   FreshnessPolicy freshness_;
 };
