@@ -1,0 +1,278 @@
+// Freshness behaviour of the pipeline with a moved clock: refresh-ahead, stale-while-down,
+// never past nextUpdate, coalescing of concurrent misses (also across threads), and the
+// per-FQDN circuit breaker.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <event2/thread.h>
+
+#include <atomic>
+#include <thread>
+
+#include "cache/coalescer.h"
+#include "cache/memory_cache.h"
+#include "cache/memory_source.h"
+#include "core/clock.h"
+#include "upstream/fqdn_health.h"
+
+using namespace ocsp;
+
+namespace {
+
+constexpr int64_t kT0 = 1'800'000'000;
+
+std::shared_ptr<const OcspEntry> validFor(int64_t this_update, int64_t seconds, char fill = 'x') {
+  auto e = std::make_shared<OcspEntry>();
+  e->der.assign(300, fill);
+  e->this_update = this_update;
+  e->next_update = this_update + seconds;
+  e->fetched_at = this_update;
+  finishEntry(*e, FreshnessPolicy{});
+  return e;
+}
+
+// Hand-written upstream stand-in: answers every lookup with `answer`, synchronously or when
+// released, and counts calls.
+class FakeUpstream final : public Source {
+ public:
+  std::optional<Result<Answer>> answer;
+  bool hold = false;  // keep replies until release()
+  int calls = 0;
+  std::vector<Reply> held;
+
+  void lookup(std::shared_ptr<const OcspQuery>, Reply done) override {
+    ++calls;
+    REQUIRE_MESSAGE(answer.has_value(), "FakeUpstream asked without a prepared answer");
+    if (hold) {
+      held.push_back(std::move(done));
+    } else {
+      done(*answer);
+    }
+  }
+  void release() {
+    auto replies = std::move(held);
+    held.clear();
+    for (auto& r : replies) r(*answer);
+  }
+  void answerWith(std::shared_ptr<const OcspEntry> e) { answer = Result<Answer>(Answer{std::move(e), AnswerSource::Upstream}); }
+  void failWith(ErrorCategory c) { answer = Result<Answer>(makeError(c, "upstream_failed")); }
+};
+
+std::shared_ptr<const OcspQuery> query(uint8_t n = 1) {
+  auto q = std::make_shared<OcspQuery>();
+  q->key[0] = n;
+  q->key[31] = n;
+  return q;
+}
+
+struct Outcome {
+  bool ok = false;
+  AnswerSource source = AnswerSource::Upstream;
+  std::shared_ptr<const OcspEntry> entry;
+  ErrorCategory category = ErrorCategory::Internal;
+};
+
+Outcome ask(Source& s, std::shared_ptr<const OcspQuery> q) {
+  Outcome out;
+  bool called = false;
+  s.lookup(std::move(q), [&](Result<Answer> r) {
+    called = true;
+    out.ok = r.ok();
+    if (r.ok()) {
+      out.source = r->source;
+      out.entry = r->entry;
+    } else {
+      out.category = r.error().category;
+    }
+  });
+  REQUIRE_MESSAGE(called, "no synchronous answer");
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("past half its validity a hit is answered from cache and a refresh is fetched") {
+  FakeClock clock(kT0);
+  MemoryCache cache(1 << 20);
+  FakeUpstream upstream;
+  MemorySource memory(cache, clock, upstream, /*refresh_retry_s=*/30);
+  upstream.answerWith(validFor(kT0, 100));
+  CHECK(ask(memory, query()).source == AnswerSource::Upstream);
+
+  clock.set(kT0 + 49);  // before half: plain hit
+  CHECK(ask(memory, query()).source == AnswerSource::Memory);
+  CHECK(upstream.calls == 1);
+
+  clock.set(kT0 + 50);  // half: the client gets the cached answer, the upstream is asked
+  auto newer = validFor(kT0 + 50, 100, 'y');
+  upstream.answerWith(newer);
+  upstream.hold = true;
+  Outcome hit = ask(memory, query());
+  CHECK(hit.source == AnswerSource::Memory);
+  CHECK(hit.entry->der[0] == 'x');
+  CHECK(upstream.calls == 2);
+  upstream.release();  // the refresh lands in the cache
+  CHECK(ask(memory, query()).entry->der[0] == 'y');
+  CHECK(memory.refreshesStarted() == 1);
+}
+
+TEST_CASE("a failed refresh is retried only after refresh_retry_s") {
+  FakeClock clock(kT0);
+  MemoryCache cache(1 << 20);
+  FakeUpstream upstream;
+  MemorySource memory(cache, clock, upstream, 30);
+  upstream.answerWith(validFor(kT0, 1000));
+  ask(memory, query());
+  upstream.failWith(ErrorCategory::UpstreamUnavailable);
+  clock.set(kT0 + 600);
+  for (int i = 0; i < 10; ++i) CHECK(ask(memory, query()).source == AnswerSource::Memory);
+  CHECK(upstream.calls == 2);  // one refresh attempt, not ten
+  clock.advance(30);
+  ask(memory, query());
+  CHECK(upstream.calls == 3);
+}
+
+TEST_CASE("stale answer is served until nextUpdate while upstream is down, then tryLater") {
+  FakeClock clock(kT0);
+  MemoryCache cache(1 << 20);
+  FakeUpstream upstream;
+  MemorySource memory(cache, clock, upstream);
+  // Fresh for 10 s (max_age), valid until nextUpdate at +60 s.
+  auto e = std::make_shared<OcspEntry>();
+  e->der = "der";
+  e->this_update = kT0;
+  e->next_update = kT0 + 60;
+  e->fetched_at = kT0;
+  finishEntry(*e, FreshnessPolicy{10, 300});
+  upstream.answerWith(e);
+  ask(memory, query());
+
+  upstream.failWith(ErrorCategory::UpstreamUnavailable);
+  clock.set(kT0 + 11);
+  Outcome stale = ask(memory, query());
+  REQUIRE(stale.ok);
+  CHECK(stale.source == AnswerSource::Stale);
+  clock.set(kT0 + 59);
+  CHECK(ask(memory, query()).source == AnswerSource::Stale);
+  clock.set(kT0 + 60);  // at nextUpdate: never served again
+  Outcome after = ask(memory, query());
+  CHECK_FALSE(after.ok);
+  CHECK(after.category == ErrorCategory::UpstreamUnavailable);
+}
+
+TEST_CASE("concurrent misses for one key cause one upstream lookup and all get its answer") {
+  FakeClock clock(kT0);
+  MemoryCache cache(1 << 20);
+  FakeUpstream upstream;
+  InflightTable table;
+  event_base* base = event_base_new();
+  Mailbox mailbox(base);
+  CoalescingSource coalescer(table, mailbox, &cache, clock, upstream);
+  MemorySource memory(cache, clock, coalescer);
+  upstream.answerWith(validFor(kT0, 100));
+  upstream.hold = true;
+
+  int answered = 0;
+  for (int i = 0; i < 200; ++i) {
+    memory.lookup(query(), [&](Result<Answer> r) {
+      CHECK(r.ok());
+      ++answered;
+    });
+  }
+  CHECK(upstream.calls == 1);
+  CHECK(answered == 0);
+  upstream.release();
+  CHECK(answered == 200);
+  CHECK(table.inflight() == 0);
+  // A different key is not coalesced with it.
+  memory.lookup(query(2), [](Result<Answer>) {});
+  CHECK(upstream.calls == 2);
+  event_base_free(base);
+}
+
+TEST_CASE("a waiter on another worker gets the leader's answer on its own thread") {
+  evthread_use_pthreads();
+  FakeClock clock(kT0);
+  MemoryCache cache(1 << 20);
+  InflightTable table;
+  FakeUpstream upstream;
+  upstream.answerWith(validFor(kT0, 100));
+  upstream.hold = true;
+
+  event_base* base_a = event_base_new();
+  event_base* base_b = event_base_new();
+  Mailbox box_a(base_a), box_b(base_b);
+  CoalescingSource a(table, box_a, &cache, clock, upstream);
+  CoalescingSource b(table, box_b, &cache, clock, upstream);
+
+  a.lookup(query(), [](Result<Answer>) {});  // leader on "worker A"
+  std::atomic<bool> b_queued{false};
+  std::atomic<bool> b_answered{false};
+  std::thread::id b_thread;
+  std::thread worker_b([&] {
+    b.lookup(query(), [&](Result<Answer> r) {
+      CHECK(r.ok());
+      b_thread = std::this_thread::get_id();
+      b_answered = true;
+    });
+    b_queued = true;
+    while (!b_answered) event_base_loop(base_b, EVLOOP_ONCE);
+  });
+  while (!b_queued) std::this_thread::yield();
+  CHECK_FALSE(b_answered);  // B waits on A's fetch
+  upstream.release();       // the leader's fetch completes on this thread ("worker A")
+  worker_b.join();
+  CHECK(upstream.calls == 1);
+  CHECK(b_answered);
+  CHECK(b_thread != std::this_thread::get_id());
+  event_base_free(base_a);
+  event_base_free(base_b);
+}
+
+TEST_CASE("a new leader after completion finds the stored answer and does not fetch again") {
+  FakeClock clock(kT0);
+  MemoryCache cache(1 << 20);
+  FakeUpstream upstream;
+  InflightTable table;
+  event_base* base = event_base_new();
+  Mailbox mailbox(base);
+  CoalescingSource coalescer(table, mailbox, &cache, clock, upstream);
+  cache.put(query()->key, validFor(kT0, 100));
+  upstream.answerWith(validFor(kT0, 100));
+  Outcome o = ask(coalescer, query());
+  CHECK(o.source == AnswerSource::Memory);
+  CHECK(upstream.calls == 0);
+  event_base_free(base);
+}
+
+TEST_CASE("an FQDN's circuit opens after consecutive failures and is probed after backoff") {
+  FqdnHealth health(FqdnHealth::Policy{3, 1000, 4000});
+  const std::string f = "ocsp.example";
+  int64_t t = 0;
+  CHECK(health.allow(f, t));
+  health.failure(f, t);
+  health.failure(f, t);
+  CHECK(health.allow(f, t));  // two failures: still closed
+  health.failure(f, t);
+  CHECK_FALSE(health.allow(f, t));      // open
+  CHECK_FALSE(health.allow(f, t + 999));
+  CHECK(health.allow(f, t + 1000));     // the probe
+  CHECK_FALSE(health.allow(f, t + 1000));  // only one probe at a time
+  health.failure(f, t + 1000);          // probe failed: backoff doubles
+  CHECK_FALSE(health.allow(f, t + 2999));
+  CHECK(health.allow(f, t + 3000));
+  health.success(f);                    // probe succeeded: closed
+  CHECK(health.allow(f, t + 3000));
+  CHECK(health.allow(f, t + 3000));
+  CHECK(health.allow("other.example", t));
+}
+
+TEST_CASE("a success resets the failure count") {
+  FqdnHealth health(FqdnHealth::Policy{3, 1000, 4000});
+  health.failure("a", 0);
+  health.failure("a", 0);
+  health.success("a");
+  health.failure("a", 0);
+  health.failure("a", 0);
+  CHECK(health.allow("a", 0));
+}
