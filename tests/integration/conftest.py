@@ -1,0 +1,104 @@
+"""Fixtures for the integration tier: a test PKI (once per session), and per test the real
+`openssl ocsp` responder, relays and ocsp-proxy processes, stopped at teardown. When a test
+fails, the log tails of every process it started are attached to the failure report."""
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from pki import Pki
+from proxy import Proxy, proxy_config, upstream
+from servers import OcspResponder, Relay
+
+OCSP_FQDN = "ocsp.test.example"
+
+
+def pytest_configure(config):
+    # Test servers must be reachable on loopback only; `openssl ocsp` binds every interface,
+    # so run.sh starts pytest in a network namespace of its own that has nothing but lo.
+    interfaces = {name for _, name in socket.if_nameindex()}
+    if interfaces != {"lo"}:
+        pytest.exit(f"integration tests must run inside run.sh's private network namespace "
+                    f"(interfaces here: {sorted(interfaces)}); use tests/integration/run.sh",
+                    returncode=2)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for name, process in getattr(item, "ocsp_processes", []):
+            report.sections.append((f"log tail: {name}", process.log_tail()))
+
+
+def _track(request, name: str, process):
+    request.node.ocsp_processes = getattr(request.node, "ocsp_processes", [])
+    request.node.ocsp_processes.append((name, process))
+    request.addfinalizer(process.stop)
+    return process
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory) -> Pki:
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def proxy_bin() -> str:
+    path = os.environ.get("OCSP_PROXY_BIN", "")
+    if not path or not os.access(path, os.X_OK):
+        pytest.fail(f"OCSP_PROXY_BIN must name the built ocsp-proxy binary (got {path!r})")
+    return path
+
+
+@pytest.fixture
+def start_responder(request, pki, tmp_path):
+    """start_responder(signer=None, next_update=("-ndays", 1)) -> OcspResponder"""
+    def start(**kwargs) -> OcspResponder:
+        responder = OcspResponder(pki, tmp_path, **kwargs)
+        return _track(request, f"openssl ocsp responder :{responder.port}", responder)
+    return start
+
+
+@pytest.fixture
+def responder(start_responder) -> OcspResponder:
+    return start_responder()
+
+
+@pytest.fixture
+def start_relay(request):
+    """start_relay(mode, target_url=None, host="127.0.0.1", port=0) -> Relay"""
+    def start(mode: str, target_url: str | None = None, **kwargs) -> Relay:
+        relay = Relay(mode, target_url, **kwargs)
+        return _track(request, f"relay {mode} {relay.host}:{relay.port}", relay)
+    return start
+
+
+@pytest.fixture
+def start_proxy(request, proxy_bin, pki, tmp_path):
+    """start_proxy(port=..., fqdns=[OCSP_FQDN], resolve=None, nonce="ignore") -> Proxy
+
+    One upstream "testca" for the test issuing CA on `port`; every FQDN resolves to
+    127.0.0.1 unless `resolve` says otherwise."""
+    count = 0
+
+    def start(port: int, fqdns: list[str] | None = None, resolve: dict[str, str] | None = None,
+              nonce: str = "ignore") -> Proxy:
+        nonlocal count
+        count += 1
+        fqdns = fqdns or [OCSP_FQDN]
+        config = proxy_config(
+            upstreams=[upstream(port, fqdns, [pki.ica.pem])],
+            resolve=resolve or {fqdn: "127.0.0.1" for fqdn in fqdns}, nonce=nonce)
+        proxy = Proxy(proxy_bin, tmp_path, config, name=f"proxy{count}")
+        return _track(request, f"ocsp-proxy ({proxy.config_path.name})", proxy)
+    return start
+
+
+@pytest.fixture
+def proxy(start_proxy, responder) -> Proxy:
+    """The proxy in front of the real responder, with the default settings."""
+    return start_proxy(responder.port)

@@ -1,0 +1,158 @@
+"""Real clients: `openssl ocsp` (request building, querying, response parsing) and curl."""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from pki import Cert, Pki
+
+# RFC 6960 §4.2.1 OCSPResponseStatus
+SUCCESSFUL = 0
+MALFORMED_REQUEST = 1
+INTERNAL_ERROR = 2
+TRY_LATER = 3
+SIG_REQUIRED = 5
+UNAUTHORIZED = 6
+
+CLIENT_TIMEOUT_S = 20
+
+
+def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, timeout=CLIENT_TIMEOUT_S, **kwargs)
+
+
+def _cert_args(issuer: Cert, leaf: Cert, digest: str) -> list[str]:
+    # The digest flag must come before -cert: openssl builds the CertID when it reads -cert.
+    return ["-issuer", str(issuer.pem), f"-{digest}", "-cert", str(leaf.pem)]
+
+
+def make_request(issuer: Cert, leaf: Cert, digest: str = "sha1", nonce: bool = False) -> bytes:
+    """DER OCSPRequest for one CertID, built by `openssl ocsp -reqout`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "req.der"
+        proc = _run(["openssl", "ocsp", *_cert_args(issuer, leaf, digest),
+                     "-nonce" if nonce else "-no_nonce", "-reqout", str(out)])
+        assert proc.returncode == 0, proc.stderr.decode()
+        return out.read_bytes()
+
+
+@dataclasses.dataclass
+class QueryResult:
+    returncode: int
+    output: str          # stdout and stderr together, as a person at a terminal sees them
+    response: bytes      # the raw answer (-respout); empty if none was received
+
+    @property
+    def verified(self) -> bool:
+        return "Response verify OK" in self.output
+
+    def status_of(self, leaf: Cert) -> str | None:
+        """The cert status openssl printed for `leaf` ("good", "revoked", "unknown")."""
+        m = re.search(rf"^{re.escape(str(leaf.pem))}: (\w+)$", self.output, re.M)
+        return m.group(1) if m else None
+
+
+def openssl_query(url: str, pki: Pki, leaf: Cert, issuer: Cert | None = None,
+                  digest: str = "sha1", nonce: bool = True) -> QueryResult:
+    """`openssl ocsp -url URL` as an admin would run it, verifying against the test root."""
+    issuer = issuer or pki.ica
+    with tempfile.TemporaryDirectory() as tmp:
+        respout = Path(tmp) / "resp.der"
+        proc = _run(["openssl", "ocsp", "-url", url, "-timeout", str(CLIENT_TIMEOUT_S - 5),
+                     *_cert_args(issuer, leaf, digest), "-CAfile", str(pki.root.pem),
+                     "-nonce" if nonce else "-no_nonce", "-respout", str(respout)])
+        response = respout.read_bytes() if respout.exists() else b""
+    output = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+    return QueryResult(proc.returncode, output, response)
+
+
+@dataclasses.dataclass
+class ParsedResponse:
+    response_status: int
+    text: str
+    cert_status: str | None = None
+    hash_algorithm: str | None = None
+    serial: str | None = None
+    reason: str | None = None
+    this_update: datetime.datetime | None = None
+    next_update: datetime.datetime | None = None
+
+
+def _openssl_time(s: str) -> datetime.datetime:
+    # "Nov 23 11:13:55 2026 GMT" (day may be space-padded)
+    t = datetime.datetime.strptime(" ".join(s.split()), "%b %d %H:%M:%S %Y GMT")
+    return t.replace(tzinfo=datetime.timezone.utc)
+
+
+def parse_response(der: bytes) -> ParsedResponse:
+    """Decodes an OCSPResponse with `openssl ocsp -respin -resp_text -noverify` (one CertID)."""
+    with tempfile.NamedTemporaryFile(suffix=".der") as f:
+        f.write(der)
+        f.flush()
+        proc = _run(["openssl", "ocsp", "-respin", f.name, "-resp_text", "-noverify"])
+    text = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+    error = re.search(r"Responder Error: \w+ \((\d+)\)", text)
+    if error:
+        return ParsedResponse(int(error.group(1)), text)
+    status = re.search(r"OCSP Response Status: \w+ \(0x([0-9a-fA-F]+)\)", text)
+    assert status, f"not an OCSP response:\n{text}"
+
+    def field(name: str) -> str | None:
+        m = re.search(rf"^\s*{name}: (.+)$", text, re.M)
+        return m.group(1).strip() if m else None
+
+    this_update, next_update = field("This Update"), field("Next Update")
+    return ParsedResponse(
+        response_status=int(status.group(1), 16), text=text,
+        cert_status=field("Cert Status"), hash_algorithm=field("Hash Algorithm"),
+        serial=field("Serial Number"), reason=field("Revocation Reason"),
+        this_update=_openssl_time(this_update) if this_update else None,
+        next_update=_openssl_time(next_update) if next_update else None)
+
+
+def verify_response(der: bytes, pki: Pki, leaf: Cert) -> str:
+    """Verifies a saved answer for `leaf` like a relying party; returns openssl's output."""
+    with tempfile.NamedTemporaryFile(suffix=".der") as f:
+        f.write(der)
+        f.flush()
+        proc = _run(["openssl", "ocsp", "-respin", f.name, "-issuer", str(pki.ica.pem),
+                     "-CAfile", str(pki.root.pem), "-cert", str(leaf.pem)])
+    return proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+
+
+@dataclasses.dataclass
+class HttpAnswer:
+    status: int
+    headers: dict[str, str]   # lower-case names; the last value wins
+    body: bytes
+
+
+def curl(method: str, url: str, body: bytes | None = None,
+         content_type: str | None = "application/ocsp-request") -> HttpAnswer:
+    """One HTTP exchange with curl; the body goes through a file so it is sent byte-exact."""
+    with tempfile.TemporaryDirectory() as tmp:
+        head, out = Path(tmp) / "head", Path(tmp) / "body"
+        args = ["curl", "-sS", "--path-as-is", "-m", str(CLIENT_TIMEOUT_S - 5), "-X", method,
+                "-D", str(head), "-o", str(out), "-H", "Expect:"]
+        if body is not None:
+            src = Path(tmp) / "req"
+            src.write_bytes(body)
+            args += ["--data-binary", f"@{src}"]
+            if content_type:
+                args += ["-H", f"Content-Type: {content_type}"]
+        proc = _run(args + [url])
+        assert proc.returncode == 0, f"curl {method} {url} failed: {proc.stderr.decode()}"
+        lines = head.read_bytes().decode(errors="replace").splitlines()
+        # with a 100 Continue or similar there can be several blocks: keep the last one
+        blocks = [i for i, line in enumerate(lines) if line.startswith("HTTP/")]
+        status = int(lines[blocks[-1]].split()[1])
+        headers = {}
+        for line in lines[blocks[-1] + 1:]:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+        return HttpAnswer(status, headers, out.read_bytes() if out.exists() else b"")

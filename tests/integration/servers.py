@@ -1,0 +1,186 @@
+"""Real peers for the proxy: an `openssl ocsp` responder and a small HTTP relay in front of
+it that can spoil answers. Both listen inside run.sh's private network namespace."""
+from __future__ import annotations
+
+import http.server
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from pki import Cert, Pki
+
+START_TIMEOUT_S = 10
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on. Inside the namespace nobody else races for it."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout_s: float, what: str, step_s: float = 0.02):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(step_s)
+
+
+def tail(path: Path, lines: int = 60) -> str:
+    if not path.exists():
+        return f"({path} does not exist)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class OcspResponder:
+    """`openssl ocsp` as the upstream responder for the test issuing CA.
+
+    It binds *:port, which is why the whole run lives in a network namespace. It serves one
+    connection at a time and answers HTTP/1.0 with Connection: close. Readiness is taken from
+    its "waiting for OCSP client connections" line, not from a probe connection: a client
+    that connects and closes without a request leaves this responder stuck for good.
+    """
+
+    def __init__(self, pki: Pki, workdir: Path, signer: Cert | None = None,
+                 next_update: tuple[str, int] | None = ("-ndays", 1)):
+        self.pki = pki
+        self.signer = signer or pki.resp
+        self.port = free_port()
+        self.out_path = workdir / f"responder-{self.port}.out"  # -text dumps, one per request
+        self.err_path = workdir / f"responder-{self.port}.err"  # its messages
+        args = ["openssl", "ocsp", "-index", str(pki.index), "-port", str(self.port),
+                "-rsigner", str(self.signer.pem), "-rkey", str(self.signer.key),
+                "-CA", str(pki.ica.pem), "-text", "-ignore_err"]
+        if next_update:
+            args += [next_update[0], str(next_update[1])]
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        wait_until(self._ready, START_TIMEOUT_S, f"openssl ocsp responder on port {self.port}")
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"openssl ocsp responder exited:\n{tail(self.err_path)}")
+        return "waiting for OCSP client connections" in self.err_path.read_text(errors="replace")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def requests_served(self) -> int:
+        """How many OCSP requests reached this responder (it flushes its dump per request)."""
+        return self.out_path.read_text(errors="replace").count("OCSP Request Data:")
+
+    def log_tail(self) -> str:
+        return f"{tail(self.err_path)}\n({self.requests_served} requests served)"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _der_children(buf: bytes, start: int, end: int):
+    """(tag, content_start, content_end) of each DER element in buf[start:end]."""
+    pos = start
+    while pos < end:
+        tag, length = buf[pos], buf[pos + 1]
+        pos += 2
+        if length & 0x80:
+            n = length & 0x7F
+            length = int.from_bytes(buf[pos:pos + n], "big")
+            pos += n
+        yield tag, pos, pos + length
+        pos += length
+
+
+def flip_signature_byte(ocsp_response: bytes) -> bytes:
+    """Flips the last byte of the BasicOCSPResponse signature; the DER stays well-formed.
+
+    OCSPResponse ::= SEQUENCE { responseStatus, [0] EXPLICIT ResponseBytes }
+    ResponseBytes ::= SEQUENCE { responseType OID, response OCTET STRING }
+    BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm, signature BIT STRING, ...}
+    """
+    (_, top_start, top_end), = _der_children(ocsp_response, 0, len(ocsp_response))
+    _, (_, rb_start, rb_end) = _der_children(ocsp_response, top_start, top_end)
+    (_, seq_start, seq_end), = _der_children(ocsp_response, rb_start, rb_end)
+    _, (_, octets_start, octets_end) = _der_children(ocsp_response, seq_start, seq_end)
+    (_, basic_start, basic_end), = _der_children(ocsp_response, octets_start, octets_end)
+    _, _, (tag, _, sig_end), *_ = _der_children(ocsp_response, basic_start, basic_end)
+    assert tag == 0x03, "BasicOCSPResponse signature is not a BIT STRING"
+    spoiled = bytearray(ocsp_response)
+    spoiled[sig_end - 1] ^= 0x01
+    return bytes(spoiled)
+
+
+class Relay:
+    """An HTTP upstream on one loopback address that forwards to the real responder and
+    answers according to `mode`:
+      pass            the responder's answer unchanged
+      flip_signature  the responder's answer with one signature byte flipped
+      garbage         200 application/ocsp-response with a body that is not DER
+      unavailable     503, without asking the responder
+    """
+
+    MODES = ("pass", "flip_signature", "garbage", "unavailable")
+
+    def __init__(self, mode: str, target_url: str | None = None, host: str = "127.0.0.1",
+                 port: int = 0):
+        assert mode in self.MODES, mode
+        self.mode, self.target_url, self.requests = mode, target_url, 0
+        relay = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self._answer(lambda: urllib.request.Request(
+                    relay.target_url, data=body,
+                    headers={"Content-Type": "application/ocsp-request"}))
+
+            def do_GET(self):  # noqa: N802
+                self._answer(lambda: urllib.request.Request(
+                    relay.target_url.rstrip("/") + self.path))
+
+            def _answer(self, upstream_request):
+                relay.requests += 1
+                if relay.mode == "unavailable":
+                    self.send_error(503)
+                    return
+                if relay.mode == "garbage":
+                    body = b"this is not an OCSP response"
+                else:
+                    with urllib.request.urlopen(upstream_request(), timeout=5) as answer:
+                        body = answer.read()
+                    if relay.mode == "flip_signature":
+                        body = flip_signature_byte(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/ocsp-response")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((host, port), Handler)
+        self.host, self.port = self.server.server_address[:2]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def log_tail(self) -> str:
+        return f"relay {self.mode} on {self.host}:{self.port}: {self.requests} requests"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
