@@ -18,9 +18,9 @@ for tool in openssl curl ip unshare; do
     exit 1
   fi
 done
-if ! unshare --net -- true 2>/dev/null; then
-  echo "run.sh: cannot create a private network namespace (unshare --net failed: needs root" \
-       "or unprivileged user namespaces); not running the test servers outside one" >&2
+if ! err="$(unshare --net -- true 2>&1)"; then
+  echo "run.sh: cannot create a private network namespace (unshare --net: ${err:-failed};" \
+       "needs root or unprivileged user namespaces); not running the test servers outside one" >&2
   exit 1
 fi
 

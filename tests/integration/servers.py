@@ -53,8 +53,8 @@ class OcspResponder:
         self.pki = pki
         self.signer = signer or pki.resp
         self.port = free_port()
-        self.out_path = workdir / f"responder-{self.port}.out"  # -text dumps, one per request
-        self.err_path = workdir / f"responder-{self.port}.err"  # its messages
+        self.out_path = workdir / f"responder-{self.port}.out"  # -text dumps of each exchange
+        self.err_path = workdir / f"responder-{self.port}.err"  # one line per request
         args = ["openssl", "ocsp", "-index", str(pki.index), "-port", str(self.port),
                 "-rsigner", str(self.signer.pem), "-rkey", str(self.signer.key),
                 "-CA", str(pki.ica.pem), "-text", "-ignore_err"]
@@ -75,8 +75,11 @@ class OcspResponder:
 
     @property
     def requests_served(self) -> int:
-        """How many OCSP requests reached this responder (it flushes its dump per request)."""
-        return self.out_path.read_text(errors="replace").count("OCSP Request Data:")
+        """How many HTTP requests reached this responder. Counted from the unbuffered
+        "Received request" line it prints on stderr as it reads a request; its -text dump
+        on stdout ("OCSP Request Data:") is flushed only after the answer has gone out, so
+        a count taken from it would lag behind what the client has already seen."""
+        return self.err_path.read_text(errors="replace").count("ocsp: Received request")
 
     def log_tail(self) -> str:
         return f"{tail(self.err_path)}\n({self.requests_served} requests served)"
@@ -131,14 +134,17 @@ class Relay:
       flip_signature  the responder's answer with one signature byte flipped
       garbage         200 application/ocsp-response with a body that is not DER
       unavailable     503, without asking the responder
+      silent          reads the request and answers nothing until stopped
     """
 
-    MODES = ("pass", "flip_signature", "garbage", "unavailable")
+    MODES = ("pass", "flip_signature", "garbage", "unavailable", "silent")
 
     def __init__(self, mode: str, target_url: str | None = None, host: str = "127.0.0.1",
                  port: int = 0):
         assert mode in self.MODES, mode
         self.mode, self.target_url, self.requests = mode, target_url, 0
+        self.answers: list[bytes] = []  # bodies sent back, in order
+        self.stopping = threading.Event()
         relay = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -154,6 +160,9 @@ class Relay:
 
             def _answer(self, upstream_request):
                 relay.requests += 1
+                if relay.mode == "silent":
+                    relay.stopping.wait(timeout=30)
+                    return
                 if relay.mode == "unavailable":
                     self.send_error(503)
                     return
@@ -164,6 +173,7 @@ class Relay:
                         body = answer.read()
                     if relay.mode == "flip_signature":
                         body = flip_signature_byte(body)
+                relay.answers.append(body)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/ocsp-response")
                 self.send_header("Content-Length", str(len(body)))
@@ -175,12 +185,14 @@ class Relay:
 
         self.server = http.server.ThreadingHTTPServer((host, port), Handler)
         self.host, self.port = self.server.server_address[:2]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def log_tail(self) -> str:
         return f"relay {self.mode} on {self.host}:{self.port}: {self.requests} requests"
 
     def stop(self) -> None:
+        self.stopping.set()
         self.server.shutdown()
         self.server.server_close()

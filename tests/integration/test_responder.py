@@ -62,6 +62,14 @@ def test_repeated_request_is_served_from_cache_byte_identical(pki, responder, pr
     assert responder.requests_served == 1
 
 
+def test_answer_is_the_upstream_answer_byte_for_byte(pki, responder, start_relay, start_proxy):
+    relay = start_relay("pass", responder.url)
+    proxy = start_proxy(relay.port)
+    result = openssl_query(proxy.url, pki, pki.revoked)
+    assert result.status_of(pki.revoked) == "revoked", result.output
+    assert relay.answers == [result.response]
+
+
 def _b64_with_reserved_characters(pki) -> bytes:
     """A request whose standard base64 has '+' or '/', so both GET encodings are put to
     the test (the CertID bytes are random per session)."""
@@ -155,6 +163,18 @@ def test_upstream_down_gets_trylater(pki, start_proxy):
     started = time.monotonic()
     assert_try_later(openssl_query(proxy.url, pki, pki.good))
     assert time.monotonic() - started < 5
+    proxy.wait_for_log("upstream_failed")
+
+
+def test_upstream_that_never_answers_gets_trylater_after_upstream_timeout(
+        pki, start_relay, start_proxy):
+    relay = start_relay("silent")
+    proxy = start_proxy(relay.port)
+    started = time.monotonic()
+    assert_try_later(openssl_query(proxy.url, pki, pki.good))
+    waited = time.monotonic() - started
+    assert 1.5 <= waited <= 4.5, f"answered after {waited:.1f}s, upstream_timeout is 2s"
+    assert relay.requests == 1
     proxy.wait_for_log("upstream_failed")
 
 
