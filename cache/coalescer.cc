@@ -34,9 +34,10 @@ void CoalescingSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done
   if (!table_.join(key, me)) return;  // queued: the leader's result will reach us
 
   if (recheck_ != nullptr) {
-    // A leader that just missed the previous leader's stored answer finds it here.
+    // A leader that just missed the previous leader's stored answer finds it here. An entry
+    // already due for refresh does not count: refreshing it is why we were asked.
     int64_t now = clock_.now();
-    if (auto entry = recheck_->get(key, now); entry && now < entry->fresh_until) {
+    if (auto entry = recheck_->get(key, now); entry && now < entry->refresh_at) {
       deliver(key, me.done, Answer{std::move(entry), AnswerSource::Memory});
       return;
     }

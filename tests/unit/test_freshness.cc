@@ -245,6 +245,25 @@ TEST_CASE("a new leader after completion finds the stored answer and does not fe
   event_base_free(base);
 }
 
+TEST_CASE("a refresh through the coalescer reaches the upstream although the entry is fresh") {
+  FakeClock clock(kT0);
+  MemoryCache cache(1 << 20);
+  FakeUpstream upstream;
+  InflightTable table;
+  event_base* base = event_base_new();
+  Mailbox mailbox(base);
+  CoalescingSource coalescer(table, mailbox, &cache, clock, upstream);
+  MemorySource memory(cache, clock, coalescer);
+  upstream.answerWith(validFor(kT0, 100));
+  ask(memory, query());
+  clock.set(kT0 + 60);  // fresh, past the refresh point
+  upstream.answerWith(validFor(kT0 + 60, 100, 'z'));
+  CHECK(ask(memory, query()).source == AnswerSource::Memory);
+  CHECK(upstream.calls == 2);
+  CHECK(ask(memory, query()).entry->der[0] == 'z');
+  event_base_free(base);
+}
+
 TEST_CASE("an FQDN's circuit opens after consecutive failures and is probed after backoff") {
   FqdnHealth health(FqdnHealth::Policy{3, 1000, 4000});
   const std::string f = "ocsp.example";

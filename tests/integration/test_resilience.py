@@ -1,0 +1,73 @@
+"""ocsp-proxy keeping answers while its parts fail: coalesced misses, refresh ahead, stale
+answers while the upstream is down (never past nextUpdate)."""
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import time
+
+from ocsp_client import SUCCESSFUL, TRY_LATER, curl, make_request, parse_response
+
+
+def post(proxy, der: bytes):
+    return curl("POST", proxy.url, der)
+
+
+def test_200_concurrent_requests_for_one_uncached_certid_cause_one_upstream_request(
+        pki, responder, proxy):
+    der = make_request(pki.ica, pki.good2)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=200) as pool:
+        answers = list(pool.map(lambda _: post(proxy, der), range(200)))
+    assert all(a.status == 200 for a in answers)
+    assert len({a.body for a in answers}) == 1  # every client got the same signed answer
+    assert parse_response(answers[0].body).response_status == SUCCESSFUL
+    assert responder.requests_served == 1
+
+
+def test_refresh_ahead_fetches_a_newer_answer_without_a_client_waiting(
+        pki, start_responder, start_proxy):
+    # Freshness is capped at 4 s after thisUpdate, so the refresh point is at 2 s.
+    responder = start_responder(next_update=("-nmin", 1))
+    proxy = start_proxy(responder.port, cache={"max_age": "4s"})
+    der = make_request(pki.ica, pki.good)
+    first = post(proxy, der)
+    assert responder.requests_served == 1
+    time.sleep(2.2)
+    during = post(proxy, der)
+    # The client got the cached answer at once; the refresh went upstream behind it.
+    assert during.body == first.body
+    deadline = time.monotonic() + 5
+    while responder.requests_served < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert responder.requests_served == 2
+    time.sleep(1.1)  # openssl's thisUpdate has one-second resolution
+    newer = post(proxy, der)
+    assert parse_response(newer.body).response_status == SUCCESSFUL
+    # (refreshed before the 4 s cap: the newer answer is served from cache, no 3rd request)
+    assert responder.requests_served == 2
+    assert parse_response(newer.body).this_update >= parse_response(first.body).this_update
+
+
+def test_stale_answer_is_served_until_next_update_while_upstream_is_down_then_trylater(
+        pki, start_responder, start_proxy):
+    # openssl's shortest validity is one minute (-nmin 1); freshness is capped at 2 s, so
+    # from 2 s to 60 s the cached answer is stale-but-valid.
+    responder = start_responder(next_update=("-nmin", 1))
+    proxy = start_proxy(responder.port, cache={"max_age": "2s"})
+    der = make_request(pki.ica, pki.good)
+    first = post(proxy, der)
+    parsed = parse_response(first.body)
+    assert parsed.response_status == SUCCESSFUL
+    responder.stop()
+
+    time.sleep(2.5)
+    stale = post(proxy, der)
+    assert stale.status == 200
+    assert stale.body == first.body
+    proxy.wait_for_log("stale_answer")
+
+    # Wait until nextUpdate has passed; from then on the answer must never be served.
+    remaining = (parsed.next_update - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    time.sleep(max(0.0, remaining) + 1.0)
+    after = post(proxy, der)
+    assert parse_response(after.body).response_status == TRY_LATER
