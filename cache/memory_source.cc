@@ -27,7 +27,9 @@ void MemorySource::maybeRefresh(const std::shared_ptr<const OcspQuery>& query, i
   }
   ++refreshes_started_;
   CacheKey key = query->key;
-  next_.lookup(query, [this, key](Result<Answer> result) {
+  auto refresh = std::make_shared<OcspQuery>(*query);
+  refresh->refresh = true;
+  next_.lookup(std::move(refresh), [this, key](Result<Answer> result) {
     if (result.ok()) {
       store(key, result);
       refresh_attempted_at_.erase(key);

@@ -75,6 +75,9 @@ struct OcspQuery {
   mutable std::shared_ptr<const Route> route;
   // Nonce passthrough (DESIGN.md §3): forward the client's DER as sent, answer uncached.
   mutable bool passthrough = false;
+  // A background refresh (DESIGN.md §4): shared caches below must not answer it with the
+  // copy it is meant to replace; they still store the new answer.
+  bool refresh = false;
 };
 
 struct Revocation {
