@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <set>
 #include <span>
 #include <string_view>
@@ -99,8 +100,12 @@ class Loader {
   }
   // Phase 2: an error about a value phase 1 parsed, on the line phase 1 recorded for it.
   Error failAt(const std::string& path, std::string_view message) const {
+    return fail(path, lineAt(path), message);
+  }
+  // The line phase 1 recorded for `path` (1 if it was not in the file).
+  int lineAt(const std::string& path) const {
     auto it = lines_.find(path);
-    return fail(path, it == lines_.end() ? 1 : it->second, message);
+    return it == lines_.end() ? 1 : it->second;
   }
 
   // The value `node` at `path`; `fallback_line` is its key's line, for empty values.
@@ -363,13 +368,20 @@ Result<uint64_t> quantity(Loader& l, const Item& v, std::span<const Unit> units,
   return n;
 }
 
-// Every size in the schema is a bound on something that must exist, so zero is rejected.
-Result<size_t> sizeValue(Loader& l, const Item& v) {
+Result<size_t> sizeOrZero(Loader& l, const Item& v) {
   auto bytes = quantity(l, v, kSizeUnits, std::numeric_limits<size_t>::max(), "a size",
                         "not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB)");
   if (!bytes.ok()) return bytes.error();
-  if (*bytes == 0) return l.fail(v, "must be greater than 0: " + inQuotes(v.node.Scalar()));
   return static_cast<size_t>(*bytes);
+}
+
+// Sizes that bound something that must exist: zero is rejected.
+Result<size_t> sizeValue(Loader& l, const Item& v) {
+  auto bytes = sizeOrZero(l, v);
+  if (bytes.ok() && *bytes == 0) {
+    return l.fail(v, "must be greater than 0: " + inQuotes(v.node.Scalar()));
+  }
+  return bytes;
 }
 
 Result<int64_t> durationMs(Loader& l, const Item& v) {
@@ -450,6 +462,87 @@ Result<std::map<std::string, std::string>> resolveMap(Loader& l, const Item& v) 
     out.emplace(*fqdn, *ip);
   }
   return out;
+}
+
+// --- Redis -----------------------------------------------------------------------------------
+
+// "HOST", "HOST:PORT", "[IPv6]" or "[IPv6]:PORT". Like listen addresses, HOST is an IP literal
+// or localhost: the workers connect without blocking, so they cannot wait for DNS.
+auto redisAddress(uint16_t default_port) {
+  return [default_port](Loader& l, const Item& v) -> Result<RedisAddress> {
+    auto s = text(l, v);
+    if (!s.ok()) return s.error();
+    const std::string& a = *s;
+    auto syntax = [&] {
+      return l.fail(v, "not an address (expected HOST, HOST:PORT or [IPv6]:PORT): " + inQuotes(a));
+    };
+    RedisAddress out{"", default_port};
+    std::optional<std::string_view> port;
+    if (!a.empty() && a[0] == '[') {
+      size_t close = a.find(']');
+      if (close == std::string::npos) return syntax();
+      out.host = a.substr(1, close - 1);
+      std::string_view rest = std::string_view(a).substr(close + 1);
+      if (!rest.empty()) {
+        if (rest[0] != ':') return syntax();
+        port = rest.substr(1);
+      }
+      if (out.host.find(':') == std::string::npos || !isIpLiteral(out.host)) return syntax();
+    } else {
+      size_t colon = a.find(':');
+      if (colon != std::string::npos && a.find(':', colon + 1) != std::string::npos) {
+        return syntax();  // IPv6 needs brackets
+      }
+      out.host = a.substr(0, colon);
+      if (colon != std::string::npos) port = std::string_view(a).substr(colon + 1);
+      if (out.host != "localhost" && !isIpLiteral(out.host)) {
+        return l.fail(v, "host must be an IP address or localhost: " + inQuotes(a));
+      }
+    }
+    if (port) {
+      if (port->empty() ||
+          !std::all_of(port->begin(), port->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return syntax();
+      }
+      uint64_t n = 0;
+      if (std::from_chars(port->data(), port->data() + port->size(), n).ec != std::errc() ||
+          n == 0 || n > 65535) {
+        return l.fail(v, "port out of range (expected 1..65535): " + inQuotes(a));
+      }
+      out.port = static_cast<uint16_t>(n);
+    }
+    return out;
+  };
+}
+
+Result<std::string> unixSocketPath(Loader& l, const Item& v) {
+  auto s = text(l, v);
+  if (!s.ok()) return s;
+  if (s->empty() || (*s)[0] != '/') return l.fail(v, "not an absolute path: " + inQuotes(*s));
+  // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+  if (s->size() > 107) return l.fail(v, "too long for a unix socket path (at most 107 bytes)");
+  return s;
+}
+
+// The value is a secret: messages never quote it.
+Result<std::string> secret(Loader& l, const Item& v) {
+  auto s = text(l, v);
+  if (s.ok() && s->empty()) return l.fail(v, "must not be empty");
+  return s;
+}
+
+Result<std::string> masterName(Loader& l, const Item& v) {
+  return checkedText(l, v, isPlainName,
+                     "not a valid name (expected letters, digits, '_', '.' and '-')");
+}
+
+// The first retry waits 100ms; a smaller cap would make that the longest wait.
+Result<int64_t> backoffMs(Loader& l, const Item& v) {
+  auto ms = durationMs(l, v);
+  if (ms.ok() && *ms < 100) {
+    return l.fail(v, "must be at least 100ms: " + inQuotes(v.node.Scalar()));
+  }
+  return ms;
 }
 
 // --- Issuer certificates ---------------------------------------------------------------------
@@ -548,7 +641,7 @@ const Schema<Limits>& limitsSchema() {
 
 const Schema<Cache>& cacheSchema() {
   static const Schema<Cache> schema = {
-      field("memory_bytes", &Cache::memory_bytes, sizeValue),
+      field("memory_bytes", &Cache::memory_bytes, sizeOrZero),  // 0 = no in-process cache
       field("max_age", &Cache::max_age_s, seconds),  // 0 = no cap beyond nextUpdate
       field("no_next_update_ttl", &Cache::no_next_update_ttl_s, seconds),
       field("clock_skew", &Cache::clock_skew_s, seconds),
@@ -580,6 +673,22 @@ const Schema<Upstream>& upstreamSchema() {
   return schema;
 }
 
+const Schema<Redis>& redisSchema() {
+  static const Schema<Redis> schema = {
+      field("address", &Redis::address, redisAddress(6379)),
+      field("unix_socket", &Redis::unix_socket, unixSocketPath),
+      field("sentinels", &Redis::sentinels, listOf(redisAddress(26379))),
+      field("master_name", &Redis::master_name, masterName),
+      field("password", &Redis::password, secret),
+      field("db", &Redis::db, integer(0, 15)),
+      field("key_prefix", &Redis::key_prefix, text),
+      field("connect_timeout", &Redis::connect_timeout_ms, timeoutMs),
+      field("command_timeout", &Redis::command_timeout_ms, timeoutMs),
+      field("reconnect_max_backoff", &Redis::reconnect_max_backoff_ms, backoffMs),
+  };
+  return schema;
+}
+
 const Schema<Config>& configSchema() {
   static const Schema<Config> schema = {
       section("listen", listenSchema()),
@@ -592,6 +701,7 @@ const Schema<Config>& configSchema() {
       field("logging", &Config::logging, mapOf(loggingSchema())),
       field("resolve", &Config::resolve, resolveMap),
       field("upstreams", &Config::upstreams, listOf(mapOf(upstreamSchema())), Need::Required),
+      field("redis", &Config::redis, mapOf(redisSchema())),
   };
   return schema;
 }
@@ -609,6 +719,28 @@ std::string issuerIdentity(const X509* cert) {
               static_cast<size_t>(ASN1_STRING_length(key)));
   }
   return id;
+}
+
+// redis: one way to find the server, and master_name exactly when it is found by sentinels.
+Status checkRedis(const Loader& l, const Redis& r) {
+  std::vector<std::string> given;  // in schema order
+  if (r.address) given.push_back("redis.address");
+  if (!r.unix_socket.empty()) given.push_back("redis.unix_socket");
+  if (!r.sentinels.empty()) given.push_back("redis.sentinels");
+  if (given.empty()) {
+    return l.failAt("redis", "one of address, unix_socket or sentinels is required");
+  }
+  if (given.size() > 1) {
+    return l.failAt(given[1], "conflicts with " + given[0] +
+                                  " (set exactly one of address, unix_socket, sentinels)");
+  }
+  if (!r.sentinels.empty() && r.master_name.empty()) {
+    return l.fail("redis.master_name", l.lineAt("redis"), "required with sentinels");
+  }
+  if (r.sentinels.empty() && !r.master_name.empty()) {
+    return l.failAt("redis.master_name", "only valid with sentinels");
+  }
+  return Ok{};
 }
 
 Status checkRules(const Loader& l, Config& config) {
@@ -650,6 +782,7 @@ Status checkRules(const Loader& l, Config& config) {
     }
     u.issuers = std::move(kept);
   }
+  if (config.redis) return checkRedis(l, *config.redis);
   return Ok{};
 }
 

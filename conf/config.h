@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,7 @@ struct Upstream {
 };
 
 struct Cache {
-  size_t memory_bytes = 256u << 20;   // cache.memory_bytes
+  size_t memory_bytes = 256u << 20;   // cache.memory_bytes; 0 = no in-process cache
   int64_t max_age_s = 7 * 86400;      // cache.max_age: freshness cap after thisUpdate; 0 = none
   int64_t no_next_update_ttl_s = 300; // cache.no_next_update_ttl
   int64_t clock_skew_s = 300;         // cache.clock_skew: thisUpdate may be this far ahead
@@ -54,6 +55,26 @@ enum class NoncePolicy { Ignore, Passthrough };
 
 struct Logging {
   LogLevel level = LogLevel::Info;
+};
+
+// A Redis server or sentinel: an IP literal or "localhost" (no DNS on the worker threads).
+struct RedisAddress {
+  std::string host;
+  uint16_t port = 6379;
+};
+
+// The shared L2 cache (DESIGN.md §2, §9). Exactly one of address, unix_socket, sentinels.
+struct Redis {
+  std::optional<RedisAddress> address;      // redis.address (default port 6379)
+  std::string unix_socket;                  // redis.unix_socket ("" = not set)
+  std::vector<RedisAddress> sentinels;      // redis.sentinels (default port 26379)
+  std::string master_name;                  // redis.master_name, required with sentinels
+  std::string password;                     // redis.password ("" = no AUTH); never logged
+  int db = 0;                               // redis.db (0..15)
+  std::string key_prefix = "ocsp-proxy:";   // redis.key_prefix
+  int64_t connect_timeout_ms = 500;         // redis.connect_timeout (connect + AUTH/SELECT)
+  int64_t command_timeout_ms = 250;         // redis.command_timeout (per GET)
+  int64_t reconnect_max_backoff_ms = 5'000; // redis.reconnect_max_backoff (from 100ms, doubling)
 };
 
 struct Config {
@@ -67,6 +88,7 @@ struct Config {
   Cache cache;
   NoncePolicy nonce = NoncePolicy::Ignore;
   Logging logging;
+  std::optional<Redis> redis;                // absent = no Redis stage
 };
 
 // Loads and validates a config file. Relative issuer paths are relative to the file's

@@ -78,6 +78,7 @@ uint16_t boundPort(int fd) {
 
 struct MainLoop {
   EventBasePtr base;
+  const RedisStatus* redis_status = nullptr;
   std::vector<std::unique_ptr<Worker>> workers;
   bool stopping = false;
 
@@ -117,7 +118,12 @@ void onAdmin(evhttp_request* req, void* arg) {
       if (!loop->workers[i]->running()) problems += "worker " + std::to_string(i) + " not running\n";
     }
     if (problems.empty()) {
-      reply(req, 200, "OK", "ready\n");
+      // Degraded parts do not make us unready: requests are still answered (DESIGN.md §8).
+      std::string body = "ready\n";
+      if (loop->redis_status != nullptr && !loop->redis_status->allUp()) {
+        body += "degraded: " + loop->redis_status->describe() + "\n";
+      }
+      reply(req, 200, "OK", body);
     } else {
       reply(req, 503, "Service Unavailable", problems);
     }
@@ -154,9 +160,15 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   IssuerIndex index(*config);
   InflightTable inflight;
   FqdnHealth health;
-  SharedState shared{cache, index, inflight, health, SystemClock::instance()};
+  std::unique_ptr<RedisStatus> redis_status;
+  if (config->redis) {
+    redis_status =
+        std::make_unique<RedisStatus>(static_cast<int>(n_workers), redisTarget(*config->redis));
+  }
+  SharedState shared{cache, index, inflight, health, SystemClock::instance(), redis_status.get()};
   MainLoop loop;
   loop.base.reset(event_base_new());
+  loop.redis_status = redis_status.get();
 
   auto admin_fd = listenTcp(config->listen_admin, false);
   if (!admin_fd) {

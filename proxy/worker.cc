@@ -32,7 +32,12 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
       fetcher_(base_.get()),
       upstream_(config, fetcher_, shared.health, shared.clock, freshnessFrom(*config)),
       coalescer_(shared.inflight, mailbox_, &shared.cache, shared.clock, upstream_),
-      memory_(shared.cache, shared.clock, coalescer_),
+      redis_(config->redis ? std::make_unique<RedisSource>(
+                                 base_.get(), *config->redis, freshnessFrom(*config),
+                                 config->cache.clock_skew_s, shared.clock, coalescer_,
+                                 *shared.redis_status, id)
+                           : nullptr),
+      memory_(shared.cache, shared.clock, redis_ ? static_cast<Source&>(*redis_) : coalescer_),
       policy_(shared.index, config->nonce, memory_),
       front_(policy_, shared.clock) {
   const conf::Limits& lim = config->limits;

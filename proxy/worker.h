@@ -12,6 +12,8 @@
 #include "cache/coalescer.h"
 #include "cache/memory_cache.h"
 #include "cache/memory_source.h"
+#include "cache/redis_source.h"
+#include "cache/redis_status.h"
 #include "conf/config.h"
 #include "core/handles.h"
 #include "core/mailbox.h"
@@ -31,6 +33,7 @@ struct SharedState {
   InflightTable& inflight;
   FqdnHealth& health;
   const Clock& clock;
+  RedisStatus* redis_status;  // null when no redis: section is configured
 };
 
 FreshnessPolicy freshnessFrom(const conf::Config& config);
@@ -65,6 +68,7 @@ class Worker {
   CurlFetcher fetcher_;
   UpstreamSource upstream_;
   CoalescingSource coalescer_;
+  std::unique_ptr<RedisSource> redis_;  // null without a redis: section
   MemorySource memory_;
   PolicySource policy_;
   HttpFront front_;

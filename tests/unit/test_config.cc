@@ -629,7 +629,7 @@ TEST_CASE("a rejected config logs no warnings") {
   CHECK(log.text().empty());
 }
 
-TEST_CASE("sizes are bytes or a number with a binary unit, and never zero") {
+TEST_CASE("sizes are bytes or a number with a binary unit, and bounds are never zero") {
   struct SizeCase {
     std::string text;
     size_t bytes;  // 0: rejected with `error`
@@ -658,13 +658,19 @@ TEST_CASE("sizes are bytes or a number with a binary unit, and never zero") {
   };
   for (const auto& c : cases) {
     CAPTURE(c.text);
-    const std::string yaml = "cache:\n  memory_bytes: " + c.text + "\n" + kUpstreams;
+    const std::string yaml = "limits:\n  max_request_bytes: " + c.text + "\n" + kUpstreams;
     if (c.bytes != 0) {
-      CHECK(load(yaml)->cache.memory_bytes == c.bytes);
+      CHECK(load(yaml)->limits.max_request_bytes == c.bytes);
     } else {
-      CHECK(errorOf(yaml) == "F:2: cache.memory_bytes: " + c.error);
+      CHECK(errorOf(yaml) == "F:2: limits.max_request_bytes: " + c.error);
     }
   }
+}
+
+TEST_CASE("cache.memory_bytes 0 turns the in-process cache off") {
+  CHECK(load("cache:\n  memory_bytes: 0\n" + kUpstreams)->cache.memory_bytes == 0);
+  CHECK(errorOf("cache:\n  memory_bytes: lots\n" + kUpstreams) ==
+        "F:2: cache.memory_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): \"lots\"");
 }
 
 TEST_CASE("durations need a unit and are stored in the field's unit") {
@@ -804,4 +810,125 @@ TEST_CASE("IP literals are IPv4 or IPv6 addresses without brackets") {
     CAPTURE(text);
     CHECK(isIpLiteral(text) == valid);
   }
+}
+
+TEST_CASE("without a redis section there is no Redis stage") {
+  CHECK_FALSE(load(kUpstreams)->redis.has_value());
+}
+
+TEST_CASE("redis keys left out take their documented defaults") {
+  auto c = load("redis:\n  address: 127.0.0.1\n" + kUpstreams);
+  REQUIRE(c->redis.has_value());
+  const ocsp::conf::Redis& r = *c->redis;
+  REQUIRE(r.address.has_value());
+  CHECK(r.address->host == "127.0.0.1");
+  CHECK(r.address->port == 6379);
+  CHECK(r.unix_socket.empty());
+  CHECK(r.sentinels.empty());
+  CHECK(r.master_name.empty());
+  CHECK(r.password.empty());
+  CHECK(r.db == 0);
+  CHECK(r.key_prefix == "ocsp-proxy:");
+  CHECK(r.connect_timeout_ms == 500);
+  CHECK(r.command_timeout_ms == 250);
+  CHECK(r.reconnect_max_backoff_ms == 5'000);
+}
+
+TEST_CASE("every redis key is stored in the config") {
+  auto c = load(
+      "redis:\n"
+      "  sentinels: [\"127.0.0.1:26380\", \"[::1]\", localhost]\n"
+      "  master_name: cache-1\n"
+      "  password: \"s3cret: yes\"\n"
+      "  db: 15\n"
+      "  key_prefix: \"\"\n"
+      "  connect_timeout: 2s\n"
+      "  command_timeout: 40ms\n"
+      "  reconnect_max_backoff: 1m\n" +
+      kUpstreams);
+  const ocsp::conf::Redis& r = *c->redis;
+  CHECK_FALSE(r.address.has_value());
+  REQUIRE(r.sentinels.size() == 3);
+  CHECK(r.sentinels[0].host == "127.0.0.1");
+  CHECK(r.sentinels[0].port == 26380);
+  CHECK(r.sentinels[1].host == "::1");
+  CHECK(r.sentinels[1].port == 26379);
+  CHECK(r.sentinels[2].host == "localhost");
+  CHECK(r.sentinels[2].port == 26379);
+  CHECK(r.master_name == "cache-1");
+  CHECK(r.password == "s3cret: yes");
+  CHECK(r.db == 15);
+  CHECK(r.key_prefix.empty());
+  CHECK(r.connect_timeout_ms == 2'000);
+  CHECK(r.command_timeout_ms == 40);
+  CHECK(r.reconnect_max_backoff_ms == 60'000);
+
+  auto unix_socket = load("redis: {unix_socket: /run/redis/redis.sock}\n" + kUpstreams);
+  CHECK(unix_socket->redis->unix_socket == "/run/redis/redis.sock");
+  auto v6 = load("redis: {address: \"[2001:db8::7]:7000\"}\n" + kUpstreams);
+  CHECK(v6->redis->address->host == "2001:db8::7");
+  CHECK(v6->redis->address->port == 7000);
+}
+
+TEST_CASE("redis errors name the file, the line and the dotted key path") {
+  const std::string not_address = "not an address (expected HOST, HOST:PORT or [IPv6]:PORT): ";
+  checkErrors({
+      {"redis:\n" + kUpstreams, "F:1: redis: one of address, unix_socket or sentinels is required"},
+      {"redis:\n  db: 1\n" + kUpstreams,
+       "F:2: redis: one of address, unix_socket or sentinels is required"},
+      {"redis: 127.0.0.1:6379\n" + kUpstreams, "F:1: redis: expected a map: \"127.0.0.1:6379\""},
+      {"redis:\n  adress: 127.0.0.1\n" + kUpstreams, "F:2: redis.adress: unknown key"},
+      {"redis:\n  address: redis.internal:6379\n" + kUpstreams,
+       "F:2: redis.address: host must be an IP address or localhost: \"redis.internal:6379\""},
+      {"redis:\n  address: \"::1\"\n" + kUpstreams,
+       "F:2: redis.address: " + not_address + "\"::1\""},
+      {"redis:\n  address: \"[::1]6379\"\n" + kUpstreams,
+       "F:2: redis.address: " + not_address + "\"[::1]6379\""},
+      {"redis:\n  address: \"127.0.0.1:\"\n" + kUpstreams,
+       "F:2: redis.address: " + not_address + "\"127.0.0.1:\""},
+      {"redis:\n  address: 127.0.0.1:0\n" + kUpstreams,
+       "F:2: redis.address: port out of range (expected 1..65535): \"127.0.0.1:0\""},
+      {"redis:\n  address: 127.0.0.1:65536\n" + kUpstreams,
+       "F:2: redis.address: port out of range (expected 1..65535): \"127.0.0.1:65536\""},
+      {"redis:\n  unix_socket: redis.sock\n" + kUpstreams,
+       "F:2: redis.unix_socket: not an absolute path: \"redis.sock\""},
+      {"redis:\n  unix_socket: /" + std::string(107, 'x') + "\n" + kUpstreams,
+       "F:2: redis.unix_socket: too long for a unix socket path (at most 107 bytes)"},
+      {"redis:\n  address: 127.0.0.1\n  unix_socket: /run/redis.sock\n" + kUpstreams,
+       "F:3: redis.unix_socket: conflicts with redis.address (set exactly one of address, "
+       "unix_socket, sentinels)"},
+      {"redis:\n  sentinels: [127.0.0.1]\n  master_name: m\n  address: 127.0.0.1\n" + kUpstreams,
+       "F:2: redis.sentinels: conflicts with redis.address (set exactly one of address, "
+       "unix_socket, sentinels)"},
+      {"redis:\n  sentinels: []\n" + kUpstreams, "F:2: redis.sentinels: must not be empty"},
+      {"redis:\n  sentinels: [127.0.0.1, example.com]\n" + kUpstreams,
+       "F:2: redis.sentinels[1]: host must be an IP address or localhost: \"example.com\""},
+      {"workers: 2\nredis:\n  sentinels: [127.0.0.1]\n" + kUpstreams,
+       "F:3: redis.master_name: required with sentinels"},
+      {"redis:\n  address: 127.0.0.1\n  master_name: m\n" + kUpstreams,
+       "F:3: redis.master_name: only valid with sentinels"},
+      {"redis:\n  sentinels: [127.0.0.1]\n  master_name: \"my master\"\n" + kUpstreams,
+       "F:3: redis.master_name: not a valid name (expected letters, digits, '_', '.' and '-'): "
+       "\"my master\""},
+      {"redis:\n  address: 127.0.0.1\n  password: \"\"\n" + kUpstreams,
+       "F:3: redis.password: must not be empty"},
+      {"redis:\n  address: 127.0.0.1\n  password: [hunter2]\n" + kUpstreams,
+       "F:3: redis.password: expected a string"},
+      {"redis:\n  address: 127.0.0.1\n  db: 16\n" + kUpstreams,
+       "F:3: redis.db: out of range (expected 0..15): \"16\""},
+      {"redis:\n  address: 127.0.0.1\n  connect_timeout: 0ms\n" + kUpstreams,
+       "F:3: redis.connect_timeout: must be greater than 0: \"0ms\""},
+      {"redis:\n  address: 127.0.0.1\n  command_timeout: 250\n" + kUpstreams,
+       "F:3: redis.command_timeout: not a duration (expected e.g. 250ms, 10s, 5m, 1h, 7d): "
+       "\"250\""},
+      {"redis:\n  address: 127.0.0.1\n  reconnect_max_backoff: 50ms\n" + kUpstreams,
+       "F:3: redis.reconnect_max_backoff: must be at least 100ms: \"50ms\""},
+  });
+}
+
+TEST_CASE("a redis password never appears in an error message") {
+  const std::string error =
+      errorOf("redis:\n  address: 127.0.0.1\n  password: hunter2\n  db: 99\n" + kUpstreams);
+  CHECK(error == "F:4: redis.db: out of range (expected 0..15): \"99\"");
+  CHECK(error.find("hunter2") == std::string::npos);
 }

@@ -1,0 +1,125 @@
+#include "cache/entry_codec.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace ocsp {
+
+namespace {
+
+void putUint(std::string& out, uint64_t v, int bytes) {
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+
+void putInt64(std::string& out, int64_t v) { putUint(out, static_cast<uint64_t>(v), 8); }
+
+// Reads fields front to back; any read past the end fails the whole decode.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : rest_(bytes) {}
+
+  bool uint(int bytes, uint64_t* out) {
+    if (rest_.size() < static_cast<size_t>(bytes)) return false;
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(rest_[i]);
+    rest_.remove_prefix(static_cast<size_t>(bytes));
+    *out = v;
+    return true;
+  }
+  bool int64(int64_t* out) {
+    uint64_t v = 0;
+    if (!uint(8, &v)) return false;
+    *out = static_cast<int64_t>(v);
+    return true;
+  }
+  bool bytes(size_t n, std::string* out) {
+    if (rest_.size() < n) return false;
+    out->assign(rest_.substr(0, n));
+    rest_.remove_prefix(n);
+    return true;
+  }
+  bool atEnd() const { return rest_.empty(); }
+
+ private:
+  std::string_view rest_;
+};
+
+uint8_t statusCode(CertStatus s) {
+  switch (s) {
+    case CertStatus::Good:
+      return 0;
+    case CertStatus::Revoked:
+      return 1;
+    case CertStatus::Unknown:
+      return 2;
+  }
+  return 2;
+}
+
+}  // namespace
+
+std::string encodeEntry(const OcspEntry& e) {
+  // Upstream FQDNs are host names (at most 253 bytes, conf/config.cc); the cap only keeps
+  // the length field honest.
+  const std::string_view fqdn =
+      std::string_view(e.upstream_fqdn).substr(0, std::numeric_limits<uint16_t>::max());
+  std::string out;
+  out.reserve(1 + 4 * 8 + 2 + 8 + 1 + 2 + fqdn.size() + 4 + e.der.size());
+  putUint(out, kEntryCodecVersion, 1);
+  putInt64(out, e.produced_at);
+  putInt64(out, e.this_update);
+  putInt64(out, e.next_update);
+  putInt64(out, e.fetched_at);
+  putUint(out, statusCode(e.status), 1);
+  putUint(out, e.revocation ? 1 : 0, 1);
+  putInt64(out, e.revocation ? e.revocation->time : 0);
+  putUint(out, static_cast<uint8_t>(static_cast<int8_t>(e.revocation ? e.revocation->reason : -1)),
+          1);
+  putUint(out, fqdn.size(), 2);
+  out.append(fqdn);
+  putUint(out, e.der.size(), 4);
+  out.append(e.der);
+  return out;
+}
+
+std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPolicy& policy) {
+  Reader in(bytes);
+  OcspEntry e;
+  uint64_t version = 0, status = 0, present = 0, reason = 0, fqdn_len = 0, der_len = 0;
+  int64_t revocation_time = 0;
+  if (!in.uint(1, &version) || version != kEntryCodecVersion) return std::nullopt;
+  if (!in.int64(&e.produced_at) || !in.int64(&e.this_update) || !in.int64(&e.next_update) ||
+      !in.int64(&e.fetched_at) || !in.uint(1, &status) || !in.uint(1, &present) ||
+      !in.int64(&revocation_time) || !in.uint(1, &reason) || !in.uint(2, &fqdn_len) ||
+      !in.bytes(fqdn_len, &e.upstream_fqdn) || !in.uint(4, &der_len) || der_len == 0 ||
+      !in.bytes(der_len, &e.der) || !in.atEnd()) {
+    return std::nullopt;
+  }
+  const int revocation_reason = static_cast<int8_t>(static_cast<uint8_t>(reason));
+  switch (status) {
+    case 0:
+      e.status = CertStatus::Good;
+      break;
+    case 1:
+      e.status = CertStatus::Revoked;
+      break;
+    case 2:
+      e.status = CertStatus::Unknown;
+      break;
+    default:
+      return std::nullopt;
+  }
+  // One encoding per entry: an absent revocation is written as zeros.
+  if (present == 1) {
+    e.revocation = Revocation{revocation_time, revocation_reason};
+  } else if (present != 0 || revocation_time != 0 || revocation_reason != -1) {
+    return std::nullopt;
+  }
+  e.cacheable = true;
+  finishEntry(e, policy);
+  return e;
+}
+
+}  // namespace ocsp

@@ -1,0 +1,31 @@
+#pragma once
+// The bytes an OcspEntry is stored as in Redis (DESIGN.md §3 "Entry"): compact, versioned,
+// and strict, because Redis is shared and anything may be in it. Layout of version 1, all
+// integers big-endian:
+//   u8  version (1)
+//   i64 produced_at, this_update, next_update, fetched_at   (seconds since the epoch)
+//   u8  status (0 good, 1 revoked, 2 unknown)
+//   u8  revocation present (0 or 1)
+//   i64 revocation time, i8 revocation reason               (0 and -1 when not present)
+//   u16 upstream_fqdn length, then its bytes
+//   u32 der length (> 0), then the response DER byte for byte
+// Derived fields (fresh_until, hard_expiry, pre-rendered headers) are not stored: they depend
+// on the reader's FreshnessPolicy and are recomputed with finishEntry. Decoding does not
+// validate the DER; the Redis stage does that before serving (cache/redis_source.h).
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/ocsp_types.h"
+
+namespace ocsp {
+
+inline constexpr uint8_t kEntryCodecVersion = 1;
+
+std::string encodeEntry(const OcspEntry& entry);
+
+// nullopt for an unknown version, a truncated or over-long value, or a field out of range.
+// The result is cacheable and has its derived fields filled by finishEntry(…, policy).
+std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPolicy& policy);
+
+}  // namespace ocsp

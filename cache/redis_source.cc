@@ -1,0 +1,201 @@
+#include "cache/redis_source.h"
+
+#include <hiredis/hiredis.h>
+
+#include "cache/entry_codec.h"
+#include "core/log.h"
+#include "upstream/validator.h"
+
+namespace ocsp {
+
+namespace {
+
+// Bounds the memory of "logged once per key"; forgetting only costs a repeated log line.
+constexpr size_t kInvalidKeysRemembered = 10'000;
+
+}  // namespace
+
+// One query on its way through this stage.
+struct RedisSource::Lookup {
+  std::shared_ptr<const OcspQuery> query;
+  Reply done;
+  std::string key;                         // Redis key
+  std::shared_ptr<const OcspEntry> stale;  // valid Redis entry past fresh_until
+};
+
+RedisSource::RedisSource(event_base* base, const conf::Redis& cfg, FreshnessPolicy freshness,
+                         int64_t clock_skew_s, const Clock& clock, Source& next,
+                         RedisStatus& status, int worker_id)
+    : key_prefix_(cfg.key_prefix),
+      command_timeout_ms_(cfg.command_timeout_ms),
+      freshness_(freshness),
+      clock_skew_s_(clock_skew_s),
+      clock_(clock),
+      next_(next),
+      counters_(status.counters()),
+      worker_label_(std::to_string(worker_id)),
+      connection_(base, cfg, status, worker_id) {}
+
+void RedisSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
+  if (query->passthrough) {
+    next_.lookup(std::move(query), std::move(done));
+    return;
+  }
+  auto l = std::make_shared<Lookup>();
+  l->key = key_prefix_ + cacheKeyString(query->key);
+  l->query = std::move(query);
+  l->done = std::move(done);
+  if (l->query->refresh) {
+    // A background refresh: our copy is what it replaces. Ask next; its answer is written.
+    askNext(std::move(l));
+    return;
+  }
+  if (!connection_.up()) {
+    ++counters_.bypassed;
+    askNext(std::move(l));
+    return;
+  }
+  const bool sent =
+      connection_.command({"GET", l->key}, command_timeout_ms_,
+                          [this, l](RedisConnection::Outcome outcome, const redisReply* reply) {
+                            onGetReply(l, outcome, reply);
+                          });
+  if (!sent) {
+    ++counters_.errors;
+    askNext(std::move(l));
+  }
+}
+
+void RedisSource::onGetReply(const std::shared_ptr<Lookup>& l, RedisConnection::Outcome outcome,
+                             const redisReply* reply) {
+  if (outcome == RedisConnection::Outcome::Timeout) {  // counted by the connection
+    askNext(l);
+    return;
+  }
+  if (outcome == RedisConnection::Outcome::Lost || reply->type == REDIS_REPLY_ERROR) {
+    ++counters_.errors;
+    askNext(l);
+    return;
+  }
+  if (reply->type != REDIS_REPLY_STRING) {  // nil: not cached
+    ++counters_.misses;
+    askNext(l);
+    return;
+  }
+  std::shared_ptr<const OcspEntry> entry;
+  std::string why;
+  switch (judge(*l, std::string_view(reply->str, reply->len), &entry, &why)) {
+    case Verdict::Fresh:
+      ++counters_.hits;
+      l->done(Answer{std::move(entry), AnswerSource::Redis});
+      return;
+    case Verdict::Stale:
+      l->stale = std::move(entry);
+      ++counters_.misses;
+      break;
+    case Verdict::Miss:
+      ++counters_.misses;
+      break;
+    case Verdict::Invalid:
+      ++counters_.invalid_entries;
+      logInvalidOnce(l->key, why);
+      connection_.fireAndForget({"DEL", l->key});
+      break;
+  }
+  askNext(l);
+}
+
+// What a value from Redis is worth for this query now. Only its DER is trusted, once
+// validated; the stored fields must agree with it.
+RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
+                                        std::shared_ptr<const OcspEntry>* out,
+                                        std::string* why) const {
+  auto decoded = decodeEntry(value, freshness_);
+  if (!decoded) {
+    *why = "undecodable";
+    return Verdict::Invalid;
+  }
+  const OcspQuery& q = *l.query;
+  const int64_t now = clock_.now();
+  ValidationInput in;
+  in.der = decoded->der;
+  in.cert_ids = &q.cert_ids;
+  in.issuer = q.route ? q.route->issuer.get() : nullptr;
+  in.now = now;
+  in.clock_skew_s = clock_skew_s_;
+  auto validated = validateResponse(in);
+  if (!validated) {
+    const std::string& code = validated.error().code;
+    // Not the value's fault: its time is over (Redis expires it by the writer's clock), not
+    // yet come by our clock, or we could not check it.
+    if (code == "expired" || code == "this_update_in_future" || code == "internal") {
+      return Verdict::Miss;
+    }
+    *why = code;
+    return Verdict::Invalid;
+  }
+  const ValidatedResponse& v = *validated;
+  const bool same_revocation =
+      v.revocation.has_value() == decoded->revocation.has_value() &&
+      (!v.revocation || (v.revocation->time == decoded->revocation->time &&
+                         v.revocation->reason == decoded->revocation->reason));
+  if (v.produced_at != decoded->produced_at || v.this_update != decoded->this_update ||
+      v.next_update != decoded->next_update || v.status != decoded->status || !same_revocation) {
+    *why = "fields_disagree_with_der";
+    return Verdict::Invalid;
+  }
+  if (now >= decoded->hard_expiry) return Verdict::Miss;  // no nextUpdate: fetched_at + ttl
+  const bool fresh = now < decoded->fresh_until;
+  *out = std::make_shared<const OcspEntry>(std::move(*decoded));
+  return fresh ? Verdict::Fresh : Verdict::Stale;
+}
+
+void RedisSource::logInvalidOnce(const std::string& key, const std::string& why) {
+  if (invalid_logged_.size() >= kInvalidKeysRemembered) invalid_logged_.clear();
+  if (!invalid_logged_.insert(key).second) return;
+  logEvent(LogLevel::Warn, "redis_entry_invalid",
+           {{"worker", worker_label_}, {"key", key}, {"reason", why}});
+}
+
+void RedisSource::askNext(std::shared_ptr<Lookup> l) {
+  std::weak_ptr<char> alive = alive_;
+  auto query = l->query;
+  next_.lookup(std::move(query), [this, alive, l](Result<Answer> result) {
+    if (alive.expired()) return;  // destroyed: the reply is dropped (header contract)
+    onNextAnswer(*l, std::move(result));
+  });
+}
+
+void RedisSource::onNextAnswer(Lookup& l, Result<Answer> result) {
+  if (result.ok()) {
+    if (result->source == AnswerSource::Upstream && result->entry && result->entry->cacheable) {
+      write(l.key, *result->entry);
+    }
+    l.done(std::move(result));
+    return;
+  }
+  // DESIGN.md §4: upstream down -> the cached answer until nextUpdate, never after.
+  if (l.stale && clock_.now() < l.stale->hard_expiry) {
+    ++counters_.stale_served;
+    logEvent(LogLevel::Warn, "stale_answer",
+             {{"from", "redis"},
+              {"worker", worker_label_},
+              {"key", cacheKeyString(l.query->key)},
+              {"upstream_fqdn", l.stale->upstream_fqdn},
+              {"next_update", rfc3339(l.stale->next_update)},
+              {"reason", result.error().code}});
+    l.done(Answer{l.stale, AnswerSource::Stale});
+    return;
+  }
+  l.done(std::move(result));
+}
+
+void RedisSource::write(const std::string& key, const OcspEntry& entry) {
+  const int64_t ttl_ms = (entry.hard_expiry - clock_.now()) * 1000;
+  if (ttl_ms <= 0) return;
+  if (connection_.fireAndForget({"SET", key, encodeEntry(entry), "PX", std::to_string(ttl_ms)})) {
+    ++counters_.writes;
+  }
+}
+
+}  // namespace ocsp

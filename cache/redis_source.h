@@ -1,0 +1,91 @@
+#pragma once
+// Pipeline stage over the shared Redis cache (DESIGN.md §2, §4, §8, §9): instances share what
+// any of them fetched. Key: key_prefix + "ocsp:v1:<hex>" (core/ocsp_types.h); value:
+// cache/entry_codec.h. Rules, each with its log line or counter (RedisCounters):
+//   - passthrough (nonce) queries skip Redis both ways.
+//   - refresh queries (a background refresh-ahead from above) skip the GET: our copy is the
+//     one being replaced; the new answer from next is written as usual.
+//   - connection up (cache/redis_connection.h): GET, waiting at most command_timeout; a
+//     reply that comes later is dropped.
+//       fresh (now < fresh_until) and the DER re-validates against the query's CertIDs and
+//         issuer (Redis is shared: we never serve bytes we did not check) -> the answer,
+//         source redis                                                          [hits]
+//       does not decode or validate, or its fields disagree with its DER -> deleted,
+//         treated as a miss, logged once per key (event=redis_entry_invalid)
+//                                                                    [invalid_entries]
+//       valid but past fresh_until, before hard_expiry -> kept as stale fallback; next
+//       absent, or outside its validity at `now` (by our clock: the writer's may differ)
+//         -> next                                                              [misses]
+//       timeout / error reply / connection lost -> next                [timeouts, errors]
+//   - connection down or still connecting -> straight to next, never waiting   [bypassed]
+//   - next answers from upstream with a cacheable entry -> SET key value PX <ms until
+//     hard_expiry>, fire and forget, skipped if not positive; the answer goes up as is.
+//                                                               [writes, write_errors]
+//   - next fails and the stale fallback is still before hard_expiry at that moment -> it
+//     answers, source stale (event=stale_answer); at or after hard_expiry (nextUpdate)
+//     never: the error goes up                                           [stale_served]
+//
+// Threading and callbacks: everything runs on the thread that runs `base`. lookup()'s `done`
+// is called exactly once on that thread, possibly before lookup() returns (bypass, and the
+// next stage answers at once); `done` must not destroy the RedisSource. Destruction (on that
+// thread outside any callback of this object, or on any thread once no thread runs `base`)
+// closes the connection; lookups still waiting for Redis or for the next stage are dropped: their
+// `done` is never called.
+#include <event2/event.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "cache/redis_connection.h"
+#include "cache/redis_status.h"
+#include "conf/config.h"
+#include "core/clock.h"
+#include "core/ocsp_types.h"
+
+namespace ocsp {
+
+class RedisSource final : public Source {
+ public:
+  // Starts connecting at once (asynchronously). `base`, `clock`, `next` and `status` must
+  // outlive this object; `worker_id` indexes `status`.
+  RedisSource(event_base* base, const conf::Redis& cfg, FreshnessPolicy freshness,
+              int64_t clock_skew_s, const Clock& clock, Source& next, RedisStatus& status,
+              int worker_id);
+
+  void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
+
+  // Connected and past the handshake: lookups go to Redis.
+  bool connected() const { return connection_.up(); }
+  // The server of the current connection ("ip:port" or "unix:/path"; "" before the first).
+  const std::string& serverAddress() const { return connection_.serverAddress(); }
+
+ private:
+  struct Lookup;
+  enum class Verdict { Fresh, Stale, Miss, Invalid };
+
+  void onGetReply(const std::shared_ptr<Lookup>& lookup, RedisConnection::Outcome outcome,
+                  const redisReply* reply);
+  Verdict judge(const Lookup& lookup, std::string_view value,
+                std::shared_ptr<const OcspEntry>* entry, std::string* why) const;
+  void askNext(std::shared_ptr<Lookup> lookup);
+  void onNextAnswer(Lookup& lookup, Result<Answer> result);
+  void write(const std::string& key, const OcspEntry& entry);
+  void logInvalidOnce(const std::string& key, const std::string& why);
+
+  const std::string key_prefix_;
+  const int64_t command_timeout_ms_;
+  const FreshnessPolicy freshness_;
+  const int64_t clock_skew_s_;
+  const Clock& clock_;
+  Source& next_;
+  RedisCounters& counters_;
+  const std::string worker_label_;
+  std::unordered_set<std::string> invalid_logged_;
+  std::shared_ptr<char> alive_ = std::make_shared<char>();  // next's replies check it
+  // Last, so that it goes first: its pending callbacks refer to the members above.
+  RedisConnection connection_;
+};
+
+}  // namespace ocsp
