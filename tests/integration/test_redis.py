@@ -1,0 +1,115 @@
+"""Several ocsp-proxy instances sharing one real redis-server, and Redis failing under them."""
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ocsp_client import SUCCESSFUL, curl, make_request, parse_response
+from servers import free_port, tail, wait_until
+
+
+class RedisServer:
+    def __init__(self, workdir: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.workdir = workdir
+        self.log_path = workdir / f"redis-{self.port}.log"
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir), "--logfile", str(self.log_path)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        wait_until(lambda: self.cli("PING") == "PONG", 10, "redis-server")
+
+    def cli(self, *args: str) -> str:
+        proc = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
+                              text=True, timeout=5)
+        return proc.stdout.strip()
+
+    def keys(self) -> list[str]:
+        return [k for k in self.cli("--scan").splitlines() if k]
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.kill()
+
+    def log_tail(self) -> str:
+        return tail(self.log_path)
+
+
+@pytest.fixture
+def redis(request, tmp_path):
+    server = RedisServer(tmp_path)
+    request.node.ocsp_processes = getattr(request.node, "ocsp_processes", [])
+    request.node.ocsp_processes.append((f"redis-server :{server.port}", server))
+    request.addfinalizer(server.stop)
+    return server
+
+
+def redis_section(server: RedisServer) -> dict:
+    return {"address": f"127.0.0.1:{server.port}", "command_timeout": "200ms",
+            "reconnect_max_backoff": "500ms"}
+
+
+def post(proxy, der: bytes):
+    return curl("POST", proxy.url, der)
+
+
+def test_second_instance_answers_from_redis_and_upstream_saw_one_request(
+        pki, responder, redis, start_proxy):
+    first = start_proxy(responder.port, redis=redis_section(redis))
+    second = start_proxy(responder.port, redis=redis_section(redis))
+    for p in (first, second):
+        p.wait_for_log("redis_state", state="up")
+    der = make_request(pki.ica, pki.good)
+    a = post(first, der)
+    assert parse_response(a.body).response_status == SUCCESSFUL
+    wait_until(lambda: redis.keys(), 3, "the answer to be written to Redis")
+    key = redis.keys()[0]
+    assert key.startswith("ocsp-proxy:ocsp:v1:")
+    assert 0 < int(redis.cli("PTTL", key)) <= 86400 * 1000  # until nextUpdate (-ndays 1)
+    b = post(second, der)
+    assert b.body == a.body
+    assert responder.requests_served == 1
+    second.wait_for_log("answer", source="redis")
+
+
+def test_requests_keep_succeeding_while_redis_is_killed_and_writes_resume_after_restart(
+        pki, responder, redis, start_proxy):
+    proxy = start_proxy(responder.port, redis=redis_section(redis))
+    proxy.wait_for_log("redis_state", state="up")
+    cached = make_request(pki.ica, pki.good)
+    assert parse_response(post(proxy, cached).body).response_status == SUCCESSFUL
+
+    redis.kill()
+    # Cached and uncached requests alike are answered while Redis is gone.
+    for der in (cached, make_request(pki.ica, pki.good2), make_request(pki.ica, pki.revoked)):
+        answer = post(proxy, der)
+        assert answer.status == 200
+        assert parse_response(answer.body).response_status == SUCCESSFUL
+    proxy.wait_for_log("redis_state", state="down")
+    ready = urllib.request.urlopen(proxy.admin_url + "readyz", timeout=5).read().decode()
+    assert "degraded: redis" in ready
+
+    def ups() -> int:
+        return sum(" state=up " in line for line in proxy.log_lines("redis_state"))
+
+    workers = 2
+    assert ups() == workers
+    redis.start()  # same port, empty
+    wait_until(lambda: ups() == 2 * workers, 10, "every worker to reconnect to Redis")
+    # One state-change line per worker, not one per request.
+    assert len(proxy.log_lines("redis_state")) <= 3 * 2
+    fresh = make_request(pki.ica, pki.good, digest="sha256")
+    assert parse_response(post(proxy, fresh).body).response_status == SUCCESSFUL
+    wait_until(lambda: redis.keys(), 3, "a write to the restarted Redis")
+    assert urllib.request.urlopen(proxy.admin_url + "readyz", timeout=5).read() == b"ready\n"
