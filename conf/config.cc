@@ -645,6 +645,7 @@ const Schema<Cache>& cacheSchema() {
       field("max_age", &Cache::max_age_s, seconds),  // 0 = no cap beyond nextUpdate
       field("no_next_update_ttl", &Cache::no_next_update_ttl_s, seconds),
       field("clock_skew", &Cache::clock_skew_s, seconds),
+      field("refresh_percent", &Cache::refresh_percent, integer(1, 100)),
   };
   return schema;
 }

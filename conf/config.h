@@ -49,6 +49,8 @@ struct Cache {
   int64_t max_age_s = 7 * 86400;      // cache.max_age: freshness cap after thisUpdate; 0 = none
   int64_t no_next_update_ttl_s = 300; // cache.no_next_update_ttl
   int64_t clock_skew_s = 300;         // cache.clock_skew: thisUpdate may be this far ahead
+  int refresh_percent = 50;           // cache.refresh_percent: refresh ahead once this share
+                                      // of [thisUpdate, fresh_until) has passed
 };
 
 enum class NoncePolicy { Ignore, Passthrough };

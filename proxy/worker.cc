@@ -18,6 +18,7 @@ FreshnessPolicy freshnessFrom(const conf::Config& config) {
   FreshnessPolicy p;
   p.max_age_s = config.cache.max_age_s;
   p.no_next_update_ttl_s = config.cache.no_next_update_ttl_s;
+  p.refresh_fraction = config.cache.refresh_percent / 100.0;
   return p;
 }
 

@@ -667,6 +667,13 @@ TEST_CASE("sizes are bytes or a number with a binary unit, and bounds are never 
   }
 }
 
+TEST_CASE("cache.refresh_percent is a whole percentage from 1 to 100") {
+  CHECK(load(kUpstreams)->cache.refresh_percent == 50);
+  CHECK(load("cache:\n  refresh_percent: 80\n" + kUpstreams)->cache.refresh_percent == 80);
+  CHECK(errorOf("cache:\n  refresh_percent: 0\n" + kUpstreams) ==
+        "F:2: cache.refresh_percent: out of range (expected 1..100): \"0\"");
+}
+
 TEST_CASE("cache.memory_bytes 0 turns the in-process cache off") {
   CHECK(load("cache:\n  memory_bytes: 0\n" + kUpstreams)->cache.memory_bytes == 0);
   CHECK(errorOf("cache:\n  memory_bytes: lots\n" + kUpstreams) ==
