@@ -53,11 +53,14 @@ void CoalescingSource::deliver(const CacheKey& key, const Reply& leader,
   // key leave the table, so a later lookup either waits here or finds the stored answer.
   leader(result);
   std::vector<InflightTable::Waiter> waiters = table_.finish(key);
+  if (waiters.empty()) return;
+  Result<Answer> copy = result;
+  if (copy.ok()) copy->coalesced = true;
   for (auto& w : waiters) {
     if (w.mailbox == &mailbox_) {
-      w.done(result);
+      w.done(copy);
     } else {
-      w.mailbox->post([done = std::move(w.done), result]() { done(result); });
+      w.mailbox->post([done = std::move(w.done), copy]() { done(copy); });
     }
   }
 }

@@ -12,7 +12,7 @@ constexpr size_t kMaxRefreshBookkeeping = 100'000;
 
 void MemorySource::store(const CacheKey& key, const Result<Answer>& result) {
   // Stale answers are already in the cache; only new ones from below are stored.
-  if (result.ok() && result->entry->cacheable &&
+  if (result.ok() && result->entry->cacheable && !result->coalesced &&
       (result->source == AnswerSource::Upstream || result->source == AnswerSource::Redis)) {
     cache_.put(key, result->entry);
   }

@@ -168,7 +168,8 @@ void RedisSource::askNext(std::shared_ptr<Lookup> l) {
 
 void RedisSource::onNextAnswer(Lookup& l, Result<Answer> result) {
   if (result.ok()) {
-    if (result->source == AnswerSource::Upstream && result->entry && result->entry->cacheable) {
+    if (result->source == AnswerSource::Upstream && !result->coalesced && result->entry &&
+        result->entry->cacheable) {
       write(l.key, *result->entry);
     }
     l.done(std::move(result));

@@ -122,6 +122,9 @@ const char* answerSourceName(AnswerSource s);
 struct Answer {
   std::shared_ptr<const OcspEntry> entry;
   AnswerSource source = AnswerSource::Upstream;
+  // A coalesced waiter's copy of another lookup's answer: the leader's chain already stored
+  // it (the in-process cache is shared), so stages must not store it again.
+  bool coalesced = false;
 };
 
 // Called exactly once, on the worker thread that called lookup(). May be called before

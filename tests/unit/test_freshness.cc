@@ -173,16 +173,20 @@ TEST_CASE("concurrent misses for one key cause one upstream lookup and all get i
   upstream.hold = true;
 
   int answered = 0;
+  int marked_coalesced = 0;
   for (int i = 0; i < 200; ++i) {
     memory.lookup(query(), [&](Result<Answer> r) {
       CHECK(r.ok());
       ++answered;
+      marked_coalesced += r->coalesced ? 1 : 0;
     });
   }
   CHECK(upstream.calls == 1);
   CHECK(answered == 0);
   upstream.release();
   CHECK(answered == 200);
+  CHECK(cache.stats().entries == 1);
+  CHECK(marked_coalesced == 199);  // only the leader's answer is stored on the way up
   CHECK(table.inflight() == 0);
   // A different key is not coalesced with it.
   memory.lookup(query(2), [](Result<Answer>) {});
