@@ -24,6 +24,8 @@ using ocsp::conf::NoncePolicy;
 using ocsp::conf::parseConfig;
 using ocsp::test::realData;
 
+using ocsp::test::StderrCapture;
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -65,46 +67,6 @@ class TempDir {
   std::string path_;
 };
 
-// Everything written to stderr (where logEvent writes) while it is alive.
-class StderrCapture {
- public:
-  StderrCapture() {
-    char name[] = "/tmp/test_config_stderr.XXXXXX";
-    file_fd_ = mkstemp(name);
-    REQUIRE(file_fd_ >= 0);
-    unlink(name);
-    std::fflush(stderr);
-    saved_fd_ = dup(STDERR_FILENO);
-    dup2(file_fd_, STDERR_FILENO);
-  }
-  ~StderrCapture() {
-    restore();
-    close(file_fd_);
-  }
-  StderrCapture(const StderrCapture&) = delete;
-  StderrCapture& operator=(const StderrCapture&) = delete;
-
-  std::string text() {
-    restore();
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    for (off_t at = 0; (n = pread(file_fd_, buf, sizeof(buf), at)) > 0; at += n) {
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
-  }
-
- private:
-  void restore() {
-    if (saved_fd_ < 0) return;
-    dup2(saved_fd_, STDERR_FILENO);
-    close(saved_fd_);
-    saved_fd_ = -1;
-  }
-  int file_fd_ = -1;
-  int saved_fd_ = -1;
-};
 
 std::string caCert() { return realData("aws-lc-ocsp/ca_cert.pem"); }
 std::string root(const std::string& file) { return realData("certifi-mozilla-roots/" + file); }

@@ -3,7 +3,6 @@
 // per-FQDN circuit breaker.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
-
 #include <event2/thread.h>
 
 #include <atomic>
@@ -54,7 +53,9 @@ class FakeUpstream final : public Source {
     held.clear();
     for (auto& r : replies) r(*answer);
   }
-  void answerWith(std::shared_ptr<const OcspEntry> e) { answer = Result<Answer>(Answer{std::move(e), AnswerSource::Upstream}); }
+  void answerWith(std::shared_ptr<const OcspEntry> e) {
+    answer = Result<Answer>(Answer{std::move(e), AnswerSource::Upstream});
+  }
   void failWith(ErrorCategory c) { answer = Result<Answer>(makeError(c, "upstream_failed")); }
 };
 
@@ -88,6 +89,18 @@ Outcome ask(Source& s, std::shared_ptr<const OcspQuery> q) {
   REQUIRE_MESSAGE(called, "no synchronous answer");
   return out;
 }
+
+// Memory stage over the coalescer over a fake upstream, on one worker's event base.
+struct CoalescedPipeline {
+  FakeClock clock{kT0};
+  MemoryCache cache{1 << 20};
+  FakeUpstream upstream;
+  InflightTable table;
+  EventBasePtr base{event_base_new()};
+  Mailbox mailbox{base.get()};
+  CoalescingSource coalescer{table, mailbox, &cache, clock, upstream};
+  MemorySource memory{cache, clock, coalescer};
+};
 
 }  // namespace
 
@@ -160,15 +173,9 @@ TEST_CASE("stale answer is served until nextUpdate while upstream is down, then 
   CHECK(after.category == ErrorCategory::UpstreamUnavailable);
 }
 
-TEST_CASE("concurrent misses for one key cause one upstream lookup and all get its answer") {
-  FakeClock clock(kT0);
-  MemoryCache cache(1 << 20);
-  FakeUpstream upstream;
-  InflightTable table;
-  event_base* base = event_base_new();
-  Mailbox mailbox(base);
-  CoalescingSource coalescer(table, mailbox, &cache, clock, upstream);
-  MemorySource memory(cache, clock, coalescer);
+TEST_CASE_FIXTURE(
+    CoalescedPipeline,
+    "concurrent misses for one key cause one upstream lookup and all get its answer") {
   upstream.answerWith(validFor(kT0, 100));
   upstream.hold = true;
 
@@ -191,7 +198,6 @@ TEST_CASE("concurrent misses for one key cause one upstream lookup and all get i
   // A different key is not coalesced with it.
   memory.lookup(query(2), [](Result<Answer>) {});
   CHECK(upstream.calls == 2);
-  event_base_free(base);
 }
 
 TEST_CASE("a waiter on another worker gets the leader's answer on its own thread") {
@@ -233,31 +239,19 @@ TEST_CASE("a waiter on another worker gets the leader's answer on its own thread
   event_base_free(base_b);
 }
 
-TEST_CASE("a new leader after completion finds the stored answer and does not fetch again") {
-  FakeClock clock(kT0);
-  MemoryCache cache(1 << 20);
-  FakeUpstream upstream;
-  InflightTable table;
-  event_base* base = event_base_new();
-  Mailbox mailbox(base);
-  CoalescingSource coalescer(table, mailbox, &cache, clock, upstream);
+TEST_CASE_FIXTURE(
+    CoalescedPipeline,
+    "a new leader after completion finds the stored answer and does not fetch again") {
   cache.put(query()->key, validFor(kT0, 100));
   upstream.answerWith(validFor(kT0, 100));
   Outcome o = ask(coalescer, query());
   CHECK(o.source == AnswerSource::Memory);
   CHECK(upstream.calls == 0);
-  event_base_free(base);
 }
 
-TEST_CASE("a refresh through the coalescer reaches the upstream although the entry is fresh") {
-  FakeClock clock(kT0);
-  MemoryCache cache(1 << 20);
-  FakeUpstream upstream;
-  InflightTable table;
-  event_base* base = event_base_new();
-  Mailbox mailbox(base);
-  CoalescingSource coalescer(table, mailbox, &cache, clock, upstream);
-  MemorySource memory(cache, clock, coalescer);
+TEST_CASE_FIXTURE(
+    CoalescedPipeline,
+    "a refresh through the coalescer reaches the upstream although the entry is fresh") {
   upstream.answerWith(validFor(kT0, 100));
   ask(memory, query());
   clock.set(kT0 + 60);  // fresh, past the refresh point
@@ -265,7 +259,6 @@ TEST_CASE("a refresh through the coalescer reaches the upstream although the ent
   CHECK(ask(memory, query()).source == AnswerSource::Memory);
   CHECK(upstream.calls == 2);
   CHECK(ask(memory, query()).entry->der[0] == 'z');
-  event_base_free(base);
 }
 
 TEST_CASE("an FQDN's circuit opens after consecutive failures and is probed after backoff") {
@@ -277,14 +270,14 @@ TEST_CASE("an FQDN's circuit opens after consecutive failures and is probed afte
   health.failure(f, t);
   CHECK(health.allow(f, t));  // two failures: still closed
   health.failure(f, t);
-  CHECK_FALSE(health.allow(f, t));      // open
+  CHECK_FALSE(health.allow(f, t));  // open
   CHECK_FALSE(health.allow(f, t + 999));
-  CHECK(health.allow(f, t + 1000));     // the probe
+  CHECK(health.allow(f, t + 1000));        // the probe
   CHECK_FALSE(health.allow(f, t + 1000));  // only one probe at a time
-  health.failure(f, t + 1000);          // probe failed: backoff doubles
+  health.failure(f, t + 1000);             // probe failed: backoff doubles
   CHECK_FALSE(health.allow(f, t + 2999));
   CHECK(health.allow(f, t + 3000));
-  health.success(f);                    // probe succeeded: closed
+  health.success(f);  // probe succeeded: closed
   CHECK(health.allow(f, t + 3000));
   CHECK(health.allow(f, t + 3000));
   CHECK(health.allow("other.example", t));

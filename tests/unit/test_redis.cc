@@ -283,47 +283,6 @@ void runFor(event_base* base, int64_t ms) {
       base, [] { return false; }, ms);
 }
 
-// What logEvent writes to stderr while this is alive.
-class LogCapture {
- public:
-  LogCapture() {
-    char name[] = "/tmp/test_redis_log.XXXXXX";
-    fd_ = mkstemp(name);
-    REQUIRE(fd_ >= 0);
-    path_ = name;
-    fflush(stderr);
-    saved_ = dup(STDERR_FILENO);
-    dup2(fd_, STDERR_FILENO);
-  }
-  ~LogCapture() {
-    dup2(saved_, STDERR_FILENO);
-    close(saved_);
-    close(fd_);
-    unlink(path_.c_str());
-  }
-  std::string text() const { return test::readFile(path_); }
-  // Lines that contain every one of `parts`.
-  int count(std::initializer_list<std::string_view> parts) const {
-    int n = 0;
-    std::string all = text();
-    size_t start = 0;
-    while (start < all.size()) {
-      size_t end = all.find('\n', start);
-      if (end == std::string::npos) end = all.size();
-      std::string_view line(all.data() + start, end - start);
-      bool match = true;
-      for (auto p : parts) match = match && line.find(p) != std::string_view::npos;
-      n += match ? 1 : 0;
-      start = end + 1;
-    }
-    return n;
-  }
-
- private:
-  int fd_ = -1;
-  int saved_ = -1;
-  std::string path_;
-};
 
 // --- OCSP data ------------------------------------------------------------------------------
 
@@ -661,7 +620,7 @@ TEST_CASE("a value that does not decode or validate is deleted, never served, lo
     CAPTURE(k.what);
     // Each case starts with a source that has not reported the key yet.
     auto source = w.connectedSource();
-    LogCapture log;
+    test::StderrCapture log;
     for (int round = 0; round < 2; ++round) {
       w.client.run({"SET", redisKey(), k.value(*entry)});
       const int calls_before = w.next.calls;
@@ -714,7 +673,7 @@ TEST_CASE("a hung Redis costs a lookup at most command_timeout and its late repl
 TEST_CASE("three timeouts in a row take a hung Redis down until it answers again") {
   OneServer w;
   auto source = w.connectedSource();
-  LogCapture log;
+  test::StderrCapture log;
   w.server.pause();
   for (int i = 0; i < 3; ++i) w.ask(*source);
   CHECK_FALSE(source->connected());
@@ -732,7 +691,7 @@ TEST_CASE(
     "Redis killed: lookups go straight to next, status down, one log line; back after a "
     "restart") {
   OneServer w;
-  LogCapture log;
+  test::StderrCapture log;
   auto source = w.connectedSource(1);
   CHECK(w.status.up(1));
   CHECK(w.status.describe() == "redis: 1/2 workers connected to " + w.server.address());
@@ -775,7 +734,7 @@ TEST_CASE("a stale Redis entry answers while the next stage fails, until hard_ex
   auto upstream_answer = w.next.answer;
   w.next.answer = [] { return upstreamDown(); };
   {
-    LogCapture log;
+    test::StderrCapture log;
     Outcome o = w.ask(*source);
     CHECK(w.next.calls == 2);  // not fresh: next is asked first
     CHECK(o.source() == AnswerSource::Stale);
@@ -825,7 +784,7 @@ TEST_CASE("AUTH and SELECT: the right password and db work, a wrong password kee
   }
   SUBCASE("wrong password") {
     cfg.password = "wr0ng-s3cret";
-    LogCapture log;
+    test::StderrCapture log;
     auto source = w.source(cfg);
     runFor(w.base.get(), 400);
     CHECK_FALSE(source->connected());
@@ -850,7 +809,7 @@ TEST_CASE("a server that accepts but never answers fails within connect_timeout"
   conf::Redis cfg;
   cfg.address = conf::RedisAddress{"127.0.0.1", ntohs(addr.sin_port)};
   cfg.connect_timeout_ms = 150;
-  LogCapture log;
+  test::StderrCapture log;
   auto source = w.source(cfg);
   REQUIRE(runUntil(
       w.base.get(),
@@ -946,7 +905,7 @@ TEST_CASE("with sentinels the source follows a failover to the new master") {
       },
       10'000));
 
-  LogCapture log;
+  test::StderrCapture log;
   // Nobody listens on port 1: the second sentinel is asked.
   auto source = w.source(sentinelConfig({1, sentinel.port()}));
   w.waitConnected(*source);
@@ -986,7 +945,7 @@ TEST_CASE("a write refused with READONLY makes the source ask the sentinels at o
   b.start();
   FakeSentinel sentinel(w.base.get());
   sentinel.answer = FakeSentinel::masterAt("127.0.0.1", a.port());
-  LogCapture log;
+  test::StderrCapture log;
   auto source = w.source(sentinelConfig({sentinel.port()}));
   w.waitConnected(*source);
   CHECK(source->serverAddress() == a.address());
@@ -1035,7 +994,7 @@ TEST_CASE("sentinel answers that cannot be used keep the stage down, with the re
     CAPTURE(c.what);
     FakeSentinel sentinel(w.base.get());
     sentinel.answer = c.answer;
-    LogCapture log;
+    test::StderrCapture log;
     auto source = w.source(sentinelConfig({sentinel.port()}));
     CHECK(runUntil(
         w.base.get(),

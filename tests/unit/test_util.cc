@@ -1,5 +1,7 @@
 #include "tests/unit/test_util.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -32,6 +34,49 @@ std::string readFile(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+StderrCapture::StderrCapture() {
+  char name[] = "/tmp/ocsp_test_stderr.XXXXXX";
+  fd_ = mkstemp(name);
+  if (fd_ < 0) throw std::runtime_error("mkstemp failed");
+  unlink(name);
+  std::fflush(stderr);
+  saved_ = dup(STDERR_FILENO);
+  dup2(fd_, STDERR_FILENO);
+}
+
+StderrCapture::~StderrCapture() {
+  std::fflush(stderr);
+  dup2(saved_, STDERR_FILENO);
+  close(saved_);
+  close(fd_);
+}
+
+std::string StderrCapture::text() const {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  for (off_t at = 0; (n = pread(fd_, buf, sizeof(buf), at)) > 0; at += n) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+int StderrCapture::count(std::initializer_list<std::string_view> parts) const {
+  int n = 0;
+  std::string all = text();
+  size_t start = 0;
+  while (start < all.size()) {
+    size_t end = all.find('\n', start);
+    if (end == std::string::npos) end = all.size();
+    std::string_view line(all.data() + start, end - start);
+    bool match = true;
+    for (auto p : parts) match = match && line.find(p) != std::string_view::npos;
+    n += match ? 1 : 0;
+    start = end + 1;
+  }
+  return n;
 }
 
 }  // namespace ocsp::test

@@ -1,6 +1,8 @@
 #pragma once
 // Helpers shared by the unit tests: locating fixtures and reading files.
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 namespace ocsp::test {
 
@@ -10,5 +12,22 @@ std::string realData(const std::string& relative);
 // Path under the source tree (env OCSP_SOURCE_ROOT).
 std::string sourcePath(const std::string& relative);
 std::string readFile(const std::string& path);
+
+// Everything written to stderr (where logEvent writes) while it is alive.
+class StderrCapture {
+ public:
+  StderrCapture();
+  ~StderrCapture();
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+
+  std::string text() const;
+  // Lines that contain every one of `parts`.
+  int count(std::initializer_list<std::string_view> parts) const;
+
+ private:
+  int fd_ = -1;
+  int saved_ = -1;
+};
 
 }  // namespace ocsp::test
