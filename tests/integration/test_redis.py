@@ -113,3 +113,73 @@ def test_requests_keep_succeeding_while_redis_is_killed_and_writes_resume_after_
     assert parse_response(post(proxy, fresh).body).response_status == SUCCESSFUL
     wait_until(lambda: redis.keys(), 3, "a write to the restarted Redis")
     assert urllib.request.urlopen(proxy.admin_url + "readyz", timeout=5).read() == b"ready\n"
+
+
+class Sentinel:
+    """One redis-sentinel (redis-server --sentinel) watching `master` with quorum 1."""
+
+    def __init__(self, workdir: Path, master: RedisServer, name: str = "ocsp-cache"):
+        self.port = free_port()
+        self.name = name
+        self.log_path = workdir / f"sentinel-{self.port}.log"
+        conf = workdir / f"sentinel-{self.port}.conf"
+        conf.write_text(f"port {self.port}\nbind 127.0.0.1\ndir {workdir}\n"
+                        f"logfile {self.log_path}\n"
+                        f"sentinel monitor {name} 127.0.0.1 {master.port} 1\n"
+                        f"sentinel down-after-milliseconds {name} 1000\n"
+                        f"sentinel failover-timeout {name} 3000\n")
+        self.proc = subprocess.Popen(["redis-server", str(conf), "--sentinel"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        wait_until(lambda: self.master_port() == master.port, 10, "sentinel to see the master")
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
+                              text=True, timeout=5).stdout.strip()
+
+    def master_port(self) -> int | None:
+        lines = self.cli("SENTINEL", "get-master-addr-by-name", self.name).splitlines()
+        return int(lines[1]) if len(lines) == 2 else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self) -> str:
+        return tail(self.log_path)
+
+
+def test_proxy_follows_a_sentinel_failover_and_keeps_caching(pki, responder, request, tmp_path,
+                                                              start_proxy):
+    master = RedisServer(tmp_path)
+    replica = RedisServer(tmp_path)
+    for server in (master, replica):
+        request.addfinalizer(server.stop)
+    replica.cli("REPLICAOF", "127.0.0.1", str(master.port))
+    wait_until(lambda: "master_link_status:up" in replica.cli("INFO", "replication"), 10,
+               "the replica to sync")
+    sentinel = Sentinel(tmp_path, master)
+    request.addfinalizer(sentinel.stop)
+    request.node.ocsp_processes = [("sentinel", sentinel)]
+
+    proxy = start_proxy(responder.port, redis={"sentinels": [f"127.0.0.1:{sentinel.port}"],
+                                                "master_name": sentinel.name,
+                                                "command_timeout": "200ms",
+                                                "reconnect_max_backoff": "500ms"})
+    proxy.wait_for_log("redis_state", state="up", address=f"127.0.0.1:{master.port}")
+    before = make_request(pki.ica, pki.good)
+    assert parse_response(post(proxy, before).body).response_status == SUCCESSFUL
+    wait_until(lambda: master.keys(), 3, "the first answer on the master")
+
+    # Sentinel refuses (NOGOODSLAVE) until it has polled the replica; ask until it accepts.
+    wait_until(lambda: sentinel.cli("SENTINEL", "FAILOVER", sentinel.name) == "OK", 20,
+               "sentinel to accept the failover", step_s=0.5)
+    wait_until(lambda: sentinel.master_port() == replica.port, 15, "the failover")
+    proxy.wait_for_log("redis_state", timeout_s=15, state="up",
+                       address=f"127.0.0.1:{replica.port}")
+
+    after = make_request(pki.ica, pki.revoked)
+    assert parse_response(post(proxy, after).body).response_status == SUCCESSFUL
+    # The new answer lands on the new master, next to the replicated first one.
+    wait_until(lambda: len(replica.keys()) == 2, 5, "the second answer on the new master")
+    assert "role:master" in replica.cli("INFO", "replication")
