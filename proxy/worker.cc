@@ -28,7 +28,6 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
       config_(config),
       base_(newBase()),
       http_(evhttp_new(base_.get())),
-      listen_fd_(listen_fd),
       mailbox_(base_.get()),
       fetcher_(base_.get()),
       upstream_(config, fetcher_, shared.health, shared.clock, freshnessFrom(*config)),
@@ -53,7 +52,7 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                         EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
   evhttp_set_gencb(http_.get(), &HttpFront::onRequest, &front_);
-  if (evhttp_accept_socket_with_handle(http_.get(), listen_fd_) == nullptr) {
+  if (evhttp_accept_socket_with_handle(http_.get(), listen_fd) == nullptr) {
     throw std::runtime_error("evhttp_accept_socket_with_handle failed");
   }
 }

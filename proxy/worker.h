@@ -40,7 +40,7 @@ FreshnessPolicy freshnessFrom(const conf::Config& config);
 
 class Worker {
  public:
-  // Takes ownership of `listen_fd`.
+  // Takes ownership of `listen_fd` (evhttp closes it when the worker goes).
   Worker(int id, std::shared_ptr<const conf::Config> config, const SharedState& shared,
          int listen_fd);
   ~Worker();
@@ -57,12 +57,12 @@ class Worker {
   void run();
 
   int id_;
+  // Keeps the config alive as long as the stages that hold references into it.
   std::shared_ptr<const conf::Config> config_;
   // Declaration order is destruction order reversed: the stages and the fetcher go first
   // (in-flight callbacks are dropped), then evhttp (open requests), then the base.
   EventBasePtr base_;
   EvhttpPtr http_;
-  int listen_fd_;
   Mailbox mailbox_;
   // Pipeline, innermost first; wired in the constructor, outermost last.
   CurlFetcher fetcher_;
