@@ -408,42 +408,72 @@ Result<int64_t> seconds(Loader& l, const Item& v) {
   return *ms / 1000;
 }
 
-// "HOST:PORT" with an IPv4 host or "localhost", or "[IPv6]:PORT". Names other than localhost
-// are refused: a listener must not depend on DNS at start-up.
-Result<ListenAddress> address(Loader& l, const Item& v) {
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+// "HOST:PORT" or "[IPv6]:PORT", where HOST is an IP literal or "localhost": the listeners must
+// not depend on DNS at start-up, and the workers connect to Redis without blocking, so they
+// cannot wait for DNS either. With a `default_port`, the ":PORT" part may be left out.
+Result<HostPort> hostPort(Loader& l, const Item& v, std::optional<uint16_t> default_port,
+                          uint16_t min_port) {
   auto s = text(l, v);
   if (!s.ok()) return s.error();
   const std::string& a = *s;
   auto syntax = [&] {
-    return l.fail(v, "not an address (expected HOST:PORT or [IPv6]:PORT): " + inQuotes(a));
+    return l.fail(v, std::string("not an address (expected ") +
+                         (default_port ? "HOST, HOST:PORT" : "HOST:PORT") +
+                         " or [IPv6]:PORT): " + inQuotes(a));
   };
-  std::string host;
-  std::string_view port;
+  HostPort out;
+  std::optional<std::string_view> port;
   if (!a.empty() && a[0] == '[') {
     size_t close = a.find(']');
-    if (close == std::string::npos || a.compare(close, 2, "]:") != 0) return syntax();
-    host = a.substr(1, close - 1);
-    port = std::string_view(a).substr(close + 2);
-    if (host.find(':') == std::string::npos || !isIpLiteral(host)) return syntax();
+    if (close == std::string::npos) return syntax();
+    out.host = a.substr(1, close - 1);
+    std::string_view rest = std::string_view(a).substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return syntax();
+      port = rest.substr(1);
+    }
+    if (out.host.find(':') == std::string::npos || !isIpLiteral(out.host)) return syntax();
   } else {
-    size_t colon = a.rfind(':');
-    if (colon == std::string::npos) return syntax();
-    host = a.substr(0, colon);
-    port = std::string_view(a).substr(colon + 1);
-    if (host.find(':') != std::string::npos) return syntax();  // IPv6 needs brackets
-    if (host != "localhost" && !isIpLiteral(host)) {
+    size_t colon = a.find(':');
+    if (colon != std::string::npos && a.find(':', colon + 1) != std::string::npos) {
+      return syntax();  // IPv6 needs brackets
+    }
+    out.host = a.substr(0, colon);
+    if (colon != std::string::npos) port = std::string_view(a).substr(colon + 1);
+    if (!port && !default_port) return syntax();
+    if (out.host != "localhost" && !isIpLiteral(out.host)) {
       return l.fail(v, "host must be an IP address or localhost: " + inQuotes(a));
     }
   }
-  if (port.empty() ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (!port) {
+    if (!default_port) return syntax();
+    out.port = *default_port;
+    return out;
+  }
+  if (port->empty() ||
+      !std::all_of(port->begin(), port->end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return syntax();
   }
   uint64_t n = 0;
-  if (std::from_chars(port.data(), port.data() + port.size(), n).ec != std::errc() || n > 65535) {
-    return l.fail(v, "port out of range (expected 0..65535): " + inQuotes(a));
+  if (std::from_chars(port->data(), port->data() + port->size(), n).ec != std::errc() ||
+      n < min_port || n > 65535) {
+    return l.fail(v, "port out of range (expected " + std::to_string(min_port) +
+                         "..65535): " + inQuotes(a));
   }
-  return ListenAddress{host, static_cast<uint16_t>(n)};
+  out.port = static_cast<uint16_t>(n);
+  return out;
+}
+
+// Listen addresses need their port; port 0 picks a free one.
+Result<ListenAddress> address(Loader& l, const Item& v) {
+  auto hp = hostPort(l, v, std::nullopt, 0);
+  if (!hp.ok()) return hp.error();
+  return ListenAddress{std::move(hp->host), hp->port};
 }
 
 // resolve: FQDN -> IP literal. A bad name is reported at the map, not under itself.
@@ -466,52 +496,12 @@ Result<std::map<std::string, std::string>> resolveMap(Loader& l, const Item& v) 
 
 // --- Redis -----------------------------------------------------------------------------------
 
-// "HOST", "HOST:PORT", "[IPv6]" or "[IPv6]:PORT". Like listen addresses, HOST is an IP literal
-// or localhost: the workers connect without blocking, so they cannot wait for DNS.
+// Redis and sentinel addresses: the port may be left out (6379, 26379); it is never 0.
 auto redisAddress(uint16_t default_port) {
   return [default_port](Loader& l, const Item& v) -> Result<RedisAddress> {
-    auto s = text(l, v);
-    if (!s.ok()) return s.error();
-    const std::string& a = *s;
-    auto syntax = [&] {
-      return l.fail(v, "not an address (expected HOST, HOST:PORT or [IPv6]:PORT): " + inQuotes(a));
-    };
-    RedisAddress out{"", default_port};
-    std::optional<std::string_view> port;
-    if (!a.empty() && a[0] == '[') {
-      size_t close = a.find(']');
-      if (close == std::string::npos) return syntax();
-      out.host = a.substr(1, close - 1);
-      std::string_view rest = std::string_view(a).substr(close + 1);
-      if (!rest.empty()) {
-        if (rest[0] != ':') return syntax();
-        port = rest.substr(1);
-      }
-      if (out.host.find(':') == std::string::npos || !isIpLiteral(out.host)) return syntax();
-    } else {
-      size_t colon = a.find(':');
-      if (colon != std::string::npos && a.find(':', colon + 1) != std::string::npos) {
-        return syntax();  // IPv6 needs brackets
-      }
-      out.host = a.substr(0, colon);
-      if (colon != std::string::npos) port = std::string_view(a).substr(colon + 1);
-      if (out.host != "localhost" && !isIpLiteral(out.host)) {
-        return l.fail(v, "host must be an IP address or localhost: " + inQuotes(a));
-      }
-    }
-    if (port) {
-      if (port->empty() ||
-          !std::all_of(port->begin(), port->end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        return syntax();
-      }
-      uint64_t n = 0;
-      if (std::from_chars(port->data(), port->data() + port->size(), n).ec != std::errc() ||
-          n == 0 || n > 65535) {
-        return l.fail(v, "port out of range (expected 1..65535): " + inQuotes(a));
-      }
-      out.port = static_cast<uint16_t>(n);
-    }
-    return out;
+    auto hp = hostPort(l, v, default_port, 1);
+    if (!hp.ok()) return hp.error();
+    return RedisAddress{std::move(hp->host), hp->port};
   };
 }
 
