@@ -13,14 +13,6 @@ std::string digest(const EVP_MD* md, const unsigned char* data, size_t len) {
 }
 }  // namespace
 
-std::string IssuerIndex::indexKey(int nid, std::string_view name_hash, std::string_view key_hash) {
-  std::string k = std::to_string(nid);
-  k.push_back(':');
-  k.append(name_hash);
-  k.append(key_hash);
-  return k;
-}
-
 IssuerIndex::IssuerIndex(const conf::Config& config) {
   static const int kHashNids[] = {NID_sha1, NID_sha256, NID_sha384, NID_sha512};
   for (size_t u = 0; u < config.upstreams.size(); ++u) {
@@ -41,8 +33,8 @@ IssuerIndex::IssuerIndex(const conf::Config& config) {
                                        name_der.size());
         std::string key_hash = digest(md, ASN1_STRING_get0_data(key),
                                       static_cast<size_t>(ASN1_STRING_length(key)));
-        // First upstream wins if the same issuer is listed twice (config rejects that).
-        routes_.emplace(indexKey(nid, name_hash, key_hash), route);
+        // The config rejects one issuer under two upstreams, so candidates never clash.
+        routes_[key_hash].push_back(Candidate{nid, std::move(name_hash), route});
       }
       ++issuer_count_;
     }
@@ -50,8 +42,12 @@ IssuerIndex::IssuerIndex(const conf::Config& config) {
 }
 
 std::shared_ptr<const Route> IssuerIndex::find(const CertIdInfo& id) const {
-  auto it = routes_.find(indexKey(id.hash_nid, id.issuer_name_hash, id.issuer_key_hash));
-  return it == routes_.end() ? nullptr : it->second;
+  auto it = routes_.find(id.issuer_key_hash);
+  if (it == routes_.end()) return nullptr;
+  for (const Candidate& c : it->second) {
+    if (c.hash_nid == id.hash_nid && c.issuer_name_hash == id.issuer_name_hash) return c.route;
+  }
+  return nullptr;
 }
 
 }  // namespace ocsp

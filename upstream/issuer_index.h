@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "conf/config.h"
 #include "core/ocsp_types.h"
@@ -22,8 +23,15 @@ class IssuerIndex {
   size_t issuerCount() const { return issuer_count_; }
 
  private:
-  static std::string indexKey(int nid, std::string_view name_hash, std::string_view key_hash);
-  std::unordered_map<std::string, std::shared_ptr<const Route>> routes_;
+  struct Candidate {
+    int hash_nid;
+    std::string issuer_name_hash;
+    std::shared_ptr<const Route> route;
+  };
+  // Keyed by issuerKeyHash as the CertID carries it, so that a lookup on the request path
+  // hashes the request's own string and builds nothing; the few candidates per key (one per
+  // hash algorithm that yields this key hash) are told apart by algorithm and name hash.
+  std::unordered_map<std::string, std::vector<Candidate>> routes_;
   size_t issuer_count_ = 0;
 };
 
