@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from pki import Pki  # noqa: E402
 from proxy import Proxy, proxy_config, upstream  # noqa: E402
-from servers import OcspResponder, free_port, wait_until  # noqa: E402
+from servers import OcspResponder, RedisServer, free_port, wait_until  # noqa: E402
 import ocsp_client  # noqa: E402
 
 BINARY = ROOT / "build" / "ocsp-proxy"
@@ -116,22 +116,6 @@ class Nginx:
         self.proc.wait()
 
 
-class Redis:
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
-            stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        wait_until(lambda: subprocess.run(["redis-cli", "-p", str(self.port), "ping"],
-                                          capture_output=True, text=True).stdout.strip() == "PONG",
-                   10, "redis-server")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
@@ -158,7 +142,7 @@ def main() -> int:
 
         memory_proxy = Proxy(str(BINARY), work, config(), name="memory")
         stop.append(memory_proxy.stop)
-        redis = Redis(work)
+        redis = RedisServer(work)
         stop.append(redis.stop)
         redis_cfg = config(redis={"address": f"127.0.0.1:{redis.port}"})
         redis_cfg["cache"] = dict(redis_cfg["cache"], memory_bytes=0)

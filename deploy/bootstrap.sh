@@ -4,6 +4,7 @@
 #                                   conf/ocsp-proxy.yaml (in-process cache, no Redis)
 #   bash deploy/bootstrap.sh test   install what is missing, build, run every test
 # Both are idempotent: installed packages are skipped, the build is incremental.
+# EXTRA_PACKAGES (space-separated) adds packages to install, e.g. for bench/run.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ PACKAGES=(
   redis-server openssl curl ca-certificates
   python3 python3-pytest iproute2 util-linux
 )
+read -r -a extra <<<"${EXTRA_PACKAGES:-}"
+PACKAGES+=("${extra[@]}")
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

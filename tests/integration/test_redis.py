@@ -2,48 +2,13 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from ocsp_client import SUCCESSFUL, curl, make_request, parse_response
-from servers import free_port, tail, wait_until
-
-
-class RedisServer:
-    def __init__(self, workdir: Path, port: int | None = None):
-        self.port = port or free_port()
-        self.workdir = workdir
-        self.log_path = workdir / f"redis-{self.port}.log"
-        self.start()
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir), "--logfile", str(self.log_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        wait_until(lambda: self.cli("PING") == "PONG", 10, "redis-server")
-
-    def cli(self, *args: str) -> str:
-        proc = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
-                              text=True, timeout=5)
-        return proc.stdout.strip()
-
-    def keys(self) -> list[str]:
-        return [k for k in self.cli("--scan").splitlines() if k]
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.kill()
-
-    def log_tail(self) -> str:
-        return tail(self.log_path)
+from servers import RedisServer, free_port, tail, wait_until
 
 
 @pytest.fixture
