@@ -7,10 +7,23 @@ import datetime
 import time
 
 from ocsp_client import SUCCESSFUL, TRY_LATER, curl, make_request, parse_response
+from servers import wait_until
 
 
 def post(proxy, der: bytes):
     return curl("POST", proxy.url, der)
+
+
+def one_minute_answers(pki, start_responder, start_proxy, max_age: str):
+    """A responder whose answers are valid one minute (openssl's shortest, -nmin 1), a proxy
+    capping their freshness at `max_age`, and the first answer for pki.good through it."""
+    responder = start_responder(next_update=("-nmin", 1))
+    proxy = start_proxy(responder.port, cache={"max_age": max_age})
+    der = make_request(pki.ica, pki.good)
+    first = post(proxy, der)
+    assert parse_response(first.body).response_status == SUCCESSFUL
+    assert responder.requests_served == 1
+    return responder, proxy, der, first
 
 
 def test_200_concurrent_requests_for_one_uncached_certid_cause_one_upstream_request(
@@ -27,37 +40,27 @@ def test_200_concurrent_requests_for_one_uncached_certid_cause_one_upstream_requ
 def test_refresh_ahead_fetches_a_newer_answer_without_a_client_waiting(
         pki, start_responder, start_proxy):
     # Freshness is capped at 4 s after thisUpdate, so the refresh point is at 2 s.
-    responder = start_responder(next_update=("-nmin", 1))
-    proxy = start_proxy(responder.port, cache={"max_age": "4s"})
-    der = make_request(pki.ica, pki.good)
-    first = post(proxy, der)
-    assert responder.requests_served == 1
+    responder, proxy, der, first = one_minute_answers(pki, start_responder, start_proxy, "4s")
     time.sleep(2.2)
     during = post(proxy, der)
     # The client got the cached answer at once; the refresh went upstream behind it.
     assert during.body == first.body
-    deadline = time.monotonic() + 5
-    while responder.requests_served < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert responder.requests_served == 2
+    wait_until(lambda: responder.requests_served == 2, 5, "the background refresh")
     time.sleep(1.1)  # openssl's thisUpdate has one-second resolution
     newer = post(proxy, der)
     assert parse_response(newer.body).response_status == SUCCESSFUL
     # (refreshed before the 4 s cap: the newer answer is served from cache, no 3rd request)
     assert responder.requests_served == 2
-    assert parse_response(newer.body).this_update >= parse_response(first.body).this_update
+    # ... and it is the refreshed one, not the first answer still inside its freshness.
+    assert parse_response(newer.body).this_update > parse_response(first.body).this_update
 
 
 def test_stale_answer_is_served_until_next_update_while_upstream_is_down_then_trylater(
         pki, start_responder, start_proxy):
-    # openssl's shortest validity is one minute (-nmin 1); freshness is capped at 2 s, so
-    # from 2 s to 60 s the cached answer is stale-but-valid.
-    responder = start_responder(next_update=("-nmin", 1))
-    proxy = start_proxy(responder.port, cache={"max_age": "2s"})
-    der = make_request(pki.ica, pki.good)
-    first = post(proxy, der)
+    # Freshness is capped at 2 s, so from 2 s to nextUpdate (60 s) the cached answer is
+    # stale-but-valid.
+    responder, proxy, der, first = one_minute_answers(pki, start_responder, start_proxy, "2s")
     parsed = parse_response(first.body)
-    assert parsed.response_status == SUCCESSFUL
     responder.stop()
 
     time.sleep(2.5)
