@@ -45,8 +45,10 @@ void RedisSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
   l->key = key_prefix_ + cacheKeyString(query->key);
   l->query = std::move(query);
   l->done = std::move(done);
-  if (l->query->refresh) {
+  if (l->query->refresh || !l->query->route->issuer) {
     // A background refresh: our copy is what it replaces. Ask next; its answer is written.
+    // An issuer not known yet (forward mode, before AIA completion): a stored value could not
+    // be validated, and would be wrongly judged invalid and deleted.
     askNext(std::move(l));
     return;
   }

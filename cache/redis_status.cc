@@ -49,7 +49,7 @@ std::string RedisStatus::describe() const {
     }
   }
   std::string out =
-      "redis: " + std::to_string(up) + "/" + std::to_string(slots_.size()) + " workers connected";
+      "redis: " + std::to_string(up) + "/" + std::to_string(slots_.size()) + " connections up";
   if (addresses.empty()) return out + " (" + target_ + ")";
   out += " to ";
   for (size_t i = 0; i < addresses.size(); ++i) {

@@ -3,9 +3,10 @@
 // every value's line is recorded under its dotted path. Phase 2 fills the defaults that depend
 // on other keys and checks the rules that span fields, naming the recorded line. Warnings are
 // logged only once the whole file is accepted, so a rejected file logs nothing but its error.
+// The generic machinery (Loader, Schema, walkMap, the scalar parsers) is in conf/yaml_schema.h;
+// this file holds ocsp-proxy's own tables and rules.
 #include "conf/config.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,20 +15,18 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cstdint>
-#include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <functional>
-#include <limits>
+#include <map>
 #include <optional>
 #include <set>
-#include <span>
 #include <string_view>
 #include <system_error>
-#include <type_traits>
 #include <utility>
+
+#include "conf/yaml_schema.h"
+#include "core/url.h"
 
 namespace ocsp::conf {
 
@@ -35,439 +34,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A value being parsed, with what an error about it must name.
-struct Item {
-  YAML::Node node;
-  std::string path;  // dotted key path with list indexes: upstreams[1].fqdns[0]
-  int line = 1;      // 1-based
-};
-
-std::string osError(int err) { return std::error_code(err, std::generic_category()).message(); }
-
-// Values are quoted in messages so that empty strings and stray spaces are visible.
-std::string inQuotes(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned char>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string join(const std::string& parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
-}
-
-std::string indexed(const std::string& parent, size_t i) {
-  return parent + "[" + std::to_string(i) + "]";
-}
-
-// yaml-cpp marks are 0-based, and an empty value is marked where the next token starts (often
-// the next line), so an empty value is reported on its key's line instead.
-int lineOf(const YAML::Node& node, int fallback) {
-  if (node.IsNull() || node.Mark().line < 0) return fallback;
-  return node.Mark().line + 1;
-}
-
-bool sameHost(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// State of one load: where messages point, and what phase 2 needs to point back at phase 1.
-class Loader {
- public:
-  Loader(std::string file, std::string base_dir)
-      : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
-
-  Error fail(const std::string& path, int line, std::string_view message) const {
-    return makeError(
-        ErrorCategory::Config, "config",
-        file_ + ":" + std::to_string(line) + ": " + path + ": " + std::string(message));
-  }
-  Error fail(const Item& at, std::string_view message) const {
-    return fail(at.path, at.line, message);
-  }
-  // Phase 2: an error about a value phase 1 parsed, on the line phase 1 recorded for it.
-  Error failAt(const std::string& path, std::string_view message) const {
-    return fail(path, lineAt(path), message);
-  }
-  // The line phase 1 recorded for `path` (1 if it was not in the file).
-  int lineAt(const std::string& path) const {
-    auto it = lines_.find(path);
-    return it == lines_.end() ? 1 : it->second;
-  }
-
-  // The value `node` at `path`; `fallback_line` is its key's line, for empty values.
-  Item item(const YAML::Node& node, std::string path, int fallback_line) {
-    Item it{node, std::move(path), lineOf(node, fallback_line)};
-    lines_[it.path] = it.line;
-    return it;
-  }
-
-  // Relative issuer paths are relative to the config file, not to the working directory.
-  std::string resolvePath(const std::string& p) const {
-    if (base_dir_.empty() || fs::path(p).is_absolute()) return p;
-    return (fs::path(base_dir_) / p).string();
-  }
-
-  // Which issuers[] entry a certificate came from, for phase 2 messages.
-  void noteOrigin(const X509* cert, const std::string& path) { origin_[cert] = path; }
-  std::string originOf(const X509* cert) const {
-    auto it = origin_.find(cert);
-    return it == origin_.end() ? std::string("upstreams") : it->second;
-  }
-
- private:
-  std::string file_;
-  std::string base_dir_;
-  std::map<std::string, int> lines_;
-  std::map<const X509*, std::string> origin_;
-};
-
-// --- Schema tables ---------------------------------------------------------------------------
-
-enum class Need { Optional, Required };
-
-// One key of a map: its name and the parser that stores its value into T.
-template <class T>
-struct Field {
-  std::string_view key;
-  Need need;
-  std::function<Status(Loader&, const Item&, T&)> parse;
-};
-
-template <class T>
-using Schema = std::vector<Field<T>>;
-
-template <class R>
-struct ResultValue;
-template <class V>
-struct ResultValue<Result<V>> {
-  using type = V;
-};
-// What a value parser (Loader&, const Item&) -> Result<V> produces.
-template <class Parse>
-using ParsedType = typename ResultValue<std::invoke_result_t<Parse&, Loader&, const Item&>>::type;
-
-// "expected a list" and the like; an empty value gets its own wording.
-Error wrongType(const Loader& l, const Item& v, std::string_view expected) {
-  if (v.node.IsNull()) return l.fail(v, "missing value");
-  std::string message = "expected " + std::string(expected);
-  if (v.node.IsScalar()) message += ": " + inQuotes(v.node.Scalar());
-  return l.fail(v, message);
-}
-
-template <class T>
-Status walkMap(Loader& l, const Item& map, const Schema<T>& schema, T& out) {
-  // An empty section ("cache:" with everything under it commented out) means all defaults.
-  if (!map.node.IsNull() && !map.node.IsMap()) return wrongType(l, map, "a map");
-  std::set<std::string, std::less<>> seen;
-  if (map.node.IsMap()) {
-    for (const auto& entry : map.node) {
-      int key_line = lineOf(entry.first, map.line);
-      if (!entry.first.IsScalar()) return l.fail(map.path, key_line, "expected a string key");
-      const std::string& key = entry.first.Scalar();
-      std::string path = join(map.path, key);
-      auto field = std::find_if(schema.begin(), schema.end(),
-                                [&](const Field<T>& f) { return f.key == key; });
-      if (field == schema.end()) return l.fail(path, key_line, "unknown key");
-      // yaml-cpp keeps both entries of a repeated key; silently taking one would hide a typo.
-      if (!seen.insert(key).second) return l.fail(path, key_line, "duplicate key");
-      if (auto s = field->parse(l, l.item(entry.second, path, key_line), out); !s.ok()) return s;
-    }
-  }
-  for (const auto& f : schema) {
-    if (f.need == Need::Required && seen.find(f.key) == seen.end()) {
-      return l.fail(join(map.path, f.key), map.line, "required");
-    }
-  }
-  return Ok{};
-}
-
-// A key whose parsed value is stored in `member`.
-template <class T, class V, class Parse>
-Field<T> field(std::string_view key, V T::*member, Parse parse, Need need = Need::Optional) {
-  return {key, need, [member, parse](Loader& l, const Item& v, T& out) -> Status {
-            auto parsed = parse(l, v);
-            if (!parsed.ok()) return parsed.error();
-            out.*member = static_cast<V>(std::move(parsed.value()));
-            return Ok{};
-          }};
-}
-
-// A sub-map whose keys are stored in the same object (listen.ocsp -> Config::listen_ocsp).
-template <class T>
-Field<T> section(std::string_view key, const Schema<T>& schema) {
-  return {key, Need::Optional,
-          [&schema](Loader& l, const Item& v, T& out) { return walkMap(l, v, schema, out); }};
-}
-
-// A map parsed into a fresh T: keys left out keep T's defaults.
-template <class T>
-auto mapOf(const Schema<T>& schema) {
-  return [&schema](Loader& l, const Item& v) -> Result<T> {
-    T out;
-    if (auto s = walkMap(l, v, schema, out); !s.ok()) return s.error();
-    return out;
-  };
-}
-
-// Every list in the schema needs at least one entry.
-template <class Parse>
-auto listOf(Parse parse) {
-  using V = ParsedType<Parse>;
-  return [parse](Loader& l, const Item& v) -> Result<std::vector<V>> {
-    if (!v.node.IsNull() && !v.node.IsSequence()) return wrongType(l, v, "a list");
-    if (v.node.IsNull() || v.node.size() == 0) return l.fail(v, "must not be empty");
-    std::vector<V> out;
-    for (const auto& element : v.node) {
-      auto parsed = parse(l, l.item(element, indexed(v.path, out.size()), v.line));
-      if (!parsed.ok()) return parsed.error();
-      out.push_back(std::move(parsed.value()));
-    }
-    return out;
-  };
-}
-
 // --- Value parsers ---------------------------------------------------------------------------
-
-Result<std::string> text(Loader& l, const Item& v) {
-  if (!v.node.IsScalar()) return wrongType(l, v, "a string");
-  return v.node.Scalar();
-}
-
-Result<std::string> checkedText(Loader& l, const Item& v, bool (*valid)(const std::string&),
-                                std::string_view complaint) {
-  auto s = text(l, v);
-  if (s.ok() && !valid(s.value())) return l.fail(v, std::string(complaint) + ": " + inQuotes(*s));
-  return s;
-}
-
-Result<std::string> hostName(Loader& l, const Item& v) {
-  return checkedText(l, v, isHostName, "not a host name");
-}
-
-Result<std::string> ipAddress(Loader& l, const Item& v) {
-  return checkedText(l, v, isIpLiteral, "not an IP address");
-}
-
-// Upstream names become log fields and metric labels, so they stay plain.
-bool isPlainName(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-  });
-}
-
-Result<std::string> upstreamName(Loader& l, const Item& v) {
-  return checkedText(l, v, isPlainName,
-                     "not a valid name (expected letters, digits, '_', '.' and '-')");
-}
-
-// Goes verbatim into the HTTP request line, where a space or control character would break it.
-bool isUrlPath(const std::string& s) {
-  return !s.empty() && s[0] == '/' && std::none_of(s.begin(), s.end(), [](char c) {
-    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
-  });
-}
-
-Result<std::string> urlPath(Loader& l, const Item& v) {
-  return checkedText(l, v, isUrlPath, "not a URL path (expected e.g. \"/\" or \"/ocsp\")");
-}
-
-auto integer(int64_t min, int64_t max) {
-  return [min, max](Loader& l, const Item& v) -> Result<int64_t> {
-    if (!v.node.IsScalar()) return wrongType(l, v, "an integer");
-    const std::string& s = v.node.Scalar();
-    int64_t n = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (end != s.data() + s.size() || ec == std::errc::invalid_argument) {
-      return wrongType(l, v, "an integer");
-    }
-    if (ec == std::errc::result_out_of_range || n < min || n > max) {
-      return l.fail(v, "out of range (expected " + std::to_string(min) + ".." +
-                           std::to_string(max) + "): " + inQuotes(s));
-    }
-    return n;
-  };
-}
-
-template <class V>
-auto oneOf(std::vector<std::pair<std::string_view, V>> choices) {
-  std::string names;
-  for (const auto& choice : choices) {
-    if (!names.empty()) names += ", ";
-    names += choice.first;
-  }
-  return [choices = std::move(choices), names](Loader& l, const Item& v) -> Result<V> {
-    auto s = text(l, v);
-    if (!s.ok()) return s.error();
-    for (const auto& [name, value] : choices) {
-      if (s.value() == name) return value;
-    }
-    return l.fail(v, "must be one of " + names + ": " + inQuotes(*s));
-  };
-}
-
-struct Unit {
-  std::string_view suffix;
-  uint64_t factor;
-};
-
-// Sizes are binary and case-sensitive: "1MB" or "1k" are rejected rather than guessed at.
-constexpr Unit kSizeUnits[] = {{"", 1},
-                               {"B", 1},
-                               {"KiB", uint64_t{1} << 10},
-                               {"MiB", uint64_t{1} << 20},
-                               {"GiB", uint64_t{1} << 30}};
-// Duration units, in milliseconds. No bare numbers: "10" could mean seconds or milliseconds.
-constexpr Unit kDurationUnits[] = {
-    {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
-
-enum class Quantity { Ok, Malformed, TooLarge };
-
-// "<digits><unit>" -> digits * unit factor, at most `max`.
-Quantity parseQuantity(std::string_view s, std::span<const Unit> units, uint64_t max,
-                       uint64_t* out) {
-  size_t digits = 0;
-  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
-  if (digits == 0) return Quantity::Malformed;
-  auto unit = std::find_if(units.begin(), units.end(),
-                           [&](const Unit& u) { return u.suffix == s.substr(digits); });
-  if (unit == units.end()) return Quantity::Malformed;
-  uint64_t n = 0;
-  if (std::from_chars(s.data(), s.data() + digits, n).ec != std::errc()) return Quantity::TooLarge;
-  if (__builtin_mul_overflow(n, unit->factor, out) || *out > max) return Quantity::TooLarge;
-  return Quantity::Ok;
-}
-
-// A scalar "<digits><unit>"; `malformed` says what was expected instead.
-Result<uint64_t> quantity(Loader& l, const Item& v, std::span<const Unit> units, uint64_t max,
-                          std::string_view kind, std::string_view malformed) {
-  if (!v.node.IsScalar()) return wrongType(l, v, kind);
-  const std::string& s = v.node.Scalar();
-  uint64_t n = 0;
-  switch (parseQuantity(s, units, max, &n)) {
-    case Quantity::Malformed:
-      return l.fail(v, std::string(malformed) + ": " + inQuotes(s));
-    case Quantity::TooLarge:
-      return l.fail(v, "too large: " + inQuotes(s));
-    case Quantity::Ok:
-      break;
-  }
-  return n;
-}
-
-Result<size_t> sizeOrZero(Loader& l, const Item& v) {
-  auto bytes = quantity(l, v, kSizeUnits, std::numeric_limits<size_t>::max(), "a size",
-                        "not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB)");
-  if (!bytes.ok()) return bytes.error();
-  return static_cast<size_t>(*bytes);
-}
-
-// Sizes that bound something that must exist: zero is rejected.
-Result<size_t> sizeValue(Loader& l, const Item& v) {
-  auto bytes = sizeOrZero(l, v);
-  if (bytes.ok() && *bytes == 0) {
-    return l.fail(v, "must be greater than 0: " + inQuotes(v.node.Scalar()));
-  }
-  return bytes;
-}
-
-Result<int64_t> durationMs(Loader& l, const Item& v) {
-  auto ms = quantity(l, v, kDurationUnits, std::numeric_limits<int64_t>::max(), "a duration",
-                     "not a duration (expected e.g. 250ms, 10s, 5m, 1h, 7d)");
-  if (!ms.ok()) return ms.error();
-  return static_cast<int64_t>(*ms);
-}
-
-// A zero timeout would fail every request.
-Result<int64_t> timeoutMs(Loader& l, const Item& v) {
-  auto ms = durationMs(l, v);
-  if (ms.ok() && *ms == 0) return l.fail(v, "must be greater than 0: " + inQuotes(v.node.Scalar()));
-  return ms;
-}
-
-// Cache times are compared with OCSP times, which have a resolution of one second.
-Result<int64_t> seconds(Loader& l, const Item& v) {
-  auto ms = durationMs(l, v);
-  if (!ms.ok()) return ms;
-  if (*ms % 1000 != 0) {
-    return l.fail(v, "not a whole number of seconds: " + inQuotes(v.node.Scalar()));
-  }
-  return *ms / 1000;
-}
-
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-};
-
-// "HOST:PORT" or "[IPv6]:PORT", where HOST is an IP literal or "localhost": the listeners must
-// not depend on DNS at start-up, and the workers connect to Redis without blocking, so they
-// cannot wait for DNS either. With a `default_port`, the ":PORT" part may be left out.
-Result<HostPort> hostPort(Loader& l, const Item& v, std::optional<uint16_t> default_port,
-                          uint16_t min_port) {
-  auto s = text(l, v);
-  if (!s.ok()) return s.error();
-  const std::string& a = *s;
-  auto syntax = [&] {
-    return l.fail(v, std::string("not an address (expected ") +
-                         (default_port ? "HOST, HOST:PORT" : "HOST:PORT") +
-                         " or [IPv6]:PORT): " + inQuotes(a));
-  };
-  HostPort out;
-  std::optional<std::string_view> port;
-  if (!a.empty() && a[0] == '[') {
-    size_t close = a.find(']');
-    if (close == std::string::npos) return syntax();
-    out.host = a.substr(1, close - 1);
-    std::string_view rest = std::string_view(a).substr(close + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') return syntax();
-      port = rest.substr(1);
-    }
-    if (out.host.find(':') == std::string::npos || !isIpLiteral(out.host)) return syntax();
-  } else {
-    size_t colon = a.find(':');
-    if (colon != std::string::npos && a.find(':', colon + 1) != std::string::npos) {
-      return syntax();  // IPv6 needs brackets
-    }
-    out.host = a.substr(0, colon);
-    if (colon != std::string::npos) port = std::string_view(a).substr(colon + 1);
-    if (!port && !default_port) return syntax();
-    if (out.host != "localhost" && !isIpLiteral(out.host)) {
-      return l.fail(v, "host must be an IP address or localhost: " + inQuotes(a));
-    }
-  }
-  if (!port) {
-    if (!default_port) return syntax();
-    out.port = *default_port;
-    return out;
-  }
-  if (port->empty() ||
-      !std::all_of(port->begin(), port->end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return syntax();
-  }
-  uint64_t n = 0;
-  if (std::from_chars(port->data(), port->data() + port->size(), n).ec != std::errc() ||
-      n < min_port || n > 65535) {
-    return l.fail(v, "port out of range (expected " + std::to_string(min_port) +
-                         "..65535): " + inQuotes(a));
-  }
-  out.port = static_cast<uint16_t>(n);
-  return out;
-}
 
 // Listen addresses need their port; port 0 picks a free one.
 Result<ListenAddress> address(Loader& l, const Item& v) {
@@ -519,11 +86,6 @@ Result<std::string> secret(Loader& l, const Item& v) {
   auto s = text(l, v);
   if (s.ok() && s->empty()) return l.fail(v, "must not be empty");
   return s;
-}
-
-Result<std::string> masterName(Loader& l, const Item& v) {
-  return checkedText(l, v, isPlainName,
-                     "not a valid name (expected letters, digits, '_', '.' and '-')");
 }
 
 // The first retry waits 100ms; a smaller cap would make that the longest wait.
@@ -608,6 +170,48 @@ Result<std::vector<IssuerCert>> issuerFiles(Loader& l, const Item& v) {
   return all;
 }
 
+// --- Forward proxy and CRLs ------------------------------------------------------------------
+
+// forward.aia_fqdns and crl.fqdns: hosts the proxy fetches from on a client's behalf.
+Result<HostAndPort> allowedHost(Loader& l, const Item& v) {
+  auto hp = fqdnPort(l, v, 80);
+  if (!hp.ok()) return hp.error();
+  return HostAndPort{std::move(hp->host), hp->port};
+}
+
+// An allow-list entry as messages show it.
+std::string hostAndPortText(const HostAndPort& h) { return h.host + ":" + std::to_string(h.port); }
+
+// Relative to the config file, like issuer paths; phase 2 checks that it exists.
+Result<std::string> trustStorePath(Loader& l, const Item& v) {
+  auto s = text(l, v);
+  if (!s.ok()) return s;
+  if (s->empty()) return l.fail(v, "must not be empty");
+  return l.resolvePath(*s);
+}
+
+// crl.urls are fetched from start-up on, so their hosts are allowed like crl.fqdns (phase 2)
+// and follow the same rules.
+Result<std::string> crlUrl(Loader& l, const Item& v) {
+  auto s = text(l, v);
+  if (!s.ok()) return s;
+  auto url = parseHttpUrl(*s);
+  if (!url.ok()) return l.fail(v, "not a valid URL (" + url.error().detail + "): " + inQuotes(*s));
+  // Not quoted: the user information may hold a password.
+  if (url->has_userinfo) return l.fail(v, "must not contain user information (user:password@)");
+  if (url->host_is_ip || isIpLiteral(url->host)) {
+    return l.fail(v, "an FQDN is required, not an IP address (firewalls allow these hosts by "
+                     "name): " + inQuotes(*s));
+  }
+  if (!isHostName(url->host)) return l.fail(v, "not a host name: " + inQuotes(url->host));
+  return s;
+}
+
+auto unknownIssuerPolicy() {
+  return oneOf<UnknownIssuerPolicy>(
+      {{"pass", UnknownIssuerPolicy::Pass}, {"refuse", UnknownIssuerPolicy::Refuse}});
+}
+
 // --- The schema ------------------------------------------------------------------------------
 
 const Schema<Config>& listenSchema() {
@@ -653,7 +257,7 @@ const Schema<Logging>& loggingSchema() {
 
 const Schema<Upstream>& upstreamSchema() {
   static const Schema<Upstream> schema = {
-      field("name", &Upstream::name, upstreamName, Need::Required),
+      field("name", &Upstream::name, plainName, Need::Required),  // a log field and label
       field("fqdns", &Upstream::fqdns, listOf(hostName), Need::Required),
       field("scheme", &Upstream::scheme,
             oneOf<std::string>({{"http", "http"}, {"https", "https"}})),
@@ -669,13 +273,35 @@ const Schema<Redis>& redisSchema() {
       field("address", &Redis::address, redisAddress(6379)),
       field("unix_socket", &Redis::unix_socket, unixSocketPath),
       field("sentinels", &Redis::sentinels, listOf(redisAddress(26379))),
-      field("master_name", &Redis::master_name, masterName),
+      field("master_name", &Redis::master_name, plainName),
       field("password", &Redis::password, secret),
       field("db", &Redis::db, integer(0, 15)),
       field("key_prefix", &Redis::key_prefix, text),
       field("connect_timeout", &Redis::connect_timeout_ms, timeoutMs),
       field("command_timeout", &Redis::command_timeout_ms, timeoutMs),
       field("reconnect_max_backoff", &Redis::reconnect_max_backoff_ms, backoffMs),
+  };
+  return schema;
+}
+
+const Schema<Forward>& forwardSchema() {
+  static const Schema<Forward> schema = {
+      field("enabled", &Forward::enabled, boolean),
+      field("unknown_issuer", &Forward::unknown_issuer, unknownIssuerPolicy()),
+      field("aia_fqdns", &Forward::aia_fqdns, listOf(allowedHost)),
+      field("trust_store", &Forward::trust_store, trustStorePath),
+  };
+  return schema;
+}
+
+const Schema<Crl>& crlSchema() {
+  static const Schema<Crl> schema = {
+      field("fqdns", &Crl::fqdns, listOf(allowedHost)),
+      field("urls", &Crl::urls, listOf(crlUrl)),
+      field("max_bytes", &Crl::max_bytes, sizeValue),
+      field("memory_bytes", &Crl::memory_bytes, sizeOrZero),  // 0 = no in-process CRL cache
+      field("unknown_issuer", &Crl::unknown_issuer, unknownIssuerPolicy()),
+      field("issuers", &Crl::issuers, issuerFiles),
   };
   return schema;
 }
@@ -693,6 +319,8 @@ const Schema<Config>& configSchema() {
       field("resolve", &Config::resolve, resolveMap),
       field("upstreams", &Config::upstreams, listOf(mapOf(upstreamSchema())), Need::Required),
       field("redis", &Config::redis, mapOf(redisSchema())),
+      field("forward", &Config::forward, mapOf(forwardSchema())),
+      field("crl", &Config::crl, mapOf(crlSchema())),
   };
   return schema;
 }
@@ -734,6 +362,81 @@ Status checkRedis(const Loader& l, const Redis& r) {
   return Ok{};
 }
 
+// An allow-list names each host and port once.
+Status checkNoRepeats(const Loader& l, const std::vector<HostAndPort>& hosts,
+                      const std::string& path) {
+  for (size_t j = 1; j < hosts.size(); ++j) {
+    for (size_t k = 0; k < j; ++k) {
+      if (hosts[j].host == hosts[k].host && hosts[j].port == hosts[k].port) {
+        return l.failAt(indexed(path, j), "duplicate host " + inQuotes(hostAndPortText(hosts[j])));
+      }
+    }
+  }
+  return Ok{};
+}
+
+// The trust store is only read in forward mode, so a host without one can turn it off.
+Status checkForward(const Loader& l, const Forward& f) {
+  if (auto s = checkNoRepeats(l, f.aia_fqdns, "forward.aia_fqdns"); !s.ok()) return s;
+  if (!f.enabled) return Ok{};
+  struct stat st {};
+  if (::stat(f.trust_store.c_str(), &st) != 0) {
+    return l.failAt("forward.trust_store",
+                    "cannot read " + inQuotes(f.trust_store) + ": " + osError(errno));
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    return l.failAt("forward.trust_store", "not a file or directory: " + inQuotes(f.trust_store));
+  }
+  return Ok{};
+}
+
+// crl.fqdns gains the host of every crl.urls entry. A host:port is either an OCSP upstream or
+// a CRL host, never both: forward mode picks the handling of a request by its host and port.
+Status checkCrl(const Loader& l, Config& config) {
+  Crl& crl = config.crl;
+  if (auto s = checkNoRepeats(l, crl.fqdns, "crl.fqdns"); !s.ok()) return s;
+  std::vector<std::string> origin;  // the key each crl.fqdns entry comes from
+  for (size_t i = 0; i < crl.fqdns.size(); ++i) origin.push_back(indexed("crl.fqdns", i));
+  for (size_t i = 0; i < crl.urls.size(); ++i) {
+    const std::string at = indexed("crl.urls", i);
+    if (std::find(crl.urls.begin(), crl.urls.begin() + static_cast<long>(i), crl.urls[i]) !=
+        crl.urls.begin() + static_cast<long>(i)) {
+      return l.failAt(at, "duplicate URL " + inQuotes(crl.urls[i]));
+    }
+    auto url = parseHttpUrl(crl.urls[i]);  // accepted in phase 1
+    if (!url.ok()) return l.failAt(at, "not a valid URL (" + url.error().detail + ")");
+    HostAndPort host{url->host, url->port};
+    bool listed = std::any_of(crl.fqdns.begin(), crl.fqdns.end(), [&](const HostAndPort& h) {
+      return h.host == host.host && h.port == host.port;
+    });
+    if (!listed) {
+      crl.fqdns.push_back(std::move(host));
+      origin.push_back(at);
+    }
+  }
+  for (size_t i = 0; i < crl.fqdns.size(); ++i) {
+    for (const Upstream& u : config.upstreams) {
+      bool shared = u.port == crl.fqdns[i].port &&
+                    std::any_of(u.fqdns.begin(), u.fqdns.end(), [&](const std::string& f) {
+                      return sameHost(f, crl.fqdns[i].host);
+                    });
+      if (shared) {
+        return l.failAt(origin[i], inQuotes(hostAndPortText(crl.fqdns[i])) +
+                                       " is both an OCSP upstream and a CRL host (upstream " +
+                                       inQuotes(u.name) + ")");
+      }
+    }
+  }
+  // A certificate also found in a listed directory is kept once.
+  std::set<std::string> seen;
+  std::vector<IssuerCert> kept;
+  for (auto& issuer : crl.issuers) {
+    if (seen.insert(issuerIdentity(issuer.cert.get())).second) kept.push_back(std::move(issuer));
+  }
+  crl.issuers = std::move(kept);
+  return Ok{};
+}
+
 Status checkRules(const Loader& l, Config& config) {
   std::map<std::string, size_t> names;
   for (size_t i = 0; i < config.upstreams.size(); ++i) {
@@ -764,7 +467,7 @@ Status checkRules(const Loader& l, Config& config) {
       if (first) {
         kept.push_back(std::move(issuer));
       } else if (it->second != i) {
-        return l.failAt(l.originOf(issuer.cert.get()),
+        return l.failAt(l.originOf(issuer.cert.get(), "upstreams"),
                         "issuer certificate " + inQuotes(subjectLine(issuer.cert.get())) +
                             " is configured for both upstream " +
                             inQuotes(config.upstreams[it->second].name) + " and upstream " +
@@ -773,34 +476,50 @@ Status checkRules(const Loader& l, Config& config) {
     }
     u.issuers = std::move(kept);
   }
-  if (config.redis) return checkRedis(l, *config.redis);
-  return Ok{};
+  if (config.redis) {
+    if (auto s = checkRedis(l, *config.redis); !s.ok()) return s;
+  }
+  if (auto s = checkForward(l, config.forward); !s.ok()) return s;
+  return checkCrl(l, config);
 }
 
 // Things worth an operator's attention that must not stop the proxy.
+// Not an error: CAs keep answering for certificates of an expired issuer, and refusing to
+// start would take every other issuer down with it. `owner` is "upstream" or "crl".
+void warnIfNotValidNow(const IssuerCert& issuer, std::string_view owner, std::string_view name,
+                       int64_t now) {
+  auto not_before = asn1ToEpoch(X509_get0_notBefore(issuer.cert.get()));
+  auto not_after = asn1ToEpoch(X509_get0_notAfter(issuer.cert.get()));
+  if ((not_before && now < *not_before) || (not_after && now > *not_after)) {
+    logEvent(LogLevel::Warn, "issuer_not_valid_now",
+             {{"file", issuer.path},
+              {owner, name},
+              {"subject", subjectLine(issuer.cert.get())},
+              {"not_before", not_before ? rfc3339(*not_before) : ""},
+              {"not_after", not_after ? rfc3339(*not_after) : ""}});
+  }
+}
+
+// resolve: pins every host the proxy fetches from: upstreams, CRL hosts, AIA hosts.
+bool fetchesFrom(const Config& config, const std::string& fqdn) {
+  auto same = [&](const HostAndPort& h) { return sameHost(h.host, fqdn); };
+  return std::any_of(config.upstreams.begin(), config.upstreams.end(),
+                     [&](const Upstream& u) {
+                       return std::any_of(u.fqdns.begin(), u.fqdns.end(),
+                                          [&](const std::string& f) { return sameHost(f, fqdn); });
+                     }) ||
+         std::any_of(config.crl.fqdns.begin(), config.crl.fqdns.end(), same) ||
+         std::any_of(config.forward.aia_fqdns.begin(), config.forward.aia_fqdns.end(), same);
+}
+
 void warnAbout(const Config& config) {
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   for (const auto& u : config.upstreams) {
-    for (const auto& issuer : u.issuers) {
-      // Not an error: CAs keep answering for certificates of an expired issuer, and refusing
-      // to start would take every other issuer down with it.
-      auto not_before = asn1ToEpoch(X509_get0_notBefore(issuer.cert.get()));
-      auto not_after = asn1ToEpoch(X509_get0_notAfter(issuer.cert.get()));
-      if ((not_before && now < *not_before) || (not_after && now > *not_after)) {
-        logEvent(LogLevel::Warn, "issuer_not_valid_now",
-                 {{"file", issuer.path},
-                  {"upstream", u.name},
-                  {"subject", subjectLine(issuer.cert.get())},
-                  {"not_before", not_before ? rfc3339(*not_before) : ""},
-                  {"not_after", not_after ? rfc3339(*not_after) : ""}});
-      }
-    }
+    for (const auto& issuer : u.issuers) warnIfNotValidNow(issuer, "upstream", u.name, now);
   }
+  for (const auto& issuer : config.crl.issuers) warnIfNotValidNow(issuer, "crl", "issuers", now);
   for (const auto& [fqdn, ip] : config.resolve) {
-    bool used = std::any_of(config.upstreams.begin(), config.upstreams.end(), [&](const auto& u) {
-      return std::any_of(u.fqdns.begin(), u.fqdns.end(),
-                         [&](const std::string& f) { return sameHost(f, fqdn); });
-    });
+    bool used = fetchesFrom(config, fqdn);
     if (!used) {
       logEvent(LogLevel::Warn, "resolve_unused",
                {{"file", config.path}, {"fqdn", fqdn}, {"ip", ip}});
@@ -826,42 +545,6 @@ int readWholeFile(const std::string& path, std::string* out) {
 }
 
 }  // namespace
-
-bool isHostName(const std::string& s) {
-  if (s.empty() || s.size() > 253) return false;
-  std::string_view rest = s;
-  std::string_view label;
-  for (;;) {  // an empty label also catches "a..b", ".a" and a trailing dot
-    size_t dot = rest.find('.');
-    label = rest.substr(0, dot);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-      return false;
-    }
-    if (!std::all_of(label.begin(), label.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
-        })) {
-      return false;
-    }
-    if (dot == std::string_view::npos) break;
-    rest.remove_prefix(dot + 1);
-  }
-  // RFC 1123 §2.1: the top-level label is alphabetic, so a name can never look like a number.
-  // Resolvers (inet_aton, WHATWG URL) read a name ending in a decimal or 0x label as IPv4:
-  // "1.2.3.4", "127.1", "0x7f.1".
-  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-  if (std::all_of(label.begin(), label.end(), is_digit)) return false;
-  if (label.size() >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X') &&
-      std::all_of(label.begin() + 2, label.end(),
-                  [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; })) {
-    return false;
-  }
-  return true;
-}
-
-bool isIpLiteral(const std::string& s) {
-  unsigned char buf[sizeof(struct in6_addr)];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
 
 Result<std::shared_ptr<const Config>> parseConfig(const std::string& yaml_text,
                                                   const std::string& name,

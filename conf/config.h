@@ -79,6 +79,32 @@ struct Redis {
   int64_t reconnect_max_backoff_ms = 5'000; // redis.reconnect_max_backoff (from 100ms, doubling)
 };
 
+enum class UnknownIssuerPolicy { Pass, Refuse };
+
+// An allow-list entry: a DNS host name (never an IP literal) and a port.
+struct HostAndPort {
+  std::string host;   // lower-cased
+  uint16_t port = 80;
+};
+
+// Forward-proxy mode (DESIGN.md §1): clients that use us as their HTTP proxy.
+struct Forward {
+  bool enabled = true;                                     // forward.enabled
+  UnknownIssuerPolicy unknown_issuer = UnknownIssuerPolicy::Pass;  // forward.unknown_issuer: pass | refuse
+  std::vector<HostAndPort> aia_fqdns;                      // forward.aia_fqdns: hosts caIssuers certificates may be fetched from
+  std::string trust_store = "/etc/ssl/certs";              // forward.trust_store: a directory (OpenSSL hashed CApath) or a PEM file of roots
+};
+
+// CRL caching (DESIGN.md §6).
+struct Crl {
+  std::vector<HostAndPort> fqdns;       // crl.fqdns, plus the host:port of every crl.urls entry (added in phase 2, no duplicates)
+  std::vector<std::string> urls;        // crl.urls: CRLs kept warm from start-up
+  size_t max_bytes = 64u << 20;         // crl.max_bytes: largest CRL accepted
+  size_t memory_bytes = 256u << 20;     // crl.memory_bytes: in-process CRL cache bound (0 = no in-process CRL cache)
+  UnknownIssuerPolicy unknown_issuer = UnknownIssuerPolicy::Pass;  // crl.unknown_issuer
+  std::vector<IssuerCert> issuers;      // crl.issuers: extra certificates that may sign CRLs (files or dirs, like upstreams[].issuers)
+};
+
 struct Config {
   std::string path;                          // file it was loaded from
   ListenAddress listen_ocsp{"127.0.0.1", 8080};   // listen.ocsp
@@ -91,6 +117,8 @@ struct Config {
   NoncePolicy nonce = NoncePolicy::Ignore;
   Logging logging;
   std::optional<Redis> redis;                // absent = no Redis stage
+  Forward forward;                           // defaults when the section is absent
+  Crl crl;                                   // defaults when the section is absent
 };
 
 // Loads and validates a config file. Relative issuer paths are relative to the file's

@@ -127,4 +127,12 @@ std::string httpDate(int64_t epoch_s) {
   return buf;
 }
 
+int64_t parseHttpDate(std::string_view text) {
+  std::string copy(text);
+  struct tm tm {};
+  const char* end = strptime(copy.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return -1;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
 }  // namespace ocsp

@@ -57,8 +57,12 @@ enum class Mode { Responder, Forward };
 struct Route {
   size_t upstream_index = 0;
   std::string upstream_name;
-  SharedX509 issuer;         // validates the upstream's answer (DESIGN.md §5)
+  // Validates the upstream's answer (DESIGN.md §5). Null only in forward mode for an issuer
+  // nobody configured: UpstreamSource then completes it through AIA or applies
+  // forward.unknown_issuer.
+  SharedX509 issuer;
   std::string issuer_name;   // subject, for logs
+  size_t first_fqdn = 0;     // the upstream FQDN tried first (forward mode: the URL's)
 };
 
 struct OcspQuery {
@@ -70,6 +74,9 @@ struct OcspQuery {
   CacheKey key{};
   Mode mode = Mode::Responder;
   std::string client;               // "ip:port" for logs
+  // Forward mode: the upstream the URL named (routing is by the URL's FQDN, DESIGN.md §1).
+  std::optional<size_t> forward_upstream;
+  size_t forward_fqdn = 0;          // index into that upstream's fqdns
   // Set once by PolicySource, the first stage, before the query goes further down the chain;
   // read-only afterwards. `mutable` so that routing does not cost a copy of the query.
   mutable std::shared_ptr<const Route> route;

@@ -14,6 +14,7 @@ namespace ocsp {
 namespace {
 
 constexpr const char* kOcspResponseType = "application/ocsp-response";
+constexpr const char* kCrlType = "application/pkix-crl";  // RFC 2585 §4.2
 
 std::string peerOf(evhttp_request* req) {
   evhttp_connection* conn = evhttp_request_get_connection(req);
@@ -29,12 +30,78 @@ void sendBody(evhttp_request* req, int code, const char* reason, std::string_vie
   evhttp_send_reply(req, code, reason, nullptr);
 }
 
+void sendText(evhttp_request* req, int code, const char* reason, const std::string& text) {
+  evkeyvalq* h = evhttp_request_get_output_headers(req);
+  evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+  evhttp_add_header(h, "Cache-Control", "no-store");
+  sendBody(req, code, reason, text + "\n");
+}
+
 void sendOcspError(evhttp_request* req, int ocsp_status) {
   evkeyvalq* h = evhttp_request_get_output_headers(req);
   evhttp_add_header(h, "Content-Type", kOcspResponseType);
   // An error status is about this moment; caches must not keep it.
   evhttp_add_header(h, "Cache-Control", "no-store");
   sendBody(req, HTTP_OK, "OK", ocspErrorResponse(ocsp_status));
+}
+
+void methodNotAllowed(evhttp_request* req, const char* allow, const std::string& why) {
+  evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+  sendText(req, 405, "Method Not Allowed", why);
+}
+
+// A forward request we will not serve: logged once, answered with `code`.
+void refuse(evhttp_request* req, int code, const char* reason_phrase, const std::string& reason,
+            const std::string& host, const std::string& detail) {
+  logEvent(LogLevel::Warn, "forward_refused",
+           {{"client", peerOf(req)}, {"reason", reason}, {"host", host}, {"detail", detail}});
+  sendText(req, code, reason_phrase, "refused: " + detail);
+}
+
+void addFreshnessHeaders(evkeyvalq* h, int64_t max_age, const std::string& expires,
+                         const std::string& last_modified, const std::string& etag) {
+  if (max_age < 0) max_age = 0;
+  // RFC 5019 §6.2: let HTTP caches keep the answer until it stops being fresh.
+  std::string cc = "max-age=" + std::to_string(max_age) + ", public, no-transform, must-revalidate";
+  evhttp_add_header(h, "Cache-Control", cc.c_str());
+  evhttp_add_header(h, "Expires", expires.c_str());
+  evhttp_add_header(h, "Last-Modified", last_modified.c_str());
+  evhttp_add_header(h, "ETag", etag.c_str());
+}
+
+bool etagMatches(evhttp_request* req, const std::string& etag) {
+  const char* inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
+  return inm != nullptr && etag == inm;
+}
+
+// The OCSP GET path of a forward URL: the target without its query, and without the
+// upstream's configured path prefix ("/ocsp/MFQw..." with path "/ocsp" -> "/MFQw...").
+std::string ocspGetPath(const std::string& target, const std::string& upstream_path) {
+  std::string path = target.substr(0, target.find('?'));
+  std::string prefix = upstream_path;
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (!prefix.empty() && path.compare(0, prefix.size() + 1, prefix + "/") == 0) {
+    path.erase(0, prefix.size());
+  }
+  return path;
+}
+
+// RFC 9110 §7.2: a request with several Host headers is refused; one that names another host
+// than the absolute URI is a smuggling attempt or a confused client.
+bool hostHeaderAgrees(evhttp_request* req, const HttpUrl& url, std::string* seen) {
+  int count = 0;
+  const evkeyvalq* headers = evhttp_request_get_input_headers(req);
+  for (const evkeyval* kv = headers->tqh_first; kv != nullptr; kv = kv->next.tqe_next) {
+    if (evutil_ascii_strcasecmp(kv->key, "Host") != 0) continue;
+    ++count;
+    *seen = kv->value;
+  }
+  if (count == 0) return true;  // HTTP/1.0: the URI alone names the host
+  return count == 1 && hostHeaderMatches(*seen, url);
+}
+
+void releaseCrl(const void*, size_t, void* holder) {
+  delete static_cast<std::shared_ptr<const CrlEntry>*>(holder);
 }
 
 }  // namespace
@@ -46,6 +113,21 @@ void HttpFront::onRequest(evhttp_request* req, void* self) {
 void HttpFront::handle(evhttp_request* req) {
   int64_t started_ms = monotonicMs();
   evhttp_cmd_type method = evhttp_request_get_command(req);
+  if (method == EVHTTP_REQ_CONNECT) {
+    // Tunnels would let clients reach anything over TLS; we only proxy plain http.
+    const char* target = evhttp_request_get_uri(req);
+    logEvent(LogLevel::Warn, "forward_refused",
+             {{"client", peerOf(req)}, {"reason", "connect"}, {"host", target ? target : ""}});
+    methodNotAllowed(req, "GET, HEAD, POST",
+                     "CONNECT is not supported: only http:// OCSP and CRL URLs of allowed hosts "
+                     "are proxied");
+    return;
+  }
+  const char* raw = evhttp_request_get_uri(req);
+  if (raw != nullptr && raw[0] != '/') {
+    handleForward(req, raw, started_ms);
+    return;
+  }
   Result<OcspQuery> decoded = makeError(ErrorCategory::MalformedRequest, "none");
   if (method == EVHTTP_REQ_POST) {
     evbuffer* in = evhttp_request_get_input_buffer(req);
@@ -57,11 +139,69 @@ void HttpFront::handle(evhttp_request* req) {
     const char* path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
     decoded = decodeOcspGetPath(path != nullptr ? path : "");
   } else {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD, POST");
-    sendBody(req, 405, "Method Not Allowed", "method not allowed: use GET or POST\n");
+    methodNotAllowed(req, "GET, HEAD, POST", "method not allowed: use GET or POST");
     return;
   }
+  lookupOcsp(req, std::move(decoded), started_ms, nullptr);
+}
 
+void HttpFront::handleForward(evhttp_request* req, const char* raw_uri, int64_t started_ms) {
+  auto url = parseHttpUrl(raw_uri);
+  if (!url) {
+    refuse(req, 400, "Bad Request", url.error().code, "", url.error().detail);
+    return;
+  }
+  if (!config_->forward.enabled) {
+    refuse(req, 403, "Forbidden", "forward_disabled", url->host,
+           "this proxy does not accept forward-proxy requests (forward.enabled is false)");
+    return;
+  }
+  auto target = allow_.classify(*url);
+  if (!target) {
+    refuse(req, 403, "Forbidden", target.error().code, url->host, target.error().detail);
+    return;
+  }
+  std::string host_header;
+  if (!hostHeaderAgrees(req, *url, &host_header)) {
+    refuse(req, 400, "Bad Request", "host_mismatch", url->host,
+           "Host header \"" + host_header + "\" does not match the URL's host " +
+               url->authority());
+    return;
+  }
+  evhttp_cmd_type method = evhttp_request_get_command(req);
+  if (target->kind == TargetKind::Crl) {
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+      methodNotAllowed(req, "GET, HEAD", "CRLs are fetched with GET");
+      return;
+    }
+    if (crl_ == nullptr) {
+      sendText(req, 502, "Bad Gateway", "CRL service not running");
+      return;
+    }
+    crl_->lookup(*url, peerOf(req), mailbox_,
+                 [this, req](Result<std::shared_ptr<const CrlEntry>> result) {
+                   answerCrl(req, result);
+                 });
+    return;
+  }
+  Result<OcspQuery> decoded = makeError(ErrorCategory::MalformedRequest, "none");
+  if (method == EVHTTP_REQ_POST) {
+    evbuffer* in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, -1));
+    decoded = decodeOcspDer(std::string_view(data != nullptr ? data : "", len));
+  } else if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) {
+    const conf::Upstream& up = config_->upstreams.at(target->upstream_index);
+    decoded = decodeOcspGetPath(ocspGetPath(url->target, up.path));
+  } else {
+    methodNotAllowed(req, "GET, HEAD, POST", "method not allowed: OCSP uses GET or POST");
+    return;
+  }
+  lookupOcsp(req, std::move(decoded), started_ms, &*target);
+}
+
+void HttpFront::lookupOcsp(evhttp_request* req, Result<OcspQuery> decoded, int64_t started_ms,
+                           const ForwardTarget* forward) {
   if (!decoded) {
     const Error& err = decoded.error();
     std::string client = peerOf(req);
@@ -70,9 +210,12 @@ void HttpFront::handle(evhttp_request* req) {
     sendOcspError(req, ocspStatusFor(err.category));
     return;
   }
-
   auto query = std::make_shared<OcspQuery>(std::move(decoded).value());
-  query->mode = Mode::Responder;
+  query->mode = forward != nullptr ? Mode::Forward : Mode::Responder;
+  if (forward != nullptr) {
+    query->forward_upstream = forward->upstream_index;
+    query->forward_fqdn = forward->fqdn_index;
+  }
   query->client = peerOf(req);
   std::shared_ptr<const OcspQuery> shared = query;
   // libevent keeps `req` alive until we reply, even if the client goes away meanwhile
@@ -97,31 +240,55 @@ void HttpFront::answer(evhttp_request* req, const OcspQuery& query, const Result
   evkeyvalq* h = evhttp_request_get_output_headers(req);
   evhttp_add_header(h, "Content-Type", kOcspResponseType);
   if (e.cacheable) {
-    // RFC 5019 §6.2: let HTTP caches keep the answer until it stops being fresh.
-    int64_t max_age = e.fresh_until - clock_.now();
-    if (max_age < 0) max_age = 0;
-    std::string cc = "max-age=" + std::to_string(max_age) + ", public, no-transform, must-revalidate";
-    evhttp_add_header(h, "Cache-Control", cc.c_str());
-    evhttp_add_header(h, "Expires", e.expires.c_str());
-    evhttp_add_header(h, "Last-Modified", e.last_modified.c_str());
-    evhttp_add_header(h, "ETag", e.etag.c_str());
+    addFreshnessHeaders(h, e.fresh_until - clock_.now(), e.expires, e.last_modified, e.etag);
   } else {
-    evhttp_add_header(h, "Cache-Control", "no-store");  // carries this client's nonce
+    // Carries this client's nonce, or was not validated (forward.unknown_issuer: pass).
+    evhttp_add_header(h, "Cache-Control", "no-store");
   }
   if (logEnabled(LogLevel::Debug)) {
     std::string ms = std::to_string(monotonicMs() - started_ms);
     logEvent(LogLevel::Debug, "answer",
-             {{"client", query.client}, {"status", certStatusName(e.status)},
+             {{"client", query.client}, {"mode", query.mode == Mode::Forward ? "forward" : "responder"},
+              {"status", certStatusName(e.status)},
               {"source", answerSourceName(result->source)}, {"latency_ms", ms}});
   }
-  if (e.cacheable && evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-    const char* inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
-    if (inm != nullptr && e.etag == inm) {
-      evhttp_send_reply(req, 304, "Not Modified", nullptr);
-      return;
-    }
+  if (e.cacheable && evhttp_request_get_command(req) != EVHTTP_REQ_POST && etagMatches(req, e.etag)) {
+    evhttp_send_reply(req, 304, "Not Modified", nullptr);
+    return;
   }
   sendBody(req, HTTP_OK, "OK", e.der);
+}
+
+void HttpFront::answerCrl(evhttp_request* req,
+                          const Result<std::shared_ptr<const CrlEntry>>& result) {
+  if (!result) {
+    // Logged by the CRL service with the URL and the detail.
+    sendText(req, 502, "Bad Gateway", "CRL not available: " + result.error().code);
+    return;
+  }
+  const std::shared_ptr<const CrlEntry>& e = *result;
+  evkeyvalq* h = evhttp_request_get_output_headers(req);
+  evhttp_add_header(h, "Content-Type", kCrlType);
+  addFreshnessHeaders(h, e->hard_expiry - clock_.now(), e->expires, e->last_modified, e->etag);
+  bool not_modified = etagMatches(req, e->etag);
+  if (!not_modified) {
+    const char* ims =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "If-Modified-Since");
+    // RFC 9110 §13.1.3: If-Modified-Since is ignored when If-None-Match is present.
+    bool has_inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
+    int64_t since = ims != nullptr && !has_inm ? parseHttpDate(ims) : -1;
+    not_modified = since >= 0 && e->crl.this_update <= since;
+  }
+  if (not_modified) {
+    evhttp_send_reply(req, 304, "Not Modified", nullptr);
+    return;
+  }
+  // The reply references the cached bytes (a CRL may be tens of MB): the entry is kept alive
+  // until libevent has sent them.
+  auto* holder = new std::shared_ptr<const CrlEntry>(e);
+  evbuffer_add_reference(evhttp_request_get_output_buffer(req), e->bytes.data(),
+                         e->bytes.size(), &releaseCrl, holder);
+  evhttp_send_reply(req, HTTP_OK, "OK", nullptr);
 }
 
 }  // namespace ocsp

@@ -4,35 +4,70 @@
 
 namespace ocsp {
 
+namespace {
+void logUnknownIssuer(const OcspQuery& query, const CertIdInfo& id, const char* action) {
+  logEvent(LogLevel::Warn, "unknown_issuer",
+           {{"client", query.client},
+            {"mode", query.forward_upstream ? "forward" : "responder"},
+            {"hash", OBJ_nid2sn(id.hash_nid)},
+            {"issuer_key_hash", toHex(id.issuer_key_hash)},
+            {"serial", toHex(id.serial)},
+            {"action", action}});
+}
+}  // namespace
+
+std::shared_ptr<const Route> PolicySource::forwardRoute(const OcspQuery& query,
+                                                        std::shared_ptr<const Route> found) const {
+  size_t upstream = *query.forward_upstream;
+  if (found && found->upstream_index == upstream && found->first_fqdn == query.forward_fqdn) {
+    return found;
+  }
+  auto route = found ? std::make_shared<Route>(*found) : std::make_shared<Route>();
+  route->upstream_index = upstream;
+  route->upstream_name = config_->upstreams.at(upstream).name;
+  route->first_fqdn = query.forward_fqdn;
+  if (!found) route->issuer_name = "(unknown issuer)";
+  return route;
+}
+
 void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
+  const bool forward = query->forward_upstream.has_value();
   std::shared_ptr<const Route> route;
+  const CertIdInfo* unknown = nullptr;  // forward mode: the first CertID of an unknown issuer
   for (const auto& id : query->cert_ids) {
     auto found = index_.find(id);
+    bool mixed = false;
     if (!found) {
-      std::string key_hash = toHex(id.issuer_key_hash);
-      std::string serial = toHex(id.serial);
-      logEvent(LogLevel::Warn, "unknown_issuer",
-               {{"client", query->client},
-                {"hash", OBJ_nid2sn(id.hash_nid)},
-                {"issuer_key_hash", key_hash},
-                {"serial", serial}});
-      done(makeError(ErrorCategory::Unauthorized, "unknown_issuer",
-                     "no configured issuer matches issuerKeyHash " + key_hash));
-      return;
+      if (!forward) {
+        logUnknownIssuer(*query, id, "unauthorized");
+        done(makeError(ErrorCategory::Unauthorized, "unknown_issuer",
+                       "no configured issuer matches issuerKeyHash " + toHex(id.issuer_key_hash)));
+        return;
+      }
+      if (route) {
+        mixed = true;
+      } else if (unknown == nullptr) {
+        unknown = &id;
+        logUnknownIssuer(*query, id, "complete");
+      } else {
+        mixed = unknown->issuer_key_hash != id.issuer_key_hash ||
+                unknown->issuer_name_hash != id.issuer_name_hash ||
+                unknown->hash_nid != id.hash_nid;
+      }
+    } else {
+      mixed = unknown != nullptr || (route && route->issuer != found->issuer);
+      if (!route) route = std::move(found);
     }
-    if (route && route->issuer != found->issuer) {
-      logEvent(LogLevel::Warn, "mixed_issuers",
-               {{"client", query->client},
-                {"first", route->issuer_name},
-                {"second", found->issuer_name}});
+    if (mixed) {
+      logEvent(LogLevel::Warn, "mixed_issuers", {{"client", query->client}});
       done(makeError(ErrorCategory::Unauthorized, "mixed_issuers",
                      "request mixes certificates of different issuers"));
       return;
     }
-    if (!route) route = std::move(found);
   }
-  query->route = std::move(route);
-  query->passthrough = nonce_ == conf::NoncePolicy::Passthrough && query->nonce.has_value();
+  query->route = forward ? forwardRoute(*query, std::move(route)) : std::move(route);
+  query->passthrough =
+      config_->nonce == conf::NoncePolicy::Passthrough && query->nonce.has_value();
   next_.lookup(std::move(query), std::move(done));
 }
 

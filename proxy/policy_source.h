@@ -1,11 +1,16 @@
 #pragma once
 // First pipeline stage (DESIGN.md §2): decides whether we may answer at all and where the
 // query goes. Rules:
-//   - every CertID must belong to a configured issuer; otherwise OCSP unauthorized, logged
-//     as event=unknown_issuer;
+//   - local-responder mode: every CertID must belong to a known issuer (configured, or
+//     learned through AIA); otherwise OCSP unauthorized, logged as event=unknown_issuer;
+//   - forward mode: the upstream is the one whose FQDN the URL named, tried first; an
+//     unknown issuer is allowed through with a null Route::issuer, for UpstreamSource to
+//     complete through AIA or to apply forward.unknown_issuer (logged there);
 //   - all CertIDs of one request must have the same issuer: one responder answers one
 //     request and its answer is validated against one issuer key; otherwise unauthorized;
 //   - nonce policy: with `passthrough`, a request carrying a nonce bypasses the cache.
+#include <memory>
+
 #include "conf/config.h"
 #include "core/ocsp_types.h"
 #include "upstream/issuer_index.h"
@@ -15,14 +20,17 @@ namespace ocsp {
 class PolicySource final : public Source {
  public:
   // `index` and `next` must outlive this object.
-  PolicySource(const IssuerIndex& index, conf::NoncePolicy nonce, Source& next)
-      : index_(index), nonce_(nonce), next_(next) {}
+  PolicySource(const IssuerIndex& index, std::shared_ptr<const conf::Config> config, Source& next)
+      : index_(index), config_(std::move(config)), next_(next) {}
 
   void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
 
  private:
+  std::shared_ptr<const Route> forwardRoute(const OcspQuery& query,
+                                            std::shared_ptr<const Route> found) const;
+
   const IssuerIndex& index_;
-  conf::NoncePolicy nonce_;
+  std::shared_ptr<const conf::Config> config_;
   Source& next_;
 };
 

@@ -18,6 +18,9 @@
 #include "core/handles.h"
 #include "core/log.h"
 #include "proxy/worker.h"
+#include "upstream/allow_list.h"
+#include "upstream/crl_service.h"
+#include "upstream/issuer_completion.h"
 #include "upstream/issuer_index.h"
 
 namespace ocsp {
@@ -158,14 +161,27 @@ int runServer(std::shared_ptr<const conf::Config> config) {
 
   MemoryCache cache(config->cache.memory_bytes);
   IssuerIndex index(*config);
+  AllowList allow(*config);
   InflightTable inflight;
   FqdnHealth health;
   std::unique_ptr<RedisStatus> redis_status;
   if (config->redis) {
-    redis_status =
-        std::make_unique<RedisStatus>(static_cast<int>(n_workers), redisTarget(*config->redis));
+    // One connection per worker, and one for the CRL service (the last slot).
+    redis_status = std::make_unique<RedisStatus>(static_cast<int>(n_workers) + 1,
+                                                 redisTarget(*config->redis));
   }
-  SharedState shared{cache, index, inflight, health, SystemClock::instance(), redis_status.get()};
+  X509StorePtr trust_store;
+  if (auto loaded = loadTrustStore(config->forward.trust_store)) {
+    trust_store = std::move(*loaded);
+  } else {
+    // Not fatal: only AIA completion and root-signed CRLs need it.
+    logEvent(LogLevel::Warn, "trust_store_unavailable", {{"detail", loaded.error().detail}});
+  }
+  CrlStore crl_store(config->crl.memory_bytes);
+  CrlService crl(config, index, trust_store.get(), crl_store, SystemClock::instance(),
+                 redis_status.get(), static_cast<int>(n_workers));
+  SharedState shared{cache,  index, allow, trust_store.get(), &crl, inflight, health,
+                     SystemClock::instance(), redis_status.get()};
   MainLoop loop;
   loop.base.reset(event_base_new());
   loop.redis_status = redis_status.get();
@@ -185,6 +201,7 @@ int runServer(std::shared_ptr<const conf::Config> config) {
     loop.workers.push_back(std::make_unique<Worker>(static_cast<int>(i), config, shared, fds[i]));
   }
   for (auto& w : loop.workers) w->start();
+  crl.start();
 
   EventPtr sigterm(evsignal_new(loop.base.get(), SIGTERM, &onSignal, &loop));
   EventPtr sigint(evsignal_new(loop.base.get(), SIGINT, &onSignal, &loop));
@@ -205,6 +222,7 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   event_base_dispatch(loop.base.get());
 
   for (auto& w : loop.workers) w->join();
+  crl.stop();  // before the workers' mailboxes go: it may still post replies to them
   loop.workers.clear();
   logEvent(LogLevel::Info, "stopped");
   return 0;

@@ -30,7 +30,9 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
       http_(evhttp_new(base_.get())),
       mailbox_(base_.get()),
       fetcher_(base_.get()),
-      upstream_(config, fetcher_, shared.health, shared.clock, freshnessFrom(*config)),
+      completer_(config, shared.allow, shared.trust_store, shared.index, fetcher_, shared.clock),
+      upstream_(config, fetcher_, shared.health, shared.clock, freshnessFrom(*config),
+                &completer_),
       coalescer_(shared.inflight, mailbox_, &shared.cache, shared.clock, upstream_),
       redis_(config->redis ? std::make_unique<RedisSource>(
                                  base_.get(), *config->redis, freshnessFrom(*config),
@@ -38,8 +40,8 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
                                  *shared.redis_status, id)
                            : nullptr),
       memory_(shared.cache, shared.clock, redis_ ? static_cast<Source&>(*redis_) : coalescer_),
-      policy_(shared.index, config->nonce, memory_),
-      front_(policy_, shared.clock) {
+      policy_(shared.index, config, memory_),
+      front_(policy_, shared.clock, config, shared.allow, shared.crl, mailbox_) {
   const conf::Limits& lim = config->limits;
   timeval tv{static_cast<time_t>(lim.client_timeout_ms / 1000),
              static_cast<suseconds_t>((lim.client_timeout_ms % 1000) * 1000)};

@@ -19,6 +19,9 @@
 #include "core/mailbox.h"
 #include "proxy/http_front.h"
 #include "proxy/policy_source.h"
+#include "upstream/aia_completer.h"
+#include "upstream/allow_list.h"
+#include "upstream/crl_service.h"
 #include "upstream/curl_fetcher.h"
 #include "upstream/fqdn_health.h"
 #include "upstream/issuer_index.h"
@@ -29,7 +32,10 @@ namespace ocsp {
 // What all workers share. Everything referenced must outlive the workers.
 struct SharedState {
   MemoryCache& cache;
-  const IssuerIndex& index;
+  IssuerIndex& index;           // AIA completion learns issuers into it
+  const AllowList& allow;
+  X509_STORE* trust_store;      // forward.trust_store; null if it could not be loaded
+  CrlService* crl;              // null: CRL URLs get 502
   InflightTable& inflight;
   FqdnHealth& health;
   const Clock& clock;
@@ -66,6 +72,7 @@ class Worker {
   Mailbox mailbox_;
   // Pipeline, innermost first; wired in the constructor, outermost last.
   CurlFetcher fetcher_;
+  AiaCompleter completer_;
   UpstreamSource upstream_;
   CoalescingSource coalescer_;
   std::unique_ptr<RedisSource> redis_;  // null without a redis: section

@@ -186,4 +186,13 @@ void CurlFetcher::collectDone() {
   }
 }
 
+void pinAddress(FetchRequest& request, const std::map<std::string, std::string>& resolve,
+                const std::string& host, uint16_t port) {
+  auto it = resolve.find(host);
+  if (it == resolve.end()) return;
+  bool v6 = it->second.find(':') != std::string::npos;
+  request.resolve.push_back(host + ":" + std::to_string(port) + ":" +
+                            (v6 ? "[" + it->second + "]" : it->second));
+}
+
 }  // namespace ocsp

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -39,6 +40,11 @@ struct FetchResult {
 };
 
 using FetchCallback = std::function<void(FetchResult)>;
+
+// Pins `host`:`port` to the address config's `resolve:` map gives it, if any (like curl
+// --resolve); otherwise curl resolves the name itself.
+void pinAddress(FetchRequest& request, const std::map<std::string, std::string>& resolve,
+                const std::string& host, uint16_t port);
 
 class CurlFetcher {
  public:

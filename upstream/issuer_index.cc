@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <mutex>
+
 namespace ocsp {
 
 namespace {
@@ -13,8 +15,33 @@ std::string digest(const EVP_MD* md, const unsigned char* data, size_t len) {
 }
 }  // namespace
 
-IssuerIndex::IssuerIndex(const conf::Config& config) {
+void IssuerIndex::add(Table& table, const std::shared_ptr<const Route>& route) {
   static const int kHashNids[] = {NID_sha1, NID_sha256, NID_sha384, NID_sha512};
+  X509* cert = route->issuer.get();
+  // RFC 6960 §4.1.1: issuerNameHash = H(DER of the issuer's subject name),
+  // issuerKeyHash = H(subjectPublicKey BIT STRING value, without tag/length/unused bits).
+  std::string name_der = toDer(X509_get_subject_name(cert), i2d_X509_NAME);
+  const ASN1_BIT_STRING* key = X509_get0_pubkey_bitstr(cert);
+  for (int nid : kHashNids) {
+    const EVP_MD* md = EVP_get_digestbynid(nid);
+    std::string name_hash =
+        digest(md, reinterpret_cast<const unsigned char*>(name_der.data()), name_der.size());
+    std::string key_hash = digest(md, ASN1_STRING_get0_data(key),
+                                  static_cast<size_t>(ASN1_STRING_length(key)));
+    table[key_hash].push_back(Candidate{nid, std::move(name_hash), route});
+  }
+}
+
+std::shared_ptr<const Route> IssuerIndex::lookup(const Table& table, const CertIdInfo& id) {
+  auto it = table.find(id.issuer_key_hash);
+  if (it == table.end()) return nullptr;
+  for (const Candidate& c : it->second) {
+    if (c.hash_nid == id.hash_nid && c.issuer_name_hash == id.issuer_name_hash) return c.route;
+  }
+  return nullptr;
+}
+
+IssuerIndex::IssuerIndex(const conf::Config& config) {
   for (size_t u = 0; u < config.upstreams.size(); ++u) {
     const auto& upstream = config.upstreams[u];
     for (const auto& issuer : upstream.issuers) {
@@ -23,31 +50,47 @@ IssuerIndex::IssuerIndex(const conf::Config& config) {
       route->upstream_name = upstream.name;
       route->issuer = issuer.cert;
       route->issuer_name = subjectLine(issuer.cert.get());
-      // RFC 6960 §4.1.1: issuerNameHash = H(DER of the issuer's subject name),
-      // issuerKeyHash = H(subjectPublicKey BIT STRING value, without tag/length/unused bits).
-      std::string name_der = toDer(X509_get_subject_name(issuer.cert.get()), i2d_X509_NAME);
-      const ASN1_BIT_STRING* key = X509_get0_pubkey_bitstr(issuer.cert.get());
-      for (int nid : kHashNids) {
-        const EVP_MD* md = EVP_get_digestbynid(nid);
-        std::string name_hash = digest(md, reinterpret_cast<const unsigned char*>(name_der.data()),
-                                       name_der.size());
-        std::string key_hash = digest(md, ASN1_STRING_get0_data(key),
-                                      static_cast<size_t>(ASN1_STRING_length(key)));
-        // The config rejects one issuer under two upstreams, so candidates never clash.
-        routes_[key_hash].push_back(Candidate{nid, std::move(name_hash), route});
-      }
+      // The config rejects one issuer under two upstreams, so candidates never clash.
+      add(routes_, route);
+      configured_.push_back(issuer.cert);
       ++issuer_count_;
     }
   }
 }
 
 std::shared_ptr<const Route> IssuerIndex::find(const CertIdInfo& id) const {
-  auto it = routes_.find(id.issuer_key_hash);
-  if (it == routes_.end()) return nullptr;
-  for (const Candidate& c : it->second) {
-    if (c.hash_nid == id.hash_nid && c.issuer_name_hash == id.issuer_name_hash) return c.route;
+  if (auto route = lookup(routes_, id)) return route;
+  std::shared_lock lock(learned_mu_);
+  if (learned_.empty()) return nullptr;
+  return lookup(learned_, id);
+}
+
+std::shared_ptr<const Route> IssuerIndex::learn(SharedX509 issuer, size_t upstream_index,
+                                                const std::string& upstream_name) {
+  std::unique_lock lock(learned_mu_);
+  for (const auto& known : learned_routes_) {
+    if (X509_cmp(known->issuer.get(), issuer.get()) == 0) return known;
   }
-  return nullptr;
+  auto route = std::make_shared<Route>();
+  route->upstream_index = upstream_index;
+  route->upstream_name = upstream_name;
+  route->issuer = std::move(issuer);
+  route->issuer_name = subjectLine(route->issuer.get());
+  add(learned_, route);
+  learned_routes_.push_back(route);
+  return route;
+}
+
+std::vector<SharedX509> IssuerIndex::allIssuers() const {
+  std::vector<SharedX509> all = configured_;
+  std::shared_lock lock(learned_mu_);
+  for (const auto& r : learned_routes_) all.push_back(r->issuer);
+  return all;
+}
+
+size_t IssuerIndex::learnedCount() const {
+  std::shared_lock lock(learned_mu_);
+  return learned_routes_.size();
 }
 
 }  // namespace ocsp

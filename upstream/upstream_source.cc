@@ -19,9 +19,11 @@ struct UpstreamSource::Attempt {
 };
 
 UpstreamSource::UpstreamSource(std::shared_ptr<const conf::Config> config, CurlFetcher& fetcher,
-                               FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness)
+                               FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness,
+                               AiaCompleter* completer)
     : config_(std::move(config)),
       fetcher_(fetcher),
+      completer_(completer),
       health_(health),
       clock_(clock),
       freshness_(freshness) {}
@@ -43,7 +45,8 @@ void UpstreamSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) 
 void UpstreamSource::tryNext(std::shared_ptr<Attempt> attempt) {
   const auto& fqdns = attempt->upstream->fqdns;
   while (attempt->next_index < fqdns.size()) {
-    size_t i = attempt->next_index++;
+    // Forward mode starts at the FQDN the client named, then fails over in config order.
+    size_t i = (attempt->query->route->first_fqdn + attempt->next_index++) % fqdns.size();
     if (health_.allow(fqdns[i], monotonicMs())) {
       attempt->fqdn_index = i;
       send(std::move(attempt));
@@ -73,11 +76,7 @@ void UpstreamSource::send(std::shared_ptr<Attempt> attempt) {
   req.content_type = "application/ocsp-request";
   req.timeout_ms = config_->limits.upstream_timeout_ms;
   req.max_response_bytes = config_->limits.max_upstream_response_bytes;
-  if (auto it = config_->resolve.find(fqdn); it != config_->resolve.end()) {
-    bool v6 = it->second.find(':') != std::string::npos;
-    req.resolve.push_back(fqdn + ":" + std::to_string(up.port) + ":" +
-                          (v6 ? "[" + it->second + "]" : it->second));
-  }
+  pinAddress(req, config_->resolve, fqdn, up.port);
   fetcher_.fetch(std::move(req), [this, attempt](FetchResult result) mutable {
     onFetched(std::move(attempt), std::move(result));
   });
@@ -107,10 +106,47 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
   }
 
   const OcspQuery& q = *attempt->query;
+  if (q.route->issuer) {
+    validateAndAnswer(std::move(attempt), std::move(result), q.route->issuer.get(), false);
+    return;
+  }
+  // Forward mode, issuer unknown (DESIGN.md §5): complete it through AIA, else apply
+  // forward.unknown_issuer.
+  auto completed = [this, attempt, result](Result<std::shared_ptr<const Route>> route) mutable {
+    if (route) {
+      validateAndAnswer(std::move(attempt), std::move(result), (*route)->issuer.get(), false);
+      return;
+    }
+    if (config_->forward.unknown_issuer == conf::UnknownIssuerPolicy::Refuse) {
+      logEvent(LogLevel::Warn, "unknown_issuer_refused",
+               {{"client", attempt->query->client},
+                {"upstream", attempt->upstream->name},
+                {"reason", route.error().code}});
+      attempt->done(makeError(ErrorCategory::Unauthorized, "unknown_issuer",
+                              "issuer unknown and not completed: " + route.error().detail));
+      return;
+    }
+    validateAndAnswer(std::move(attempt), std::move(result), nullptr, true);
+  };
+  if (completer_ == nullptr) {
+    completed(makeError(ErrorCategory::Unauthorized, "no_completer", "AIA completion is off"));
+    return;
+  }
+  completer_->complete(result.body, q.cert_ids.front(), q.route->upstream_index,
+                       std::move(completed));
+}
+
+// `issuer` validates the answer; with `unvalidated` (forward.unknown_issuer: pass) there is
+// none and every check but the signature applies, and the answer is marked not cacheable.
+void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchResult result,
+                                       X509* issuer, bool unvalidated) {
+  const std::string fqdn = attempt->fqdn();
+  const OcspQuery& q = *attempt->query;
   ValidationInput in;
   in.der = result.body;
   in.cert_ids = &q.cert_ids;
-  in.issuer = q.route->issuer.get();
+  in.issuer = issuer;
+  in.without_issuer = unvalidated;
   in.now = clock_.now();
   in.clock_skew_s = config_->cache.clock_skew_s;
   if (q.passthrough) in.expected_nonce = q.nonce;
@@ -148,8 +184,18 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
   entry->status = validated->status;
   entry->revocation = validated->revocation;
   entry->upstream_fqdn = fqdn;
-  entry->cacheable = !q.passthrough;
+  entry->cacheable = !q.passthrough && !unvalidated;
   finishEntry(*entry, freshness_);
+  if (unvalidated) {
+    logEvent(LogLevel::Warn, "unvalidated_answer",
+             {{"client", q.client},
+              {"upstream", attempt->upstream->name},
+              {"fqdn", fqdn},
+              {"issuer_key_hash", toHex(q.cert_ids.front().issuer_key_hash)},
+              {"serial", toHex(q.cert_ids.front().serial)},
+              {"status", certStatusName(entry->status)},
+              {"why", "issuer unknown (forward.unknown_issuer: pass); forwarded uncached"}});
+  }
   logEvent(LogLevel::Debug, "upstream_answer",
            {{"upstream", attempt->upstream->name},
             {"fqdn", fqdn},

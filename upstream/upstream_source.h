@@ -12,6 +12,10 @@
 //   - nothing that failed validation is returned as an answer: if every FQDN failed, the
 //     result is an error (UpstreamUnavailable, or ValidationFailed if an upstream answered
 //     but no answer validated), logged once as event=upstream_failed;
+//   - forward mode with an unknown issuer (Route::issuer null): the AiaCompleter completes it
+//     from the answer; failing that, forward.unknown_issuer refuse -> unauthorized
+//     (event=unknown_issuer_refused), pass -> the answer is checked for everything but its
+//     signature and returned not cacheable (event=unvalidated_answer);
 //   - nonce policy ignore: the upstream gets a request rebuilt from the CertIDs, without
 //     nonce, so its answer can be shared; passthrough: the client's DER as sent, and the
 //     answer must echo the nonce and is marked not cacheable.
@@ -21,6 +25,7 @@
 #include "conf/config.h"
 #include "core/clock.h"
 #include "core/ocsp_types.h"
+#include "upstream/aia_completer.h"
 #include "upstream/curl_fetcher.h"
 #include "upstream/fqdn_health.h"
 
@@ -28,9 +33,11 @@ namespace ocsp {
 
 class UpstreamSource final : public Source {
  public:
-  // `fetcher`, `health` and `clock` must outlive this object.
+  // `fetcher`, `health`, `clock` and `completer` must outlive this object; `completer` may
+  // be null (unknown issuers then go straight to forward.unknown_issuer).
   UpstreamSource(std::shared_ptr<const conf::Config> config, CurlFetcher& fetcher,
-                 FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness);
+                 FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness,
+                 AiaCompleter* completer);
 
   void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
 
@@ -39,9 +46,12 @@ class UpstreamSource final : public Source {
   void tryNext(std::shared_ptr<Attempt> attempt);
   void send(std::shared_ptr<Attempt> attempt);
   void onFetched(std::shared_ptr<Attempt> attempt, FetchResult result);
+  void validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchResult result, X509* issuer,
+                         bool unvalidated);
 
   std::shared_ptr<const conf::Config> config_;
   CurlFetcher& fetcher_;
+  AiaCompleter* completer_;
   FqdnHealth& health_;
   const Clock& clock_;
   FreshnessPolicy freshness_;

@@ -316,7 +316,8 @@ Status checkNonce(OCSP_BASICRESP* bs, const std::string& expected) {
 
 Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
   ErrorQueueGuard clear_errors;
-  if (in.issuer == nullptr || in.cert_ids == nullptr || in.cert_ids->empty()) {
+  if ((in.issuer == nullptr && !in.without_issuer) || in.cert_ids == nullptr ||
+      in.cert_ids->empty()) {
     return makeError(ErrorCategory::Internal, "internal",
                      "validateResponse called without an issuer or without requested CertIDs");
   }
@@ -336,16 +337,20 @@ Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
     return fail("not_basic", withOpensslErrors("responseBytes missing or not id-pkix-ocsp-basic"));
   }
 
-  auto signer = findSigner(bs.get(), in.issuer);
-  if (!signer.ok()) return signer.error();
-  if (signer->delegated) {
-    Status delegation = checkDelegatedResponder(signer->cert, in.issuer, in.now);
-    if (!delegation.ok()) return delegation.error();
+  bool delegated = false;
+  if (!in.without_issuer) {
+    auto signer = findSigner(bs.get(), in.issuer);
+    if (!signer.ok()) return signer.error();
+    if (signer->delegated) {
+      Status delegation = checkDelegatedResponder(signer->cert, in.issuer, in.now);
+      if (!delegation.ok()) return delegation.error();
+    }
+    // CA-direct: verify with the configured issuer's key (the trust anchor), not with the
+    // embedded copy, even though both carry the same key.
+    Status signature = verifySignature(bs.get(), signer->delegated ? signer->cert : in.issuer);
+    if (!signature.ok()) return signature.error();
+    delegated = signer->delegated;
   }
-  // CA-direct: verify with the configured issuer's key (the trust anchor), not with the
-  // embedded copy, even though both carry the same key.
-  Status signature = verifySignature(bs.get(), signer->delegated ? signer->cert : in.issuer);
-  if (!signature.ok()) return signature.error();
 
   auto singles = readSingles(bs.get());
   if (!singles.ok()) return singles.error();
@@ -364,7 +369,7 @@ Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
 
   ValidatedResponse out;
   out.produced_at = *produced_at;
-  out.delegated = signer->delegated;
+  out.delegated = delegated;
   out.this_update = singles->front().this_update;
   bool every_single_has_next_update = true;
   for (const auto& s : *singles) {

@@ -27,6 +27,10 @@ struct ValidationInput {
   int64_t now = 0;                           // seconds since epoch (injectable clock)
   int64_t clock_skew_s = 300;
   std::optional<std::string> expected_nonce; // nonce passthrough only
+  // forward.unknown_issuer: pass with no issuer to check against: every rule except the
+  // signature and the delegation (`issuer` is then ignored and may be null). The result is
+  // never cached nor called validated; it only keeps garbage and stale answers from clients.
+  bool without_issuer = false;
 };
 
 struct ValidatedResponse {

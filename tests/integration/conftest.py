@@ -1,6 +1,7 @@
 """Fixtures for the integration tier: a test PKI (once per session), and per test the real
-`openssl ocsp` responder, relays and ocsp-proxy processes, stopped at teardown. When a test
-fails, the log tails of every process it started are attached to the failure report."""
+`openssl ocsp` responders, relays, static file servers, redis-server and ocsp-proxy
+processes, stopped at teardown. When a test fails, the log tails of every process it
+started are attached to the failure report."""
 from __future__ import annotations
 
 import os
@@ -8,11 +9,9 @@ import socket
 
 import pytest
 
-from pki import Pki
+from pki import AIA_FQDN, CRL_FQDN, ELSEWHERE_FQDN, OCSP_FQDN, Pki
 from proxy import Proxy, proxy_config, upstream
-from servers import OcspResponder, Relay
-
-OCSP_FQDN = "ocsp.test.example"
+from servers import OcspResponder, RedisServer, Relay, StaticServer, free_port
 
 
 def pytest_configure(config):
@@ -56,7 +55,8 @@ def proxy_bin() -> str:
 
 @pytest.fixture
 def start_responder(request, pki, tmp_path):
-    """start_responder(signer=None, next_update=("-ndays", 1)) -> OcspResponder"""
+    """start_responder(signer=None, next_update=("-ndays", 1), ca=None, index=None)
+    -> OcspResponder (for pki.ica and pki.index unless `ca` and `index` say otherwise)"""
     def start(**kwargs) -> OcspResponder:
         responder = OcspResponder(pki, tmp_path, **kwargs)
         return _track(request, f"openssl ocsp responder :{responder.port}", responder)
@@ -75,6 +75,30 @@ def start_relay(request):
         relay = Relay(mode, target_url, **kwargs)
         return _track(request, f"relay {mode} {relay.host}:{relay.port}", relay)
     return start
+
+
+@pytest.fixture
+def start_static(request, tmp_path):
+    """start_static(port=0) -> StaticServer over a fresh directory of its own"""
+    count = 0
+
+    def start(**kwargs) -> StaticServer:
+        nonlocal count
+        count += 1
+        server = StaticServer(tmp_path / f"static{count}", **kwargs)
+        return _track(request, f"static server :{server.port}", server)
+    return start
+
+
+@pytest.fixture
+def static(start_static) -> StaticServer:
+    """A CA's web server: CRLs and caIssuers certificates, served as files."""
+    return start_static()
+
+
+@pytest.fixture
+def redis_server(request, tmp_path) -> RedisServer:
+    return _track(request, "redis-server", RedisServer(tmp_path))
 
 
 @pytest.fixture
@@ -106,3 +130,19 @@ def start_proxy(request, proxy_bin, pki, tmp_path):
 def proxy(start_proxy, responder) -> Proxy:
     """The proxy in front of the real responder, with the default settings."""
     return start_proxy(responder.port)
+
+
+@pytest.fixture
+def start_forward_proxy(start_proxy):
+    """start_forward_proxy(port=None, **sections) -> Proxy
+
+    start_proxy for forward-mode and CRL tests: the OCSP, CRL, AIA and "elsewhere" test
+    FQDNs all resolve to 127.0.0.1 (so a request the proxy wrongly let through would reach
+    a test server and be counted). Without `port` the OCSP upstream is a port nothing
+    listens on, for tests that need none."""
+    names = (OCSP_FQDN, CRL_FQDN, AIA_FQDN, ELSEWHERE_FQDN)
+
+    def start(port: int | None = None, **kwargs) -> Proxy:
+        kwargs.setdefault("resolve", {name: "127.0.0.1" for name in names})
+        return start_proxy(port or free_port(), **kwargs)
+    return start

@@ -1,9 +1,12 @@
-"""Real clients: `openssl ocsp` (request building, querying, response parsing) and curl."""
+"""Real clients: `openssl ocsp` (request building, querying, response parsing), curl, and a
+raw socket for the requests neither will send. `proxy=` makes the first two use ocsp-proxy
+as their HTTP proxy (forward mode) instead of talking to `url` directly."""
 from __future__ import annotations
 
 import dataclasses
 import datetime
 import re
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -57,12 +60,15 @@ class QueryResult:
 
 
 def openssl_query(url: str, pki: Pki, leaf: Cert, issuer: Cert | None = None,
-                  digest: str = "sha1", nonce: bool = True) -> QueryResult:
-    """`openssl ocsp -url URL` as an admin would run it, verifying against the test root."""
+                  digest: str = "sha1", nonce: bool = True,
+                  proxy: str | None = None) -> QueryResult:
+    """`openssl ocsp -url URL` as an admin would run it, verifying against the test root;
+    with `proxy` ("http://host:port/") through that HTTP proxy (`openssl ocsp -proxy`)."""
     issuer = issuer or pki.ica
     with tempfile.TemporaryDirectory() as tmp:
         respout = Path(tmp) / "resp.der"
         proc = _run(["openssl", "ocsp", "-url", url, "-timeout", str(CLIENT_TIMEOUT_S - 5),
+                     *(["-proxy", proxy] if proxy else []),
                      *_cert_args(issuer, leaf, digest), "-CAfile", str(pki.root.pem),
                      "-nonce" if nonce else "-no_nonce", "-respout", str(respout)])
         response = respout.read_bytes() if respout.exists() else b""
@@ -131,13 +137,36 @@ class HttpAnswer:
     body: bytes
 
 
+def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    """Status and headers of the last response head in `head` (after a 100 Continue or
+    similar there can be several)."""
+    lines = head.decode(errors="replace").splitlines()
+    blocks = [i for i, line in enumerate(lines) if line.startswith("HTTP/")]
+    status = int(lines[blocks[-1]].split()[1])
+    headers = {}
+    for line in lines[blocks[-1] + 1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
 def curl(method: str, url: str, body: bytes | None = None,
-         content_type: str | None = "application/ocsp-request") -> HttpAnswer:
-    """One HTTP exchange with curl; the body goes through a file so it is sent byte-exact."""
+         content_type: str | None = "application/ocsp-request", proxy: str | None = None,
+         headers: dict[str, str] | None = None) -> HttpAnswer:
+    """One HTTP exchange with curl; the body goes through a file so it is sent byte-exact.
+    `proxy` ("http://host:port/") is used as the HTTP proxy (curl -x: absolute-URI request
+    line); `headers` are added or, like Host, replace curl's own."""
     with tempfile.TemporaryDirectory() as tmp:
         head, out = Path(tmp) / "head", Path(tmp) / "body"
         args = ["curl", "-sS", "--path-as-is", "-m", str(CLIENT_TIMEOUT_S - 5), "-X", method,
-                "-D", str(head), "-o", str(out), "-H", "Expect:"]
+                "-D", str(head), "-o", str(out), "-H", "Expect:",
+                # only `proxy` decides whether a proxy is used, never the environment
+                "--noproxy", "" if proxy else "*"]
+        if proxy:
+            args += ["-x", proxy]
+        for name, value in (headers or {}).items():
+            args += ["-H", f"{name}: {value}"]
         if body is not None:
             src = Path(tmp) / "req"
             src.write_bytes(body)
@@ -146,13 +175,27 @@ def curl(method: str, url: str, body: bytes | None = None,
                 args += ["-H", f"Content-Type: {content_type}"]
         proc = _run(args + [url])
         assert proc.returncode == 0, f"curl {method} {url} failed: {proc.stderr.decode()}"
-        lines = head.read_bytes().decode(errors="replace").splitlines()
-        # with a 100 Continue or similar there can be several blocks: keep the last one
-        blocks = [i for i, line in enumerate(lines) if line.startswith("HTTP/")]
-        status = int(lines[blocks[-1]].split()[1])
-        headers = {}
-        for line in lines[blocks[-1] + 1:]:
-            if ":" in line:
-                name, value = line.split(":", 1)
-                headers[name.strip().lower()] = value.strip()
-        return HttpAnswer(status, headers, out.read_bytes() if out.exists() else b"")
+        status, answer_headers = _parse_head(head.read_bytes())
+        return HttpAnswer(status, answer_headers, out.read_bytes() if out.exists() else b"")
+
+
+def raw_http(port: int, request_line: str, headers: dict[str, str],
+             host: str = "127.0.0.1") -> HttpAnswer:
+    """Sends `request_line` (e.g. "CONNECT ocsp.test.example:443 HTTP/1.1") and `headers`
+    exactly as given, with Connection: close, on a socket of its own; for requests curl and
+    openssl will not send (CONNECT without a tunnel, userinfo or https:// in an
+    absolute URI). Reads one answer: its head, then Content-Length bytes or up to close."""
+    head_lines = [request_line, *(f"{k}: {v}" for k, v in headers.items()), "Connection: close"]
+    with socket.create_connection((host, port), timeout=CLIENT_TIMEOUT_S - 5) as conn:
+        conn.sendall(("\r\n".join(head_lines) + "\r\n\r\n").encode())
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = conn.recv(65536)
+            assert chunk, f"connection closed before an answer head: {received!r}"
+            received += chunk
+        head, body = received.split(b"\r\n\r\n", 1)
+        status, answer_headers = _parse_head(head)
+        length = answer_headers.get("content-length")
+        while (length is None or len(body) < int(length)) and (chunk := conn.recv(65536)):
+            body += chunk
+    return HttpAnswer(status, answer_headers, body)

@@ -9,7 +9,12 @@ Layout (all under one directory):
   leaves          end-entity certificates under ica: good, revoked (with reason), and one
                   that ica issued but the responder's database does not list (answer: unknown)
   other_leaf      an end-entity certificate under other_ica
+  stranger        a self-signed CA outside the test root's tree (signs CRLs nobody configured)
   index.txt       the responder's database in `openssl ca` format
+  other_index.txt the database of a responder for other_ica (lists other_leaf)
+
+Made on demand: delegated responders with a chosen AIA caIssuers URL (responder_for) and
+CRLs (make_crl), each in a file of its own.
 """
 from __future__ import annotations
 
@@ -18,10 +23,29 @@ import datetime
 import os
 import secrets
 import subprocess
+import tempfile
 from pathlib import Path
+from typing import Iterable
 
 CERT_DAYS = 365
-OCSP_URL = "http://ocsp.test.example/"
+OCSP_FQDN = "ocsp.test.example"      # the test upstream's name, in every leaf's AIA
+OCSP_URL = f"http://{OCSP_FQDN}/"
+CRL_FQDN = "crl.test.example"        # where tests serve CRLs
+AIA_FQDN = "aia.test.example"        # where tests serve caIssuers certificates
+ELSEWHERE_FQDN = "elsewhere.test.example"  # resolves to the test servers, allowed for nothing
+
+# `openssl ca -gencrl` needs a database, a crlnumber file and a digest; nothing else.
+_CRL_CA_CONFIG = """\
+[ca]
+default_ca = crl_ca
+[crl_ca]
+database = index.txt
+crlnumber = crlnumber
+default_md = sha256
+crl_extensions = crl_ext
+[crl_ext]
+authorityKeyIdentifier = keyid:always
+"""
 
 _REQ_CONFIG = """\
 [req]
@@ -56,16 +80,35 @@ authorityInfoAccess = OCSP;URI:{OCSP_URL}
 }
 
 
-def openssl(*args: str, cwd: Path) -> str:
-    proc = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
+def openssl(*args: str, cwd: Path, binary: bool = False):
+    """stdout of `openssl ARGS` (bytes if `binary`); raises with its stderr on failure."""
+    proc = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=not binary)
     if proc.returncode != 0:
-        raise RuntimeError(f"openssl {' '.join(args)} failed:\n{proc.stderr}")
+        stderr = proc.stderr if not binary else proc.stderr.decode(errors="replace")
+        raise RuntimeError(f"openssl {' '.join(args)} failed:\n{stderr}")
     return proc.stdout
+
+
+def crl_dates(der: Path) -> tuple[datetime.datetime, datetime.datetime]:
+    """(thisUpdate, nextUpdate) of a DER CRL, as `openssl crl` reads them."""
+    out = openssl("crl", "-inform", "DER", "-in", str(der), "-noout", "-lastupdate",
+                  "-nextupdate", cwd=der.parent)
+    fields = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def parse(s: str) -> datetime.datetime:
+        t = datetime.datetime.strptime(" ".join(s.split()), "%b %d %H:%M:%S %Y GMT")
+        return t.replace(tzinfo=datetime.timezone.utc)
+    return parse(fields["lastUpdate"]), parse(fields["nextUpdate"])
 
 
 def _ca_time(t: datetime.datetime) -> str:
     """UTCTime as `openssl ca` writes it in index.txt: YYMMDDHHMMSSZ."""
     return t.strftime("%y%m%d%H%M%SZ")
+
+
+def _generalized_time(t: datetime.datetime) -> str:
+    """GeneralizedTime as `openssl ca -crl_lastupdate/-crl_nextupdate` take it."""
+    return t.astimezone(datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ")
 
 
 def _random_serial() -> str:
@@ -118,9 +161,66 @@ class Pki:
         self.other_leaf = self._as_leaf(
             self._issue("other_leaf", "/O=ocsp-proxy tests/CN=other.test.example",
                         self.other_ica, "leaf", key_type="ec"), "good")
+        self.stranger = self._self_signed("stranger", "/O=elsewhere/CN=Stranger CA",
+                                          key_type="ec")
 
         self.index = self.dir / "index.txt"
-        self._write_index([self.good, self.good2, self.revoked])
+        self._write_index(self.index, [self.good, self.good2, self.revoked])
+        self.other_index = self.dir / "other_index.txt"
+        self._write_index(self.other_index, [self.other_leaf])
+        self._made: dict[tuple, Cert] = {}
+
+    # -- made on demand ------------------------------------------------------------------
+
+    def responder_for(self, ca: Cert, ca_issuers_url: str | None = None) -> Cert:
+        """A delegated OCSP responder certificate issued by `ca`, whose AIA names
+        `ca_issuers_url` as caIssuers (none if None). One EC key and one signature, so a
+        test can afford its own with a URL on its own server's port; made once per URL."""
+        key = (ca.name, ca_issuers_url)
+        if key not in self._made:
+            name = f"{ca.name}_resp{len(self._made)}"
+            profile = _EXTENSIONS["ocsp_signer"]
+            if ca_issuers_url:
+                profile += f"authorityInfoAccess = caIssuers;URI:{ca_issuers_url}\n"
+            (self.dir / f"{name}.ext").write_text(f"[ext]\n{profile}")
+            self._made[key] = self._issue(name, f"/O=ocsp-proxy tests/CN={ca.name} OCSP Responder",
+                                          ca, name, key_type="ec")
+        return self._made[key]
+
+    def make_crl(self, ca: Cert, revoked: Iterable[Cert | str] = (), days: int | None = None,
+                 hours: int | None = None, out_name: str | None = None,
+                 last_update: datetime.datetime | None = None,
+                 next_update: datetime.datetime | None = None) -> Path:
+        """A DER CRL signed by `ca` with `openssl ca -gencrl`, listing `revoked` (leaves,
+        with their revocation time and reason when they have them, else keyCompromise two
+        days ago; or bare hex serials). lastUpdate is now unless `last_update`; nextUpdate is
+        `next_update`, else `hours`, else `days` (7) later. Returns the file's path."""
+        if next_update is None and hours is None and days is None:
+            days = 7
+        work = Path(tempfile.mkdtemp(prefix=f"crl-{ca.name}-", dir=self.dir))
+        (work / "ca.cnf").write_text(_CRL_CA_CONFIG)
+        (work / "crlnumber").write_text("01\n")
+        self._write_index(work / "index.txt", [self._revoked_entry(item) for item in revoked],
+                          default_reason="keyCompromise")
+        args = ["ca", "-gencrl", "-config", "ca.cnf", "-cert", str(ca.pem),
+                "-keyfile", str(ca.key), "-out", "crl.pem"]
+        if last_update:
+            args += ["-crl_lastupdate", _generalized_time(last_update)]
+        if next_update:
+            args += ["-crl_nextupdate", _generalized_time(next_update)]
+        elif hours is not None:
+            args += ["-crlhours", str(hours)]
+        else:
+            args += ["-crldays", str(days)]
+        openssl(*args, cwd=work)
+        out = self.dir / (out_name or f"{work.name}.crl")
+        openssl("crl", "-in", "crl.pem", "-outform", "DER", "-out", str(out), cwd=work)
+        return out
+
+    def der(self, cert: Cert) -> bytes:
+        """The certificate in DER, as an AIA caIssuers URL serves it."""
+        return openssl("x509", "-in", str(cert.pem), "-outform", "DER", cwd=self.dir,
+                       binary=True)
 
     # -- building blocks ----------------------------------------------------------------
 
@@ -134,8 +234,8 @@ class Pki:
                     "-out", key.name, cwd=self.dir)
         return key
 
-    def _self_signed(self, name: str, subject: str) -> Cert:
-        key = self._key(name, "rsa")
+    def _self_signed(self, name: str, subject: str, key_type: str = "rsa") -> Cert:
+        key = self._key(name, key_type)
         serial = _random_serial()
         pem = self.dir / f"{name}.pem"
         openssl("req", "-new", "-x509", "-config", "req.cnf", "-key", key.name, "-subj", subject,
@@ -163,25 +263,35 @@ class Pki:
     def _as_leaf(cert: Cert, status: str, **kwargs) -> Leaf:
         return Leaf(**dataclasses.asdict(cert), status=status, **kwargs)
 
+    def _revoked_entry(self, item: Cert | str) -> Leaf:
+        """A CRL entry: a certificate (keeping a Leaf's revocation time and reason) or a
+        bare hex serial."""
+        if isinstance(item, str):
+            return Leaf(f"serial {item}", Path(), Path(), item, f"/CN=serial {item}", "revoked")
+        if isinstance(item, Leaf):
+            return dataclasses.replace(item, status="revoked")
+        return self._as_leaf(item, "revoked")
+
     def _leaf(self, name: str, status: str, **kwargs) -> Leaf:
         cert = self._issue(name, f"/O=ocsp-proxy tests/CN={name}.test.example", self.ica, "leaf",
                            key_type="ec")
         return self._as_leaf(cert, status, **kwargs)
 
-    def _write_index(self, leaves: list[Leaf]) -> None:
+    def _write_index(self, index: Path, leaves: list[Leaf],
+                     default_reason: str | None = None) -> None:
         expiry = _ca_time(self.now + datetime.timedelta(days=CERT_DAYS))
         lines = []
         for leaf in leaves:
             if leaf.status == "revoked":
-                assert leaf.revoked_at is not None
-                revocation = _ca_time(leaf.revoked_at)
-                if leaf.reason:
-                    revocation += f",{leaf.reason}"
+                revoked_at = leaf.revoked_at or (self.now - datetime.timedelta(days=2))
+                revocation = _ca_time(revoked_at)
+                if leaf.reason or default_reason:
+                    revocation += f",{leaf.reason or default_reason}"
                 lines.append(f"R\t{expiry}\t{revocation}\t{leaf.serial}\tunknown\t{leaf.subject}")
             else:
                 lines.append(f"V\t{expiry}\t\t{leaf.serial}\tunknown\t{leaf.subject}")
-        self.index.write_text("\n".join(lines) + "\n")
-        (self.dir / "index.txt.attr").write_text("unique_subject = no\n")
+        index.write_text("".join(f"{line}\n" for line in lines))
+        index.with_name(index.name + ".attr").write_text("unique_subject = no\n")
 
 
 if __name__ == "__main__":  # build one by hand for a look: python3 pki.py DIR

@@ -1,12 +1,15 @@
-"""Real peers for the proxy: an `openssl ocsp` responder and a small HTTP relay in front of
-it that can spoil answers. Both listen inside run.sh's private network namespace."""
+"""Real peers for the proxy: an `openssl ocsp` responder, a small HTTP relay in front of it
+that can spoil answers, a static file server (a CA's CRL and AIA host) and redis-server.
+All listen inside run.sh's private network namespace."""
 from __future__ import annotations
 
 import http.server
+import os
 import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -40,7 +43,8 @@ def tail(path: Path, lines: int = 60) -> str:
 
 
 class OcspResponder:
-    """`openssl ocsp` as the upstream responder for the test issuing CA.
+    """`openssl ocsp` as the upstream responder for one CA: the test issuing CA and its
+    database by default, or `ca` with the database `index`.
 
     It binds *:port, which is why the whole run lives in a network namespace. It serves one
     connection at a time and answers HTTP/1.0 with Connection: close. Readiness is taken from
@@ -49,15 +53,17 @@ class OcspResponder:
     """
 
     def __init__(self, pki: Pki, workdir: Path, signer: Cert | None = None,
-                 next_update: tuple[str, int] | None = ("-ndays", 1)):
+                 next_update: tuple[str, int] | None = ("-ndays", 1), ca: Cert | None = None,
+                 index: Path | None = None):
         self.pki = pki
         self.signer = signer or pki.resp
+        self.ca = ca or pki.ica
         self.port = free_port()
         self.out_path = workdir / f"responder-{self.port}.out"  # -text dumps of each exchange
         self.err_path = workdir / f"responder-{self.port}.err"  # one line per request
-        args = ["openssl", "ocsp", "-index", str(pki.index), "-port", str(self.port),
+        args = ["openssl", "ocsp", "-index", str(index or pki.index), "-port", str(self.port),
                 "-rsigner", str(self.signer.pem), "-rkey", str(self.signer.key),
-                "-CA", str(pki.ica.pem), "-text", "-ignore_err"]
+                "-CA", str(self.ca.pem), "-text", "-ignore_err"]
         if next_update:
             args += [next_update[0], str(next_update[1])]
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
@@ -123,6 +129,19 @@ def flip_signature_byte(ocsp_response: bytes) -> bytes:
     _, _, (tag, _, sig_end), *_ = _der_children(ocsp_response, basic_start, basic_end)
     assert tag == 0x03, "BasicOCSPResponse signature is not a BIT STRING"
     spoiled = bytearray(ocsp_response)
+    spoiled[sig_end - 1] ^= 0x01
+    return bytes(spoiled)
+
+
+def flip_crl_signature_byte(crl: bytes) -> bytes:
+    """Flips the last byte of a CRL's signature; the DER stays well-formed.
+
+    CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue BIT STRING }
+    """
+    (_, top_start, top_end), = _der_children(crl, 0, len(crl))
+    _, _, (tag, _, sig_end) = _der_children(crl, top_start, top_end)
+    assert tag == 0x03 and sig_end == len(crl), "CRL signature is not a final BIT STRING"
+    spoiled = bytearray(crl)
     spoiled[sig_end - 1] ^= 0x01
     return bytes(spoiled)
 
@@ -194,6 +213,97 @@ class Relay:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class StaticServer:
+    """The files of `directory` over HTTP/1.1 with keep-alive, as a CA's CRL or AIA host
+    serves them: 200 with the exact bytes and Content-Length, or 404. It counts requests
+    per path and keeps (method, target, headers) of each in `log`; `put` replaces a file's
+    bytes between requests."""
+
+    CONTENT_TYPES = {".crl": "application/pkix-crl", ".der": "application/pkix-cert",
+                     ".html": "text/html; charset=utf-8"}
+
+    def __init__(self, directory: Path, port: int = 0, host: str = "127.0.0.1"):
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.log: list[tuple[str, str, dict[str, str]]] = []
+        self.lock = threading.Lock()
+        static = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive unless the client says otherwise
+            timeout = 10  # an idle kept-alive connection is dropped after this
+
+            def do_GET(self):  # noqa: N802 (http.server naming)
+                self._serve(send_body=True)
+
+            def do_HEAD(self):  # noqa: N802
+                self._serve(send_body=False)
+
+            def _serve(self, send_body: bool):
+                with static.lock:
+                    static.log.append((self.command, self.path, dict(self.headers.items())))
+                path = urllib.parse.urlsplit(self.path).path
+                body = static.read(path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", static.CONTENT_TYPES.get(
+                    Path(path).suffix, "application/octet-stream"))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if send_body:
+                    self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((host, port), Handler)
+        self.host, self.port = self.server.server_address[:2]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def _file(self, name: str) -> Path | None:
+        """The file for /name: directly in the directory, no subdirectories."""
+        name = name.lstrip("/")
+        path = self.dir / name
+        return path if name and path.resolve().parent == self.dir.resolve() else None
+
+    def put(self, name: str, body: bytes) -> None:
+        """Serves `body` at /name from the next request on (replaced atomically)."""
+        path = self._file(name)
+        assert path, f"{name!r} is not a file name in {self.dir}"
+        staging = path.with_name(f".{path.name}.new")
+        staging.write_bytes(body)
+        os.replace(staging, path)
+
+    def read(self, path: str) -> bytes | None:
+        file = self._file(path)
+        return file.read_bytes() if file and file.is_file() else None
+
+    def requests(self, path: str) -> int:
+        """How many requests (of any method) asked for `path` ("/ica.crl")."""
+        with self.lock:
+            return sum(urllib.parse.urlsplit(target).path == path for _, target, _ in self.log)
+
+    @property
+    def total(self) -> int:
+        with self.lock:
+            return len(self.log)
+
+    def log_tail(self) -> str:
+        with self.lock:
+            count = len(self.log)
+            lines = [f"{method} {target}" for method, target, _ in self.log[-20:]]
+        return "\n".join([f"static server {self.host}:{self.port} ({self.dir}): "
+                          f"{count} requests", *lines])
+
+    def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "core/url.h"
 #include "tests/unit/test_util.h"
 
 using ocsp::Result;
@@ -22,6 +23,7 @@ using ocsp::conf::isIpLiteral;
 using ocsp::conf::loadConfig;
 using ocsp::conf::NoncePolicy;
 using ocsp::conf::parseConfig;
+using ocsp::conf::UnknownIssuerPolicy;
 using ocsp::test::realData;
 
 using ocsp::test::StderrCapture;
@@ -114,6 +116,13 @@ std::shared_ptr<const Config> load(const std::string& yaml,
 std::vector<std::string> fileNames(const std::vector<ocsp::conf::IssuerCert>& issuers) {
   std::vector<std::string> out;
   for (const auto& issuer : issuers) out.push_back(fs::path(issuer.path).filename().string());
+  return out;
+}
+
+// Allow-list entries as "host:port", for comparisons.
+std::vector<std::string> hostPorts(const std::vector<ocsp::conf::HostAndPort>& hosts) {
+  std::vector<std::string> out;
+  for (const auto& h : hosts) out.push_back(h.host + ":" + std::to_string(h.port));
   return out;
 }
 
@@ -900,4 +909,219 @@ TEST_CASE("a redis password never appears in an error message") {
       errorOf("redis:\n  address: 127.0.0.1\n  password: hunter2\n  db: 99\n" + kUpstreams);
   CHECK(error == "F:4: redis.db: out of range (expected 0..15): \"99\"");
   CHECK(error.find("hunter2") == std::string::npos);
+}
+
+TEST_CASE("without forward and crl sections both take their documented defaults") {
+  auto c = load(kUpstreams);
+  CHECK(c->forward.enabled);
+  CHECK(c->forward.unknown_issuer == UnknownIssuerPolicy::Pass);
+  CHECK(c->forward.aia_fqdns.empty());
+  CHECK(c->forward.trust_store == "/etc/ssl/certs");
+  CHECK(c->crl.fqdns.empty());
+  CHECK(c->crl.urls.empty());
+  CHECK(c->crl.max_bytes == 64u << 20);
+  CHECK(c->crl.memory_bytes == 256u << 20);
+  CHECK(c->crl.unknown_issuer == UnknownIssuerPolicy::Pass);
+  CHECK(c->crl.issuers.empty());
+
+  auto empty = load("forward:\ncrl: {}\n" + kUpstreams);
+  CHECK(empty->forward.trust_store == "/etc/ssl/certs");
+  CHECK(empty->crl.max_bytes == 64u << 20);
+}
+
+TEST_CASE("every forward and crl key is stored in the config") {
+  TempDir dir;
+  dir.copy(root("GlobalSign_Root_CA.pem"), "roots.pem");
+  auto c = load(
+      "forward:\n"
+      "  enabled: false\n"
+      "  unknown_issuer: refuse\n"
+      "  aia_fqdns: [Cacerts.DigiCert.com, \"aia.a.test:8080\"]\n"
+      "  trust_store: roots.pem\n"
+      "crl:\n"
+      "  fqdns: [crl3.digicert.com, \"CRL.A.test:8080\"]\n"
+      "  urls:\n"
+      "    - http://crl3.digicert.com/root.crl\n"
+      "  max_bytes: 1MiB\n"
+      "  memory_bytes: 0\n"
+      "  unknown_issuer: refuse\n"
+      "  issuers: [$REAL/certifi-mozilla-roots/GlobalSign_Root_CA.pem]\n" +
+          kUpstreams,
+      dir.path());
+  CHECK_FALSE(c->forward.enabled);
+  CHECK(c->forward.unknown_issuer == UnknownIssuerPolicy::Refuse);
+  CHECK(hostPorts(c->forward.aia_fqdns) ==
+        std::vector<std::string>{"cacerts.digicert.com:80", "aia.a.test:8080"});
+  CHECK(c->forward.trust_store == dir.path() + "/roots.pem");
+  CHECK(hostPorts(c->crl.fqdns) ==
+        std::vector<std::string>{"crl3.digicert.com:80", "crl.a.test:8080"});
+  CHECK(c->crl.urls == std::vector<std::string>{"http://crl3.digicert.com/root.crl"});
+  CHECK(c->crl.max_bytes == 1u << 20);
+  CHECK(c->crl.memory_bytes == 0);
+  CHECK(c->crl.unknown_issuer == UnknownIssuerPolicy::Refuse);
+  CHECK(fileNames(c->crl.issuers) == std::vector<std::string>{"GlobalSign_Root_CA.pem"});
+}
+
+TEST_CASE("the host and port of every crl.urls entry is added to crl.fqdns once") {
+  auto c = load(
+      "crl:\n"
+      "  fqdns: [crl.a.test]\n"
+      "  urls:\n"
+      "    - http://crl.a.test/a.crl\n"
+      "    - http://CRL.b.test:8080/b.crl\n"
+      "    - https://crl.c.test/c.crl\n"
+      "    - http://crl.b.test:8080/b2.crl\n"
+      "    - http://crl.a.test:80/a2.crl\n" +
+      kUpstreams);
+  CHECK(hostPorts(c->crl.fqdns) ==
+        std::vector<std::string>{"crl.a.test:80", "crl.b.test:8080", "crl.c.test:443"});
+  CHECK(c->crl.urls.size() == 5);
+}
+
+TEST_CASE("forward and crl errors name the file, the line and the dotted key path") {
+  const std::string fqdn_required =
+      "an FQDN is required, not an IP address (firewalls allow these hosts by name): ";
+  const std::string not_address = "not an address (expected FQDN or FQDN:PORT): ";
+  checkErrors({
+      {"forward: 5\n" + kUpstreams, "F:1: forward: expected a map: \"5\""},
+      {"forward:\n  enable: true\n" + kUpstreams, "F:2: forward.enable: unknown key"},
+      {"forward:\n  enabled: yes\n" + kUpstreams,
+       "F:2: forward.enabled: must be one of true, false: \"yes\""},
+      {"forward:\n  unknown_issuer: drop\n" + kUpstreams,
+       "F:2: forward.unknown_issuer: must be one of pass, refuse: \"drop\""},
+      {"forward:\n  aia_fqdns: []\n" + kUpstreams, "F:2: forward.aia_fqdns: must not be empty"},
+      {"forward:\n  aia_fqdns: [192.0.2.1]\n" + kUpstreams,
+       "F:2: forward.aia_fqdns[0]: " + fqdn_required + "\"192.0.2.1\""},
+      {"forward:\n  aia_fqdns: [\"192.0.2.1:80\"]\n" + kUpstreams,
+       "F:2: forward.aia_fqdns[0]: " + fqdn_required + "\"192.0.2.1:80\""},
+      {"forward:\n  aia_fqdns: [\"::1\"]\n" + kUpstreams,
+       "F:2: forward.aia_fqdns[0]: " + fqdn_required + "\"::1\""},
+      {"forward:\n  aia_fqdns: [\"[::1]:80\"]\n" + kUpstreams,
+       "F:2: forward.aia_fqdns[0]: " + fqdn_required + "\"[::1]:80\""},
+      {"forward:\n  aia_fqdns: [\"aia.a.test:0\"]\n" + kUpstreams,
+       "F:2: forward.aia_fqdns[0]: port out of range (expected 1..65535): \"aia.a.test:0\""},
+      {"forward:\n  aia_fqdns: [\"aia.a.test:65536\"]\n" + kUpstreams,
+       "F:2: forward.aia_fqdns[0]: port out of range (expected 1..65535): "
+       "\"aia.a.test:65536\""},
+      {"forward:\n  aia_fqdns: [\"aia.a.test:http\"]\n" + kUpstreams,
+       "F:2: forward.aia_fqdns[0]: " + not_address + "\"aia.a.test:http\""},
+      {"forward:\n  aia_fqdns: [\"http://aia.a.test\"]\n" + kUpstreams,
+       "F:2: forward.aia_fqdns[0]: " + not_address + "\"http://aia.a.test\""},
+      {"forward:\n  aia_fqdns: [aia_1.a.test]\n" + kUpstreams,
+       "F:2: forward.aia_fqdns[0]: not a host name: \"aia_1.a.test\""},
+      {"forward:\n  aia_fqdns:\n    - aia.a.test\n    - \"AIA.a.test:80\"\n" + kUpstreams,
+       "F:4: forward.aia_fqdns[1]: duplicate host \"aia.a.test:80\""},
+      {"forward:\n  trust_store: \"\"\n" + kUpstreams, "F:2: forward.trust_store: must not be empty"},
+      {"forward:\n  trust_store: [a]\n" + kUpstreams, "F:2: forward.trust_store: expected a string"},
+      {"forward:\n  trust_store: missing\n" + kUpstreams,
+       "F:2: forward.trust_store: cannot read \"/nonexistent/missing\": No such file or "
+       "directory"},
+      {"forward:\n  trust_store: /dev/null\n" + kUpstreams,
+       "F:2: forward.trust_store: not a file or directory: \"/dev/null\""},
+      {"crl: [a]\n" + kUpstreams, "F:1: crl: expected a map"},
+      {"crl:\n  url: []\n" + kUpstreams, "F:2: crl.url: unknown key"},
+      {"crl:\n  fqdns: crl.a.test\n" + kUpstreams,
+       "F:2: crl.fqdns: expected a list: \"crl.a.test\""},
+      {"crl:\n  fqdns: [192.0.2.1]\n" + kUpstreams,
+       "F:2: crl.fqdns[0]: " + fqdn_required + "\"192.0.2.1\""},
+      {"crl:\n  fqdns: [crl.a.test, \"crl.a.test:80\"]\n" + kUpstreams,
+       "F:2: crl.fqdns[1]: duplicate host \"crl.a.test:80\""},
+      {"crl:\n  urls: []\n" + kUpstreams, "F:2: crl.urls: must not be empty"},
+      {"crl:\n  urls:\n    - http://user:pw@crl.a.test/a.crl\n" + kUpstreams,
+       "F:3: crl.urls[0]: must not contain user information (user:password@)"},
+      {"crl:\n  urls:\n    - http://192.0.2.1/a.crl\n" + kUpstreams,
+       "F:3: crl.urls[0]: " + fqdn_required + "\"http://192.0.2.1/a.crl\""},
+      {"crl:\n  urls:\n    - http://[2001:db8::1]/a.crl\n" + kUpstreams,
+       "F:3: crl.urls[0]: " + fqdn_required + "\"http://[2001:db8::1]/a.crl\""},
+      {"crl:\n  urls:\n    - http://crl_1.a.test/a.crl\n" + kUpstreams,
+       "F:3: crl.urls[0]: not a host name: \"crl_1.a.test\""},
+      {"crl:\n  urls:\n    - http://crl.a.test/a.crl\n    - http://crl.a.test/a.crl\n" +
+           kUpstreams,
+       "F:4: crl.urls[1]: duplicate URL \"http://crl.a.test/a.crl\""},
+      {"crl:\n  max_bytes: 0\n" + kUpstreams, "F:2: crl.max_bytes: must be greater than 0: \"0\""},
+      {"crl:\n  max_bytes: 64MB\n" + kUpstreams,
+       "F:2: crl.max_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): \"64MB\""},
+      {"crl:\n  memory_bytes: lots\n" + kUpstreams,
+       "F:2: crl.memory_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): "
+       "\"lots\""},
+      {"crl:\n  unknown_issuer: allow\n" + kUpstreams,
+       "F:2: crl.unknown_issuer: must be one of pass, refuse: \"allow\""},
+      {"crl:\n  issuers: []\n" + kUpstreams, "F:2: crl.issuers: must not be empty"},
+      {"crl:\n  issuers: [none.pem]\n" + kUpstreams,
+       "F:2: crl.issuers[0]: cannot read \"none.pem\": No such file or directory"},
+      {"crl:\n  issuers: [/dev/null]\n" + kUpstreams,
+       "F:2: crl.issuers[0]: not a file or directory: \"/dev/null\""},
+  });
+}
+
+TEST_CASE("a crl.urls entry the URL parser rejects is reported with the parser's reason") {
+  for (const std::string bad : {"ftp://crl.a.test/a.crl", "crl.a.test/a.crl",
+                                "http://crl.a.test:0/a.crl", "http://crl.a.test/a crl"}) {
+    CAPTURE(bad);
+    auto parsed = ocsp::parseHttpUrl(bad);
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(errorOf("crl:\n  urls:\n    - \"" + bad + "\"\n" + kUpstreams) ==
+          "F:3: crl.urls[0]: not a valid URL (" + parsed.error().detail + "): \"" + bad + "\"");
+  }
+}
+
+TEST_CASE("forward.trust_store may be a directory and is not checked when forward is off") {
+  TempDir dir;
+  dir.mkdir("certs");
+  CHECK(load("forward:\n  trust_store: certs\n" + kUpstreams, dir.path())->forward.trust_store ==
+        dir.path() + "/certs");
+  auto off = load("forward:\n  enabled: false\n  trust_store: missing\n" + kUpstreams);
+  CHECK(off->forward.trust_store == "/nonexistent/missing");
+}
+
+TEST_CASE("a host that is both an OCSP upstream and a CRL host on the same port is rejected") {
+  const std::string both =
+      "\"ocsp.a.test:80\" is both an OCSP upstream and a CRL host (upstream \"a\")";
+  checkErrors({
+      {"crl:\n  fqdns:\n    - crl.a.test\n    - OCSP.a.test\n" + kUpstreams,
+       "F:4: crl.fqdns[1]: " + both},
+      {"crl:\n  urls:\n    - http://crl.a.test/a.crl\n    - http://ocsp.a.test/a.crl\n" +
+           kUpstreams,
+       "F:4: crl.urls[1]: " + both},
+      {"crl:\n  fqdns: [ocsp.a.test]\n"
+       "upstreams:\n"
+       "  - {name: a, fqdns: [ocsp.a.test], port: 80, issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]}\n",
+       "F:2: crl.fqdns[0]: " + both},
+  });
+  auto other_port = load("crl:\n  fqdns: [\"ocsp.a.test:8080\"]\n  urls:\n"
+                         "    - https://ocsp.a.test/a.crl\n" +
+                         kUpstreams);
+  CHECK(hostPorts(other_port->crl.fqdns) ==
+        std::vector<std::string>{"ocsp.a.test:8080", "ocsp.a.test:443"});
+}
+
+TEST_CASE("crl.issuers load like upstream issuers, may repeat an upstream's, and are kept once") {
+  TempDir dir;
+  dir.copy(caCert(), "issuers/ca.pem");
+  auto c = load(
+      "crl:\n  issuers: [issuers/ca.pem, issuers, $REAL/aws-lc-ocsp/ca_cert.pem]\n" + kUpstreams,
+      dir.path());
+  REQUIRE(c->crl.issuers.size() == 1);
+  CHECK(c->crl.issuers[0].path == dir.path() + "/issuers/ca.pem");
+  CHECK(c->upstreams[0].issuers.size() == 1);
+}
+
+TEST_CASE("an expired crl issuer loads with an issuer_not_valid_now warning") {
+  const std::string expired = realData("aws-lc-ocsp/ocsp_expired_cert.pem");
+  StderrCapture log;
+  auto loaded = parse("crl:\n  issuers: [" + expired + "]\n" + kUpstreams);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
+  CHECK(log.text().find("event=issuer_not_valid_now file=" + expired + " crl=issuers") !=
+        std::string::npos);
+}
+
+TEST_CASE("a resolve entry for a CRL or AIA host is in use") {
+  StderrCapture log;
+  auto loaded = parse(
+      "resolve:\n  crl.a.test: 192.0.2.1\n  aia.a.test: 192.0.2.2\n"
+      "forward:\n  aia_fqdns: [aia.a.test]\n"
+      "crl:\n  urls:\n    - http://crl.a.test/a.crl\n" +
+      kUpstreams);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
+  CHECK(log.text().find("resolve_unused") == std::string::npos);
 }

@@ -694,13 +694,13 @@ TEST_CASE(
   test::StderrCapture log;
   auto source = w.connectedSource(1);
   CHECK(w.status.up(1));
-  CHECK(w.status.describe() == "redis: 1/2 workers connected to " + w.server.address());
+  CHECK(w.status.describe() == "redis: 1/2 connections up to " + w.server.address());
 
   w.server.kill9();
   REQUIRE(runUntil(
       w.base.get(), [&] { return !source->connected(); }, 2'000));
   CHECK_FALSE(w.status.up(1));
-  CHECK(w.status.describe() == "redis: 0/2 workers connected (test)");
+  CHECK(w.status.describe() == "redis: 0/2 connections up (test)");
   for (int i = 0; i < 5; ++i) {
     Outcome o;
     source->lookup(makeQuery(), o.reply());
@@ -867,15 +867,15 @@ TEST_CASE("RedisStatus says how many workers are connected and where, for /ready
   RedisStatus status(3, "sentinel:cache");
   CHECK(status.configured());
   CHECK_FALSE(status.allUp());
-  CHECK(status.describe() == "redis: 0/3 workers connected (sentinel:cache)");
+  CHECK(status.describe() == "redis: 0/3 connections up (sentinel:cache)");
   status.setUp(0, "10.0.0.1:6379");
   status.setUp(2, "10.0.0.2:6379");
   CHECK(status.upCount() == 2);
-  CHECK(status.describe() == "redis: 2/3 workers connected to 10.0.0.1:6379, 10.0.0.2:6379");
+  CHECK(status.describe() == "redis: 2/3 connections up to 10.0.0.1:6379, 10.0.0.2:6379");
   status.setUp(1, "10.0.0.1:6379");
   CHECK(status.allUp());
   status.setDown(2);
-  CHECK(status.describe() == "redis: 2/3 workers connected to 10.0.0.1:6379");
+  CHECK(status.describe() == "redis: 2/3 connections up to 10.0.0.1:6379");
 }
 
 TEST_CASE("with sentinels the source follows a failover to the new master") {

@@ -3,7 +3,6 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
@@ -17,31 +16,31 @@
 #include "core/log.h"
 #include "core/ocsp_types.h"
 #include "core/ossl.h"
+#include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
 #include "upstream/validator.h"
 
 namespace ocsp {
 namespace {
 
+using test::CertSpec;
+using test::certIdFor;
+using test::Identity;
+using test::infoOf;
+using test::issue;
+using test::kDay;
+using test::kT;
+using test::loadCert;
+using test::makeResponse;
 using test::readFile;
 using test::realData;
 
-using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, OsslDeleter<ASN1_INTEGER, ASN1_INTEGER_free>>;
-
-// Fixed clocks: every `now` given to the validator is one of these or read from the data.
+// Fixed clocks: every `now` given to the validator is kToday, the generated PKI's kT, or read
+// from the data.
 constexpr int64_t kToday = 1795392000;  // 2026-11-23T00:00:00Z, when the real data was taken
-constexpr int64_t kT = 1800000000;      // 2027-01-15T08:00:00Z, "now" of the generated PKI
-constexpr int64_t kDay = 86400;
 
 // ---------------------------------------------------------------------------------------------
 // Reading the real data
-
-X509Ptr loadCert(const std::string& relative) {
-  std::string why;
-  auto certs = readCertificates(realData(relative), &why);
-  REQUIRE_MESSAGE(!certs.empty(), relative << ": " << why);
-  return std::move(certs.front());
-}
 
 // OpenSSL's .ors fixtures are base64 without PEM armour; everything else is DER.
 std::string loadResponse(const std::string& relative) {
@@ -161,112 +160,7 @@ std::string detailOf(const Result<ValidatedResponse>& r) {
 #define CHECK_CODE(result, expected) CHECK_MESSAGE(codeOf(result) == (expected), detailOf(result))
 
 // ---------------------------------------------------------------------------------------------
-// A small in-memory PKI (EC P-256, fast to generate) for the cases no real file covers.
-
-struct Identity {
-  EvpPkeyPtr key;
-  X509Ptr cert;
-};
-
-struct CertSpec {
-  std::string cn;
-  bool ca = false;
-  bool ocsp_signing = false;
-  int64_t not_before = kT - kDay;
-  int64_t not_after = kT + 365 * kDay;
-};
-
-void addExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, ctx, nid, value);
-  REQUIRE_MESSAGE(ext != nullptr, OBJ_nid2sn(nid) << ": " << opensslErrors());
-  REQUIRE(X509_add_ext(cert, ext, -1) == 1);
-  X509_EXTENSION_free(ext);
-}
-
-// Issues `spec` signed by `issuer`, or self-signed when issuer is null.
-Identity issue(const CertSpec& spec, const Identity* issuer) {
-  static long next_serial = 1;  // test-only; the tests run on one thread
-  Identity id{EvpPkeyPtr(EVP_EC_gen("P-256")), X509Ptr(X509_new())};
-  REQUIRE(id.key);
-  X509* cert = id.cert.get();
-  X509_set_version(cert, X509_VERSION_3);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), next_serial++);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("ocsp-proxy tests"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(spec.cn.c_str()), -1, -1, 0);
-  X509* signer_cert = issuer ? issuer->cert.get() : cert;
-  X509_set_issuer_name(cert, X509_get_subject_name(signer_cert));
-  ASN1_TIME_set(X509_getm_notBefore(cert), static_cast<time_t>(spec.not_before));
-  ASN1_TIME_set(X509_getm_notAfter(cert), static_cast<time_t>(spec.not_after));
-  X509_set_pubkey(cert, id.key.get());
-
-  X509V3_CTX ctx;
-  X509V3_set_ctx(&ctx, signer_cert, cert, nullptr, nullptr, 0);
-  addExtension(cert, &ctx, NID_subject_key_identifier, "hash");
-  addExtension(cert, &ctx, NID_authority_key_identifier, "keyid:always");
-  if (spec.ca) {
-    addExtension(cert, &ctx, NID_basic_constraints, "critical,CA:TRUE");
-    addExtension(cert, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
-  } else {
-    addExtension(cert, &ctx, NID_key_usage, "critical,digitalSignature");
-    addExtension(cert, &ctx, NID_ext_key_usage, spec.ocsp_signing ? "OCSPSigning" : "serverAuth");
-  }
-  EVP_PKEY* signer_key = issuer ? issuer->key.get() : id.key.get();
-  REQUIRE(X509_sign(cert, signer_key, EVP_sha256()) > 0);
-  return id;
-}
-
-OcspCertIdPtr certIdFor(const Identity& ca, long serial, const EVP_MD* md = EVP_sha1()) {
-  Asn1IntegerPtr s(ASN1_INTEGER_new());
-  ASN1_INTEGER_set(s.get(), serial);
-  X509* cert = ca.cert.get();
-  return OcspCertIdPtr(
-      OCSP_cert_id_new(md, X509_get_subject_name(cert), X509_get0_pubkey_bitstr(cert), s.get()));
-}
-
-CertIdInfo infoOf(const OcspCertIdPtr& id) {
-  CertIdInfo info;
-  REQUIRE(certIdInfoFrom(id.get(), &info));
-  return info;
-}
-
-struct SingleSpec {
-  OCSP_CERTID* id;
-  int status = V_OCSP_CERTSTATUS_GOOD;
-  int reason = OCSP_REVOKED_STATUS_NOSTATUS;
-  int64_t this_update = kT;
-  std::optional<int64_t> next_update = kT + kDay;
-};
-
-struct SignSpec {
-  unsigned long flags = 0;  // OCSP_NOCERTS, OCSP_RESPID_KEY
-  // Raw nonce bytes to echo; OCSP_basic_add1_nonce wraps them in an OCTET STRING.
-  std::optional<std::string> nonce = std::nullopt;
-};
-
-std::string makeResponse(const std::vector<SingleSpec>& singles, const Identity& signer,
-                         const SignSpec& sign = {}) {
-  OcspBasicRespPtr bs(OCSP_BASICRESP_new());
-  for (const auto& s : singles) {
-    Asn1TimePtr this_update(ASN1_TIME_set(nullptr, static_cast<time_t>(s.this_update)));
-    Asn1TimePtr next_update(
-        s.next_update ? ASN1_TIME_set(nullptr, static_cast<time_t>(*s.next_update)) : nullptr);
-    Asn1TimePtr revoked_at(ASN1_TIME_set(nullptr, static_cast<time_t>(kT - 30 * kDay)));
-    REQUIRE(OCSP_basic_add1_status(bs.get(), s.id, s.status, s.reason, revoked_at.get(),
-                                   this_update.get(), next_update.get()) != nullptr);
-  }
-  if (sign.nonce) {
-    auto* bytes = reinterpret_cast<unsigned char*>(const_cast<char*>(sign.nonce->data()));
-    REQUIRE(OCSP_basic_add1_nonce(bs.get(), bytes, static_cast<int>(sign.nonce->size())) == 1);
-  }
-  REQUIRE(OCSP_basic_sign(bs.get(), signer.cert.get(), signer.key.get(), EVP_sha256(), nullptr,
-                          sign.flags) == 1);
-  OcspResponsePtr resp(OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs.get()));
-  REQUIRE(resp);
-  return toDer(resp.get(), i2d_OCSP_RESPONSE);
-}
+// The generated PKI (tests/unit/test_pki.h) for the cases no real file covers.
 
 // The request-side nonce for `raw`, in the representation validateResponse expects.
 std::string requestNonce(const std::string& raw) {

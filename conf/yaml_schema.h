@@ -1,0 +1,248 @@
+#pragma once
+// Generic YAML schema machinery for the config loader (STYLE.md "One schema table, two
+// phases"). A Schema<T> is a table of keys, each with the parser that stores its value into a
+// T; walkMap applies it to one YAML map, rejecting unknown, repeated and missing keys. Value
+// parsers have the shape (Loader&, const Item&) -> Result<V> and compose: listOf(hostName),
+// mapOf(schema), oneOf<V>({...}). Every error is "file:line: dotted.path: message", and the
+// Loader records each value's line under its path so that phase 2 can point back at it.
+// Nothing here knows about ocsp-proxy's own keys; conf/config.cc holds those tables.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "conf/config.h"  // isHostName, isIpLiteral
+#include "core/result.h"
+
+namespace ocsp::conf {
+
+// A value being parsed, with what an error about it must name.
+struct Item {
+  YAML::Node node;
+  std::string path;  // dotted key path with list indexes: upstreams[1].fqdns[0]
+  int line = 1;      // 1-based
+};
+
+// State of one load: where messages point, and what phase 2 needs to point back at phase 1.
+class Loader {
+ public:
+  Loader(std::string file, std::string base_dir);
+
+  Error fail(const std::string& path, int line, std::string_view message) const;
+  Error fail(const Item& at, std::string_view message) const;
+  // Phase 2: an error about a value phase 1 parsed, on the line phase 1 recorded for it.
+  Error failAt(const std::string& path, std::string_view message) const;
+  // The line phase 1 recorded for `path` (1 if it was not in the file).
+  int lineAt(const std::string& path) const;
+
+  // The value `node` at `path`; `fallback_line` is its key's line, for empty values.
+  Item item(const YAML::Node& node, std::string path, int fallback_line);
+
+  // Relative paths are relative to the config file, not to the working directory.
+  std::string resolvePath(const std::string& p) const;
+
+  // Which config path an object loaded in phase 1 (a certificate) came from, for phase 2
+  // messages; `fallback` if it was not noted.
+  void noteOrigin(const void* object, const std::string& path);
+  std::string originOf(const void* object, std::string_view fallback) const;
+
+ private:
+  std::string file_;
+  std::string base_dir_;
+  std::map<std::string, int> lines_;
+  std::map<const void*, std::string> origin_;
+};
+
+// --- Message helpers -------------------------------------------------------------------------
+
+// strerror(err), thread-safe.
+std::string osError(int err);
+// Values are quoted in messages so that empty strings and stray spaces are visible.
+std::string inQuotes(std::string_view s);
+// "parent.key", or "key" at the root.
+std::string join(const std::string& parent, std::string_view key);
+// "parent[i]".
+std::string indexed(const std::string& parent, size_t i);
+// yaml-cpp marks are 0-based, and an empty value is marked where the next token starts (often
+// the next line), so an empty value is reported on its key's line instead.
+int lineOf(const YAML::Node& node, int fallback);
+// DNS names compare case-insensitively (RFC 4343).
+bool sameHost(std::string_view a, std::string_view b);
+// "expected a list" and the like; an empty value gets its own wording.
+Error wrongType(const Loader& l, const Item& v, std::string_view expected);
+
+// --- Schema tables ---------------------------------------------------------------------------
+
+enum class Need { Optional, Required };
+
+// One key of a map: its name and the parser that stores its value into T.
+template <class T>
+struct Field {
+  std::string_view key;
+  Need need;
+  std::function<Status(Loader&, const Item&, T&)> parse;
+};
+
+template <class T>
+using Schema = std::vector<Field<T>>;
+
+template <class R>
+struct ResultValue;
+template <class V>
+struct ResultValue<Result<V>> {
+  using type = V;
+};
+// What a value parser (Loader&, const Item&) -> Result<V> produces.
+template <class Parse>
+using ParsedType = typename ResultValue<std::invoke_result_t<Parse&, Loader&, const Item&>>::type;
+
+template <class T>
+Status walkMap(Loader& l, const Item& map, const Schema<T>& schema, T& out) {
+  // An empty section ("cache:" with everything under it commented out) means all defaults.
+  if (!map.node.IsNull() && !map.node.IsMap()) return wrongType(l, map, "a map");
+  std::set<std::string, std::less<>> seen;
+  if (map.node.IsMap()) {
+    for (const auto& entry : map.node) {
+      int key_line = lineOf(entry.first, map.line);
+      if (!entry.first.IsScalar()) return l.fail(map.path, key_line, "expected a string key");
+      const std::string& key = entry.first.Scalar();
+      std::string path = join(map.path, key);
+      auto field = std::find_if(schema.begin(), schema.end(),
+                                [&](const Field<T>& f) { return f.key == key; });
+      if (field == schema.end()) return l.fail(path, key_line, "unknown key");
+      // yaml-cpp keeps both entries of a repeated key; silently taking one would hide a typo.
+      if (!seen.insert(key).second) return l.fail(path, key_line, "duplicate key");
+      if (auto s = field->parse(l, l.item(entry.second, path, key_line), out); !s.ok()) return s;
+    }
+  }
+  for (const auto& f : schema) {
+    if (f.need == Need::Required && seen.find(f.key) == seen.end()) {
+      return l.fail(join(map.path, f.key), map.line, "required");
+    }
+  }
+  return Ok{};
+}
+
+// A key whose parsed value is stored in `member`.
+template <class T, class V, class Parse>
+Field<T> field(std::string_view key, V T::*member, Parse parse, Need need = Need::Optional) {
+  return {key, need, [member, parse](Loader& l, const Item& v, T& out) -> Status {
+            auto parsed = parse(l, v);
+            if (!parsed.ok()) return parsed.error();
+            out.*member = static_cast<V>(std::move(parsed.value()));
+            return Ok{};
+          }};
+}
+
+// A sub-map whose keys are stored in the same object (listen.ocsp -> Config::listen_ocsp).
+template <class T>
+Field<T> section(std::string_view key, const Schema<T>& schema) {
+  return {key, Need::Optional,
+          [&schema](Loader& l, const Item& v, T& out) { return walkMap(l, v, schema, out); }};
+}
+
+// A map parsed into a fresh T: keys left out keep T's defaults.
+template <class T>
+auto mapOf(const Schema<T>& schema) {
+  return [&schema](Loader& l, const Item& v) -> Result<T> {
+    T out;
+    if (auto s = walkMap(l, v, schema, out); !s.ok()) return s.error();
+    return out;
+  };
+}
+
+// Every list in the schema needs at least one entry.
+template <class Parse>
+auto listOf(Parse parse) {
+  using V = ParsedType<Parse>;
+  return [parse](Loader& l, const Item& v) -> Result<std::vector<V>> {
+    if (!v.node.IsNull() && !v.node.IsSequence()) return wrongType(l, v, "a list");
+    if (v.node.IsNull() || v.node.size() == 0) return l.fail(v, "must not be empty");
+    std::vector<V> out;
+    for (const auto& element : v.node) {
+      auto parsed = parse(l, l.item(element, indexed(v.path, out.size()), v.line));
+      if (!parsed.ok()) return parsed.error();
+      out.push_back(std::move(parsed.value()));
+    }
+    return out;
+  };
+}
+
+// --- Value parsers ---------------------------------------------------------------------------
+
+Result<std::string> text(Loader& l, const Item& v);
+// A string that `valid` accepts, else "<complaint>: "value"".
+Result<std::string> checkedText(Loader& l, const Item& v, bool (*valid)(const std::string&),
+                                std::string_view complaint);
+Result<std::string> hostName(Loader& l, const Item& v);
+Result<std::string> ipAddress(Loader& l, const Item& v);
+// Letters, digits, '_', '.' and '-': names that become log fields and metric labels.
+Result<std::string> plainName(Loader& l, const Item& v);
+// An absolute URL path ("/", "/ocsp") without spaces or control characters.
+Result<std::string> urlPath(Loader& l, const Item& v);
+
+// An integer in [min, max]: integer(1, 65535).
+struct IntegerRange {
+  int64_t min;
+  int64_t max;
+  Result<int64_t> operator()(Loader& l, const Item& v) const;
+};
+inline IntegerRange integer(int64_t min, int64_t max) { return {min, max}; }
+
+// One of a fixed set of words, each standing for a value.
+template <class V>
+auto oneOf(std::vector<std::pair<std::string_view, V>> choices) {
+  std::string names;
+  for (const auto& choice : choices) {
+    if (!names.empty()) names += ", ";
+    names += choice.first;
+  }
+  return [choices = std::move(choices), names](Loader& l, const Item& v) -> Result<V> {
+    auto s = text(l, v);
+    if (!s.ok()) return s.error();
+    for (const auto& [name, value] : choices) {
+      if (s.value() == name) return value;
+    }
+    return l.fail(v, "must be one of " + names + ": " + inQuotes(*s));
+  };
+}
+
+// true | false, spelled exactly so (not yes/no/on/off).
+Result<bool> boolean(Loader& l, const Item& v);
+
+// Sizes are bytes or a number with a binary unit (64KiB, 256MiB, 1GiB).
+Result<size_t> sizeOrZero(Loader& l, const Item& v);
+// Sizes that bound something that must exist: zero is rejected.
+Result<size_t> sizeValue(Loader& l, const Item& v);
+// Durations take a unit (250ms, 10s, 5m, 1h, 7d); stored in milliseconds.
+Result<int64_t> durationMs(Loader& l, const Item& v);
+// A zero timeout would fail every request.
+Result<int64_t> timeoutMs(Loader& l, const Item& v);
+// A duration stored in whole seconds.
+Result<int64_t> seconds(Loader& l, const Item& v);
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+// "HOST:PORT" or "[IPv6]:PORT", where HOST is an IP literal or "localhost": the listeners must
+// not depend on DNS at start-up, and the workers connect to Redis without blocking, so they
+// cannot wait for DNS either. With a `default_port`, the ":PORT" part may be left out.
+Result<HostPort> hostPort(Loader& l, const Item& v, std::optional<uint16_t> default_port,
+                          uint16_t min_port);
+
+// "FQDN" or "FQDN:PORT" (port 1..65535, else `default_port`), the host lower-cased. IP
+// literals are refused: firewalls allow these hosts by name.
+Result<HostPort> fqdnPort(Loader& l, const Item& v, uint16_t default_port);
+
+}  // namespace ocsp::conf

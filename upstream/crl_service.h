@@ -1,0 +1,105 @@
+#pragma once
+// CRL downloads (DESIGN.md §6): what the forward proxy serves for allow-listed CRL URLs and
+// what crl.urls keeps warm. Rules:
+//   - a CRL is served from the in-process store (CrlStore) until its nextUpdate, never after;
+//   - a miss is fetched once however many clients and workers ask (one in flight per URL);
+//     with Redis configured the shared copy is tried first and re-validated like a download;
+//   - a download is size-limited (crl.max_bytes), then parsed and validated off every event
+//     loop, on a parser thread (a large CRL takes seconds): see upstream/crl.h for the rules;
+//   - an invalid CRL (not a CRL, bad signature, expired, too large) is not stored and the
+//     clients waiting for it get the error (event=crl_invalid, reason=...); an upstream that
+//     fails gets event=crl_fetch_failed; neither is retried for the waiting clients;
+//   - a CRL whose issuer is unknown is served and stored with signature_checked=false under
+//     crl.unknown_issuer: pass, refused (reason=unknown_issuer) under refuse;
+//   - refresh ahead: once cache.refresh_percent of [thisUpdate, nextUpdate) has passed, a
+//     once-a-second timer fetches a newer CRL for the crl.urls and for URLs asked for since
+//     their last download; clients keep the cached one meanwhile; a failed refresh is
+//     retried after 30 s while the cached CRL lasts.
+//
+// Threading: the service runs its own thread with its own event_base, curl multi handle and
+// Redis connection: CRL work never runs on a worker's loop. lookup() may be called from any
+// worker thread; its callback runs on the caller's thread (through the caller's Mailbox),
+// synchronously for a hit. stop() joins the thread; callbacks not yet delivered are dropped,
+// so stop the service before destroying the mailboxes of the workers that use it.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/crl_store.h"
+#include "cache/redis_status.h"
+#include "conf/config.h"
+#include "core/clock.h"
+#include "core/handles.h"
+#include "core/mailbox.h"
+#include "core/url.h"
+#include "core/work_queue.h"
+#include "upstream/issuer_index.h"
+
+namespace ocsp {
+
+using CrlReply = std::function<void(Result<std::shared_ptr<const CrlEntry>>)>;
+
+class CrlService {
+ public:
+  // Everything referenced must outlive the service. `trust_store` may be null;
+  // `redis_status` may be null (no redis: section), else `redis_slot` indexes it.
+  CrlService(std::shared_ptr<const conf::Config> config, const IssuerIndex& issuers,
+             X509_STORE* trust_store, CrlStore& store, const Clock& clock,
+             RedisStatus* redis_status, int redis_slot);
+  ~CrlService();
+  CrlService(const CrlService&) = delete;
+  CrlService& operator=(const CrlService&) = delete;
+
+  // Starts the thread; the crl.urls are fetched at once.
+  void start();
+  void stop();
+
+  // The CRL at `url` (already allow-listed by the caller). `client` is for logs.
+  void lookup(const HttpUrl& url, const std::string& client, Mailbox& reply_to, CrlReply done);
+
+ private:
+  struct Waiter {
+    Mailbox* mailbox;
+    CrlReply done;
+  };
+  struct Tracked {  // loop thread only
+    HttpUrl url;
+    bool warm = false;         // from crl.urls: always kept fresh
+    int64_t retry_at = 0;      // after a failed refresh
+  };
+  class Loop;  // the thread's event_base, fetcher and Redis connection
+
+  static std::string keyOf(const HttpUrl& url);
+  // Loop thread.
+  void begin(const std::string& key, const HttpUrl& url, bool refresh);
+  void fetchUpstream(const std::string& key, const HttpUrl& url);
+  void parse(const std::string& key, std::string bytes, bool from_redis);
+  void onParsed(const std::string& key, std::string bytes, Result<ParsedCrl> parsed,
+                bool from_redis);
+  void finish(const std::string& key, const Result<std::shared_ptr<const CrlEntry>>& result);
+  void onTick();
+
+  std::shared_ptr<const conf::Config> config_;
+  const IssuerIndex& issuers_;
+  X509_STORE* trust_store_;
+  CrlStore& store_;
+  const Clock& clock_;
+  RedisStatus* redis_status_;
+  int redis_slot_;
+
+  std::mutex mu_;  // guards inflight_ and asked_
+  std::unordered_map<std::string, std::vector<Waiter>> inflight_;  // key present = in flight
+  std::unordered_map<std::string, HttpUrl> asked_;  // hits since the last tick
+
+  std::unordered_map<std::string, Tracked> tracked_;  // loop thread only
+  std::unique_ptr<Loop> loop_;
+  std::unique_ptr<WorkQueue> parser_;
+  std::thread thread_;
+};
+
+}  // namespace ocsp
