@@ -121,7 +121,7 @@ struct Config {
   Crl crl;                                   // defaults when the section is absent
 };
 
-// Loads and validates a config file. Relative issuer paths are relative to the file's
+// Loads and validates a config file. Relative issuer and trust store paths are relative to the file's
 // directory. On failure, Error::detail is "file:line: key.path: message".
 Result<std::shared_ptr<const Config>> loadConfig(const std::string& path);
 

@@ -138,7 +138,9 @@ bool hostHeaderMatches(std::string_view host_header, const HttpUrl& url) {
   bool explicit_port = false;
   bool bracketed = false;
   if (!splitHostPort(host_header, &host, &port, &explicit_port, &bracketed)) return false;
-  return host == url.host && port == url.port;
+  // Clients differ on a non-default port: curl writes it, OpenSSL's HTTP client leaves it
+  // out. A port that is written must agree; the host always must.
+  return host == url.host && (!explicit_port || port == url.port);
 }
 
 }  // namespace ocsp

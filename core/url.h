@@ -31,7 +31,8 @@ struct HttpUrl {
 Result<HttpUrl> parseHttpUrl(std::string_view text);
 
 // A Host header value (RFC 9110 §7.2: uri-host [":" port]) compared with a URL's authority:
-// case-insensitive host, and the scheme's default port may be left out on either side.
+// case-insensitive host; a port the header writes must equal the URL's (a header without a
+// port matches any: OpenSSL's client omits a non-default port, curl writes it).
 bool hostHeaderMatches(std::string_view host_header, const HttpUrl& url);
 
 }  // namespace ocsp

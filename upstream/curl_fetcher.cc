@@ -169,6 +169,8 @@ void CurlFetcher::collectDone() {
     curl_easy_getinfo(e, CURLINFO_PRIVATE, &raw);
     std::unique_ptr<Transfer> t(raw);
     t->result.code = msg->data.result;
+    // A Content-Length over the cap stops the transfer before any byte (CURLOPT_MAXFILESIZE).
+    if (t->result.code == CURLE_FILESIZE_EXCEEDED) t->result.too_large = true;
     curl_multi_remove_handle(multi_, e);
     live_.erase(raw);
     if (t->result.code != CURLE_OK) {

@@ -108,7 +108,7 @@ Result<std::vector<SharedX509>> parseDerObject(std::string_view der, bool allow_
       if (p != end) return trailing(p, "certificate");
       return std::vector<SharedX509>{shareX509(std::move(cert))};
     }
-    ERR_clear_error();  // not a certificate; the PKCS#7 attempt reports its own reason
+    if (allow_pkcs7) ERR_clear_error();  // the PKCS#7 attempt reports its own reason
   }
   if (allow_pkcs7) {
     const unsigned char* p = begin;
@@ -162,6 +162,7 @@ Result<std::vector<SharedX509>> parsePem(std::string_view text) {
   if (!isEndOfPem()) {
     return notACertificate("malformed PEM after " + std::to_string(blocks) + " blocks");
   }
+  ERR_clear_error();  // "no start line" only marks the end of the input
   if (out.empty()) {
     return notACertificate(std::to_string(text.size()) + " bytes are neither DER nor PEM with a " +
                            "CERTIFICATE or PKCS7 block (" + std::to_string(blocks) +

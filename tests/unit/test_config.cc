@@ -162,6 +162,14 @@ TEST_CASE("the shipped config loads with its three upstreams and their issuers")
   CHECK(c.limits.max_request_bytes == 16 * 1024);
   CHECK(c.cache.memory_bytes == 256u << 20);
   CHECK(c.cache.max_age_s == 7 * 86400);
+  CHECK(c.forward.enabled);
+  CHECK(hostPorts(c.forward.aia_fqdns) ==
+        std::vector<std::string>{"cacerts.digicert.com:80", "trust.quovadisglobal.com:80",
+                                 "secure.globalsign.com:80"});
+  CHECK(hostPorts(c.crl.fqdns) ==
+        std::vector<std::string>{"crl3.digicert.com:80", "crl4.digicert.com:80",
+                                 "crl.quovadisglobal.com:80", "crl.globalsign.com:80"});
+  CHECK(c.crl.urls.empty());
 }
 
 TEST_CASE("an error in the shipped config names the shipped file, its line and the key path") {

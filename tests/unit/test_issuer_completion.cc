@@ -107,7 +107,12 @@ template <class T>
 std::string detailOf(const Result<T>& r) {
   return r.ok() ? "accepted" : r.error().code + ": " + r.error().detail;
 }
-#define CHECK_CODE(status, expected) CHECK_MESSAGE(codeOf(status) == (expected), detailOf(status))
+// Evaluates `status` once: the message is built from the same result.
+#define CHECK_CODE(status, expected)                                  \
+  do {                                                                \
+    const auto& checked_ = (status);                                  \
+    CHECK_MESSAGE(codeOf(checked_) == (expected), detailOf(checked_)); \
+  } while (false)
 
 X509StorePtr storeWith(const std::vector<X509*>& roots) {
   X509StorePtr store(X509_STORE_new());
@@ -197,7 +202,7 @@ TEST_CASE("real delegated responses yield their embedded responder certificate")
        "CN=ocsp.s2ntest.com,OU=s2n Test OCSP,O=s2n,ST=WA,C=US"},
   };
   for (const auto& row : rows) {
-    CAPTURE(row.file);
+    INFO(std::string(row.file));
     auto certs = embeddedResponderCerts(readFile(realData(row.file)));
     CHECK(subjectsOf(certs) == std::vector<std::string>{row.subject});
     CHECK(ERR_peek_error() == 0);
@@ -214,7 +219,7 @@ TEST_CASE("responses without a certs field or without a BasicOCSPResponse yield 
       "pyca-cryptography-vectors/ocsp/resp-response-type-unknown-oid.der",
   };
   for (const char* file : files) {
-    CAPTURE(file);
+    INFO(std::string(file));
     CHECK(embeddedResponderCerts(readFile(realData(file))).empty());
   }
 }
@@ -264,7 +269,7 @@ TEST_CASE("caIssuers URLs of real certificates are read exactly") {
       {"pyca-cryptography-vectors/certs/cryptography.io.pem", "http://gv.symcb.com/gv.crt"},
   };
   for (const auto& row : rows) {
-    CAPTURE(row.file);
+    INFO(std::string(row.file));
     auto cert = loadCert(row.file);
     CHECK(caIssuersUrls(cert.get()) == std::vector<std::string>{row.url});
   }
@@ -284,7 +289,7 @@ TEST_CASE("caIssuers URLs of real embedded responder certificates point at their
       {"pyca-cryptography-vectors/ocsp/resp-revoked-reason.der", {}},
   };
   for (const auto& row : rows) {
-    CAPTURE(row.response);
+    INFO(std::string(row.response));
     auto certs = embeddedResponderCerts(readFile(realData(row.response)));
     REQUIRE(certs.size() == 1);
     CHECK(caIssuersUrls(certs[0].get()) == row.urls);
@@ -338,7 +343,7 @@ TEST_CASE("a caIssuers download in DER, PEM or PKCS#7 yields every certificate i
       {"PEM PKCS#7 certs-only", pkcs7Pem(bundle.get()), {derOf(a), derOf(b)}},
   };
   for (const auto& row : rows) {
-    CAPTURE(row.what);
+    INFO(std::string(row.what));
     CHECK(derOfAll(parseIssuerDownload(row.bytes)) == row.expected);
     CHECK(ERR_peek_error() == 0);
   }
@@ -357,7 +362,7 @@ TEST_CASE("real issuer certificates parse from their PEM and DER files") {
       {"golang-x-crypto-ocsp/issuerCert_VeriSign_Intl_Server_CA_Class3.der", nullptr},
   };
   for (const auto& row : rows) {
-    CAPTURE(row.file);
+    INFO(std::string(row.file));
     auto r = parseIssuerDownload(readFile(realData(row.file)));
     REQUIRE_MESSAGE(r.ok(), detailOf(r));
     REQUIRE(r->size() == 1);
@@ -394,11 +399,11 @@ TEST_CASE("a caIssuers download that is not a certificate is rejected as not_a_c
       {"PEM armour around garbage", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"},
   };
   for (const auto& row : rows) {
-    CAPTURE(row.what);
+    INFO(std::string(row.what));
     auto r = parseIssuerDownload(row.bytes);
     CHECK(ERR_peek_error() == 0);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().code == "not_a_certificate");
+    CHECK_MESSAGE(r.error().code == "not_a_certificate", r.error().detail);
     CHECK(r.error().category == ErrorCategory::ValidationFailed);
     CHECK(r.error().detail.find('\n') == std::string::npos);
   }
@@ -425,7 +430,7 @@ TEST_CASE("a CA with the issuer's name but another key, or its key but another n
       issue({.cn = "Test Intermediate 2", .ca = true, .key = chain.intermediate.key.get()},
             &chain.root);
   for (const EVP_MD* md : {EVP_sha1(), EVP_sha256()}) {
-    CAPTURE(EVP_MD_get0_name(md));
+    INFO(std::string(EVP_MD_get0_name(md)));
     CertIdInfo id = infoOf(certIdFor(chain.intermediate, 42, md));
     REQUIRE(X509_NAME_cmp(X509_get_subject_name(same_name_other_key.cert.get()),
                           X509_get_subject_name(chain.intermediate.cert.get())) == 0);
@@ -472,8 +477,7 @@ TEST_CASE("real issuers match the CertIDs of real responses; OpenSSL's wrong cop
       {"openssl-ocsp-tests/der/D1.der", "openssl-ocsp-tests/ND1_Issuer_ICA.pem", false},
   };
   for (const auto& row : rows) {
-    CAPTURE(row.response);
-    CAPTURE(row.issuer);
+    INFO((std::string(row.response) + " with " + row.issuer));
     auto issuer = loadCert(row.issuer);
     CHECK(matchesCertId(issuer.get(), certIdOfResponse(readFile(realData(row.response)))) ==
           row.matches);
@@ -585,8 +589,7 @@ TEST_CASE("real intermediates chain to their Mozilla roots at the time of their 
        "untrusted_chain"},
   };
   for (const auto& row : rows) {
-    CAPTURE(row.intermediate);
-    CAPTURE(row.root);
+    INFO((std::string(row.intermediate) + " under " + row.root + " at " + std::to_string(row.at)));
     auto store = loadTrustStore(realData(row.root));
     REQUIRE_MESSAGE(store.ok(), detailOf(store));
     auto candidate = loadCert(row.intermediate);
@@ -642,11 +645,11 @@ TEST_CASE("a trust store that cannot be used is an error naming its path") {
       {"empty directory", empty.path(), "openssl rehash"},
   };
   for (const auto& row : rows) {
-    CAPTURE(row.what);
+    INFO(std::string(row.what));
     auto r = loadTrustStore(row.path);
     CHECK(ERR_peek_error() == 0);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().code == "trust_store");
+    CHECK_MESSAGE(r.error().code == "trust_store", r.error().detail);
     CHECK(r.error().category == ErrorCategory::Config);
     CHECK_MESSAGE(r.error().detail.find(row.path) != std::string::npos, r.error().detail);
     CHECK_MESSAGE(r.error().detail.find(row.reason) != std::string::npos, r.error().detail);

@@ -94,7 +94,9 @@ TEST_CASE("the Host header must name the URL's host and port") {
   auto with_port = parseHttpUrl("http://ocsp.example:8080/x");
   REQUIRE(with_port.ok());
   CHECK(hostHeaderMatches("ocsp.example:8080", *with_port));
-  CHECK_FALSE(hostHeaderMatches("ocsp.example", *with_port));
+  CHECK(hostHeaderMatches("ocsp.example", *with_port));  // as OpenSSL's client sends it
+  CHECK_FALSE(hostHeaderMatches("ocsp.example:80", *with_port));
+  CHECK_FALSE(hostHeaderMatches("other.example", *with_port));
 }
 
 }  // namespace ocsp
