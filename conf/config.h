@@ -121,8 +121,8 @@ struct Config {
   Crl crl;                                   // defaults when the section is absent
 };
 
-// Loads and validates a config file. Relative issuer and trust store paths are relative to the file's
-// directory. On failure, Error::detail is "file:line: key.path: message".
+// Loads and validates a config file. Relative issuer and trust store paths are relative to
+// the file's directory. On failure, Error::detail is "file:line: key.path: message".
 Result<std::shared_ptr<const Config>> loadConfig(const std::string& path);
 
 // Same, from text (tests). `name` is used as the file name in messages; `base_dir` anchors

@@ -97,7 +97,7 @@ def static(start_static) -> StaticServer:
 
 
 @pytest.fixture
-def redis_server(request, tmp_path) -> RedisServer:
+def redis(request, tmp_path) -> RedisServer:
     return _track(request, "redis-server", RedisServer(tmp_path))
 
 

@@ -93,17 +93,19 @@ def test_crl_urls_are_fetched_at_start_up_and_clients_get_them_from_cache(
 
 
 def test_crl_fetched_by_one_instance_is_served_by_another_from_redis(
-        pki, static, redis_server, start_forward_proxy):
+        pki, static, redis, start_forward_proxy):
     crl, url = serve_crl(pki, static)
-    redis = {"address": f"127.0.0.1:{redis_server.port}"}
-    first, second = [start_forward_proxy(crl=crl_section(static), redis=redis) for _ in range(2)]
+    section = {"address": f"127.0.0.1:{redis.port}"}
+    first, second = [start_forward_proxy(crl=crl_section(static), redis=section)
+                     for _ in range(2)]
     for proxy in (first, second):
         proxy.wait_for_log("redis_state", state="up")
     assert (fetch(first, url).status, static.requests("/ica.crl")) == (200, 1)
-    wait_until(redis_server.keys, 3, "the CRL to be written to Redis")
+    wait_until(redis.keys, 3, "the CRL to be written to Redis")
     answer = fetch(second, url)
     assert (answer.status, answer.body) == (200, crl)
     assert static.requests("/ica.crl") == 1
+    second.wait_for_log("crl_fetched", source="redis")
 
 
 # -- refused -----------------------------------------------------------------------------------

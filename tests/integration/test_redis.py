@@ -5,19 +5,9 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 from ocsp_client import SUCCESSFUL, curl, make_request, parse_response
 from servers import RedisServer, free_port, tail, wait_until
-
-
-@pytest.fixture
-def redis(request, tmp_path):
-    server = RedisServer(tmp_path)
-    request.node.ocsp_processes = getattr(request.node, "ocsp_processes", [])
-    request.node.ocsp_processes.append((f"redis-server :{server.port}", server))
-    request.addfinalizer(server.stop)
-    return server
 
 
 def redis_section(server: RedisServer) -> dict:

@@ -13,7 +13,7 @@ namespace {
 
 void addExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, ctx, nid, value);
-  REQUIRE_MESSAGE(ext != nullptr, std::string(OBJ_nid2sn(nid)) + ": " + opensslErrors());
+  REQUIRE_MESSAGE(ext != nullptr, std::string(OBJ_nid2sn(nid)) << ": " << opensslErrors());
   REQUIRE(X509_add_ext(cert, ext, -1) == 1);
   X509_EXTENSION_free(ext);
 }
