@@ -199,10 +199,7 @@ Result<std::string> crlUrl(Loader& l, const Item& v) {
   if (!url.ok()) return l.fail(v, "not a valid URL (" + url.error().detail + "): " + inQuotes(*s));
   // Not quoted: the user information may hold a password.
   if (url->has_userinfo) return l.fail(v, "must not contain user information (user:password@)");
-  if (url->host_is_ip || isIpLiteral(url->host)) {
-    return l.fail(v, "an FQDN is required, not an IP address (firewalls allow these hosts by "
-                     "name): " + inQuotes(*s));
-  }
+  if (url->host_is_ip || isIpLiteral(url->host)) return fqdnRequired(l, v, *s);
   if (!isHostName(url->host)) return l.fail(v, "not a host name: " + inQuotes(url->host));
   return s;
 }
@@ -236,7 +233,7 @@ const Schema<Limits>& limitsSchema() {
 const Schema<Cache>& cacheSchema() {
   static const Schema<Cache> schema = {
       field("memory_bytes", &Cache::memory_bytes, sizeOrZero),  // 0 = no in-process cache
-      field("max_age", &Cache::max_age_s, seconds),  // 0 = no cap beyond nextUpdate
+      field("max_age", &Cache::max_age_s, seconds),             // 0 = no cap beyond nextUpdate
       field("no_next_update_ttl", &Cache::no_next_update_ttl_s, seconds),
       field("clock_skew", &Cache::clock_skew_s, seconds),
       field("refresh_percent", &Cache::refresh_percent, integer(1, 100)),

@@ -89,20 +89,29 @@ struct HostAndPort {
 
 // Forward-proxy mode (DESIGN.md §1): clients that use us as their HTTP proxy.
 struct Forward {
-  bool enabled = true;                                     // forward.enabled
-  UnknownIssuerPolicy unknown_issuer = UnknownIssuerPolicy::Pass;  // forward.unknown_issuer: pass | refuse
-  std::vector<HostAndPort> aia_fqdns;                      // forward.aia_fqdns: hosts caIssuers certificates may be fetched from
-  std::string trust_store = "/etc/ssl/certs";              // forward.trust_store: a directory (OpenSSL hashed CApath) or a PEM file of roots
+  bool enabled = true;  // forward.enabled
+  // forward.unknown_issuer: pass | refuse
+  UnknownIssuerPolicy unknown_issuer = UnknownIssuerPolicy::Pass;
+  // forward.aia_fqdns: hosts caIssuers certificates may be fetched from
+  std::vector<HostAndPort> aia_fqdns;
+  // forward.trust_store: a directory (OpenSSL hashed CApath) or a PEM file of roots; relative
+  // to the config file's directory. Must exist when enabled (phase 2).
+  std::string trust_store = "/etc/ssl/certs";
 };
 
 // CRL caching (DESIGN.md §6).
 struct Crl {
-  std::vector<HostAndPort> fqdns;       // crl.fqdns, plus the host:port of every crl.urls entry (added in phase 2, no duplicates)
-  std::vector<std::string> urls;        // crl.urls: CRLs kept warm from start-up
-  size_t max_bytes = 64u << 20;         // crl.max_bytes: largest CRL accepted
-  size_t memory_bytes = 256u << 20;     // crl.memory_bytes: in-process CRL cache bound (0 = no in-process CRL cache)
+  // crl.fqdns, plus the host:port of every crl.urls entry (added in phase 2, no duplicates).
+  // None is also an upstreams[].fqdns entry on the same port.
+  std::vector<HostAndPort> fqdns;
+  std::vector<std::string> urls;     // crl.urls: CRLs kept warm from start-up, as written
+  size_t max_bytes = 64u << 20;      // crl.max_bytes: largest CRL accepted
+  size_t memory_bytes = 256u << 20;  // crl.memory_bytes: in-process CRL cache bound
+                                     // (0 = no in-process CRL cache)
   UnknownIssuerPolicy unknown_issuer = UnknownIssuerPolicy::Pass;  // crl.unknown_issuer
-  std::vector<IssuerCert> issuers;      // crl.issuers: extra certificates that may sign CRLs (files or dirs, like upstreams[].issuers)
+  // crl.issuers: extra certificates that may sign CRLs (files or dirs, like
+  // upstreams[].issuers); a certificate listed twice is kept once.
+  std::vector<IssuerCert> issuers;
 };
 
 struct Config {

@@ -178,6 +178,13 @@ bool sameHost(std::string_view a, std::string_view b) {
          });
 }
 
+Error fqdnRequired(const Loader& l, const Item& v, std::string_view value) {
+  return l.fail(v,
+                "an FQDN is required, not an IP address (firewalls allow these hosts by "
+                "name): " +
+                    inQuotes(value));
+}
+
 Error wrongType(const Loader& l, const Item& v, std::string_view expected) {
   if (v.node.IsNull()) return l.fail(v, "missing value");
   std::string message = "expected " + std::string(expected);
@@ -225,8 +232,8 @@ Result<int64_t> IntegerRange::operator()(Loader& l, const Item& v) const {
     return wrongType(l, v, "an integer");
   }
   if (ec == std::errc::result_out_of_range || n < min || n > max) {
-    return l.fail(v, "out of range (expected " + std::to_string(min) + ".." +
-                         std::to_string(max) + "): " + inQuotes(s));
+    return l.fail(v, "out of range (expected " + std::to_string(min) + ".." + std::to_string(max) +
+                         "): " + inQuotes(s));
   }
   return n;
 }
@@ -316,8 +323,8 @@ Result<HostPort> hostPort(Loader& l, const Item& v, std::optional<uint16_t> defa
   if (!isDecimal(*port)) return syntax();
   auto number = portNumber(*port, min_port);
   if (!number) {
-    return l.fail(v, "port out of range (expected " + std::to_string(min_port) +
-                         "..65535): " + inQuotes(a));
+    return l.fail(
+        v, "port out of range (expected " + std::to_string(min_port) + "..65535): " + inQuotes(a));
   }
   out.port = *number;
   return out;
@@ -330,8 +337,7 @@ Result<HostPort> fqdnPort(Loader& l, const Item& v, uint16_t default_port) {
   size_t colon = a.find(':');
   const std::string host = a.substr(0, colon);
   if (isIpLiteral(a) || isIpLiteral(host) || (!a.empty() && a[0] == '[')) {
-    return l.fail(v, "an FQDN is required, not an IP address (firewalls allow these hosts by "
-                     "name): " + inQuotes(a));
+    return fqdnRequired(l, v, a);
   }
   HostPort out{host, default_port};
   if (colon != std::string::npos) {

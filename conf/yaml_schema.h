@@ -77,6 +77,8 @@ std::string indexed(const std::string& parent, size_t i);
 int lineOf(const YAML::Node& node, int fallback);
 // DNS names compare case-insensitively (RFC 4343).
 bool sameHost(std::string_view a, std::string_view b);
+// An IP literal where a host name is needed: firewalls allow these hosts by name.
+Error fqdnRequired(const Loader& l, const Item& v, std::string_view value);
 // "expected a list" and the like; an empty value gets its own wording.
 Error wrongType(const Loader& l, const Item& v, std::string_view expected);
 

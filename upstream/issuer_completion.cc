@@ -77,8 +77,8 @@ bool isHttpUri(std::string_view uri) {
 // only candidates, trusted through verifyIssuerChain alone.
 Result<std::vector<SharedX509>> certsOfPkcs7(PKCS7* p7) {
   if (PKCS7_type_is_signed(p7) == 0 || p7->d.sign == nullptr) {
-    return notACertificate("PKCS#7 content type " +
-                           std::string(OBJ_nid2sn(OBJ_obj2nid(p7->type))) + " is not signedData");
+    return notACertificate("PKCS#7 content type " + std::string(OBJ_nid2sn(OBJ_obj2nid(p7->type))) +
+                           " is not signedData");
   }
   STACK_OF(X509)* certs = p7->d.sign->cert;
   std::vector<SharedX509> out;
@@ -153,8 +153,8 @@ Result<std::vector<SharedX509>> parsePem(std::string_view text) {
     auto certs = parseDerObject(der, is_cert, is_pkcs7);
     if (!certs.ok()) {
       Error e = certs.error();
-      e.detail = "PEM block " + std::to_string(blocks) + " (" + std::string(type) + "): " +
-                 e.detail;
+      e.detail =
+          "PEM block " + std::to_string(blocks) + " (" + std::string(type) + "): " + e.detail;
       return e;
     }
     for (auto& c : *certs) out.push_back(std::move(c));
@@ -194,8 +194,9 @@ Status checkHashedDirectory(const std::string& path) {
   while (const dirent* entry = readdir(dir.get())) {
     if (isHashedCertName(entry->d_name)) return Ok{};
   }
-  return trustStoreError(path, "directory has no hashed certificate names (<8 hex>.<n>); "
-                               "run `openssl rehash` on it");
+  return trustStoreError(path,
+                         "directory has no hashed certificate names (<8 hex>.<n>); "
+                         "run `openssl rehash` on it");
 }
 
 size_t certificatesIn(X509_STORE* store) {
@@ -214,8 +215,7 @@ std::vector<SharedX509> embeddedResponderCerts(std::string_view ocsp_response_de
   std::vector<SharedX509> out;
   const auto* p = reinterpret_cast<const unsigned char*>(ocsp_response_der.data());
   const unsigned char* const end = p + ocsp_response_der.size();
-  OcspResponsePtr resp(
-      d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(ocsp_response_der.size())));
+  OcspResponsePtr resp(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(ocsp_response_der.size())));
   if (!resp || p != end) return out;
   if (OCSP_response_status(resp.get()) != OCSP_RESPONSE_STATUS_SUCCESSFUL) return out;
   OcspBasicRespPtr basic(OCSP_response_get1_basic(resp.get()));

@@ -163,9 +163,9 @@ TEST_CASE("the shipped config loads with its three upstreams and their issuers")
   CHECK(c.cache.memory_bytes == 256u << 20);
   CHECK(c.cache.max_age_s == 7 * 86400);
   CHECK(c.forward.enabled);
-  CHECK(hostPorts(c.forward.aia_fqdns) ==
-        std::vector<std::string>{"cacerts.digicert.com:80", "trust.quovadisglobal.com:80",
-                                 "secure.globalsign.com:80"});
+  CHECK(hostPorts(c.forward.aia_fqdns) == std::vector<std::string>{"cacerts.digicert.com:80",
+                                                                   "trust.quovadisglobal.com:80",
+                                                                   "secure.globalsign.com:80"});
   CHECK(hostPorts(c.crl.fqdns) ==
         std::vector<std::string>{"crl3.digicert.com:80", "crl4.digicert.com:80",
                                  "crl.quovadisglobal.com:80", "crl.globalsign.com:80"});
@@ -1019,8 +1019,10 @@ TEST_CASE("forward and crl errors name the file, the line and the dotted key pat
        "F:2: forward.aia_fqdns[0]: not a host name: \"aia_1.a.test\""},
       {"forward:\n  aia_fqdns:\n    - aia.a.test\n    - \"AIA.a.test:80\"\n" + kUpstreams,
        "F:4: forward.aia_fqdns[1]: duplicate host \"aia.a.test:80\""},
-      {"forward:\n  trust_store: \"\"\n" + kUpstreams, "F:2: forward.trust_store: must not be empty"},
-      {"forward:\n  trust_store: [a]\n" + kUpstreams, "F:2: forward.trust_store: expected a string"},
+      {"forward:\n  trust_store: \"\"\n" + kUpstreams,
+       "F:2: forward.trust_store: must not be empty"},
+      {"forward:\n  trust_store: [a]\n" + kUpstreams,
+       "F:2: forward.trust_store: expected a string"},
       {"forward:\n  trust_store: missing\n" + kUpstreams,
        "F:2: forward.trust_store: cannot read \"/nonexistent/missing\": No such file or "
        "directory"},
@@ -1043,8 +1045,7 @@ TEST_CASE("forward and crl errors name the file, the line and the dotted key pat
        "F:3: crl.urls[0]: " + fqdn_required + "\"http://[2001:db8::1]/a.crl\""},
       {"crl:\n  urls:\n    - http://crl_1.a.test/a.crl\n" + kUpstreams,
        "F:3: crl.urls[0]: not a host name: \"crl_1.a.test\""},
-      {"crl:\n  urls:\n    - http://crl.a.test/a.crl\n    - http://crl.a.test/a.crl\n" +
-           kUpstreams,
+      {"crl:\n  urls:\n    - http://crl.a.test/a.crl\n    - http://crl.a.test/a.crl\n" + kUpstreams,
        "F:4: crl.urls[1]: duplicate URL \"http://crl.a.test/a.crl\""},
       {"crl:\n  max_bytes: 0\n" + kUpstreams, "F:2: crl.max_bytes: must be greater than 0: \"0\""},
       {"crl:\n  max_bytes: 64MB\n" + kUpstreams,
@@ -1096,9 +1097,10 @@ TEST_CASE("a host that is both an OCSP upstream and a CRL host on the same port 
        "  - {name: a, fqdns: [ocsp.a.test], port: 80, issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]}\n",
        "F:2: crl.fqdns[0]: " + both},
   });
-  auto other_port = load("crl:\n  fqdns: [\"ocsp.a.test:8080\"]\n  urls:\n"
-                         "    - https://ocsp.a.test/a.crl\n" +
-                         kUpstreams);
+  auto other_port = load(
+      "crl:\n  fqdns: [\"ocsp.a.test:8080\"]\n  urls:\n"
+      "    - https://ocsp.a.test/a.crl\n" +
+      kUpstreams);
   CHECK(hostPorts(other_port->crl.fqdns) ==
         std::vector<std::string>{"ocsp.a.test:8080", "ocsp.a.test:443"});
 }

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/ocsp_types.h"
@@ -36,8 +37,8 @@ using test::realData;
 
 using Pkcs7Ptr = std::unique_ptr<PKCS7, OsslDeleter<PKCS7, PKCS7_free>>;
 
-constexpr int64_t kToday = 1795392000;            // 2026-11-23T00:00:00Z, when the data was taken
-constexpr int64_t kQuoVadisProducedAt = 1535831297;  // resp-revoked-reason.der, 2018-09-01
+constexpr int64_t kToday = 1795392000;  // 2026-11-23T00:00:00Z, when the data was taken
+constexpr int64_t kQuoVadisProducedAt = 1535831297;    // resp-revoked-reason.der, 2018-09-01
 constexpr int64_t kGlobalSignProducedAt = 1350987936;  // D1.der, 2012-10-23T10:25:36Z
 
 // ---------------------------------------------------------------------------------------------
@@ -108,9 +109,9 @@ std::string detailOf(const Result<T>& r) {
   return r.ok() ? "accepted" : r.error().code + ": " + r.error().detail;
 }
 // Evaluates `status` once: the message is built from the same result.
-#define CHECK_CODE(status, expected)                                  \
-  do {                                                                \
-    const auto& checked_ = (status);                                  \
+#define CHECK_CODE(status, expected)                                   \
+  do {                                                                 \
+    const auto& checked_ = (status);                                   \
     CHECK_MESSAGE(codeOf(checked_) == (expected), detailOf(checked_)); \
   } while (false)
 
@@ -121,7 +122,8 @@ X509StorePtr storeWith(const std::vector<X509*>& roots) {
   return store;
 }
 
-Status verify(X509* candidate, X509_STORE* store, const std::vector<X509*>& untrusted, int64_t now) {
+Status verify(X509* candidate, X509_STORE* store, const std::vector<X509*>& untrusted,
+              int64_t now) {
   X509StackPtr stack(sk_X509_new_null());
   REQUIRE(stack);
   for (X509* c : untrusted) {
@@ -198,8 +200,7 @@ TEST_CASE("real delegated responses yield their embedded responder certificate")
        "CN=DOD NIPRNET OCSP 2D 5,OU=PKI,OU=DoD,O=U.S. Government,C=US"},
       {"pyca-cryptography-vectors/ocsp/resp-sct-extension.der",
        "CN=OCSP Responder Server Gold CA 2014 - G22,O=SwissSign AG,L=Glattbrugg,ST=ZH,C=CH"},
-      {"aws-lc-ocsp/ocsp_response.der",
-       "CN=ocsp.s2ntest.com,OU=s2n Test OCSP,O=s2n,ST=WA,C=US"},
+      {"aws-lc-ocsp/ocsp_response.der", "CN=ocsp.s2ntest.com,OU=s2n Test OCSP,O=s2n,ST=WA,C=US"},
   };
   for (const auto& row : rows) {
     INFO(std::string(row.file));
@@ -211,8 +212,8 @@ TEST_CASE("real delegated responses yield their embedded responder certificate")
 
 TEST_CASE("responses without a certs field or without a BasicOCSPResponse yield nothing") {
   const char* files[] = {
-      "pyca-cryptography-vectors/ocsp/resp-sha256.der",       // CA-direct, no certs
-      "golang-x-crypto-ocsp/ocspResponse_GTS1C3.der",         // CA-direct, no certs
+      "pyca-cryptography-vectors/ocsp/resp-sha256.der",        // CA-direct, no certs
+      "golang-x-crypto-ocsp/ocspResponse_GTS1C3.der",          // CA-direct, no certs
       "pyca-cryptography-vectors/ocsp/resp-unauthorized.der",  // error status
       "aws-lc-ocsp/ocsp_response_trylater.der",
       "pyca-cryptography-vectors/ocsp/resp-successful-no-response-bytes.der",
@@ -313,8 +314,8 @@ TEST_CASE("only http caIssuers URIs are kept, in their order") {
         std::vector<std::string>{"http://a.example.com/ca.crt", "HTTP://C.example.com/ca.p7c",
                                  "http://d.example.com:8080/x.der"});
   CHECK(caIssuersUrls(chain.leaf.cert.get()).empty());  // no AuthorityInfoAccess
-  Identity ocsp_only = issue({.cn = "OCSP only", .aia = "OCSP;URI:http://ocsp.example.com/"},
-                             &chain.intermediate);
+  Identity ocsp_only =
+      issue({.cn = "OCSP only", .aia = "OCSP;URI:http://ocsp.example.com/"}, &chain.intermediate);
   CHECK(caIssuersUrls(ocsp_only.cert.get()).empty());
   CHECK(caIssuersUrls(nullptr).empty());
   CHECK(ERR_peek_error() == 0);
@@ -395,8 +396,10 @@ TEST_CASE("a caIssuers download that is not a certificate is rejected as not_a_c
       {"PKCS#7 data, not SignedData", pkcs7Der(data_only.get())},
       {"PKCS#7 with a trailing byte", pkcs7Der(certsOnly({chain.root.cert.get()}).get()) + '\n'},
       {"PEM with a broken CERTIFICATE block", broken_pem},
-      {"PEM with only other blocks", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"},
-      {"PEM armour around garbage", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"},
+      {"PEM with only other blocks",
+       "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"},
+      {"PEM armour around garbage",
+       "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"},
   };
   for (const auto& row : rows) {
     INFO(std::string(row.what));
@@ -423,12 +426,12 @@ TEST_CASE("the issuer matches its CertIDs in SHA-1 and SHA-256") {
   CHECK_FALSE(matchesCertId(chain.root.cert.get(), infoOf(certIdFor(chain.intermediate, 42))));
 }
 
-TEST_CASE("a CA with the issuer's name but another key, or its key but another name, does not match") {
+TEST_CASE(
+    "a CA with the issuer's name but another key, or its key but another name, does not match") {
   Chain chain;
   Identity same_name_other_key = issue({.cn = "Test Intermediate", .ca = true}, &chain.root);
-  Identity same_key_other_name =
-      issue({.cn = "Test Intermediate 2", .ca = true, .key = chain.intermediate.key.get()},
-            &chain.root);
+  Identity same_key_other_name = issue(
+      {.cn = "Test Intermediate 2", .ca = true, .key = chain.intermediate.key.get()}, &chain.root);
   for (const EVP_MD* md : {EVP_sha1(), EVP_sha256()}) {
     INFO(std::string(EVP_MD_get0_name(md)));
     CertIdInfo id = infoOf(certIdFor(chain.intermediate, 42, md));
@@ -543,9 +546,11 @@ TEST_CASE("a certificate that is not a CA is rejected as not_a_ca") {
 TEST_CASE("an intermediate outside its validity at now is untrusted") {
   Chain chain;
   auto store = storeWith({chain.root.cert.get()});
-  Identity expired = issue(
-      {.cn = "Expired Intermediate", .ca = true, .not_before = kT - 9 * kDay, .not_after = kT - kDay},
-      &chain.root);
+  Identity expired = issue({.cn = "Expired Intermediate",
+                            .ca = true,
+                            .not_before = kT - 9 * kDay,
+                            .not_after = kT - kDay},
+                           &chain.root);
   auto r = verify(expired.cert.get(), store.get(), {}, kT);
   CHECK_CODE(r, "untrusted_chain");
   CHECK(detailOf(r).find("certificate has expired") != std::string::npos);
@@ -585,8 +590,7 @@ TEST_CASE("real intermediates chain to their Mozilla roots at the time of their 
        "certifi-mozilla-roots/GlobalSign_Root_CA_R2.pem", kQuoVadisProducedAt, "untrusted_chain"},
       // A broken signature on the intermediate.
       {"openssl-ocsp-tests/ISIC_D1_Issuer_ICA.pem",
-       "certifi-mozilla-roots/GlobalSign_Root_CA_R2.pem", kGlobalSignProducedAt,
-       "untrusted_chain"},
+       "certifi-mozilla-roots/GlobalSign_Root_CA_R2.pem", kGlobalSignProducedAt, "untrusted_chain"},
   };
   for (const auto& row : rows) {
     INFO((std::string(row.intermediate) + " under " + row.root + " at " + std::to_string(row.at)));
@@ -595,6 +599,34 @@ TEST_CASE("real intermediates chain to their Mozilla roots at the time of their 
     auto candidate = loadCert(row.intermediate);
     CHECK_CODE(verify(candidate.get(), store->get(), {}, row.at), row.code);
   }
+}
+
+TEST_CASE("concurrent chain checks may share one lazily loaded directory store") {
+  Chain chain;
+  Chain stranger;
+  TempDir dir;
+  dir.write(hashedName(chain.root.cert.get()), pemOf(chain.root.cert.get()));
+  auto store = loadTrustStore(dir.path());
+  REQUIRE_MESSAGE(store.ok(), detailOf(store));
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 25;
+  // Per thread: how many checks gave the expected answer. Asserted on this thread only.
+  std::vector<int> right(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        auto good = verifyIssuerChain(chain.intermediate.cert.get(), store->get(), nullptr, kT);
+        auto bad = verifyIssuerChain(stranger.intermediate.cert.get(), store->get(), nullptr, kT);
+        bool errors_left = ERR_peek_error() != 0;
+        if (good.ok() && !bad.ok() && bad.error().code == "untrusted_chain" && !errors_left) {
+          ++right[static_cast<size_t>(t)];
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(right == std::vector<int>(kThreads, kRounds));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -104,8 +104,8 @@ std::string makeResponse(const std::vector<SingleSpec>& singles, const Identity&
     REQUIRE(X509_up_ref(c) == 1);
     REQUIRE(sk_X509_push(extra.get(), c) > 0);
   }
-  REQUIRE(OCSP_basic_sign(bs.get(), signer.cert.get(), signer.key.get(), EVP_sha256(),
-                          extra.get(), sign.flags) == 1);
+  REQUIRE(OCSP_basic_sign(bs.get(), signer.cert.get(), signer.key.get(), EVP_sha256(), extra.get(),
+                          sign.flags) == 1);
   OcspResponsePtr resp(OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs.get()));
   REQUIRE(resp);
   return toDer(resp.get(), i2d_OCSP_RESPONSE);

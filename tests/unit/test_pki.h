@@ -29,8 +29,8 @@ struct Identity {
 };
 
 struct CertSpec {
-  std::string cn;  // the subject is O=ocsp-proxy tests, CN=<cn>
-  bool ca = false;  // basicConstraints CA:TRUE + keyCertSign; else CA:FALSE, serverAuth
+  std::string cn;             // the subject is O=ocsp-proxy tests, CN=<cn>
+  bool ca = false;            // basicConstraints CA:TRUE + keyCertSign; else CA:FALSE, serverAuth
   bool ocsp_signing = false;  // non-CA only: id-kp-OCSPSigning instead of serverAuth
   int64_t not_before = kT - kDay;
   int64_t not_after = kT + 365 * kDay;

@@ -5,7 +5,6 @@
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <optional>
@@ -23,7 +22,6 @@
 namespace ocsp {
 namespace {
 
-using test::CertSpec;
 using test::certIdFor;
 using test::Identity;
 using test::infoOf;
