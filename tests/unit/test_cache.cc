@@ -1,5 +1,5 @@
 // Cache keys (DESIGN.md §3), time rules with a moved clock (§4), the byte-bounded LRU and the
-// memory stage of the pipeline.
+// memory stage of the pipeline, and the CRL store.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "cache/crl_store.h"
 #include "cache/memory_cache.h"
 #include "cache/memory_source.h"
 #include "core/clock.h"
@@ -255,4 +256,73 @@ TEST_CASE("nonce passthrough bypasses a cached answer") {
   memory.lookup(q, [&](Result<Answer> r) { answered_from_cache = r.ok(); });
   CHECK(next.calls == 1);
   CHECK_FALSE(answered_from_cache);
+}
+
+// -- CRL store (DESIGN.md §6) ------------------------------------------------------------------
+
+namespace {
+
+std::shared_ptr<const CrlEntry> crlEntry(const std::string& url, size_t bytes, int64_t this_update,
+                                         int64_t next_update, int64_t fetched_at) {
+  auto e = std::make_shared<CrlEntry>();
+  e->url = url;
+  e->bytes.assign(bytes, 'x');
+  e->crl.this_update = this_update;
+  e->crl.next_update = next_update;
+  e->fetched_at = fetched_at;
+  finishCrlEntry(*e, 300, 0.5);
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("a CRL is served until its nextUpdate and never after") {
+  CrlStore store(1 << 20);
+  store.put(crlEntry("http://crl.example/a.crl", 100, 1000, 2000, 1100));
+  CHECK(store.get("http://crl.example/a.crl", 1999) != nullptr);
+  CHECK(store.get("http://crl.example/a.crl", 2000) == nullptr);
+  CHECK(store.stats().entries == 0);  // dropped, not just hidden
+}
+
+TEST_CASE("CRL times: refresh halfway to nextUpdate; headers rendered once") {
+  auto e = crlEntry("http://crl.example/a.crl", 10, 1000, 2000, 1100);
+  CHECK(e->hard_expiry == 2000);
+  CHECK(e->refresh_at == 1500);
+  CHECK(e->last_modified == httpDate(1000));
+  CHECK(e->expires == httpDate(2000));
+  CHECK(e->etag == "\"" + toHex(sha256(e->bytes)) + "\"");
+  auto no_next = crlEntry("http://crl.example/b.crl", 10, 1000, 0, 1100);
+  CHECK(no_next->hard_expiry == 1100 + 300);  // cache.no_next_update_ttl from fetch
+  auto late = crlEntry("http://crl.example/c.crl", 10, 1000, 2000, 1900);
+  CHECK(late->refresh_at == 1900);  // never before it was fetched
+}
+
+TEST_CASE("the CRL store stays within its byte bound, evicting the least recently used") {
+  const size_t one = crlEntry("u", 1000, 0, 10, 0)->footprint();
+  CrlStore store(3 * one + 10);
+  for (const char* u : {"a", "b", "c"}) store.put(crlEntry(u, 1000, 0, 10, 0));
+  REQUIRE(store.get("a", 1) != nullptr);  // a is now the most recently used
+  store.put(crlEntry("d", 1000, 0, 10, 0));
+  CHECK(store.get("b", 1) == nullptr);
+  CHECK(store.get("a", 1) != nullptr);
+  CHECK(store.get("d", 1) != nullptr);
+  CHECK(store.stats().evictions == 1);
+  CHECK(store.stats().bytes <= 3 * one + 10);
+  store.put(crlEntry("huge", 10 * one, 0, 10, 0));  // larger than the bound: not stored
+  CHECK(store.get("huge", 1) == nullptr);
+  CHECK(store.stats().entries == 3);
+  CrlStore off(0);
+  off.put(crlEntry("a", 10, 0, 10, 0));
+  CHECK(off.get("a", 1) == nullptr);
+}
+
+TEST_CASE("a newer CRL for the same URL replaces the old one") {
+  CrlStore store(1 << 20);
+  store.put(crlEntry("http://crl.example/a.crl", 100, 1000, 2000, 1000));
+  store.put(crlEntry("http://crl.example/a.crl", 200, 1500, 3000, 1500));
+  auto got = store.get("http://crl.example/a.crl", 1600);
+  REQUIRE(got != nullptr);
+  CHECK(got->crl.this_update == 1500);
+  CHECK(store.stats().entries == 1);
+  CHECK(store.stats().bytes == got->footprint());
 }

@@ -83,3 +83,26 @@ TEST_CASE("a CertID of an issuer nobody configured has no route") {
   SharedX509 s2n_ca = cert("aws-lc-ocsp/ca_cert.pem");
   CHECK(index.find(certId(EVP_sha256(), cert("aws-lc-ocsp/rsa_cert.pem"), s2n_ca)) == nullptr);
 }
+
+TEST_CASE("an issuer learned at run time routes like a configured one, once") {
+  conf::Config config;
+  SharedX509 le_x3 = cert("pyca-cryptography-vectors/certs/letsencryptx3.pem");
+  config.upstreams = {upstream("letsencrypt", {le_x3}), upstream("s2n", {})};
+  IssuerIndex index(config);
+  SharedX509 s2n_ca = cert("aws-lc-ocsp/ca_cert.pem");
+  const CertIdInfo id = certId(EVP_sha256(), cert("aws-lc-ocsp/rsa_cert.pem"), s2n_ca);
+  REQUIRE(index.find(id) == nullptr);
+  CHECK(index.allIssuers().size() == 1);
+
+  auto learned = index.learn(s2n_ca, 1, "s2n");
+  auto again = index.learn(cert("aws-lc-ocsp/ca_cert.pem"), 0, "letsencrypt");
+  CHECK(again == learned);  // the same certificate keeps its first route
+  CHECK(index.learnedCount() == 1);
+  auto route = index.find(id);
+  REQUIRE(route != nullptr);
+  CHECK(route->upstream_index == 1);
+  CHECK(route->issuer == s2n_ca);
+  CHECK(index.find(certId(EVP_sha1(), cert("aws-lc-ocsp/rsa_cert.pem"), s2n_ca)) == route);
+  CHECK(index.allIssuers().size() == 2);
+  CHECK(index.issuerCount() == 1);  // configured ones only
+}

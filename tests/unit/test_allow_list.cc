@@ -1,0 +1,103 @@
+// Which hosts the forward proxy may reach and AIA may be fetched from (DESIGN.md §1): the
+// allow-list built from the config, never an open proxy.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include "upstream/allow_list.h"
+
+using namespace ocsp;
+
+namespace {
+
+conf::Config sampleConfig() {
+  conf::Config config;
+  conf::Upstream digicert;
+  digicert.name = "digicert";
+  digicert.fqdns = {"ocsp.digicert.com", "ocsp2.digicert.com"};
+  digicert.port = 80;
+  conf::Upstream internal;
+  internal.name = "internal";
+  internal.fqdns = {"ocsp.internal.example"};
+  internal.port = 8080;
+  config.upstreams = {digicert, internal};
+  config.crl.fqdns = {{"crl3.digicert.com", 80}, {"crl.internal.example", 8081}};
+  config.forward.aia_fqdns = {{"cacerts.digicert.com", 80}};
+  return config;
+}
+
+HttpUrl url(const char* text) {
+  auto u = parseHttpUrl(text);
+  REQUIRE(u.ok());
+  return *u;
+}
+
+}  // namespace
+
+TEST_CASE("allowed OCSP and CRL URLs are classified with their upstream and FQDN") {
+  conf::Config config = sampleConfig();
+  AllowList allow(config);
+  auto second = allow.classify(url("http://OCSP2.digicert.com/MFEw"));
+  REQUIRE(second.ok());
+  CHECK(second->kind == TargetKind::Ocsp);
+  CHECK(second->upstream_index == 0);
+  CHECK(second->fqdn_index == 1);
+  auto internal = allow.classify(url("http://ocsp.internal.example:8080/"));
+  REQUIRE(internal.ok());
+  CHECK(internal->upstream_index == 1);
+  auto crl = allow.classify(url("http://crl3.digicert.com/ca.crl"));
+  REQUIRE(crl.ok());
+  CHECK(crl->kind == TargetKind::Crl);
+  CHECK(allow.classify(url("http://crl.internal.example:8081/x.crl"))->kind == TargetKind::Crl);
+}
+
+TEST_CASE("everything else is refused with the reason") {
+  conf::Config config = sampleConfig();
+  AllowList allow(config);
+  struct Row {
+    const char* text;
+    const char* code;
+  };
+  const Row rows[] = {
+      {"http://example.com/", "not_allowed"},
+      {"http://cacerts.digicert.com/ca.crt", "not_allowed"},  // AIA hosts are not proxied
+      {"http://ocsp.digicert.com.evil.example/", "not_allowed"},
+      {"http://93.184.216.34/", "ip_literal"},
+      {"http://[2001:db8::1]/", "ip_literal"},
+      {"http://user@ocsp.digicert.com/", "userinfo"},
+      {"http://ocsp.digicert.com:8080/", "port"},
+      {"http://ocsp.internal.example/", "port"},
+      {"http://crl.internal.example/x.crl", "port"},
+      {"https://ocsp.digicert.com/", "scheme"},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.text);
+    auto target = allow.classify(url(r.text));
+    REQUIRE_FALSE(target.ok());
+    CHECK(target.error().code == r.code);
+    CHECK(target.error().category == ErrorCategory::Unauthorized);
+  }
+}
+
+TEST_CASE("AIA certificates may come from AIA, upstream and CRL hosts only") {
+  conf::Config config = sampleConfig();
+  AllowList allow(config);
+  CHECK(allow.aiaAllowed(url("http://cacerts.digicert.com/DigiCertCA.crt")));
+  CHECK(allow.aiaAllowed(url("http://crl3.digicert.com/ca.crt")));
+  CHECK(allow.aiaAllowed(url("http://ocsp.digicert.com/ca.crt")));
+  CHECK_FALSE(allow.aiaAllowed(url("http://cacerts.digicert.com:8080/ca.crt")));
+  CHECK_FALSE(allow.aiaAllowed(url("https://cacerts.digicert.com/ca.crt")));
+  CHECK_FALSE(allow.aiaAllowed(url("http://x@cacerts.digicert.com/ca.crt")));
+  CHECK_FALSE(allow.aiaAllowed(url("http://203.0.113.9/ca.crt")));
+  CHECK_FALSE(allow.aiaAllowed(url("http://elsewhere.example/ca.crt")));
+}
+
+TEST_CASE("the firewall list names every host and port with its purpose") {
+  conf::Config config = sampleConfig();
+  AllowList allow(config);
+  auto all = allow.everything();
+  CHECK(all.size() == 6);
+  CHECK(all.find("ocsp2.digicert.com:80")->second == "ocsp upstream digicert");
+  CHECK(all.find("ocsp.internal.example:8080")->second == "ocsp upstream internal");
+  CHECK(all.find("crl.internal.example:8081")->second == "crl");
+  CHECK(all.find("cacerts.digicert.com:80")->second == "aia");
+}
