@@ -2,6 +2,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
+
 #include "cache/redis_connection.h"
 #include "core/log.h"
 #include "upstream/curl_fetcher.h"
@@ -248,8 +250,19 @@ void CrlService::onParsed(const std::string& key, std::string bytes, Result<Pars
             {"this_update", rfc3339(entry->crl.this_update)},
             {"next_update", entry->crl.next_update ? rfc3339(entry->crl.next_update) : "none"}});
   std::shared_ptr<const CrlEntry> shared = entry;
+  auto previous = store_.get(key, entry->fetched_at);
   store_.put(shared);
   finish(key, shared);
+  if (previous && entry->crl.this_update <= previous->crl.this_update) {
+    // A refresh found no newer CRL: the CA publishes on its own schedule. Ask again later,
+    // more often as nextUpdate nears, but not every second.
+    auto t = tracked_.find(key);
+    if (t != tracked_.end()) {
+      int64_t remaining = entry->hard_expiry - entry->fetched_at;
+      t->second.retry_at = entry->fetched_at + std::clamp<int64_t>(remaining / 8,
+                                                                   kRetryAfterFailureS, 3600);
+    }
+  }
 }
 
 // Loop thread: the lookup of `key` is over; every waiter gets `result` on its own thread.

@@ -14,7 +14,8 @@
 //   - refresh ahead: once cache.refresh_percent of [thisUpdate, nextUpdate) has passed, a
 //     once-a-second timer fetches a newer CRL for the crl.urls and for URLs asked for since
 //     their last download; clients keep the cached one meanwhile; a failed refresh is
-//     retried after 30 s while the cached CRL lasts.
+//     retried after 30 s while the cached CRL lasts, and a refresh that finds no newer CRL
+//     (same thisUpdate) after an eighth of the time left to nextUpdate (30 s .. 1 h).
 //
 // Threading: the service runs its own thread with its own event_base, curl multi handle and
 // Redis connection: CRL work never runs on a worker's loop. lookup() may be called from any

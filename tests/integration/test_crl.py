@@ -108,6 +108,23 @@ def test_crl_fetched_by_one_instance_is_served_by_another_from_redis(
     second.wait_for_log("crl_fetched", source="redis")
 
 
+def test_crl_is_refreshed_ahead_in_the_background_and_clients_get_the_newer_one(
+        pki, static, start_forward_proxy):
+    now = _utc_now()
+    # Half of [thisUpdate, nextUpdate) has passed five seconds after start-up.
+    old, url = serve_crl(pki, static, last_update=now - datetime.timedelta(seconds=10),
+                         next_update=now + datetime.timedelta(seconds=20))
+    proxy = start_forward_proxy(crl={"urls": [url]})
+    proxy.wait_for_log("crl_fetched", url=url)
+    assert fetch(proxy, url).body == old
+    newer, _ = serve_crl(pki, static, revoked=[pki.revoked], hours=6)
+    assert newer != old
+    # No client asks: the timer fetches it (crl.urls are kept warm).
+    wait_until(lambda: static.requests("/ica.crl") == 2, 15, "the background refresh")
+    wait_until(lambda: fetch(proxy, url).body == newer, 3, "the newer CRL to be served")
+    assert static.requests("/ica.crl") == 2
+
+
 # -- refused -----------------------------------------------------------------------------------
 
 def _expired(pki) -> bytes:
