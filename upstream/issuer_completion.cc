@@ -10,6 +10,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -249,7 +250,13 @@ std::vector<std::string> caIssuersUrls(X509* cert) {
 Result<std::vector<SharedX509>> parseIssuerDownload(std::string_view bytes) {
   ErrorQueueGuard guard;
   if (bytes.empty()) return notACertificate("empty download");
-  if (bytes.front() == 0x30) return parseDerObject(bytes, true, true);  // SEQUENCE: DER/BER
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) return notACertificate("download too large");
+  if (bytes.front() != 0x30) return parsePem(bytes);
+  // A SEQUENCE tag: DER (or BER PKCS#7). PEM whose explanatory text starts with '0' (0x30)
+  // is still read as PEM.
+  auto der = parseDerObject(bytes, true, true);
+  if (der.ok() || bytes.find("-----BEGIN ") == std::string_view::npos) return der;
+  ERR_clear_error();
   return parsePem(bytes);
 }
 

@@ -45,11 +45,13 @@ std::vector<std::string> caIssuersUrls(X509* cert);
 // A caIssuers download (RFC 5280 §4.2.2.1): one DER certificate ("application/pkix-cert"),
 // a DER or BER PKCS#7 certs-only SignedData ("application/pkcs7-mime", .p7c), or the same in
 // PEM ("CERTIFICATE", "X509 CERTIFICATE" or "PKCS7" blocks; several blocks allowed, other
-// blocks ignored). Returns every certificate, in the order they appear. The input is DER
-// when its first byte is a SEQUENCE tag (0x30), PEM otherwise.
+// blocks ignored). Returns every certificate, in the order they appear. The input is read as
+// DER when its first byte is a SEQUENCE tag (0x30), else (or if that fails and it holds a
+// "-----BEGIN " line) as PEM. The caller caps the size (and must, before fetching).
 // Error code "not_a_certificate" (category ValidationFailed) for anything else: empty input,
 // trailing bytes after the DER object, a PKCS#7 that is not SignedData or holds no
-// certificate, a malformed PEM block, PEM without a certificate.
+// certificate, a malformed PEM block, PEM without a certificate; "internal" (category
+// Internal) when OpenSSL cannot allocate.
 Result<std::vector<SharedX509>> parseIssuerDownload(std::string_view bytes);
 
 // True if `cert` is the issuer the CertID names (RFC 6960 §4.1.1): issuerNameHash is the hash

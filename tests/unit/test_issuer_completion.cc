@@ -340,6 +340,8 @@ TEST_CASE("a caIssuers download in DER, PEM or PKCS#7 yields every certificate i
       {"PEM chain with explanatory text",
        "Intermediate:\n" + pemOf(a) + "Root:\n" + pemOf(b) + "\n",
        {derOf(a), derOf(b)}},
+      // '0' is 0x30, the first byte of DER: the PEM is still found.
+      {"PEM after text starting with '0'", "0 = intermediate\n" + pemOf(a), {derOf(a)}},
       {"DER PKCS#7 certs-only", pkcs7Der(bundle.get()), {derOf(a), derOf(b)}},
       {"PEM PKCS#7 certs-only", pkcs7Pem(bundle.get()), {derOf(a), derOf(b)}},
   };
