@@ -37,6 +37,7 @@ class RedisStatus {
   RedisStatus& operator=(const RedisStatus&) = delete;
 
   bool configured() const { return !slots_.empty(); }
+  int slotCount() const { return static_cast<int>(slots_.size()); }
   // Worker `worker` (0-based, < workers) is connected to `address`, or not connected.
   void setUp(int worker, const std::string& address);
   void setDown(int worker);

@@ -25,6 +25,7 @@
 #include <system_error>
 #include <utility>
 
+#include "conf/config_watch.h"
 #include "conf/yaml_schema.h"
 #include "core/url.h"
 
@@ -109,19 +110,9 @@ bool isCertificateFile(const fs::directory_entry& entry) {
 // Appends the certificates of one file. `shown` is the path as the config spells it.
 Status readCertFile(Loader& l, const Item& v, const std::string& shown, const std::string& full,
                     std::vector<IssuerCert>* out) {
-  // readCertificates does not say why a file cannot be opened; open(2) does.
-  int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return l.fail(v, "cannot read " + inQuotes(shown) + ": " + osError(errno));
-  ::close(fd);
-  std::string why;
-  std::vector<X509Ptr> certs = readCertificates(full, &why);
-  if (certs.empty()) {
-    return l.fail(v, "no certificate in " + inQuotes(shown) + " (expected PEM or DER X.509)");
-  }
-  for (auto& cert : certs) {
-    l.noteOrigin(cert.get(), v.path);
-    out->push_back(IssuerCert{full, shareX509(std::move(cert))});
-  }
+  auto certs = certificatesIn(l, v, shown, full);
+  if (!certs.ok()) return certs.error();
+  for (auto& cert : *certs) out->push_back(IssuerCert{full, shareX509(std::move(cert))});
   return Ok{};
 }
 
@@ -188,20 +179,6 @@ Result<std::string> trustStorePath(Loader& l, const Item& v) {
   if (!s.ok()) return s;
   if (s->empty()) return l.fail(v, "must not be empty");
   return l.resolvePath(*s);
-}
-
-// crl.urls are fetched from start-up on, so their hosts are allowed like crl.fqdns (phase 2)
-// and follow the same rules.
-Result<std::string> crlUrl(Loader& l, const Item& v) {
-  auto s = text(l, v);
-  if (!s.ok()) return s;
-  auto url = parseHttpUrl(*s);
-  if (!url.ok()) return l.fail(v, "not a valid URL (" + url.error().detail + "): " + inQuotes(*s));
-  // Not quoted: the user information may hold a password.
-  if (url->has_userinfo) return l.fail(v, "must not contain user information (user:password@)");
-  if (url->host_is_ip || isIpLiteral(url->host)) return fqdnRequired(l, v, *s);
-  if (!isHostName(url->host)) return l.fail(v, "not a host name: " + inQuotes(url->host));
-  return s;
 }
 
 auto unknownIssuerPolicy() {
@@ -294,7 +271,7 @@ const Schema<Forward>& forwardSchema() {
 const Schema<Crl>& crlSchema() {
   static const Schema<Crl> schema = {
       field("fqdns", &Crl::fqdns, listOf(allowedHost)),
-      field("urls", &Crl::urls, listOf(crlUrl)),
+      field("urls", &Crl::urls, listOf(fqdnUrl)),
       field("max_bytes", &Crl::max_bytes, sizeValue),
       field("memory_bytes", &Crl::memory_bytes, sizeOrZero),  // 0 = no in-process CRL cache
       field("unknown_issuer", &Crl::unknown_issuer, unknownIssuerPolicy()),
@@ -318,6 +295,9 @@ const Schema<Config>& configSchema() {
       field("redis", &Config::redis, mapOf(redisSchema())),
       field("forward", &Config::forward, mapOf(forwardSchema())),
       field("crl", &Config::crl, mapOf(crlSchema())),
+      field("revocation_log", &Config::revocation_log, revocationLogPath),
+      field("watch", &Config::watch, mapOf(watchSchema())),
+      field("distrust", &Config::distrust, distrustList),
   };
   return schema;
 }
@@ -477,6 +457,7 @@ Status checkRules(const Loader& l, Config& config) {
     if (auto s = checkRedis(l, *config.redis); !s.ok()) return s;
   }
   if (auto s = checkForward(l, config.forward); !s.ok()) return s;
+  if (auto s = checkWatch(l, config.watch); !s.ok()) return s;
   return checkCrl(l, config);
 }
 

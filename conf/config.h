@@ -114,6 +114,36 @@ struct Crl {
   std::vector<IssuerCert> issuers;
 };
 
+// Intermediates watched for revocation and expiry (DESIGN.md §7).
+enum class RevokedIssuerPolicy {
+  Flag,    // answers under a revoked intermediate are still served, flagged in the revocation log
+  Refuse,  // clients get "unauthorized" for certificates under it
+};
+
+// A watch.intermediates entry.
+struct WatchedCa {
+  std::string name;       // a log field and metric label; unique among the intermediates
+  std::string cert_path;  // resolved path of `cert`, for messages
+  SharedX509 cert;        // a CA certificate, issued by `parent` (checked in phase 2)
+  SharedX509 parent;      // the certificate that issued it: its key signs the OCSP/CRL answers
+  std::string ocsp_url;   // watch.intermediates[].ocsp_url: overrides the AIA OCSP URL ("" = AIA)
+};
+
+struct Watch {
+  int64_t interval_s = 3600;               // watch.interval: between checks of one intermediate
+  int64_t expiry_warning_s = 30 * 86400;   // watch.expiry_warning: report this close to notAfter
+  RevokedIssuerPolicy on_revoked_issuer = RevokedIssuerPolicy::Flag;  // watch.on_revoked_issuer
+  std::vector<WatchedCa> intermediates;    // watch.intermediates (may be empty)
+};
+
+// One distrusted key (DESIGN.md §7): its responses are never served as fresh, requests for
+// certificates it issued get "unauthorized".
+struct Distrusted {
+  std::string name;         // distrust[].name; shared by every key of one entry
+  std::string spki_sha256;  // SHA-256 of the DER SubjectPublicKeyInfo, 32 raw bytes
+  std::string subject;      // one-line subject when it came from a certificate, else ""
+};
+
 struct Config {
   std::string path;                          // file it was loaded from
   ListenAddress listen_ocsp{"127.0.0.1", 8080};   // listen.ocsp
@@ -128,6 +158,14 @@ struct Config {
   std::optional<Redis> redis;                // absent = no Redis stage
   Forward forward;                           // defaults when the section is absent
   Crl crl;                                   // defaults when the section is absent
+  // revocation_log: JSON Lines, one object per answered CertID. "" = none, "-" = stdout, else
+  // an absolute path (a relative one is resolved against the config file's directory) in a
+  // directory that existed at load time; the file itself is created at start.
+  std::string revocation_log;
+  Watch watch;                               // defaults when the section is absent
+  // distrust: one entry per distrusted key; a certificate file with three certificates gives
+  // three entries with the same name. No key appears twice.
+  std::vector<Distrusted> distrust;
 };
 
 // Loads and validates a config file. Relative issuer and trust store paths are relative to

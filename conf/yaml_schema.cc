@@ -2,9 +2,14 @@
 // parsers (text, host names, integers, sizes, durations, addresses).
 #include "conf/yaml_schema.h"
 
+#include "core/url.h"
+
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
@@ -238,6 +243,21 @@ Result<int64_t> IntegerRange::operator()(Loader& l, const Item& v) const {
   return n;
 }
 
+Result<std::vector<X509Ptr>> certificatesIn(Loader& l, const Item& v, const std::string& shown,
+                                            const std::string& full) {
+  // readCertificates does not say why a file cannot be opened; open(2) does.
+  int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return l.fail(v, "cannot read " + inQuotes(shown) + ": " + osError(errno));
+  ::close(fd);
+  std::string why;
+  std::vector<X509Ptr> certs = readCertificates(full, &why);
+  if (certs.empty()) {
+    return l.fail(v, "no certificate in " + inQuotes(shown) + " (expected PEM or DER X.509)");
+  }
+  for (const auto& cert : certs) l.noteOrigin(cert.get(), v.path);
+  return certs;
+}
+
 Result<bool> boolean(Loader& l, const Item& v) {
   static const auto parse = oneOf<bool>({{"true", true}, {"false", false}});
   return parse(l, v);
@@ -391,6 +411,18 @@ bool isHostName(const std::string& s) {
 bool isIpLiteral(const std::string& s) {
   unsigned char buf[sizeof(struct in6_addr)];
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+Result<std::string> fqdnUrl(Loader& l, const Item& v) {
+  auto s = text(l, v);
+  if (!s.ok()) return s;
+  auto url = parseHttpUrl(*s);
+  if (!url.ok()) return l.fail(v, "not a valid URL (" + url.error().detail + "): " + inQuotes(*s));
+  // Not quoted: the user information may hold a password.
+  if (url->has_userinfo) return l.fail(v, "must not contain user information (user:password@)");
+  if (url->host_is_ip || isIpLiteral(url->host)) return fqdnRequired(l, v, *s);
+  if (!isHostName(url->host)) return l.fail(v, "not a host name: " + inQuotes(url->host));
+  return s;
 }
 
 }  // namespace ocsp::conf

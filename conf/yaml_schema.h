@@ -162,13 +162,19 @@ auto mapOf(const Schema<T>& schema) {
   };
 }
 
-// Every list in the schema needs at least one entry.
+// A list in the schema needs at least one entry: an empty one is usually a list whose entries
+// were left out by mistake. AnyNumber is for lists where none is a plain "nothing to do".
+enum class Entries { AtLeastOne, AnyNumber };
+
 template <class Parse>
-auto listOf(Parse parse) {
+auto listOf(Parse parse, Entries entries = Entries::AtLeastOne) {
   using V = ParsedType<Parse>;
-  return [parse](Loader& l, const Item& v) -> Result<std::vector<V>> {
+  return [parse, entries](Loader& l, const Item& v) -> Result<std::vector<V>> {
     if (!v.node.IsNull() && !v.node.IsSequence()) return wrongType(l, v, "a list");
-    if (v.node.IsNull() || v.node.size() == 0) return l.fail(v, "must not be empty");
+    if (v.node.IsNull() || v.node.size() == 0) {
+      if (entries == Entries::AnyNumber) return std::vector<V>{};
+      return l.fail(v, "must not be empty");
+    }
     std::vector<V> out;
     for (const auto& element : v.node) {
       auto parsed = parse(l, l.item(element, indexed(v.path, out.size()), v.line));
@@ -186,6 +192,9 @@ Result<std::string> text(Loader& l, const Item& v);
 Result<std::string> checkedText(Loader& l, const Item& v, bool (*valid)(const std::string&),
                                 std::string_view complaint);
 Result<std::string> hostName(Loader& l, const Item& v);
+// An http(s) URL whose host is an FQDN (firewalls allow by name), without user information:
+// crl.urls, watch.intermediates[].ocsp_url.
+Result<std::string> fqdnUrl(Loader& l, const Item& v);
 Result<std::string> ipAddress(Loader& l, const Item& v);
 // Letters, digits, '_', '.' and '-': names that become log fields and metric labels.
 Result<std::string> plainName(Loader& l, const Item& v);
@@ -217,6 +226,12 @@ auto oneOf(std::vector<std::pair<std::string_view, V>> choices) {
     return l.fail(v, "must be one of " + names + ": " + inQuotes(*s));
   };
 }
+
+// The certificates in the file `full` (PEM, or one DER certificate), each noted as coming from
+// v.path. `shown` is the path as the config spells it, for messages. At least one, else an
+// error.
+Result<std::vector<X509Ptr>> certificatesIn(Loader& l, const Item& v, const std::string& shown,
+                                            const std::string& full);
 
 // true | false, spelled exactly so (not yes/no/on/off).
 Result<bool> boolean(Loader& l, const Item& v);

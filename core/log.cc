@@ -98,13 +98,15 @@ void logEvent(LogLevel level, std::string_view event, std::initializer_list<LogF
 
 std::string rfc3339NowMs() {
   using namespace std::chrono;
-  auto now = system_clock::now();
-  int64_t ms = duration_cast<milliseconds>(now.time_since_epoch()).count();
-  struct tm tm = utc(ms / 1000);
+  return rfc3339Ms(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+std::string rfc3339Ms(int64_t epoch_ms) {
+  struct tm tm = utc(epoch_ms / 1000);
   char buf[96];
   std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
+                static_cast<int>(epoch_ms % 1000));
   return buf;
 }
 

@@ -20,6 +20,8 @@ void logEvent(LogLevel level, std::string_view event, std::initializer_list<LogF
 
 // RFC 3339 UTC with milliseconds, e.g. 2026-11-23T10:11:12.345Z.
 std::string rfc3339NowMs();
+// "2026-11-23T10:11:12.345Z" for epoch milliseconds.
+std::string rfc3339Ms(int64_t epoch_ms);
 // RFC 3339 UTC for a time in seconds.
 std::string rfc3339(int64_t epoch_s);
 // RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".

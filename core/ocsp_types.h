@@ -63,6 +63,7 @@ struct Route {
   SharedX509 issuer;
   std::string issuer_name;   // subject, for logs
   size_t first_fqdn = 0;     // the upstream FQDN tried first (forward mode: the URL's)
+  std::string distrusted_as; // distrust[].name when the issuer's key is distrusted, else ""
 };
 
 struct OcspQuery {
@@ -106,7 +107,8 @@ struct OcspEntry {
   CertStatus status = CertStatus::Good;  // of the first SingleResponse
   std::optional<Revocation> revocation;
   std::string upstream_fqdn;
-  bool cacheable = true;       // false for nonce passthrough answers
+  bool cacheable = true;       // false for nonce passthrough and unvalidated answers
+  bool validated = true;       // false only under forward.unknown_issuer: pass
   // Pre-rendered RFC 5019 §6.2 header values, computed once per entry.
   std::string etag;            // "\"<hex>\""
   std::string last_modified;   // HTTP-date of thisUpdate

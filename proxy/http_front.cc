@@ -2,7 +2,9 @@
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/ocsp.h>
 
+#include <chrono>
 #include <string>
 
 #include "core/log.h"
@@ -15,6 +17,26 @@ namespace {
 
 constexpr const char* kOcspResponseType = "application/ocsp-response";
 constexpr const char* kCrlType = "application/pkix-crl";  // RFC 2585 §4.2
+
+// ocsp_proxy_requests_total{result}, in HttpFront::requests_ order.
+constexpr const char* kResultNames[] = {"good",         "revoked",   "unknown",
+                                        "malformed_request", "unauthorized", "try_later",
+                                        "internal_error",    "not_modified"};
+enum ResultIndex { kGood, kRevoked, kUnknown, kMalformed, kUnauthorized, kTryLater, kInternal, kNotModified };
+
+int resultIndexFor(int ocsp_status) {
+  switch (ocsp_status) {
+    case OCSP_RESPONSE_STATUS_MALFORMEDREQUEST: return kMalformed;
+    case OCSP_RESPONSE_STATUS_TRYLATER: return kTryLater;
+    case OCSP_RESPONSE_STATUS_UNAUTHORIZED:
+    case OCSP_RESPONSE_STATUS_SIGREQUIRED: return kUnauthorized;
+    default: return kInternal;
+  }
+}
+
+int resultIndexFor(CertStatus status) {
+  return status == CertStatus::Good ? kGood : status == CertStatus::Revoked ? kRevoked : kUnknown;
+}
 
 std::string peerOf(evhttp_request* req) {
   evhttp_connection* conn = evhttp_request_get_connection(req);
@@ -48,14 +70,6 @@ void sendOcspError(evhttp_request* req, int ocsp_status) {
 void methodNotAllowed(evhttp_request* req, const char* allow, const std::string& why) {
   evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
   sendText(req, 405, "Method Not Allowed", why);
-}
-
-// A forward request we will not serve: logged once, answered with `code`.
-void refuse(evhttp_request* req, int code, const char* reason_phrase, const std::string& reason,
-            const std::string& host, const std::string& detail) {
-  logEvent(LogLevel::Warn, "forward_refused",
-           {{"client", peerOf(req)}, {"reason", reason}, {"host", host}, {"detail", detail}});
-  sendText(req, code, reason_phrase, "refused: " + detail);
 }
 
 void addFreshnessHeaders(evkeyvalq* h, int64_t max_age, const std::string& expires,
@@ -106,6 +120,35 @@ void releaseCrl(const void*, size_t, void* holder) {
 
 }  // namespace
 
+HttpFront::HttpFront(FrontDeps deps) : d_(std::move(deps)) {
+  if (d_.metrics == nullptr) return;
+  static_assert(sizeof(kResultNames) / sizeof(kResultNames[0]) == kResults);
+  for (int mode = 0; mode < 2; ++mode) {
+    for (int r = 0; r < kResults; ++r) {
+      requests_[mode][r] = &d_.metrics->counter(Metric::Requests,
+                                                {mode == 0 ? "responder" : "forward", kResultNames[r]});
+    }
+  }
+  const char* layers[] = {"memory", "redis", "stale"};
+  for (int i = 0; i < 3; ++i) hits_[i] = &d_.metrics->counter(Metric::CacheHits, {layers[i]});
+  misses_ = &d_.metrics->counter(Metric::CacheMisses);
+  coalesced_ = &d_.metrics->counter(Metric::Coalesced);
+}
+
+void HttpFront::count(Mode mode, int result_index) {
+  if (d_.metrics != nullptr) requests_[mode == Mode::Forward ? 1 : 0][result_index]->inc();
+}
+
+// A forward request we will not serve: logged once, counted, answered with `code`.
+void HttpFront::refuse(evhttp_request* req, int code, const char* reason_phrase,
+                       const std::string& reason, const std::string& host,
+                       const std::string& detail) {
+  logEvent(LogLevel::Warn, "forward_refused",
+           {{"client", peerOf(req)}, {"reason", reason}, {"host", host}, {"detail", detail}});
+  if (d_.metrics != nullptr) d_.metrics->counter(Metric::ForwardRefused, {reason}).inc();
+  sendText(req, code, reason_phrase, "refused: " + detail);
+}
+
 void HttpFront::onRequest(evhttp_request* req, void* self) {
   static_cast<HttpFront*>(self)->handle(req);
 }
@@ -118,6 +161,7 @@ void HttpFront::handle(evhttp_request* req) {
     const char* target = evhttp_request_get_uri(req);
     logEvent(LogLevel::Warn, "forward_refused",
              {{"client", peerOf(req)}, {"reason", "connect"}, {"host", target ? target : ""}});
+    if (d_.metrics != nullptr) d_.metrics->counter(Metric::ForwardRefused, {"connect"}).inc();
     methodNotAllowed(req, "GET, HEAD, POST",
                      "CONNECT is not supported: only http:// OCSP and CRL URLs of allowed hosts "
                      "are proxied");
@@ -151,12 +195,12 @@ void HttpFront::handleForward(evhttp_request* req, const char* raw_uri, int64_t 
     refuse(req, 400, "Bad Request", url.error().code, "", url.error().detail);
     return;
   }
-  if (!config_->forward.enabled) {
+  if (!d_.config->forward.enabled) {
     refuse(req, 403, "Forbidden", "forward_disabled", url->host,
            "this proxy does not accept forward-proxy requests (forward.enabled is false)");
     return;
   }
-  auto target = allow_.classify(*url);
+  auto target = d_.allow.classify(*url);
   if (!target) {
     refuse(req, 403, "Forbidden", target.error().code, url->host, target.error().detail);
     return;
@@ -174,11 +218,11 @@ void HttpFront::handleForward(evhttp_request* req, const char* raw_uri, int64_t 
       methodNotAllowed(req, "GET, HEAD", "CRLs are fetched with GET");
       return;
     }
-    if (crl_ == nullptr) {
+    if (d_.crl == nullptr) {
       sendText(req, 502, "Bad Gateway", "CRL service not running");
       return;
     }
-    crl_->lookup(*url, peerOf(req), mailbox_,
+    d_.crl->lookup(*url, peerOf(req), d_.mailbox,
                  [this, req](Result<std::shared_ptr<const CrlEntry>> result) {
                    answerCrl(req, result);
                  });
@@ -191,7 +235,7 @@ void HttpFront::handleForward(evhttp_request* req, const char* raw_uri, int64_t 
     const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, -1));
     decoded = decodeOcspDer(std::string_view(data != nullptr ? data : "", len));
   } else if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) {
-    const conf::Upstream& up = config_->upstreams.at(target->upstream_index);
+    const conf::Upstream& up = d_.config->upstreams.at(target->upstream_index);
     decoded = decodeOcspGetPath(ocspGetPath(url->target, up.path));
   } else {
     methodNotAllowed(req, "GET, HEAD, POST", "method not allowed: OCSP uses GET or POST");
@@ -207,6 +251,7 @@ void HttpFront::lookupOcsp(evhttp_request* req, Result<OcspQuery> decoded, int64
     std::string client = peerOf(req);
     logEvent(LogLevel::Info, "malformed_request",
              {{"client", client}, {"reason", err.code}, {"detail", err.detail}});
+    count(forward != nullptr ? Mode::Forward : Mode::Responder, kMalformed);
     sendOcspError(req, ocspStatusFor(err.category));
     return;
   }
@@ -221,47 +266,113 @@ void HttpFront::lookupOcsp(evhttp_request* req, Result<OcspQuery> decoded, int64
   // libevent keeps `req` alive until we reply, even if the client goes away meanwhile
   // (evhttp_connection_fail_ detaches an unanswered request instead of freeing it), so the
   // callback may always answer it.
-  chain_.lookup(shared, [this, req, shared, started_ms](Result<Answer> result) {
+  d_.chain.lookup(shared, [this, req, shared, started_ms](Result<Answer> result) {
     answer(req, *shared, result, started_ms);
   });
 }
 
 void HttpFront::answer(evhttp_request* req, const OcspQuery& query, const Result<Answer>& result,
                        int64_t started_ms) {
+  const int64_t latency_ms = monotonicMs() - started_ms;
+  evkeyvalq* h = evhttp_request_get_output_headers(req);
+  const bool issuer_revoked =
+      d_.watch != nullptr && query.route && d_.watch->isRevoked(query.route->issuer.get());
+  if (issuer_revoked) evhttp_add_header(h, "X-OCSP-Proxy-Flags", "issuer_revoked");
+  if (d_.revocation_log != nullptr) logAnswer(query, result, issuer_revoked, latency_ms);
   if (!result) {
     const Error& err = result.error();
     logEvent(LogLevel::Debug, "answer_error",
              {{"client", query.client}, {"category", categoryName(err.category)},
               {"reason", err.code}});
-    sendOcspError(req, ocspStatusFor(err.category));
+    if (err.code == "distrusted_issuer") evhttp_add_header(h, "X-OCSP-Proxy-Flags", "distrusted");
+    int status = ocspStatusFor(err.category);
+    count(query.mode, resultIndexFor(status));
+    sendOcspError(req, status);
     return;
   }
   const OcspEntry& e = *result->entry;
-  evkeyvalq* h = evhttp_request_get_output_headers(req);
+  if (d_.metrics != nullptr) {
+    switch (result->source) {
+      case AnswerSource::Memory: hits_[0]->inc(); break;
+      case AnswerSource::Redis: hits_[1]->inc(); break;
+      case AnswerSource::Stale: hits_[2]->inc(); break;
+      case AnswerSource::Upstream: (result->coalesced ? coalesced_ : misses_)->inc(); break;
+    }
+  }
   evhttp_add_header(h, "Content-Type", kOcspResponseType);
   if (e.cacheable) {
-    addFreshnessHeaders(h, e.fresh_until - clock_.now(), e.expires, e.last_modified, e.etag);
+    addFreshnessHeaders(h, e.fresh_until - d_.clock.now(), e.expires, e.last_modified, e.etag);
   } else {
     // Carries this client's nonce, or was not validated (forward.unknown_issuer: pass).
     evhttp_add_header(h, "Cache-Control", "no-store");
   }
   if (logEnabled(LogLevel::Debug)) {
-    std::string ms = std::to_string(monotonicMs() - started_ms);
     logEvent(LogLevel::Debug, "answer",
-             {{"client", query.client}, {"mode", query.mode == Mode::Forward ? "forward" : "responder"},
+             {{"client", query.client},
+              {"mode", query.mode == Mode::Forward ? "forward" : "responder"},
               {"status", certStatusName(e.status)},
-              {"source", answerSourceName(result->source)}, {"latency_ms", ms}});
+              {"source", answerSourceName(result->source)},
+              {"latency_ms", std::to_string(latency_ms)}});
   }
-  if (e.cacheable && evhttp_request_get_command(req) != EVHTTP_REQ_POST && etagMatches(req, e.etag)) {
+  if (e.cacheable && evhttp_request_get_command(req) != EVHTTP_REQ_POST &&
+      etagMatches(req, e.etag)) {
+    count(query.mode, kNotModified);
     evhttp_send_reply(req, 304, "Not Modified", nullptr);
     return;
   }
+  count(query.mode, resultIndexFor(e.status));
   sendBody(req, HTTP_OK, "OK", e.der);
+}
+
+// One revocation-log line per CertID of the request (DESIGN.md §7).
+void HttpFront::logAnswer(const OcspQuery& query, const Result<Answer>& result,
+                          bool issuer_revoked, int64_t latency_ms) {
+  using namespace std::chrono;
+  RevocationRecord r;
+  r.time_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  r.client = query.client;
+  r.mode = query.mode;
+  if (query.route) {
+    r.upstream = query.route->upstream_name;
+    r.issuer = query.route->issuer ? std::string_view(query.route->issuer_name) : "";
+  }
+  r.issuer_revoked = issuer_revoked;
+  r.latency_ms = latency_ms;
+  if (!result) {
+    r.error = result.error().code;
+    for (const CertIdInfo& id : query.cert_ids) {
+      r.cert_id = &id;
+      d_.revocation_log->append(formatRevocationRecord(r));
+    }
+    return;
+  }
+  const OcspEntry& e = *result->entry;
+  r.upstream_fqdn = e.upstream_fqdn;
+  r.source = result->source;
+  r.validated = e.validated;
+  if (query.cert_ids.size() == 1) {
+    r.cert_id = &query.cert_ids.front();
+    r.status = e.status;
+    r.revocation = e.revocation;
+    d_.revocation_log->append(formatRevocationRecord(r));
+    return;
+  }
+  auto statuses = statusesIn(e.der, query.cert_ids);
+  for (size_t i = 0; i < query.cert_ids.size(); ++i) {
+    r.cert_id = &query.cert_ids[i];
+    r.status = statuses[i].first;
+    r.revocation = statuses[i].second;
+    d_.revocation_log->append(formatRevocationRecord(r));
+  }
 }
 
 void HttpFront::answerCrl(evhttp_request* req,
                           const Result<std::shared_ptr<const CrlEntry>>& result) {
+  auto crlCount = [this](const char* what) {
+    if (d_.metrics != nullptr) d_.metrics->counter(Metric::CrlRequests, {what}).inc();
+  };
   if (!result) {
+    crlCount("error");
     // Logged by the CRL service with the URL and the detail.
     sendText(req, 502, "Bad Gateway", "CRL not available: " + result.error().code);
     return;
@@ -269,7 +380,7 @@ void HttpFront::answerCrl(evhttp_request* req,
   const std::shared_ptr<const CrlEntry>& e = *result;
   evkeyvalq* h = evhttp_request_get_output_headers(req);
   evhttp_add_header(h, "Content-Type", kCrlType);
-  addFreshnessHeaders(h, e->hard_expiry - clock_.now(), e->expires, e->last_modified, e->etag);
+  addFreshnessHeaders(h, e->hard_expiry - d_.clock.now(), e->expires, e->last_modified, e->etag);
   bool not_modified = etagMatches(req, e->etag);
   if (!not_modified) {
     const char* ims =
@@ -280,9 +391,11 @@ void HttpFront::answerCrl(evhttp_request* req,
     not_modified = since >= 0 && e->crl.this_update <= since;
   }
   if (not_modified) {
+    crlCount("not_modified");
     evhttp_send_reply(req, 304, "Not Modified", nullptr);
     return;
   }
+  crlCount("served");
   // The reply references the cached bytes (a CRL may be tens of MB): the entry is kept alive
   // until libevent has sent them.
   auto* holder = new std::shared_ptr<const CrlEntry>(e);

@@ -21,6 +21,10 @@
 // or an unsigned error status (malformedRequest, unauthorized, tryLater, internalError;
 // RFC 6960 §4.2.1).
 //
+// Every OCSP answer (good, revoked, unknown or an error status) is written to the revocation
+// log, one line per CertID; an answer under a watched intermediate found revoked carries
+// `X-OCSP-Proxy-Flags: issuer_revoked`, a refusal of a distrusted issuer `distrusted`.
+//
 // Threading: one instance per worker; handle() runs on that worker's event loop thread.
 #include <event2/http.h>
 
@@ -29,22 +33,34 @@
 #include "cache/crl_store.h"
 #include "conf/config.h"
 #include "core/clock.h"
+#include "core/metrics.h"
 #include "core/mailbox.h"
 #include "core/ocsp_types.h"
 #include "core/url.h"
 #include "upstream/allow_list.h"
+#include "proxy/revocation_log.h"
 #include "upstream/crl_service.h"
+#include "upstream/issuer_watch.h"
 
 namespace ocsp {
 
+// What one worker's front needs. Everything referenced must outlive the front and every
+// request in flight.
+struct FrontDeps {
+  Source& chain;
+  const Clock& clock;
+  std::shared_ptr<const conf::Config> config;
+  const AllowList& allow;
+  CrlService* crl;                  // null: CRL URLs get 502
+  Mailbox& mailbox;                 // this worker's
+  RevocationLog* revocation_log;    // null: no revocation log
+  const IssuerWatch* watch;         // null: nothing watched
+  Metrics* metrics;                 // null: not counted (tests)
+};
+
 class HttpFront {
  public:
-  // Everything referenced must outlive this object and every request in flight. `crl` may be
-  // null (CRL URLs then get 502).
-  HttpFront(Source& chain, const Clock& clock, std::shared_ptr<const conf::Config> config,
-            const AllowList& allow, CrlService* crl, Mailbox& mailbox)
-      : chain_(chain), clock_(clock), config_(std::move(config)), allow_(allow), crl_(crl),
-        mailbox_(mailbox) {}
+  explicit HttpFront(FrontDeps deps);
 
   // evhttp generic callback; `self` is the HttpFront.
   static void onRequest(evhttp_request* req, void* self);
@@ -56,14 +72,20 @@ class HttpFront {
                   const ForwardTarget* forward);
   void answer(evhttp_request* req, const OcspQuery& query, const Result<Answer>& result,
               int64_t started_ms);
+  void logAnswer(const OcspQuery& query, const Result<Answer>& result, bool issuer_revoked,
+                 int64_t latency_ms);
   void answerCrl(evhttp_request* req, const Result<std::shared_ptr<const CrlEntry>>& result);
+  void count(Mode mode, int result_index);
+  void refuse(evhttp_request* req, int code, const char* reason_phrase, const std::string& reason,
+              const std::string& host, const std::string& detail);
 
-  Source& chain_;
-  const Clock& clock_;
-  std::shared_ptr<const conf::Config> config_;
-  const AllowList& allow_;
-  CrlService* crl_;
-  Mailbox& mailbox_;
+  FrontDeps d_;
+  // Resolved once: the request path only does relaxed atomic adds (core/metrics.h).
+  static constexpr int kResults = 8;
+  Counter* requests_[2][kResults] = {};  // [mode][result]
+  Counter* hits_[3] = {};                // memory, redis, stale
+  Counter* misses_ = nullptr;
+  Counter* coalesced_ = nullptr;
 };
 
 }  // namespace ocsp

@@ -8,6 +8,8 @@
 #include "conf/config.h"
 #include "core/log.h"
 #include "proxy/server.h"
+#include "tools/check.h"
+#include "tools/report.h"
 
 namespace {
 
@@ -16,6 +18,8 @@ constexpr const char* kDefaultConfig = "/etc/ocsp-proxy/ocsp-proxy.yaml";
 void usage(FILE* out) {
   std::fprintf(out,
                "Usage: ocsp-proxy [--config FILE] [--check-config]\n"
+               "       ocsp-proxy check --cert LEAF.pem [...]   (ocsp-proxy check --help)\n"
+               "       ocsp-proxy report [--json] [FILE...]     (ocsp-proxy report --help)\n"
                "       ocsp-proxy --version | --help\n"
                "\n"
                "OCSP revocation-checking caching proxy: answers OCSP requests (POST or RFC 5019\n"
@@ -28,7 +32,13 @@ void usage(FILE* out) {
                "  --version        print the version and exit\n"
                "  --help           print this help and exit\n"
                "\n"
-               "Signals: SIGTERM/SIGINT stop the proxy.\n"
+               "Subcommands:\n"
+               "  check            ask about one certificate (through the proxy or directly)\n"
+               "                   and print status, times and chain flags; exit code 0 good,\n"
+               "                   1 revoked, 2 unknown, 3 error\n"
+               "  report           summarise revocation logs (JSON Lines) for the network team\n"
+               "\n"
+               "Signals: SIGTERM/SIGINT stop the proxy; SIGHUP reopens the revocation log.\n"
                "Logs go to stderr, one logfmt line per event.\n",
                kDefaultConfig);
 }
@@ -36,6 +46,15 @@ void usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "check") == 0) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = ocsp::check::runCheck(argc - 1, argv + 1);
+    curl_global_cleanup();
+    return rc;
+  }
+  if (argc > 1 && std::strcmp(argv[1], "report") == 0) {
+    return ocsp::report::runReport(argc - 1, argv + 1);
+  }
   std::string config_path = kDefaultConfig;
   bool check_only = false;
   for (int i = 1; i < argc; ++i) {

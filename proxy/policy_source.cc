@@ -65,6 +65,25 @@ void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
       return;
     }
   }
+  if (route && !route->distrusted_as.empty()) {
+    logEvent(LogLevel::Warn, "distrusted_issuer",
+             {{"client", query->client}, {"issuer", route->issuer_name},
+              {"distrust", route->distrusted_as}});
+    done(makeError(ErrorCategory::Unauthorized, "distrusted_issuer",
+                   route->issuer_name + " is distrusted (" + route->distrusted_as + ")"));
+    return;
+  }
+  if (route && watch_ != nullptr &&
+      config_->watch.on_revoked_issuer == conf::RevokedIssuerPolicy::Refuse) {
+    std::string revoked = watch_->revokedName(route->issuer.get());
+    if (!revoked.empty()) {
+      logEvent(LogLevel::Warn, "revoked_issuer_refused",
+               {{"client", query->client}, {"issuer", route->issuer_name}, {"watch", revoked}});
+      done(makeError(ErrorCategory::Unauthorized, "issuer_revoked",
+                     route->issuer_name + " is revoked (watched as " + revoked + ")"));
+      return;
+    }
+  }
   query->route = forward ? forwardRoute(*query, std::move(route)) : std::move(route);
   query->passthrough =
       config_->nonce == conf::NoncePolicy::Passthrough && query->nonce.has_value();

@@ -8,20 +8,25 @@
 //     complete through AIA or to apply forward.unknown_issuer (logged there);
 //   - all CertIDs of one request must have the same issuer: one responder answers one
 //     request and its answer is validated against one issuer key; otherwise unauthorized;
+//   - a distrusted issuer (distrust:, DESIGN.md §7) -> unauthorized, event=distrusted_issuer;
+//   - an issuer that is a watched intermediate found revoked, under
+//     watch.on_revoked_issuer: refuse -> unauthorized, event=revoked_issuer_refused;
 //   - nonce policy: with `passthrough`, a request carrying a nonce bypasses the cache.
 #include <memory>
 
 #include "conf/config.h"
 #include "core/ocsp_types.h"
 #include "upstream/issuer_index.h"
+#include "upstream/issuer_watch.h"
 
 namespace ocsp {
 
 class PolicySource final : public Source {
  public:
-  // `index` and `next` must outlive this object.
-  PolicySource(const IssuerIndex& index, std::shared_ptr<const conf::Config> config, Source& next)
-      : index_(index), config_(std::move(config)), next_(next) {}
+  // `index`, `watch` and `next` must outlive this object; `watch` may be null.
+  PolicySource(const IssuerIndex& index, std::shared_ptr<const conf::Config> config,
+               const IssuerWatch* watch, Source& next)
+      : index_(index), config_(std::move(config)), watch_(watch), next_(next) {}
 
   void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
 
@@ -31,6 +36,7 @@ class PolicySource final : public Source {
 
   const IssuerIndex& index_;
   std::shared_ptr<const conf::Config> config_;
+  const IssuerWatch* watch_;
   Source& next_;
 };
 

@@ -17,11 +17,14 @@
 #include "core/clock.h"
 #include "core/handles.h"
 #include "core/log.h"
+#include "proxy/admin.h"
+#include "proxy/revocation_log.h"
 #include "proxy/worker.h"
 #include "upstream/allow_list.h"
 #include "upstream/crl_service.h"
 #include "upstream/issuer_completion.h"
 #include "upstream/issuer_index.h"
+#include "upstream/issuer_watch.h"
 
 namespace ocsp {
 
@@ -81,8 +84,8 @@ uint16_t boundPort(int fd) {
 
 struct MainLoop {
   EventBasePtr base;
-  const RedisStatus* redis_status = nullptr;
   std::vector<std::unique_ptr<Worker>> workers;
+  RevocationLog* revocation_log = nullptr;
   bool stopping = false;
 
   void stopAll() {
@@ -90,49 +93,36 @@ struct MainLoop {
     for (auto& w : workers) w->stop();
     event_base_loopexit(base.get(), nullptr);
   }
+
+  std::vector<std::string> notReady() const {
+    std::vector<std::string> problems;
+    if (stopping) problems.push_back("shutting down");
+    for (size_t i = 0; i < workers.size(); ++i) {
+      if (!workers[i]->running()) problems.push_back("worker " + std::to_string(i) + " not running");
+    }
+    return problems;
+  }
 };
 
 void onSignal(evutil_socket_t sig, short, void* arg) {
   auto* loop = static_cast<MainLoop*>(arg);
   if (sig == SIGHUP) {
-    logEvent(LogLevel::Info, "sighup", {{"action", "none yet: restart to apply a new config"}});
+    // logrotate moved the revocation log away: write to a new file at the same path.
+    if (loop->revocation_log != nullptr) {
+      Status reopened = loop->revocation_log->reopen();
+      logEvent(reopened ? LogLevel::Info : LogLevel::Error, "revocation_log_reopened",
+               {{"path", loop->revocation_log->path()},
+                {"result", reopened ? "ok" : reopened.error().detail}});
+    }
+    logEvent(LogLevel::Info, "sighup", {{"config", "not reloaded: restart to apply a new config"}});
     return;
   }
   logEvent(LogLevel::Info, "shutting_down", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
   loop->stopAll();
 }
 
-void reply(evhttp_request* req, int code, const char* reason, const std::string& body) {
-  evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
-  evbuffer_add(evhttp_request_get_output_buffer(req), body.data(), body.size());
-  evhttp_send_reply(req, code, reason, nullptr);
-}
-
-void onAdmin(evhttp_request* req, void* arg) {
-  auto* loop = static_cast<MainLoop*>(arg);
-  const char* path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-  std::string p = path != nullptr ? path : "";
-  if (p == "/healthz") {
-    reply(req, 200, "OK", "ok\n");
-  } else if (p == "/readyz") {
-    std::string problems;
-    if (loop->stopping) problems += "shutting down\n";
-    for (size_t i = 0; i < loop->workers.size(); ++i) {
-      if (!loop->workers[i]->running()) problems += "worker " + std::to_string(i) + " not running\n";
-    }
-    if (problems.empty()) {
-      // Degraded parts do not make us unready: requests are still answered (DESIGN.md §8).
-      std::string body = "ready\n";
-      if (loop->redis_status != nullptr && !loop->redis_status->allUp()) {
-        body += "degraded: " + loop->redis_status->describe() + "\n";
-      }
-      reply(req, 200, "OK", body);
-    } else {
-      reply(req, 503, "Service Unavailable", problems);
-    }
-  } else {
-    reply(req, 404, "Not Found", "not found: try /healthz or /readyz\n");
-  }
+void onFlushTimer(evutil_socket_t, short, void* log) {
+  static_cast<RevocationLog*>(log)->flush();
 }
 
 }  // namespace
@@ -180,11 +170,33 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   CrlStore crl_store(config->crl.memory_bytes);
   CrlService crl(config, index, trust_store.get(), crl_store, SystemClock::instance(),
                  redis_status.get(), static_cast<int>(n_workers));
-  SharedState shared{cache,  index, allow, trust_store.get(), &crl, inflight, health,
-                     SystemClock::instance(), redis_status.get()};
+  std::unique_ptr<RevocationLog> revocation_log;
+  if (!config->revocation_log.empty()) {
+    auto opened = RevocationLog::open(config->revocation_log);
+    if (!opened) {
+      logEvent(LogLevel::Error, "revocation_log_failed", {{"detail", opened.error().detail}});
+      for (int f : fds) close(f);
+      return 1;
+    }
+    revocation_log = std::move(*opened);
+  }
+  IssuerWatch watch(config);
+  Metrics metrics;
+  SharedState shared{cache,
+                     index,
+                     allow,
+                     trust_store.get(),
+                     &crl,
+                     revocation_log.get(),
+                     &watch,
+                     inflight,
+                     health,
+                     SystemClock::instance(),
+                     redis_status.get(),
+                     &metrics};
   MainLoop loop;
   loop.base.reset(event_base_new());
-  loop.redis_status = redis_status.get();
+  loop.revocation_log = revocation_log.get();
 
   auto admin_fd = listenTcp(config->listen_admin, false);
   if (!admin_fd) {
@@ -192,14 +204,26 @@ int runServer(std::shared_ptr<const conf::Config> config) {
     for (int f : fds) close(f);
     return 1;
   }
+  AdminView admin_view{config,          [&loop] { return loop.notReady(); },
+                       redis_status.get(), cache,
+                       crl_store,       health,
+                       watch,           index,
+                       metrics,         SystemClock::instance(),
+                       SystemClock::instance().now()};
+  addStatusCollectors(admin_view);
   EvhttpPtr admin(evhttp_new(loop.base.get()));
-  evhttp_set_gencb(admin.get(), &onAdmin, &loop);
+  evhttp_set_gencb(admin.get(), &onAdminRequest, &admin_view);
   evhttp_set_timeout(admin.get(), 10);
   evhttp_accept_socket_with_handle(admin.get(), *admin_fd);
 
   for (unsigned i = 0; i < n_workers; ++i) {
     loop.workers.push_back(std::make_unique<Worker>(static_cast<int>(i), config, shared, fds[i]));
   }
+  // Watched intermediates are checked on worker 0's loop, through its own chain.
+  Worker& first = *loop.workers.front();
+  auto checker = std::make_unique<WatchChecker>(config, watch, allow, first.routedChain(), &crl,
+                                                first.mailbox(), first.base(),
+                                                SystemClock::instance());
   for (auto& w : loop.workers) w->start();
   crl.start();
 
@@ -207,6 +231,12 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   EventPtr sigint(evsignal_new(loop.base.get(), SIGINT, &onSignal, &loop));
   EventPtr sighup(evsignal_new(loop.base.get(), SIGHUP, &onSignal, &loop));
   for (event* ev : {sigterm.get(), sigint.get(), sighup.get()}) event_add(ev, nullptr);
+  EventPtr flush_timer;
+  if (revocation_log) {
+    flush_timer.reset(event_new(loop.base.get(), -1, EV_PERSIST, &onFlushTimer, revocation_log.get()));
+    timeval second{1, 0};
+    event_add(flush_timer.get(), &second);
+  }
 
   std::string ocsp_bound = boundAddress(fds[0]);
   std::string admin_bound = boundAddress(*admin_fd);
@@ -217,12 +247,22 @@ int runServer(std::shared_ptr<const conf::Config> config) {
             {"workers", std::to_string(n_workers)},
             {"upstreams", std::to_string(config->upstreams.size())},
             {"issuers", std::to_string(index.issuerCount())},
+            {"watched", std::to_string(watch.size())},
+            {"distrusted_keys", std::to_string(config->distrust.size())},
+            {"revocation_log", config->revocation_log.empty() ? "off" : config->revocation_log},
             {"cache_bytes", std::to_string(config->cache.memory_bytes)}});
+  for (const IssuerWatch::Expiry& e : watch.expiries(SystemClock::instance().now())) {
+    if (e.expiring) {
+      logEvent(LogLevel::Warn, "issuer_expiring",
+               {{"name", e.name}, {"kind", e.kind}, {"not_after", rfc3339(e.not_after)}});
+    }
+  }
 
   event_base_dispatch(loop.base.get());
 
   for (auto& w : loop.workers) w->join();
   crl.stop();  // before the workers' mailboxes go: it may still post replies to them
+  checker.reset();  // its timer lives on worker 0's base
   loop.workers.clear();
   logEvent(LogLevel::Info, "stopped");
   return 0;

@@ -32,7 +32,7 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
       fetcher_(base_.get()),
       completer_(config, shared.allow, shared.trust_store, shared.index, fetcher_, shared.clock),
       upstream_(config, fetcher_, shared.health, shared.clock, freshnessFrom(*config),
-                &completer_),
+                &completer_, shared.metrics),
       coalescer_(shared.inflight, mailbox_, &shared.cache, shared.clock, upstream_),
       redis_(config->redis ? std::make_unique<RedisSource>(
                                  base_.get(), *config->redis, freshnessFrom(*config),
@@ -40,8 +40,9 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
                                  *shared.redis_status, id)
                            : nullptr),
       memory_(shared.cache, shared.clock, redis_ ? static_cast<Source&>(*redis_) : coalescer_),
-      policy_(shared.index, config, memory_),
-      front_(policy_, shared.clock, config, shared.allow, shared.crl, mailbox_) {
+      policy_(shared.index, config, shared.watch, memory_),
+      front_(FrontDeps{policy_, shared.clock, config, shared.allow, shared.crl, mailbox_,
+                       shared.revocation_log, shared.watch, shared.metrics}) {
   const conf::Limits& lim = config->limits;
   timeval tv{static_cast<time_t>(lim.client_timeout_ms / 1000),
              static_cast<suseconds_t>((lim.client_timeout_ms % 1000) * 1000)};

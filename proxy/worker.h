@@ -16,15 +16,18 @@
 #include "cache/redis_status.h"
 #include "conf/config.h"
 #include "core/handles.h"
+#include "core/metrics.h"
 #include "core/mailbox.h"
 #include "proxy/http_front.h"
 #include "proxy/policy_source.h"
+#include "proxy/revocation_log.h"
 #include "upstream/aia_completer.h"
 #include "upstream/allow_list.h"
 #include "upstream/crl_service.h"
 #include "upstream/curl_fetcher.h"
 #include "upstream/fqdn_health.h"
 #include "upstream/issuer_index.h"
+#include "upstream/issuer_watch.h"
 #include "upstream/upstream_source.h"
 
 namespace ocsp {
@@ -36,10 +39,13 @@ struct SharedState {
   const AllowList& allow;
   X509_STORE* trust_store;      // forward.trust_store; null if it could not be loaded
   CrlService* crl;              // null: CRL URLs get 502
+  RevocationLog* revocation_log;  // null: no revocation log
+  const IssuerWatch* watch;
   InflightTable& inflight;
   FqdnHealth& health;
   const Clock& clock;
   RedisStatus* redis_status;  // null when no redis: section is configured
+  Metrics* metrics;
 };
 
 FreshnessPolicy freshnessFrom(const conf::Config& config);
@@ -58,6 +64,12 @@ class Worker {
   void stop();
   void join();
   bool running() const { return running_.load(); }
+
+  // For background work on this worker's loop (WatchChecker): its base, its mailbox, and
+  // its chain below PolicySource (queries must come routed).
+  event_base* base() const { return base_.get(); }
+  Mailbox& mailbox() { return mailbox_; }
+  Source& routedChain() { return memory_; }
 
  private:
   void run();

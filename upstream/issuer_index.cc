@@ -41,7 +41,15 @@ std::shared_ptr<const Route> IssuerIndex::lookup(const Table& table, const CertI
   return nullptr;
 }
 
+std::string IssuerIndex::distrustName(X509* cert) const {
+  if (distrusted_.empty()) return "";
+  std::string spki = toDer(X509_get_X509_PUBKEY(cert), i2d_X509_PUBKEY);
+  auto it = distrusted_.find(sha256(spki));
+  return it == distrusted_.end() ? "" : it->second;
+}
+
 IssuerIndex::IssuerIndex(const conf::Config& config) {
+  for (const conf::Distrusted& d : config.distrust) distrusted_.emplace(d.spki_sha256, d.name);
   for (size_t u = 0; u < config.upstreams.size(); ++u) {
     const auto& upstream = config.upstreams[u];
     for (const auto& issuer : upstream.issuers) {
@@ -50,6 +58,7 @@ IssuerIndex::IssuerIndex(const conf::Config& config) {
       route->upstream_name = upstream.name;
       route->issuer = issuer.cert;
       route->issuer_name = subjectLine(issuer.cert.get());
+      route->distrusted_as = distrustName(issuer.cert.get());
       // The config rejects one issuer under two upstreams, so candidates never clash.
       add(routes_, route);
       configured_.push_back(issuer.cert);
@@ -76,6 +85,7 @@ std::shared_ptr<const Route> IssuerIndex::learn(SharedX509 issuer, size_t upstre
   route->upstream_name = upstream_name;
   route->issuer = std::move(issuer);
   route->issuer_name = subjectLine(route->issuer.get());
+  route->distrusted_as = distrustName(route->issuer.get());
   add(learned_, route);
   learned_routes_.push_back(route);
   return route;

@@ -4,6 +4,9 @@
 // hash algorithm a client may use (SHA-1, SHA-256, SHA-384, SHA-512) it precomputes
 // issuerNameHash and issuerKeyHash as RFC 6960 §4.1.1 defines them.
 //
+// A route whose issuer key is on the distrust list (DESIGN.md §7) carries the entry's name;
+// PolicySource refuses it.
+//
 // Issuers completed at run time through AIA (forward mode, DESIGN.md §5) are learned into a
 // second table under a reader/writer lock; the configured table is immutable and read
 // without a lock. Thread-safe.
@@ -44,11 +47,14 @@ class IssuerIndex {
   };
   using Table = std::unordered_map<std::string, std::vector<Candidate>>;
   static void add(Table& table, const std::shared_ptr<const Route>& route);
+  // distrust[].name for this certificate's key, or "".
+  std::string distrustName(X509* cert) const;
   static std::shared_ptr<const Route> lookup(const Table& table, const CertIdInfo& id);
   // Keyed by issuerKeyHash as the CertID carries it, so that a lookup on the request path
   // hashes the request's own string and builds nothing; the few candidates per key (one per
   // hash algorithm that yields this key hash) are told apart by algorithm and name hash.
   Table routes_;
+  std::unordered_map<std::string, std::string> distrusted_;  // SPKI SHA-256 -> distrust name
   std::vector<SharedX509> configured_;
   size_t issuer_count_ = 0;
 

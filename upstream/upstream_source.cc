@@ -20,10 +20,11 @@ struct UpstreamSource::Attempt {
 
 UpstreamSource::UpstreamSource(std::shared_ptr<const conf::Config> config, CurlFetcher& fetcher,
                                FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness,
-                               AiaCompleter* completer)
+                               AiaCompleter* completer, Metrics* metrics)
     : config_(std::move(config)),
       fetcher_(fetcher),
       completer_(completer),
+      metrics_(metrics),
       health_(health),
       clock_(clock),
       freshness_(freshness) {}
@@ -77,6 +78,7 @@ void UpstreamSource::send(std::shared_ptr<Attempt> attempt) {
   req.timeout_ms = config_->limits.upstream_timeout_ms;
   req.max_response_bytes = config_->limits.max_upstream_response_bytes;
   pinAddress(req, config_->resolve, fqdn, up.port);
+  if (metrics_ != nullptr) metrics_->counter(Metric::UpstreamRequests, {up.name, fqdn}).inc();
   fetcher_.fetch(std::move(req), [this, attempt](FetchResult result) mutable {
     onFetched(std::move(attempt), std::move(result));
   });
@@ -92,6 +94,14 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     transport_problem = result.error;
   } else if (result.http_status != 200) {
     transport_problem = "HTTP status " + std::to_string(result.http_status);
+  }
+  if (metrics_ != nullptr) {
+    metrics_->histogram(Metric::UpstreamLatency, {fqdn})
+        .observe(static_cast<double>(result.elapsed_ms) / 1000.0);
+    if (!transport_problem.empty()) {
+      const char* kind = result.too_large ? "too_large" : !result.ok() ? "transport" : "http_status";
+      metrics_->counter(Metric::UpstreamErrors, {attempt->upstream->name, fqdn, kind}).inc();
+    }
   }
   if (!transport_problem.empty()) {
     logEvent(LogLevel::Warn, "upstream_attempt_failed",
@@ -113,6 +123,14 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
   // Forward mode, issuer unknown (DESIGN.md §5): complete it through AIA, else apply
   // forward.unknown_issuer.
   auto completed = [this, attempt, result](Result<std::shared_ptr<const Route>> route) mutable {
+    if (route && !(*route)->distrusted_as.empty()) {
+      logEvent(LogLevel::Warn, "distrusted_issuer",
+               {{"client", attempt->query->client}, {"issuer", (*route)->issuer_name},
+                {"distrust", (*route)->distrusted_as}});
+      attempt->done(makeError(ErrorCategory::Unauthorized, "distrusted_issuer",
+                              (*route)->issuer_name + " is distrusted"));
+      return;
+    }
     if (route) {
       validateAndAnswer(std::move(attempt), std::move(result), (*route)->issuer.get(), false);
       return;
@@ -161,6 +179,10 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
       attempt->done(err);
       return;
     }
+    if (metrics_ != nullptr) {
+      metrics_->counter(Metric::ValidationFailures, {err.code}).inc();
+      metrics_->counter(Metric::UpstreamErrors, {attempt->upstream->name, fqdn, "validation"}).inc();
+    }
     logEvent(LogLevel::Warn, "upstream_validation_failed",
              {{"upstream", attempt->upstream->name},
               {"fqdn", fqdn},
@@ -185,6 +207,7 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
   entry->revocation = validated->revocation;
   entry->upstream_fqdn = fqdn;
   entry->cacheable = !q.passthrough && !unvalidated;
+  entry->validated = !unvalidated;
   finishEntry(*entry, freshness_);
   if (unvalidated) {
     logEvent(LogLevel::Warn, "unvalidated_answer",

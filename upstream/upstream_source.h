@@ -24,6 +24,7 @@
 
 #include "conf/config.h"
 #include "core/clock.h"
+#include "core/metrics.h"
 #include "core/ocsp_types.h"
 #include "upstream/aia_completer.h"
 #include "upstream/curl_fetcher.h"
@@ -37,7 +38,7 @@ class UpstreamSource final : public Source {
   // be null (unknown issuers then go straight to forward.unknown_issuer).
   UpstreamSource(std::shared_ptr<const conf::Config> config, CurlFetcher& fetcher,
                  FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness,
-                 AiaCompleter* completer);
+                 AiaCompleter* completer, Metrics* metrics = nullptr);
 
   void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
 
@@ -52,6 +53,7 @@ class UpstreamSource final : public Source {
   std::shared_ptr<const conf::Config> config_;
   CurlFetcher& fetcher_;
   AiaCompleter* completer_;
+  Metrics* metrics_;  // null: not counted
   FqdnHealth& health_;
   const Clock& clock_;
   FreshnessPolicy freshness_;

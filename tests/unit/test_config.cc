@@ -1,5 +1,6 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
+#include <openssl/pem.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 
 #include "conf/config.h"
 #include "core/url.h"
+#include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
 
 using ocsp::Result;
@@ -23,6 +25,7 @@ using ocsp::conf::isIpLiteral;
 using ocsp::conf::loadConfig;
 using ocsp::conf::NoncePolicy;
 using ocsp::conf::parseConfig;
+using ocsp::conf::RevokedIssuerPolicy;
 using ocsp::conf::UnknownIssuerPolicy;
 using ocsp::test::realData;
 
@@ -170,6 +173,10 @@ TEST_CASE("the shipped config loads with its three upstreams and their issuers")
         std::vector<std::string>{"crl3.digicert.com:80", "crl4.digicert.com:80",
                                  "crl.quovadisglobal.com:80", "crl.globalsign.com:80"});
   CHECK(c.crl.urls.empty());
+  CHECK(c.revocation_log.empty());
+  CHECK(c.watch.interval_s == 3600);
+  CHECK(c.watch.intermediates.empty());
+  CHECK(c.distrust.empty());
 }
 
 TEST_CASE("an error in the shipped config names the shipped file, its line and the key path") {
@@ -1134,4 +1141,364 @@ TEST_CASE("a resolve entry for a CRL or AIA host is in use") {
       kUpstreams);
   REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
   CHECK(log.text().find("resolve_unused") == std::string::npos);
+}
+
+namespace {
+
+using ocsp::test::Identity;
+using ocsp::test::issue;
+
+std::string pemOf(const ocsp::X509Ptr& cert) {
+  ocsp::BioPtr bio(BIO_new(BIO_s_mem()));
+  REQUIRE(PEM_write_bio_X509(bio.get(), cert.get()) == 1);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(size));
+}
+
+// A generated PKI, one PEM file per certificate in a temp dir: root.pem issued issuing.pem (a
+// CA) and leaf.pem (not a CA); other-root.pem is unrelated; twin-root.pem has root's name but
+// a key of its own; by-leaf.pem is a CA certificate the leaf signed (the leaf's keyUsage has no
+// keyCertSign); tampered.pem is issuing.pem with a broken signature; reissued-root.pem has
+// root's name and key. bundle.pem holds root and other-root.
+struct Pki {
+  TempDir dir;
+  Identity root = issue({.cn = "root", .ca = true}, nullptr);
+  Identity issuing = issue({.cn = "issuing", .ca = true}, &root);
+  Identity leaf = issue({.cn = "leaf"}, &issuing);
+  Identity other_root = issue({.cn = "other root", .ca = true}, nullptr);
+  Identity twin_root = issue({.cn = "root", .ca = true}, nullptr);
+  Identity by_leaf = issue({.cn = "by leaf", .ca = true}, &leaf);
+  Identity reissued_root = issue({.cn = "root", .ca = true, .key = root.key.get()}, nullptr);
+
+  Pki() {
+    dir.write("root.pem", pemOf(root.cert));
+    dir.write("issuing.pem", pemOf(issuing.cert));
+    dir.write("leaf.pem", pemOf(leaf.cert));
+    dir.write("other-root.pem", pemOf(other_root.cert));
+    dir.write("twin-root.pem", pemOf(twin_root.cert));
+    dir.write("by-leaf.pem", pemOf(by_leaf.cert));
+    dir.write("reissued-root.pem", pemOf(reissued_root.cert));
+    dir.write("bundle.pem", pemOf(root.cert) + pemOf(other_root.cert));
+    std::string der = ocsp::toDer(issuing.cert.get(), i2d_X509);
+    der.back() = static_cast<char>(der.back() ^ 0x01);  // the last byte of the signature
+    dir.write("tampered.der", der);
+  }
+};
+
+std::string spkiHex(const ocsp::conf::Distrusted& d) { return ocsp::toHex(d.spki_sha256); }
+
+}  // namespace
+
+TEST_CASE("without revocation_log, watch and distrust they take their documented defaults") {
+  auto c = load(kUpstreams);
+  CHECK(c->revocation_log.empty());
+  CHECK(c->watch.interval_s == 3600);
+  CHECK(c->watch.expiry_warning_s == 30 * 86400);
+  CHECK(c->watch.on_revoked_issuer == RevokedIssuerPolicy::Flag);
+  CHECK(c->watch.intermediates.empty());
+  CHECK(c->distrust.empty());
+
+  for (const std::string section :
+       {"watch:\n", "watch: {}\n", "watch:\n  intermediates:\n", "watch:\n  intermediates: []\n"}) {
+    CAPTURE(section);
+    auto empty = load(section + kUpstreams);
+    CHECK(empty->watch.interval_s == 3600);
+    CHECK(empty->watch.intermediates.empty());
+  }
+}
+
+TEST_CASE("every watch key is stored, with certificates from PEM or DER files") {
+  Pki pki;
+  const std::string pkits = "pyca-cryptography-vectors/PKITS/";
+  pki.dir.copy(realData(pkits + "deltaCRLCA1Cert.crt"), "pkits/ca1.crt");
+  pki.dir.copy(realData(pkits + "TrustAnchorRootCertificate.crt"), "pkits/anchor.crt");
+  auto c = load(
+      "watch:\n"
+      "  interval: 10s\n"
+      "  expiry_warning: 14d\n"
+      "  on_revoked_issuer: refuse\n"
+      "  intermediates:\n"
+      "    - name: issuing\n"
+      "      cert: issuing.pem\n"
+      "      parent: root.pem\n"
+      "      ocsp_url: http://ocsp.root.example:8080/\n"
+      "    - {name: pkits-ca1, cert: pkits/ca1.crt, parent: pkits/anchor.crt}\n" +
+          kUpstreams,
+      pki.dir.path());
+  const ocsp::conf::Watch& w = c->watch;
+  CHECK(w.interval_s == 10);
+  CHECK(w.expiry_warning_s == 14 * 86400);
+  CHECK(w.on_revoked_issuer == RevokedIssuerPolicy::Refuse);
+  REQUIRE(w.intermediates.size() == 2);
+  CHECK(w.intermediates[0].name == "issuing");
+  CHECK(w.intermediates[0].cert_path == pki.dir.path() + "/issuing.pem");
+  CHECK(X509_cmp(w.intermediates[0].cert.get(), pki.issuing.cert.get()) == 0);
+  CHECK(X509_cmp(w.intermediates[0].parent.get(), pki.root.cert.get()) == 0);
+  CHECK(w.intermediates[0].ocsp_url == "http://ocsp.root.example:8080/");
+  CHECK(w.intermediates[1].ocsp_url.empty());  // the certificate's AIA
+  CHECK(w.intermediates[1].name == "pkits-ca1");
+  CHECK(w.intermediates[1].cert_path == pki.dir.path() + "/pkits/ca1.crt");
+  CHECK(ocsp::subjectLine(w.intermediates[1].cert.get()) ==
+        "CN=deltaCRL CA1,O=Test Certificates 2011,C=US");
+  CHECK(ocsp::subjectLine(w.intermediates[1].parent.get()) ==
+        "CN=Trust Anchor,O=Test Certificates 2011,C=US");
+}
+
+TEST_CASE("a watched intermediate's parent may be a re-issue of its issuer (same name and key)") {
+  Pki pki;
+  auto c = load(
+      "watch:\n  intermediates:\n"
+      "    - {name: a, cert: issuing.pem, parent: reissued-root.pem}\n" +
+          kUpstreams,
+      pki.dir.path());
+  CHECK(c->watch.intermediates.size() == 1);
+}
+
+TEST_CASE("watch errors name the file, the line and the dotted key path") {
+  Pki pki;
+  pki.dir.write("junk.pem", "not a certificate\n");
+  pki.dir.mkdir("sub");
+  const std::string head = "watch:\n  intermediates:\n    - name: a\n";
+  const std::string at = "watch.intermediates[0]";
+  std::vector<ErrorCase> cases = {
+      {"watch: 5\n", "F:1: watch: expected a map: \"5\""},
+      {"watch:\n  intervall: 1h\n", "F:2: watch.intervall: unknown key"},
+      {"watch:\n  interval: 9s\n", "F:2: watch.interval: must be at least 10s: \"9s\""},
+      {"watch:\n  interval: 10500ms\n",
+       "F:2: watch.interval: not a whole number of seconds: \"10500ms\""},
+      {"watch:\n  interval: 60\n",
+       "F:2: watch.interval: not a duration (expected e.g. 250ms, 10s, 5m, 1h, 7d): \"60\""},
+      {"watch:\n  expiry_warning: 1month\n",
+       "F:2: watch.expiry_warning: not a duration (expected e.g. 250ms, 10s, 5m, 1h, 7d): "
+       "\"1month\""},
+      {"watch:\n  on_revoked_issuer: drop\n",
+       "F:2: watch.on_revoked_issuer: must be one of flag, refuse: \"drop\""},
+      {"watch:\n  intermediates: issuing.pem\n",
+       "F:2: watch.intermediates: expected a list: \"issuing.pem\""},
+      {"watch:\n  intermediates: [issuing.pem]\n",
+       "F:2: " + at + ": expected a map: \"issuing.pem\""},
+      {"watch:\n  intermediates:\n    - cert: issuing.pem\n      parent: root.pem\n",
+       "F:3: " + at + ".name: required"},
+      {head + "      parent: root.pem\n", "F:3: " + at + ".cert: required"},
+      {head + "      cert: issuing.pem\n", "F:3: " + at + ".parent: required"},
+      {"watch:\n  intermediates:\n    - {name: \"a b\", cert: issuing.pem, parent: root.pem}\n",
+       "F:3: " + at +
+           ".name: not a valid name (expected letters, digits, '_', '.' and '-'): "
+           "\"a b\""},
+      {head + "      cert: none.pem\n      parent: root.pem\n",
+       "F:4: " + at + ".cert: cannot read \"none.pem\": No such file or directory"},
+      {head + "      cert: \"\"\n      parent: root.pem\n",
+       "F:4: " + at + ".cert: must not be empty"},
+      {head + "      cert: [issuing.pem]\n", "F:4: " + at + ".cert: expected a string"},
+      {head + "      cert: sub\n      parent: root.pem\n",
+       "F:4: " + at + ".cert: not a file: \"sub\""},
+      {head + "      cert: junk.pem\n      parent: root.pem\n",
+       "F:4: " + at + ".cert: no certificate in \"junk.pem\" (expected PEM or DER X.509)"},
+      {head + "      cert: bundle.pem\n      parent: root.pem\n",
+       "F:4: " + at + ".cert: expected exactly one certificate in \"bundle.pem\", found 2"},
+      {head + "      cert: issuing.pem\n      parent: bundle.pem\n",
+       "F:5: " + at + ".parent: expected exactly one certificate in \"bundle.pem\", found 2"},
+      {head + "      cert: issuing.pem\n      parent: none.pem\n",
+       "F:5: " + at + ".parent: cannot read \"none.pem\": No such file or directory"},
+      {head + "      cert: issuing.pem\n      parent: root.pem\n      ocsp_url: http://10.0.0.1/\n",
+       "F:6: " + at +
+           ".ocsp_url: an FQDN is required, not an IP address (firewalls allow these hosts by "
+           "name): \"http://10.0.0.1/\""},
+      {head + "      cert: issuing.pem\n      parent: root.pem\n      ocsp_url: ocsp.example\n",
+       "F:6: " + at +
+           ".ocsp_url: not a valid URL (not an absolute URL (expected http://host/...)): "
+           "\"ocsp.example\""},
+  };
+  for (auto& c : cases) c.yaml += kUpstreams;
+  checkErrors(cases, pki.dir.path());
+}
+
+TEST_CASE("a watched intermediate must be a CA certificate that its parent issued and signed") {
+  Pki pki;
+  auto entry = [](const std::string& cert, const std::string& parent) {
+    return "watch:\n  intermediates:\n    - name: a\n      cert: " + cert +
+           "\n      parent: " + parent + "\n" + kUpstreams;
+  };
+  const std::string issuing = "F:4: watch.intermediates[0].cert: \"CN=issuing,O=ocsp-proxy tests\"";
+  checkErrors(
+      {
+          {entry("leaf.pem", "issuing.pem"),
+           "F:4: watch.intermediates[0].cert: not a CA certificate: \"CN=leaf,O=ocsp-proxy "
+           "tests\""},
+          {entry("issuing.pem", "other-root.pem"),
+           issuing + " is not issued by parent \"CN=other root,O=ocsp-proxy tests\" (subject "
+                     "issuer mismatch)"},
+          {entry("issuing.pem", "twin-root.pem"),
+           issuing + " is not issued by parent \"CN=root,O=ocsp-proxy tests\" (authority and "
+                     "subject key identifier mismatch)"},
+          {entry("tampered.der", "root.pem"),
+           issuing + " is not issued by parent \"CN=root,O=ocsp-proxy tests\" (signature does "
+                     "not verify with the parent's key)"},
+          {entry("by-leaf.pem", "leaf.pem"),
+           "F:4: watch.intermediates[0].cert: \"CN=by leaf,O=ocsp-proxy tests\" is not issued by "
+           "parent \"CN=leaf,O=ocsp-proxy tests\" (key usage does not include certificate "
+           "signing)"},
+          {entry("root.pem", "root.pem"),
+           "F:5: watch.intermediates[0].parent: is the same certificate as cert (a self-signed "
+           "root is not revoked; watch the intermediates it issued)"},
+      },
+      pki.dir.path());
+}
+
+TEST_CASE("watched intermediates have unique names and are each watched once") {
+  Pki pki;
+  pki.dir.copy(pki.dir.path() + "/issuing.pem", "copy/issuing.pem");
+  const std::string first =
+      "watch:\n  intermediates:\n    - {name: a, cert: issuing.pem, parent: root.pem}\n";
+  checkErrors(
+      {
+          {first + "    - {name: a, cert: tampered.der, parent: other-root.pem}\n" + kUpstreams,
+           "F:4: watch.intermediates[1].name: duplicate intermediate name \"a\""},
+          {first + "    - {name: b, cert: copy/issuing.pem, parent: reissued-root.pem}\n" +
+               kUpstreams,
+           "F:4: watch.intermediates[1].cert: certificate \"CN=issuing,O=ocsp-proxy tests\" is "
+           "already watched as \"a\""},
+      },
+      pki.dir.path());
+}
+
+TEST_CASE("revocation_log is stdout, or a file in an existing directory, made absolute") {
+  TempDir dir;
+  dir.mkdir("logs");
+  dir.write("logs/old.jsonl", "{}\n");
+  CHECK(load("revocation_log: \"-\"\n" + kUpstreams)->revocation_log == "-");
+  CHECK(load("revocation_log: logs/revocations.jsonl\n" + kUpstreams, dir.path())->revocation_log ==
+        dir.path() + "/logs/revocations.jsonl");
+  CHECK(load("revocation_log: logs/old.jsonl\n" + kUpstreams, dir.path())->revocation_log ==
+        dir.path() + "/logs/old.jsonl");
+  CHECK(load("revocation_log: " + dir.path() + "/logs/r.jsonl\n" + kUpstreams)->revocation_log ==
+        dir.path() + "/logs/r.jsonl");
+  // A config read from the working directory: the log stays put if the proxy changes directory.
+  CHECK(load("revocation_log: r.jsonl\n" + kUpstreams, "")->revocation_log ==
+        (fs::current_path() / "r.jsonl").string());
+}
+
+TEST_CASE("a revocation_log whose directory is missing is rejected with the reason") {
+  TempDir dir;
+  dir.mkdir("logs");
+  dir.write("file.txt", "not a directory\n");
+  std::vector<ErrorCase> cases = {
+      {"revocation_log:\n", "F:1: revocation_log: missing value"},
+      {"revocation_log: \"\"\n", "F:1: revocation_log: must not be empty"},
+      {"revocation_log: [a.jsonl]\n", "F:1: revocation_log: expected a string"},
+      {"revocation_log: missing/r.jsonl\n", "F:1: revocation_log: cannot use directory \"" +
+                                                dir.path() +
+                                                "/missing\": No such file or directory"},
+      {"revocation_log: file.txt/r.jsonl\n",
+       "F:1: revocation_log: not a directory: \"" + dir.path() + "/file.txt\""},
+      {"workers: 1\nrevocation_log: logs\n",
+       "F:2: revocation_log: is a directory, not a file: \"" + dir.path() + "/logs\""},
+  };
+  for (auto& c : cases) c.yaml += kUpstreams;
+  checkErrors(cases, dir.path());
+}
+
+TEST_CASE("distrust gives one entry per key, by certificate or by SPKI SHA-256") {
+  Pki pki;
+  pki.dir.write("roots.pem", ocsp::test::readFile(root("GlobalSign_Root_CA.pem")) +
+                                 ocsp::test::readFile(root("DigiCert_Global_Root_CA.pem")));
+  pki.dir.write("root-twice.pem", pemOf(pki.root.cert) + pemOf(pki.reissued_root.cert));
+  auto c = load(
+      "distrust:\n"
+      "  - name: roots\n"
+      "    cert: roots.pem\n"
+      "  - name: test-root\n"
+      "    cert: root-twice.pem\n"
+      "  - name: by-hash\n"
+      "    spki_sha256: 00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n" +
+          kUpstreams,
+      pki.dir.path());
+  REQUIRE(c->distrust.size() == 4);
+  const auto& d = c->distrust;
+  // Independently: openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | sha256sum
+  CHECK(d[0].name == "roots");
+  CHECK(spkiHex(d[0]) == "2bcee858158cf5465fc9d76f0dfa312fef25a4dca8501da9b46b67d1fbfa1b64");
+  CHECK(d[0].subject == "CN=GlobalSign Root CA,OU=Root CA,O=GlobalSign nv-sa,C=BE");
+  CHECK(d[1].name == "roots");
+  CHECK(spkiHex(d[1]) == "aff988906dde12955d9bebbf928fdcc31cce328d5b9384f21c8941ca26e20391");
+  CHECK(d[1].subject == "CN=DigiCert Global Root CA,OU=www.digicert.com,O=DigiCert Inc,C=US");
+  // A re-issued certificate of the same key is the same distrusted key.
+  CHECK(d[2].name == "test-root");
+  CHECK(d[2].subject == "CN=root,O=ocsp-proxy tests");
+  CHECK(d[2].spki_sha256.size() == 32);
+  CHECK(d[3].name == "by-hash");
+  CHECK(spkiHex(d[3]) == "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+  CHECK(d[3].subject.empty());
+}
+
+TEST_CASE("spki_sha256 is 64 hex digits in either case, with or without colons between bytes") {
+  const std::string hex = "00112233445566778899aabbccddeeff0123456789ABCDEF0123456789abcdef";
+  std::string colons;
+  for (size_t i = 0; i < hex.size(); i += 2) colons += (i == 0 ? "" : ":") + hex.substr(i, 2);
+  const std::string lower = "00112233445566778899aabbccddeeff0123456789abcdef0123456789abcdef";
+  for (const std::string& good : {hex, lower, colons}) {
+    CAPTURE(good);
+    auto c = load("distrust:\n  - {name: a, spki_sha256: \"" + good + "\"}\n" + kUpstreams);
+    REQUIRE(c->distrust.size() == 1);
+    CHECK(spkiHex(c->distrust[0]) == lower);
+  }
+  const std::string not_hex =
+      "not hex (expected 64 hex digits, optionally with colons between bytes): ";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"zz" + hex.substr(2), not_hex},
+      {hex.substr(1), not_hex},
+      {"0x" + hex.substr(2), not_hex},
+      {"", not_hex},
+      {colons + ":", not_hex},
+      {":" + colons, not_hex},
+      {"001:1" + hex.substr(4), not_hex},
+      {colons.substr(0, 5) + colons.substr(6), not_hex},  // "00:1122:..."
+      {hex.substr(2), "expected 32 bytes (a SHA-256 hash), got 31: "},
+      {hex + "00", "expected 32 bytes (a SHA-256 hash), got 33: "},
+      {colons.substr(3), "expected 32 bytes (a SHA-256 hash), got 31: "},
+  };
+  for (const auto& [text, error] : bad) {
+    CAPTURE(text);
+    CHECK(errorOf("distrust:\n  - name: a\n    spki_sha256: \"" + text + "\"\n" + kUpstreams) ==
+          "F:3: distrust[0].spki_sha256: " + error + "\"" + text + "\"");
+  }
+}
+
+TEST_CASE("distrust errors name the file, the line and the dotted key path") {
+  Pki pki;
+  pki.dir.write("junk.pem", "not a certificate\n");
+  const std::string hex(64, 'a');
+  const std::string root_spki = ocsp::toHex(
+      ocsp::sha256(ocsp::toDer(X509_get_X509_PUBKEY(pki.root.cert.get()), i2d_X509_PUBKEY)));
+  std::vector<ErrorCase> cases = {
+      {"distrust: {a: 1}\n", "F:1: distrust: expected a list"},
+      {"distrust: []\n", "F:1: distrust: must not be empty"},
+      {"distrust:\n  - diginotar\n", "F:2: distrust[0]: expected a map: \"diginotar\""},
+      {"distrust:\n  - name: a\n", "F:2: distrust[0]: one of cert or spki_sha256 is required"},
+      {"distrust:\n  - spki_sha256: " + hex + "\n", "F:2: distrust[0].name: required"},
+      {"distrust:\n  - name: a\n    cert: root.pem\n    spki_sha256: " + hex + "\n",
+       "F:4: distrust[0].spki_sha256: conflicts with distrust[0].cert (set exactly one of cert, "
+       "spki_sha256)"},
+      {"distrust:\n  - name: a\n    certs: root.pem\n", "F:3: distrust[0].certs: unknown key"},
+      {"distrust:\n  - {name: \"dig notar\", spki_sha256: " + hex + "}\n",
+       "F:2: distrust[0].name: not a valid name (expected letters, digits, '_', '.' and '-'): "
+       "\"dig notar\""},
+      {"distrust:\n  - name: a\n    cert: none.pem\n",
+       "F:3: distrust[0].cert: cannot read \"none.pem\": No such file or directory"},
+      {"distrust:\n  - name: a\n    cert: junk.pem\n",
+       "F:3: distrust[0].cert: no certificate in \"junk.pem\" (expected PEM or DER X.509)"},
+      {"distrust:\n  - {name: a, spki_sha256: " + hex + "}\n  - {name: a, cert: root.pem}\n",
+       "F:3: distrust[1].name: duplicate distrust name \"a\""},
+      {"distrust:\n  - {name: a, cert: bundle.pem}\n  - {name: b, cert: reissued-root.pem}\n",
+       "F:3: distrust[1].cert: key of \"CN=root,O=ocsp-proxy tests\" is already distrusted by "
+       "\"a\""},
+      {"distrust:\n  - {name: a, cert: bundle.pem}\n  - {name: b, cert: other-root.pem}\n",
+       "F:3: distrust[1].cert: key of \"CN=other root,O=ocsp-proxy tests\" is already distrusted "
+       "by \"a\""},
+      {"distrust:\n  - {name: a, cert: root.pem}\n  - {name: b, spki_sha256: " + root_spki + "}\n",
+       "F:3: distrust[1].spki_sha256: key is already distrusted by \"a\""},
+  };
+  for (auto& c : cases) c.yaml += kUpstreams;
+  checkErrors(cases, pki.dir.path());
 }

@@ -331,7 +331,11 @@ std::shared_ptr<const OcspQuery> makeQuery(bool passthrough = false) {
   q->cert_ids = r.cert_ids;
   q->key = cacheKeyFor(r.cert_ids);
   q->request_der = encodeOcspRequest(r.cert_ids);
-  q->route = std::make_shared<Route>(Route{0, "aws-lc", r.issuer, subjectLine(r.issuer.get())});
+  auto route = std::make_shared<Route>();
+  route->upstream_name = "aws-lc";
+  route->issuer = r.issuer;
+  route->issuer_name = subjectLine(r.issuer.get());
+  q->route = std::move(route);
   q->passthrough = passthrough;
   return q;
 }

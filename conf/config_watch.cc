@@ -1,0 +1,296 @@
+// revocation_log, watch and distrust (DESIGN.md §7); see conf/config_watch.h for which phase
+// checks what.
+#include "conf/config_watch.h"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <utility>
+
+namespace ocsp::conf {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// --- Certificate files -----------------------------------------------------------------------
+
+struct CertFile {
+  std::string path;  // resolved
+  std::vector<X509Ptr> certs;
+};
+
+// A certificate file (not a directory): watch and distrust name certificates one by one.
+Result<CertFile> certificateFile(Loader& l, const Item& v) {
+  auto written = text(l, v);
+  if (!written.ok()) return written.error();
+  if (written->empty()) return l.fail(v, "must not be empty");
+  CertFile out{l.resolvePath(*written), {}};
+  struct stat st {};
+  if (::stat(out.path.c_str(), &st) != 0) {
+    return l.fail(v, "cannot read " + inQuotes(*written) + ": " + osError(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return l.fail(v, "not a file: " + inQuotes(*written));
+  auto certs = certificatesIn(l, v, *written, out.path);
+  if (!certs.ok()) return certs.error();
+  out.certs = std::move(*certs);
+  return out;
+}
+
+// A file holding exactly one certificate: a bundle would leave which one is meant to chance.
+Result<CertFile> singleCertificateFile(Loader& l, const Item& v) {
+  auto file = certificateFile(l, v);
+  if (file.ok() && file->certs.size() != 1) {
+    return l.fail(v, "expected exactly one certificate in " + inQuotes(v.node.Scalar()) +
+                         ", found " + std::to_string(file->certs.size()));
+  }
+  return file;
+}
+
+Result<SharedX509> singleCertificate(Loader& l, const Item& v) {
+  auto file = singleCertificateFile(l, v);
+  if (!file.ok()) return file.error();
+  return shareX509(std::move(file->certs.front()));
+}
+
+// --- revocation_log --------------------------------------------------------------------------
+
+bool isDirectory(const std::string& path, int* err) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    *err = errno;
+    return false;
+  }
+  *err = 0;
+  return S_ISDIR(st.st_mode);
+}
+
+// --- watch -----------------------------------------------------------------------------------
+
+// A shorter interval would only load the CAs' responders: intermediates are revoked rarely and
+// their OCSP answers are valid for days.
+Result<int64_t> watchInterval(Loader& l, const Item& v) {
+  auto s = seconds(l, v);
+  if (s.ok() && *s < 10) return l.fail(v, "must be at least 10s: " + inQuotes(v.node.Scalar()));
+  return s;
+}
+
+const Schema<WatchedCa>& watchedCaSchema() {
+  static const Schema<WatchedCa> schema = {
+      field("name", &WatchedCa::name, plainName, Need::Required),  // a log field and label
+      {"cert", Need::Required,
+       [](Loader& l, const Item& v, WatchedCa& out) -> Status {
+         auto file = singleCertificateFile(l, v);
+         if (!file.ok()) return file.error();
+         out.cert_path = std::move(file->path);
+         out.cert = shareX509(std::move(file->certs.front()));
+         return Ok{};
+       }},
+      field("parent", &WatchedCa::parent, singleCertificate, Need::Required),
+      // Overrides the certificate's AIA OCSP URL (an internal mirror, or an AIA host that is
+      // not an upstream FQDN); its host must be an upstream FQDN for the check to use it.
+      field("ocsp_url", &WatchedCa::ocsp_url, fqdnUrl),
+  };
+  return schema;
+}
+
+// Why `parent` did not issue `cert`, or nullopt if it did. X509_check_issued compares names,
+// key identifiers and the parent's keyUsage; only the signature proves the parent's key.
+std::optional<std::string> notIssuedBecause(X509* parent, X509* cert) {
+  int rc = X509_check_issued(parent, cert);
+  if (rc != X509_V_OK) return std::string(X509_verify_cert_error_string(rc));
+  EVP_PKEY* key = X509_get0_pubkey(parent);
+  bool verified = key != nullptr && X509_verify(cert, key) == 1;
+  ERR_clear_error();
+  if (!verified) return std::string("signature does not verify with the parent's key");
+  return std::nullopt;
+}
+
+// --- distrust --------------------------------------------------------------------------------
+
+// "0f1e..." or "0F:1E:...": hex digits in pairs, colons (if any) between every pair.
+std::optional<std::string> decodeHex(const std::string& s) {
+  const bool colons = s.find(':') != std::string::npos;
+  const size_t step = colons ? 3 : 2;
+  if (s.empty() || (s.size() + (colons ? 1 : 0)) % step != 0) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < s.size(); i += step) {
+    if (colons && i + 2 < s.size() && s[i + 2] != ':') return std::nullopt;
+    const unsigned char hi = static_cast<unsigned char>(s[i]);
+    const unsigned char lo = static_cast<unsigned char>(s[i + 1]);
+    if (!std::isxdigit(hi) || !std::isxdigit(lo)) return std::nullopt;
+    unsigned byte = 0;
+    std::from_chars(s.data() + i, s.data() + i + 2, byte, 16);  // two hex digits, checked above
+    out += static_cast<char>(byte);
+  }
+  return out;
+}
+
+// 32 raw bytes.
+Result<std::string> spkiSha256(Loader& l, const Item& v) {
+  auto s = text(l, v);
+  if (!s.ok()) return s;
+  auto bytes = decodeHex(*s);
+  if (!bytes) {
+    return l.fail(v, "not hex (expected 64 hex digits, optionally with colons between bytes): " +
+                         inQuotes(*s));
+  }
+  if (bytes->size() != 32) {
+    return l.fail(v, "expected 32 bytes (a SHA-256 hash), got " + std::to_string(bytes->size()) +
+                         ": " + inQuotes(*s));
+  }
+  return *bytes;
+}
+
+// One distrust entry as written.
+struct DistrustSpec {
+  std::string name;
+  std::optional<CertFile> cert;
+  std::optional<std::string> spki_sha256;
+};
+
+const Schema<DistrustSpec>& distrustSchema() {
+  static const Schema<DistrustSpec> schema = {
+      field("name", &DistrustSpec::name, plainName, Need::Required),  // a log field and label
+      field("cert", &DistrustSpec::cert, certificateFile),  // every certificate in the file
+      field("spki_sha256", &DistrustSpec::spki_sha256, spkiSha256),
+  };
+  return schema;
+}
+
+std::string spkiSha256Of(X509* cert) {
+  return sha256(toDer(X509_get_X509_PUBKEY(cert), i2d_X509_PUBKEY));
+}
+
+// One entry -> one Distrusted per key. A key found twice in one file (a re-issued or
+// cross-signed CA certificate) is kept once.
+Result<std::vector<Distrusted>> distrustEntry(Loader& l, const Item& v) {
+  auto spec = mapOf(distrustSchema())(l, v);
+  if (!spec.ok()) return spec.error();
+  const std::string cert_path = join(v.path, "cert");
+  if (!spec->cert && !spec->spki_sha256) {
+    return l.fail(v, "one of cert or spki_sha256 is required");
+  }
+  if (spec->cert && spec->spki_sha256) {
+    return l.failAt(join(v.path, "spki_sha256"),
+                    "conflicts with " + cert_path + " (set exactly one of cert, spki_sha256)");
+  }
+  std::vector<Distrusted> out;
+  if (spec->spki_sha256) {
+    out.push_back(Distrusted{spec->name, std::move(*spec->spki_sha256), ""});
+    return out;
+  }
+  for (const auto& cert : spec->cert->certs) {
+    std::string spki = spkiSha256Of(cert.get());
+    bool seen = std::any_of(out.begin(), out.end(),
+                            [&](const Distrusted& d) { return d.spki_sha256 == spki; });
+    if (!seen) out.push_back(Distrusted{spec->name, std::move(spki), subjectLine(cert.get())});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> revocationLogPath(Loader& l, const Item& v) {
+  auto s = text(l, v);
+  if (!s.ok()) return s;
+  if (s->empty()) return l.fail(v, "must not be empty");
+  if (*s == "-") return s;
+  // Absolute: the file is reopened on SIGHUP, whatever the working directory is by then.
+  const fs::path path = fs::absolute(l.resolvePath(*s));
+  int err = 0;
+  if (isDirectory(path.string(), &err)) {
+    return l.fail(v, "is a directory, not a file: " + inQuotes(path.string()));
+  }
+  const std::string dir = path.parent_path().string();
+  if (!isDirectory(dir, &err)) {
+    if (err != 0) return l.fail(v, "cannot use directory " + inQuotes(dir) + ": " + osError(err));
+    return l.fail(v, "not a directory: " + inQuotes(dir));
+  }
+  return path.string();
+}
+
+const Schema<Watch>& watchSchema() {
+  static const Schema<Watch> schema = {
+      field("interval", &Watch::interval_s, watchInterval),
+      field("expiry_warning", &Watch::expiry_warning_s, seconds),  // 0 = once expired
+      field("on_revoked_issuer", &Watch::on_revoked_issuer,
+            oneOf<RevokedIssuerPolicy>(
+                {{"flag", RevokedIssuerPolicy::Flag}, {"refuse", RevokedIssuerPolicy::Refuse}})),
+      field("intermediates", &Watch::intermediates,
+            listOf(mapOf(watchedCaSchema()), Entries::AnyNumber)),
+  };
+  return schema;
+}
+
+Result<std::vector<Distrusted>> distrustList(Loader& l, const Item& v) {
+  auto entries = listOf(distrustEntry)(l, v);
+  if (!entries.ok()) return entries.error();
+  std::vector<Distrusted> all;
+  std::map<std::string, std::string> owner;  // key -> name of the entry that distrusts it
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const std::string at = indexed(v.path, i);
+    std::vector<Distrusted>& keys = (*entries)[i];
+    const std::string name = keys.front().name;  // copied: the keys are moved out below
+    bool named_before =
+        std::any_of(all.begin(), all.end(), [&](const Distrusted& d) { return d.name == name; });
+    if (named_before) return l.failAt(at + ".name", "duplicate distrust name " + inQuotes(name));
+    // Two names for one key would make the log line and the metric label depend on order.
+    for (auto& key : keys) {
+      auto [it, first] = owner.emplace(key.spki_sha256, name);
+      if (!first) {
+        if (key.subject.empty()) {
+          return l.failAt(at + ".spki_sha256",
+                          "key is already distrusted by " + inQuotes(it->second));
+        }
+        return l.failAt(at + ".cert", "key of " + inQuotes(key.subject) +
+                                          " is already distrusted by " + inQuotes(it->second));
+      }
+      all.push_back(std::move(key));
+    }
+  }
+  return all;
+}
+
+Status checkWatch(const Loader& l, const Watch& watch) {
+  const auto& cas = watch.intermediates;
+  for (size_t i = 0; i < cas.size(); ++i) {
+    const std::string at = indexed("watch.intermediates", i);
+    for (size_t k = 0; k < i; ++k) {
+      if (cas[k].name == cas[i].name) {
+        return l.failAt(at + ".name", "duplicate intermediate name " + inQuotes(cas[i].name));
+      }
+    }
+    const std::string subject = subjectLine(cas[i].cert.get());
+    if (X509_cmp(cas[i].cert.get(), cas[i].parent.get()) == 0) {
+      return l.failAt(at + ".parent",
+                      "is the same certificate as cert (a self-signed root is not revoked; "
+                      "watch the intermediates it issued)");
+    }
+    if (X509_check_ca(cas[i].cert.get()) == 0) {
+      return l.failAt(at + ".cert", "not a CA certificate: " + inQuotes(subject));
+    }
+    if (auto why = notIssuedBecause(cas[i].parent.get(), cas[i].cert.get())) {
+      return l.failAt(at + ".cert", inQuotes(subject) + " is not issued by parent " +
+                                        inQuotes(subjectLine(cas[i].parent.get())) + " (" + *why +
+                                        ")");
+    }
+    for (size_t k = 0; k < i; ++k) {
+      if (X509_cmp(cas[k].cert.get(), cas[i].cert.get()) == 0) {
+        return l.failAt(at + ".cert", "certificate " + inQuotes(subject) +
+                                          " is already watched as " + inQuotes(cas[k].name));
+      }
+    }
+  }
+  return Ok{};
+}
+
+}  // namespace ocsp::conf

@@ -1,0 +1,225 @@
+#pragma once
+// Prometheus metrics. One table, OCSP_PROXY_METRICS below, declares every metric exactly once
+// (name, type, label names, buckets, help); the `Metric` enum, the registry's type checks and
+// the /metrics exposition are all generated from it (twemproxy nc_stats.h, Envoy
+// ALL_REDIS_PROXY_STATS). Adding a metric is one row; nothing else lists metrics.
+//
+// Cost model: resolving a label set (`counter()`, `gauge()`, `histogram()`) takes a mutex
+// and may allocate, so callers resolve once (at start-up, per upstream, per config) and keep
+// the reference. Every update after that is one relaxed atomic on a cache-line-aligned
+// object: no lock, no allocation, callable from any thread. A reference stays valid for the
+// registry's lifetime: series are never removed.
+//
+// Label values are stored as given and must come from a bounded vocabulary (the values in
+// the help text, or names from the config such as upstream FQDNs), never from a client.
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ocsp {
+
+enum class MetricType : uint8_t { Counter, Gauge, Histogram };
+
+inline constexpr size_t kMaxMetricLabels = 3;
+// Bucket slots of a histogram, including the +Inf one.
+inline constexpr size_t kMaxHistogramBuckets = 16;
+inline constexpr size_t kCacheLineBytes = 64;
+
+// Upper bounds (`le`) of the upstream latency histogram, in seconds.
+inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                            0.5,   1,    2.5,   5,    10};
+
+// X(enum id, type, name, (label names...), buckets, help). Exposition follows this order.
+// Counter names end in _total; gauges are int64 (see Gauge).
+#define OCSP_PROXY_METRICS(X)                                                                     \
+  X(Requests, Counter, "ocsp_proxy_requests_total", ("mode", "result"), {},                       \
+    "OCSP requests answered, by mode (responder|forward) and result (good|revoked|unknown|"       \
+    "malformed_request|unauthorized|try_later|internal_error|not_modified).")                     \
+  X(CacheHits, Counter, "ocsp_proxy_cache_hits_total", ("layer"), {},                             \
+    "Lookups answered from a cache, by layer (memory|redis|stale).")                              \
+  X(CacheMisses, Counter, "ocsp_proxy_cache_misses_total", (), {}, "Lookups that went upstream.") \
+  X(Coalesced, Counter, "ocsp_proxy_coalesced_total", (), {},                                     \
+    "Requests that waited for another request's upstream fetch instead of starting one.")         \
+  X(UpstreamRequests, Counter, "ocsp_proxy_upstream_requests_total", ("upstream", "fqdn"), {},    \
+    "HTTP requests sent to an upstream responder FQDN.")                                          \
+  X(UpstreamErrors, Counter, "ocsp_proxy_upstream_errors_total", ("upstream", "fqdn", "reason"),  \
+    {}, "Failed upstream requests, by reason (transport|http_status|too_large|validation).")      \
+  X(UpstreamLatency, Histogram, "ocsp_proxy_upstream_latency_seconds", ("fqdn"),                  \
+    kUpstreamLatencyBucketsSeconds, "Time from sending an upstream request to its last byte.")    \
+  X(ValidationFailures, Counter, "ocsp_proxy_validation_failures_total", ("reason"), {},          \
+    "Upstream responses rejected by validation, by reason; none is cached or served as fresh.")   \
+  X(ForwardRefused, Counter, "ocsp_proxy_forward_refused_total", ("reason"), {},                  \
+    "Forward-proxy requests refused, by reason.")                                                 \
+  X(CrlRequests, Counter, "ocsp_proxy_crl_requests_total", ("result"), {},                        \
+    "CRL downloads answered, by result (hit|miss|not_modified|error).")                           \
+  X(CrlFetches, Counter, "ocsp_proxy_crl_fetches_total", ("result"), {},                          \
+    "CRL fetches from upstream, by result (ok|invalid|failed).")                                  \
+  X(RedisConnections, Gauge, "ocsp_proxy_redis_connections", ("state"), {},                       \
+    "Redis connections, by state (up|down).")                                                     \
+  X(CacheEntries, Gauge, "ocsp_proxy_cache_entries", ("cache"), {},                               \
+    "Entries in the in-process cache (ocsp|crl).")                                                \
+  X(CacheBytes, Gauge, "ocsp_proxy_cache_bytes", ("cache"), {},                                   \
+    "Bytes held by the in-process cache (ocsp|crl).")                                             \
+  X(CircuitOpen, Gauge, "ocsp_proxy_circuit_open", ("fqdn"), {},                                  \
+    "1 while an upstream FQDN is skipped after repeated failures, else 0.")                       \
+  X(IntermediateRevoked, Gauge, "ocsp_proxy_intermediate_revoked", ("name"), {},                  \
+    "1 if a watched intermediate CA certificate is revoked, else 0.")                             \
+  X(IssuerExpirySeconds, Gauge, "ocsp_proxy_issuer_expiry_seconds", ("name"), {},                 \
+    "Seconds until an issuer certificate's notAfter (negative once expired).")                    \
+  X(IssuerExpiring, Gauge, "ocsp_proxy_issuer_expiring", ("name"), {},                            \
+    "1 if an issuer certificate expires within watch.expiry_warning, else 0.")                    \
+  X(LimitRejections, Counter, "ocsp_proxy_limit_rejections_total", ("limit"), {},                 \
+    "Requests or connections rejected by a configured limit, by limit.")                          \
+  X(BuildInfo, Gauge, "ocsp_proxy_build_info", ("version"), {},                                   \
+    "Always 1; the version label names the running build.")
+
+enum class Metric : uint8_t {
+#define OCSP_METRIC_ENUM(id, type, name, labels, buckets, help) id,
+  OCSP_PROXY_METRICS(OCSP_METRIC_ENUM)
+#undef OCSP_METRIC_ENUM
+};
+
+// The label names of one metric, in the order callers pass their values.
+struct MetricLabelNames {
+  std::array<std::string_view, kMaxMetricLabels> names;  // the first `count` are used
+  size_t count;
+};
+
+template <class... Names>
+constexpr MetricLabelNames metricLabelNames(Names... names) {
+  static_assert(sizeof...(Names) <= kMaxMetricLabels, "raise kMaxMetricLabels");
+  return {{std::string_view(names)...}, sizeof...(Names)};
+}
+
+struct MetricDef {
+  std::string_view name;
+  MetricType type;
+  MetricLabelNames labels;
+  std::span<const double> buckets;  // histograms: upper bounds, strictly increasing, no +Inf
+  std::string_view help;
+
+  constexpr size_t labelCount() const { return labels.count; }
+  constexpr std::string_view labelName(size_t i) const { return labels.names[i]; }
+};
+
+// `labels` is a parenthesised list, so `metricLabelNames labels` is a call.
+inline constexpr MetricDef kMetrics[] = {
+#define OCSP_METRIC_DEF(id, type, name, labels, buckets, help) \
+  {name, MetricType::type, metricLabelNames labels, buckets, help},
+    OCSP_PROXY_METRICS(OCSP_METRIC_DEF)
+#undef OCSP_METRIC_DEF
+};
+inline constexpr size_t kMetricCount = std::size(kMetrics);
+
+constexpr const MetricDef& metricDef(Metric m) { return kMetrics[static_cast<size_t>(m)]; }
+std::string_view metricTypeName(MetricType type);
+
+// Text-format escaping: HELP text escapes \\ and newline; label values also escape ".
+std::string escapeHelpText(std::string_view text);
+std::string escapeLabelValue(std::string_view value);
+
+// Monotonic count. inc() is a relaxed atomic add.
+class alignas(kCacheLineBytes) Counter {
+ public:
+  void inc(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+// A value that goes up and down. int64 rather than double: every gauge in the table is a
+// count, a byte size, a flag or whole seconds, and an integer add is one fetch_add that never
+// loses precision (a double add is a compare-exchange loop).
+class alignas(kCacheLineBytes) Gauge {
+ public:
+  void set(int64_t v) { value_.store(v, std::memory_order_relaxed); }
+  void add(int64_t delta) { value_.fetch_add(delta, std::memory_order_relaxed); }
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
+
+// Observations in seconds, counted into the buckets of its table row. observe() is a relaxed
+// add on one bucket and one on the sum (a compare-exchange loop, the sum being a double). A
+// scrape reads the buckets one by one, so a concurrent observe may show in _count before
+// _sum; the buckets and _count always agree.
+class alignas(kCacheLineBytes) Histogram {
+ public:
+  explicit Histogram(std::span<const double> upper_bounds);
+
+  // Counted in the first bucket whose upper bound is >= seconds; NaN counts in +Inf only.
+  void observe(double seconds) {
+    size_t i = 0;
+    while (i < bounds_.size() && !(seconds <= bounds_[i])) ++i;
+    buckets_[i].fetch_add(1, std::memory_order_relaxed);
+    sum_.fetch_add(seconds, std::memory_order_relaxed);
+  }
+
+  std::span<const double> upperBounds() const { return bounds_; }
+  // Observations in bucket i alone: above upperBounds()[i - 1], at most upperBounds()[i].
+  uint64_t bucketCount(size_t i) const { return buckets_[i].load(std::memory_order_relaxed); }
+  // Observations <= upperBounds()[i]; i == upperBounds().size() is the +Inf bucket (= count).
+  uint64_t cumulativeCount(size_t i) const;
+  uint64_t count() const { return cumulativeCount(bounds_.size()); }
+  double sum() const { return sum_.load(std::memory_order_relaxed); }
+
+ private:
+  std::span<const double> bounds_;
+  std::array<std::atomic<uint64_t>, kMaxHistogramBuckets> buckets_{};  // not cumulative
+  std::atomic<double> sum_{0};
+};
+
+// The registry: every series of every metric in the table. Thread-safe. The server owns one
+// and passes references; there is no process-wide instance.
+class Metrics {
+ public:
+  using LabelValues = std::initializer_list<std::string_view>;
+  using Collector = std::function<void(Metrics&)>;
+
+  // Creates the series of every label-less metric (so they show as 0) and sets
+  // ocsp_proxy_build_info{version=OCSP_PROXY_VERSION} to 1.
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // The series of `m` with these label values, in the table's label order, created at 0 on
+  // first use. The reference is valid as long as the registry. A metric of another type or
+  // the wrong number of values is a programming error: message on stderr, then abort().
+  Counter& counter(Metric m, LabelValues label_values = {});
+  Gauge& gauge(Metric m, LabelValues label_values = {});
+  Histogram& histogram(Metric m, LabelValues label_values = {});
+
+  // Called at the start of every exposition(), on the thread that calls it, one exposition at
+  // a time, in the order added; it sets gauges that are computed rather than maintained
+  // (cache sizes, seconds to expiry). It may resolve series and add collectors (those run
+  // from the next exposition on); it must not call exposition().
+  void addCollector(Collector collector);
+
+  // Prometheus text format 0.0.4: every metric in table order with # HELP and # TYPE, then
+  // its series sorted by label values. Runs the collectors first.
+  std::string exposition();
+
+ private:
+  struct Family;
+  Family& family(Metric m, MetricType type, size_t label_value_count);
+
+  std::mutex series_mutex_;  // guards the maps in families_ (not the values: they are atomic)
+  std::unique_ptr<Family[]> families_;
+  std::mutex collectors_mutex_;
+  std::vector<Collector> collectors_;
+  std::mutex scrape_mutex_;  // one exposition at a time
+};
+
+}  // namespace ocsp

@@ -1,0 +1,54 @@
+#pragma once
+// The admin listener (DESIGN.md §1; loopback by default): what the network team and the
+// orchestrator look at.
+//   GET /healthz  200 "ok" while the process runs (liveness)
+//   GET /readyz   200 "ready" when the config is loaded and every worker runs, plus a
+//                 "degraded: ..." line per degraded part (Redis); 503 with the reasons if not
+//   GET /status   JSON: version, uptime, upstreams with each FQDN's circuit state, watched
+//                 intermediates, issuer expiry, cache and CRL sizes, Redis, learned issuers
+//   GET /metrics  Prometheus text exposition (core/metrics.h)
+// Runs on the main loop. Everything referenced must outlive it.
+#include <event2/http.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cache/crl_store.h"
+#include "cache/memory_cache.h"
+#include "cache/redis_status.h"
+#include "conf/config.h"
+#include "core/clock.h"
+#include "core/metrics.h"
+#include "upstream/fqdn_health.h"
+#include "upstream/issuer_index.h"
+#include "upstream/issuer_watch.h"
+
+namespace ocsp {
+
+struct AdminView {
+  std::shared_ptr<const conf::Config> config;
+  // Reasons the proxy is not ready (empty = ready).
+  std::function<std::vector<std::string>()> not_ready;
+  const RedisStatus* redis_status;  // null without Redis
+  const MemoryCache& cache;
+  const CrlStore& crl_store;
+  const FqdnHealth& health;
+  const IssuerWatch& watch;
+  const IssuerIndex& index;
+  Metrics& metrics;
+  const Clock& clock;
+  int64_t started_at;
+};
+
+// evhttp generic callback; `view` is an AdminView.
+void onAdminRequest(evhttp_request* req, void* view);
+
+// The /status document (tests and the report read it).
+std::string statusJson(const AdminView& view);
+
+// Sets the scrape-time gauges (cache sizes, Redis, circuits, intermediates, expiry).
+void addStatusCollectors(const AdminView& view);
+
+}  // namespace ocsp

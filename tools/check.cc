@@ -1,0 +1,752 @@
+#include "tools/check.h"
+
+#include <curl/curl.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+#include <strings.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "core/ocsp_types.h"
+#include "core/ossl.h"
+#include "core/result.h"
+#include "core/url.h"
+#include "upstream/issuer_completion.h"
+#include "upstream/validator.h"
+
+namespace ocsp::check {
+namespace {
+
+constexpr const char* kDefaultVia = "http://127.0.0.1:8080";  // the proxy's default listen.ocsp
+constexpr const char* kDefaultTrustStore = "/etc/ssl/certs";
+constexpr int64_t kDefaultTimeoutMs = 10'000;
+constexpr size_t kMaxDownloadBytes = 1 << 20;         // an OCSP response or a caIssuers download
+constexpr int64_t kExpiringWithinS = 30 * 24 * 3600;  // issuer_expiring
+constexpr std::string_view kFlagsHeader = "x-ocsp-proxy-flags:";
+
+constexpr const char* kUsage =
+    "Usage: ocsp-proxy check --cert FILE [--issuer FILE] [--via URL | --direct] [--url URL]\n"
+    "                        [--sha256] [--trust-store PATH] [--timeout DURATION] [--json]\n"
+    "       ocsp-proxy check --help\n"
+    "\n"
+    "Asks for the OCSP status of one certificate and validates the answer as the proxy does\n"
+    "(signature by the issuer or its delegated responder, CertID, thisUpdate/nextUpdate).\n"
+    "\n"
+    "Options:\n"
+    "  --cert FILE         the certificate to check (PEM or DER; the first one in the file)\n"
+    "  --issuer FILE       its issuer (PEM or DER; the certificate in the file that issued\n"
+    "                      --cert, else the first; the others help chain it to the trust\n"
+    "                      store). Default: downloaded directly (never through the proxy)\n"
+    "                      from the certificate's AIA caIssuers URL (DER, PEM or PKCS#7)\n"
+    "  --via URL           ask through the proxy, as an HTTP forward proxy, so its allow-list\n"
+    "                      and cache apply (the default, with http://127.0.0.1:8080)\n"
+    "  --direct            ask the responder directly, bypassing every proxy (http_proxy too)\n"
+    "  --url URL           the responder, http:// (default: the certificate's first http AIA\n"
+    "                      OCSP URL)\n"
+    "  --sha256            CertID hashed with SHA-256 (default SHA-1, as RFC 5019 clients do)\n"
+    "  --trust-store PATH  hashed CA directory or PEM file of roots the issuer must chain to\n"
+    "                      (default /etc/ssl/certs)\n"
+    "  --timeout DURATION  limit for each HTTP transfer: 500ms, 10s, 1m (default 10s)\n"
+    "  --json              print one JSON object instead of the text report\n"
+    "  --help              print this help and exit 0\n"
+    "\n"
+    "The request carries no nonce. Flags are reported but never change the exit status:\n"
+    "  issuer_untrusted    the issuer does not chain to the trust store\n"
+    "  issuer_expiring     the issuer expires within 30 days\n"
+    "  issuer_expired      the issuer has expired\n"
+    "  issuer_mismatch     the issuer did not sign the certificate\n"
+    "  and those the proxy names in its X-OCSP-Proxy-Flags header (issuer_revoked, distrusted)\n"
+    "\n"
+    "Exit status:\n"
+    "  0   good      the validated answer says good\n"
+    "  1   revoked   the validated answer says revoked\n"
+    "  2   unknown   the validated answer says unknown\n"
+    "  3   error     no validated answer: unreadable certificate or issuer, no OCSP URL,\n"
+    "                transport failure or timeout, HTTP status other than 200, OCSP\n"
+    "                responseStatus other than successful, or validation failure\n"
+    "  64  usage     bad command line (EX_USAGE); this text goes to stderr\n";
+
+// -- command line ------------------------------------------------------------------------
+
+struct Options {
+  std::string cert_path;
+  std::string issuer_path;  // empty: from the certificate's AIA caIssuers URL
+  std::string via = kDefaultVia;
+  bool direct = false;
+  std::string url;  // empty: from the certificate's AIA OCSP URL
+  bool sha256 = false;
+  std::string trust_store = kDefaultTrustStore;
+  int64_t timeout_ms = kDefaultTimeoutMs;
+  bool json = false;
+  bool help = false;
+};
+
+Error usageError(std::string detail) {
+  return makeError(ErrorCategory::Config, "usage", std::move(detail));
+}
+
+// "500ms", "10s", "1m". A unit is required, as in the config: "10" could mean either.
+Result<int64_t> parseTimeoutMs(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  std::string_view unit = text.substr(digits);
+  int64_t scale = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60'000 : 0;
+  if (digits == 0 || digits > 6 || scale == 0) {
+    return usageError("--timeout wants a number and a unit (ms, s, m), e.g. 10s: got \"" +
+                      std::string(text) + "\"");
+  }
+  int64_t ms = std::stoll(std::string(text.substr(0, digits))) * scale;
+  if (ms == 0) return usageError("--timeout must be more than zero");
+  return ms;
+}
+
+Status checkHttpUrl(const char* option, const std::string& text) {
+  auto url = parseHttpUrl(text);
+  if (!url) return usageError(std::string(option) + " " + text + ": " + url.error().detail);
+  if (url->scheme != "http") return usageError(std::string(option) + " must be an http:// URL");
+  return Ok{};
+}
+
+Result<Options> parseArgs(int argc, char** argv) {
+  Options o;
+  bool via_given = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view name = arg;
+    std::optional<std::string> inline_value;  // --name=value
+    if (size_t eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      inline_value = std::string(arg.substr(eq + 1));
+    }
+    if (name == "--help" || name == "-h" || name == "--direct" || name == "--sha256" ||
+        name == "--json") {
+      if (inline_value) return usageError(std::string(name) + " takes no value");
+      o.help |= name == "--help" || name == "-h";
+      o.direct |= name == "--direct";
+      o.sha256 |= name == "--sha256";
+      o.json |= name == "--json";
+      continue;
+    }
+    std::string* target = name == "--cert"          ? &o.cert_path
+                          : name == "--issuer"      ? &o.issuer_path
+                          : name == "--via"         ? &o.via
+                          : name == "--url"         ? &o.url
+                          : name == "--trust-store" ? &o.trust_store
+                                                    : nullptr;
+    if (target == nullptr && name != "--timeout") {
+      return usageError("unknown argument: " + std::string(arg));
+    }
+    if (!inline_value && i + 1 >= argc) return usageError(std::string(name) + " needs a value");
+    std::string value = inline_value ? *inline_value : std::string(argv[++i]);
+    if (value.empty()) return usageError(std::string(name) + " needs a value");
+    if (name == "--timeout") {
+      auto ms = parseTimeoutMs(value);
+      if (!ms) return ms.error();
+      o.timeout_ms = *ms;
+      continue;
+    }
+    *target = std::move(value);
+    via_given |= name == "--via";
+  }
+  if (o.help) return o;
+  if (o.cert_path.empty()) return usageError("--cert is required");
+  if (via_given && o.direct) return usageError("--via and --direct exclude each other");
+  if (!o.direct) {
+    if (auto ok = checkHttpUrl("--via", o.via); !ok) return ok.error();
+    if (parseHttpUrl(o.via)->target != "/") return usageError("--via takes http://HOST:PORT only");
+  }
+  if (!o.url.empty()) {
+    if (auto ok = checkHttpUrl("--url", o.url); !ok) return ok.error();
+  }
+  return o;
+}
+
+// -- HTTP (blocking: one easy handle per transfer) -----------------------------------------
+
+struct CurlEasyDeleter {
+  void operator()(CURL* e) const { curl_easy_cleanup(e); }
+};
+using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
+struct CurlSlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
+
+struct CurlGlobal {
+  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+  ~CurlGlobal() { curl_global_cleanup(); }
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+};
+
+struct HttpCall {
+  std::string url;
+  std::string post_body;             // empty: GET
+  std::optional<std::string> proxy;  // nullopt: direct, whatever the environment says
+  int64_t timeout_ms = kDefaultTimeoutMs;
+};
+
+struct HttpAnswer {
+  long status = 0;
+  std::string body;
+  std::vector<std::string> proxy_flags;  // from X-OCSP-Proxy-Flags
+  int64_t elapsed_ms = 0;
+  bool too_large = false;
+};
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+size_t onBody(char* data, size_t size, size_t count, void* userp) {
+  auto* answer = static_cast<HttpAnswer*>(userp);
+  size_t len = size * count;
+  if (answer->body.size() + len > kMaxDownloadBytes) {
+    answer->too_large = true;
+    return 0;  // aborts the transfer
+  }
+  answer->body.append(data, len);
+  return len;
+}
+
+size_t onHeader(char* data, size_t size, size_t count, void* userp) {
+  auto* answer = static_cast<HttpAnswer*>(userp);
+  std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) answer->proxy_flags.clear();  // a new response begins
+  if (line.size() > kFlagsHeader.size() &&
+      strncasecmp(line.data(), kFlagsHeader.data(), kFlagsHeader.size()) == 0) {
+    std::string_view rest = line.substr(kFlagsHeader.size());
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view flag = trimmed(rest.substr(0, comma));
+      if (!flag.empty()) answer->proxy_flags.emplace_back(flag);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  return size * count;
+}
+
+Result<HttpAnswer> httpExchange(const HttpCall& call) {
+  CurlEasyPtr easy(curl_easy_init());
+  if (!easy) return makeError(ErrorCategory::Internal, "internal", "curl_easy_init failed");
+  CURL* e = easy.get();
+  HttpAnswer answer;
+  char error_buf[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(e, CURLOPT_URL, call.url.c_str());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error_buf);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &onBody);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &onHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &answer);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(call.timeout_ms));
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(call.timeout_ms));
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "ocsp-proxy-check/" OCSP_PROXY_VERSION);
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxDownloadBytes));
+  if (call.proxy) {
+    curl_easy_setopt(e, CURLOPT_PROXY, call.proxy->c_str());
+    // Hosts in a no_proxy environment variable would otherwise bypass the proxy asked for.
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+  } else {
+    curl_easy_setopt(e, CURLOPT_PROXY, "");  // "" disables http_proxy/all_proxy as well
+  }
+  CurlSlistPtr headers;
+  if (!call.post_body.empty()) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, call.post_body.data());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(call.post_body.size()));
+    headers.reset(curl_slist_append(nullptr, "Content-Type: application/ocsp-request"));
+    if (!headers) return makeError(ErrorCategory::Internal, "internal", "out of memory");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
+  }
+  auto start = std::chrono::steady_clock::now();
+  CURLcode rc = curl_easy_perform(e);
+  answer.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+  if (answer.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    return makeError(ErrorCategory::UpstreamUnavailable, "too_large",
+                     "the answer is larger than " + std::to_string(kMaxDownloadBytes) + " bytes");
+  }
+  if (rc != CURLE_OK) {
+    std::string why = error_buf[0] != '\0' ? error_buf : curl_easy_strerror(rc);
+    return makeError(ErrorCategory::UpstreamUnavailable, "transport",
+                     why + " (curl error " + std::to_string(rc) + ")");
+  }
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &answer.status);
+  return answer;
+}
+
+// -- certificates --------------------------------------------------------------------------
+
+struct Issuer {
+  SharedX509 cert;
+  std::vector<SharedX509> others;  // the rest of the file or download: chain candidates
+  std::string source;              // "file" or "aia"
+  std::string origin;              // the path or the URL
+};
+
+// True if `issuer`'s name and key (AKID) match `cert`'s and its key verifies the signature.
+bool signedBy(X509* cert, X509* issuer) {
+  bool ok = X509_check_issued(issuer, cert) == X509_V_OK &&
+            X509_verify(cert, X509_get0_pubkey(issuer)) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+// The certificate among `certs` that signed `leaf` (the others kept as chain candidates);
+// the first one when none did, if `fallback_to_first`.
+std::optional<Issuer> pickIssuer(std::vector<SharedX509> certs, X509* leaf,
+                                 bool fallback_to_first) {
+  size_t pick = 0;
+  while (pick < certs.size() && !signedBy(leaf, certs[pick].get())) ++pick;
+  if (pick == certs.size()) {
+    if (!fallback_to_first || certs.empty()) return std::nullopt;
+    pick = 0;
+  }
+  Issuer issuer;
+  issuer.cert = certs[pick];
+  certs.erase(certs.begin() + static_cast<std::ptrdiff_t>(pick));
+  issuer.others = std::move(certs);
+  return issuer;
+}
+
+Error issuerError(std::string detail) {
+  return makeError(ErrorCategory::Config, "no_issuer", std::move(detail));
+}
+
+Result<Issuer> issuerFromFile(const std::string& path, X509* leaf) {
+  std::string why;
+  std::vector<SharedX509> certs;
+  for (auto& cert : readCertificates(path, &why)) certs.push_back(shareX509(std::move(cert)));
+  auto issuer = pickIssuer(std::move(certs), leaf, true);
+  if (!issuer) return issuerError("--issuer " + path + ": " + why);
+  issuer->source = "file";
+  issuer->origin = path;
+  return std::move(*issuer);
+}
+
+// RFC 5280 §4.2.2.1 caIssuers, fetched directly: a forward proxy serves OCSP and CRL hosts,
+// not the CA's certificate hosts.
+Result<Issuer> issuerFromAia(X509* leaf, int64_t timeout_ms) {
+  auto urls = caIssuersUrls(leaf);
+  if (urls.empty()) {
+    return issuerError("no --issuer given and the certificate names no http caIssuers URL");
+  }
+  std::string why;
+  for (const auto& url : urls) {
+    auto download = httpExchange({url, "", std::nullopt, timeout_ms});
+    if (!download || download->status != 200) {
+      why = url + ": " +
+            (download ? "HTTP " + std::to_string(download->status) : download.error().detail);
+      continue;
+    }
+    auto certs = parseIssuerDownload(download->body);
+    if (!certs) {
+      why = url + ": " + certs.error().detail;
+      continue;
+    }
+    if (auto issuer = pickIssuer(std::move(*certs), leaf, false)) {
+      issuer->source = "aia";
+      issuer->origin = url;
+      return std::move(*issuer);
+    }
+    why = url + ": no certificate there signed " + subjectLine(leaf);
+  }
+  return issuerError("cannot get the issuer from the caIssuers URL: " + why);
+}
+
+struct OcspUrlListDeleter {
+  void operator()(STACK_OF(OPENSSL_STRING) * urls) const { X509_email_free(urls); }
+};
+
+Result<std::string> ocspUrlOf(X509* cert) {
+  std::unique_ptr<STACK_OF(OPENSSL_STRING), OcspUrlListDeleter> urls(X509_get1_ocsp(cert));
+  for (int i = 0; i < sk_OPENSSL_STRING_num(urls.get()); ++i) {
+    std::string url = sk_OPENSSL_STRING_value(urls.get(), i);
+    if (auto parsed = parseHttpUrl(url); parsed && parsed->scheme == "http") return url;
+  }
+  return makeError(ErrorCategory::Config, "no_ocsp_url",
+                   "no --url given and the certificate names no http OCSP URL");
+}
+
+std::string serialHex(const X509* cert) {
+  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
+  char* hex = bn != nullptr ? BN_bn2hex(bn) : nullptr;
+  std::string out = hex != nullptr ? hex : "";
+  OPENSSL_free(hex);
+  BN_free(bn);
+  return out;
+}
+
+std::string_view bytesOf(const ASN1_STRING* s) {
+  return {reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+          static_cast<size_t>(ASN1_STRING_length(s))};
+}
+
+std::string nameLine(const X509_NAME* name) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+// -- the report ----------------------------------------------------------------------------
+
+struct Report {
+  std::string cert_subject, cert_serial;
+  std::string issuer_subject, issuer_source, issuer_origin;
+  std::optional<int64_t> issuer_not_after;
+  std::optional<bool> issuer_trusted;
+  std::string issuer_trust_detail;
+  std::string responder_url;
+  std::string route;      // "proxy" or "direct"
+  std::string proxy_url;  // route "proxy" only
+  std::string hash;       // of the CertID: "sha1" or "sha256"
+  std::optional<long> http_status;
+  // What the answer says, read before validation (so a failed validation still shows it).
+  std::string response_status;
+  std::optional<CertStatus> cert_status;
+  std::optional<int64_t> revoked_at;
+  std::string revocation_reason;
+  std::optional<int64_t> this_update, next_update, produced_at;
+  std::string signer;
+  std::optional<int64_t> elapsed_ms;
+  // Validation: the verdict, and only a validated status sets the exit code.
+  std::optional<ValidatedResponse> validated;
+  std::optional<Error> validation_error;
+  std::vector<std::string> flags;
+  std::string error_stage;
+  std::optional<Error> error;
+};
+
+void addFlag(Report& r, std::string flag) {
+  for (const auto& f : r.flags) {
+    if (f == flag) return;
+  }
+  r.flags.push_back(std::move(flag));
+}
+
+// Not fatal (the answer is still checked against this issuer): flags for the operator.
+void checkIssuer(Report& r, const Issuer& issuer, X509* leaf, const std::string& trust_store,
+                 int64_t now) {
+  if (!signedBy(leaf, issuer.cert.get())) addFlag(r, "issuer_mismatch");
+  r.issuer_not_after = asn1ToEpoch(X509_get0_notAfter(issuer.cert.get()));
+  if (r.issuer_not_after && *r.issuer_not_after <= now) {
+    addFlag(r, "issuer_expired");
+  } else if (r.issuer_not_after && *r.issuer_not_after - now <= kExpiringWithinS) {
+    addFlag(r, "issuer_expiring");
+  }
+  X509StackPtr untrusted(sk_X509_new_null());
+  for (const auto& cert : issuer.others) {
+    if (untrusted && X509_up_ref(cert.get()) == 1 && !sk_X509_push(untrusted.get(), cert.get())) {
+      X509_free(cert.get());
+    }
+  }
+  auto store = loadTrustStore(trust_store);
+  Status chain = store ? verifyIssuerChain(issuer.cert.get(), store->get(), untrusted.get(), now)
+                       : Status(store.error());
+  r.issuer_trusted = chain.ok();
+  if (!chain.ok()) {
+    addFlag(r, "issuer_untrusted");
+    r.issuer_trust_detail = chain.error().detail;
+  }
+}
+
+// Reads what the answer says about `id`, without judging it (validateResponse does that).
+void describeResponse(std::string_view der, OCSP_CERTID* id, X509* issuer, Report& r) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  OcspResponsePtr response(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
+  OcspBasicRespPtr basic(response ? OCSP_response_get1_basic(response.get()) : nullptr);
+  if (response) r.response_status = OCSP_response_status_str(OCSP_response_status(response.get()));
+  if (!basic) {
+    ERR_clear_error();
+    return;
+  }
+  r.produced_at = asn1ToEpoch(OCSP_resp_get0_produced_at(basic.get()));
+  int status = -1, reason = -1;
+  ASN1_GENERALIZEDTIME *revoked = nullptr, *this_update = nullptr, *next_update = nullptr;
+  if (OCSP_resp_find_status(basic.get(), id, &status, &reason, &revoked, &this_update,
+                            &next_update) == 1) {
+    r.cert_status = status == V_OCSP_CERTSTATUS_GOOD      ? CertStatus::Good
+                    : status == V_OCSP_CERTSTATUS_REVOKED ? CertStatus::Revoked
+                                                          : CertStatus::Unknown;
+    r.this_update = asn1ToEpoch(this_update);
+    r.next_update = asn1ToEpoch(next_update);
+    if (status == V_OCSP_CERTSTATUS_REVOKED) {
+      r.revoked_at = asn1ToEpoch(revoked);
+      if (reason >= 0) r.revocation_reason = OCSP_crl_reason_str(reason);
+    }
+  }
+  X509StackPtr candidates(sk_X509_new_null());
+  if (candidates && X509_up_ref(issuer) == 1 && !sk_X509_push(candidates.get(), issuer)) {
+    X509_free(issuer);
+  }
+  X509* signer = nullptr;
+  const ASN1_OCTET_STRING* key_hash = nullptr;
+  const X509_NAME* name = nullptr;
+  if (OCSP_resp_get0_signer(basic.get(), &signer, candidates.get()) == 1) {
+    r.signer = subjectLine(signer);
+  } else if (OCSP_resp_get0_id(basic.get(), &key_hash, &name) == 1) {
+    r.signer = name != nullptr ? nameLine(name) : "key hash " + toHex(bytesOf(key_hash));
+  }
+  ERR_clear_error();
+}
+
+Status failAt(Report& r, const char* stage, Error error) {
+  r.error_stage = stage;
+  return error;
+}
+
+Status runSteps(const Options& o, Report& r, int64_t now) {
+  std::string why;
+  auto leaves = readCertificates(o.cert_path, &why);
+  if (leaves.empty()) {
+    return failAt(r, "certificate",
+                  makeError(ErrorCategory::Config, "unreadable_certificate",
+                            "--cert " + o.cert_path + ": " + why));
+  }
+  X509* leaf = leaves.front().get();
+  r.cert_subject = subjectLine(leaf);
+  r.cert_serial = serialHex(leaf);
+
+  auto issuer = o.issuer_path.empty() ? issuerFromAia(leaf, o.timeout_ms)
+                                      : issuerFromFile(o.issuer_path, leaf);
+  if (!issuer) return failAt(r, "issuer", issuer.error());
+  r.issuer_subject = subjectLine(issuer->cert.get());
+  r.issuer_source = issuer->source;
+  r.issuer_origin = issuer->origin;
+  checkIssuer(r, *issuer, leaf, o.trust_store, now);
+
+  auto url = o.url.empty() ? ocspUrlOf(leaf) : Result<std::string>(o.url);
+  if (!url) return failAt(r, "responder_url", url.error());
+  r.responder_url = *url;
+  r.route = o.direct ? "direct" : "proxy";
+  if (!o.direct) r.proxy_url = o.via;
+  r.hash = o.sha256 ? "sha256" : "sha1";
+
+  // RFC 5019 §2.1.1: one CertID, no nonce, unsigned.
+  OcspCertIdPtr id(OCSP_cert_to_id(o.sha256 ? EVP_sha256() : EVP_sha1(), leaf, issuer->cert.get()));
+  std::vector<CertIdInfo> ids(1);
+  std::string request = id && certIdInfoFrom(id.get(), &ids[0]) ? encodeOcspRequest(ids) : "";
+  if (request.empty()) {
+    return failAt(r, "request",
+                  makeError(ErrorCategory::Internal, "internal",
+                            "cannot build the OCSP request: " + opensslErrors()));
+  }
+
+  auto answer = httpExchange(
+      {*url, request, o.direct ? std::nullopt : std::optional<std::string>(o.via), o.timeout_ms});
+  if (!answer) {
+    Error e = answer.error();
+    e.detail = "no answer from " + *url + (o.direct ? "" : " via proxy " + o.via) + ": " + e.detail;
+    return failAt(r, "transport", std::move(e));
+  }
+  r.http_status = answer->status;
+  r.elapsed_ms = answer->elapsed_ms;
+  for (auto& flag : answer->proxy_flags) addFlag(r, std::move(flag));
+  if (answer->status != 200) {
+    return failAt(r, "http",
+                  makeError(ErrorCategory::UpstreamUnavailable, "http_status",
+                            "HTTP " + std::to_string(answer->status) + " from " +
+                                (o.direct ? *url : "the proxy " + o.via)));
+  }
+
+  describeResponse(answer->body, id.get(), issuer->cert.get(), r);
+  ValidationInput in;
+  in.der = answer->body;
+  in.cert_ids = &ids;
+  in.issuer = issuer->cert.get();
+  in.now = now;
+  auto validated = validateResponse(in);
+  if (!validated) {
+    r.validation_error = validated.error();
+    return failAt(r, "validation", validated.error());
+  }
+  r.validated = *validated;
+  return Ok{};
+}
+
+int exitCodeFor(const Report& r) {
+  if (r.error || !r.validated) return kExitError;
+  switch (r.validated->status) {
+    case CertStatus::Good:
+      return kExitGood;
+    case CertStatus::Revoked:
+      return kExitRevoked;
+    case CertStatus::Unknown:
+      return kExitUnknown;
+  }
+  return kExitError;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string timeOrEmpty(const std::optional<int64_t>& t) { return t ? rfc3339(*t) : ""; }
+
+void printText(const Report& r, FILE* out) {
+  auto line = [out](const char* label, const std::string& value) {
+    if (!value.empty()) std::fprintf(out, "%-15s %s\n", label, value.c_str());
+  };
+  line("certificate:", r.cert_subject);
+  line("serial:", r.cert_serial);
+  if (!r.issuer_subject.empty()) {
+    line("issuer:", r.issuer_subject + " (" + r.issuer_source + " " + r.issuer_origin + ")");
+  }
+  line("issuer trust:", r.issuer_trust_detail);
+  line("responder url:", r.responder_url);
+  line("route:", r.route == "proxy" ? "via proxy " + r.proxy_url : r.route);
+  line("certid hash:", r.hash);
+  line("http status:", r.http_status ? std::to_string(*r.http_status) : "");
+  line("ocsp status:", r.response_status);
+  if (r.cert_status) {
+    line("cert status:",
+         std::string(certStatusName(*r.cert_status)) + (r.validated ? "" : " (not validated)"));
+  }
+  line("revoked at:", timeOrEmpty(r.revoked_at));
+  line("reason:", r.revocation_reason);
+  line("this update:", timeOrEmpty(r.this_update));
+  if (r.cert_status) line("next update:", r.next_update ? rfc3339(*r.next_update) : "(none)");
+  line("produced at:", timeOrEmpty(r.produced_at));
+  if (!r.signer.empty()) {
+    const char* kind = !r.validated             ? ""
+                       : r.validated->delegated ? " (delegated responder)"
+                                                : " (the issuer)";
+    line("signer:", r.signer + kind);
+  }
+  line("elapsed:", r.elapsed_ms ? std::to_string(*r.elapsed_ms) + " ms" : "");
+  if (r.validated) line("validation:", "ok");
+  if (r.validation_error) {
+    line("validation:", "failed: " + r.validation_error->code + ": " + r.validation_error->detail);
+  }
+  line("flags:", r.flags.empty() ? "none" : join(r.flags));
+}
+
+// Builds one JSON object; values are passed already encoded.
+class JsonObject {
+ public:
+  JsonObject& raw(std::string_view key, std::string_view json) {
+    body_ += body_.empty() ? "" : ",";
+    body_ += jsonString(key) + ":" + std::string(json);
+    return *this;
+  }
+  JsonObject& text(std::string_view key, std::string_view s) {  // "" -> null
+    return raw(key, s.empty() ? "null" : jsonString(s));
+  }
+  JsonObject& time(std::string_view key, const std::optional<int64_t>& t) {
+    return raw(key, t ? jsonString(rfc3339(*t)) : "null");
+  }
+  std::string str() const { return "{" + body_ + "}"; }
+
+ private:
+  std::string body_;
+};
+
+std::string jsonErrorOf(const std::optional<Error>& e, const std::string& stage) {
+  if (!e) return "null";
+  JsonObject o;
+  if (!stage.empty()) o.text("stage", stage);
+  return o.text("code", e->code).text("detail", e->detail).str();
+}
+
+void printJson(const Report& r, int exit_code, FILE* out) {
+  JsonObject o;
+  o.raw("certificate",
+        r.cert_subject.empty()
+            ? "null"
+            : JsonObject().text("subject", r.cert_subject).text("serial", r.cert_serial).str());
+  o.raw("issuer", r.issuer_subject.empty() ? "null"
+                                           : JsonObject()
+                                                 .text("subject", r.issuer_subject)
+                                                 .text("source", r.issuer_source)
+                                                 .text("origin", r.issuer_origin)
+                                                 .time("not_after", r.issuer_not_after)
+                                                 .raw("trusted", !r.issuer_trusted   ? "null"
+                                                                 : *r.issuer_trusted ? "true"
+                                                                                     : "false")
+                                                 .text("trust_detail", r.issuer_trust_detail)
+                                                 .str());
+  o.text("responder_url", r.responder_url).text("route", r.route).text("proxy", r.proxy_url);
+  o.text("certid_hash", r.hash);
+  o.raw("http_status", r.http_status ? std::to_string(*r.http_status) : "null");
+  o.text("response_status", r.response_status);
+  o.text("cert_status", r.cert_status ? certStatusName(*r.cert_status) : "");
+  o.time("revocation_time", r.revoked_at).text("revocation_reason", r.revocation_reason);
+  o.time("this_update", r.this_update).time("next_update", r.next_update);
+  o.time("produced_at", r.produced_at);
+  o.text("signer", r.signer);
+  o.raw("delegated", !r.validated ? "null" : r.validated->delegated ? "true" : "false");
+  o.raw("elapsed_ms", r.elapsed_ms ? std::to_string(*r.elapsed_ms) : "null");
+  o.raw("validation", r.validated          ? JsonObject().text("result", "ok").str()
+                      : r.validation_error ? JsonObject()
+                                                 .text("result", "failed")
+                                                 .text("code", r.validation_error->code)
+                                                 .text("detail", r.validation_error->detail)
+                                                 .str()
+                                           : "null");
+  std::string flags;
+  for (const auto& f : r.flags) flags += (flags.empty() ? "" : ",") + jsonString(f);
+  o.raw("flags", "[" + flags + "]");
+  o.raw("error", jsonErrorOf(r.error, r.error_stage));
+  o.raw("exit_code", std::to_string(exit_code));
+  std::fprintf(out, "%s\n", o.str().c_str());
+}
+
+}  // namespace
+
+int runCheck(int argc, char** argv) {
+  auto options = parseArgs(argc, argv);
+  if (!options) {
+    std::fprintf(stderr, "ocsp-proxy check: %s\n\n%s", options.error().detail.c_str(), kUsage);
+    return kExitUsage;
+  }
+  if (options->help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  CurlGlobal curl;
+  Report report;
+  if (Status done = runSteps(*options, report, static_cast<int64_t>(std::time(nullptr)));
+      !done.ok()) {
+    report.error = done.error();
+  }
+  int exit_code = exitCodeFor(report);
+  if (options->json) {
+    printJson(report, exit_code, stdout);
+  } else {
+    printText(report, stdout);
+  }
+  std::fflush(stdout);
+  if (report.error) {
+    std::fprintf(stderr, "ocsp-proxy check: %s failed: %s: %s\n", report.error_stage.c_str(),
+                 report.error->code.c_str(), report.error->detail.c_str());
+  }
+  return exit_code;
+}
+
+}  // namespace ocsp::check

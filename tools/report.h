@@ -1,0 +1,85 @@
+#pragma once
+// `ocsp-proxy report`: summarises a revocation log (DESIGN.md §7) in one streaming pass.
+//
+// Input: JSON Lines, one object per answered CertID, as the proxy writes them. A line is
+// counted as malformed and skipped (never fatal) when it is not one JSON object (strict
+// RFC 8259: valid UTF-8, known escapes, paired \u surrogates, nothing after the object), when
+// a known field repeats, or when a required field is missing, has the wrong type, or holds a
+// value outside its enumeration (status, mode, source, validation, times). Unknown extra
+// fields are skipped whatever their value. "\r\n" endings are accepted. Lines longer than
+// kMaxLineBytes are malformed, which bounds memory: it grows with the distinct issuers,
+// revoked serials, clients and upstreams, never with the size of the log.
+//
+// Choices the log format leaves open:
+//   - A client is its IP address: "10.0.0.5:51234" and "10.0.0.5:40000" are one client, since
+//     the port changes with every connection. "[::1]:5000" is "::1".
+//   - Key hashes and serials are compared case-insensitively and shown in lower case.
+//   - A revoked serial shows the revocation time and reason of its latest answer.
+//   - upstream "" and null are the same: no upstream was involved. In the JSON report an empty
+//     string (no issuer name, no upstream) and a missing time or reason are null.
+//   - First/last time seen are the earliest/latest times counted, in whatever order they come.
+//   - --top bounds only the clients listed per revoked serial; every table lists every row.
+//   - "Clients still asking about revoked certificates" lists every client that got a revoked
+//     answer; "revoked serials" counts the distinct (issuer key hash, serial) it asked about.
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace ocsp::report {
+
+constexpr size_t kMaxLineBytes = 1 << 20;
+constexpr size_t kMalformedListed = 10;  // malformed lines named (file:line: why), the rest counted
+
+struct Options {
+  bool help = false;
+  bool json = false;
+  std::optional<int64_t> since_ms;  // inclusive, milliseconds since the epoch (UTC)
+  std::optional<int64_t> until_ms;  // exclusive
+  size_t top_clients = 20;          // clients listed per revoked serial
+  std::vector<std::string> files;   // read in order as one stream; empty or "-" = stdin
+};
+
+// argv[0] is "report". On error the Error's detail is the message for stderr (code "usage").
+Result<Options> parseArgs(int argc, const char* const* argv);
+
+// Accumulates answers from bytes fed in any chunking, then renders the seven sections.
+// Not thread-safe; one instance per run.
+class Report {
+ public:
+  explicit Report(const Options& options);
+  ~Report();
+  Report(const Report&) = delete;
+  Report& operator=(const Report&) = delete;
+  Report(Report&&) noexcept;
+  Report& operator=(Report&&) noexcept;
+
+  // `name` labels malformed lines ("name:line"); line numbers restart at 1 for each input.
+  void beginInput(std::string name);
+  void feed(std::string_view bytes);  // may split lines anywhere
+  void endInput();                    // a last line without '\n' still counts
+  // beginInput + feed in large chunks + endInput. False if the stream went bad mid-read.
+  bool read(std::istream& in, std::string name);
+
+  std::string text() const;  // aligned tables with headings, ending in '\n'
+  std::string json() const;  // one JSON object on one line, ending in '\n'
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The subcommand: argv[0] = "report", then its arguments. Prints the report to `out` and
+// problems to `err`. Returns 0 on success (even with malformed lines), 1 if an input cannot be
+// read (named on `err`, and no report is printed), 2 for bad usage (message and usage on `err`).
+int runReport(int argc, char** argv, std::ostream& out, std::ostream& err);
+// Same, on stdout and stderr.
+int runReport(int argc, char** argv);
+
+}  // namespace ocsp::report

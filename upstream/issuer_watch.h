@@ -1,0 +1,110 @@
+#pragma once
+// Watched intermediates and issuer expiry (DESIGN.md §7). Two parts:
+//
+// IssuerWatch, the shared state: per watched intermediate (watch.intermediates) its last
+// known revocation state, and the expiry of every CA the proxy relies on (configured
+// issuers and watched intermediates). Rules:
+//   - a state change of an intermediate is logged once: ERROR event=intermediate_revoked
+//     when it becomes revoked, INFO event=intermediate_state otherwise;
+//   - isRevoked() is what the request path asks (every answer, for the revocation log's
+//     issuer_revoked, and PolicySource under on_revoked_issuer: refuse): one relaxed atomic
+//     load while nothing is revoked, a short lock otherwise.
+// Thread-safe.
+//
+// WatchChecker, the timer: every watch.interval (first at start-up) it checks each
+// intermediate through its AIA OCSP URL when that host is an upstream FQDN, as a query
+// down worker 0's own chain (memory, Redis, coalescer, upstream: the same validated, cached
+// pipeline as clients); otherwise, or if OCSP gives no answer, through its CRL distribution
+// point when that host is a CRL host (CrlService, signature checked against the parent).
+// An intermediate that neither reaches is "unchecked" with the reason. Runs on worker 0's
+// event loop; create it before that loop starts and destroy it after the loop ended.
+#include <event2/event.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conf/config.h"
+#include "core/clock.h"
+#include "core/handles.h"
+#include "core/mailbox.h"
+#include "core/ocsp_types.h"
+#include "upstream/allow_list.h"
+#include "upstream/crl_service.h"
+
+namespace ocsp {
+
+enum class WatchState { Unchecked, Good, Revoked, Unknown };
+const char* watchStateName(WatchState s);
+
+class IssuerWatch {
+ public:
+  explicit IssuerWatch(std::shared_ptr<const conf::Config> config);
+
+  struct View {
+    std::string name;
+    std::string subject;
+    WatchState state = WatchState::Unchecked;
+    std::optional<Revocation> revocation;
+    std::string via;          // "ocsp http://..." or "crl http://..."
+    std::string detail;       // why unchecked, or the last error
+    int64_t checked_at = 0;   // 0 = never
+    int64_t not_after = 0;
+  };
+  struct Expiry {
+    std::string name;         // watch name, or the issuer's subject
+    std::string kind;         // "intermediate" | "issuer"
+    int64_t not_after = 0;
+    bool expiring = false;    // within watch.expiry_warning (or already expired)
+  };
+
+  size_t size() const { return config_->watch.intermediates.size(); }
+  void record(size_t index, WatchState state, std::optional<Revocation> revocation,
+              std::string via, std::string detail, int64_t now);
+  // True if `issuer` is a watched intermediate last seen revoked.
+  bool isRevoked(X509* issuer) const;
+  // The name of the revoked intermediate `issuer` is, or "".
+  std::string revokedName(X509* issuer) const;
+  std::vector<View> snapshot() const;
+  std::vector<Expiry> expiries(int64_t now) const;
+
+ private:
+  std::shared_ptr<const conf::Config> config_;
+  mutable std::mutex mu_;
+  std::vector<View> views_;
+  std::atomic<int> revoked_count_{0};
+};
+
+class WatchChecker {
+ public:
+  // Everything referenced must outlive this object. `chain` is worker 0's stage below
+  // PolicySource (the query is routed here); `crl` may be null.
+  WatchChecker(std::shared_ptr<const conf::Config> config, IssuerWatch& watch,
+               const AllowList& allow, Source& chain, CrlService* crl, Mailbox& mailbox,
+               event_base* base, const Clock& clock);
+  ~WatchChecker();
+  WatchChecker(const WatchChecker&) = delete;
+  WatchChecker& operator=(const WatchChecker&) = delete;
+
+ private:
+  static void onTimer(evutil_socket_t, short, void* self);
+  void checkAll();
+  void check(size_t index);
+  void checkCrl(size_t index, const std::string& ocsp_problem);
+
+  std::shared_ptr<const conf::Config> config_;
+  IssuerWatch& watch_;
+  const AllowList& allow_;
+  Source& chain_;
+  CrlService* crl_;
+  Mailbox& mailbox_;
+  const Clock& clock_;
+  EventPtr timer_;
+  std::shared_ptr<char> alive_ = std::make_shared<char>();  // replies after destruction drop
+};
+
+}  // namespace ocsp
