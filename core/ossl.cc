@@ -76,4 +76,23 @@ std::string subjectLine(const X509* cert) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+std::string withOpensslErrors(std::string detail) {
+  std::string errors = opensslErrors();
+  if (!errors.empty()) detail += " (openssl: " + errors + ")";
+  return detail;
+}
+
+std::string_view asn1Bytes(const ASN1_STRING* s) {
+  return {reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+          static_cast<size_t>(ASN1_STRING_length(s))};
+}
+
+std::string nameLine(const X509_NAME* name) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
 }  // namespace ocsp

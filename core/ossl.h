@@ -3,6 +3,7 @@
 // few conversions every module needs (DER in/out, ASN1 time, error queue text).
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
@@ -49,6 +50,23 @@ SharedX509 shareX509(X509Ptr cert);
 
 // Drains the OpenSSL error queue into one line ("" when empty).
 std::string opensslErrors();
+// `detail` plus whatever OpenSSL queued (drained), so the log says why the library refused.
+std::string withOpensslErrors(std::string detail);
+
+// Every return path of a function holding one leaves this thread's OpenSSL error queue
+// empty, so a stale error is never blamed on the next call the same thread makes; clearing
+// on entry also keeps earlier, unrelated errors out of our details.
+struct ErrorQueueGuard {
+  ErrorQueueGuard() { ERR_clear_error(); }
+  ~ErrorQueueGuard() { ERR_clear_error(); }
+  ErrorQueueGuard(const ErrorQueueGuard&) = delete;
+  ErrorQueueGuard& operator=(const ErrorQueueGuard&) = delete;
+};
+
+// The bytes of an ASN1_STRING (borrowed).
+std::string_view asn1Bytes(const ASN1_STRING* s);
+// A name in one line, RFC 2253 ("CN=...,O=...,C=...").
+std::string nameLine(const X509_NAME* name);
 
 // ASN1 time -> seconds since the epoch; nullopt if it cannot be converted.
 std::optional<int64_t> asn1ToEpoch(const ASN1_TIME* t);

@@ -173,8 +173,15 @@ void addStatusCollectors(const AdminView& v) {
       m.gauge(Metric::RedisConnections, {"up"}).set(up);
       m.gauge(Metric::RedisConnections, {"down"}).set(view->redis_status->slotCount() - up);
     }
-    for (const auto& c : view->health.snapshot(monotonicMs())) {
-      m.gauge(Metric::CircuitOpen, {c.fqdn}).set(std::string_view(c.state) == "closed" ? 0 : 1);
+    // Every configured FQDN, so that a circuit that closed again reads 0 (a closed circuit
+    // is not in the snapshot).
+    auto open = view->health.snapshot(monotonicMs());
+    for (const conf::Upstream& up : view->config->upstreams) {
+      for (const std::string& fqdn : up.fqdns) {
+        bool is_open = false;
+        for (const auto& c : open) is_open |= c.fqdn == fqdn && std::string_view(c.state) != "closed";
+        m.gauge(Metric::CircuitOpen, {fqdn}).set(is_open ? 1 : 0);
+      }
     }
     for (const auto& w : view->watch.snapshot()) {
       m.gauge(Metric::IntermediateRevoked, {w.name}).set(w.state == WatchState::Revoked ? 1 : 0);

@@ -65,6 +65,8 @@ void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
       return;
     }
   }
+  // Routed before the checks below, so that a refusal is logged with its issuer.
+  query->route = forward ? forwardRoute(*query, route) : route;
   if (route && !route->distrusted_as.empty()) {
     logEvent(LogLevel::Warn, "distrusted_issuer",
              {{"client", query->client}, {"issuer", route->issuer_name},
@@ -84,7 +86,6 @@ void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
       return;
     }
   }
-  query->route = forward ? forwardRoute(*query, std::move(route)) : std::move(route);
   query->passthrough =
       config_->nonce == conf::NoncePolicy::Passthrough && query->nonce.has_value();
   next_.lookup(std::move(query), std::move(done));

@@ -64,7 +64,7 @@ std::string formatRevocationRecord(const RevocationRecord& r) {
   stringField(out, "issuer", r.issuer);
   const bool have_id = r.cert_id != nullptr;
   stringField(out, "issuer_key_hash", have_id ? toHex(r.cert_id->issuer_key_hash) : "");
-  stringField(out, "hash", have_id ? OBJ_nid2sn(r.cert_id->hash_nid) : "");
+  stringField(out, "hash", have_id ? OBJ_nid2ln(r.cert_id->hash_nid) : "");  // "sha1", "sha256"
   stringField(out, "serial", have_id ? toHex(r.cert_id->serial) : "");
   const bool error = !r.error.empty();
   stringField(out, "status", error ? "error" : certStatusName(r.status));

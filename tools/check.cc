@@ -399,19 +399,6 @@ std::string serialHex(const X509* cert) {
   return out;
 }
 
-std::string_view bytesOf(const ASN1_STRING* s) {
-  return {reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-          static_cast<size_t>(ASN1_STRING_length(s))};
-}
-
-std::string nameLine(const X509_NAME* name) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
 // -- the report ----------------------------------------------------------------------------
 
 struct Report {
@@ -509,7 +496,7 @@ void describeResponse(std::string_view der, OCSP_CERTID* id, X509* issuer, Repor
   if (OCSP_resp_get0_signer(basic.get(), &signer, candidates.get()) == 1) {
     r.signer = subjectLine(signer);
   } else if (OCSP_resp_get0_id(basic.get(), &key_hash, &name) == 1) {
-    r.signer = name != nullptr ? nameLine(name) : "key hash " + toHex(bytesOf(key_hash));
+    r.signer = name != nullptr ? nameLine(name) : "key hash " + toHex(asn1Bytes(key_hash));
   }
   ERR_clear_error();
 }

@@ -30,35 +30,8 @@ struct OpensslFree {
 template <class T>
 using OpensslBuffer = std::unique_ptr<T, OpensslFree>;
 
-// As in validator.cc: every return path leaves this thread's OpenSSL error queue empty.
-struct ErrorQueueGuard {
-  ErrorQueueGuard() { ERR_clear_error(); }
-  ~ErrorQueueGuard() { ERR_clear_error(); }
-  ErrorQueueGuard(const ErrorQueueGuard&) = delete;
-  ErrorQueueGuard& operator=(const ErrorQueueGuard&) = delete;
-};
-
 Error fail(std::string code, std::string detail) {
   return makeError(ErrorCategory::ValidationFailed, std::move(code), std::move(detail));
-}
-
-std::string withOpensslErrors(std::string detail) {
-  std::string errors = opensslErrors();
-  if (!errors.empty()) detail += " (openssl: " + errors + ")";
-  return detail;
-}
-
-std::string_view bytesOf(const ASN1_STRING* s) {
-  return {reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-          static_cast<size_t>(ASN1_STRING_length(s))};
-}
-
-std::string nameLine(const X509_NAME* name) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
 }
 
 std::string oidText(const ASN1_OBJECT* obj) {
@@ -162,7 +135,7 @@ std::optional<std::string> authorityKeyId(X509_CRL* crl) {
   AuthorityKeyIdPtr akid(static_cast<AUTHORITY_KEYID*>(
       X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, nullptr, nullptr)));
   if (!akid || akid->keyid == nullptr) return std::nullopt;
-  return std::string(bytesOf(akid->keyid));
+  return std::string(asn1Bytes(akid->keyid));
 }
 
 // Candidates seen while looking for the CRL's signer, and the one that verified.
@@ -180,7 +153,7 @@ bool tryIssuer(X509_CRL* crl, X509* cert, const std::optional<std::string>& aki,
   if (X509_NAME_cmp(X509_get_subject_name(cert), X509_CRL_get_issuer(crl)) != 0) return false;
   if (aki) {
     const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(cert);
-    if (ski != nullptr && bytesOf(ski) != *aki) return false;
+    if (ski != nullptr && asn1Bytes(ski) != *aki) return false;
   }
   ++search->is_issuer;
   // UINT32_MAX when there is no keyUsage extension; 0 when the extensions are unreadable.
@@ -228,7 +201,7 @@ Result<IssuerSearch> findIssuer(X509_CRL* crl, const CrlCheckInput& in) {
 
 // RFC 5280 §5.3.1: reasonCode is an ENUMERATED, DER `0a 01 nn`; 7 is unused.
 int readReason(X509_EXTENSION* ext) {
-  std::string_view v = bytesOf(X509_EXTENSION_get_data(ext));
+  std::string_view v = asn1Bytes(X509_EXTENSION_get_data(ext));
   if (v.size() != 3 || v[0] != 0x0a || v[1] != 0x01) return -1;
   int code = static_cast<unsigned char>(v[2]);
   return code <= 10 && code != 7 ? code : -1;
@@ -240,7 +213,7 @@ Result<bool> namesCrlIssuer(X509_EXTENSION* ext, const X509_NAME* crl_issuer,
   GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
   if (!names) {
     return fail("not_a_crl", withOpensslErrors("unreadable certificateIssuer on the entry for " +
-                                               toHex(bytesOf(serial))));
+                                               toHex(asn1Bytes(serial))));
   }
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
@@ -286,23 +259,23 @@ Result<RevokedSerials> readEntries(X509_CRL* crl) {
         default:
           if (X509_EXTENSION_get_critical(ext) != 0) {
             return fail("unsupported", "critical entry extension " + oidText(obj) + " on serial " +
-                                           toHex(bytesOf(serial)) + " is not supported");
+                                           toHex(asn1Bytes(serial)) + " is not supported");
           }
       }
     }
     if (for_other_issuer || ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER) continue;
     const ASN1_TIME* date = X509_REVOKED_get0_revocationDate(entry);
     if (last_date == nullptr || ASN1_STRING_type(date) != ASN1_STRING_type(last_date) ||
-        bytesOf(date) != bytesOf(last_date)) {
+        asn1Bytes(date) != asn1Bytes(last_date)) {
       auto epoch = asn1ToEpoch(date);
       if (!epoch) {
         return fail("not_a_crl", withOpensslErrors("unreadable revocationDate on serial " +
-                                                   toHex(bytesOf(serial))));
+                                                   toHex(asn1Bytes(serial))));
       }
       last_date = date;
       last_epoch = *epoch;
     }
-    builder.add(bytesOf(serial), last_epoch, reason);
+    builder.add(asn1Bytes(serial), last_epoch, reason);
   }
   return std::move(builder).finish();
 }
@@ -313,7 +286,7 @@ std::string crlNumber(X509_CRL* crl) {
   Asn1IntegerPtr number(
       static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
   if (!number) return "";
-  std::string hex = toHex(stripLeadingZeros(bytesOf(number.get())));
+  std::string hex = toHex(stripLeadingZeros(asn1Bytes(number.get())));
   return hex.empty() ? "00" : hex;
 }
 

@@ -22,15 +22,6 @@
 namespace ocsp {
 namespace {
 
-// Same contract as the validator's: every return path leaves this thread's OpenSSL error
-// queue empty, so a stale error is never blamed on the next call the same worker makes.
-struct ErrorQueueGuard {
-  ErrorQueueGuard() { ERR_clear_error(); }
-  ~ErrorQueueGuard() { ERR_clear_error(); }
-  ErrorQueueGuard(const ErrorQueueGuard&) = delete;
-  ErrorQueueGuard& operator=(const ErrorQueueGuard&) = delete;
-};
-
 using AiaPtr = std::unique_ptr<AUTHORITY_INFO_ACCESS,
                                OsslDeleter<AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free>>;
 using Pkcs7Ptr = std::unique_ptr<PKCS7, OsslDeleter<PKCS7, PKCS7_free>>;
@@ -45,13 +36,6 @@ struct OpensslFree {
 using OpensslString = std::unique_ptr<char, OpensslFree>;
 using OpensslBytes = std::unique_ptr<unsigned char, OpensslFree>;
 
-// Appends whatever OpenSSL queued (and drains it), so the log says why the library refused.
-std::string withOpensslErrors(std::string detail) {
-  std::string errors = opensslErrors();
-  if (!errors.empty()) detail += " (openssl: " + errors + ")";
-  return detail;
-}
-
 Error notACertificate(std::string detail) {
   return makeError(ErrorCategory::ValidationFailed, "not_a_certificate",
                    withOpensslErrors(std::move(detail)));
@@ -60,11 +44,6 @@ Error notACertificate(std::string detail) {
 SharedX509 shareUpRef(X509* cert) {
   if (X509_up_ref(cert) != 1) return nullptr;
   return shareX509(X509Ptr(cert));
-}
-
-std::string_view bytesOf(const ASN1_STRING* s) {
-  return {reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-          static_cast<size_t>(ASN1_STRING_length(s))};
 }
 
 // RFC 3986 §3.1: schemes are case-insensitive; parseHttpUrl lower-cases it for us.
@@ -241,7 +220,7 @@ std::vector<std::string> caIssuersUrls(X509* cert) {
     const ACCESS_DESCRIPTION* ad = sk_ACCESS_DESCRIPTION_value(aia.get(), i);
     if (OBJ_obj2nid(ad->method) != NID_ad_ca_issuers) continue;
     if (ad->location == nullptr || ad->location->type != GEN_URI) continue;
-    std::string_view uri = bytesOf(ad->location->d.uniformResourceIdentifier);
+    std::string_view uri = asn1Bytes(ad->location->d.uniformResourceIdentifier);
     if (isHttpUri(uri)) out.emplace_back(uri);
   }
   return out;
@@ -277,7 +256,7 @@ bool matchesCertId(X509* cert, const CertIdInfo& id) {
   const ASN1_BIT_STRING* key = X509_get0_pubkey_bitstr(cert);
   std::string subject_der = toDer(X509_get_subject_name(cert), i2d_X509_NAME);
   return key != nullptr && !subject_der.empty() && digest(subject_der, &name_hash) &&
-         name_hash == id.issuer_name_hash && digest(bytesOf(key), &key_hash) &&
+         name_hash == id.issuer_name_hash && digest(asn1Bytes(key), &key_hash) &&
          key_hash == id.issuer_key_hash;
 }
 

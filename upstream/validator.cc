@@ -13,25 +13,8 @@
 namespace ocsp {
 namespace {
 
-// Every return path leaves this thread's OpenSSL error queue empty, so a stale error can
-// never be blamed on the next OpenSSL call made by the same worker. Clearing on entry also
-// keeps earlier, unrelated errors out of our details.
-struct ErrorQueueGuard {
-  ErrorQueueGuard() { ERR_clear_error(); }
-  ~ErrorQueueGuard() { ERR_clear_error(); }
-  ErrorQueueGuard(const ErrorQueueGuard&) = delete;
-  ErrorQueueGuard& operator=(const ErrorQueueGuard&) = delete;
-};
-
 Error fail(std::string code, std::string detail) {
   return makeError(ErrorCategory::ValidationFailed, std::move(code), std::move(detail));
-}
-
-// Appends whatever OpenSSL queued (and drains it), so the log says why the library refused.
-std::string withOpensslErrors(std::string detail) {
-  std::string errors = opensslErrors();
-  if (!errors.empty()) detail += " (openssl: " + errors + ")";
-  return detail;
 }
 
 std::string bytesOf(const ASN1_STRING* s) {

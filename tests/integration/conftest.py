@@ -104,21 +104,25 @@ def redis(request, tmp_path) -> RedisServer:
 @pytest.fixture
 def start_proxy(request, proxy_bin, pki, tmp_path):
     """start_proxy(port=..., fqdns=[OCSP_FQDN], resolve=None, nonce="ignore", cache=None,
-    **sections) -> Proxy
+    extra_upstreams=None, **sections) -> Proxy
 
-    One upstream "testca" for the test issuing CA on `port`; every FQDN resolves to
-    127.0.0.1 unless `resolve` says otherwise. `cache` entries override the cache section;
-    other keyword arguments set whole top-level sections (e.g. redis={...})."""
+    One upstream "testca" for the test issuing CA on `port`, then `extra_upstreams` (made
+    with proxy.upstream); every FQDN resolves to 127.0.0.1 unless `resolve` says otherwise.
+    `cache` entries override the cache section; other keyword arguments set whole top-level
+    sections (e.g. redis={...})."""
     count = 0
 
     def start(port: int, fqdns: list[str] | None = None, resolve: dict[str, str] | None = None,
-              nonce: str = "ignore", cache: dict | None = None, **sections) -> Proxy:
+              nonce: str = "ignore", cache: dict | None = None,
+              extra_upstreams: list[dict] | None = None, **sections) -> Proxy:
         nonlocal count
         count += 1
         fqdns = fqdns or [OCSP_FQDN]
+        upstreams = [upstream(port, fqdns, [pki.ica.pem]), *(extra_upstreams or [])]
+        every_fqdn = [fqdn for u in upstreams for fqdn in u["fqdns"]]
         config = proxy_config(
-            upstreams=[upstream(port, fqdns, [pki.ica.pem])],
-            resolve=resolve or {fqdn: "127.0.0.1" for fqdn in fqdns}, nonce=nonce)
+            upstreams=upstreams,
+            resolve=resolve or {fqdn: "127.0.0.1" for fqdn in every_fqdn}, nonce=nonce)
         config["cache"].update(cache or {})
         config.update(sections)
         proxy = Proxy(proxy_bin, tmp_path, config, name=f"proxy{count}")

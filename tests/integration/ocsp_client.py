@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import re
 import socket
 import subprocess
@@ -41,6 +42,28 @@ def make_request(issuer: Cert, leaf: Cert, digest: str = "sha1", nonce: bool = F
                      "-nonce" if nonce else "-no_nonce", "-reqout", str(out)])
         assert proc.returncode == 0, proc.stderr.decode()
         return out.read_bytes()
+
+
+@dataclasses.dataclass(frozen=True)
+class CertId:
+    hash: str             # "sha1", "sha256"
+    issuer_key_hash: str  # lower-case hex
+    serial: str           # lower-case hex
+
+
+def cert_id_of(issuer: Cert, leaf: Cert, digest: str = "sha1") -> CertId:
+    """The CertID `openssl ocsp` builds for `leaf`, read back from its -req_text dump."""
+    proc = _run(["openssl", "ocsp", *_cert_args(issuer, leaf, digest), "-no_nonce",
+                 "-req_text", "-reqout", os.devnull])
+    text = proc.stdout.decode(errors="replace")
+    assert proc.returncode == 0, proc.stderr.decode()
+
+    def field(name: str) -> str:
+        m = re.search(rf"^\s*{name}: (\S+)$", text, re.M)
+        assert m, f"no {name} in:\n{text}"
+        return m.group(1)
+    return CertId(field("Hash Algorithm"), field("Issuer Key Hash").lower(),
+                  field("Serial Number").lower())
 
 
 @dataclasses.dataclass

@@ -13,13 +13,14 @@ Layout (all under one directory):
   index.txt       the responder's database in `openssl ca` format
   other_index.txt the database of a responder for other_ica (lists other_leaf)
 
-Made on demand: delegated responders with a chosen AIA caIssuers URL (responder_for) and
-CRLs (make_crl), each in a file of its own.
+Made on demand: delegated responders with a chosen AIA caIssuers URL (responder_for),
+CRLs (make_crl) and responder databases (make_index), each in a file of its own.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import os
 import secrets
 import subprocess
@@ -33,6 +34,7 @@ OCSP_URL = f"http://{OCSP_FQDN}/"
 CRL_FQDN = "crl.test.example"        # where tests serve CRLs
 AIA_FQDN = "aia.test.example"        # where tests serve caIssuers certificates
 ELSEWHERE_FQDN = "elsewhere.test.example"  # resolves to the test servers, allowed for nothing
+ROOT_OCSP_FQDN = "ocsp-root.test.example"  # where tests run a responder for the root (watch:)
 
 # `openssl ca -gencrl` needs a database, a crlnumber file and a digest; nothing else.
 _CRL_CA_CONFIG = """\
@@ -99,6 +101,11 @@ def crl_dates(der: Path) -> tuple[datetime.datetime, datetime.datetime]:
         t = datetime.datetime.strptime(" ".join(s.split()), "%b %d %H:%M:%S %Y GMT")
         return t.replace(tzinfo=datetime.timezone.utc)
     return parse(fields["lastUpdate"]), parse(fields["nextUpdate"])
+
+
+def rfc3339(t: datetime.datetime) -> str:
+    """A time in whole seconds as ocsp-proxy writes it: 2026-11-23T10:00:00Z."""
+    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ca_time(t: datetime.datetime) -> str:
@@ -216,6 +223,41 @@ class Pki:
         out = self.dir / (out_name or f"{work.name}.crl")
         openssl("crl", "-in", "crl.pem", "-outform", "DER", "-out", str(out), cwd=work)
         return out
+
+    def make_index(self, out_name: str, good: Iterable[Cert] = (), revoked: Iterable[Cert] = (),
+                   reason: str = "CACompromise") -> Path:
+        """A responder database (`openssl ocsp -index`) listing `good` as valid and `revoked`
+        as revoked (a Leaf keeps its revocation time and reason; any other certificate was
+        revoked two days ago for `reason`). Returns the file's path."""
+        index = self.dir / out_name
+        entries = [dataclasses.replace(c, status="good") if isinstance(c, Leaf)
+                   else self._as_leaf(c, "good") for c in good]
+        entries += [self._revoked_entry(c) for c in revoked]
+        self._write_index(index, entries, default_reason=reason)
+        return index
+
+    def subject_line(self, cert: Cert) -> str:
+        """The subject on one line in RFC 2253 form, as ocsp-proxy logs and reports it
+        ("CN=Test Issuing CA,O=ocsp-proxy tests")."""
+        out = openssl("x509", "-in", str(cert.pem), "-noout", "-subject", "-nameopt", "RFC2253",
+                      cwd=self.dir)
+        return out.strip().removeprefix("subject=")
+
+    def not_after(self, cert: Cert) -> datetime.datetime:
+        out = openssl("x509", "-in", str(cert.pem), "-noout", "-enddate", cwd=self.dir)
+        t = datetime.datetime.strptime(" ".join(out.strip().removeprefix("notAfter=").split()),
+                                       "%b %d %H:%M:%S %Y GMT")
+        return t.replace(tzinfo=datetime.timezone.utc)
+
+    def spki_sha256(self, cert: Cert) -> str:
+        """SHA-256 of the certificate's DER SubjectPublicKeyInfo, lower-case hex: what
+        `openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum` prints."""
+        public = self.dir / f"{cert.name}.pub.pem"
+        public.write_text(openssl("x509", "-in", str(cert.pem), "-pubkey", "-noout",
+                                  cwd=self.dir))
+        der = openssl("pkey", "-pubin", "-in", public.name, "-outform", "DER", cwd=self.dir,
+                      binary=True)
+        return hashlib.sha256(der).hexdigest()
 
     def der(self, cert: Cert) -> bytes:
         """The certificate in DER, as an AIA caIssuers URL serves it."""

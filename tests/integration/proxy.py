@@ -7,6 +7,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import prom_text
+from ocsp_client import HttpAnswer, curl
 from servers import START_TIMEOUT_S, tail, wait_until
 
 LISTENING = re.compile(r"level=\w+ event=listening listener=(ocsp|admin) address=(\S+):(\d+)")
@@ -60,6 +62,24 @@ def proxy_config(upstreams: list[dict], resolve: dict[str, str], nonce: str = "i
     }
 
 
+def revocation_records(path: Path) -> list[dict]:
+    """The lines of a revocation log (JSON Lines), parsed; [] while the file is missing.
+    Each line must be one JSON object and the file must end with a newline."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    assert text == "" or text.endswith("\n"), f"{path} ends in a partial line: {text[-200:]!r}"
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def wait_for_revocation_records(path: Path, count: int, timeout_s: float = 3.0) -> list[dict]:
+    """The revocation log's lines once there are at least `count` (the proxy writes the log
+    out at least once a second)."""
+    wait_until(lambda: len(revocation_records(path)) >= count, timeout_s,
+               f"{count} lines in {path}")
+    return revocation_records(path)
+
+
 class Proxy:
     """One ocsp-proxy process. Both listeners use port 0; the bound ports come from its
     `event=listening` log lines."""
@@ -90,6 +110,27 @@ class Proxy:
     @property
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['admin']}/"
+
+    def admin(self, path: str) -> HttpAnswer:
+        """GET /path on the admin listener."""
+        return curl("GET", self.admin_url + path.lstrip("/"), content_type=None)
+
+    def status(self) -> dict:
+        """/status, parsed."""
+        answer = self.admin("status")
+        assert answer.status == 200, answer
+        assert answer.headers["content-type"] == "application/json", answer.headers
+        return json.loads(answer.body)
+
+    def metrics(self) -> dict[prom_text.Series, float]:
+        """/metrics, parsed strictly (prom_text.parse raises on anything a scraper could
+        reject or misread)."""
+        answer = self.admin("metrics")
+        assert answer.status == 200, answer
+        return prom_text.parse(answer.body.decode())
+
+    def sighup(self) -> None:
+        self.proc.send_signal(signal.SIGHUP)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -450,17 +450,17 @@ TEST_CASE("only the first malformed lines are named; the count has them all") {
 }
 
 TEST_CASE("escapes decode to UTF-8, and control characters never reach the terminal") {
-  const std::string log = Entry{.client = R"(10.0.0.9:1)",
-                                .issuer = R"(CN=a\"b\\c\/d\n\t\u00e9\ud83d\ude00\u0000)",
-                                .status = "revoked"}
-                              .line() +
-                          "\n";
+  const std::string log =
+      Entry{.issuer = R"(CN=a\"b\\c\/d\n\t\u00e9\ud83d\ude00\u0000\u0085)", .status = "revoked"}
+          .line() +
+      "\n";
   const std::string json = jsonOf(log);
   CHECK(json.find(R"("issuer":"CN=a\"b\\c/d\n\t)"
                   "\xc3\xa9\xf0\x9f\x98\x80"
-                  R"(\u0000")") != std::string::npos);
+                  R"(\u0000)"
+                  "\xc2\x85\"") != std::string::npos);
   const std::string text = reportOf(log).text();
-  CHECK(text.find("CN=a\"b\\c/d\\x0a\\x09\xc3\xa9\xf0\x9f\x98\x80\\x00") != std::string::npos);
+  CHECK(text.find("CN=a\"b\\c/d\\x0a\\x09\xc3\xa9\xf0\x9f\x98\x80\\x00\\x85") != std::string::npos);
   CHECK(text.find('\t') == std::string::npos);
 }
 
