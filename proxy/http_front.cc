@@ -5,6 +5,7 @@
 #include <openssl/ocsp.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "core/log.h"
@@ -114,6 +115,20 @@ bool hostHeaderAgrees(evhttp_request* req, const HttpUrl& url, std::string* seen
   return count == 1 && hostHeaderMatches(*seen, url);
 }
 
+// The OCSP request of a POST body or of a GET/HEAD `get_path`; nullopt for other methods.
+std::optional<Result<OcspQuery>> decodeOcspRequest(evhttp_request* req,
+                                                   const std::string& get_path) {
+  evhttp_cmd_type method = evhttp_request_get_command(req);
+  if (method == EVHTTP_REQ_POST) {
+    evbuffer* in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, -1));
+    return decodeOcspDer(std::string_view(data != nullptr ? data : "", len));
+  }
+  if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) return decodeOcspGetPath(get_path);
+  return std::nullopt;
+}
+
 void releaseCrl(const void*, size_t, void* holder) {
   delete static_cast<std::shared_ptr<const CrlEntry>*>(holder);
 }
@@ -172,21 +187,14 @@ void HttpFront::handle(evhttp_request* req) {
     handleForward(req, raw, started_ms);
     return;
   }
-  Result<OcspQuery> decoded = makeError(ErrorCategory::MalformedRequest, "none");
-  if (method == EVHTTP_REQ_POST) {
-    evbuffer* in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, -1));
-    decoded = decodeOcspDer(std::string_view(data != nullptr ? data : "", len));
-  } else if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) {
-    const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
-    const char* path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
-    decoded = decodeOcspGetPath(path != nullptr ? path : "");
-  } else {
+  const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
+  const char* path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
+  auto decoded = decodeOcspRequest(req, path != nullptr ? path : "");
+  if (!decoded) {
     methodNotAllowed(req, "GET, HEAD, POST", "method not allowed: use GET or POST");
     return;
   }
-  lookupOcsp(req, std::move(decoded), started_ms, nullptr);
+  lookupOcsp(req, std::move(*decoded), started_ms, nullptr);
 }
 
 void HttpFront::handleForward(evhttp_request* req, const char* raw_uri, int64_t started_ms) {
@@ -228,20 +236,13 @@ void HttpFront::handleForward(evhttp_request* req, const char* raw_uri, int64_t 
                  });
     return;
   }
-  Result<OcspQuery> decoded = makeError(ErrorCategory::MalformedRequest, "none");
-  if (method == EVHTTP_REQ_POST) {
-    evbuffer* in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, -1));
-    decoded = decodeOcspDer(std::string_view(data != nullptr ? data : "", len));
-  } else if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) {
-    const conf::Upstream& up = d_.config->upstreams.at(target->upstream_index);
-    decoded = decodeOcspGetPath(ocspGetPath(url->target, up.path));
-  } else {
+  const conf::Upstream& up = d_.config->upstreams.at(target->upstream_index);
+  auto decoded = decodeOcspRequest(req, ocspGetPath(url->target, up.path));
+  if (!decoded) {
     methodNotAllowed(req, "GET, HEAD, POST", "method not allowed: OCSP uses GET or POST");
     return;
   }
-  lookupOcsp(req, std::move(decoded), started_ms, &*target);
+  lookupOcsp(req, std::move(*decoded), started_ms, &*target);
 }
 
 void HttpFront::lookupOcsp(evhttp_request* req, Result<OcspQuery> decoded, int64_t started_ms,

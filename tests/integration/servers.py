@@ -36,6 +36,15 @@ def wait_until(predicate, timeout_s: float, what: str, step_s: float = 0.02):
         time.sleep(step_s)
 
 
+def _serve(handler, host: str, port: int):
+    """A threading HTTP server for `handler` on host:port (0 = free), serving in a thread."""
+    server = http.server.ThreadingHTTPServer((host, port), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    return server, thread
+
+
 def tail(path: Path, lines: int = 60) -> str:
     if not path.exists():
         return f"({path} does not exist)"
@@ -202,11 +211,8 @@ class Relay:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer((host, port), Handler)
+        self.server, self.thread = _serve(Handler, host, port)
         self.host, self.port = self.server.server_address[:2]
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
 
     def log_tail(self) -> str:
         return f"relay {self.mode} on {self.host}:{self.port}: {self.requests} requests"
@@ -262,11 +268,8 @@ class StaticServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer((host, port), Handler)
+        self.server, self.thread = _serve(Handler, host, port)
         self.host, self.port = self.server.server_address[:2]
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
 
     def _file(self, name: str) -> Path | None:
         """The file for /name: directly in the directory, no subdirectories."""
