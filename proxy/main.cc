@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "proxy/server.h"
 #include "tools/check.h"
+#include "tools/firewall_list.h"
 #include "tools/report.h"
 
 namespace {
@@ -20,6 +21,7 @@ void usage(FILE* out) {
                "Usage: ocsp-proxy [--config FILE] [--check-config]\n"
                "       ocsp-proxy check --cert LEAF.pem [...]   (ocsp-proxy check --help)\n"
                "       ocsp-proxy report [--json] [FILE...]     (ocsp-proxy report --help)\n"
+               "       ocsp-proxy firewall-list [--config FILE]\n"
                "       ocsp-proxy --version | --help\n"
                "\n"
                "OCSP revocation-checking caching proxy: answers OCSP requests (POST or RFC 5019\n"
@@ -37,6 +39,7 @@ void usage(FILE* out) {
                "                   and print status, times and chain flags; exit code 0 good,\n"
                "                   1 revoked, 2 unknown, 3 error\n"
                "  report           summarise revocation logs (JSON Lines) for the network team\n"
+               "  firewall-list    every host:port the proxy may contact, to allow by FQDN\n"
                "\n"
                "Signals: SIGTERM/SIGINT stop the proxy; SIGHUP reopens the revocation log.\n"
                "Logs go to stderr, one logfmt line per event.\n",
@@ -51,6 +54,9 @@ int main(int argc, char** argv) {
     int rc = ocsp::check::runCheck(argc - 1, argv + 1);
     curl_global_cleanup();
     return rc;
+  }
+  if (argc > 1 && std::strcmp(argv[1], "firewall-list") == 0) {
+    return ocsp::tools::runFirewallList(argc - 1, argv + 1);
   }
   if (argc > 1 && std::strcmp(argv[1], "report") == 0) {
     return ocsp::report::runReport(argc - 1, argv + 1);

@@ -18,12 +18,11 @@
 #include <utility>
 #include <vector>
 
-#include "core/json.h"
-#include "core/log.h"
 #include "core/ocsp_types.h"
 #include "core/ossl.h"
 #include "core/result.h"
 #include "core/url.h"
+#include "tools/check_report.h"
 #include "upstream/issuer_completion.h"
 #include "upstream/validator.h"
 
@@ -399,41 +398,7 @@ std::string serialHex(const X509* cert) {
   return out;
 }
 
-// -- the report ----------------------------------------------------------------------------
-
-struct Report {
-  std::string cert_subject, cert_serial;
-  std::string issuer_subject, issuer_source, issuer_origin;
-  std::optional<int64_t> issuer_not_after;
-  std::optional<bool> issuer_trusted;
-  std::string issuer_trust_detail;
-  std::string responder_url;
-  std::string route;      // "proxy" or "direct"
-  std::string proxy_url;  // route "proxy" only
-  std::string hash;       // of the CertID: "sha1" or "sha256"
-  std::optional<long> http_status;
-  // What the answer says, read before validation (so a failed validation still shows it).
-  std::string response_status;
-  std::optional<CertStatus> cert_status;
-  std::optional<int64_t> revoked_at;
-  std::string revocation_reason;
-  std::optional<int64_t> this_update, next_update, produced_at;
-  std::string signer;
-  std::optional<int64_t> elapsed_ms;
-  // Validation: the verdict, and only a validated status sets the exit code.
-  std::optional<ValidatedResponse> validated;
-  std::optional<Error> validation_error;
-  std::vector<std::string> flags;
-  std::string error_stage;
-  std::optional<Error> error;
-};
-
-void addFlag(Report& r, std::string flag) {
-  for (const auto& f : r.flags) {
-    if (f == flag) return;
-  }
-  r.flags.push_back(std::move(flag));
-}
+// -- the steps, each filling in the report (check_report.h) --------------------------------
 
 // Not fatal (the answer is still checked against this issuer): flags for the operator.
 void checkIssuer(Report& r, const Issuer& issuer, X509* leaf, const std::string& trust_store,
@@ -573,135 +538,6 @@ Status runSteps(const Options& o, Report& r, int64_t now) {
   }
   r.validated = *validated;
   return Ok{};
-}
-
-int exitCodeFor(const Report& r) {
-  if (r.error || !r.validated) return kExitError;
-  switch (r.validated->status) {
-    case CertStatus::Good:
-      return kExitGood;
-    case CertStatus::Revoked:
-      return kExitRevoked;
-    case CertStatus::Unknown:
-      return kExitUnknown;
-  }
-  return kExitError;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
-std::string timeOrEmpty(const std::optional<int64_t>& t) { return t ? rfc3339(*t) : ""; }
-
-void printText(const Report& r, FILE* out) {
-  auto line = [out](const char* label, const std::string& value) {
-    if (!value.empty()) std::fprintf(out, "%-15s %s\n", label, value.c_str());
-  };
-  line("certificate:", r.cert_subject);
-  line("serial:", r.cert_serial);
-  if (!r.issuer_subject.empty()) {
-    line("issuer:", r.issuer_subject + " (" + r.issuer_source + " " + r.issuer_origin + ")");
-  }
-  line("issuer trust:", r.issuer_trust_detail);
-  line("responder url:", r.responder_url);
-  line("route:", r.route == "proxy" ? "via proxy " + r.proxy_url : r.route);
-  line("certid hash:", r.hash);
-  line("http status:", r.http_status ? std::to_string(*r.http_status) : "");
-  line("ocsp status:", r.response_status);
-  if (r.cert_status) {
-    line("cert status:",
-         std::string(certStatusName(*r.cert_status)) + (r.validated ? "" : " (not validated)"));
-  }
-  line("revoked at:", timeOrEmpty(r.revoked_at));
-  line("reason:", r.revocation_reason);
-  line("this update:", timeOrEmpty(r.this_update));
-  if (r.cert_status) line("next update:", r.next_update ? rfc3339(*r.next_update) : "(none)");
-  line("produced at:", timeOrEmpty(r.produced_at));
-  if (!r.signer.empty()) {
-    const char* kind = !r.validated             ? ""
-                       : r.validated->delegated ? " (delegated responder)"
-                                                : " (the issuer)";
-    line("signer:", r.signer + kind);
-  }
-  line("elapsed:", r.elapsed_ms ? std::to_string(*r.elapsed_ms) + " ms" : "");
-  if (r.validated) line("validation:", "ok");
-  if (r.validation_error) {
-    line("validation:", "failed: " + r.validation_error->code + ": " + r.validation_error->detail);
-  }
-  line("flags:", r.flags.empty() ? "none" : join(r.flags));
-}
-
-// Builds one JSON object; values are passed already encoded.
-class JsonObject {
- public:
-  JsonObject& raw(std::string_view key, std::string_view json) {
-    body_ += body_.empty() ? "" : ",";
-    body_ += jsonString(key) + ":" + std::string(json);
-    return *this;
-  }
-  JsonObject& text(std::string_view key, std::string_view s) {  // "" -> null
-    return raw(key, s.empty() ? "null" : jsonString(s));
-  }
-  JsonObject& time(std::string_view key, const std::optional<int64_t>& t) {
-    return raw(key, t ? jsonString(rfc3339(*t)) : "null");
-  }
-  std::string str() const { return "{" + body_ + "}"; }
-
- private:
-  std::string body_;
-};
-
-std::string jsonErrorOf(const std::optional<Error>& e, const std::string& stage) {
-  if (!e) return "null";
-  JsonObject o;
-  if (!stage.empty()) o.text("stage", stage);
-  return o.text("code", e->code).text("detail", e->detail).str();
-}
-
-void printJson(const Report& r, int exit_code, FILE* out) {
-  JsonObject o;
-  o.raw("certificate",
-        r.cert_subject.empty()
-            ? "null"
-            : JsonObject().text("subject", r.cert_subject).text("serial", r.cert_serial).str());
-  o.raw("issuer", r.issuer_subject.empty() ? "null"
-                                           : JsonObject()
-                                                 .text("subject", r.issuer_subject)
-                                                 .text("source", r.issuer_source)
-                                                 .text("origin", r.issuer_origin)
-                                                 .time("not_after", r.issuer_not_after)
-                                                 .raw("trusted", !r.issuer_trusted   ? "null"
-                                                                 : *r.issuer_trusted ? "true"
-                                                                                     : "false")
-                                                 .text("trust_detail", r.issuer_trust_detail)
-                                                 .str());
-  o.text("responder_url", r.responder_url).text("route", r.route).text("proxy", r.proxy_url);
-  o.text("certid_hash", r.hash);
-  o.raw("http_status", r.http_status ? std::to_string(*r.http_status) : "null");
-  o.text("response_status", r.response_status);
-  o.text("cert_status", r.cert_status ? certStatusName(*r.cert_status) : "");
-  o.time("revocation_time", r.revoked_at).text("revocation_reason", r.revocation_reason);
-  o.time("this_update", r.this_update).time("next_update", r.next_update);
-  o.time("produced_at", r.produced_at);
-  o.text("signer", r.signer);
-  o.raw("delegated", !r.validated ? "null" : r.validated->delegated ? "true" : "false");
-  o.raw("elapsed_ms", r.elapsed_ms ? std::to_string(*r.elapsed_ms) : "null");
-  o.raw("validation", r.validated          ? JsonObject().text("result", "ok").str()
-                      : r.validation_error ? JsonObject()
-                                                 .text("result", "failed")
-                                                 .text("code", r.validation_error->code)
-                                                 .text("detail", r.validation_error->detail)
-                                                 .str()
-                                           : "null");
-  std::string flags;
-  for (const auto& f : r.flags) flags += (flags.empty() ? "" : ",") + jsonString(f);
-  o.raw("flags", "[" + flags + "]");
-  o.raw("error", jsonErrorOf(r.error, r.error_stage));
-  o.raw("exit_code", std::to_string(exit_code));
-  std::fprintf(out, "%s\n", o.str().c_str());
 }
 
 }  // namespace
