@@ -18,141 +18,126 @@ void reply(evhttp_request* req, int code, const char* reason, const char* type,
   evhttp_send_reply(req, code, reason, nullptr);
 }
 
-void key(std::string& out, const char* name) {
+// Members of a JSON object or array being written into `out`: each adds the comma itself.
+void sep(std::string& out) {
+  if (out.back() != '{' && out.back() != '[') out.push_back(',');
+}
+void raw(std::string& out, const char* name, const std::string& json) {
+  sep(out);
   appendJsonString(out, name);
   out.push_back(':');
+  out += json;
 }
-
-std::string timeOrNull(int64_t t) { return t == 0 ? "null" : jsonString(rfc3339(t)); }
+void str(std::string& out, const char* name, std::string_view value) {
+  raw(out, name, jsonString(value));
+}
+void num(std::string& out, const char* name, int64_t value) {
+  raw(out, name, std::to_string(value));
+}
+void flag(std::string& out, const char* name, bool value) {
+  raw(out, name, value ? "true" : "false");
+}
+void when(std::string& out, const char* name, int64_t t) {
+  raw(out, name, t == 0 ? "null" : jsonString(rfc3339(t)));
+}
+// Opens a member that is an object or array ('{' or '['); close it with out.push_back().
+void open(std::string& out, const char* name, char bracket) {
+  raw(out, name, std::string(1, bracket));
+}
+void openElement(std::string& out) {
+  sep(out);
+  out.push_back('{');
+}
 
 }  // namespace
 
 std::string statusJson(const AdminView& v) {
   const int64_t now = v.clock.now();
   std::string out = "{";
-  key(out, "version");
-  out += jsonString(OCSP_PROXY_VERSION) + ",";
-  key(out, "uptime_s");
-  out += std::to_string(now - v.started_at) + ",";
-  key(out, "ready");
-  out += v.not_ready().empty() ? "true," : "false,";
+  str(out, "version", OCSP_PROXY_VERSION);
+  num(out, "uptime_s", now - v.started_at);
+  flag(out, "ready", v.not_ready().empty());
 
-  key(out, "upstreams");
-  out += "[";
+  open(out, "upstreams", '[');
   auto circuits = v.health.snapshot(monotonicMs());
-  for (size_t u = 0; u < v.config->upstreams.size(); ++u) {
-    const conf::Upstream& up = v.config->upstreams[u];
-    if (u > 0) out += ",";
-    out += "{";
-    key(out, "name");
-    out += jsonString(up.name) + ",";
-    key(out, "fqdns");
-    out += "[";
-    for (size_t f = 0; f < up.fqdns.size(); ++f) {
+  for (const conf::Upstream& up : v.config->upstreams) {
+    openElement(out);
+    str(out, "name", up.name);
+    open(out, "fqdns", '[');
+    for (const std::string& fqdn : up.fqdns) {
       const char* state = "closed";
       int failures = 0;
       for (const auto& c : circuits) {
-        if (c.fqdn == up.fqdns[f]) {
+        if (c.fqdn == fqdn) {
           state = c.state;
           failures = c.consecutive_failures;
         }
       }
-      if (f > 0) out += ",";
-      out += "{";
-      key(out, "fqdn");
-      out += jsonString(up.fqdns[f]) + ",";
-      key(out, "circuit");
-      out += jsonString(state) + ",";
-      key(out, "consecutive_failures");
-      out += std::to_string(failures) + "}";
+      openElement(out);
+      str(out, "fqdn", fqdn);
+      str(out, "circuit", state);
+      num(out, "consecutive_failures", failures);
+      out += "}";
     }
     out += "]}";
   }
-  out += "],";
+  out += "]";
 
-  key(out, "watched_intermediates");
-  out += "[";
-  bool first = true;
+  open(out, "watched_intermediates", '[');
   for (const IssuerWatch::View& w : v.watch.snapshot()) {
-    if (!first) out += ",";
-    first = false;
-    out += "{";
-    key(out, "name");
-    out += jsonString(w.name) + ",";
-    key(out, "subject");
-    out += jsonString(w.subject) + ",";
-    key(out, "state");
-    out += jsonString(watchStateName(w.state)) + ",";
-    key(out, "revocation_time");
-    out += (w.revocation ? timeOrNull(w.revocation->time) : "null") + ",";
-    key(out, "via");
-    out += jsonString(w.via) + ",";
-    key(out, "detail");
-    out += jsonString(w.detail) + ",";
-    key(out, "checked_at");
-    out += timeOrNull(w.checked_at) + ",";
-    key(out, "not_after");
-    out += timeOrNull(w.not_after) + "}";
+    openElement(out);
+    str(out, "name", w.name);
+    str(out, "subject", w.subject);
+    str(out, "state", watchStateName(w.state));
+    when(out, "revocation_time", w.revocation ? w.revocation->time : 0);
+    str(out, "via", w.via);
+    str(out, "detail", w.detail);
+    when(out, "checked_at", w.checked_at);
+    when(out, "not_after", w.not_after);
+    out += "}";
   }
-  out += "],";
+  out += "]";
 
-  key(out, "issuer_expiry");
-  out += "[";
-  first = true;
+  open(out, "issuer_expiry", '[');
   for (const IssuerWatch::Expiry& e : v.watch.expiries(now)) {
-    if (!first) out += ",";
-    first = false;
-    out += "{";
-    key(out, "name");
-    out += jsonString(e.name) + ",";
-    key(out, "kind");
-    out += jsonString(e.kind) + ",";
-    key(out, "not_after");
-    out += timeOrNull(e.not_after) + ",";
-    key(out, "seconds_left");
-    out += std::to_string(e.not_after - now) + ",";
-    key(out, "expiring");
-    out += e.expiring ? "true}" : "false}";
+    openElement(out);
+    str(out, "name", e.name);
+    str(out, "kind", e.kind);
+    when(out, "not_after", e.not_after);
+    num(out, "seconds_left", e.not_after - now);
+    flag(out, "expiring", e.expiring);
+    out += "}";
   }
-  out += "],";
+  out += "]";
 
   MemoryCache::Stats ocsp = v.cache.stats();
   CrlStore::Stats crl = v.crl_store.stats();
-  key(out, "cache");
-  out += "{";
-  key(out, "ocsp");
-  out += "{\"entries\":" + std::to_string(ocsp.entries) + ",\"bytes\":" +
-         std::to_string(ocsp.bytes) + ",\"max_bytes\":" + std::to_string(v.cache.maxBytes()) +
-         ",\"evictions\":" + std::to_string(ocsp.evictions) + "},";
-  key(out, "crl");
-  out += "{\"entries\":" + std::to_string(crl.entries) + ",\"bytes\":" +
-         std::to_string(crl.bytes) + ",\"max_bytes\":" +
-         std::to_string(v.config->crl.memory_bytes) + ",\"crls\":[";
-  first = true;
+  open(out, "cache", '{');
+  open(out, "ocsp", '{');
+  num(out, "entries", static_cast<int64_t>(ocsp.entries));
+  num(out, "bytes", static_cast<int64_t>(ocsp.bytes));
+  num(out, "max_bytes", static_cast<int64_t>(v.cache.maxBytes()));
+  num(out, "evictions", static_cast<int64_t>(ocsp.evictions));
+  out += "}";
+  open(out, "crl", '{');
+  num(out, "entries", static_cast<int64_t>(crl.entries));
+  num(out, "bytes", static_cast<int64_t>(crl.bytes));
+  num(out, "max_bytes", static_cast<int64_t>(v.config->crl.memory_bytes));
+  open(out, "crls", '[');
   for (const auto& e : v.crl_store.snapshot()) {
-    if (!first) out += ",";
-    first = false;
-    out += "{";
-    key(out, "url");
-    out += jsonString(e->url) + ",";
-    key(out, "issuer");
-    out += jsonString(e->crl.issuer) + ",";
-    key(out, "this_update");
-    out += timeOrNull(e->crl.this_update) + ",";
-    key(out, "next_update");
-    out += timeOrNull(e->crl.next_update) + ",";
-    key(out, "entries");
-    out += std::to_string(e->crl.revoked.size()) + ",";
-    key(out, "signature_checked");
-    out += e->crl.signature_checked ? "true}" : "false}";
+    openElement(out);
+    str(out, "url", e->url);
+    str(out, "issuer", e->crl.issuer);
+    when(out, "this_update", e->crl.this_update);
+    when(out, "next_update", e->crl.next_update);
+    num(out, "entries", static_cast<int64_t>(e->crl.revoked.size()));
+    flag(out, "signature_checked", e->crl.signature_checked);
+    out += "}";
   }
-  out += "]}},";
+  out += "]}}";
 
-  key(out, "redis");
-  out += v.redis_status != nullptr ? jsonString(v.redis_status->describe()) : "null";
-  out += ",";
-  key(out, "learned_issuers");
-  out += std::to_string(v.index.learnedCount());
+  raw(out, "redis", v.redis_status != nullptr ? jsonString(v.redis_status->describe()) : "null");
+  num(out, "learned_issuers", static_cast<int64_t>(v.index.learnedCount()));
   out += "}\n";
   return out;
 }
