@@ -1,5 +1,6 @@
 // ocsp-proxy: OCSP/CRL revocation-checking caching proxy. Command-line entry point.
 #include <curl/curl.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstring>
@@ -44,6 +45,16 @@ void usage(FILE* out) {
                "Signals: SIGTERM/SIGINT stop the proxy; SIGHUP reopens the revocation log.\n"
                "Logs go to stderr, one logfmt line per event.\n",
                kDefaultConfig);
+}
+
+// A Redis password in a file every local user can read is not a secret (issue 6).
+void warnIfSecretIsReadable(const ocsp::conf::Config& config) {
+  if (!config.redis || config.redis->password.empty()) return;
+  struct stat st {};
+  if (::stat(config.path.c_str(), &st) != 0 || (st.st_mode & S_IROTH) == 0) return;
+  ocsp::logEvent(ocsp::LogLevel::Warn, "config_permissions",
+                 {{"path", config.path},
+                  {"detail", "holds redis.password and is world-readable; chmod o-r it"}});
 }
 
 }  // namespace
@@ -99,6 +110,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   ocsp::setLogLevel((*config)->logging.level);
+  warnIfSecretIsReadable(**config);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   int rc = ocsp::runServer(*config);
   curl_global_cleanup();

@@ -138,3 +138,14 @@ def test_proxy_follows_a_sentinel_failover_and_keeps_caching(pki, responder, req
     # The new answer lands on the new master, next to the replicated first one.
     wait_until(lambda: len(replica.keys()) == 2, 5, "the second answer on the new master")
     assert "role:master" in replica.cli("INFO", "replication")
+
+
+def test_redis_password_is_never_logged_and_a_world_readable_config_holding_it_is_warned_about(
+        pki, responder, redis, start_proxy):
+    secret = "s3cret-Pa55word"
+    proxy = start_proxy(responder.port, redis=dict(redis_section(redis), password=secret))
+    assert Path(proxy.config_path).stat().st_mode & 0o004, "the test needs a world-readable file"
+    proxy.wait_for_log("config_permissions", path=str(proxy.config_path))
+    # redis-server here has no password: AUTH fails, the proxy says so without the secret.
+    proxy.wait_for_log("redis_state", state="down")
+    assert secret not in proxy.log()
