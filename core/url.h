@@ -22,6 +22,9 @@ struct HttpUrl {
   // "host" or "host:port" (the port only when it is not the scheme's default): the form a
   // Host header takes (RFC 9110 §7.2) and the allow-list key.
   std::string authority() const;
+  // The URL in normal form: scheme://authority/target (lower-case host, default port left
+  // out). What is fetched, and the key a CRL is cached under.
+  std::string text() const { return scheme + "://" + authority() + target; }
 };
 
 // Errors have category MalformedRequest and these codes:

@@ -81,7 +81,7 @@ void AiaCompleter::fetchNext(std::shared_ptr<Job> job) {
   }
   const HttpUrl& url = job->urls[job->next++];
   FetchRequest req;
-  req.url = url.scheme + "://" + url.authority() + url.target;
+  req.url = url.text();
   req.timeout_ms = config_->limits.upstream_timeout_ms;
   req.max_response_bytes = kMaxIssuerDownloadBytes;
   pinAddress(req, config_->resolve, url.host, url.port);

@@ -52,8 +52,9 @@ CrlService::CrlService(std::shared_ptr<const conf::Config> config, const IssuerI
 
 CrlService::~CrlService() { stop(); }
 
-std::string CrlService::keyOf(const HttpUrl& url) {
-  return url.scheme + "://" + url.authority() + url.target;
+// Shared with the other instances; the value is the CRL as served.
+std::string CrlService::redisKeyOf(const std::string& key) const {
+  return config_->redis->key_prefix + "crl:v1:" + toHex(sha256(key));
 }
 
 void CrlService::start() {
@@ -61,7 +62,7 @@ void CrlService::start() {
   for (const std::string& text : config_->crl.urls) {
     auto url = parseHttpUrl(text);
     if (!url) continue;  // the config loader rejected these already
-    std::string key = keyOf(*url);
+    std::string key = url->text();
     Tracked& t = tracked_[key];
     t.url = *url;
     t.warm = true;
@@ -105,7 +106,7 @@ void CrlService::stop() {
 
 void CrlService::lookup(const HttpUrl& url, const std::string& client, Mailbox& reply_to,
                         CrlReply done) {
-  std::string key = keyOf(url);
+  std::string key = url.text();
   const int64_t now = clock_.now();
   if (auto hit = store_.get(key, now)) {
     if (now >= hit->refresh_at) {
@@ -133,7 +134,7 @@ void CrlService::begin(const std::string& key, const HttpUrl& url, bool refresh)
     fetchUpstream(key, url);
     return;
   }
-  std::string redis_key = config_->redis->key_prefix + "crl:v1:" + toHex(sha256(key));
+  std::string redis_key = redisKeyOf(key);
   const bool sent = redis->command(
       {"GET", redis_key}, config_->redis->command_timeout_ms * 4,
       [this, key, url](RedisConnection::Outcome outcome, const redisReply* reply) {
@@ -205,7 +206,7 @@ void CrlService::parse(const std::string& key, std::string bytes, bool from_redi
 void CrlService::onParsed(const std::string& key, std::string bytes, Result<ParsedCrl> parsed,
                           bool from_redis) {
   std::string redis_key;
-  if (config_->redis) redis_key = config_->redis->key_prefix + "crl:v1:" + toHex(sha256(key));
+  if (config_->redis) redis_key = redisKeyOf(key);
   if (parsed && !parsed->signature_checked &&
       config_->crl.unknown_issuer == conf::UnknownIssuerPolicy::Refuse) {
     parsed = makeError(ErrorCategory::ValidationFailed, "unknown_issuer",

@@ -75,7 +75,7 @@ class CrlService {
   };
   class Loop;  // the thread's event_base, fetcher and Redis connection
 
-  static std::string keyOf(const HttpUrl& url);
+  std::string redisKeyOf(const std::string& key) const;  // needs a redis: section
   // Loop thread.
   void begin(const std::string& key, const HttpUrl& url, bool refresh);
   void fetchUpstream(const std::string& key, const HttpUrl& url);

@@ -203,7 +203,7 @@ void WatchChecker::check(size_t index) {
   route->issuer_name = subjectLine(ca.parent.get());
   route->first_fqdn = target->fqdn_index;
   query->route = std::move(route);
-  std::string via = "ocsp " + url->scheme + "://" + url->authority() + url->target;
+  std::string via = "ocsp " + url->text();
   chain_.lookup(query, [this, index, via, alive = std::weak_ptr<char>(alive_)](Result<Answer> r) {
     if (alive.expired()) return;
     if (!r) {
@@ -239,7 +239,7 @@ void WatchChecker::checkCrl(size_t index, const std::string& ocsp_problem) {
   std::string serial = toDer(X509_get0_serialNumber(ca.cert.get()), i2d_ASN1_INTEGER);
   // INTEGER contents: skip the tag and the (short-form) length of the DER.
   std::string contents = serial.size() > 2 ? serial.substr(2) : "";
-  std::string via = "crl " + url->scheme + "://" + url->authority() + url->target;
+  std::string via = "crl " + url->text();
   crl_->lookup(*url, "watch", mailbox_,
                [this, index, via, contents, ocsp_problem,
                 alive = std::weak_ptr<char>(alive_)](Result<std::shared_ptr<const CrlEntry>> r) {

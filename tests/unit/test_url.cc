@@ -37,6 +37,14 @@ TEST_CASE("absolute http URLs are split into scheme, host, port and target") {
   }
 }
 
+TEST_CASE("a URL's normal form lower-cases the host and drops the default port") {
+  CHECK(parseHttpUrl("HTTP://OCSP.example:8080/MFQw%2Fx")->text() ==
+        "http://ocsp.example:8080/MFQw%2Fx");
+  CHECK(parseHttpUrl("http://crl.example:80/ca.crl?x=1")->text() == "http://crl.example/ca.crl?x=1");
+  CHECK(parseHttpUrl("http://crl.example")->text() == "http://crl.example/");
+  CHECK(parseHttpUrl("https://[::1]:443/x")->text() == "https://[::1]/x");
+}
+
 TEST_CASE("IP literals and userinfo are reported, not hidden") {
   auto v4 = parseHttpUrl("http://192.0.2.7/");
   REQUIRE(v4.ok());
