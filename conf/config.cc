@@ -203,6 +203,11 @@ const Schema<Limits>& limitsSchema() {
       field("client_timeout", &Limits::client_timeout_ms, timeoutMs),
       field("upstream_timeout", &Limits::upstream_timeout_ms, timeoutMs),
       field("max_upstream_response_bytes", &Limits::max_upstream_response_bytes, sizeValue),
+      field("max_connections", &Limits::max_connections, integer(1, 1'000'000)),
+      field("max_headers", &Limits::max_headers, integer(1, 1000)),
+      field("rate_per_client", &Limits::rate_per_client, integer(0, 1'000'000)),
+      field("rate_burst", &Limits::rate_burst, integer(0, 1'000'000)),
+      field("drain_timeout", &Limits::drain_timeout_ms, timeoutMs),
   };
   return schema;
 }

@@ -28,6 +28,17 @@ struct Limits {
   int64_t client_timeout_ms = 10'000;             // limits.client_timeout
   int64_t upstream_timeout_ms = 5'000;            // limits.upstream_timeout (per attempt)
   size_t max_upstream_response_bytes = 1 << 20;   // limits.max_upstream_response_bytes
+  // limits.max_connections: open client connections on the OCSP listener (all workers); one
+  // more gets HTTP 503 and is closed.
+  int64_t max_connections = 4096;
+  int64_t max_headers = 64;                       // limits.max_headers: more gets HTTP 431
+  // limits.rate_per_client: requests per second per client address over all workers, with
+  // bursts up to limits.rate_burst (0: the rate); over it, HTTP 429. 0 = no rate limit.
+  int64_t rate_per_client = 0;
+  int64_t rate_burst = 0;
+  // limits.drain_timeout: on SIGTERM or a reload, how long requests in flight may take to
+  // finish before their worker stops anyway.
+  int64_t drain_timeout_ms = 10'000;
 };
 
 struct IssuerCert {

@@ -79,6 +79,8 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
     "1 if an issuer certificate expires within watch.expiry_warning, else 0.")                    \
   X(LimitRejections, Counter, "ocsp_proxy_limit_rejections_total", ("limit"), {},                 \
     "Requests or connections rejected by a configured limit, by limit.")                          \
+  X(ConfigReloads, Counter, "ocsp_proxy_config_reloads_total", ("result"), {},                    \
+    "Config reloads on SIGHUP: ok, or failed (the running config was kept).")                    \
   X(BuildInfo, Gauge, "ocsp_proxy_build_info", ("version"), {},                                   \
     "Always 1; the version label names the running build.")
 

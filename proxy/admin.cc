@@ -57,6 +57,13 @@ std::string statusJson(const AdminView& v) {
   str(out, "version", OCSP_PROXY_VERSION);
   num(out, "uptime_s", now - v.started_at);
   flag(out, "ready", v.not_ready().empty());
+  open(out, "config", '{');
+  str(out, "path", v.config->path);
+  num(out, "generation", v.generation);
+  when(out, "loaded_at", v.loaded_at);
+  raw(out, "last_reload_error",
+      v.last_reload_error.empty() ? "null" : jsonString(v.last_reload_error));
+  out.push_back('}');
 
   open(out, "upstreams", '[');
   auto circuits = v.health.snapshot(monotonicMs());
@@ -84,7 +91,7 @@ std::string statusJson(const AdminView& v) {
   out += "]";
 
   open(out, "watched_intermediates", '[');
-  for (const IssuerWatch::View& w : v.watch.snapshot()) {
+  for (const IssuerWatch::View& w : v.watch->snapshot()) {
     openElement(out);
     str(out, "name", w.name);
     str(out, "subject", w.subject);
@@ -99,7 +106,7 @@ std::string statusJson(const AdminView& v) {
   out += "]";
 
   open(out, "issuer_expiry", '[');
-  for (const IssuerWatch::Expiry& e : v.watch.expiries(now)) {
+  for (const IssuerWatch::Expiry& e : v.watch->expiries(now)) {
     openElement(out);
     str(out, "name", e.name);
     str(out, "kind", e.kind);
@@ -137,7 +144,7 @@ std::string statusJson(const AdminView& v) {
   out += "]}}";
 
   raw(out, "redis", v.redis_status != nullptr ? jsonString(v.redis_status->describe()) : "null");
-  num(out, "learned_issuers", static_cast<int64_t>(v.index.learnedCount()));
+  num(out, "learned_issuers", static_cast<int64_t>(v.index->learnedCount()));
   out += "}\n";
   return out;
 }
@@ -168,10 +175,10 @@ void addStatusCollectors(const AdminView& v) {
         m.gauge(Metric::CircuitOpen, {fqdn}).set(is_open ? 1 : 0);
       }
     }
-    for (const auto& w : view->watch.snapshot()) {
+    for (const auto& w : view->watch->snapshot()) {
       m.gauge(Metric::IntermediateRevoked, {w.name}).set(w.state == WatchState::Revoked ? 1 : 0);
     }
-    for (const auto& e : view->watch.expiries(now)) {
+    for (const auto& e : view->watch->expiries(now)) {
       m.gauge(Metric::IssuerExpirySeconds, {e.name}).set(e.not_after - now);
       m.gauge(Metric::IssuerExpiring, {e.name}).set(e.expiring ? 1 : 0);
     }

@@ -4,7 +4,7 @@
 //   GET /healthz  200 "ok" while the process runs (liveness)
 //   GET /readyz   200 "ready" when the config is loaded and every worker runs, plus a
 //                 "degraded: ..." line per degraded part (Redis); 503 with the reasons if not
-//   GET /status   JSON: version, uptime, upstreams with each FQDN's circuit state, watched
+//   GET /status   JSON: version, uptime, config (path, generation, last reload error), upstreams with each FQDN's circuit state, watched
 //                 intermediates, issuer expiry, cache and CRL sizes, Redis, learned issuers
 //   GET /metrics  Prometheus text exposition (core/metrics.h)
 // Runs on the main loop. Everything referenced must outlive it.
@@ -27,6 +27,8 @@
 
 namespace ocsp {
 
+// The main loop updates the config-derived members (config, redis_status, watch, index, the
+// reload fields) when a reload swaps the config; all of it is read on the main loop only.
 struct AdminView {
   std::shared_ptr<const conf::Config> config;
   // Reasons the proxy is not ready (empty = ready).
@@ -35,11 +37,14 @@ struct AdminView {
   const MemoryCache& cache;
   const CrlStore& crl_store;
   const FqdnHealth& health;
-  const IssuerWatch& watch;
-  const IssuerIndex& index;
+  const IssuerWatch* watch;
+  const IssuerIndex* index;
   Metrics& metrics;
   const Clock& clock;
   int64_t started_at;
+  int generation = 1;           // 1 at start, +1 per successful reload
+  int64_t loaded_at = 0;        // when the running config was loaded
+  std::string last_reload_error;  // "" if the last reload succeeded (or none was tried)
 };
 
 // evhttp generic callback; `view` is an AdminView.

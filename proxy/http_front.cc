@@ -48,6 +48,14 @@ std::string peerOf(evhttp_request* req) {
   return std::string(addr != nullptr ? addr : "?") + ":" + std::to_string(port);
 }
 
+// The client's address without the port: what a per-client limit counts.
+std::string peerAddress(evhttp_connection* conn) {
+  char* addr = nullptr;
+  ev_uint16_t port = 0;
+  evhttp_connection_get_peer(conn, &addr, &port);
+  return addr != nullptr ? addr : "?";
+}
+
 void sendBody(evhttp_request* req, int code, const char* reason, std::string_view body) {
   evbuffer_add(evhttp_request_get_output_buffer(req), body.data(), body.size());
   evhttp_send_reply(req, code, reason, nullptr);
@@ -148,6 +156,85 @@ HttpFront::HttpFront(FrontDeps deps) : d_(std::move(deps)) {
   for (int i = 0; i < 3; ++i) hits_[i] = &d_.metrics->counter(Metric::CacheHits, {layers[i]});
   misses_ = &d_.metrics->counter(Metric::CacheMisses);
   coalesced_ = &d_.metrics->counter(Metric::Coalesced);
+  const char* limits[] = {"connections", "headers", "rate"};
+  for (int i = 0; i < 3; ++i) {
+    limit_rejections_[i] = &d_.metrics->counter(Metric::LimitRejections, {limits[i]});
+  }
+}
+
+HttpFront::~HttpFront() {
+  for (evhttp_connection* conn : connections_) {
+    evhttp_connection_set_closecb(conn, nullptr, nullptr);
+    if (d_.connections != nullptr) d_.connections->leave();
+  }
+}
+
+void HttpFront::onComplete(evhttp_request*, void* self) {
+  --static_cast<HttpFront*>(self)->in_flight_;
+}
+
+void HttpFront::onConnectionClosed(evhttp_connection* conn, void* self) {
+  auto* front = static_cast<HttpFront*>(self);
+  if (front->connections_.erase(conn) != 0 && front->d_.connections != nullptr) {
+    front->d_.connections->leave();
+  }
+}
+
+void HttpFront::settle(evhttp_request* req) {
+  // libevent detaches a request whose client went away (evhttp_connection_fail_) and frees
+  // it at our reply without calling onComplete.
+  if (evhttp_request_get_connection(req) == nullptr) --in_flight_;
+  evkeyvalq* h = evhttp_request_get_output_headers(req);
+  if (draining_ && evhttp_find_header(h, "Connection") == nullptr) {
+    evhttp_add_header(h, "Connection", "close");
+  }
+}
+
+enum LimitIndex { kLimitConnections, kLimitHeaders, kLimitRate };
+
+void HttpFront::rejectByLimit(evhttp_request* req, int limit, int code, const char* reason_phrase,
+                              const std::string& detail) {
+  static const char* kNames[] = {"connections", "headers", "rate"};
+  logEvent(LogLevel::Warn, "limit_rejected",
+           {{"client", peerOf(req)}, {"limit", kNames[limit]}, {"detail", detail}});
+  if (d_.metrics != nullptr) limit_rejections_[limit]->inc();
+  sendText(req, code, reason_phrase, detail);
+}
+
+bool HttpFront::admit(evhttp_request* req) {
+  const conf::Limits& lim = d_.config->limits;
+  evhttp_connection* conn = evhttp_request_get_connection(req);
+  if (conn != nullptr && connections_.insert(conn).second) {
+    // First request on this connection: count it until it closes.
+    evhttp_connection_set_closecb(conn, &HttpFront::onConnectionClosed, this);
+    if (d_.connections != nullptr && !d_.connections->enter(lim.max_connections)) {
+      evkeyvalq* h = evhttp_request_get_output_headers(req);
+      evhttp_add_header(h, "Connection", "close");
+      evhttp_add_header(h, "Retry-After", "1");
+      rejectByLimit(req, kLimitConnections, 503, "Service Unavailable",
+                    "too many connections (limits.max_connections is " +
+                        std::to_string(lim.max_connections) + ")");
+      return false;
+    }
+  }
+  int64_t headers = 0;
+  const evkeyvalq* in = evhttp_request_get_input_headers(req);
+  for (const evkeyval* kv = in->tqh_first; kv != nullptr; kv = kv->next.tqe_next) ++headers;
+  if (headers > lim.max_headers) {
+    rejectByLimit(req, kLimitHeaders, 431, "Request Header Fields Too Large",
+                  std::to_string(headers) + " header fields (limits.max_headers is " +
+                      std::to_string(lim.max_headers) + ")");
+    return false;
+  }
+  if (d_.rate != nullptr && lim.rate_per_client > 0 && conn != nullptr &&
+      !d_.rate->allow(peerAddress(conn), lim.rate_per_client, lim.rate_burst, monotonicMs())) {
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+    rejectByLimit(req, kLimitRate, 429, "Too Many Requests",
+                  "more than " + std::to_string(lim.rate_per_client) +
+                      " requests per second from this address (limits.rate_per_client)");
+    return false;
+  }
+  return true;
 }
 
 void HttpFront::count(Mode mode, int result_index) {
@@ -170,6 +257,10 @@ void HttpFront::onRequest(evhttp_request* req, void* self) {
 
 void HttpFront::handle(evhttp_request* req) {
   int64_t started_ms = monotonicMs();
+  ++in_flight_;
+  evhttp_request_set_on_complete_cb(req, &HttpFront::onComplete, this);
+  if (draining_) evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+  if (!admit(req)) return;
   evhttp_cmd_type method = evhttp_request_get_command(req);
   if (method == EVHTTP_REQ_CONNECT) {
     // Tunnels would let clients reach anything over TLS; we only proxy plain http.
@@ -275,6 +366,7 @@ void HttpFront::lookupOcsp(evhttp_request* req, Result<OcspQuery> decoded, int64
 void HttpFront::answer(evhttp_request* req, const OcspQuery& query, const Result<Answer>& result,
                        int64_t started_ms) {
   const int64_t latency_ms = monotonicMs() - started_ms;
+  settle(req);
   evkeyvalq* h = evhttp_request_get_output_headers(req);
   const bool issuer_revoked =
       d_.watch != nullptr && query.route && d_.watch->isRevoked(query.route->issuer.get());
@@ -369,6 +461,7 @@ void HttpFront::logAnswer(const OcspQuery& query, const Result<Answer>& result,
 
 void HttpFront::answerCrl(evhttp_request* req,
                           const Result<std::shared_ptr<const CrlEntry>>& result) {
+  settle(req);
   auto crlCount = [this](const char* what) {
     if (d_.metrics != nullptr) d_.metrics->counter(Metric::CrlRequests, {what}).inc();
   };

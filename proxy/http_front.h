@@ -16,6 +16,11 @@
 //   400  absolute URI that does not parse, or a Host header that disagrees with it
 //   304  GET whose If-None-Match matches the ETag (OCSP, CRL), or CRL If-Modified-Since
 //   502  CRL that could not be fetched or did not validate (reason in the log)
+//   503  more open connections than limits.max_connections (the connection is closed)
+//   431  more request headers than limits.max_headers
+//   429  more requests per second from one address than limits.rate_per_client (Retry-After)
+// Each refusal by a limit is logged (event=limit_rejected) and counted in
+// ocsp_proxy_limit_rejections_total{limit}.
 // libevent itself answers 413 for bodies over limits.max_request_bytes and drops clients
 // idle past client_timeout. OCSP answers are HTTP 200 with an OCSPResponse body: the answer,
 // or an unsigned error status (malformedRequest, unauthorized, tryLater, internalError;
@@ -29,6 +34,7 @@
 #include <event2/http.h>
 
 #include <memory>
+#include <unordered_set>
 
 #include "cache/crl_store.h"
 #include "conf/config.h"
@@ -38,6 +44,7 @@
 #include "core/ocsp_types.h"
 #include "core/url.h"
 #include "upstream/allow_list.h"
+#include "proxy/client_limits.h"
 #include "proxy/revocation_log.h"
 #include "upstream/crl_service.h"
 #include "upstream/issuer_watch.h"
@@ -56,16 +63,37 @@ struct FrontDeps {
   RevocationLog* revocation_log;    // null: no revocation log
   const IssuerWatch* watch;         // null: nothing watched
   Metrics* metrics;                 // null: not counted (tests)
+  ConnectionGate* connections;      // null: no connection limit
+  RateLimiter* rate;                // null: no rate limit
 };
 
 class HttpFront {
  public:
   explicit HttpFront(FrontDeps deps);
+  // Lets go of the connections it counted (they are closed after it, with the evhttp).
+  ~HttpFront();
+  HttpFront(const HttpFront&) = delete;
+  HttpFront& operator=(const HttpFront&) = delete;
+
+  // Requests received and not yet answered (or whose answer is still being written).
+  int inFlight() const { return in_flight_; }
+  // From now on every answer carries "Connection: close", so that keep-alive clients move to
+  // the workers that replace this one (reload) or learn the proxy is going (SIGTERM).
+  void startDraining() { draining_ = true; }
 
   // evhttp generic callback; `self` is the HttpFront.
   static void onRequest(evhttp_request* req, void* self);
 
  private:
+  static void onComplete(evhttp_request* req, void* self);
+  static void onConnectionClosed(evhttp_connection* conn, void* self);
+  // Accounts for an answer that libevent will not report complete: the client went away
+  // while the lookup ran. Also marks the answer for closing while draining.
+  void settle(evhttp_request* req);
+  // The limits of FrontDeps; false if `req` was answered with a refusal.
+  bool admit(evhttp_request* req);
+  void rejectByLimit(evhttp_request* req, int limit, int code, const char* reason_phrase,
+                     const std::string& detail);
   void handle(evhttp_request* req);
   void handleForward(evhttp_request* req, const char* raw_uri, int64_t started_ms);
   void lookupOcsp(evhttp_request* req, Result<OcspQuery> decoded, int64_t started_ms,
@@ -86,6 +114,11 @@ class HttpFront {
   Counter* hits_[3] = {};                // memory, redis, stale
   Counter* misses_ = nullptr;
   Counter* coalesced_ = nullptr;
+  Counter* limit_rejections_[3] = {};    // connections, headers, rate
+  int in_flight_ = 0;
+  bool draining_ = false;
+  // Connections counted in d_.connections, each until its close callback.
+  std::unordered_set<evhttp_connection*> connections_;
 };
 
 }  // namespace ocsp

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +19,7 @@
 #include "core/handles.h"
 #include "core/log.h"
 #include "proxy/admin.h"
+#include "proxy/client_limits.h"
 #include "proxy/revocation_log.h"
 #include "proxy/worker.h"
 #include "upstream/allow_list.h"
@@ -82,43 +84,276 @@ uint16_t boundPort(int fd) {
                                   : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
+// What lives as long as the process, across reloads: caches, circuit state, metrics, the
+// revocation log, the client limits and the listening sockets.
+struct Persistent {
+  Persistent(const conf::Config& config)
+      : cache(config.cache.memory_bytes), crl_store(config.crl.memory_bytes) {}
+  MemoryCache cache;
+  CrlStore crl_store;
+  FqdnHealth health;
+  Metrics metrics;
+  ConnectionGate connections;
+  RateLimiter rate;
+  std::unique_ptr<RevocationLog> revocation_log;
+  // One SO_REUSEPORT socket per worker. Each generation's workers get duplicates, so that
+  // the old workers can close theirs while draining without the socket (and the connections
+  // waiting in its queue) going away.
+  std::vector<int> listen_fds;
+
+  ~Persistent() {
+    for (int fd : listen_fds) close(fd);
+  }
+};
+
+// Everything built from one config. A reload builds a new generation next to the running
+// one, starts it, and drains the old one (its workers stop accepting, finish what is in
+// flight, and exit).
+struct Generation {
+  std::shared_ptr<const conf::Config> config;
+  IssuerIndex index;
+  AllowList allow;
+  IssuerWatch watch;
+  InflightTable inflight;  // coalescing is per generation: old and new may each ask once
+  X509StorePtr trust_store;
+  std::unique_ptr<RedisStatus> redis_status;
+  std::unique_ptr<CrlService> crl;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<WatchChecker> checker;
+
+  explicit Generation(std::shared_ptr<const conf::Config> c)
+      : config(std::move(c)), index(*config), allow(*config), watch(config) {}
+
+  ~Generation() {
+    for (auto& w : workers) w->join();  // stop() or drain() was asked before
+    if (crl) crl->stop();  // before the workers' mailboxes go: it may still post to them
+    checker.reset();       // its timer lives on worker 0's base
+    workers.clear();
+  }
+
+  void start() {
+    for (auto& w : workers) w->start();
+    crl->start();
+  }
+  bool finished() const {
+    for (const auto& w : workers) {
+      if (w->running()) return false;
+    }
+    return true;
+  }
+};
+
+// Builds (does not start) the generation for `config`. `previous` hands over the issuers
+// learned through AIA and the watched intermediates' last state.
+Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::Config> config,
+                                                    Persistent& p, const Generation* previous) {
+  auto gen = std::make_unique<Generation>(config);
+  const int n_workers = static_cast<int>(p.listen_fds.size());
+  if (previous != nullptr) {
+    for (const auto& route : previous->index.learnedRoutes()) {
+      for (size_t u = 0; u < config->upstreams.size(); ++u) {
+        if (config->upstreams[u].name == route->upstream_name) {
+          gen->index.learn(route->issuer, u, route->upstream_name);
+        }
+      }
+    }
+    gen->watch.adopt(previous->watch);
+  }
+  if (auto loaded = loadTrustStore(config->forward.trust_store)) {
+    gen->trust_store = std::move(*loaded);
+  } else {
+    // Not fatal: only AIA completion and root-signed CRLs need it.
+    logEvent(LogLevel::Warn, "trust_store_unavailable", {{"detail", loaded.error().detail}});
+  }
+  if (config->redis) {
+    // One connection per worker, and one for the CRL service (the last slot).
+    gen->redis_status = std::make_unique<RedisStatus>(n_workers + 1, redisTarget(*config->redis));
+  }
+  gen->crl = std::make_unique<CrlService>(config, gen->index, gen->trust_store.get(), p.crl_store,
+                                          SystemClock::instance(), gen->redis_status.get(),
+                                          n_workers);
+  SharedState shared{p.cache,
+                     gen->index,
+                     gen->allow,
+                     gen->trust_store.get(),
+                     gen->crl.get(),
+                     p.revocation_log.get(),
+                     &gen->watch,
+                     gen->inflight,
+                     p.health,
+                     SystemClock::instance(),
+                     gen->redis_status.get(),
+                     &p.metrics,
+                     &p.connections,
+                     &p.rate};
+  for (int i = 0; i < n_workers; ++i) {
+    int fd = fcntl(p.listen_fds[i], F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      return makeError(ErrorCategory::Internal, "listen",
+                       std::string("cannot duplicate the listening socket: ") + std::strerror(errno));
+    }
+    try {
+      gen->workers.push_back(std::make_unique<Worker>(i, config, shared, fd));
+    } catch (const std::exception& e) {
+      return makeError(ErrorCategory::Internal, "worker", e.what());
+    }
+  }
+  // Watched intermediates are checked on worker 0's loop, through its own chain.
+  Worker& first = *gen->workers.front();
+  gen->checker = std::make_unique<WatchChecker>(config, gen->watch, gen->allow,
+                                                first.routedChain(), gen->crl.get(),
+                                                first.mailbox(), first.base(),
+                                                SystemClock::instance());
+  return gen;
+}
+
+// A reload cannot move listeners, resize the pool or the caches, or move the revocation
+// log while clients are connected: those keep their running values, and the operator is
+// told to restart for them. Returns the names of the fields kept.
+std::vector<std::string> keepRestartOnlyFields(conf::Config& fresh, const conf::Config& running) {
+  std::vector<std::string> kept;
+  auto keep = [&kept](auto& field, const auto& value, const char* name, bool same) {
+    if (same) return;
+    field = value;
+    kept.push_back(name);
+  };
+  auto sameAddress = [](const conf::ListenAddress& a, const conf::ListenAddress& b) {
+    return a.host == b.host && a.port == b.port;
+  };
+  keep(fresh.listen_ocsp, running.listen_ocsp, "listen.ocsp",
+       sameAddress(fresh.listen_ocsp, running.listen_ocsp));
+  keep(fresh.listen_admin, running.listen_admin, "listen.admin",
+       sameAddress(fresh.listen_admin, running.listen_admin));
+  keep(fresh.workers, running.workers, "workers", fresh.workers == running.workers);
+  keep(fresh.cache.memory_bytes, running.cache.memory_bytes, "cache.memory_bytes",
+       fresh.cache.memory_bytes == running.cache.memory_bytes);
+  keep(fresh.crl.memory_bytes, running.crl.memory_bytes, "crl.memory_bytes",
+       fresh.crl.memory_bytes == running.crl.memory_bytes);
+  keep(fresh.revocation_log, running.revocation_log, "revocation_log",
+       fresh.revocation_log == running.revocation_log);
+  return kept;
+}
+
 struct MainLoop {
   EventBasePtr base;
-  std::vector<std::unique_ptr<Worker>> workers;
-  RevocationLog* revocation_log = nullptr;
+  Persistent* persistent = nullptr;
+  AdminView* view = nullptr;
+  std::unique_ptr<Generation> current;
+  std::vector<std::unique_ptr<Generation>> retiring;  // draining after a reload
+  EventPtr reaper;  // joins finished generations; ends the loop once stopping and all done
   bool stopping = false;
-
-  void stopAll() {
-    stopping = true;
-    for (auto& w : workers) w->stop();
-    event_base_loopexit(base.get(), nullptr);
-  }
 
   std::vector<std::string> notReady() const {
     std::vector<std::string> problems;
     if (stopping) problems.push_back("shutting down");
-    for (size_t i = 0; i < workers.size(); ++i) {
-      if (!workers[i]->running()) problems.push_back("worker " + std::to_string(i) + " not running");
+    for (size_t i = 0; i < current->workers.size(); ++i) {
+      if (!current->workers[i]->running()) {
+        problems.push_back("worker " + std::to_string(i) + " not running");
+      }
     }
     return problems;
   }
+
+  void showInAdmin(const Generation& g) {
+    view->config = g.config;
+    view->redis_status = g.redis_status.get();
+    view->watch = &g.watch;
+    view->index = &g.index;
+  }
+
+  void reload();
+  void drainAll(bool at_once);
 };
+
+void MainLoop::reload() {
+  const conf::Config& running = *current->config;
+  auto fail = [this, &running](const std::string& detail) {
+    logEvent(LogLevel::Error, "config_reload_failed",
+             {{"path", running.path}, {"detail", detail}, {"action", "kept the running config"}});
+    persistent->metrics.counter(Metric::ConfigReloads, {"failed"}).inc();
+    view->last_reload_error = detail;
+  };
+  auto loaded = conf::loadConfig(running.path);
+  if (!loaded) return fail(loaded.error().detail);
+  auto fresh = std::make_shared<conf::Config>(**loaded);
+  std::vector<std::string> kept = keepRestartOnlyFields(*fresh, running);
+  for (const std::string& field : kept) {
+    logEvent(LogLevel::Warn, "config_restart_required",
+             {{"field", field}, {"detail", "changed in the file; the running value is kept "
+                                           "until the proxy is restarted"}});
+  }
+  auto gen = buildGeneration(fresh, *persistent, current.get());
+  if (!gen) return fail(gen.error().detail);
+  // The new workers accept from now on; the old ones close their descriptors and finish.
+  (*gen)->start();
+  for (auto& w : current->workers) w->drain(running.limits.drain_timeout_ms);
+  retiring.push_back(std::move(current));
+  current = std::move(*gen);
+  setLogLevel(current->config->logging.level);
+  showInAdmin(*current);
+  view->generation += 1;
+  view->loaded_at = SystemClock::instance().now();
+  view->last_reload_error.clear();
+  persistent->metrics.counter(Metric::ConfigReloads, {"ok"}).inc();
+  logEvent(LogLevel::Info, "config_reloaded",
+           {{"path", current->config->path},
+            {"generation", std::to_string(view->generation)},
+            {"upstreams", std::to_string(current->config->upstreams.size())},
+            {"issuers", std::to_string(current->index.issuerCount())},
+            {"learned_issuers", std::to_string(current->index.learnedCount())},
+            {"watched", std::to_string(current->watch.size())}});
+}
+
+void MainLoop::drainAll(bool at_once) {
+  stopping = true;
+  for (auto& w : current->workers) {
+    at_once ? w->stop() : w->drain(current->config->limits.drain_timeout_ms);
+  }
+  if (!at_once) return;  // the retiring generations drain already
+  for (auto& g : retiring) {
+    for (auto& w : g->workers) w->stop();
+  }
+}
+
+void onReap(evutil_socket_t, short, void* arg) {
+  auto* loop = static_cast<MainLoop*>(arg);
+  for (auto it = loop->retiring.begin(); it != loop->retiring.end();) {
+    if (!(*it)->finished()) {
+      ++it;
+      continue;
+    }
+    int generation_workers = static_cast<int>((*it)->workers.size());
+    it = loop->retiring.erase(it);  // joins and frees it
+    logEvent(LogLevel::Debug, "generation_retired", {{"workers", std::to_string(generation_workers)}});
+  }
+  if (loop->stopping && loop->retiring.empty() && loop->current->finished()) {
+    event_base_loopexit(loop->base.get(), nullptr);
+  }
+}
 
 void onSignal(evutil_socket_t sig, short, void* arg) {
   auto* loop = static_cast<MainLoop*>(arg);
   if (sig == SIGHUP) {
     // logrotate moved the revocation log away: write to a new file at the same path.
-    if (loop->revocation_log != nullptr) {
-      Status reopened = loop->revocation_log->reopen();
+    if (RevocationLog* log = loop->persistent->revocation_log.get()) {
+      Status reopened = log->reopen();
       logEvent(reopened ? LogLevel::Info : LogLevel::Error, "revocation_log_reopened",
-               {{"path", loop->revocation_log->path()},
-                {"result", reopened ? "ok" : reopened.error().detail}});
+               {{"path", log->path()}, {"result", reopened ? "ok" : reopened.error().detail}});
     }
-    logEvent(LogLevel::Info, "sighup", {{"config", "not reloaded: restart to apply a new config"}});
+    if (!loop->stopping) loop->reload();
     return;
   }
-  logEvent(LogLevel::Info, "shutting_down", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
-  loop->stopAll();
+  const char* name = sig == SIGTERM ? "TERM" : "INT";
+  if (loop->stopping) {
+    // A second signal: the operator does not want to wait for the drain.
+    logEvent(LogLevel::Warn, "shutting_down_now", {{"signal", name}});
+    loop->drainAll(true);
+    return;
+  }
+  logEvent(LogLevel::Info, "shutting_down",
+           {{"signal", name},
+            {"drain_timeout_ms", std::to_string(loop->current->config->limits.drain_timeout_ms)}});
+  loop->drainAll(false);
 }
 
 void onFlushTimer(evutil_socket_t, short, void* log) {
@@ -134,124 +369,96 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   unsigned n_workers = config->workers != 0 ? config->workers : std::thread::hardware_concurrency();
   if (n_workers == 0) n_workers = 1;
 
+  Persistent persistent(*config);
   // One SO_REUSEPORT socket per worker on the same address. With port 0 the first socket
   // picks the port and the others join it.
   conf::ListenAddress ocsp_addr = config->listen_ocsp;
-  std::vector<int> fds;
   for (unsigned i = 0; i < n_workers; ++i) {
     auto fd = listenTcp(ocsp_addr, true);
     if (!fd) {
       logEvent(LogLevel::Error, "listen_failed", {{"listener", "ocsp"}, {"detail", fd.error().detail}});
-      for (int f : fds) close(f);
       return 1;
     }
     if (i == 0) ocsp_addr.port = boundPort(*fd);
-    fds.push_back(*fd);
+    persistent.listen_fds.push_back(*fd);
   }
-
-  MemoryCache cache(config->cache.memory_bytes);
-  IssuerIndex index(*config);
-  AllowList allow(*config);
-  InflightTable inflight;
-  FqdnHealth health;
-  std::unique_ptr<RedisStatus> redis_status;
-  if (config->redis) {
-    // One connection per worker, and one for the CRL service (the last slot).
-    redis_status = std::make_unique<RedisStatus>(static_cast<int>(n_workers) + 1,
-                                                 redisTarget(*config->redis));
-  }
-  X509StorePtr trust_store;
-  if (auto loaded = loadTrustStore(config->forward.trust_store)) {
-    trust_store = std::move(*loaded);
-  } else {
-    // Not fatal: only AIA completion and root-signed CRLs need it.
-    logEvent(LogLevel::Warn, "trust_store_unavailable", {{"detail", loaded.error().detail}});
-  }
-  CrlStore crl_store(config->crl.memory_bytes);
-  CrlService crl(config, index, trust_store.get(), crl_store, SystemClock::instance(),
-                 redis_status.get(), static_cast<int>(n_workers));
-  std::unique_ptr<RevocationLog> revocation_log;
   if (!config->revocation_log.empty()) {
     auto opened = RevocationLog::open(config->revocation_log);
     if (!opened) {
       logEvent(LogLevel::Error, "revocation_log_failed", {{"detail", opened.error().detail}});
-      for (int f : fds) close(f);
       return 1;
     }
-    revocation_log = std::move(*opened);
+    persistent.revocation_log = std::move(*opened);
   }
-  IssuerWatch watch(config);
-  Metrics metrics;
-  SharedState shared{cache,
-                     index,
-                     allow,
-                     trust_store.get(),
-                     &crl,
-                     revocation_log.get(),
-                     &watch,
-                     inflight,
-                     health,
-                     SystemClock::instance(),
-                     redis_status.get(),
-                     &metrics};
-  MainLoop loop;
-  loop.base.reset(event_base_new());
-  loop.revocation_log = revocation_log.get();
-
   auto admin_fd = listenTcp(config->listen_admin, false);
   if (!admin_fd) {
     logEvent(LogLevel::Error, "listen_failed", {{"listener", "admin"}, {"detail", admin_fd.error().detail}});
-    for (int f : fds) close(f);
     return 1;
   }
-  AdminView admin_view{config,          [&loop] { return loop.notReady(); },
-                       redis_status.get(), cache,
-                       crl_store,       health,
-                       watch,           index,
-                       metrics,         SystemClock::instance(),
-                       SystemClock::instance().now()};
+
+  MainLoop loop;
+  loop.base.reset(event_base_new());
+  loop.persistent = &persistent;
+  auto built = buildGeneration(config, persistent, nullptr);
+  if (!built) {
+    logEvent(LogLevel::Error, "start_failed", {{"detail", built.error().detail}});
+    close(*admin_fd);
+    return 1;
+  }
+  loop.current = std::move(*built);
+  const int64_t started_at = SystemClock::instance().now();
+  AdminView admin_view{config,
+                       [&loop] { return loop.notReady(); },
+                       nullptr,
+                       persistent.cache,
+                       persistent.crl_store,
+                       persistent.health,
+                       nullptr,
+                       nullptr,
+                       persistent.metrics,
+                       SystemClock::instance(),
+                       started_at,
+                       1,
+                       started_at,
+                       ""};
+  loop.view = &admin_view;
+  loop.showInAdmin(*loop.current);
   addStatusCollectors(admin_view);
   EvhttpPtr admin(evhttp_new(loop.base.get()));
   evhttp_set_gencb(admin.get(), &onAdminRequest, &admin_view);
   evhttp_set_timeout(admin.get(), 10);
   evhttp_accept_socket_with_handle(admin.get(), *admin_fd);
 
-  for (unsigned i = 0; i < n_workers; ++i) {
-    loop.workers.push_back(std::make_unique<Worker>(static_cast<int>(i), config, shared, fds[i]));
-  }
-  // Watched intermediates are checked on worker 0's loop, through its own chain.
-  Worker& first = *loop.workers.front();
-  auto checker = std::make_unique<WatchChecker>(config, watch, allow, first.routedChain(), &crl,
-                                                first.mailbox(), first.base(),
-                                                SystemClock::instance());
-  for (auto& w : loop.workers) w->start();
-  crl.start();
+  loop.current->start();
 
   EventPtr sigterm(evsignal_new(loop.base.get(), SIGTERM, &onSignal, &loop));
   EventPtr sigint(evsignal_new(loop.base.get(), SIGINT, &onSignal, &loop));
   EventPtr sighup(evsignal_new(loop.base.get(), SIGHUP, &onSignal, &loop));
   for (event* ev : {sigterm.get(), sigint.get(), sighup.get()}) event_add(ev, nullptr);
+  loop.reaper.reset(event_new(loop.base.get(), -1, EV_PERSIST, &onReap, &loop));
+  timeval reap_every{0, 50'000};
+  event_add(loop.reaper.get(), &reap_every);
   EventPtr flush_timer;
-  if (revocation_log) {
-    flush_timer.reset(event_new(loop.base.get(), -1, EV_PERSIST, &onFlushTimer, revocation_log.get()));
+  if (RevocationLog* log = persistent.revocation_log.get()) {
+    flush_timer.reset(event_new(loop.base.get(), -1, EV_PERSIST, &onFlushTimer, log));
     timeval second{1, 0};
     event_add(flush_timer.get(), &second);
   }
 
-  std::string ocsp_bound = boundAddress(fds[0]);
-  std::string admin_bound = boundAddress(*admin_fd);
-  logEvent(LogLevel::Info, "listening", {{"listener", "ocsp"}, {"address", ocsp_bound}});
-  logEvent(LogLevel::Info, "listening", {{"listener", "admin"}, {"address", admin_bound}});
+  const Generation& gen = *loop.current;
+  logEvent(LogLevel::Info, "listening",
+           {{"listener", "ocsp"}, {"address", boundAddress(persistent.listen_fds[0])}});
+  logEvent(LogLevel::Info, "listening", {{"listener", "admin"}, {"address", boundAddress(*admin_fd)}});
   logEvent(LogLevel::Info, "started",
            {{"version", OCSP_PROXY_VERSION},
             {"workers", std::to_string(n_workers)},
             {"upstreams", std::to_string(config->upstreams.size())},
-            {"issuers", std::to_string(index.issuerCount())},
-            {"watched", std::to_string(watch.size())},
+            {"issuers", std::to_string(gen.index.issuerCount())},
+            {"watched", std::to_string(gen.watch.size())},
             {"distrusted_keys", std::to_string(config->distrust.size())},
             {"revocation_log", config->revocation_log.empty() ? "off" : config->revocation_log},
             {"cache_bytes", std::to_string(config->cache.memory_bytes)}});
-  for (const IssuerWatch::Expiry& e : watch.expiries(SystemClock::instance().now())) {
+  for (const IssuerWatch::Expiry& e : gen.watch.expiries(SystemClock::instance().now())) {
     if (e.expiring) {
       logEvent(LogLevel::Warn, "issuer_expiring",
                {{"name", e.name}, {"kind", e.kind}, {"not_after", rfc3339(e.not_after)}});
@@ -260,10 +467,9 @@ int runServer(std::shared_ptr<const conf::Config> config) {
 
   event_base_dispatch(loop.base.get());
 
-  for (auto& w : loop.workers) w->join();
-  crl.stop();  // before the workers' mailboxes go: it may still post replies to them
-  checker.reset();  // its timer lives on worker 0's base
-  loop.workers.clear();
+  loop.retiring.clear();
+  loop.current.reset();
+  if (persistent.revocation_log) persistent.revocation_log->flush();
   logEvent(LogLevel::Info, "stopped");
   return 0;
 }

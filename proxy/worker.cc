@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace ocsp {
@@ -42,7 +43,8 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
       memory_(shared.cache, shared.clock, redis_ ? static_cast<Source&>(*redis_) : coalescer_),
       policy_(shared.index, config, shared.watch, memory_),
       front_(FrontDeps{policy_, shared.clock, config, shared.allow, shared.crl, mailbox_,
-                       shared.revocation_log, shared.watch, shared.metrics}) {
+                       shared.revocation_log, shared.watch, shared.metrics, shared.connections,
+                       shared.rate}) {
   const conf::Limits& lim = config->limits;
   timeval tv{static_cast<time_t>(lim.client_timeout_ms / 1000),
              static_cast<suseconds_t>((lim.client_timeout_ms % 1000) * 1000)};
@@ -55,7 +57,8 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                         EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
   evhttp_set_gencb(http_.get(), &HttpFront::onRequest, &front_);
-  if (evhttp_accept_socket_with_handle(http_.get(), listen_fd) == nullptr) {
+  bound_ = evhttp_accept_socket_with_handle(http_.get(), listen_fd);
+  if (bound_ == nullptr) {
     throw std::runtime_error("evhttp_accept_socket_with_handle failed");
   }
 }
@@ -74,6 +77,36 @@ void Worker::run() {
 }
 
 void Worker::stop() { event_base_loopexit(base_.get(), nullptr); }
+
+void Worker::drain(int64_t timeout_ms) {
+  mailbox_.post([this, timeout_ms] {
+    if (drain_tick_) return;  // already draining
+    front_.startDraining();
+    if (bound_ != nullptr) evhttp_del_accept_socket(http_.get(), bound_);
+    bound_ = nullptr;
+    drain_started_ms_ = monotonicMs();
+    drain_deadline_ms_ = drain_started_ms_ + timeout_ms;
+    drain_tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Worker::onDrainTick, this));
+    timeval tick{0, 20'000};
+    event_add(drain_tick_.get(), &tick);
+  });
+}
+
+void Worker::onDrainTick(evutil_socket_t, short, void* self) {
+  auto* w = static_cast<Worker*>(self);
+  const int64_t now = monotonicMs();
+  // A short grace first: a keep-alive client may have sent a request just before it saw the
+  // listener go; it is answered (with Connection: close) rather than cut off.
+  const bool idle = w->front_.inFlight() <= 0 && now - w->drain_started_ms_ >= 100;
+  if (!idle && now < w->drain_deadline_ms_) return;
+  if (!idle) {
+    logEvent(LogLevel::Warn, "drain_timeout",
+             {{"worker", std::to_string(w->id_)},
+              {"in_flight", std::to_string(w->front_.inFlight())}});
+  }
+  event_del(w->drain_tick_.get());
+  event_base_loopexit(w->base_.get(), nullptr);
+}
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();

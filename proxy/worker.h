@@ -46,6 +46,8 @@ struct SharedState {
   const Clock& clock;
   RedisStatus* redis_status;  // null when no redis: section is configured
   Metrics* metrics;
+  ConnectionGate* connections;  // limits.max_connections over all workers and generations
+  RateLimiter* rate;            // limits.rate_per_client
 };
 
 FreshnessPolicy freshnessFrom(const conf::Config& config);
@@ -60,8 +62,12 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   void start();
-  // Thread-safe: asks the loop to exit. join() waits for it.
+  // Thread-safe: asks the loop to exit at once. join() waits for it.
   void stop();
+  // Thread-safe: stops accepting connections (the listening socket is closed: a worker that
+  // replaces this one holds its own descriptor of it), answers what is in flight with
+  // "Connection: close", and exits the loop when nothing is in flight or after `timeout_ms`.
+  void drain(int64_t timeout_ms);
   void join();
   bool running() const { return running_.load(); }
 
@@ -73,6 +79,7 @@ class Worker {
 
  private:
   void run();
+  static void onDrainTick(evutil_socket_t, short, void* self);
 
   int id_;
   // Keeps the config alive as long as the stages that hold references into it.
@@ -91,6 +98,10 @@ class Worker {
   MemorySource memory_;
   PolicySource policy_;
   HttpFront front_;
+  evhttp_bound_socket* bound_ = nullptr;  // null once draining
+  EventPtr drain_tick_;
+  int64_t drain_started_ms_ = 0;
+  int64_t drain_deadline_ms_ = 0;
   std::thread thread_;
   std::atomic<bool> running_{false};
 };

@@ -79,9 +79,13 @@ void CrlService::start() {
         this));
     timeval second{1, 0};
     event_add(loop_->tick.get(), &second);
-    // Warm-up: the crl.urls are fetched at once (through Redis first, like any miss).
+    // Warm-up: the crl.urls are fetched at once (through Redis first, like any miss), unless
+    // the store holds them fresh already (a reload: the 1 s tick refreshes them in time).
     loop_->mailbox.post([this] {
       for (auto& [key, t] : tracked_) {
+        if (auto held = store_.get(key, clock_.now()); held && clock_.now() < held->refresh_at) {
+          continue;
+        }
         bool leader = false;
         {
           std::lock_guard<std::mutex> lock(mu_);

@@ -98,6 +98,11 @@ std::vector<SharedX509> IssuerIndex::allIssuers() const {
   return all;
 }
 
+std::vector<std::shared_ptr<const Route>> IssuerIndex::learnedRoutes() const {
+  std::shared_lock lock(learned_mu_);
+  return learned_routes_;
+}
+
 size_t IssuerIndex::learnedCount() const {
   std::shared_lock lock(learned_mu_);
   return learned_routes_.size();

@@ -38,6 +38,8 @@ class IssuerIndex {
 
   size_t issuerCount() const { return issuer_count_; }
   size_t learnedCount() const;
+  // The issuers learned so far (a reload hands them to the new index).
+  std::vector<std::shared_ptr<const Route>> learnedRoutes() const;
 
  private:
   struct Candidate {

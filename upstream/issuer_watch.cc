@@ -67,6 +67,20 @@ IssuerWatch::IssuerWatch(std::shared_ptr<const conf::Config> config) : config_(s
   }
 }
 
+void IssuerWatch::adopt(const IssuerWatch& previous) {
+  std::vector<View> seen = previous.snapshot();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (View& v : views_) {
+    for (const View& old : seen) {
+      if (old.name != v.name || old.subject != v.subject) continue;
+      if (old.state == WatchState::Revoked && v.state != WatchState::Revoked) {
+        revoked_count_.fetch_add(1);
+      }
+      v = old;
+    }
+  }
+}
+
 void IssuerWatch::record(size_t index, WatchState state, std::optional<Revocation> revocation,
                          std::string via, std::string detail, int64_t now) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -63,6 +63,9 @@ class IssuerWatch {
   };
 
   size_t size() const { return config_->watch.intermediates.size(); }
+  // After a reload: takes over what `previous` last saw of each intermediate both watch (same
+  // name and subject), so that its flags hold until this config's first check.
+  void adopt(const IssuerWatch& previous);
   void record(size_t index, WatchState state, std::optional<Revocation> revocation,
               std::string via, std::string detail, int64_t now);
   // True if `issuer` is a watched intermediate last seen revoked.

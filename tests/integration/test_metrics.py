@@ -128,9 +128,13 @@ def test_circuit_open_gauge_goes_back_to_0_when_the_circuit_closes(
 def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     assert openssl_query(proxy.url, pki, pki.good, nonce=False).status_of(pki.good) == "good"
     status = proxy.status()
-    assert set(status) == {"version", "uptime_s", "ready", "upstreams", "watched_intermediates",
-                           "issuer_expiry", "cache", "redis", "learned_issuers"}, status
+    assert set(status) == {"version", "uptime_s", "ready", "config", "upstreams",
+                           "watched_intermediates", "issuer_expiry", "cache", "redis",
+                           "learned_issuers"}, status
     assert (status["version"], status["ready"], status["redis"]) == ("0.1.0", True, None)
+    assert set(status["config"]) == {"path", "generation", "loaded_at", "last_reload_error"}
+    assert (status["config"]["generation"], status["config"]["last_reload_error"]) == (1, None)
+    assert status["config"]["path"].endswith(".yaml")
     assert type(status["uptime_s"]) is int and 0 <= status["uptime_s"] < 60
     assert status["upstreams"] == [{"name": "testca", "fqdns": [
         {"fqdn": OCSP_FQDN, "circuit": "closed", "consecutive_failures": 0}]}]
