@@ -5,6 +5,7 @@
 #include <openssl/ocsp.h>
 
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -137,6 +138,10 @@ std::optional<Result<OcspQuery>> decodeOcspRequest(evhttp_request* req,
   return std::nullopt;
 }
 
+// ocsp_proxy_limit_rejections_total{limit}, in HttpFront::limit_rejections_ order.
+enum LimitIndex { kLimitConnections, kLimitHeaders, kLimitHeaderBytes, kLimitBody, kLimitRate };
+constexpr const char* kLimitNames[] = {"connections", "headers", "header_bytes", "body", "rate"};
+
 void releaseCrl(const void*, size_t, void* holder) {
   delete static_cast<std::shared_ptr<const CrlEntry>*>(holder);
 }
@@ -156,9 +161,8 @@ HttpFront::HttpFront(FrontDeps deps) : d_(std::move(deps)) {
   for (int i = 0; i < 3; ++i) hits_[i] = &d_.metrics->counter(Metric::CacheHits, {layers[i]});
   misses_ = &d_.metrics->counter(Metric::CacheMisses);
   coalesced_ = &d_.metrics->counter(Metric::Coalesced);
-  const char* limits[] = {"connections", "headers", "rate"};
-  for (int i = 0; i < 3; ++i) {
-    limit_rejections_[i] = &d_.metrics->counter(Metric::LimitRejections, {limits[i]});
+  for (int i = 0; i < kLimits; ++i) {
+    limit_rejections_[i] = &d_.metrics->counter(Metric::LimitRejections, {kLimitNames[i]});
   }
 }
 
@@ -190,13 +194,10 @@ void HttpFront::settle(evhttp_request* req) {
   }
 }
 
-enum LimitIndex { kLimitConnections, kLimitHeaders, kLimitRate };
-
 void HttpFront::rejectByLimit(evhttp_request* req, int limit, int code, const char* reason_phrase,
                               const std::string& detail) {
-  static const char* kNames[] = {"connections", "headers", "rate"};
   logEvent(LogLevel::Warn, "limit_rejected",
-           {{"client", peerOf(req)}, {"limit", kNames[limit]}, {"detail", detail}});
+           {{"client", peerOf(req)}, {"limit", kLimitNames[limit]}, {"detail", detail}});
   if (d_.metrics != nullptr) limit_rejections_[limit]->inc();
   sendText(req, code, reason_phrase, detail);
 }
@@ -218,12 +219,33 @@ bool HttpFront::admit(evhttp_request* req) {
     }
   }
   int64_t headers = 0;
+  // The header block as sent: the request line, then "name: value\r\n" per field.
+  const char* uri = evhttp_request_get_uri(req);
+  size_t header_bytes = (uri != nullptr ? std::strlen(uri) : 0) + 16;
   const evkeyvalq* in = evhttp_request_get_input_headers(req);
-  for (const evkeyval* kv = in->tqh_first; kv != nullptr; kv = kv->next.tqe_next) ++headers;
+  for (const evkeyval* kv = in->tqh_first; kv != nullptr; kv = kv->next.tqe_next) {
+    ++headers;
+    header_bytes += std::strlen(kv->key) + std::strlen(kv->value) + 4;
+  }
   if (headers > lim.max_headers) {
     rejectByLimit(req, kLimitHeaders, 431, "Request Header Fields Too Large",
                   std::to_string(headers) + " header fields (limits.max_headers is " +
                       std::to_string(lim.max_headers) + ")");
+    return false;
+  }
+  if (header_bytes > lim.max_header_bytes) {
+    rejectByLimit(req, kLimitHeaderBytes, 431, "Request Header Fields Too Large",
+                  "header block of about " + std::to_string(header_bytes) +
+                      " bytes (limits.max_header_bytes is " +
+                      std::to_string(lim.max_header_bytes) + ")");
+    return false;
+  }
+  const size_t body_bytes = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+  if (body_bytes > lim.max_request_bytes) {
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+    rejectByLimit(req, kLimitBody, 413, "Payload Too Large",
+                  std::to_string(body_bytes) + "-byte body (limits.max_request_bytes is " +
+                      std::to_string(lim.max_request_bytes) + ")");
     return false;
   }
   if (d_.rate != nullptr && lim.rate_per_client > 0 && conn != nullptr &&

@@ -17,14 +17,16 @@
 //   304  GET whose If-None-Match matches the ETag (OCSP, CRL), or CRL If-Modified-Since
 //   502  CRL that could not be fetched or did not validate (reason in the log)
 //   503  more open connections than limits.max_connections (the connection is closed)
-//   431  more request headers than limits.max_headers
+//   431  more request header fields than limits.max_headers, or a header block over
+//        limits.max_header_bytes
+//   413  a body over limits.max_request_bytes
 //   429  more requests per second from one address than limits.rate_per_client (Retry-After)
 // Each refusal by a limit is logged (event=limit_rejected) and counted in
 // ocsp_proxy_limit_rejections_total{limit}.
-// libevent itself answers 413 for bodies over limits.max_request_bytes and drops clients
-// idle past client_timeout. OCSP answers are HTTP 200 with an OCSPResponse body: the answer,
-// or an unsigned error status (malformedRequest, unauthorized, tryLater, internalError;
-// RFC 6960 §4.2.1).
+// libevent itself answers what is over twice those two limits (413 for a body, 400 for
+// headers; not counted: the front never sees it) and drops clients idle past client_timeout.
+// OCSP answers are HTTP 200 with an OCSPResponse body: the answer, or an unsigned error
+// status (malformedRequest, unauthorized, tryLater, internalError; RFC 6960 §4.2.1).
 //
 // Every OCSP answer (good, revoked, unknown or an error status) is written to the revocation
 // log, one line per CertID; an answer under a watched intermediate found revoked carries
@@ -114,7 +116,8 @@ class HttpFront {
   Counter* hits_[3] = {};                // memory, redis, stale
   Counter* misses_ = nullptr;
   Counter* coalesced_ = nullptr;
-  Counter* limit_rejections_[3] = {};    // connections, headers, rate
+  static constexpr int kLimits = 5;
+  Counter* limit_rejections_[kLimits] = {};  // connections, headers, header_bytes, body, rate
   int in_flight_ = 0;
   bool draining_ = false;
   // Connections counted in d_.connections, each until its close callback.

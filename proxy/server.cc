@@ -306,6 +306,10 @@ void MainLoop::reload() {
 
 void MainLoop::drainAll(bool at_once) {
   stopping = true;
+  // With the workers' descriptors, the last ones of the listening sockets: new connections
+  // are refused from now on instead of queueing for a process that is leaving.
+  for (int fd : persistent->listen_fds) close(fd);
+  persistent->listen_fds.clear();
   for (auto& w : current->workers) {
     at_once ? w->stop() : w->drain(current->config->limits.drain_timeout_ms);
   }

@@ -101,6 +101,9 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     if (!transport_problem.empty()) {
       const char* kind = result.too_large ? "too_large" : !result.ok() ? "transport" : "http_status";
       metrics_->counter(Metric::UpstreamErrors, {attempt->upstream->name, fqdn, kind}).inc();
+      if (result.too_large) {
+        metrics_->counter(Metric::LimitRejections, {"upstream_response_bytes"}).inc();
+      }
     }
   }
   if (!transport_problem.empty()) {

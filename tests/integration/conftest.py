@@ -55,8 +55,9 @@ def proxy_bin() -> str:
 
 @pytest.fixture
 def start_responder(request, pki, tmp_path):
-    """start_responder(signer=None, next_update=("-ndays", 1), ca=None, index=None)
-    -> OcspResponder (for pki.ica and pki.index unless `ca` and `index` say otherwise)"""
+    """start_responder(signer=None, next_update=("-ndays", 1), ca=None, index=None, port=None)
+    -> OcspResponder (for pki.ica and pki.index unless `ca` and `index` say otherwise; on a
+    free port unless `port` names one, e.g. to restart a responder that was killed)"""
     def start(**kwargs) -> OcspResponder:
         responder = OcspResponder(pki, tmp_path, **kwargs)
         return _track(request, f"openssl ocsp responder :{responder.port}", responder)

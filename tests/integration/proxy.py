@@ -108,6 +108,21 @@ class Proxy:
         return f"http://127.0.0.1:{self.ports['ocsp']}/"
 
     @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def memory_kib(self, field: str = "VmRSS") -> int:
+        """A memory figure of the running process from /proc/<pid>/status, in KiB: VmRSS
+        (resident now), VmHWM (resident peak), VmSize, ..."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name == field:
+                number, unit = value.split()
+                assert unit == "kB", line
+                return int(number)
+        raise AssertionError(f"no {field} in /proc/{self.pid}/status")
+
+    @property
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['admin']}/"
 

@@ -63,11 +63,11 @@ class OcspResponder:
 
     def __init__(self, pki: Pki, workdir: Path, signer: Cert | None = None,
                  next_update: tuple[str, int] | None = ("-ndays", 1), ca: Cert | None = None,
-                 index: Path | None = None):
+                 index: Path | None = None, port: int | None = None):
         self.pki = pki
         self.signer = signer or pki.resp
         self.ca = ca or pki.ica
-        self.port = free_port()
+        self.port = port or free_port()  # a given port: e.g. a restart where one was killed
         self.out_path = workdir / f"responder-{self.port}.out"  # -text dumps of each exchange
         self.err_path = workdir / f"responder-{self.port}.err"  # one line per request
         args = ["openssl", "ocsp", "-index", str(index or pki.index), "-port", str(self.port),
@@ -98,6 +98,12 @@ class OcspResponder:
 
     def log_tail(self) -> str:
         return f"{tail(self.err_path)}\n({self.requests_served} requests served)"
+
+    def kill(self) -> None:
+        """kill -9, as a crash would end it."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -171,6 +177,7 @@ class Relay:
                  port: int = 0):
         assert mode in self.MODES, mode
         self.mode, self.target_url, self.requests = mode, target_url, 0
+        self.delay_s = 0.0  # set to hold every answer back this long (slow upstream)
         self.answers: list[bytes] = []  # bodies sent back, in order
         self.stopping = threading.Event()
         relay = self
@@ -188,6 +195,8 @@ class Relay:
 
             def _answer(self, upstream_request):
                 relay.requests += 1
+                if relay.delay_s:
+                    time.sleep(relay.delay_s)
                 if relay.mode == "silent":
                     relay.stopping.wait(timeout=30)
                     return

@@ -205,6 +205,11 @@ TEST_CASE("keys left out take their documented defaults") {
   CHECK(c->limits.client_timeout_ms == 10'000);
   CHECK(c->limits.upstream_timeout_ms == 5'000);
   CHECK(c->limits.max_upstream_response_bytes == 1 << 20);
+  CHECK(c->limits.max_connections == 4096);
+  CHECK(c->limits.max_headers == 64);
+  CHECK(c->limits.rate_per_client == 0);
+  CHECK(c->limits.rate_burst == 0);
+  CHECK(c->limits.drain_timeout_ms == 10'000);
   CHECK(c->cache.memory_bytes == 256u << 20);
   CHECK(c->cache.max_age_s == 7 * 86400);
   CHECK(c->cache.no_next_update_ttl_s == 300);
@@ -246,6 +251,11 @@ TEST_CASE("every key of the schema is stored in the config") {
       "  client_timeout: 30s\n"
       "  upstream_timeout: 1500ms\n"
       "  max_upstream_response_bytes: 2MiB\n"
+      "  max_connections: 100\n"
+      "  max_headers: 20\n"
+      "  rate_per_client: 50\n"
+      "  rate_burst: 200\n"
+      "  drain_timeout: 30s\n"
       "cache:\n"
       "  memory_bytes: 1GiB\n"
       "  max_age: 0s\n"
@@ -275,6 +285,11 @@ TEST_CASE("every key of the schema is stored in the config") {
   CHECK(c->limits.client_timeout_ms == 30'000);
   CHECK(c->limits.upstream_timeout_ms == 1'500);
   CHECK(c->limits.max_upstream_response_bytes == 2u << 20);
+  CHECK(c->limits.max_connections == 100);
+  CHECK(c->limits.max_headers == 20);
+  CHECK(c->limits.rate_per_client == 50);
+  CHECK(c->limits.rate_burst == 200);
+  CHECK(c->limits.drain_timeout_ms == 30'000);
   CHECK(c->cache.memory_bytes == 1u << 30);
   CHECK(c->cache.max_age_s == 0);
   CHECK(c->cache.no_next_update_ttl_s == 600);
@@ -1501,4 +1516,15 @@ TEST_CASE("distrust errors name the file, the line and the dotted key path") {
   };
   for (auto& c : cases) c.yaml += kUpstreams;
   checkErrors(cases, pki.dir.path());
+}
+
+TEST_CASE("limit errors name the file, the line and the dotted key path") {
+  CHECK(errorOf("limits:\n  max_connections: 0\n" + std::string(kUpstreams)).rfind(
+            "F:2: limits.max_connections: ", 0) == 0);
+  CHECK(errorOf("limits:\n  max_headers: many\n" + std::string(kUpstreams)).rfind(
+            "F:2: limits.max_headers: ", 0) == 0);
+  CHECK(errorOf("limits:\n  rate_per_client: -1\n" + std::string(kUpstreams)).rfind(
+            "F:2: limits.rate_per_client: ", 0) == 0);
+  CHECK(errorOf("limits:\n  drain_timeout: 0s\n" + std::string(kUpstreams)).rfind(
+            "F:2: limits.drain_timeout: ", 0) == 0);
 }

@@ -1,0 +1,119 @@
+"""Limits (issue 6, DESIGN.md §8): every limit gives a clear HTTP answer and a count in
+ocsp_proxy_limit_rejections_total{limit}, and the proxy goes on serving everyone else."""
+from __future__ import annotations
+
+import http.client
+import time
+
+from ocsp_client import SUCCESSFUL, curl, make_request, parse_response
+from prom_text import value
+
+LIMITS = {"max_request_bytes": "16KiB", "client_timeout": "5s", "upstream_timeout": "2s"}
+
+
+def rejections(proxy, limit: str) -> float:
+    return value(proxy.metrics(), "ocsp_proxy_limit_rejections_total", limit=limit)
+
+
+def keep_alive_post(conn: http.client.HTTPConnection, der: bytes) -> http.client.HTTPResponse:
+    conn.request("POST", "/", body=der, headers={"Content-Type": "application/ocsp-request"})
+    answer = conn.getresponse()
+    answer.body = answer.read()
+    return answer
+
+
+def test_connections_over_max_connections_get_503_and_are_closed(pki, responder, start_proxy):
+    proxy = start_proxy(responder.port, limits={**LIMITS, "max_connections": 2})
+    der = make_request(pki.ica, pki.good)
+    held = [http.client.HTTPConnection("127.0.0.1", proxy.ports["ocsp"], timeout=5)
+            for _ in range(2)]
+    for conn in held:
+        assert keep_alive_post(conn, der).status == 200
+    third = http.client.HTTPConnection("127.0.0.1", proxy.ports["ocsp"], timeout=5)
+    refused = keep_alive_post(third, der)
+    assert refused.status == 503, refused.body
+    assert refused.getheader("Connection") == "close" and refused.getheader("Retry-After") == "1"
+    assert b"limits.max_connections" in refused.body
+    assert rejections(proxy, "connections") == 1
+    proxy.wait_for_log("limit_rejected", limit="connections")
+    # The held connections still work; once one closes, a new client gets in.
+    assert keep_alive_post(held[0], der).status == 200
+    held[1].close()
+    time.sleep(0.2)
+    late = http.client.HTTPConnection("127.0.0.1", proxy.ports["ocsp"], timeout=5)
+    answer = keep_alive_post(late, der)
+    assert answer.status == 200 and parse_response(answer.body).response_status == SUCCESSFUL
+    for conn in (held[0], third, late):
+        conn.close()
+
+
+def test_more_header_fields_than_max_headers_get_431(pki, responder, start_proxy):
+    proxy = start_proxy(responder.port, limits={**LIMITS, "max_headers": 10})
+    der = make_request(pki.ica, pki.good)
+    many = {f"X-Filler-{i}": "x" for i in range(12)}
+    answer = curl("POST", proxy.url, der, headers=many)
+    assert answer.status == 431 and b"limits.max_headers" in answer.body, answer
+    assert rejections(proxy, "headers") == 1
+    assert responder.requests_served == 0
+    ok = curl("POST", proxy.url, der, headers={"X-Filler": "x"})
+    assert ok.status == 200 and parse_response(ok.body).response_status == SUCCESSFUL
+
+
+def test_a_client_over_rate_per_client_gets_429_with_retry_after_then_recovers(
+        pki, responder, start_proxy):
+    proxy = start_proxy(responder.port,
+                        limits={**LIMITS, "rate_per_client": 5, "rate_burst": 5})
+    der = make_request(pki.ica, pki.good)
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.ports["ocsp"], timeout=5)
+    statuses = [keep_alive_post(conn, der).status for _ in range(8)]
+    # The burst of 5 passes; the rest of the same second is refused (a token comes back every
+    # 200 ms, so a slow machine may let one more through).
+    assert statuses[:5] == [200] * 5 and statuses.count(429) >= 2, statuses
+    assert rejections(proxy, "rate") == statuses.count(429)
+    line = proxy.wait_for_log("limit_rejected", limit="rate")
+    assert "limits.rate_per_client" in line
+    time.sleep(1.1)
+    assert keep_alive_post(conn, der).status == 200
+    conn.close()
+
+
+def test_a_429_answer_names_retry_after(pki, responder, start_proxy):
+    proxy = start_proxy(responder.port, limits={**LIMITS, "rate_per_client": 1})
+    der = make_request(pki.ica, pki.good)
+    assert curl("POST", proxy.url, der).status == 200
+    refused = curl("POST", proxy.url, der)
+    assert refused.status == 429 and refused.headers.get("retry-after") == "1", refused
+
+
+def test_an_upstream_answer_over_max_upstream_response_bytes_is_refused_and_counted(
+        pki, responder, start_proxy):
+    proxy = start_proxy(responder.port,
+                        limits={**LIMITS, "max_upstream_response_bytes": "256"})
+    answer = curl("POST", proxy.url, make_request(pki.ica, pki.good))
+    # The real answer is over 1 KiB: not taken, so the client learns to try later.
+    assert answer.status == 200
+    assert parse_response(answer.body).response_status != SUCCESSFUL
+    assert rejections(proxy, "upstream_response_bytes") >= 1
+    proxy.wait_for_log("upstream_attempt_failed", reason="response")
+
+
+def test_a_header_block_over_max_header_bytes_gets_431_and_far_over_it_400(
+        pki, responder, start_proxy):
+    proxy = start_proxy(responder.port, limits={**LIMITS, "max_header_bytes": "2KiB"})
+    der = make_request(pki.ica, pki.good)
+    over = curl("POST", proxy.url, der, headers={"X-Big": "x" * 3000})
+    assert over.status == 431 and b"limits.max_header_bytes" in over.body, over
+    assert rejections(proxy, "header_bytes") == 1
+    # Past twice the limit libevent refuses the request before it reaches the proxy's code.
+    far_over = curl("POST", proxy.url, der, headers={"X-Big": "x" * 5000})
+    assert far_over.status == 400, far_over
+    assert responder.requests_served == 0
+    assert curl("POST", proxy.url, der).status == 200
+
+
+def test_a_body_over_max_request_bytes_gets_413_and_is_counted(pki, responder, start_proxy):
+    proxy = start_proxy(responder.port, limits={**LIMITS, "max_request_bytes": "1KiB"})
+    answer = curl("POST", proxy.url, b"\x30" * 1500)
+    assert answer.status == 413 and b"limits.max_request_bytes" in answer.body, answer
+    assert rejections(proxy, "body") == 1
+    assert curl("POST", proxy.url, make_request(pki.ica, pki.good)).status == 200
