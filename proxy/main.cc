@@ -42,7 +42,9 @@ void usage(FILE* out) {
                "  report           summarise revocation logs (JSON Lines) for the network team\n"
                "  firewall-list    every host:port the proxy may contact, to allow by FQDN\n"
                "\n"
-               "Signals: SIGTERM/SIGINT stop the proxy; SIGHUP reopens the revocation log.\n"
+               "Signals: SIGHUP reloads the config (an invalid one is logged and the running\n"
+               "one kept) and reopens the revocation log; SIGTERM/SIGINT stop accepting, let\n"
+               "requests in flight finish (limits.drain_timeout) and exit 0.\n"
                "Logs go to stderr, one logfmt line per event.\n",
                kDefaultConfig);
 }

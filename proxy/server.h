@@ -1,8 +1,12 @@
 #pragma once
 // The process: owns the main event loop (signals, admin listener), the listening sockets,
 // the shared cache and the workers (DESIGN.md §2; STYLE.md "one file owns the event loop").
-//   SIGTERM/SIGINT: stop accepting, stop the workers, return 0.
-//   SIGHUP: logged; config reload comes with the live-operations work.
+// What a config builds (issuer index, allow-list, watch, CRL service, workers) is one
+// generation; caches, circuit states, metrics, the revocation log and the sockets outlive it.
+//   SIGHUP: reopen the revocation log; load the config file again and, if valid, start a new
+//           generation on the same sockets and drain the old one; if not, keep running.
+//   SIGTERM/SIGINT: close the listening sockets, drain the workers (limits.drain_timeout),
+//           return 0; a second signal stops them at once.
 // Admin listener (loopback by default): GET /healthz -> 200 "ok" while the process runs;
 // GET /readyz -> 200 "ready" when every worker runs, else 503 naming what is not ready.
 #include <memory>
