@@ -17,7 +17,7 @@ PACKAGES=(
   meson ninja-build g++ pkg-config
   libcurl4-openssl-dev libssl-dev libevent-dev libhiredis-dev libyaml-cpp-dev doctest-dev
   redis-server openssl curl ca-certificates
-  python3 python3-pytest iproute2 util-linux
+  python3 python3-pytest python3-cryptography iproute2 util-linux
 )
 read -r -a extra <<<"${EXTRA_PACKAGES:-}"
 PACKAGES+=("${extra[@]}")

@@ -29,6 +29,7 @@ void FqdnHealth::failure(const std::string& fqdn, int64_t now_ms) {
   State& s = states_[fqdn];
   ++s.failures;
   if (s.open) {
+    if (!s.probing) return;  // sent before the circuit opened: not a probe
     // A failed probe: back off longer.
     s.probing = false;
     s.backoff_ms = std::min(s.backoff_ms * 2, policy_.max_backoff_ms);

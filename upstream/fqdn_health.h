@@ -5,6 +5,9 @@
 //   open       requests skip this FQDN until the backoff has passed;
 //   half-open  after the backoff one request (the probe) goes through: success closes the
 //              circuit, failure reopens it with the backoff doubled (up to max_backoff_ms).
+// A failure reported while the circuit is open and no probe is in flight comes from a request
+// sent before it opened; it changes nothing (else every request in flight at the moment the
+// circuit opens would double the backoff: 10 of them would make 2 s into 60 s).
 // One log line per state change (event=circuit state=open|closed fqdn=...).
 #include <cstdint>
 #include <mutex>

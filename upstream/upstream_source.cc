@@ -126,7 +126,12 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
   // Forward mode, issuer unknown (DESIGN.md §5): complete it through AIA, else apply
   // forward.unknown_issuer.
   auto completed = [this, attempt, result](Result<std::shared_ptr<const Route>> route) mutable {
+    // The FQDN answered over HTTP. The answers refused below say nothing about its health,
+    // but they may be the circuit's probe, which must end either way (else the circuit
+    // stays half open and the FQDN is skipped until a restart).
+    auto responderAnswered = [this, &attempt] { health_.success(attempt->fqdn()); };
     if (route && !(*route)->distrusted_as.empty()) {
+      responderAnswered();
       logEvent(LogLevel::Warn, "distrusted_issuer",
                {{"client", attempt->query->client}, {"issuer", (*route)->issuer_name},
                 {"distrust", (*route)->distrusted_as}});
@@ -139,6 +144,7 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
       return;
     }
     if (config_->forward.unknown_issuer == conf::UnknownIssuerPolicy::Refuse) {
+      responderAnswered();
       logEvent(LogLevel::Warn, "unknown_issuer_refused",
                {{"client", attempt->query->client},
                 {"upstream", attempt->upstream->name},

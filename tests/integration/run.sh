@@ -12,6 +12,11 @@ if ! "$python" -c 'import pytest' 2>/dev/null; then
   echo "run.sh: $python has no pytest; install it with: apt-get install -y python3-pytest" >&2
   exit 1
 fi
+if ! "$python" -c 'import cryptography.x509.ocsp' 2>/dev/null; then
+  echo "run.sh: $python has no cryptography (the fault drills build and check OCSP answers" \
+       "with it); install it with: apt-get install -y python3-cryptography" >&2
+  exit 1
+fi
 for tool in openssl curl ip unshare; do
   if ! command -v "$tool" >/dev/null; then
     echo "run.sh: '$tool' is missing (apt-get install -y openssl curl iproute2 util-linux)" >&2

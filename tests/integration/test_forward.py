@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import time
 import urllib.parse
 import urllib.request
 
@@ -256,3 +257,24 @@ def test_other_ica_responder_signs_with_a_delegated_responder_whose_aia_names_it
     with urllib.request.urlopen(local, timeout=5) as fetched:
         assert fetched.read() == pki.der(pki.other_ica)
     assert static.requests("/other_ica.der") == 1
+
+
+def test_a_refused_unknown_issuer_answer_as_the_circuit_probe_closes_the_circuit(
+        pki, unconfigured_issuer):
+    # The probe after an outage may be a request whose answer is then refused (issuer unknown
+    # under refuse): the responder did answer, so the circuit must close, not stay half open.
+    case = unconfigured_issuer(None, unknown_issuer="refuse")
+    der = make_request(pki.other_ica, pki.other_leaf)
+    case.relay.mode = "unavailable"
+    for _ in range(3):
+        curl("POST", case.url, der, proxy=case.proxy.url)
+    case.proxy.wait_for_log("circuit", state="open")
+    case.relay.mode = "pass"
+    time.sleep(2.2)  # the circuit's first backoff
+    probe = curl("POST", case.url, der, proxy=case.proxy.url)
+    assert parse_response(probe.body).response_status == UNAUTHORIZED
+    case.proxy.wait_for_log("circuit", state="closed")
+    reached = case.relay.requests
+    again = curl("POST", case.url, der, proxy=case.proxy.url)
+    assert parse_response(again.body).response_status == UNAUTHORIZED
+    assert case.relay.requests == reached + 1  # asked upstream, not skipped as still half open

@@ -283,6 +283,19 @@ TEST_CASE("an FQDN's circuit opens after consecutive failures and is probed afte
   CHECK(health.allow("other.example", t));
 }
 
+TEST_CASE("failures of requests in flight when the circuit opened do not lengthen its backoff") {
+  FqdnHealth health(FqdnHealth::Policy{3, 1000, 4000});
+  const std::string f = "ocsp.example";
+  for (int i = 0; i < 6; ++i) CHECK(health.allow(f, 0));  // six requests in flight
+  for (int i = 0; i < 3; ++i) health.failure(f, 10);      // the third opens the circuit
+  for (int i = 0; i < 3; ++i) health.failure(f, 20);      // the other three, late
+  CHECK_FALSE(health.allow(f, 1009));
+  CHECK(health.allow(f, 1010));  // the probe, after the base backoff
+  health.failure(f, 1010);       // a failed probe still doubles it
+  CHECK_FALSE(health.allow(f, 3009));
+  CHECK(health.allow(f, 3010));
+}
+
 TEST_CASE("a success resets the failure count") {
   FqdnHealth health(FqdnHealth::Policy{3, 1000, 4000});
   health.failure("a", 0);
