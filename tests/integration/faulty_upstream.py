@@ -33,7 +33,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pki import Cert, Pki
-from servers import _serve
+from servers import _serve, send_ocsp_response
 
 GARBAGE = b"this is not an OCSP response"
 HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
@@ -174,12 +174,7 @@ class FaultyUpstream:
                 self._answer(base64.b64decode(text + "=" * (-len(text) % 4)))
 
             def _answer(self, request_der: bytes):
-                body = upstream.answer(request_der)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/ocsp-response")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_ocsp_response(self, upstream.answer(request_der))
 
             def log_message(self, *args):
                 pass

@@ -161,6 +161,15 @@ def flip_crl_signature_byte(crl: bytes) -> bytes:
     return bytes(spoiled)
 
 
+def send_ocsp_response(handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+    """HTTP 200 application/ocsp-response with `body`, from a test upstream's handler."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/ocsp-response")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class Relay:
     """An HTTP upstream on one loopback address that forwards to the real responder and
     answers according to `mode`:
@@ -211,11 +220,7 @@ class Relay:
                     if relay.mode == "flip_signature":
                         body = flip_signature_byte(body)
                 relay.answers.append(body)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/ocsp-response")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_ocsp_response(self, body)
 
             def log_message(self, *args):
                 pass
