@@ -124,26 +124,14 @@ bool hostHeaderAgrees(evhttp_request* req, const HttpUrl& url, std::string* seen
   return count == 1 && hostHeaderMatches(*seen, url);
 }
 
-// The OCSP request of a POST body or of a GET/HEAD `get_path`; nullopt for other methods.
-std::optional<Result<OcspQuery>> decodeOcspRequest(evhttp_request* req,
-                                                   const std::string& get_path) {
-  evhttp_cmd_type method = evhttp_request_get_command(req);
-  if (method == EVHTTP_REQ_POST) {
-    evbuffer* in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, -1));
-    return decodeOcspDer(std::string_view(data != nullptr ? data : "", len));
-  }
-  if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) return decodeOcspGetPath(get_path);
-  return std::nullopt;
-}
-
 // ocsp_proxy_limit_rejections_total{limit}, in HttpFront::limit_rejections_ order.
 enum LimitIndex { kLimitConnections, kLimitHeaders, kLimitHeaderBytes, kLimitBody, kLimitRate };
 constexpr const char* kLimitNames[] = {"connections", "headers", "header_bytes", "body", "rate"};
 
-void releaseCrl(const void*, size_t, void* holder) {
-  delete static_cast<std::shared_ptr<const CrlEntry>*>(holder);
+// evbuffer_add_reference cleanup: drops the reply's hold on a cached entry.
+template <class Entry>
+void releaseEntry(const void*, size_t, void* holder) {
+  delete static_cast<std::shared_ptr<const Entry>*>(holder);
 }
 
 }  // namespace
@@ -164,6 +152,36 @@ HttpFront::HttpFront(FrontDeps deps) : d_(std::move(deps)) {
   for (int i = 0; i < kLimits; ++i) {
     limit_rejections_[i] = &d_.metrics->counter(Metric::LimitRejections, {kLimitNames[i]});
   }
+}
+
+const OcspQuery* RequestMemo::find(std::string_view request) const {
+  auto it = decoded_.find(request);
+  return it != decoded_.end() ? &it->second : nullptr;
+}
+
+void RequestMemo::remember(std::string_view request, const OcspQuery& query) {
+  if (query.nonce) return;  // every one differs: it would never be found again
+  if (decoded_.size() >= kEntries) decoded_.clear();
+  decoded_.emplace(std::string(request), query);
+}
+
+std::optional<Result<OcspQuery>> HttpFront::decodeOcspRequest(evhttp_request* req,
+                                                              const std::string& get_path) {
+  evhttp_cmd_type method = evhttp_request_get_command(req);
+  const bool post = method == EVHTTP_REQ_POST;
+  if (!post && method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) return std::nullopt;
+  std::string_view request = get_path;
+  if (post) {
+    evbuffer* in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, -1));
+    request = std::string_view(data != nullptr ? data : "", len);
+  }
+  RequestMemo& memo = post ? post_memo_ : get_memo_;
+  if (const OcspQuery* known = memo.find(request)) return Result<OcspQuery>(*known);
+  Result<OcspQuery> decoded = post ? decodeOcspDer(request) : decodeOcspGetPath(request);
+  if (decoded) memo.remember(request, *decoded);
+  return decoded;
 }
 
 HttpFront::~HttpFront() {
@@ -436,7 +454,11 @@ void HttpFront::answer(evhttp_request* req, const OcspQuery& query, const Result
     return;
   }
   count(query.mode, resultIndexFor(e.status));
-  sendBody(req, HTTP_OK, "OK", e.der);
+  // The body references the cached bytes (no copy); the entry is kept alive until sent.
+  auto* holder = new std::shared_ptr<const OcspEntry>(result->entry);
+  evbuffer_add_reference(evhttp_request_get_output_buffer(req), e.der.data(), e.der.size(),
+                         &releaseEntry<OcspEntry>, holder);
+  evhttp_send_reply(req, HTTP_OK, "OK", nullptr);
 }
 
 // One revocation-log line per CertID of the request (DESIGN.md §7).
@@ -516,7 +538,7 @@ void HttpFront::answerCrl(evhttp_request* req,
   // until libevent has sent them.
   auto* holder = new std::shared_ptr<const CrlEntry>(e);
   evbuffer_add_reference(evhttp_request_get_output_buffer(req), e->bytes.data(),
-                         e->bytes.size(), &releaseCrl, holder);
+                         e->bytes.size(), &releaseEntry<CrlEntry>, holder);
   evhttp_send_reply(req, HTTP_OK, "OK", nullptr);
 }
 

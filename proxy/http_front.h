@@ -36,6 +36,10 @@
 #include <event2/http.h>
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "cache/crl_store.h"
@@ -69,6 +73,23 @@ struct FrontDeps {
   RateLimiter* rate;                // null: no rate limit
 };
 
+// Requests already decoded on this worker, by their exact bytes (a POST body or a GET path):
+// a repeated request (the common case: many clients asking about the same certificates)
+// skips DER parsing. Bounded: emptied when it reaches kEntries. Loop thread only.
+class RequestMemo {
+ public:
+  static constexpr size_t kEntries = 8192;
+  const OcspQuery* find(std::string_view request) const;
+  void remember(std::string_view request, const OcspQuery& query);
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, OcspQuery, Hash, std::equal_to<>> decoded_;
+};
+
 class HttpFront {
  public:
   explicit HttpFront(FrontDeps deps);
@@ -97,6 +118,9 @@ class HttpFront {
   void rejectByLimit(evhttp_request* req, int limit, int code, const char* reason_phrase,
                      const std::string& detail);
   void handle(evhttp_request* req);
+  // The OCSP request of a POST body or of a GET/HEAD `get_path`; nullopt for other methods.
+  std::optional<Result<OcspQuery>> decodeOcspRequest(evhttp_request* req,
+                                                     const std::string& get_path);
   void handleForward(evhttp_request* req, const char* raw_uri, int64_t started_ms);
   void lookupOcsp(evhttp_request* req, Result<OcspQuery> decoded, int64_t started_ms,
                   const ForwardTarget* forward);
@@ -122,6 +146,8 @@ class HttpFront {
   bool draining_ = false;
   // Connections counted in d_.connections, each until its close callback.
   std::unordered_set<evhttp_connection*> connections_;
+  RequestMemo post_memo_;
+  RequestMemo get_memo_;
 };
 
 }  // namespace ocsp
