@@ -1,205 +1,486 @@
-"""Side-by-side benchmark of ocsp-proxy warm hits against nginx serving the same DER.
+"""ocsp-proxy next to what users would otherwise put in front of the CA responders (issue 7):
+nginx serving the answers as static files, nginx proxy_cache, a Squid forward cache, and the
+CA responder itself (`openssl ocsp`), all on this machine in one run.
 
-Runs inside bench/run's network namespace. Every configuration is measured in alternating
-rounds (A B C A B C ...) so that drift of the machine hits all alike; the median round is
-reported. Figures are ratios to nginx static in the same run.
+Runs inside bench/run's network namespace (loopback only). Sections (--only):
+
+  hits       warm hits, wrk with bench/requests.lua cycling through --requests distinct
+             CertIDs, every configuration in alternating rounds (A B C ... A B C ...), the
+             median round reported as a ratio to nginx static; then a paced run (fixed
+             offered rate) for p99 at 200 connections
+  miss       one request at a time for never-seen CertIDs: ocsp-proxy (miss, upstream
+             fetch, validation, store) against asking `openssl ocsp` directly, interleaved
+  coalesce   1,000 requests for one uncached CertID at the same moment: upstream requests
+  scaling    1 worker against 2 workers on hits, with the server pinned and unpinned
+  memory     resident size at --memory-entries cached responses against the DER held
+  million    (only when asked) 1,000,000 distinct CertIDs into a cache with a byte bound
+
+Server processes and the load generator are pinned to different CPUs when there are at
+least two; otherwise the report says they share. It measures; it asserts nothing (but it
+checks that every peer answers every request with the same DER the origin gave).
 """
 from __future__ import annotations
 
 import argparse
-import base64
+import datetime
+import json
 import os
+import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
-import urllib.parse
+import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from pki import Pki  # noqa: E402
-from proxy import Proxy, proxy_config, upstream  # noqa: E402
-from servers import OcspResponder, RedisServer, free_port, wait_until  # noqa: E402
+import httpload  # noqa: E402
 import ocsp_client  # noqa: E402
+import probes  # noqa: E402
+import workload  # noqa: E402
+from peers import Nginx, Responder, Squid, pinned  # noqa: E402
+from pki import OCSP_FQDN, Pki  # noqa: E402
+from proxy import Proxy, proxy_config, upstream  # noqa: E402
+from servers import RedisServer  # noqa: E402
 
-BINARY = ROOT / "build" / "ocsp-proxy"
-
-
-def parse_wrk(out: str) -> dict:
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-    def pct(p: str) -> float:
-        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        value, unit = float(m.group(1)), m.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": pct("50"), "p99": pct("99"),
-            "non2xx": int(errors.group(1)) if errors else 0}
+LUA = BENCH / "requests.lua"
+SECTIONS = ("hits", "miss", "coalesce", "scaling", "memory", "million")
 
 
-def wrk(url: str, connections: int, duration: int, script: Path | None) -> dict:
-    args = ["wrk", "-t2" if connections >= 2 else "-t1", f"-c{connections}", f"-d{duration}s",
-            "--latency"]
-    if script:
-        args += ["-s", str(script)]
-    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
-    return parse_wrk(out)
+# -- wrk ----------------------------------------------------------------------------------
+
+class Load:
+    """How wrk is run: its CPUs and thread count, and the CPUs of the servers."""
+
+    def __init__(self, server_cpus: set[int] | None, client_cpus: set[int] | None,
+                 threads: int, duration_s: int):
+        self.server_cpus, self.client_cpus = server_cpus, client_cpus
+        self.threads, self.duration_s = threads, duration_s
+        self.load_samples: list[float] = []  # 1-minute load average after each wrk run
+
+    def wrk_command(self, url: str, connections: int, lua_args: list[str],
+                    duration_s: int | None = None, cpus: set[int] | None | str = "default",
+                    threads: int | None = None) -> list[str]:
+        cpus = self.client_cpus if cpus == "default" else cpus
+        threads = min(threads or self.threads, connections)
+        args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s or self.duration_s}s",
+                "--timeout", "10s", "-s", str(LUA), url, "--", *lua_args]
+        if cpus:
+            args = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *args]
+        return args
+
+    def wrk(self, url: str, connections: int, lua_args: list[str], **kwargs) -> dict:
+        """One wrk run to its end; its figures."""
+        args = self.wrk_command(url, connections, lua_args, **kwargs)
+        proc = subprocess.run(args, capture_output=True, text=True)
+        self.load_samples.append(float(load_average().split()[0]))
+        return parse_wrk(args, proc.returncode, proc.stdout, proc.stderr)
 
 
-def post_script(workdir: Path, body: Path) -> Path:
-    script = workdir / "post.lua"
-    script.write_text(textwrap.dedent(f"""\
-        local f = assert(io.open("{body}", "rb"))
-        wrk.method = "POST"
-        wrk.body = f:read("*a")
-        f:close()
-        wrk.headers["Content-Type"] = "application/ocsp-request"
-        """))
-    return script
+def parse_wrk(args: list[str], returncode: int, out: str, err: str) -> dict:
+    if returncode != 0 or "BENCH " not in out:
+        raise RuntimeError(f"{' '.join(args)} failed ({returncode}):\n{out}\n{err}")
+    figures = json.loads(out.split("BENCH ", 1)[1].splitlines()[0])
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = sum(v for k, v in figures.items() if k.startswith("errors_") and k != "errors_status")
+    return {"rps": figures["requests"] / (figures["duration_us"] / 1e6),
+            "p50": figures["p50_us"] / 1000, "p90": figures["p90_us"] / 1000,
+            "p99": figures["p99_us"] / 1000, "max": figures["max_us"] / 1000,
+            "requests": figures["requests"],
+            "errors": errors + (int(non2xx.group(1)) if non2xx else 0)}
 
 
-class Nginx:
-    def __init__(self, workdir: Path, der: bytes, workers: int):
-        self.root = workdir / "www"
-        self.root.mkdir()
-        (self.root / "resp.der").write_bytes(der)
-        # nginx workers run as nobody: they must reach the file through the 0700 temp dir.
-        for d in (workdir, self.root):
-            d.chmod(0o755)
-        (self.root / "resp.der").chmod(0o644)
-        self.port = free_port()
-        conf = workdir / "nginx.conf"
-        conf.write_text(textwrap.dedent(f"""\
-            worker_processes {workers};
-            pid {workdir}/nginx.pid;
-            error_log {workdir}/nginx.err warn;
-            daemon off;
-            events {{ worker_connections 4096; }}
-            http {{
-              access_log off;
-              keepalive_requests 1000000;
-              types {{ application/ocsp-response der; }}
-              client_body_temp_path {workdir}/nginx-body;
-              proxy_temp_path {workdir}/nginx-proxy;
-              fastcgi_temp_path {workdir}/nginx-fastcgi;
-              uwsgi_temp_path {workdir}/nginx-uwsgi;
-              scgi_temp_path {workdir}/nginx-scgi;
-              server {{
-                listen 127.0.0.1:{self.port};
-                root {self.root};
-              }}
-            }}
-            """))
-        self.proc = subprocess.Popen(["nginx", "-c", str(conf)], stdin=subprocess.DEVNULL)
-        wait_until(self._up, 10, "nginx")
+def median_round(rounds: list[dict]) -> dict:
+    """The round with the median req/s (its own latencies: percentiles of different rounds
+    are not mixed)."""
+    ordered = sorted(rounds, key=lambda r: r["rps"])
+    median = ordered[len(ordered) // 2]
+    spread = (ordered[-1]["rps"] - ordered[0]["rps"]) / median["rps"] if median["rps"] else 0
+    return dict(median, spread=spread, best=ordered[-1]["rps"],
+                rounds=[r["rps"] for r in rounds])
 
-    def _up(self) -> bool:
-        try:
-            urllib.request.urlopen(self.url, timeout=1).read()
-            return True
-        except OSError:
-            return False
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/resp.der"
+# -- set-up -------------------------------------------------------------------------------
 
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
+def cpu_split(no_pin: bool) -> tuple[set[int] | None, set[int] | None, str]:
+    """(server CPUs, load-generator CPUs, a sentence for the report)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if no_pin:
+        return None, None, f"no pinning (--no-pin): servers and wrk share CPUs {cpus}"
+    if len(cpus) < 2:
+        return None, None, f"could not pin: only CPU {cpus} is available, servers and wrk share it"
+    half = len(cpus) // 2
+    client, server = set(cpus[:half]), set(cpus[half:])
+    return server, client, (f"servers pinned to CPU {sorted(server)}, wrk to CPU {sorted(client)} "
+                            "(taskset); the Python helpers (warm-up, miss timing) run on wrk's CPUs")
+
+
+class Run:
+    """Everything one run starts, stopped in reverse order at the end."""
+
+    def __init__(self, args, work: Path):
+        self.args, self.work = args, work
+        self._stop: list = []
+        self.binary = str(Path(args.binary).resolve())
+
+    def keep(self, server):
+        self._stop.append(server.stop)
+        return server
+
+    def stop_all(self) -> None:
+        for fn in reversed(self._stop):
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 - best-effort teardown
+                print(f"bench: teardown: {e}", file=sys.stderr)
+
+    def proxy(self, name: str, upstream_port: int, issuers: list[Path], workers: int,
+              cpus: set[int] | None, memory_bytes: str | int = "256MiB",
+              redis_port: int | None = None) -> Proxy:
+        config = proxy_config([upstream(upstream_port, [OCSP_FQDN], issuers)],
+                              {OCSP_FQDN: "127.0.0.1"})
+        config["workers"] = workers
+        config["logging"] = {"level": "info"}  # per-request lines are debug only
+        config["cache"] = dict(config["cache"], memory_bytes=memory_bytes)
+        config["limits"] = dict(config["limits"], client_timeout="120s")
+        if redis_port:
+            config["redis"] = {"address": f"127.0.0.1:{redis_port}"}
+        with pinned(cpus):
+            return self.keep(Proxy(self.binary, self.work, config, name=name))
+
+
+def metric(proxy: Proxy, name: str) -> float:
+    """The sum of every series of one metric on the proxy's /metrics."""
+    text = urllib.request.urlopen(proxy.admin_url + "metrics", timeout=10).read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name)] in "{ ":
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for pid {pid}")
+
+
+def check_answers(what: str, answers: list[httpload.Answer], expected: list[bytes]) -> None:
+    bad = [i for i, (a, der) in enumerate(zip(answers, expected))
+           if a.status != 200 or a.body != der]
+    if bad:
+        a = answers[bad[0]]
+        raise RuntimeError(f"{what}: {len(bad)} of {len(answers)} answers differ from the "
+                           f"origin's DER; first #{bad[0]}: HTTP {a.status} {a.body[:200]!r}")
+
+
+# -- the hits section ---------------------------------------------------------------------
+
+def section_hits(run: Run, load: Load, pki: Pki, requests: list[workload.Request],
+                 responder: Responder, server_cpus, client_cpus, report: dict) -> None:
+    args, work = run.args, run.work
+    workers = args.workers
+    post_file, get_file = workload.write_wrk_files(work, requests)
+    print(f"bench: hits: {len(requests)} distinct CertIDs, {workers} worker(s) per server",
+          file=sys.stderr)
+
+    # The origin: what a CA's OCSP CDN is to nginx and Squid (RFC 5019 caching headers, one
+    # signed answer per CertID). It is an ocsp-proxy in front of `openssl ocsp`, warmed
+    # once, so that the caches in front of it fill fast; it is idle while hits are measured.
+    origin = run.proxy("origin", responder.port, [pki.ica.pem], workers, server_cpus)
+    origin_host = f"{OCSP_FQDN}:{origin.ports['ocsp']}"
+    with pinned(client_cpus):
+        answers = httpload.one_pass("127.0.0.1", origin.ports["ocsp"],
+                                    [httpload.post("/", origin_host, r.der) for r in requests])
+    if any(a.status != 200 for a in answers):
+        raise RuntimeError(f"origin warm-up: {sum(a.status != 200 for a in answers)} failures")
+    ders = [a.body for a in answers]
+    report["der_bytes_mean"] = statistics.mean(map(len, ders))
+
+    memory = run.proxy("memory", origin.ports["ocsp"], [pki.ica.pem], workers, server_cpus)
+    redis = None
+    with pinned(server_cpus):
+        redis = run.keep(RedisServer(work))
+    redis_proxy = run.proxy("redis", origin.ports["ocsp"], [pki.ica.pem], workers, server_cpus,
+                            memory_bytes=0, redis_port=redis.port)
+    with pinned(server_cpus):
+        nginx = run.keep(Nginx(work, workers, origin.ports["ocsp"]))
+        squid = run.keep(Squid(work, {OCSP_FQDN: "127.0.0.1"}))
+    for r, der in zip(requests, ders):
+        nginx.put_static(r.b64url, der)
+
+    # The same absolute-URI requests to both forward proxies. (ocsp-proxy closes the
+    # connection after each: libevent's evhttp closes a "proxy request" unless the answer
+    # carries Proxy-Connection: keep-alive; wrk reconnects and counts a read error.)
+    forward = [f"prefix=http://{origin_host}/", f"host={origin_host}"]
+    configs = {
+        # name: (port, lua args, methods note)
+        "nginx static GET": (nginx.static_port, ["mode=get", f"file={get_file}"]),
+        "nginx proxy_cache GET": (nginx.cache_port, ["mode=get", f"file={get_file}"]),
+        "nginx proxy_cache POST": (nginx.cache_port, ["mode=post", f"file={post_file}"]),
+        "squid forward GET": (squid.port, ["mode=get", f"file={get_file}", *forward]),
+        "ocsp-proxy memory GET": (memory.ports["ocsp"], ["mode=get", f"file={get_file}"]),
+        "ocsp-proxy memory POST": (memory.ports["ocsp"], ["mode=post", f"file={post_file}"]),
+        "ocsp-proxy memory forward GET": (memory.ports["ocsp"], [
+            "mode=get", f"file={get_file}", *forward]),
+        "ocsp-proxy redis GET": (redis_proxy.ports["ocsp"], ["mode=get", f"file={get_file}"]),
+        "ocsp-proxy redis POST": (redis_proxy.ports["ocsp"], ["mode=post", f"file={post_file}"]),
+    }
+
+    # Warm every cache with one pass over every request in its own method and form, and
+    # check each answer is the origin's DER byte for byte.
+    def raw_for(lua_args: list[str], r: workload.Request, port: int) -> bytes:
+        o = dict(a.split("=", 1) for a in lua_args)
+        host = o.get("host", f"127.0.0.1:{port}")
+        extra = o["header"] + "\r\n" if "header" in o else ""
+        if o["mode"] == "post":
+            return httpload.post(o.get("prefix", "/"), host, r.der, extra)
+        return httpload.get(o.get("prefix", "/") + r.b64url, host, extra)
+
+    for name, (port, lua_args) in configs.items():
+        t0 = time.monotonic()
+        with pinned(client_cpus):
+            answers = httpload.one_pass("127.0.0.1", port,
+                                        [raw_for(lua_args, r, port) for r in requests])
+        check_answers(name, answers, ders)
+        print(f"bench: warmed {name} ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
+
+    origin_requests_before = metric(origin, "ocsp_proxy_requests_total")
+    upstream_before = responder.requests_served
+    # A second short pass of wrk per configuration: connections, page cache, CPU caches.
+    for name, (port, lua_args) in configs.items():
+        load.wrk(f"http://127.0.0.1:{port}/", 50, lua_args, duration_s=1)
+
+    results: dict[int, dict[str, list[dict]]] = {}
+    for connections in args.connections:
+        results[connections] = {name: [] for name in configs}
+        for round_number in range(args.rounds):
+            print(f"bench: hits: {connections} connections, round {round_number + 1}/"
+                  f"{args.rounds}", file=sys.stderr)
+            for name, (port, lua_args) in configs.items():
+                result = load.wrk(f"http://127.0.0.1:{port}/", connections, lua_args)
+                if result["errors"] or not result["requests"]:
+                    print(f"bench: {name}: {result['requests']} requests, {result['errors']} "
+                          "errors", file=sys.stderr)
+                results[connections][name].append(result)
+    report["hits"] = {c: {name: median_round(rs) for name, rs in by_name.items()}
+                      for c, by_name in results.items()}
+    report["origin_requests_during_hits"] = (metric(origin, "ocsp_proxy_requests_total")
+                                             - origin_requests_before)
+    report["upstream_requests_during_hits"] = responder.requests_served - upstream_before
+
+    # Latency at a fixed offered rate: with a closed loop (wrk's default) every connection
+    # always has a request in flight, so mean latency = connections / throughput (Little's
+    # law) whatever the server does; a p99 target at 200 connections needs an open rate.
+    paced = {}
+    most = report["hits"][max(report["hits"])]  # the run with the most connections
+    rate = args.paced_rate or most["nginx static GET"]["rps"] / 2
+    delay_ms = max(1, round(200 * 1000 / rate))
+    for name in ("nginx static GET", "ocsp-proxy memory GET", "ocsp-proxy memory POST"):
+        port, lua_args = configs[name]
+        rounds = [load.wrk(f"http://127.0.0.1:{port}/", 200, lua_args + [f"delay_ms={delay_ms}"])
+                  for _ in range(args.rounds)]
+        paced[name] = median_round(rounds)
+    report["paced"] = {"connections": 200, "delay_ms": delay_ms, "offered": rate,
+                       "results": paced}
+
+
+# -- report -------------------------------------------------------------------------------
+
+METHODS = {
+    "nginx static GET": "GET (file per request)",
+    "nginx proxy_cache GET": "GET",
+    "nginx proxy_cache POST": "POST, key = body bytes",
+    "squid forward GET": "GET only (no POST caching)",
+    "ocsp-proxy memory GET": "GET and POST",
+    "ocsp-proxy memory POST": "GET and POST",
+    "ocsp-proxy memory forward GET": "absolute-URI GET and POST",
+    "ocsp-proxy redis GET": "GET and POST",
+    "ocsp-proxy redis POST": "GET and POST",
+}
+
+
+def markdown(report: dict) -> str:
+    out = []
+    w = out.append
+    w(f"Measured {report['date']} on {report['machine']} (`{report['command']}`).")
+    w(f"Load average (1, 5, 15 min) before the run: {report['load_before']}; after: "
+      f"{report['load_after']}"
+      + (f"; 1-minute load after each wrk run: median {report['load_median']:.2f}, "
+         f"max {report['load_max']:.2f}" if "load_max" in report else "")
+      + f" (this machine has {os.cpu_count()} CPUs: anything above what the bench itself "
+      "runs means other work shared the CPUs).")
+    line = (f"CPUs: {report['pinning']}. {report['workers']} worker(s) per server "
+            "(ocsp-proxy, nginx; Squid runs one process)")
+    if "hits" in report:
+        line += (f"; wrk {report['wrk_threads']} thread(s); {report['rounds']} alternating "
+                 f"rounds of {report['duration_s']} s, median round shown; "
+                 f"{report['requests']:,} distinct CertIDs cycled by `bench/requests.lua`; "
+                 f"answers of {report['der_bytes_mean']:.0f} bytes")
+    w(line + ".")
+    w("")
+    if "hits" in report:
+        for connections, by_name in report["hits"].items():
+            base = by_name["nginx static GET"]["rps"]
+            w(f"**Warm hits, {connections} keep-alive connections**")
+            w("")
+            best_base = by_name["nginx static GET"]["best"]
+            w("| server, request | can cache | req/s | p50 ms | p99 ms | vs nginx static | "
+              "best round req/s | best vs best | spread |")
+            w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            for name, m in by_name.items():
+                errors = f" ({m['errors']:,} errors)" if m["errors"] else ""
+                w(f"| {name}{errors} | {METHODS[name]} | {m['rps']:,.0f} | {m['p50']:.2f} | "
+                  f"{m['p99']:.2f} | {m['rps'] / base:.2f}× | {m['best']:,.0f} | "
+                  f"{m['best'] / best_base:.2f}× | {m['spread'] * 100:.0f}% |")
+            w("")
+        w("req/s, p50 and p99 are those of the median round; best round: the fastest one "
+          "(other work on the machine only ever slows a run down, so best against best is the "
+          "less disturbed ratio); spread: (fastest − slowest) / median. Errors: the forward "
+          "rows count one read error per request because ocsp-proxy closes each forward "
+          "connection after its answer (wrk reconnects).")
+        w("")
+        w(f"Requests reaching the origin during the measured hit runs: "
+          f"{report['origin_requests_during_hits']:.0f}; reaching `openssl ocsp`: "
+          f"{report['upstream_requests_during_hits']} (every peer answered from its cache).")
+        w("")
+        p = report["paced"]
+        w(f"**Paced: {p['connections']} connections, each pausing {p['delay_ms']} ms between "
+          f"requests** (offered about {p['offered']:,.0f} req/s, half of what nginx static "
+          "served closed-loop unless --paced-rate; latency is then the server's, not a queue's)")
+        w("")
+        w("| server, request | req/s offered and served | p50 ms | p90 ms | p99 ms | max ms |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for name, m in p["results"].items():
+            w(f"| {name} | {m['rps']:,.0f} | {m['p50']:.2f} | {m['p90']:.2f} | {m['p99']:.2f} | "
+              f"{m['max']:.2f} |")
+        w("")
+    for key in ("miss", "coalesce", "scaling", "memory", "million"):
+        if key in report:
+            w(probes.markdown(key, report[key]))
+            w("")
+    return "\n".join(out)
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    # SIGTERM (timeout, kill) ends the run through the finally below, which stops every
+    # server it started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--binary", default=str(ROOT / "build-bench" / "ocsp-proxy"),
+                    help="the ocsp-proxy to measure (bench/run builds build-bench/, release)")
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per configuration")
-    ap.add_argument("--connections", type=int, default=50)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--connections", default="50,200",
+                    help="comma-separated keep-alive connection counts for the hit runs")
+    ap.add_argument("--requests", type=int, default=10000, help="distinct CertIDs cycled by wrk")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="worker threads/processes per server; 0 = one per server CPU")
+    ap.add_argument("--paced-rate", type=float, default=0,
+                    help="offered req/s of the paced run (200 connections); 0 = half of what "
+                         "nginx static served closed-loop")
+    ap.add_argument("--miss-requests", type=int, default=300,
+                    help="misses timed (and as many direct requests)")
+    ap.add_argument("--burst", type=int, default=1000, help="concurrent requests for one CertID")
+    ap.add_argument("--memory-entries", type=int, default=100000)
+    ap.add_argument("--million-entries", type=int, default=1000000)
+    ap.add_argument("--million-bytes", default="2GiB",
+                    help="cache.memory_bytes of the million section")
+    ap.add_argument("--only", default="hits,miss,coalesce,scaling,memory",
+                    help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    ap.add_argument("--quick", action="store_true",
+                    help="2 s runs, 1 round, 50 connections, 20,000 entries for memory")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin servers and wrk apart")
+    ap.add_argument("--markdown", help="also write the report as Markdown to this file")
+    ap.add_argument("--json", help="also write every figure as JSON to this file")
+    ap.add_argument("--command", default="bash bench/run", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.quick:
+        args.duration, args.rounds, args.connections = 2, 1, "50"
+        args.memory_entries = min(args.memory_entries, 20000)
+        args.miss_requests = min(args.miss_requests, 100)
+    args.connections = [int(c) for c in args.connections.split(",")]
+    sections = args.only.split(",")
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
+    if not Path(args.binary).is_file():
+        ap.error(f"{args.binary} does not exist (bench/run builds it)")
 
+    server_cpus, client_cpus, pinning = cpu_split(args.no_pin)
+    if not args.workers:
+        args.workers = len(server_cpus) if server_cpus else os.cpu_count()
+    threads = len(client_cpus) if client_cpus else max(1, (os.cpu_count() or 2) // 2)
+    load = Load(server_cpus, client_cpus, threads, args.duration)
+    print(f"bench: {pinning}", file=sys.stderr)
+
+    report = {
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{os.cpu_count()} CPUs ({_cpu_model()}), {platform.system()} "
+                   f"{platform.release()}",
+        "command": args.command, "pinning": pinning, "workers": args.workers,
+        "wrk_threads": threads, "rounds": args.rounds, "duration_s": args.duration,
+        "requests": args.requests, "load_before": load_average(),
+    }
     work = Path(tempfile.mkdtemp(prefix="ocsp-bench-"))
-    stop = []
+    if os.geteuid() == 0:
+        work.chmod(0o755)  # squid drops to the proxy user and must reach its directory
+    run = Run(args, work)
     try:
         pki = Pki(work / "pki")
-        responder = OcspResponder(pki, work)
-        stop.append(responder.stop)
-        resolve = {"ocsp.test.example": "127.0.0.1"}
-        ups = [upstream(responder.port, ["ocsp.test.example"], [pki.ica.pem])]
+        factory = workload.RequestFactory(ocsp_client.make_request(pki.ica, pki.good))
+        hit_requests = factory.fresh(args.requests)
+        miss_requests = factory.fresh(2 * args.miss_requests + 2)
+        index = work / "bench-index.txt"
+        workload.write_index(index, pki.index, hit_requests + miss_requests)
+        with pinned(server_cpus):
+            responder = run.keep(Responder(pki, index, work))
 
-        def config(**overrides) -> dict:
-            c = proxy_config(ups, resolve)
-            c["workers"] = args.workers
-            c["logging"] = {"level": "info"}  # per-request lines are debug only
-            c.update(overrides)
-            return c
-
-        memory_proxy = Proxy(str(BINARY), work, config(), name="memory")
-        stop.append(memory_proxy.stop)
-        redis = RedisServer(work)
-        stop.append(redis.stop)
-        redis_cfg = config(redis={"address": f"127.0.0.1:{redis.port}"})
-        redis_cfg["cache"] = dict(redis_cfg["cache"], memory_bytes=0)
-        redis_proxy = Proxy(str(BINARY), work, redis_cfg, name="redis")
-        stop.append(redis_proxy.stop)
-
-        leaf = pki.good
-        req = ocsp_client.make_request(pki.ica, leaf)
-        body = work / "request.der"
-        body.write_bytes(req)
-        b64 = urllib.parse.quote(base64.b64encode(req).decode(), safe="")
-        warm = {}
-        for name, p in (("memory", memory_proxy), ("redis", redis_proxy)):
-            r = urllib.request.Request(p.url, data=req,
-                                       headers={"Content-Type": "application/ocsp-request"})
-            warm[name] = urllib.request.urlopen(r, timeout=10).read()
-        nginx = Nginx(work, warm["memory"], args.workers)
-        stop.append(nginx.stop)
-        script = post_script(work, body)
-
-        runs = {
-            "nginx static GET": (nginx.url, None),
-            "ocsp-proxy memory GET": (memory_proxy.url + b64, None),
-            "ocsp-proxy memory POST": (memory_proxy.url, script),
-            "ocsp-proxy redis GET": (redis_proxy.url + b64, None),
-            "ocsp-proxy redis POST": (redis_proxy.url, script),
-        }
-        results: dict[str, list[dict]] = {k: [] for k in runs}
-        for _ in range(args.rounds):
-            for name, (url, s) in runs.items():
-                results[name].append(wrk(url, args.connections, args.duration, s))
-        upstream_requests = responder.requests_served
-
-        def median(name: str) -> dict:
-            rs = results[name]
-            return {k: statistics.median(r[k] for r in rs) for k in rs[0]}
-
-        base = median("nginx static GET")["rps"]
-        print(f"\nocsp-proxy bench: {args.connections} keep-alive connections, "
-              f"{args.workers} workers (proxy and nginx), {args.rounds} alternating rounds "
-              f"of {args.duration}s, median round; wrk on the same {os.cpu_count()} cores "
-              "(no pinning)")
-        print(f"{'configuration':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs nginx':>10}{'errors':>8}")
-        for name in runs:
-            m = median(name)
-            print(f"{name:<26}{m['rps']:>10.0f}{m['p50']:>9.2f}{m['p99']:>9.2f}"
-                  f"{m['rps'] / base:>9.2f}x{int(m['non2xx']):>8}")
-        print(f"upstream requests during the whole run: {upstream_requests} "
-              "(1 per proxy instance expected: both warmed once)")
+        if "hits" in sections:
+            section_hits(run, load, pki, hit_requests, responder, server_cpus, client_cpus,
+                         report)
+        ctx = probes.Context(run=run, load=load, pki=pki, factory=factory, responder=responder,
+                             server_cpus=server_cpus, client_cpus=client_cpus, metric=metric,
+                             rss_kib=rss_kib, parse_wrk=parse_wrk, hit_requests=hit_requests,
+                             miss_requests=miss_requests)
+        for key in ("miss", "coalesce", "scaling", "memory", "million"):
+            if key in sections:
+                print(f"bench: {key}", file=sys.stderr)
+                report[key] = getattr(probes, key)(ctx)
+        report["load_after"] = load_average()
+        if load.load_samples:
+            report["load_median"] = statistics.median(load.load_samples)
+            report["load_max"] = max(load.load_samples)
+        text = markdown(report)
+        print(text)
+        if args.markdown:
+            Path(args.markdown).write_text(text + "\n")
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
         return 0
     finally:
-        for fn in reversed(stop):
-            try:
-                fn()
-            except Exception:  # noqa: BLE001 - best effort teardown
-                pass
+        run.stop_all()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return " ".join(line.split(":", 1)[1].split())
+    return platform.machine()
 
 
 if __name__ == "__main__":

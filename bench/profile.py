@@ -1,0 +1,168 @@
+"""Profile of the warm in-process hit path: one ocsp-proxy worker, warmed with --requests
+distinct CertIDs from `openssl ocsp`, then wrk with bench/requests.lua for --duration seconds
+while the profiler looks at the proxy only.
+
+  callgrind (default)  exact user-space instruction counts, independent of machine load:
+                       prints instructions per request and the functions that cost most
+                       (inclusive and self). Instrumentation is switched on only for the
+                       measured run, so start-up and warm-up are not counted.
+  perf                 sampled CPU time including the kernel (perf record -g, dwarf
+                       unwinding); needs perf_event access. Prints the top symbols.
+
+Build the binary with symbols for readable output (bench/profile does: release, -g,
+-fno-omit-frame-pointer, in build-profile/). Runs inside a private network namespace.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent / "tests" / "integration"))
+
+import httpload  # noqa: E402
+import ocsp_client  # noqa: E402
+import proxy as proxy_module  # noqa: E402
+import workload  # noqa: E402
+from peers import Responder  # noqa: E402
+from pki import OCSP_FQDN, Pki  # noqa: E402
+from proxy import Proxy, proxy_config, upstream  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--tool", choices=("callgrind", "perf"), default="callgrind")
+    ap.add_argument("--mode", choices=("post", "get"), default="post")
+    ap.add_argument("--requests", type=int, default=10000,
+                    help="distinct CertIDs cycled (as bench/run does)")
+    ap.add_argument("--duration", type=int, default=10, help="seconds of measured load")
+    ap.add_argument("--connections", type=int, default=10)
+    ap.add_argument("--top", type=int, default=40, help="functions listed")
+    ap.add_argument("--out", help="keep the raw profile here (callgrind.out / perf.data)")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="ocsp-profile-"))
+    stop = []
+    try:
+        pki = Pki(work / "pki")
+        factory = workload.RequestFactory(ocsp_client.make_request(pki.ica, pki.good))
+        requests = factory.fresh(args.requests)
+        index = work / "index.txt"
+        workload.write_index(index, pki.index, requests)
+        post_file, get_file = workload.write_wrk_files(work, requests)
+        responder = Responder(pki, index, work)
+        stop.append(responder.stop)
+
+        binary = str(Path(args.binary).resolve())
+        raw_out = work / "profile.out"
+        if args.tool == "callgrind":
+            # valgrind runs the proxy ~30x slower: give it time to start and to fetch
+            proxy_module.START_TIMEOUT_S = 120
+            wrapper = work / "valgrind-proxy"
+            wrapper.write_text(
+                "#!/bin/sh\nexec valgrind --tool=callgrind --instr-atstart=no "
+                f"--callgrind-out-file={raw_out}.%p {binary} \"$@\"\n")
+            wrapper.chmod(0o755)
+            binary = str(wrapper)
+        config = proxy_config([upstream(responder.port, [OCSP_FQDN], [pki.ica.pem])],
+                              {OCSP_FQDN: "127.0.0.1"})
+        config.update(workers=1, logging={"level": "info"})
+        config["limits"] = dict(config["limits"], client_timeout="300s", upstream_timeout="20s")
+        proxy = Proxy(binary, work, config, name="profiled")
+        stop.append(proxy.stop)
+        port = proxy.ports["ocsp"]
+        answers = httpload.one_pass("127.0.0.1", port,
+                                    [httpload.post("/", "x", r.der) for r in requests], 8)
+        if any(a.status != 200 for a in answers):
+            raise RuntimeError("warm-up failed")
+
+        lua = ["mode=post", f"file={post_file}"] if args.mode == "post" else \
+              ["mode=get", f"file={get_file}"]
+        wrk = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "30s",
+               "-s", str(BENCH / "requests.lua"), proxy.url, "--", *lua]
+        # one pass first so that per-worker memos and caches are in their steady state
+        subprocess.run(wrk[:3] + ["-d2s"] + wrk[4:], capture_output=True, check=True)
+        if args.tool == "callgrind":
+            subprocess.run(["callgrind_control", "-i", "on", str(proxy.proc.pid)],
+                           capture_output=True, check=True)
+            out = subprocess.run(wrk, capture_output=True, text=True, check=True).stdout
+            subprocess.run(["callgrind_control", "-i", "off", str(proxy.proc.pid)],
+                           capture_output=True)
+            subprocess.run(["callgrind_control", "-d", str(proxy.proc.pid)], capture_output=True)
+            time.sleep(1)
+        else:
+            perf = subprocess.Popen(["perf", "record", "-F", "999", "--call-graph", "dwarf,16384",
+                                     "-o", str(raw_out), "-p", str(proxy.proc.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            out = subprocess.run(wrk, capture_output=True, text=True, check=True).stdout
+            perf.send_signal(2)
+            perf.wait()
+        served = json.loads(out.split("BENCH ", 1)[1].splitlines()[0])["requests"]
+        print(f"profile: {args.tool}, {args.mode}, {served} warm hits over {args.requests} "
+              f"distinct CertIDs, 1 worker")
+        if args.tool == "callgrind":
+            dumps = sorted(work.glob("profile.out.*"), key=lambda p: p.stat().st_size)
+            report_callgrind(dumps[-1], served, args.top, args.out)
+        else:
+            report_perf(raw_out, args.top, args.out)
+        return 0
+    finally:
+        for fn in reversed(stop):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - best-effort teardown
+                pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report_callgrind(dump: Path, served: int, top: int, keep: str | None) -> None:
+    if keep:
+        shutil.copy(dump, keep)
+    for inclusive in ("yes", "no"):
+        text = subprocess.run(["callgrind_annotate", f"--inclusive={inclusive}", str(dump)],
+                              capture_output=True, text=True).stdout
+        rows = []
+        total = 0
+        for line in text.splitlines():
+            parts = line.split(None, 2)
+            if len(parts) == 3 and parts[2] == "PROGRAM TOTALS":
+                total = int(parts[0].replace(",", ""))
+            elif len(parts) == 3 and parts[0][0].isdigit() and "(" in parts[1]:
+                rows.append((int(parts[0].replace(",", "")), parts[2]))
+        if inclusive == "yes":
+            print(f"instructions per request: {total / served:,.0f} (user space, whole process)")
+        print(f"\n{'inclusive' if inclusive == 'yes' else 'self'}: instructions per request, "
+              "share, function")
+        for ir, name in rows[:top]:
+            print(f"{ir / served:>10,.0f} {ir / total * 100:5.1f}%  {_short(name)}")
+
+
+def report_perf(data: Path, top: int, keep: str | None) -> None:
+    if keep:
+        shutil.copy(data, keep)
+    for children in ("--children", "--no-children"):
+        text = subprocess.run(["perf", "report", "-i", str(data), children, "--sort",
+                               "dso,symbol", "-g", "none", "--stdio"],
+                              capture_output=True, text=True).stdout
+        print(f"\n{'inclusive' if children == '--children' else 'self'}:")
+        print("\n".join([line for line in text.splitlines() if "%" in line][:top]))
+
+
+def _short(name: str) -> str:
+    """callgrind's "file:function [object]" without the long template noise."""
+    name = name.split(" [", 1)[0]
+    if ":" in name:
+        name = name.split(":", 1)[1] if not name.startswith("???") else name[4:]
+    return name if len(name) < 140 else name[:137] + "..."
+
+
+if __name__ == "__main__":
+    sys.exit(main())
