@@ -409,6 +409,8 @@ bool isHostName(const std::string& s) {
 }
 
 bool isIpLiteral(const std::string& s) {
+  // inet_pton reads a C string: a NUL ("127.0.0.1\0x" in a quoted YAML string) would end it.
+  if (s.find('\0') != std::string::npos) return false;
   unsigned char buf[sizeof(struct in6_addr)];
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }

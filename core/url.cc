@@ -20,14 +20,16 @@ Error bad(const char* code, std::string detail) {
   return Error{ErrorCategory::MalformedRequest, code, std::move(detail)};
 }
 
+// inet_pton reads a C string: a NUL inside `s` would hide the rest ("10.0.0.1\0.example" read
+// as 10.0.0.1; certificates' IA5String URLs may hold one). Found by tests/fuzz/fuzz_url.
 bool isIpv4(const std::string& s) {
   in_addr a{};
-  return inet_pton(AF_INET, s.c_str(), &a) == 1;
+  return s.find('\0') == std::string::npos && inet_pton(AF_INET, s.c_str(), &a) == 1;
 }
 
 bool isIpv6(const std::string& s) {
   in6_addr a{};
-  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
+  return s.find('\0') == std::string::npos && inet_pton(AF_INET6, s.c_str(), &a) == 1;
 }
 
 // RFC 3986 reg-name restricted to what DNS can carry: letters, digits, '-', '.', '_'.

@@ -138,7 +138,8 @@ TEST_CASE("GET with bad base64 or a bad escape is malformed") {
       {"/aGVsbG8gd29ybGQ", "not_der"},  // valid base64 of "hello world"
   };
   for (const auto& [path, code] : cases) {
-    CAPTURE(path);
+    const std::string& shown = path;  // clang 14: a lambda (CAPTURE) cannot use a binding
+    CAPTURE(shown);
     auto q = decodeOcspGetPath(path);
     REQUIRE_FALSE(q.ok());
     CHECK(q.error().category == ErrorCategory::MalformedRequest);

@@ -1,6 +1,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <string_view>
+
 #include "core/url.h"
 
 namespace ocsp {
@@ -88,6 +90,16 @@ TEST_CASE("malformed URLs are rejected with the reason") {
     REQUIRE_FALSE(url.ok());
     CHECK(url.error().code == r.code);
     CHECK(url.error().category == ErrorCategory::MalformedRequest);
+  }
+}
+
+TEST_CASE("a NUL byte in the host does not end an IP address early") {
+  // inet_pton reads a C string (found by tests/fuzz/fuzz_url).
+  using namespace std::string_view_literals;
+  for (std::string_view text : {"http://10.0.0.1\0.example/"sv, "http://[::1\0x]/"sv}) {
+    auto url = parseHttpUrl(text);
+    REQUIRE_FALSE(url.ok());
+    CHECK(url.error().code == "bad_host");
   }
 }
 

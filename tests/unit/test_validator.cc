@@ -138,13 +138,14 @@ std::vector<CertIdInfo> certIdFromIssuer(X509* issuer, const std::string& der) {
 Result<ValidatedResponse> validate(const std::string& der, const std::vector<CertIdInfo>& asked,
                                    X509* issuer, int64_t now, int64_t skew_s = 300,
                                    std::optional<std::string> nonce = std::nullopt) {
-  ValidationInput in;
-  in.der = der;
-  in.cert_ids = &asked;
-  in.issuer = issuer;
-  in.now = now;
-  in.clock_skew_s = skew_s;
-  in.expected_nonce = std::move(nonce);
+  // Initialised in one go: GCC (with -fsanitize=address) reports assigning to the
+  // default-constructed optional afterwards as maybe-uninitialized.
+  const ValidationInput in{.der = der,
+                           .cert_ids = &asked,
+                           .issuer = issuer,
+                           .now = now,
+                           .clock_skew_s = skew_s,
+                           .expected_nonce = std::move(nonce)};
   auto result = validateResponse(in);
   CHECK_MESSAGE(ERR_peek_error() == 0, "validateResponse left errors in the OpenSSL queue");
   return result;
