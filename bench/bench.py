@@ -118,8 +118,9 @@ def cpu_split(no_pin: bool) -> tuple[set[int] | None, set[int] | None, str]:
         return None, None, f"could not pin: only CPU {cpus} is available, servers and wrk share it"
     half = len(cpus) // 2
     client, server = set(cpus[:half]), set(cpus[half:])
-    return server, client, (f"servers pinned to CPU {sorted(server)}, wrk to CPU {sorted(client)} "
-                            "(taskset); the Python helpers (warm-up, miss timing) run on wrk's CPUs")
+    return server, client, (f"servers pinned to CPU {sorted(server)}, wrk to CPU "
+                            f"{sorted(client)} (taskset); the Python helpers (warm-up, miss "
+                            "timing) run on wrk's CPUs")
 
 
 class Run:
@@ -254,6 +255,8 @@ def section_hits(run: Run, load: Load, pki: Pki, requests: list[workload.Request
         print(f"bench: warmed {name} ({time.monotonic() - t0:.1f}s)", file=sys.stderr)
 
     origin_requests_before = metric(origin, "ocsp_proxy_requests_total")
+    # Redis hits that waited longer than redis.command_timeout go upstream (to the origin)
+    misses_before = {p: metric(p, "ocsp_proxy_cache_misses_total") for p in (memory, redis_proxy)}
     upstream_before = responder.requests_served
     # A second short pass of wrk per configuration: connections, page cache, CPU caches.
     for name, (port, lua_args) in configs.items():
@@ -276,6 +279,9 @@ def section_hits(run: Run, load: Load, pki: Pki, requests: list[workload.Request
     report["origin_requests_during_hits"] = (metric(origin, "ocsp_proxy_requests_total")
                                              - origin_requests_before)
     report["upstream_requests_during_hits"] = responder.requests_served - upstream_before
+    report["misses_during_hits"] = {name: metric(p, "ocsp_proxy_cache_misses_total")
+                                    - misses_before[p]
+                                    for name, p in (("memory", memory), ("redis", redis_proxy))}
 
     # Latency at a fixed offered rate: with a closed loop (wrk's default) every connection
     # always has a request in flight, so mean latency = connections / throughput (Little's
@@ -350,7 +356,10 @@ def markdown(report: dict) -> str:
         w("")
         w(f"Requests reaching the origin during the measured hit runs: "
           f"{report['origin_requests_during_hits']:.0f}; reaching `openssl ocsp`: "
-          f"{report['upstream_requests_during_hits']} (every peer answered from its cache).")
+          f"{report['upstream_requests_during_hits']}; misses of the in-process ocsp-proxy: "
+          f"{report['misses_during_hits']['memory']:.0f}, of the Redis one: "
+          f"{report['misses_during_hits']['redis']:.0f} (a Redis GET slower than "
+          "redis.command_timeout, 250 ms, goes upstream).")
         w("")
         p = report["paced"]
         w(f"**Paced: {p['connections']} connections, each pausing {p['delay_ms']} ms between "

@@ -18,6 +18,7 @@ import resource
 import signal
 import subprocess
 import textwrap
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -260,7 +261,4 @@ class Squid(Process):
     def _up(self) -> bool:
         self.check_running("squid")
         log = self.dir / "cache.log"
-        return log.exists() and "Accepting HTTP Socket connections" in log.read_text(errors="replace")
-
-    def cache_log_tail(self) -> str:
-        return tail(self.dir / "cache.log")
+        return log.exists() and "Accepting HTTP Socket" in log.read_text(errors="replace")
