@@ -44,7 +44,8 @@ void usage(FILE* out) {
                "\n"
                "Signals: SIGHUP reloads the config (an invalid one is logged and the running\n"
                "one kept) and reopens the revocation log; SIGTERM/SIGINT stop accepting, let\n"
-               "requests in flight finish (limits.drain_timeout) and exit 0.\n"
+               "requests in flight finish (limits.drain_timeout) and exit 0; SIGUSR1 only\n"
+               "reopens the revocation log (logrotate).\n"
                "Logs go to stderr, one logfmt line per event.\n",
                kDefaultConfig);
 }

@@ -337,14 +337,15 @@ void onReap(evutil_socket_t, short, void* arg) {
 
 void onSignal(evutil_socket_t sig, short, void* arg) {
   auto* loop = static_cast<MainLoop*>(arg);
-  if (sig == SIGHUP) {
+  if (sig == SIGHUP || sig == SIGUSR1) {
     // logrotate moved the revocation log away: write to a new file at the same path.
     if (RevocationLog* log = loop->persistent->revocation_log.get()) {
       Status reopened = log->reopen();
       logEvent(reopened ? LogLevel::Info : LogLevel::Error, "revocation_log_reopened",
                {{"path", log->path()}, {"result", reopened ? "ok" : reopened.error().detail}});
     }
-    if (!loop->stopping) loop->reload();
+    // SIGUSR1 only reopens (what logrotate sends); SIGHUP also reloads the config.
+    if (sig == SIGHUP && !loop->stopping) loop->reload();
     return;
   }
   const char* name = sig == SIGTERM ? "TERM" : "INT";
@@ -438,7 +439,10 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   EventPtr sigterm(evsignal_new(loop.base.get(), SIGTERM, &onSignal, &loop));
   EventPtr sigint(evsignal_new(loop.base.get(), SIGINT, &onSignal, &loop));
   EventPtr sighup(evsignal_new(loop.base.get(), SIGHUP, &onSignal, &loop));
-  for (event* ev : {sigterm.get(), sigint.get(), sighup.get()}) event_add(ev, nullptr);
+  EventPtr sigusr1(evsignal_new(loop.base.get(), SIGUSR1, &onSignal, &loop));
+  for (event* ev : {sigterm.get(), sigint.get(), sighup.get(), sigusr1.get()}) {
+    event_add(ev, nullptr);
+  }
   loop.reaper.reset(event_new(loop.base.get(), -1, EV_PERSIST, &onReap, &loop));
   timeval reap_every{0, 50'000};
   event_add(loop.reaper.get(), &reap_every);

@@ -5,6 +5,7 @@
 // generation; caches, circuit states, metrics, the revocation log and the sockets outlive it.
 //   SIGHUP: reopen the revocation log; load the config file again and, if valid, start a new
 //           generation on the same sockets and drain the old one; if not, keep running.
+//   SIGUSR1: reopen the revocation log only (logrotate).
 //   SIGTERM/SIGINT: close the listening sockets, drain the workers (limits.drain_timeout),
 //           return 0; a second signal stops them at once.
 // Admin listener (loopback by default): GET /healthz -> 200 "ok" while the process runs;

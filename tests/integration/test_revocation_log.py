@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import signal
 import subprocess
 
 import pytest
@@ -151,3 +152,19 @@ def test_sighup_after_logrotate_moves_later_lines_to_a_new_file_and_report_reads
     other = cert_id_of(pki.other_ica, pki.other_leaf).issuer_key_hash
     assert (by_issuer[other]["total"], by_issuer[other]["error"]) == (1, 1), by_issuer
     assert summary["issuer_revoked"] == []
+
+
+def test_sigusr1_reopens_the_log_as_logrotate_asks_without_reloading_the_config(
+        pki, responder, start_proxy, tmp_path):
+    log = tmp_path / "revocations.jsonl"
+    proxy = start_proxy(responder.port, revocation_log=str(log))
+    openssl_query(proxy.url, pki, pki.good, nonce=False)
+    earlier = wait_for_revocation_records(log, 1)
+    rotated = log.with_name(log.name + ".1")
+    log.rename(rotated)
+    proxy.proc.send_signal(signal.SIGUSR1)  # what deploy/logrotate sends
+    proxy.wait_for_log("revocation_log_reopened", result="ok")
+    openssl_query(proxy.url, pki, pki.revoked, nonce=False)
+    assert [r["status"] for r in wait_for_revocation_records(log, 1)] == ["revoked"]
+    assert revocation_records(rotated) == earlier
+    assert proxy.log_lines("config_reloaded") == [] and proxy.status()["config"]["generation"] == 1
