@@ -23,7 +23,7 @@ mkdir -p "$work/corpus" "$artifacts"
 cp -r "$corpus"/. "$work/corpus/"
 # Inputs from an earlier failed run would otherwise be mistaken for this run's.
 rm -f "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-* \
-      "$artifacts"/slow-unit-*
+      "$artifacts"/malloc-limit-* "$artifacts"/slow-unit-*
 log="$artifacts/$name.log"
 
 rc=0
@@ -50,7 +50,8 @@ tail -n 60 "$log"
 echo
 echo "$name FAILED (exit $rc); full log: $log"
 shopt -s nullglob
-inputs=("$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-*)
+inputs=("$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-*
+        "$artifacts"/malloc-limit-*)
 if [ "${#inputs[@]}" -eq 0 ]; then
   echo "no input was saved (a failure while loading the corpus?): see the log above"
 fi

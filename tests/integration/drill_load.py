@@ -23,7 +23,7 @@ Every answer is judged (Judge) as
 An error is also counted as failed_with_cache when the client had already been given a
 valid answer for that CertID whose nextUpdate was still ahead: the proxy held one too.
 
-Counts are kept per phase; a request belongs to the phase in which it was sent.
+Counts are kept per phase; a request belongs to the phase in which its answer came.
 Needs python3-cryptography."""
 from __future__ import annotations
 
@@ -288,10 +288,12 @@ class Load:
         while not self.stopping.is_set():
             started = time.monotonic()
             query = self._pick(rng)
-            phase = self.phases[-1]
             had_valid_answer = self._had_valid_answer(query)
             method = "GET" if rng.random() < self.get_share else "POST"
             conn, status, body, failure = self.exchange(conn, query, method)
+            # The phase in which the answer came: a request in flight when a fault began
+            # met the fault (the upstream was killed before it was asked).
+            phase = self.phases[-1]
             verdict = self.judge.verdict(query, status, body, failure)
             self.record(phase, query, verdict, had_valid_answer,
                         (time.monotonic() - started) * 1000)
@@ -324,10 +326,13 @@ class Load:
         return self.phases[-1]
 
     def phase(self, name: str, seconds: float, until=None, max_seconds: float = 0.0,
-              ) -> PhaseCounts:
+              fault=None) -> PhaseCounts:
         """Runs phase `name` for `seconds`; with `until` (a predicate on its PhaseCounts),
-        longer, until `until` holds or `max_seconds` have passed."""
+        longer, until `until` holds or `max_seconds` have passed. `fault` (a callable) is
+        done once the phase has begun, so that every answer it spoils counts in this phase."""
         counts = self.begin(name)
+        if fault is not None:
+            fault()
         time.sleep(seconds)
         deadline = counts.started + max(seconds, max_seconds)
         while until is not None and not until(counts) and time.monotonic() < deadline:

@@ -95,14 +95,12 @@ def test_drill_kill_redis_and_upstream_then_spoil_upstream_answers_under_load(
     refusals, exercised = {}, {}
     with load.running():
         upstream_up = [load.phase("steady", PHASE_S)]
-        redis.kill()
-        upstream_up.append(load.phase("redis killed", PHASE_S))
+        upstream_up.append(load.phase("redis killed", PHASE_S, fault=redis.kill))
         redis.start()  # same port, empty
         upstream_up.append(load.phase("redis restarted", PHASE_S))
         redis_keys_after_restart = len(redis.keys())
 
-        responder.kill()
-        upstream_down = [load.phase("upstream killed", PHASE_S)]
+        upstream_down = [load.phase("upstream killed", PHASE_S, fault=responder.kill)]
         responder = start_responder(port=port)
         recoveries = [load.phase("upstream restarted", PHASE_S, until=uncached_answered,
                                  max_seconds=PHASE_MAX_S)]
