@@ -193,14 +193,15 @@ def test_drill_counts_catch_spoiled_answers_and_failures_when_nothing_filters_th
         load.phase("pass", 0.5)
         spoiled = {}
         for mode in FaultyUpstream.FAULTS:
-            faulty.set_mode(mode)
-            spoiled[mode] = load.phase(mode, 0.5)
-        faulty.stop()
-        down = load.phase("down", 0.5)
+            spoiled[mode] = load.phase(mode, 0.5, fault=lambda m=mode: faulty.set_mode(m))
+        down = load.phase("down", 0.5, fault=faulty.stop)
     summary = load.summary()
     print(f"\n{summary}")
     for phase in spoiled.values():
-        # (a client's request may be cut off as the upstream stops)
-        assert phase.ok == 0 and phase.unvalidated >= phase.requests - load.threads > 0, summary
-    assert down.requests > 0 and down.errors == down.requests, summary
+        # Each client thread has at most one request in flight: one the upstream had already
+        # answered well when its mode changed may come back in this phase, and one may be
+        # cut off as the upstream stops.
+        assert phase.ok <= load.threads, summary
+        assert phase.unvalidated >= phase.requests - 2 * load.threads > 0, summary
+    assert down.ok == 0 and down.errors >= down.requests - load.threads > 0, summary
     assert 0 < down.failed_with_cache < down.requests, summary  # not the never-seen serials
