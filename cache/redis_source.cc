@@ -4,7 +4,7 @@
 
 #include "cache/entry_codec.h"
 #include "core/log.h"
-#include "upstream/validator.h"
+#include "upstream/validation_memo.h"
 
 namespace ocsp {
 
@@ -25,7 +25,7 @@ struct RedisSource::Lookup {
 
 RedisSource::RedisSource(event_base* base, const conf::Redis& cfg, FreshnessPolicy freshness,
                          int64_t clock_skew_s, const Clock& clock, Source& next,
-                         RedisStatus& status, int worker_id)
+                         RedisStatus& status, int worker_id, ValidationMemo& memo)
     : key_prefix_(cfg.key_prefix),
       command_timeout_ms_(cfg.command_timeout_ms),
       freshness_(freshness),
@@ -33,6 +33,7 @@ RedisSource::RedisSource(event_base* base, const conf::Redis& cfg, FreshnessPoli
       clock_(clock),
       next_(next),
       counters_(status.counters()),
+      memo_(memo),
       worker_label_(std::to_string(worker_id)),
       connection_(base, cfg, status, worker_id) {}
 
@@ -125,7 +126,7 @@ RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
   in.issuer = q.route ? q.route->issuer.get() : nullptr;
   in.now = now;
   in.clock_skew_s = clock_skew_s_;
-  auto validated = validateResponse(in);
+  auto validated = memo_.validate(in);
   if (!validated) {
     const std::string& code = validated.error().code;
     // Not the value's fault: its time is over (Redis expires it by the writer's clock), not

@@ -10,6 +10,9 @@
 //       fresh (now < fresh_until) and the DER re-validates against the query's CertIDs and
 //         issuer (Redis is shared: we never serve bytes we did not check) -> the answer,
 //         source redis                                                          [hits]
+//         Bytes this process accepted before for the same question are not parsed and
+//         verified again: the validation memo redoes only the checks that depend on `now`
+//         (upstream/validation_memo.h).
 //       does not decode or validate, or its fields disagree with its DER -> deleted,
 //         treated as a miss, logged once per key (event=redis_entry_invalid)
 //                                                                    [invalid_entries]
@@ -43,16 +46,18 @@
 #include "conf/config.h"
 #include "core/clock.h"
 #include "core/ocsp_types.h"
+#include "upstream/validation_memo.h"
 
 namespace ocsp {
 
 class RedisSource final : public Source {
  public:
-  // Starts connecting at once (asynchronously). `base`, `clock`, `next` and `status` must
-  // outlive this object; `worker_id` indexes `status`.
+  // Starts connecting at once (asynchronously). `base`, `clock`, `next`, `status` and `memo`
+  // must outlive this object; `worker_id` indexes `status`. `memo` is shared with whatever
+  // else uses it (by default every RedisSource of the process).
   RedisSource(event_base* base, const conf::Redis& cfg, FreshnessPolicy freshness,
               int64_t clock_skew_s, const Clock& clock, Source& next, RedisStatus& status,
-              int worker_id);
+              int worker_id, ValidationMemo& memo = sharedValidationMemo());
 
   void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
 
@@ -81,6 +86,7 @@ class RedisSource final : public Source {
   const Clock& clock_;
   Source& next_;
   RedisCounters& counters_;
+  ValidationMemo& memo_;
   const std::string worker_label_;
   std::unordered_set<std::string> invalid_logged_;
   std::shared_ptr<char> alive_ = std::make_shared<char>();  // next's replies check it

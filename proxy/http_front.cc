@@ -1,9 +1,8 @@
 #include "proxy/http_front.h"
 
-#include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <openssl/ocsp.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -40,62 +39,43 @@ int resultIndexFor(CertStatus status) {
   return status == CertStatus::Good ? kGood : status == CertStatus::Revoked ? kRevoked : kUnknown;
 }
 
-std::string peerOf(evhttp_request* req) {
-  evhttp_connection* conn = evhttp_request_get_connection(req);
-  if (conn == nullptr) return "";
-  char* addr = nullptr;
-  ev_uint16_t port = 0;
-  evhttp_connection_get_peer(conn, &addr, &port);
-  return std::string(addr != nullptr ? addr : "?") + ":" + std::to_string(port);
+void sendText(HttpExchange& ex, int code, const char* reason, const std::string& text) {
+  ex.addHeader("Content-Type", "text/plain; charset=utf-8");
+  ex.addHeader("Cache-Control", "no-store");
+  ex.reply(code, reason, text + "\n");
 }
 
-// The client's address without the port: what a per-client limit counts.
-std::string peerAddress(evhttp_connection* conn) {
-  char* addr = nullptr;
-  ev_uint16_t port = 0;
-  evhttp_connection_get_peer(conn, &addr, &port);
-  return addr != nullptr ? addr : "?";
-}
-
-void sendBody(evhttp_request* req, int code, const char* reason, std::string_view body) {
-  evbuffer_add(evhttp_request_get_output_buffer(req), body.data(), body.size());
-  evhttp_send_reply(req, code, reason, nullptr);
-}
-
-void sendText(evhttp_request* req, int code, const char* reason, const std::string& text) {
-  evkeyvalq* h = evhttp_request_get_output_headers(req);
-  evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
-  evhttp_add_header(h, "Cache-Control", "no-store");
-  sendBody(req, code, reason, text + "\n");
-}
-
-void sendOcspError(evhttp_request* req, int ocsp_status) {
-  evkeyvalq* h = evhttp_request_get_output_headers(req);
-  evhttp_add_header(h, "Content-Type", kOcspResponseType);
+void sendOcspError(HttpExchange& ex, int ocsp_status) {
+  ex.addHeader("Content-Type", kOcspResponseType);
   // An error status is about this moment; caches must not keep it.
-  evhttp_add_header(h, "Cache-Control", "no-store");
-  sendBody(req, HTTP_OK, "OK", ocspErrorResponse(ocsp_status));
+  ex.addHeader("Cache-Control", "no-store");
+  ex.reply(200, "OK", ocspErrorResponse(ocsp_status));
 }
 
-void methodNotAllowed(evhttp_request* req, const char* allow, const std::string& why) {
-  evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-  sendText(req, 405, "Method Not Allowed", why);
+void methodNotAllowed(HttpExchange& ex, const char* allow, const std::string& why) {
+  ex.addHeader("Allow", allow);
+  sendText(ex, 405, "Method Not Allowed", why);
 }
 
-void addFreshnessHeaders(evkeyvalq* h, int64_t max_age, const std::string& expires,
-                         const std::string& last_modified, const std::string& etag) {
+void addFreshnessHeaders(HttpExchange& ex, int64_t max_age, std::string_view expires,
+                         std::string_view last_modified, std::string_view etag) {
   if (max_age < 0) max_age = 0;
   // RFC 5019 §6.2: let HTTP caches keep the answer until it stops being fresh.
-  std::string cc = "max-age=" + std::to_string(max_age) + ", public, no-transform, must-revalidate";
-  evhttp_add_header(h, "Cache-Control", cc.c_str());
-  evhttp_add_header(h, "Expires", expires.c_str());
-  evhttp_add_header(h, "Last-Modified", last_modified.c_str());
-  evhttp_add_header(h, "ETag", etag.c_str());
+  char cc[96] = "max-age=";
+  char* p = cc + 8;
+  p = std::to_chars(p, cc + 40, max_age).ptr;
+  static constexpr std::string_view kRest = ", public, no-transform, must-revalidate";
+  std::memcpy(p, kRest.data(), kRest.size());
+  p += kRest.size();
+  ex.addHeader("Cache-Control", std::string_view(cc, static_cast<size_t>(p - cc)));
+  ex.addHeader("Expires", expires);
+  ex.addHeader("Last-Modified", last_modified);
+  ex.addHeader("ETag", etag);
 }
 
-bool etagMatches(evhttp_request* req, const std::string& etag) {
-  const char* inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
-  return inm != nullptr && etag == inm;
+bool etagMatches(const HttpExchange& ex, std::string_view etag) {
+  const HttpHeader* inm = ex.header("If-None-Match");
+  return inm != nullptr && inm->value == etag;
 }
 
 // The OCSP GET path of a forward URL: the target without its query, and without the
@@ -112,13 +92,12 @@ std::string ocspGetPath(const std::string& target, const std::string& upstream_p
 
 // RFC 9110 §7.2: a request with several Host headers is refused; one that names another host
 // than the absolute URI is a smuggling attempt or a confused client.
-bool hostHeaderAgrees(evhttp_request* req, const HttpUrl& url, std::string* seen) {
+bool hostHeaderAgrees(const HttpExchange& ex, const HttpUrl& url, std::string* seen) {
   int count = 0;
-  const evkeyvalq* headers = evhttp_request_get_input_headers(req);
-  for (const evkeyval* kv = headers->tqh_first; kv != nullptr; kv = kv->next.tqe_next) {
-    if (evutil_ascii_strcasecmp(kv->key, "Host") != 0) continue;
+  for (const HttpHeader& h : ex.head().headers) {
+    if (!httpNameEquals(h.name, "Host")) continue;
     ++count;
-    *seen = kv->value;
+    *seen = std::string(h.value);
   }
   if (count == 0) return true;  // HTTP/1.0: the URI alone names the host
   return count == 1 && hostHeaderMatches(*seen, url);
@@ -127,12 +106,6 @@ bool hostHeaderAgrees(evhttp_request* req, const HttpUrl& url, std::string* seen
 // ocsp_proxy_limit_rejections_total{limit}, in HttpFront::limit_rejections_ order.
 enum LimitIndex { kLimitConnections, kLimitHeaders, kLimitHeaderBytes, kLimitBody, kLimitRate };
 constexpr const char* kLimitNames[] = {"connections", "headers", "header_bytes", "body", "rate"};
-
-// evbuffer_add_reference cleanup: drops the reply's hold on a cached entry.
-template <class Entry>
-void releaseEntry(const void*, size_t, void* holder) {
-  delete static_cast<std::shared_ptr<const Entry>*>(holder);
-}
 
 }  // namespace
 
@@ -165,18 +138,12 @@ void RequestMemo::remember(std::string_view request, const OcspQuery& query) {
   decoded_.emplace(std::string(request), query);
 }
 
-std::optional<Result<OcspQuery>> HttpFront::decodeOcspRequest(evhttp_request* req,
-                                                              const std::string& get_path) {
-  evhttp_cmd_type method = evhttp_request_get_command(req);
-  const bool post = method == EVHTTP_REQ_POST;
-  if (!post && method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) return std::nullopt;
-  std::string_view request = get_path;
-  if (post) {
-    evbuffer* in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, -1));
-    request = std::string_view(data != nullptr ? data : "", len);
-  }
+std::optional<Result<OcspQuery>> HttpFront::decodeOcspRequest(HttpExchange& ex,
+                                                              std::string_view get_path) {
+  const std::string_view method = ex.method();
+  const bool post = method == "POST";
+  if (!post && method != "GET" && method != "HEAD") return std::nullopt;
+  std::string_view request = post ? ex.body() : get_path;
   RequestMemo& memo = post ? post_memo_ : get_memo_;
   if (const OcspQuery* known = memo.find(request)) return Result<OcspQuery>(*known);
   Result<OcspQuery> decoded = post ? decodeOcspDer(request) : decodeOcspGetPath(request);
@@ -184,92 +151,47 @@ std::optional<Result<OcspQuery>> HttpFront::decodeOcspRequest(evhttp_request* re
   return decoded;
 }
 
-HttpFront::~HttpFront() {
-  for (evhttp_connection* conn : connections_) {
-    evhttp_connection_set_closecb(conn, nullptr, nullptr);
-    if (d_.connections != nullptr) d_.connections->leave();
-  }
-}
-
-void HttpFront::onComplete(evhttp_request*, void* self) {
-  --static_cast<HttpFront*>(self)->in_flight_;
-}
-
-void HttpFront::onConnectionClosed(evhttp_connection* conn, void* self) {
-  auto* front = static_cast<HttpFront*>(self);
-  if (front->connections_.erase(conn) != 0 && front->d_.connections != nullptr) {
-    front->d_.connections->leave();
-  }
-}
-
-void HttpFront::settle(evhttp_request* req) {
-  // libevent detaches a request whose client went away (evhttp_connection_fail_) and frees
-  // it at our reply without calling onComplete.
-  if (evhttp_request_get_connection(req) == nullptr) --in_flight_;
-  evkeyvalq* h = evhttp_request_get_output_headers(req);
-  if (draining_ && evhttp_find_header(h, "Connection") == nullptr) {
-    evhttp_add_header(h, "Connection", "close");
-  }
-}
-
-void HttpFront::rejectByLimit(evhttp_request* req, int limit, int code, const char* reason_phrase,
+void HttpFront::rejectByLimit(HttpExchange& ex, int limit, int code, const char* reason_phrase,
                               const std::string& detail) {
   logEvent(LogLevel::Warn, "limit_rejected",
-           {{"client", peerOf(req)}, {"limit", kLimitNames[limit]}, {"detail", detail}});
+           {{"client", std::string(ex.peer())}, {"limit", kLimitNames[limit]}, {"detail", detail}});
   if (d_.metrics != nullptr) limit_rejections_[limit]->inc();
-  sendText(req, code, reason_phrase, detail);
+  sendText(ex, code, reason_phrase, detail);
 }
 
-bool HttpFront::admit(evhttp_request* req) {
+bool HttpFront::admit(HttpExchange& ex) {
   const conf::Limits& lim = d_.config->limits;
-  evhttp_connection* conn = evhttp_request_get_connection(req);
-  if (conn != nullptr && connections_.insert(conn).second) {
-    // First request on this connection: count it until it closes.
-    evhttp_connection_set_closecb(conn, &HttpFront::onConnectionClosed, this);
-    if (d_.connections != nullptr && !d_.connections->enter(lim.max_connections)) {
-      evkeyvalq* h = evhttp_request_get_output_headers(req);
-      evhttp_add_header(h, "Connection", "close");
-      evhttp_add_header(h, "Retry-After", "1");
-      rejectByLimit(req, kLimitConnections, 503, "Service Unavailable",
+  const std::string amount = std::to_string(ex.breachAmount());
+  switch (ex.breach()) {
+    case LimitBreach::None: break;
+    case LimitBreach::Connections:
+      ex.addHeader("Retry-After", "1");
+      rejectByLimit(ex, kLimitConnections, 503, "Service Unavailable",
                     "too many connections (limits.max_connections is " +
                         std::to_string(lim.max_connections) + ")");
       return false;
-    }
+    case LimitBreach::Headers:
+      rejectByLimit(ex, kLimitHeaders, 431, "Request Header Fields Too Large",
+                    amount + " header fields (limits.max_headers is " +
+                        std::to_string(lim.max_headers) + ")");
+      return false;
+    case LimitBreach::HeaderBytes:
+      rejectByLimit(ex, kLimitHeaderBytes, 431, "Request Header Fields Too Large",
+                    "header block of " + amount + " bytes or more (limits.max_header_bytes is " +
+                        std::to_string(lim.max_header_bytes) + ")");
+      return false;
+    case LimitBreach::Body:
+      rejectByLimit(ex, kLimitBody, 413, "Payload Too Large",
+                    amount + "-byte body or more (limits.max_request_bytes is " +
+                        std::to_string(lim.max_request_bytes) + ")");
+      return false;
   }
-  int64_t headers = 0;
-  // The header block as sent: the request line, then "name: value\r\n" per field.
-  const char* uri = evhttp_request_get_uri(req);
-  size_t header_bytes = (uri != nullptr ? std::strlen(uri) : 0) + 16;
-  const evkeyvalq* in = evhttp_request_get_input_headers(req);
-  for (const evkeyval* kv = in->tqh_first; kv != nullptr; kv = kv->next.tqe_next) {
-    ++headers;
-    header_bytes += std::strlen(kv->key) + std::strlen(kv->value) + 4;
-  }
-  if (headers > lim.max_headers) {
-    rejectByLimit(req, kLimitHeaders, 431, "Request Header Fields Too Large",
-                  std::to_string(headers) + " header fields (limits.max_headers is " +
-                      std::to_string(lim.max_headers) + ")");
-    return false;
-  }
-  if (header_bytes > lim.max_header_bytes) {
-    rejectByLimit(req, kLimitHeaderBytes, 431, "Request Header Fields Too Large",
-                  "header block of about " + std::to_string(header_bytes) +
-                      " bytes (limits.max_header_bytes is " +
-                      std::to_string(lim.max_header_bytes) + ")");
-    return false;
-  }
-  const size_t body_bytes = evbuffer_get_length(evhttp_request_get_input_buffer(req));
-  if (body_bytes > lim.max_request_bytes) {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-    rejectByLimit(req, kLimitBody, 413, "Payload Too Large",
-                  std::to_string(body_bytes) + "-byte body (limits.max_request_bytes is " +
-                      std::to_string(lim.max_request_bytes) + ")");
-    return false;
-  }
-  if (d_.rate != nullptr && lim.rate_per_client > 0 && conn != nullptr &&
-      !d_.rate->allow(peerAddress(conn), lim.rate_per_client, lim.rate_burst, monotonicMs())) {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-    rejectByLimit(req, kLimitRate, 429, "Too Many Requests",
+  if (d_.rate != nullptr && lim.rate_per_client > 0 &&
+      !d_.rate->allow(std::string(ex.peerAddress()), lim.rate_per_client, lim.rate_burst,
+                      monotonicMs())) {
+    // The connection stays: the client may try again after Retry-After.
+    ex.addHeader("Retry-After", "1");
+    rejectByLimit(ex, kLimitRate, 429, "Too Many Requests",
                   "more than " + std::to_string(lim.rate_per_client) +
                       " requests per second from this address (limits.rate_per_client)");
     return false;
@@ -282,109 +204,100 @@ void HttpFront::count(Mode mode, int result_index) {
 }
 
 // A forward request we will not serve: logged once, counted, answered with `code`.
-void HttpFront::refuse(evhttp_request* req, int code, const char* reason_phrase,
+void HttpFront::refuse(HttpExchange& ex, int code, const char* reason_phrase,
                        const std::string& reason, const std::string& host,
                        const std::string& detail) {
   logEvent(LogLevel::Warn, "forward_refused",
-           {{"client", peerOf(req)}, {"reason", reason}, {"host", host}, {"detail", detail}});
+           {{"client", std::string(ex.peer())}, {"reason", reason}, {"host", host},
+            {"detail", detail}});
   if (d_.metrics != nullptr) d_.metrics->counter(Metric::ForwardRefused, {reason}).inc();
-  sendText(req, code, reason_phrase, "refused: " + detail);
+  sendText(ex, code, reason_phrase, "refused: " + detail);
 }
 
-void HttpFront::onRequest(evhttp_request* req, void* self) {
-  static_cast<HttpFront*>(self)->handle(req);
-}
-
-void HttpFront::handle(evhttp_request* req) {
+void HttpFront::onRequest(HttpExchange& ex) {
   int64_t started_ms = monotonicMs();
-  ++in_flight_;
-  evhttp_request_set_on_complete_cb(req, &HttpFront::onComplete, this);
-  if (draining_) evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-  if (!admit(req)) return;
-  evhttp_cmd_type method = evhttp_request_get_command(req);
-  if (method == EVHTTP_REQ_CONNECT) {
+  if (!admit(ex)) return;
+  const std::string_view method = ex.method();
+  if (method == "CONNECT") {
     // Tunnels would let clients reach anything over TLS; we only proxy plain http.
-    const char* target = evhttp_request_get_uri(req);
     logEvent(LogLevel::Warn, "forward_refused",
-             {{"client", peerOf(req)}, {"reason", "connect"}, {"host", target ? target : ""}});
+             {{"client", std::string(ex.peer())}, {"reason", "connect"},
+              {"host", std::string(ex.target())}});
     if (d_.metrics != nullptr) d_.metrics->counter(Metric::ForwardRefused, {"connect"}).inc();
-    methodNotAllowed(req, "GET, HEAD, POST",
+    methodNotAllowed(ex, "GET, HEAD, POST",
                      "CONNECT is not supported: only http:// OCSP and CRL URLs of allowed hosts "
                      "are proxied");
     return;
   }
-  const char* raw = evhttp_request_get_uri(req);
-  if (raw != nullptr && raw[0] != '/') {
-    handleForward(req, raw, started_ms);
+  if (ex.target().front() != '/') {
+    handleForward(ex, started_ms);
     return;
   }
-  const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
-  const char* path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
-  auto decoded = decodeOcspRequest(req, path != nullptr ? path : "");
+  auto decoded = decodeOcspRequest(ex, ex.path());
   if (!decoded) {
-    methodNotAllowed(req, "GET, HEAD, POST", "method not allowed: use GET or POST");
+    methodNotAllowed(ex, "GET, HEAD, POST", "method not allowed: use GET or POST");
     return;
   }
-  lookupOcsp(req, std::move(*decoded), started_ms, nullptr);
+  lookupOcsp(ex, std::move(*decoded), started_ms, nullptr);
 }
 
-void HttpFront::handleForward(evhttp_request* req, const char* raw_uri, int64_t started_ms) {
-  auto url = parseHttpUrl(raw_uri);
+void HttpFront::handleForward(HttpExchange& ex, int64_t started_ms) {
+  auto url = parseHttpUrl(std::string(ex.target()));
   if (!url) {
-    refuse(req, 400, "Bad Request", url.error().code, "", url.error().detail);
+    refuse(ex, 400, "Bad Request", url.error().code, "", url.error().detail);
     return;
   }
   if (!d_.config->forward.enabled) {
-    refuse(req, 403, "Forbidden", "forward_disabled", url->host,
+    refuse(ex, 403, "Forbidden", "forward_disabled", url->host,
            "this proxy does not accept forward-proxy requests (forward.enabled is false)");
     return;
   }
   auto target = d_.allow.classify(*url);
   if (!target) {
-    refuse(req, 403, "Forbidden", target.error().code, url->host, target.error().detail);
+    refuse(ex, 403, "Forbidden", target.error().code, url->host, target.error().detail);
     return;
   }
   std::string host_header;
-  if (!hostHeaderAgrees(req, *url, &host_header)) {
-    refuse(req, 400, "Bad Request", "host_mismatch", url->host,
+  if (!hostHeaderAgrees(ex, *url, &host_header)) {
+    refuse(ex, 400, "Bad Request", "host_mismatch", url->host,
            "Host header \"" + host_header + "\" does not match the URL's host " +
                url->authority());
     return;
   }
-  evhttp_cmd_type method = evhttp_request_get_command(req);
+  const std::string_view method = ex.method();
   if (target->kind == TargetKind::Crl) {
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
-      methodNotAllowed(req, "GET, HEAD", "CRLs are fetched with GET");
+    if (method != "GET" && method != "HEAD") {
+      methodNotAllowed(ex, "GET, HEAD", "CRLs are fetched with GET");
       return;
     }
     if (d_.crl == nullptr) {
-      sendText(req, 502, "Bad Gateway", "CRL service not running");
+      sendText(ex, 502, "Bad Gateway", "CRL service not running");
       return;
     }
-    d_.crl->lookup(*url, peerOf(req), d_.mailbox,
-                 [this, req](Result<std::shared_ptr<const CrlEntry>> result) {
-                   answerCrl(req, result);
-                 });
+    HttpExchange* pending = &ex;
+    d_.crl->lookup(*url, std::string(ex.peer()), d_.mailbox,
+                   [this, pending](Result<std::shared_ptr<const CrlEntry>> result) {
+                     answerCrl(*pending, result);
+                   });
     return;
   }
   const conf::Upstream& up = d_.config->upstreams.at(target->upstream_index);
-  auto decoded = decodeOcspRequest(req, ocspGetPath(url->target, up.path));
+  auto decoded = decodeOcspRequest(ex, ocspGetPath(url->target, up.path));
   if (!decoded) {
-    methodNotAllowed(req, "GET, HEAD, POST", "method not allowed: OCSP uses GET or POST");
+    methodNotAllowed(ex, "GET, HEAD, POST", "method not allowed: OCSP uses GET or POST");
     return;
   }
-  lookupOcsp(req, std::move(*decoded), started_ms, &*target);
+  lookupOcsp(ex, std::move(*decoded), started_ms, &*target);
 }
 
-void HttpFront::lookupOcsp(evhttp_request* req, Result<OcspQuery> decoded, int64_t started_ms,
+void HttpFront::lookupOcsp(HttpExchange& ex, Result<OcspQuery> decoded, int64_t started_ms,
                            const ForwardTarget* forward) {
   if (!decoded) {
     const Error& err = decoded.error();
-    std::string client = peerOf(req);
     logEvent(LogLevel::Info, "malformed_request",
-             {{"client", client}, {"reason", err.code}, {"detail", err.detail}});
+             {{"client", std::string(ex.peer())}, {"reason", err.code}, {"detail", err.detail}});
     count(forward != nullptr ? Mode::Forward : Mode::Responder, kMalformed);
-    sendOcspError(req, ocspStatusFor(err.category));
+    sendOcspError(ex, ocspStatusFor(err.category));
     return;
   }
   auto query = std::make_shared<OcspQuery>(std::move(decoded).value());
@@ -393,34 +306,32 @@ void HttpFront::lookupOcsp(evhttp_request* req, Result<OcspQuery> decoded, int64
     query->forward_upstream = forward->upstream_index;
     query->forward_fqdn = forward->fqdn_index;
   }
-  query->client = peerOf(req);
+  query->client = std::string(ex.peer());
   std::shared_ptr<const OcspQuery> shared = query;
-  // libevent keeps `req` alive until we reply, even if the client goes away meanwhile
-  // (evhttp_connection_fail_ detaches an unanswered request instead of freeing it), so the
-  // callback may always answer it.
-  d_.chain.lookup(shared, [this, req, shared, started_ms](Result<Answer> result) {
-    answer(req, *shared, result, started_ms);
+  // The exchange stays valid until answered, even if the client goes away meanwhile
+  // (proxy/http_server.h), so the callback may always answer it.
+  HttpExchange* pending = &ex;
+  d_.chain.lookup(shared, [this, pending, shared, started_ms](Result<Answer> result) {
+    answer(*pending, *shared, result, started_ms);
   });
 }
 
-void HttpFront::answer(evhttp_request* req, const OcspQuery& query, const Result<Answer>& result,
+void HttpFront::answer(HttpExchange& ex, const OcspQuery& query, const Result<Answer>& result,
                        int64_t started_ms) {
   const int64_t latency_ms = monotonicMs() - started_ms;
-  settle(req);
-  evkeyvalq* h = evhttp_request_get_output_headers(req);
   const bool issuer_revoked =
       d_.watch != nullptr && query.route && d_.watch->isRevoked(query.route->issuer.get());
-  if (issuer_revoked) evhttp_add_header(h, "X-OCSP-Proxy-Flags", "issuer_revoked");
+  if (issuer_revoked) ex.addHeader("X-OCSP-Proxy-Flags", "issuer_revoked");
   if (d_.revocation_log != nullptr) logAnswer(query, result, issuer_revoked, latency_ms);
   if (!result) {
     const Error& err = result.error();
     logEvent(LogLevel::Debug, "answer_error",
              {{"client", query.client}, {"category", categoryName(err.category)},
               {"reason", err.code}});
-    if (err.code == "distrusted_issuer") evhttp_add_header(h, "X-OCSP-Proxy-Flags", "distrusted");
+    if (err.code == "distrusted_issuer") ex.addHeader("X-OCSP-Proxy-Flags", "distrusted");
     int status = ocspStatusFor(err.category);
     count(query.mode, resultIndexFor(status));
-    sendOcspError(req, status);
+    sendOcspError(ex, status);
     return;
   }
   const OcspEntry& e = *result->entry;
@@ -432,12 +343,12 @@ void HttpFront::answer(evhttp_request* req, const OcspQuery& query, const Result
       case AnswerSource::Upstream: (result->coalesced ? coalesced_ : misses_)->inc(); break;
     }
   }
-  evhttp_add_header(h, "Content-Type", kOcspResponseType);
+  ex.addHeader("Content-Type", kOcspResponseType);
   if (e.cacheable) {
-    addFreshnessHeaders(h, e.fresh_until - d_.clock.now(), e.expires, e.last_modified, e.etag);
+    addFreshnessHeaders(ex, e.fresh_until - d_.clock.now(), e.expires, e.last_modified, e.etag);
   } else {
     // Carries this client's nonce, or was not validated (forward.unknown_issuer: pass).
-    evhttp_add_header(h, "Cache-Control", "no-store");
+    ex.addHeader("Cache-Control", "no-store");
   }
   if (logEnabled(LogLevel::Debug)) {
     logEvent(LogLevel::Debug, "answer",
@@ -447,18 +358,14 @@ void HttpFront::answer(evhttp_request* req, const OcspQuery& query, const Result
               {"source", answerSourceName(result->source)},
               {"latency_ms", std::to_string(latency_ms)}});
   }
-  if (e.cacheable && evhttp_request_get_command(req) != EVHTTP_REQ_POST &&
-      etagMatches(req, e.etag)) {
+  if (e.cacheable && ex.method() != "POST" && etagMatches(ex, e.etag)) {
     count(query.mode, kNotModified);
-    evhttp_send_reply(req, 304, "Not Modified", nullptr);
+    ex.reply(304, "Not Modified");
     return;
   }
   count(query.mode, resultIndexFor(e.status));
-  // The body references the cached bytes (no copy); the entry is kept alive until sent.
-  auto* holder = new std::shared_ptr<const OcspEntry>(result->entry);
-  evbuffer_add_reference(evhttp_request_get_output_buffer(req), e.der.data(), e.der.size(),
-                         &releaseEntry<OcspEntry>, holder);
-  evhttp_send_reply(req, HTTP_OK, "OK", nullptr);
+  // The body references the cached bytes (no copy); the entry is held until they are sent.
+  ex.reply(200, "OK", e.der, result->entry);
 }
 
 // One revocation-log line per CertID of the request (DESIGN.md §7).
@@ -503,43 +410,37 @@ void HttpFront::logAnswer(const OcspQuery& query, const Result<Answer>& result,
   }
 }
 
-void HttpFront::answerCrl(evhttp_request* req,
+void HttpFront::answerCrl(HttpExchange& ex,
                           const Result<std::shared_ptr<const CrlEntry>>& result) {
-  settle(req);
   auto crlCount = [this](const char* what) {
     if (d_.metrics != nullptr) d_.metrics->counter(Metric::CrlRequests, {what}).inc();
   };
   if (!result) {
     crlCount("error");
     // Logged by the CRL service with the URL and the detail.
-    sendText(req, 502, "Bad Gateway", "CRL not available: " + result.error().code);
+    sendText(ex, 502, "Bad Gateway", "CRL not available: " + result.error().code);
     return;
   }
   const std::shared_ptr<const CrlEntry>& e = *result;
-  evkeyvalq* h = evhttp_request_get_output_headers(req);
-  evhttp_add_header(h, "Content-Type", kCrlType);
-  addFreshnessHeaders(h, e->hard_expiry - d_.clock.now(), e->expires, e->last_modified, e->etag);
-  bool not_modified = etagMatches(req, e->etag);
+  ex.addHeader("Content-Type", kCrlType);
+  addFreshnessHeaders(ex, e->hard_expiry - d_.clock.now(), e->expires, e->last_modified, e->etag);
+  bool not_modified = etagMatches(ex, e->etag);
   if (!not_modified) {
-    const char* ims =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "If-Modified-Since");
+    const HttpHeader* ims = ex.header("If-Modified-Since");
     // RFC 9110 §13.1.3: If-Modified-Since is ignored when If-None-Match is present.
-    bool has_inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
-    int64_t since = ims != nullptr && !has_inm ? parseHttpDate(ims) : -1;
+    const bool has_inm = ex.header("If-None-Match") != nullptr;
+    int64_t since = ims != nullptr && !has_inm ? parseHttpDate(std::string(ims->value)) : -1;
     not_modified = since >= 0 && e->crl.this_update <= since;
   }
   if (not_modified) {
     crlCount("not_modified");
-    evhttp_send_reply(req, 304, "Not Modified", nullptr);
+    ex.reply(304, "Not Modified");
     return;
   }
   crlCount("served");
-  // The reply references the cached bytes (a CRL may be tens of MB): the entry is kept alive
-  // until libevent has sent them.
-  auto* holder = new std::shared_ptr<const CrlEntry>(e);
-  evbuffer_add_reference(evhttp_request_get_output_buffer(req), e->bytes.data(),
-                         e->bytes.size(), &releaseEntry<CrlEntry>, holder);
-  evhttp_send_reply(req, HTTP_OK, "OK", nullptr);
+  // The reply references the cached bytes (a CRL may be tens of MB): the entry is held until
+  // they are sent.
+  ex.reply(200, "OK", e->bytes, e);
 }
 
 }  // namespace ocsp

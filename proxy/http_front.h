@@ -22,9 +22,9 @@
 //   413  a body over limits.max_request_bytes
 //   429  more requests per second from one address than limits.rate_per_client (Retry-After)
 // Each refusal by a limit is logged (event=limit_rejected) and counted in
-// ocsp_proxy_limit_rejections_total{limit}.
-// libevent itself answers what is over twice those two limits (413 for a body, 400 for
-// headers; not counted: the front never sees it) and drops clients idle past client_timeout.
+// ocsp_proxy_limit_rejections_total{limit}. The connection layer (proxy/http_server.h) finds
+// the first four while reading the request and answers protocol errors (400, 417, 501, 505)
+// itself; it drops clients idle past limits.client_timeout.
 // OCSP answers are HTTP 200 with an OCSPResponse body: the answer, or an unsigned error
 // status (malformedRequest, unauthorized, tryLater, internalError; RFC 6960 §4.2.1).
 //
@@ -33,7 +33,6 @@
 // `X-OCSP-Proxy-Flags: issuer_revoked`, a refusal of a distrusted issuer `distrusted`.
 //
 // Threading: one instance per worker; handle() runs on that worker's event loop thread.
-#include <event2/http.h>
 
 #include <memory>
 #include <optional>
@@ -51,6 +50,7 @@
 #include "core/url.h"
 #include "upstream/allow_list.h"
 #include "proxy/client_limits.h"
+#include "proxy/http_server.h"
 #include "proxy/revocation_log.h"
 #include "upstream/crl_service.h"
 #include "upstream/issuer_watch.h"
@@ -90,47 +90,33 @@ class RequestMemo {
   std::unordered_map<std::string, OcspQuery, Hash, std::equal_to<>> decoded_;
 };
 
-class HttpFront {
+class HttpFront final : public HttpHandler {
  public:
   explicit HttpFront(FrontDeps deps);
-  // Lets go of the connections it counted (they are closed after it, with the evhttp).
-  ~HttpFront();
   HttpFront(const HttpFront&) = delete;
   HttpFront& operator=(const HttpFront&) = delete;
 
-  // Requests received and not yet answered (or whose answer is still being written).
-  int inFlight() const { return in_flight_; }
-  // From now on every answer carries "Connection: close", so that keep-alive clients move to
-  // the workers that replace this one (reload) or learn the proxy is going (SIGTERM).
-  void startDraining() { draining_ = true; }
-
-  // evhttp generic callback; `self` is the HttpFront.
-  static void onRequest(evhttp_request* req, void* self);
+  // The exchange stays valid until answered (proxy/http_server.h), even if its client goes.
+  void onRequest(HttpExchange& ex) override;
 
  private:
-  static void onComplete(evhttp_request* req, void* self);
-  static void onConnectionClosed(evhttp_connection* conn, void* self);
-  // Accounts for an answer that libevent will not report complete: the client went away
-  // while the lookup ran. Also marks the answer for closing while draining.
-  void settle(evhttp_request* req);
-  // The limits of FrontDeps; false if `req` was answered with a refusal.
-  bool admit(evhttp_request* req);
-  void rejectByLimit(evhttp_request* req, int limit, int code, const char* reason_phrase,
+  // The limits of FrontDeps and those the server found; false if `ex` was answered with a
+  // refusal.
+  bool admit(HttpExchange& ex);
+  void rejectByLimit(HttpExchange& ex, int limit, int code, const char* reason_phrase,
                      const std::string& detail);
-  void handle(evhttp_request* req);
   // The OCSP request of a POST body or of a GET/HEAD `get_path`; nullopt for other methods.
-  std::optional<Result<OcspQuery>> decodeOcspRequest(evhttp_request* req,
-                                                     const std::string& get_path);
-  void handleForward(evhttp_request* req, const char* raw_uri, int64_t started_ms);
-  void lookupOcsp(evhttp_request* req, Result<OcspQuery> decoded, int64_t started_ms,
+  std::optional<Result<OcspQuery>> decodeOcspRequest(HttpExchange& ex, std::string_view get_path);
+  void handleForward(HttpExchange& ex, int64_t started_ms);
+  void lookupOcsp(HttpExchange& ex, Result<OcspQuery> decoded, int64_t started_ms,
                   const ForwardTarget* forward);
-  void answer(evhttp_request* req, const OcspQuery& query, const Result<Answer>& result,
+  void answer(HttpExchange& ex, const OcspQuery& query, const Result<Answer>& result,
               int64_t started_ms);
   void logAnswer(const OcspQuery& query, const Result<Answer>& result, bool issuer_revoked,
                  int64_t latency_ms);
-  void answerCrl(evhttp_request* req, const Result<std::shared_ptr<const CrlEntry>>& result);
+  void answerCrl(HttpExchange& ex, const Result<std::shared_ptr<const CrlEntry>>& result);
   void count(Mode mode, int result_index);
-  void refuse(evhttp_request* req, int code, const char* reason_phrase, const std::string& reason,
+  void refuse(HttpExchange& ex, int code, const char* reason_phrase, const std::string& reason,
               const std::string& host, const std::string& detail);
 
   FrontDeps d_;
@@ -142,10 +128,6 @@ class HttpFront {
   Counter* coalesced_ = nullptr;
   static constexpr int kLimits = 5;
   Counter* limit_rejections_[kLimits] = {};  // connections, headers, header_bytes, body, rate
-  int in_flight_ = 0;
-  bool draining_ = false;
-  // Connections counted in d_.connections, each until its close callback.
-  std::unordered_set<evhttp_connection*> connections_;
   RequestMemo post_memo_;
   RequestMemo get_memo_;
 };

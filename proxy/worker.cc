@@ -13,6 +13,16 @@ EventBasePtr newBase() {
   if (!base) throw std::runtime_error("event_base_new failed");
   return base;
 }
+HttpServerLimits serverLimits(const conf::Limits& lim, ConnectionGate* gate) {
+  HttpServerLimits s;
+  s.max_header_bytes = lim.max_header_bytes;
+  s.max_headers = static_cast<size_t>(lim.max_headers);
+  s.max_request_bytes = lim.max_request_bytes;
+  s.client_timeout_ms = lim.client_timeout_ms;
+  s.max_connections = lim.max_connections;
+  s.gate = gate;
+  return s;
+}
 }  // namespace
 
 FreshnessPolicy freshnessFrom(const conf::Config& config) {
@@ -28,7 +38,6 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
     : id_(id),
       config_(config),
       base_(newBase()),
-      http_(evhttp_new(base_.get())),
       mailbox_(base_.get()),
       fetcher_(base_.get()),
       completer_(config, shared.allow, shared.trust_store, shared.index, fetcher_, shared.clock),
@@ -44,27 +53,8 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
       policy_(shared.index, config, shared.watch, memory_),
       front_(FrontDeps{policy_, shared.clock, config, shared.allow, shared.crl, mailbox_,
                        shared.revocation_log, shared.watch, shared.metrics, shared.connections,
-                       shared.rate}) {
-  const conf::Limits& lim = config->limits;
-  timeval tv{static_cast<time_t>(lim.client_timeout_ms / 1000),
-             static_cast<suseconds_t>((lim.client_timeout_ms % 1000) * 1000)};
-  evhttp_set_timeout_tv(http_.get(), &tv);
-  // libevent refuses what is far over the limits itself (413 for a body, 400 for headers)
-  // without reaching the front; up to twice the limits the front refuses (413, 431) and
-  // counts it in ocsp_proxy_limit_rejections_total.
-  evhttp_set_max_body_size(http_.get(), static_cast<ev_ssize_t>(2 * lim.max_request_bytes));
-  evhttp_set_max_headers_size(http_.get(), static_cast<ev_ssize_t>(2 * lim.max_header_bytes));
-  // Let every method reach the front so that it can answer 405 with Allow (libevent would
-  // answer 501 for methods outside this set).
-  evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-                                        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-  evhttp_set_gencb(http_.get(), &HttpFront::onRequest, &front_);
-  bound_ = evhttp_accept_socket_with_handle(http_.get(), listen_fd);
-  if (bound_ == nullptr) {
-    throw std::runtime_error("evhttp_accept_socket_with_handle failed");
-  }
-}
+                       shared.rate}),
+      server_(base_.get(), listen_fd, serverLimits(config->limits, shared.connections), front_) {}
 
 Worker::~Worker() { join(); }
 
@@ -84,9 +74,8 @@ void Worker::stop() { event_base_loopexit(base_.get(), nullptr); }
 void Worker::drain(int64_t timeout_ms) {
   mailbox_.post([this, timeout_ms] {
     if (drain_tick_) return;  // already draining
-    front_.startDraining();
-    if (bound_ != nullptr) evhttp_del_accept_socket(http_.get(), bound_);
-    bound_ = nullptr;
+    server_.startDraining();
+    server_.stopAccepting();
     drain_started_ms_ = monotonicMs();
     drain_deadline_ms_ = drain_started_ms_ + timeout_ms;
     drain_tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Worker::onDrainTick, this));
@@ -100,12 +89,12 @@ void Worker::onDrainTick(evutil_socket_t, short, void* self) {
   const int64_t now = monotonicMs();
   // A short grace first: a keep-alive client may have sent a request just before it saw the
   // listener go; it is answered (with Connection: close) rather than cut off.
-  const bool idle = w->front_.inFlight() <= 0 && now - w->drain_started_ms_ >= 100;
+  const bool idle = w->server_.busy() <= 0 && now - w->drain_started_ms_ >= 100;
   if (!idle && now < w->drain_deadline_ms_) return;
   if (!idle) {
     logEvent(LogLevel::Warn, "drain_timeout",
              {{"worker", std::to_string(w->id_)},
-              {"in_flight", std::to_string(w->front_.inFlight())}});
+              {"in_flight", std::to_string(w->server_.busy())}});
   }
   event_del(w->drain_tick_.get());
   event_base_loopexit(w->base_.get(), nullptr);

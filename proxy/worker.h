@@ -1,9 +1,8 @@
 #pragma once
-// One worker thread (DESIGN.md §2): its own event_base, an evhttp accepting on its own
-// SO_REUSEPORT socket, its own curl multi handle, and its own chain of pipeline stages over
+// One worker thread (DESIGN.md §2): its own event_base, an HttpServer (proxy/http_server.h)
+// accepting on its own descriptor of the listening socket, its own curl multi handle, and its own chain of pipeline stages over
 // the shared in-process cache.
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include <atomic>
 #include <memory>
@@ -19,6 +18,7 @@
 #include "core/metrics.h"
 #include "core/mailbox.h"
 #include "proxy/http_front.h"
+#include "proxy/http_server.h"
 #include "proxy/policy_source.h"
 #include "proxy/revocation_log.h"
 #include "upstream/aia_completer.h"
@@ -54,7 +54,7 @@ FreshnessPolicy freshnessFrom(const conf::Config& config);
 
 class Worker {
  public:
-  // Takes ownership of `listen_fd` (evhttp closes it when the worker goes).
+  // Takes ownership of `listen_fd` (closed when the worker stops accepting or goes).
   Worker(int id, std::shared_ptr<const conf::Config> config, const SharedState& shared,
          int listen_fd);
   ~Worker();
@@ -84,10 +84,10 @@ class Worker {
   int id_;
   // Keeps the config alive as long as the stages that hold references into it.
   std::shared_ptr<const conf::Config> config_;
-  // Declaration order is destruction order reversed: the stages and the fetcher go first
-  // (in-flight callbacks are dropped), then evhttp (open requests), then the base.
+  // Declaration order is destruction order reversed: the server goes first (its connections
+  // close; exchanges in flight are never answered), then the stages and the fetcher
+  // (in-flight callbacks are dropped), then the base.
   EventBasePtr base_;
-  EvhttpPtr http_;
   Mailbox mailbox_;
   // Pipeline, innermost first; wired in the constructor, outermost last.
   CurlFetcher fetcher_;
@@ -98,7 +98,7 @@ class Worker {
   MemorySource memory_;
   PolicySource policy_;
   HttpFront front_;
-  evhttp_bound_socket* bound_ = nullptr;  // null once draining
+  HttpServer server_;
   EventPtr drain_tick_;
   int64_t drain_started_ms_ = 0;
   int64_t drain_deadline_ms_ = 0;

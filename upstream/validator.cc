@@ -118,10 +118,17 @@ Result<Signer> findSigner(OCSP_BASICRESP* bs, X509* issuer) {
   return Signer{signer, !is_issuer};
 }
 
+// A certificate's validity period, seconds since epoch.
+struct Validity {
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+};
+
 // RFC 6960 §4.2.2.2 delegation rules, each failure with its own code. Validity is checked
 // before the EKU so that a responder certificate that is simply out of date (the common
-// operational failure) is reported as such even when it also lacks the EKU.
-Status checkDelegatedResponder(X509* signer, X509* issuer, int64_t now) {
+// operational failure) is reported as such even when it also lacks the EKU. Returns the
+// responder certificate's validity, which the check at `now` compared against.
+Result<Validity> checkDelegatedResponder(X509* signer, X509* issuer, int64_t now) {
   const std::string who = "delegated responder " + subjectLine(signer);
   int issued = X509_check_issued(issuer, signer);
   if (issued != X509_V_OK) {
@@ -138,7 +145,12 @@ Status checkDelegatedResponder(X509* signer, X509* issuer, int64_t now) {
   time_t at = static_cast<time_t>(now);
   const ASN1_TIME* not_before = X509_get0_notBefore(signer);
   const ASN1_TIME* not_after = X509_get0_notAfter(signer);
-  if (X509_cmp_time(not_before, &at) != -1 || X509_cmp_time(not_after, &at) != 1) {
+  // Both bounds are whole seconds (X509_cmp_time reads only YYMMDDHHMMSSZ and
+  // YYYYMMDDHHMMSSZ), so the check reads not_before <= now < not_after in epoch seconds.
+  auto not_before_epoch = asn1ToEpoch(not_before);
+  auto not_after_epoch = asn1ToEpoch(not_after);
+  if (X509_cmp_time(not_before, &at) != -1 || X509_cmp_time(not_after, &at) != 1 ||
+      !not_before_epoch || !not_after_epoch) {
     return fail("responder_cert_expired",
                 withOpensslErrors(who + " is valid " + timeText(not_before) + " .. " +
                                   timeText(not_after) + ", not at " + rfc3339(now)));
@@ -155,7 +167,7 @@ Status checkDelegatedResponder(X509* signer, X509* issuer, int64_t now) {
     return fail("responder_missing_ocsp_signing",
                 who + " lacks id-kp-OCSPSigning in extendedKeyUsage");
   }
-  return Ok{};
+  return Validity{*not_before_epoch, *not_after_epoch};
 }
 
 // RFC 6960 §4.2.1: the signature is over the DER of tbsResponseData (ResponseData).
@@ -321,12 +333,14 @@ Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
   }
 
   bool delegated = false;
+  Validity responder_validity;
   if (!in.without_issuer) {
     auto signer = findSigner(bs.get(), in.issuer);
     if (!signer.ok()) return signer.error();
     if (signer->delegated) {
-      Status delegation = checkDelegatedResponder(signer->cert, in.issuer, in.now);
+      auto delegation = checkDelegatedResponder(signer->cert, in.issuer, in.now);
       if (!delegation.ok()) return delegation.error();
+      responder_validity = *delegation;
     }
     // CA-direct: verify with the configured issuer's key (the trust anchor), not with the
     // embedded copy, even though both carry the same key.
@@ -353,21 +367,46 @@ Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
   ValidatedResponse out;
   out.produced_at = *produced_at;
   out.delegated = delegated;
+  out.responder_not_before = responder_validity.not_before;
+  out.responder_not_after = responder_validity.not_after;
   out.this_update = singles->front().this_update;
+  out.latest_this_update = singles->front().this_update;
   bool every_single_has_next_update = true;
   for (const auto& s : *singles) {
     out.this_update = std::min(out.this_update, s.this_update);
+    out.latest_this_update = std::max(out.latest_this_update, s.this_update);
     if (!s.next_update) {
       every_single_has_next_update = false;
-    } else if (out.next_update == 0 || *s.next_update < out.next_update) {
-      out.next_update = *s.next_update;
+    } else if (out.earliest_next_update == 0 || *s.next_update < out.earliest_next_update) {
+      out.earliest_next_update = *s.next_update;
     }
   }
-  if (!every_single_has_next_update) out.next_update = 0;
+  out.next_update = every_single_has_next_update ? out.earliest_next_update : 0;
   const Single& answer = (*singles)[*first];
   out.status = answer.status;
   if (answer.status == CertStatus::Revoked) out.revocation = answer.revocation;
   return out;
+}
+
+// Same rules and order as checkDelegatedResponder's validity and checkTimes.
+Status recheckTimes(const ValidatedResponse& accepted, int64_t now, int64_t clock_skew_s) {
+  if (accepted.delegated &&
+      (now < accepted.responder_not_before || now >= accepted.responder_not_after)) {
+    return fail("responder_cert_expired", "delegated responder certificate is valid " +
+                                              rfc3339(accepted.responder_not_before) + " .. " +
+                                              rfc3339(accepted.responder_not_after) + ", not at " +
+                                              rfc3339(now));
+  }
+  if (accepted.latest_this_update > now + clock_skew_s) {
+    return fail("this_update_in_future", "thisUpdate " + rfc3339(accepted.latest_this_update) +
+                                             " is after now " + rfc3339(now) + " + " +
+                                             std::to_string(clock_skew_s) + "s skew");
+  }
+  if (accepted.earliest_next_update != 0 && now >= accepted.earliest_next_update) {
+    return fail("expired", "nextUpdate " + rfc3339(accepted.earliest_next_update) +
+                               " is not after now " + rfc3339(now));
+  }
+  return Ok{};
 }
 
 }  // namespace ocsp

@@ -40,6 +40,12 @@ struct ValidatedResponse {
   CertStatus status = CertStatus::Good;  // of the SingleResponse for the first requested CertID
   std::optional<Revocation> revocation;  // when that status is revoked
   bool delegated = false;         // signed by a delegated responder (not the CA itself)
+  // What the checks that depend on `now` compared against, so that an accepted response can
+  // be judged again at another time without validating it again (recheckTimes below):
+  int64_t latest_this_update = 0;    // latest thisUpdate over all SingleResponses
+  int64_t earliest_next_update = 0;  // earliest nextUpdate of those that have one; 0 if none
+  int64_t responder_not_before = 0;  // delegated: the responder certificate's validity,
+  int64_t responder_not_after = 0;   // seconds since epoch; 0 when not delegated
 };
 
 // Error codes (Error::code), all with category ValidationFailed unless noted:
@@ -61,5 +67,13 @@ struct ValidatedResponse {
 // A delegated responder's validity is checked before its EKU, so an expired certificate
 // without extensions reports responder_cert_expired.
 Result<ValidatedResponse> validateResponse(const ValidationInput& in);
+
+// The checks of validateResponse that depend on `now`, redone at `now` on a response it
+// accepted with the same clock_skew_s: the delegated responder's validity first, then
+// thisUpdate and nextUpdate, failing with the code validateResponse would give at that `now`
+// ("responder_cert_expired", "this_update_in_future", "expired"). Since the response passed
+// all of them at one time, thisUpdate and nextUpdate cannot both fail at another, so the
+// order of its SingleResponses does not matter. The details cannot name a CertID.
+Status recheckTimes(const ValidatedResponse& accepted, int64_t now, int64_t clock_skew_s);
 
 }  // namespace ocsp

@@ -83,6 +83,21 @@ CertIdInfo infoOf(const OcspCertIdPtr& id) {
   return info;
 }
 
+std::vector<CertIdInfo> certIdsIn(const std::string& response_der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(response_der.data());
+  OcspResponsePtr resp(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(response_der.size())));
+  REQUIRE(resp);
+  OcspBasicRespPtr bs(OCSP_response_get1_basic(resp.get()));
+  REQUIRE(bs);
+  std::vector<CertIdInfo> ids;
+  for (int i = 0; i < OCSP_resp_count(bs.get()); ++i) {
+    CertIdInfo id;
+    REQUIRE(certIdInfoFrom(OCSP_SINGLERESP_get0_id(OCSP_resp_get0(bs.get(), i)), &id));
+    ids.push_back(id);
+  }
+  return ids;
+}
+
 std::string makeResponse(const std::vector<SingleSpec>& singles, const Identity& signer,
                          const SignSpec& sign) {
   OcspBasicRespPtr bs(OCSP_BASICRESP_new());

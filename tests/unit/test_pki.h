@@ -46,6 +46,9 @@ Identity issue(const CertSpec& spec, const Identity* issuer);
 
 OcspCertIdPtr certIdFor(const Identity& ca, long serial, const EVP_MD* md = EVP_sha1());
 CertIdInfo infoOf(const OcspCertIdPtr& id);
+// The CertIDs an OCSPResponse (DER) answers, in order: what a client asking exactly those
+// would have sent.
+std::vector<CertIdInfo> certIdsIn(const std::string& response_der);
 
 struct SingleSpec {
   OCSP_CERTID* id;

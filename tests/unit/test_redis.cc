@@ -34,6 +34,7 @@
 #include "core/ocsp_types.h"
 #include "core/ossl.h"
 #include "tests/unit/test_util.h"
+#include "upstream/validation_memo.h"
 #include "upstream/validator.h"
 
 namespace ocsp {
@@ -563,6 +564,37 @@ TEST_CASE("another instance answers from Redis, re-validated, without asking its
   CHECK(got.cacheable);
   CHECK(w.status.counters().hits == 1);
   CHECK(w.status.counters().writes == 1);  // a hit is not written back
+}
+
+TEST_CASE("repeated Redis hits are validated once; each still obeys the time rules") {
+  OneServer w;
+  auto entry = upstreamEntry(w.clock.now());
+  w.next.answer = [&] { return fromUpstream(entry); };
+  auto writer = w.connectedSource(0);
+  w.ask(*writer);
+  REQUIRE_FALSE(w.stored().empty());
+
+  ValidationMemo memo(16);
+  FakeNext reader_next;
+  reader_next.answer = [] { return upstreamDown(); };
+  RedisSource reader(w.base.get(), w.config(), kFreshness, kSkew, w.clock, reader_next, w.status, 1,
+                     memo);
+  w.waitConnected(reader);
+  for (int i = 0; i < 3; ++i) CHECK(w.ask(reader).source() == AnswerSource::Redis);
+  CHECK(reader_next.calls == 0);
+  CHECK(memo.stats().misses == 1);
+  CHECK(memo.stats().hits == 2);
+
+  // Expired by our clock: a miss as without the memo (next is asked, the value is kept).
+  w.clock.set(realResponse().next_update);
+  Outcome o = w.ask(reader);
+  CHECK(reader_next.calls == 1);
+  REQUIRE(o.result.has_value());
+  CHECK_FALSE(o.result->ok());
+  CHECK(memo.stats().hits == 3);  // "expired" came from the memo
+  CHECK(w.client.integer({"EXISTS", redisKey()}) == 1);
+  CHECK(w.status.counters().invalid_entries == 0);
+  CHECK(w.status.counters().hits == 3);
 }
 
 TEST_CASE("a value that does not decode or validate is deleted, never served, logged once") {

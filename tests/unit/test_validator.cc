@@ -23,6 +23,7 @@ namespace ocsp {
 namespace {
 
 using test::certIdFor;
+using test::certIdsIn;
 using test::Identity;
 using test::infoOf;
 using test::issue;
@@ -57,19 +58,6 @@ OcspBasicRespPtr basicOf(const std::string& der) {
   OcspBasicRespPtr bs(OCSP_response_get1_basic(resp.get()));
   REQUIRE(bs);
   return bs;
-}
-
-// The CertIDs a response answers, as if the client had asked exactly those.
-std::vector<CertIdInfo> certIdsIn(const std::string& der) {
-  auto bs = basicOf(der);
-  std::vector<CertIdInfo> ids;
-  for (int i = 0; i < OCSP_resp_count(bs.get()); ++i) {
-    CertIdInfo id;
-    REQUIRE(certIdInfoFrom(
-        OCSP_SINGLERESP_get0_id(OCSP_resp_get0(bs.get(), i)), &id));
-    ids.push_back(id);
-  }
-  return ids;
 }
 
 OcspRequestPtr parseRequest(const std::string& der) {
@@ -583,6 +571,9 @@ TEST_CASE("a response from a proper delegated responder is accepted") {
   CHECK(r->next_update == kT + kDay);
   CHECK(r->status == CertStatus::Good);
   CHECK_FALSE(r->revocation.has_value());
+  // The responder certificate's validity (test_pki.h CertSpec defaults), for re-checking.
+  CHECK(r->responder_not_before == kT - kDay);
+  CHECK(r->responder_not_after == kT + 365 * kDay);
 }
 
 TEST_CASE("a CA-direct response identified by key hash and without certificates is accepted") {
@@ -592,6 +583,8 @@ TEST_CASE("a CA-direct response identified by key hash and without certificates 
   auto r = pki.check(der, {infoOf(pki.id_a)});
   REQUIRE_MESSAGE(r.ok(), detailOf(r));
   CHECK_FALSE(r->delegated);
+  CHECK(r->responder_not_before == 0);
+  CHECK(r->responder_not_after == 0);
 }
 
 TEST_CASE("a delegated responder without id-kp-OCSPSigning is rejected") {
@@ -720,6 +713,9 @@ TEST_CASE("with several SingleResponses the earliest times and the first request
   REQUIRE(b_first->revocation.has_value());
   CHECK(b_first->revocation->reason == OCSP_REVOKED_STATUS_KEYCOMPROMISE);
   CHECK(b_first->revocation->time == kT - 30 * kDay);
+  // The bounds the time checks compare against: the other extremes.
+  CHECK(b_first->latest_this_update == kT - 50);
+  CHECK(b_first->earliest_next_update == kT + kDay);
 
   auto a_first = pki.check(der, {infoOf(pki.id_a), infoOf(pki.id_b)});
   REQUIRE_MESSAGE(a_first.ok(), detailOf(a_first));
@@ -731,6 +727,7 @@ TEST_CASE("with several SingleResponses the earliest times and the first request
   auto r = pki.check(one_without_next, {infoOf(pki.id_a), infoOf(pki.id_b)});
   REQUIRE_MESSAGE(r.ok(), detailOf(r));
   CHECK(r->next_update == 0);
+  CHECK(r->earliest_next_update == kT + kDay);  // the one that has a nextUpdate still expires
 }
 
 TEST_CASE("a revocation without a reason reports reason -1") {

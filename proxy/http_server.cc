@@ -1,0 +1,644 @@
+#include "proxy/http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace ocsp {
+
+namespace {
+
+constexpr size_t kInitialBuffer = 4096;
+constexpr size_t kLingerBytes = 64 * 1024;  // unread request bytes drained before a close
+constexpr int kLingerMs = 1000;
+
+// The Date field value for now, rendered at most once a second per thread.
+std::string_view httpDateNow() {
+  thread_local time_t rendered = -1;
+  thread_local char buf[40];
+  thread_local size_t len = 0;
+  time_t now = std::time(nullptr);
+  if (now != rendered) {
+    tm t{};
+    gmtime_r(&now, &t);
+    len = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &t);
+    rendered = now;
+  }
+  return std::string_view(buf, len);
+}
+
+void appendNumber(std::string& out, uint64_t n) {
+  char digits[24];
+  auto res = std::to_chars(digits, digits + sizeof digits, n);
+  out.append(digits, static_cast<size_t>(res.ptr - digits));
+}
+
+std::string peerString(const sockaddr* addr, std::string* address_only) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  if (addr->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+  } else if (addr->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+  }
+  *address_only = host;
+  return *address_only + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+// One client connection. States:
+//   Head        reading a request head (idle keep-alive included)
+//   Body        head parsed, reading its body
+//   Dispatched  the handler has the exchange
+//   Writing     the answer is being written
+//   Lingering   answered with close: write side shut, unread bytes drained
+class HttpConnection {
+ public:
+  HttpConnection(HttpServer& server, int fd, const sockaddr* addr);
+  ~HttpConnection();
+
+  enum class State { Head, Body, Dispatched, Writing, Lingering };
+
+  void start();
+  void reply(int code, std::string_view reason, std::string_view body,
+             std::shared_ptr<const void> keep);
+
+  HttpServer& server_;
+  int fd_;
+  std::string peer_address_;  // before peer_: the constructor fills it while making peer_
+  std::string peer_;
+  HttpConnection* prev_ = nullptr;
+  HttpConnection* next_ = nullptr;
+
+ private:
+  static void onReadable(evutil_socket_t, short what, void* self);
+  static void onWritable(evutil_socket_t, short what, void* self);
+  static void onLingerEnd(evutil_socket_t, short, void* self);
+
+  void readSome();
+  // Parses and dispatches what is buffered, as long as nothing is being answered.
+  void process();
+  void processOne();
+  void dispatch(LimitBreach breach, uint64_t amount);
+  // Writes what is pending; on completion moves to the next request or closes.
+  void flush();
+  void answered();
+  // Answers a protocol error from here and closes after it.
+  void protocolError(int code, const char* reason, const char* detail);
+  // Room for `bytes` from start_ on; moves or grows the buffer (re-parsing a head it held).
+  // False if that is over the connection's bound.
+  bool reserve(size_t bytes);
+  void reparseHead();
+  void setBusy(bool busy);
+  // Closes the socket. The object stays until destroyIfDone(): that deletes it unless the
+  // handler holds the exchange (then its reply does) or process() is running (then its end).
+  void close();
+  void destroyIfDone();
+
+  State state_ = State::Head;
+  event* read_ev_ = nullptr;
+  event* write_ev_ = nullptr;
+  event* linger_ev_ = nullptr;
+  bool closed_ = false;
+  bool busy_ = false;
+  bool in_process_ = false;
+  bool read_paused_ = false;
+  bool over_connection_limit_ = false;
+  bool continue_sent_ = false;
+  size_t linger_left_ = 0;
+  // Input: bytes [start_, end_) of in_ are received and not yet consumed.
+  std::string in_;
+  size_t start_ = 0;
+  size_t end_ = 0;
+  size_t scanned_ = 0;   // of the head being looked for, from start_
+  RequestHead head_;
+  ChunkedDecoder chunks_;
+  size_t chunk_pos_ = 0; // chunked body: raw bytes from start_ + this are not yet decoded
+  std::string chunked_body_;
+  size_t consumed_ = 0;  // bytes of in_ from start_ that the exchange's request occupies
+  HttpExchange exchange_;
+  // Output: the rendered head, then the body (copied into body_copy_ or held by keep_).
+  std::string out_head_;
+  size_t out_head_off_ = 0;
+  std::string body_copy_;
+  std::string_view out_body_;
+  size_t out_body_off_ = 0;
+  std::shared_ptr<const void> keep_;
+  bool close_after_ = false;
+  int64_t last_write_ms_ = 0;
+};
+
+// ---- HttpExchange ----
+
+std::string_view HttpExchange::path() const {
+  std::string_view t = head_->target;
+  return t.substr(0, t.find_first_of("?#"));
+}
+
+std::string_view HttpExchange::peer() const { return conn_->peer_; }
+std::string_view HttpExchange::peerAddress() const { return conn_->peer_address_; }
+
+void HttpExchange::addHeader(std::string_view name, std::string_view value) {
+  extra_headers_.append(name);
+  extra_headers_.append(": ");
+  extra_headers_.append(value);
+  extra_headers_.append("\r\n");
+}
+
+void HttpExchange::reply(int code, std::string_view reason, std::string_view body,
+                         std::shared_ptr<const void> keep) {
+  conn_->reply(code, reason, body, std::move(keep));
+}
+
+// ---- HttpServer ----
+
+HttpServer::HttpServer(event_base* base, int listen_fd, const HttpServerLimits& limits,
+                       HttpHandler& handler)
+    : base_(base), limits_(limits), handler_(handler) {
+  timeval tv{static_cast<time_t>(limits.client_timeout_ms / 1000),
+             static_cast<suseconds_t>((limits.client_timeout_ms % 1000) * 1000)};
+  client_timeout_ = event_base_init_common_timeout(base_, &tv);
+  listener_ = evconnlistener_new(base_, &HttpServer::onAccept, this,
+                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
+  if (listener_ == nullptr) {
+    ::close(listen_fd);
+    throw std::runtime_error("evconnlistener_new failed");
+  }
+}
+
+HttpServer::~HttpServer() {
+  stopAccepting();
+  while (first_ != nullptr) delete first_;
+}
+
+void HttpServer::stopAccepting() {
+  if (listener_ != nullptr) evconnlistener_free(listener_);
+  listener_ = nullptr;
+}
+
+void HttpServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* self) {
+  auto* server = static_cast<HttpServer*>(self);
+  auto* conn = new HttpConnection(*server, fd, addr);
+  conn->start();
+}
+
+// ---- HttpConnection ----
+
+HttpConnection::HttpConnection(HttpServer& server, int fd, const sockaddr* addr)
+    : server_(server), fd_(fd), peer_(peerString(addr, &peer_address_)), exchange_(this) {
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  next_ = server_.first_;
+  if (next_ != nullptr) next_->prev_ = this;
+  server_.first_ = this;
+  ++server_.connections_;
+  const HttpServerLimits& lim = server_.limits_;
+  if (lim.gate != nullptr && !lim.gate->enter(lim.max_connections)) {
+    over_connection_limit_ = true;
+  }
+}
+
+HttpConnection::~HttpConnection() {
+  if (read_ev_ != nullptr) event_free(read_ev_);
+  if (write_ev_ != nullptr) event_free(write_ev_);
+  if (linger_ev_ != nullptr) event_free(linger_ev_);
+  if (fd_ >= 0) ::close(fd_);
+  if (server_.limits_.gate != nullptr) server_.limits_.gate->leave();
+  if (busy_) --server_.busy_;
+  if (prev_ != nullptr) prev_->next_ = next_;
+  else server_.first_ = next_;
+  if (next_ != nullptr) next_->prev_ = prev_;
+  --server_.connections_;
+}
+
+void HttpConnection::start() {
+  in_.resize(kInitialBuffer);
+  read_ev_ = event_new(server_.base_, fd_, EV_READ | EV_PERSIST, &HttpConnection::onReadable, this);
+  write_ev_ = event_new(server_.base_, fd_, EV_WRITE, &HttpConnection::onWritable, this);
+  if (read_ev_ == nullptr || write_ev_ == nullptr ||
+      event_add(read_ev_, server_.client_timeout_) != 0) {
+    delete this;
+  }
+}
+
+void HttpConnection::setBusy(bool busy) {
+  if (busy == busy_) return;
+  busy_ = busy;
+  server_.busy_ += busy ? 1 : -1;
+}
+
+void HttpConnection::onReadable(evutil_socket_t, short what, void* self) {
+  auto* c = static_cast<HttpConnection*>(self);
+  if ((what & EV_TIMEOUT) != 0) {
+    switch (c->state_) {
+      case State::Dispatched: return;  // the upstream timeout bounds it
+      case State::Writing:
+        if (monotonicMs() - c->last_write_ms_ < c->server_.limits_.client_timeout_ms) return;
+        break;
+      default: break;
+    }
+    c->close();  // idle keep-alive, a request too slow, or a client that stopped reading
+    c->destroyIfDone();
+    return;
+  }
+  c->readSome();
+}
+
+void HttpConnection::readSome() {
+  if (state_ == State::Lingering) {
+    char sink[4096];
+    ssize_t n = ::read(fd_, sink, sizeof sink);
+    if (n > 0 && static_cast<size_t>(n) < linger_left_) {
+      linger_left_ -= static_cast<size_t>(n);
+      return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    close();
+    destroyIfDone();
+    return;
+  }
+  if (end_ == in_.size()) {
+    // Full. While the exchange holds views into the buffer it may not move: wait.
+    const bool may_move = state_ == State::Head || state_ == State::Body;
+    if (!may_move || !reserve(end_ - start_ + kInitialBuffer)) {
+      if (!may_move) {
+        event_del(read_ev_);
+        read_paused_ = true;
+        return;
+      }
+      // Only a head over its limit fills the largest buffer: processOne() answers it.
+    }
+  }
+  ssize_t n = end_ < in_.size() ? ::read(fd_, in_.data() + end_, in_.size() - end_) : 0;
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    close();
+    destroyIfDone();
+    return;
+  }
+  if (n == 0 && end_ < in_.size()) {
+    close();  // the client closed (or half-closed) its side
+    destroyIfDone();
+    return;
+  }
+  end_ += static_cast<size_t>(n);
+  if (state_ == State::Head || state_ == State::Body) process();
+}
+
+bool HttpConnection::reserve(size_t bytes) {
+  const HttpServerLimits& lim = server_.limits_;
+  const size_t bound = lim.max_header_bytes + lim.max_request_bytes + 16 * 1024;
+  if (start_ + bytes <= in_.size()) return true;
+  if (bytes > bound) return false;
+  if (bytes > in_.size()) {
+    std::string bigger;
+    bigger.resize(std::min(bound, std::max(bytes, 2 * in_.size())));
+    std::memcpy(bigger.data(), in_.data() + start_, end_ - start_);
+    in_.swap(bigger);
+  } else {
+    std::memmove(in_.data(), in_.data() + start_, end_ - start_);
+  }
+  end_ -= start_;
+  start_ = 0;
+  if (state_ == State::Body) reparseHead();
+  return true;
+}
+
+void HttpConnection::reparseHead() {
+  // Same bytes, new place: the views must follow.
+  parseRequestHead(std::string_view(in_.data() + start_, end_ - start_), &head_);
+}
+
+void HttpConnection::process() {
+  in_process_ = true;
+  while (!closed_ && (state_ == State::Head || state_ == State::Body)) {
+    const State state_before = state_;
+    const size_t start_before = start_;
+    const size_t end_before = end_;
+    processOne();
+    // Nothing moved: it needs more bytes.
+    if (state_ == state_before && start_ == start_before && end_ == end_before) break;
+  }
+  in_process_ = false;
+  destroyIfDone();
+}
+
+void HttpConnection::processOne() {
+  const HttpServerLimits& lim = server_.limits_;
+  std::string_view buffered(in_.data() + start_, end_ - start_);
+  if (state_ == State::Head) {
+    if (buffered.empty()) {
+      if (start_ != 0) start_ = end_ = 0;  // idle: next request at the buffer's start
+      return;
+    }
+    HeadResult r = parseRequestHead(buffered, &head_, scanned_);
+    switch (r.status) {
+      case HeadStatus::Incomplete:
+        scanned_ = buffered.size();
+        if (buffered.size() > lim.max_header_bytes) {
+          head_.method = head_.target = {};
+          head_.headers.clear();
+          consumed_ = buffered.size();
+          dispatch(LimitBreach::HeaderBytes, buffered.size());
+        } else if (start_ + buffered.size() == in_.size()) {
+          reserve(buffered.size() + kInitialBuffer);
+        }
+        return;
+      case HeadStatus::BadRequest: protocolError(400, "Bad Request", r.detail); return;
+      case HeadStatus::NotImplemented: protocolError(501, "Not Implemented", r.detail); return;
+      case HeadStatus::BadVersion:
+        protocolError(505, "HTTP Version Not Supported", r.detail);
+        return;
+      case HeadStatus::ExpectationFailed:
+        protocolError(417, "Expectation Failed", r.detail);
+        return;
+      case HeadStatus::Complete: break;
+    }
+    scanned_ = 0;
+    continue_sent_ = false;
+    consumed_ = head_.head_bytes;
+    if (over_connection_limit_) {
+      dispatch(LimitBreach::Connections, 0);
+      return;
+    }
+    if (head_.headers.size() > lim.max_headers) {
+      dispatch(LimitBreach::Headers, head_.headers.size());
+      return;
+    }
+    if (head_.head_bytes > lim.max_header_bytes) {
+      dispatch(LimitBreach::HeaderBytes, head_.head_bytes);
+      return;
+    }
+    if (head_.content_length > 0 &&
+        static_cast<uint64_t>(head_.content_length) > lim.max_request_bytes) {
+      dispatch(LimitBreach::Body, static_cast<uint64_t>(head_.content_length));
+      return;
+    }
+    if (!head_.chunked && head_.content_length <= 0) {
+      exchange_.body_ = {};
+      dispatch(LimitBreach::None, 0);
+      return;
+    }
+    state_ = State::Body;
+    chunks_.reset();
+    chunked_body_.clear();
+    chunk_pos_ = head_.head_bytes;
+    buffered = std::string_view(in_.data() + start_, end_ - start_);
+  }
+  // Body.
+  bool complete = false;
+  if (head_.chunked) {
+    std::string_view raw = buffered.substr(chunk_pos_);
+    const size_t before = raw.size();
+    auto status = chunks_.feed(&raw, &chunked_body_, lim.max_request_bytes);
+    chunk_pos_ += before - raw.size();
+    if (status == ChunkedDecoder::Status::Bad) {
+      protocolError(400, "Bad Request", "malformed chunked body");
+      return;
+    }
+    if (status == ChunkedDecoder::Status::TooLarge) {
+      consumed_ = chunk_pos_;
+      dispatch(LimitBreach::Body, chunked_body_.size());
+      return;
+    }
+    complete = status == ChunkedDecoder::Status::Done;
+    if (complete) {
+      consumed_ = chunk_pos_;
+      exchange_.body_ = chunked_body_;
+    } else if (end_ == in_.size()) {
+      // Decoded bytes are kept in chunked_body_: drop their raw form behind the head.
+      const size_t keep_from = start_ + head_.head_bytes;
+      const size_t raw_from = start_ + chunk_pos_;
+      std::memmove(in_.data() + keep_from, in_.data() + raw_from, end_ - raw_from);
+      end_ -= raw_from - keep_from;
+      chunk_pos_ = head_.head_bytes;
+      if (end_ == in_.size() && !reserve(end_ - start_ + kInitialBuffer)) {
+        protocolError(400, "Bad Request", "chunked body framing too long");
+        return;
+      }
+    }
+  } else {
+    const size_t need = head_.head_bytes + static_cast<size_t>(head_.content_length);
+    if (buffered.size() >= need) {
+      complete = true;
+      consumed_ = need;
+      exchange_.body_ = buffered.substr(head_.head_bytes, static_cast<size_t>(head_.content_length));
+    } else if (!reserve(need)) {
+      protocolError(400, "Bad Request", "request too large");
+      return;
+    }
+  }
+  if (complete) {
+    dispatch(LimitBreach::None, 0);
+    return;
+  }
+  if (head_.expect_continue && !continue_sent_) {
+    continue_sent_ = true;
+    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (::send(fd_, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(sizeof kContinue - 1)) {
+      close();  // process() deletes it
+    }
+  }
+}
+
+void HttpConnection::dispatch(LimitBreach breach, uint64_t amount) {
+  state_ = State::Dispatched;
+  setBusy(true);
+  exchange_.head_ = &head_;
+  if (breach != LimitBreach::None) exchange_.body_ = {};
+  exchange_.breach_ = breach;
+  exchange_.breach_amount_ = amount;
+  exchange_.close_ = breach != LimitBreach::None;  // the rest of the request is not read
+  exchange_.extra_headers_.clear();
+  server_.handler_.onRequest(exchange_);
+}
+
+void HttpConnection::protocolError(int code, const char* reason, const char* detail) {
+  logEvent(LogLevel::Info, "bad_http_request",
+           {{"client", peer_}, {"status", std::to_string(code)}, {"detail", detail}});
+  static const RequestHead kNoHead;
+  state_ = State::Dispatched;
+  setBusy(true);
+  exchange_.head_ = &kNoHead;
+  exchange_.extra_headers_.clear();
+  exchange_.close_ = true;
+  consumed_ = end_ - start_;
+  exchange_.addHeader("Content-Type", "text/plain; charset=utf-8");
+  std::string text = std::string(detail) + "\n";
+  reply(code, reason, text, nullptr);
+}
+
+void HttpConnection::reply(int code, std::string_view reason, std::string_view body,
+                           std::shared_ptr<const void> keep) {
+  if (state_ != State::Dispatched) return;  // a second reply: ignored
+  if (closed_) {
+    // The client went away meanwhile: nothing to write.
+    state_ = State::Writing;
+    setBusy(false);
+    destroyIfDone();
+    return;
+  }
+  close_after_ = exchange_.close_ || server_.draining_ || !exchange_.head_->keep_alive ||
+                 exchange_.head_->method.empty();
+  const bool head_only = exchange_.head_->method == "HEAD";
+  const bool bodiless = code == 204 || code == 304 || (code >= 100 && code < 200);
+  std::string& h = out_head_;
+  h.clear();
+  h.append(exchange_.head_->minor == 0 && !exchange_.head_->method.empty() ? "HTTP/1.0 "
+                                                                            : "HTTP/1.1 ");
+  appendNumber(h, static_cast<uint64_t>(code));
+  h.push_back(' ');
+  h.append(reason);
+  h.append("\r\nDate: ");
+  h.append(httpDateNow());
+  h.append("\r\n");
+  if (!bodiless) {
+    h.append("Content-Length: ");
+    appendNumber(h, body.size());
+    h.append("\r\n");
+  }
+  if (close_after_) {
+    h.append("Connection: close\r\n");
+  } else if (exchange_.head_->minor == 0) {
+    h.append("Connection: keep-alive\r\n");
+  }
+  h.append(exchange_.extra_headers_);
+  h.append("\r\n");
+  out_head_off_ = 0;
+  out_body_off_ = 0;
+  if (head_only || bodiless) {
+    out_body_ = {};
+  } else if (keep) {
+    out_body_ = body;
+    keep_ = std::move(keep);
+  } else if (!body.empty()) {
+    body_copy_.assign(body);
+    out_body_ = body_copy_;
+  } else {
+    out_body_ = {};
+  }
+  state_ = State::Writing;
+  last_write_ms_ = monotonicMs();
+  flush();
+}
+
+void HttpConnection::flush() {
+  while (out_head_off_ < out_head_.size() || out_body_off_ < out_body_.size()) {
+    iovec iov[2];
+    int n_iov = 0;
+    if (out_head_off_ < out_head_.size()) {
+      iov[n_iov++] = {out_head_.data() + out_head_off_, out_head_.size() - out_head_off_};
+    }
+    if (out_body_off_ < out_body_.size()) {
+      iov[n_iov++] = {const_cast<char*>(out_body_.data()) + out_body_off_,
+                      out_body_.size() - out_body_off_};
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(n_iov);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        event_add(write_ev_, nullptr);
+        return;
+      }
+      close();
+      destroyIfDone();
+      return;
+    }
+    last_write_ms_ = monotonicMs();
+    size_t wrote = static_cast<size_t>(n);
+    const size_t from_head = std::min(wrote, out_head_.size() - out_head_off_);
+    out_head_off_ += from_head;
+    out_body_off_ += wrote - from_head;
+  }
+  answered();
+}
+
+void HttpConnection::onWritable(evutil_socket_t, short, void* self) {
+  static_cast<HttpConnection*>(self)->flush();
+}
+
+void HttpConnection::answered() {
+  keep_.reset();
+  out_body_ = {};
+  setBusy(false);
+  if (close_after_) {
+    const size_t unread = end_ - start_ - std::min(consumed_, end_ - start_);
+    if (unread == 0 && exchange_.breach_ == LimitBreach::None && exchange_.head_->method.size()) {
+      close();
+      destroyIfDone();
+      return;
+    }
+    // Unread request bytes: a close now could reset the connection before the client has
+    // read the answer. Shut the write side and drain for a while first.
+    state_ = State::Lingering;
+    ::shutdown(fd_, SHUT_WR);
+    linger_left_ = kLingerBytes;
+    start_ = end_ = 0;
+    if (read_paused_) {
+      event_add(read_ev_, server_.client_timeout_);
+      read_paused_ = false;
+    }
+    linger_ev_ = evtimer_new(server_.base_, &HttpConnection::onLingerEnd, this);
+    timeval tv{kLingerMs / 1000, (kLingerMs % 1000) * 1000};
+    if (linger_ev_ == nullptr || evtimer_add(linger_ev_, &tv) != 0) {
+      close();
+      destroyIfDone();
+    }
+    return;
+  }
+  start_ += consumed_;
+  consumed_ = 0;
+  state_ = State::Head;
+  if (read_paused_) {
+    read_paused_ = false;
+    event_add(read_ev_, server_.client_timeout_);
+  }
+  // Pipelined requests already buffered; from reply() inside process() its loop goes on.
+  if (!in_process_ && end_ > start_) process();
+}
+
+void HttpConnection::onLingerEnd(evutil_socket_t, short, void* self) {
+  auto* c = static_cast<HttpConnection*>(self);
+  c->close();
+  c->destroyIfDone();
+}
+
+void HttpConnection::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (read_ev_ != nullptr) event_del(read_ev_);
+  if (write_ev_ != nullptr) event_del(write_ev_);
+  if (linger_ev_ != nullptr) event_del(linger_ev_);
+  ::close(fd_);
+  fd_ = -1;
+  keep_.reset();
+  if (state_ != State::Dispatched) setBusy(false);
+}
+
+void HttpConnection::destroyIfDone() {
+  if (closed_ && !in_process_ && state_ != State::Dispatched) delete this;
+}
+
+}  // namespace ocsp

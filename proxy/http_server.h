@@ -1,0 +1,137 @@
+#pragma once
+// The OCSP listener's HTTP/1.1 connection layer (DESIGN.md §2; issue 7). It replaces
+// libevent's evhttp on the hot path: evhttp allocates and printf-formats every header of
+// every answer, copies bodies, and turns reads on and off around each request. Here:
+//   - one input buffer per connection, reused: a request's head and body are parsed in place
+//     (proxy/http_parse.h) and handed to the handler as views;
+//   - an answer is one status-and-header block rendered into a reused string plus a body that
+//     is either copied (small, generated) or referenced (cached DER, CRLs: the holder is kept
+//     until the bytes are written), sent with one writev, straight from reply() when the
+//     socket takes it (the common case: no poll round trip, no write event);
+//   - the read event stays registered for the connection's life, with the client timeout as a
+//     libevent common timeout, so a keep-alive request costs no epoll_ctl and no timer-heap work.
+// Framing: keep-alive (HTTP/1.1 default, HTTP/1.0 with Connection: keep-alive, and
+// Proxy-Connection for forward-proxy clients), pipelining (answers in order, one request
+// handled at a time), Content-Length and chunked bodies, Expect: 100-continue, HEAD.
+// Protocol errors get 400/417/501/505 from here and close the connection; limit breaches are
+// handed to the handler (HttpExchange::breach) so that the front answers, logs and counts
+// them; the connection closes after such an answer. A client that goes away while its request
+// is being answered leaves the exchange valid until the handler replies (the answer is then
+// dropped). After an answer with "Connection: close" the socket is shut for writing and unread
+// bytes are drained for up to a second, so the client reads the answer instead of a reset.
+//
+// Threading: one HttpServer per worker; everything runs on that worker's event loop.
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "proxy/client_limits.h"
+#include "proxy/http_parse.h"
+
+namespace ocsp {
+
+class HttpConnection;
+
+// A limit found while reading the request; the handler answers it (HttpFront::admit).
+enum class LimitBreach {
+  None,
+  Connections,  // this connection is over limits.max_connections
+  Headers,      // more header fields than max_headers (amount: the count)
+  HeaderBytes,  // a head over max_header_bytes (amount: bytes received, at least)
+  Body,         // a body over max_request_bytes (amount: its Content-Length or bytes so far)
+};
+
+// One request and its answer. Valid from HttpHandler::onRequest until reply().
+class HttpExchange {
+ public:
+  std::string_view method() const { return head_->method; }
+  std::string_view target() const { return head_->target; }
+  // The target up to '?' or '#' (for an origin-form request, its path).
+  std::string_view path() const;
+  const RequestHead& head() const { return *head_; }
+  const HttpHeader* header(std::string_view name) const { return head_->find(name); }
+  std::string_view body() const { return body_; }
+  std::string_view peer() const;         // "address:port"
+  std::string_view peerAddress() const;  // "address"
+  LimitBreach breach() const { return breach_; }
+  uint64_t breachAmount() const { return breach_amount_; }
+
+  // The answer: header fields first, then reply() once. Content-Length, Date and Connection
+  // are added by reply(). The answer carries Connection: close (and the connection closes)
+  // when the client asked for it, after a limit breach, while draining, or after
+  // closeAfterReply().
+  void addHeader(std::string_view name, std::string_view value);
+  void closeAfterReply() { close_ = true; }
+  // `body` is copied, unless `keep` is given: then `body` must point into memory that `keep`
+  // keeps alive; it is held until the bytes are written. HEAD, 204 and 304 send no body.
+  void reply(int code, std::string_view reason, std::string_view body = {},
+             std::shared_ptr<const void> keep = nullptr);
+
+ private:
+  friend class HttpConnection;
+  explicit HttpExchange(HttpConnection* conn) : conn_(conn) {}
+  HttpConnection* conn_;
+  const RequestHead* head_ = nullptr;
+  std::string_view body_;
+  LimitBreach breach_ = LimitBreach::None;
+  uint64_t breach_amount_ = 0;
+  bool close_ = false;
+  std::string extra_headers_;  // "name: value\r\n"..., reused
+};
+
+class HttpHandler {
+ public:
+  // The handler replies now or later (from the same loop); exactly once.
+  virtual void onRequest(HttpExchange& exchange) = 0;
+
+ protected:
+  ~HttpHandler() = default;
+};
+
+struct HttpServerLimits {
+  size_t max_header_bytes = 8 * 1024;
+  size_t max_headers = 64;
+  size_t max_request_bytes = 16 * 1024;
+  int64_t client_timeout_ms = 10'000;  // idle keep-alive, a slow request, a stalled write
+  int64_t max_connections = 4096;
+  ConnectionGate* gate = nullptr;      // shared over workers; null: no connection limit
+};
+
+class HttpServer {
+ public:
+  // Accepts on `listen_fd` (a listening, non-blocking socket; owned from here on).
+  HttpServer(event_base* base, int listen_fd, const HttpServerLimits& limits,
+             HttpHandler& handler);
+  // Closes every connection without calling the handler; held bodies are released.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Closes the listening socket: no new connections.
+  void stopAccepting();
+  // From now on every answer carries Connection: close.
+  void startDraining() { draining_ = true; }
+  // Requests being answered or whose answers are still being written.
+  int busy() const { return busy_; }
+  size_t connections() const { return connections_; }
+
+ private:
+  friend class HttpConnection;
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* self);
+
+  event_base* base_;
+  HttpServerLimits limits_;
+  HttpHandler& handler_;
+  evconnlistener* listener_ = nullptr;
+  const timeval* client_timeout_ = nullptr;  // a common timeout of base_
+  HttpConnection* first_ = nullptr;          // every open connection, linked
+  size_t connections_ = 0;
+  int busy_ = 0;
+  bool draining_ = false;
+};
+
+}  // namespace ocsp

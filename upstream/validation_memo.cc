@@ -1,0 +1,178 @@
+#include "upstream/validation_memo.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+#include "core/ossl.h"
+
+namespace ocsp {
+namespace {
+
+constexpr size_t kMaxShards = 16;
+// A small memo stays one shard, so that CLOCK sees all of it.
+constexpr size_t kMinShardEntries = 1'024;
+
+using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+
+// Fetched once: EVP_sha256() would look the implementation up in the provider store on
+// every digest.
+const EVP_MD* sha256Md() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+// Feeds a key's fields to the digest, each with its length or fixed size so that no two
+// different inputs give the same byte stream.
+class KeyWriter {
+ public:
+  explicit KeyWriter(EVP_MD_CTX* ctx) : ctx_(ctx) {}
+  bool ok() const { return ok_; }
+  void bytes(std::string_view b) {
+    number(b.size());
+    raw(b.data(), b.size());
+  }
+  void number(uint64_t n) {
+    unsigned char be[8];
+    for (int i = 7; i >= 0; --i, n >>= 8) be[i] = static_cast<unsigned char>(n & 0xff);
+    raw(be, sizeof(be));
+  }
+  void raw(const void* data, size_t size) { ok_ = ok_ && EVP_DigestUpdate(ctx_, data, size) == 1; }
+
+ private:
+  EVP_MD_CTX* ctx_;
+  bool ok_ = true;
+};
+
+// The memo key of `in` (see the header), or false if OpenSSL could not compute it.
+bool keyOf(const ValidationInput& in, std::array<unsigned char, 32>* key) {
+  ErrorQueueGuard clear_errors;  // a failure here only means "validate in full"
+  const EVP_MD* md = sha256Md();
+  if (md == nullptr) return false;
+  unsigned char issuer_fingerprint[EVP_MAX_MD_SIZE];
+  unsigned int fingerprint_len = 0;
+  if (!in.without_issuer && X509_digest(in.issuer, md, issuer_fingerprint, &fingerprint_len) != 1) {
+    return false;
+  }
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1) return false;
+  KeyWriter w(ctx.get());
+  w.bytes(in.der);
+  w.number(in.without_issuer ? 1 : 0);
+  w.bytes(std::string_view(reinterpret_cast<const char*>(issuer_fingerprint), fingerprint_len));
+  w.number(static_cast<uint64_t>(in.clock_skew_s));
+  // The fields sameCertId compares (validator.cc matches with it); `der` may differ for the
+  // same CertID and changes nothing.
+  w.number(in.cert_ids->size());
+  for (const CertIdInfo& id : *in.cert_ids) {
+    w.number(static_cast<uint64_t>(id.hash_nid));
+    w.bytes(id.issuer_name_hash);
+    w.bytes(id.issuer_key_hash);
+    w.bytes(id.serial);
+  }
+  unsigned int len = 0;
+  return w.ok() && EVP_DigestFinal_ex(ctx.get(), key->data(), &len) == 1 && len == key->size();
+}
+
+}  // namespace
+
+size_t ValidationMemo::KeyHash::operator()(const Key& k) const {
+  size_t h;
+  static_assert(sizeof(h) <= sizeof(Key));
+  std::memcpy(&h, k.data(), sizeof(h));
+  return h;
+}
+
+ValidationMemo::ValidationMemo(size_t capacity) {
+  const size_t shards = std::clamp<size_t>(capacity / kMinShardEntries, 1, kMaxShards);
+  shard_capacity_ = capacity / shards;
+  for (size_t i = 0; i < shards; ++i) {
+    shards_.push_back(std::make_unique<Shard>());
+    // Reserved up front: the index never rehashes on the request path.
+    shards_.back()->index.reserve(shard_capacity_);
+  }
+}
+
+// The key's last byte picks the shard; KeyHash uses its first bytes within the shard.
+ValidationMemo::Shard& ValidationMemo::shardFor(const Key& key) {
+  return *shards_[key.back() % shards_.size()];
+}
+
+Result<ValidatedResponse> ValidationMemo::validate(const ValidationInput& in) {
+  Key key;
+  if (in.expected_nonce || (in.issuer == nullptr && !in.without_issuer) || in.cert_ids == nullptr ||
+      in.cert_ids->empty() || shard_capacity_ == 0 || !keyOf(in, &key)) {
+    ++skipped_;
+    return validateResponse(in);
+  }
+  if (auto remembered = find(key)) {
+    ++hits_;
+    Status times = recheckTimes(*remembered, in.now, in.clock_skew_s);
+    if (!times.ok()) return times.error();
+    return std::move(*remembered);
+  }
+  ++misses_;
+  auto validated = validateResponse(in);
+  if (validated.ok()) store(key, *validated);
+  return validated;
+}
+
+std::optional<ValidatedResponse> ValidationMemo::find(const Key& key) {
+  Shard& shard = shardFor(key);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.index.find(key);
+  if (it == shard.index.end()) return std::nullopt;
+  Slot& slot = shard.slots[it->second];
+  slot.referenced = true;
+  return slot.value;
+}
+
+void ValidationMemo::store(const Key& key, const ValidatedResponse& value) {
+  Shard& shard = shardFor(key);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.index.find(key);
+  if (it != shard.index.end()) {  // another thread validated it meanwhile
+    shard.slots[it->second].value = value;
+    return;
+  }
+  if (shard.slots.size() < shard_capacity_) {
+    shard.index.emplace(key, shard.slots.size());
+    shard.slots.push_back(Slot{key, value, false});
+    return;
+  }
+  // CLOCK: pass over referenced entries once, clearing their mark; take the first unmarked.
+  while (shard.slots[shard.hand].referenced) {
+    shard.slots[shard.hand].referenced = false;
+    shard.hand = (shard.hand + 1) % shard.slots.size();
+  }
+  Slot& victim = shard.slots[shard.hand];
+  shard.index.erase(victim.key);
+  ++evictions_;
+  victim = Slot{key, value, false};
+  shard.index.emplace(key, shard.hand);
+  shard.hand = (shard.hand + 1) % shard.slots.size();
+}
+
+ValidationMemo::Stats ValidationMemo::stats() const {
+  Stats s;
+  s.hits = hits_;
+  s.misses = misses_;
+  s.skipped = skipped_;
+  s.evictions = evictions_;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mu);
+    s.size += shard->index.size();
+  }
+  return s;
+}
+
+ValidationMemo& sharedValidationMemo() {
+  static ValidationMemo* const memo = new ValidationMemo();
+  return *memo;
+}
+
+}  // namespace ocsp
