@@ -127,28 +127,19 @@ HttpFront::HttpFront(FrontDeps deps) : d_(std::move(deps)) {
   }
 }
 
-const OcspQuery* RequestMemo::find(std::string_view request) const {
-  auto it = decoded_.find(request);
-  return it != decoded_.end() ? &it->second : nullptr;
-}
-
-void RequestMemo::remember(std::string_view request, const OcspQuery& query) {
-  if (query.nonce) return;  // every one differs: it would never be found again
-  if (decoded_.size() >= kEntries) decoded_.clear();
-  decoded_.emplace(std::string(request), query);
-}
-
-std::optional<Result<OcspQuery>> HttpFront::decodeOcspRequest(HttpExchange& ex,
-                                                              std::string_view get_path) {
+std::optional<Result<std::shared_ptr<OcspQuery>>> HttpFront::decodeOcspRequest(
+    HttpExchange& ex, std::string_view get_path) {
   const std::string_view method = ex.method();
   const bool post = method == "POST";
   if (!post && method != "GET" && method != "HEAD") return std::nullopt;
   std::string_view request = post ? ex.body() : get_path;
   RequestMemo& memo = post ? post_memo_ : get_memo_;
-  if (const OcspQuery* known = memo.find(request)) return Result<OcspQuery>(*known);
+  if (auto known = memo.take(request)) return Result<std::shared_ptr<OcspQuery>>(std::move(known));
   Result<OcspQuery> decoded = post ? decodeOcspDer(request) : decodeOcspGetPath(request);
-  if (decoded) memo.remember(request, *decoded);
-  return decoded;
+  if (!decoded) return Result<std::shared_ptr<OcspQuery>>(decoded.error());
+  auto query = std::make_shared<OcspQuery>(std::move(decoded).value());
+  memo.remember(request, query);
+  return Result<std::shared_ptr<OcspQuery>>(std::move(query));
 }
 
 void HttpFront::rejectByLimit(HttpExchange& ex, int limit, int code, const char* reason_phrase,
@@ -290,8 +281,8 @@ void HttpFront::handleForward(HttpExchange& ex, int64_t started_ms) {
   lookupOcsp(ex, std::move(*decoded), started_ms, &*target);
 }
 
-void HttpFront::lookupOcsp(HttpExchange& ex, Result<OcspQuery> decoded, int64_t started_ms,
-                           const ForwardTarget* forward) {
+void HttpFront::lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> decoded,
+                           int64_t started_ms, const ForwardTarget* forward) {
   if (!decoded) {
     const Error& err = decoded.error();
     logEvent(LogLevel::Info, "malformed_request",
@@ -300,7 +291,7 @@ void HttpFront::lookupOcsp(HttpExchange& ex, Result<OcspQuery> decoded, int64_t 
     sendOcspError(ex, ocspStatusFor(err.category));
     return;
   }
-  auto query = std::make_shared<OcspQuery>(std::move(decoded).value());
+  std::shared_ptr<OcspQuery> query = std::move(decoded).value();
   query->mode = forward != nullptr ? Mode::Forward : Mode::Responder;
   if (forward != nullptr) {
     query->forward_upstream = forward->upstream_index;

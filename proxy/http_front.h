@@ -51,6 +51,7 @@
 #include "upstream/allow_list.h"
 #include "proxy/client_limits.h"
 #include "proxy/http_server.h"
+#include "proxy/request_memo.h"
 #include "proxy/revocation_log.h"
 #include "upstream/crl_service.h"
 #include "upstream/issuer_watch.h"
@@ -73,23 +74,6 @@ struct FrontDeps {
   RateLimiter* rate;                // null: no rate limit
 };
 
-// Requests already decoded on this worker, by their exact bytes (a POST body or a GET path):
-// a repeated request (the common case: many clients asking about the same certificates)
-// skips DER parsing. Bounded: emptied when it reaches kEntries. Loop thread only.
-class RequestMemo {
- public:
-  static constexpr size_t kEntries = 8192;
-  const OcspQuery* find(std::string_view request) const;
-  void remember(std::string_view request, const OcspQuery& query);
-
- private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, OcspQuery, Hash, std::equal_to<>> decoded_;
-};
-
 class HttpFront final : public HttpHandler {
  public:
   explicit HttpFront(FrontDeps deps);
@@ -106,10 +90,12 @@ class HttpFront final : public HttpHandler {
   void rejectByLimit(HttpExchange& ex, int limit, int code, const char* reason_phrase,
                      const std::string& detail);
   // The OCSP request of a POST body or of a GET/HEAD `get_path`; nullopt for other methods.
-  std::optional<Result<OcspQuery>> decodeOcspRequest(HttpExchange& ex, std::string_view get_path);
+  // The query is this request's own (a remembered one reused, or a new one).
+  std::optional<Result<std::shared_ptr<OcspQuery>>> decodeOcspRequest(HttpExchange& ex,
+                                                                      std::string_view get_path);
   void handleForward(HttpExchange& ex, int64_t started_ms);
-  void lookupOcsp(HttpExchange& ex, Result<OcspQuery> decoded, int64_t started_ms,
-                  const ForwardTarget* forward);
+  void lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> decoded,
+                  int64_t started_ms, const ForwardTarget* forward);
   void answer(HttpExchange& ex, const OcspQuery& query, const Result<Answer>& result,
               int64_t started_ms);
   void logAnswer(const OcspQuery& query, const Result<Answer>& result, bool issuer_revoked,

@@ -1,0 +1,91 @@
+// The per-worker memo of decoded requests (proxy/request_memo.h): bounded with second-chance
+// eviction, and a remembered query is never handed to two lookups at once.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+#include "proxy/request_memo.h"
+
+using ocsp::OcspQuery;
+using ocsp::RequestMemo;
+
+namespace {
+std::shared_ptr<OcspQuery> queryFor(const std::string& request) {
+  auto q = std::make_shared<OcspQuery>();
+  q->request_der = request;
+  return q;
+}
+}  // namespace
+
+TEST_CASE("a remembered request comes back as the same query, reset for the new request") {
+  RequestMemo memo(4);
+  CHECK(memo.take("a") == nullptr);
+  auto q = queryFor("a");
+  memo.remember("a", q);
+  q->client = "192.0.2.1:1000";
+  q->mode = ocsp::Mode::Forward;
+  q->forward_upstream = 2;
+  q->passthrough = true;
+  OcspQuery* first = q.get();
+  q.reset();  // the first request is answered
+  auto again = memo.take("a");
+  REQUIRE(again != nullptr);
+  CHECK(again.get() == first);  // no copy
+  CHECK(again->client.empty());
+  CHECK(again->mode == ocsp::Mode::Responder);
+  CHECK_FALSE(again->forward_upstream.has_value());
+  CHECK_FALSE(again->passthrough);
+  CHECK(again->request_der == "a");
+}
+
+TEST_CASE("a query still held by a lookup in flight is copied, never shared") {
+  RequestMemo memo(4);
+  auto in_flight = queryFor("a");
+  memo.remember("a", in_flight);
+  in_flight->client = "192.0.2.1:1000";
+  auto second = memo.take("a");
+  REQUIRE(second != nullptr);
+  CHECK(second.get() != in_flight.get());
+  CHECK(in_flight->client == "192.0.2.1:1000");  // the lookup's own fields untouched
+  CHECK(second->request_der == "a");
+}
+
+TEST_CASE("nonce requests are not remembered") {
+  RequestMemo memo(4);
+  auto q = queryFor("n");
+  q->nonce = std::string("\x04\x02zz", 4);
+  memo.remember("n", q);
+  CHECK(memo.take("n") == nullptr);
+  CHECK(memo.size() == 0);
+}
+
+TEST_CASE("a cyclic working set within capacity always hits; beyond it, recent ones survive") {
+  RequestMemo memo(8);
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 8; ++i) {
+      std::string key = "k" + std::to_string(i);
+      if (round > 0) CHECK_MESSAGE(memo.take(key) != nullptr, key);
+      else memo.remember(key, queryFor(key));
+    }
+  }
+  CHECK(memo.size() == 8);
+  // Every slot was asked for again: each gets its second chance, then the oldest goes first.
+  memo.remember("new", queryFor("new"));
+  CHECK(memo.size() == 8);
+  CHECK(memo.take("new") != nullptr);
+  CHECK(memo.take("k0") == nullptr);
+  // k1 was asked for after the hand passed it: it survives the next insertion; k2 does not.
+  CHECK(memo.take("k1") != nullptr);
+  memo.remember("newer", queryFor("newer"));
+  CHECK(memo.take("k1") != nullptr);
+  CHECK(memo.take("k2") == nullptr);
+  CHECK(memo.size() == 8);
+}
+
+TEST_CASE("capacity 0 remembers nothing") {
+  RequestMemo memo(0);
+  memo.remember("a", queryFor("a"));
+  CHECK(memo.take("a") == nullptr);
+}
