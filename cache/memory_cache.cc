@@ -3,8 +3,9 @@
 namespace ocsp {
 
 namespace {
-// What one entry costs beyond its own footprint: list node, hash bucket, key copies.
-constexpr size_t kNodeOverhead = sizeof(CacheKey) * 2 + 64;
+// What one entry costs beyond its own footprint: its hash node (key, entry pointer, links,
+// the node's next pointer and cached hash, allocator header) and a bucket.
+constexpr size_t kNodeOverhead = sizeof(CacheKey) + 64 + 32;
 }  // namespace
 
 MemoryCache::MemoryCache(size_t max_bytes, size_t shard_count)
@@ -17,45 +18,65 @@ MemoryCache::Shard& MemoryCache::shardFor(const CacheKey& key) {
   return shards_[key[31] % shards_.size()];
 }
 
-void MemoryCache::removeLocked(Shard& s, std::list<Node>::iterator it) {
-  s.bytes -= it->bytes;
-  s.index.erase(it->key);
-  s.lru.erase(it);
+void MemoryCache::unlinkLocked(Shard& s, Index::value_type* item) {
+  Node& n = item->second;
+  (n.newer != nullptr ? n.newer->second.older : s.newest) = n.older;
+  (n.older != nullptr ? n.older->second.newer : s.oldest) = n.newer;
+  n.newer = n.older = nullptr;
+}
+
+void MemoryCache::linkNewestLocked(Shard& s, Index::value_type* item) {
+  Node& n = item->second;
+  n.newer = nullptr;
+  n.older = s.newest;
+  if (s.newest != nullptr) s.newest->second.newer = item;
+  s.newest = item;
+  if (s.oldest == nullptr) s.oldest = item;
+}
+
+void MemoryCache::removeLocked(Shard& s, Index::iterator it) {
+  unlinkLocked(s, &*it);
+  s.bytes -= it->second.bytes;
+  s.index.erase(it);
 }
 
 std::shared_ptr<const OcspEntry> MemoryCache::get(const CacheKey& key, int64_t now) {
   Shard& s = shardFor(key);
   std::lock_guard<std::mutex> lock(s.mu);
-  auto found = s.index.find(key);
-  if (found == s.index.end()) return nullptr;
-  auto it = found->second;
-  if (now >= it->entry->hard_expiry) {
+  auto it = s.index.find(key);
+  if (it == s.index.end()) return nullptr;
+  if (now >= it->second.entry->hard_expiry) {
     removeLocked(s, it);
     return nullptr;
   }
-  s.lru.splice(s.lru.begin(), s.lru, it);
-  return it->entry;
+  if (s.newest != &*it) {
+    unlinkLocked(s, &*it);
+    linkNewestLocked(s, &*it);
+  }
+  return it->second.entry;
 }
 
 void MemoryCache::put(const CacheKey& key, std::shared_ptr<const OcspEntry> entry) {
   size_t bytes = entry->footprint() + kNodeOverhead;
   Shard& s = shardFor(key);
   std::lock_guard<std::mutex> lock(s.mu);
-  if (auto found = s.index.find(key); found != s.index.end()) removeLocked(s, found->second);
+  if (auto found = s.index.find(key); found != s.index.end()) removeLocked(s, found);
   if (bytes > shard_budget_) return;
-  while (s.bytes + bytes > shard_budget_ && !s.lru.empty()) {
-    removeLocked(s, std::prev(s.lru.end()));
+  while (s.bytes + bytes > shard_budget_ && s.oldest != nullptr) {
+    removeLocked(s, s.index.find(s.oldest->first));
     ++s.evictions;
   }
-  s.lru.push_front(Node{key, std::move(entry), bytes});
-  s.index.emplace(key, s.lru.begin());
+  auto [it, inserted] = s.index.try_emplace(key);
+  it->second.entry = std::move(entry);
+  it->second.bytes = bytes;
+  linkNewestLocked(s, &*it);
   s.bytes += bytes;
 }
 
 void MemoryCache::erase(const CacheKey& key) {
   Shard& s = shardFor(key);
   std::lock_guard<std::mutex> lock(s.mu);
-  if (auto found = s.index.find(key); found != s.index.end()) removeLocked(s, found->second);
+  if (auto found = s.index.find(key); found != s.index.end()) removeLocked(s, found);
 }
 
 MemoryCache::Stats MemoryCache::stats() const {

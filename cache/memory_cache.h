@@ -1,10 +1,11 @@
 #pragma once
 // In-process response cache (DESIGN.md §2, L1): shared by all worker threads, sharded with a
 // mutex per shard, bounded in bytes with LRU eviction per shard. Stores immutable entries;
-// a hit costs one lock, one hash lookup, one list splice and a shared_ptr copy.
+// a hit costs one lock, one hash lookup, relinking one node and a shared_ptr copy. One hash
+// node per entry holds the key, the entry and its place in the LRU order (intrusive links),
+// so the bookkeeping is one allocation, not a list node and a map node with a key each.
 // Knows nothing about HTTP or upstreams.
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -39,20 +40,27 @@ class MemoryCache {
   size_t maxBytes() const { return max_bytes_; }
 
  private:
+  struct Node;
+  using Index = std::unordered_map<CacheKey, Node, CacheKeyHash>;
   struct Node {
-    CacheKey key;
     std::shared_ptr<const OcspEntry> entry;
-    size_t bytes;
+    size_t bytes = 0;
+    // LRU order, through the index's own nodes (their addresses are stable).
+    Index::value_type* newer = nullptr;
+    Index::value_type* older = nullptr;
   };
   struct Shard {
     mutable std::mutex mu;
-    std::list<Node> lru;  // front = most recently used
-    std::unordered_map<CacheKey, std::list<Node>::iterator, CacheKeyHash> index;
+    Index index;
+    Index::value_type* newest = nullptr;
+    Index::value_type* oldest = nullptr;
     size_t bytes = 0;
     uint64_t evictions = 0;
   };
   Shard& shardFor(const CacheKey& key);
-  static void removeLocked(Shard& s, std::list<Node>::iterator it);
+  static void unlinkLocked(Shard& s, Index::value_type* item);
+  static void linkNewestLocked(Shard& s, Index::value_type* item);
+  static void removeLocked(Shard& s, Index::iterator it);
 
   size_t max_bytes_;
   size_t shard_budget_;

@@ -120,8 +120,10 @@ std::string cacheKeyString(const CacheKey& key) {
 
 size_t OcspEntry::footprint() const {
   // The DER dominates; headers and bookkeeping are counted so the byte bound is honest.
-  return sizeof(OcspEntry) + der.capacity() + upstream_fqdn.capacity() + etag.capacity() +
-         last_modified.capacity() + expires.capacity() + 64 /* shared_ptr control block */;
+  // The header values are inline; a string has a heap block (with the allocator's 16-byte
+  // header) only past its inline buffer. One block holds the control block and the entry.
+  auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 + 16 : 0; };
+  return sizeof(OcspEntry) + 32 + heap(der) + heap(upstream_fqdn);
 }
 
 void finishEntry(OcspEntry& e, const FreshnessPolicy& policy) {

@@ -3,10 +3,12 @@
 // (OcspQuery), where it goes (Route), and what we answer with (OcspEntry, Answer).
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/ossl.h"
@@ -95,6 +97,27 @@ struct Revocation {
 
 // A validated upstream answer exactly as served. Immutable once built; shared by the cache
 // and every in-flight reply.
+// Short text of a known maximum length kept inline (no heap block per field): the
+// pre-rendered header values of a cache entry. Longer input is cut at N.
+template <size_t N>
+class FixedText {
+ public:
+  FixedText& operator=(std::string_view s) {
+    len_ = static_cast<uint8_t>(s.size() < N ? s.size() : N);
+    std::memcpy(buf_, s.data(), len_);
+    return *this;
+  }
+  std::string_view view() const { return std::string_view(buf_, len_); }
+  operator std::string_view() const { return view(); }  // NOLINT: used as text
+  size_t size() const { return len_; }
+  friend bool operator==(const FixedText& a, std::string_view b) { return a.view() == b; }
+
+ private:
+  static_assert(N < 256);
+  char buf_[N] = {};
+  uint8_t len_ = 0;
+};
+
 struct OcspEntry {
   std::string der;             // byte-identical to what the upstream sent
   int64_t produced_at = 0;
@@ -109,10 +132,10 @@ struct OcspEntry {
   std::string upstream_fqdn;
   bool cacheable = true;       // false for nonce passthrough and unvalidated answers
   bool validated = true;       // false only under forward.unknown_issuer: pass
-  // Pre-rendered RFC 5019 §6.2 header values, computed once per entry.
-  std::string etag;            // "\"<hex>\""
-  std::string last_modified;   // HTTP-date of thisUpdate
-  std::string expires;         // HTTP-date of fresh_until
+  // Pre-rendered RFC 5019 §6.2 header values, computed once per entry, inline.
+  FixedText<34> etag;          // "\"<32 hex>\""
+  FixedText<29> last_modified; // HTTP-date of thisUpdate
+  FixedText<29> expires;       // HTTP-date of fresh_until
 
   size_t footprint() const;    // bytes this entry costs the memory cache
 };
