@@ -350,9 +350,9 @@ def markdown(report: dict) -> str:
             w("")
         w("req/s, p50 and p99 are those of the median round; best round: the fastest one "
           "(other work on the machine only ever slows a run down, so best against best is the "
-          "less disturbed ratio); spread: (fastest − slowest) / median. Errors: the forward "
-          "rows count one read error per request because ocsp-proxy closes each forward "
-          "connection after its answer (wrk reconnects).")
+          "less disturbed ratio); spread: (fastest − slowest) / median. Errors (socket "
+          "errors and non-2xx answers, as wrk counts them) are shown next to a row's name "
+          "when there were any.")
         w("")
         w(f"Requests reaching the origin during the measured hit runs: "
           f"{report['origin_requests_during_hits']:.0f}; reaching `openssl ocsp`: "
