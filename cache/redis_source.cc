@@ -185,7 +185,7 @@ void RedisSource::onNextAnswer(Lookup& l, Result<Answer> result) {
              {{"from", "redis"},
               {"worker", worker_label_},
               {"key", cacheKeyString(l.query->key)},
-              {"upstream_fqdn", l.stale->upstream_fqdn},
+              {"upstream_fqdn", std::string(l.stale->upstream_fqdn)},
               {"next_update", rfc3339(l.stale->next_update)},
               {"reason", result.error().code}});
     l.done(Answer{l.stale, AnswerSource::Stale});

@@ -1,6 +1,8 @@
 #include "core/ocsp_types.h"
 
 #include <cstring>
+#include <mutex>
+#include <set>
 
 #include <openssl/err.h>
 
@@ -118,12 +120,29 @@ std::string cacheKeyString(const CacheKey& key) {
   return "ocsp:v1:" + toHex(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
 }
 
+InternedText& InternedText::operator=(std::string_view s) {
+  if (s.empty()) {
+    text_ = nullptr;
+    return *this;
+  }
+  static std::mutex mu;
+  // Never freed: entries anywhere may point into it.
+  static auto* pool = new std::set<std::string, std::less<>>();
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = pool->find(s);
+  if (it == pool->end()) {
+    it = pool->size() < kMaxDistinct ? pool->emplace(s).first : pool->emplace("(other)").first;
+  }
+  text_ = &*it;
+  return *this;
+}
+
 size_t OcspEntry::footprint() const {
   // The DER dominates; headers and bookkeeping are counted so the byte bound is honest.
   // The header values are inline; a string has a heap block (with the allocator's 16-byte
   // header) only past its inline buffer. One block holds the control block and the entry.
   auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 + 16 : 0; };
-  return sizeof(OcspEntry) + 32 + heap(der) + heap(upstream_fqdn);
+  return sizeof(OcspEntry) + 32 + heap(der);
 }
 
 void finishEntry(OcspEntry& e, const FreshnessPolicy& policy) {

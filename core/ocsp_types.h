@@ -118,6 +118,26 @@ class FixedText {
   uint8_t len_ = 0;
 };
 
+// A short text that many entries repeat (the upstream FQDN that answered): one copy per
+// distinct value for the whole process, and a pointer per entry. The pool is bounded
+// (kMaxDistinct values; later new values all read "(other)"), since values read from Redis
+// come from other instances. Thread-safe.
+class InternedText {
+ public:
+  static constexpr size_t kMaxDistinct = 4096;
+  InternedText() = default;
+  InternedText& operator=(std::string_view s);
+  std::string_view view() const { return text_ != nullptr ? *text_ : std::string_view(); }
+  operator std::string_view() const { return view(); }  // NOLINT: used as text
+  size_t size() const { return view().size(); }
+  bool empty() const { return view().empty(); }
+  void clear() { text_ = nullptr; }
+  friend bool operator==(const InternedText& a, std::string_view b) { return a.view() == b; }
+
+ private:
+  const std::string* text_ = nullptr;
+};
+
 struct OcspEntry {
   std::string der;             // byte-identical to what the upstream sent
   int64_t produced_at = 0;
@@ -129,7 +149,7 @@ struct OcspEntry {
   int64_t hard_expiry = 0;     // never served at or after this (nextUpdate or no-nextUpdate ttl)
   CertStatus status = CertStatus::Good;  // of the first SingleResponse
   std::optional<Revocation> revocation;
-  std::string upstream_fqdn;
+  InternedText upstream_fqdn;   // the FQDN that answered
   bool cacheable = true;       // false for nonce passthrough and unvalidated answers
   bool validated = true;       // false only under forward.unknown_issuer: pass
   // Pre-rendered RFC 5019 §6.2 header values, computed once per entry, inline.

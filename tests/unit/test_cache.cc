@@ -326,3 +326,24 @@ TEST_CASE("a newer CRL for the same URL replaces the old one") {
   CHECK(store.stats().entries == 1);
   CHECK(store.stats().bytes == got->footprint());
 }
+
+TEST_CASE("entries share one copy of an upstream FQDN, and the pool of copies is bounded") {
+  ocsp::InternedText a, b, c;
+  a = std::string("ocsp.intern.test");
+  b = std::string_view("ocsp.intern.test");
+  c = "ocsp.other.test";
+  CHECK(a == "ocsp.intern.test");
+  CHECK(a.view().data() == b.view().data());  // one copy
+  CHECK(c.view().data() != a.view().data());
+  ocsp::InternedText empty;
+  empty = "";
+  CHECK(empty.empty());
+  // Values from Redis come from other instances: past the bound, new ones read "(other)".
+  ocsp::InternedText t;
+  for (size_t i = 0; i < ocsp::InternedText::kMaxDistinct + 10; ++i) {
+    t = "host" + std::to_string(i) + ".intern.test";
+  }
+  CHECK(t == "(other)");
+  b = "ocsp.intern.test";  // values seen before still resolve to themselves
+  CHECK(b.view().data() == a.view().data());
+}
