@@ -152,7 +152,7 @@ void HttpFront::rejectByLimit(HttpExchange& ex, int limit, int code, const char*
 
 bool HttpFront::admit(HttpExchange& ex) {
   const conf::Limits& lim = d_.config->limits;
-  const std::string amount = std::to_string(ex.breachAmount());
+  auto amount = [&ex] { return std::to_string(ex.breachAmount()); };
   switch (ex.breach()) {
     case LimitBreach::None: break;
     case LimitBreach::Connections:
@@ -163,17 +163,17 @@ bool HttpFront::admit(HttpExchange& ex) {
       return false;
     case LimitBreach::Headers:
       rejectByLimit(ex, kLimitHeaders, 431, "Request Header Fields Too Large",
-                    amount + " header fields (limits.max_headers is " +
+                    amount() + " header fields (limits.max_headers is " +
                         std::to_string(lim.max_headers) + ")");
       return false;
     case LimitBreach::HeaderBytes:
       rejectByLimit(ex, kLimitHeaderBytes, 431, "Request Header Fields Too Large",
-                    "header block of " + amount + " bytes or more (limits.max_header_bytes is " +
+                    "header block of " + amount() + " bytes or more (limits.max_header_bytes is " +
                         std::to_string(lim.max_header_bytes) + ")");
       return false;
     case LimitBreach::Body:
       rejectByLimit(ex, kLimitBody, 413, "Payload Too Large",
-                    amount + "-byte body or more (limits.max_request_bytes is " +
+                    amount() + "-byte body or more (limits.max_request_bytes is " +
                         std::to_string(lim.max_request_bytes) + ")");
       return false;
   }
@@ -233,7 +233,7 @@ void HttpFront::onRequest(HttpExchange& ex) {
 }
 
 void HttpFront::handleForward(HttpExchange& ex, int64_t started_ms) {
-  auto url = parseHttpUrl(std::string(ex.target()));
+  auto url = parseHttpUrl(ex.target());
   if (!url) {
     refuse(ex, 400, "Bad Request", url.error().code, "", url.error().detail);
     return;
