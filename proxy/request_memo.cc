@@ -1,5 +1,7 @@
 #include "proxy/request_memo.h"
 
+#include <functional>
+
 namespace ocsp {
 
 RequestMemo::RequestMemo(size_t capacity) : capacity_(capacity) {
@@ -32,6 +34,16 @@ std::shared_ptr<OcspQuery> RequestMemo::take(std::string_view request) {
 
 void RequestMemo::remember(std::string_view request, const std::shared_ptr<OcspQuery>& query) {
   if (capacity_ == 0 || query->nonce || index_.count(request) != 0) return;
+  // The doorkeeper: the first sighting only leaves a fingerprint (a collision admits early;
+  // another request overwriting the slot delays admission: both harmless).
+  if (seen_.empty()) seen_.resize(kDoorkeeperSlots);
+  const size_t h = std::hash<std::string_view>{}(request);
+  const uint32_t fingerprint = static_cast<uint32_t>(h >> 32) | 1;  // never 0 (empty slot)
+  uint32_t& slot_seen = seen_[h % kDoorkeeperSlots];
+  if (slot_seen != fingerprint) {
+    slot_seen = fingerprint;
+    return;
+  }
   size_t at;
   if (slots_.size() < capacity_) {
     at = slots_.size();

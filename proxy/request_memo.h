@@ -6,12 +6,16 @@
 // Bounded: at most `capacity` requests; when full, CLOCK (second chance) picks the one to
 // drop: a request asked for again since the hand last passed survives one more round. A
 // working set smaller than the capacity is never evicted, whatever its order.
+// Admission: a request is remembered from its second sighting on (a doorkeeper of 65,536
+// 32-bit fingerprints, 256 KiB), so requests that come once (a scan, a cache being filled)
+// neither take memory nor push out the ones that repeat.
 //
 // Sharing: take() hands out the remembered query itself when nothing else holds it (the
 // previous request with these bytes is answered), with its per-request fields reset, and a
 // copy when a lookup still in flight holds it. So a query is never changed under a lookup.
 // Requests with a nonce are never remembered (each differs). Loop thread only.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,7 +33,8 @@ class RequestMemo {
 
   // The query remembered for `request`, ready for a new lookup, or null.
   std::shared_ptr<OcspQuery> take(std::string_view request);
-  // Remembers `query` as the decoding of `request` (nothing if it carries a nonce).
+  // Remembers `query` as the decoding of `request` if these bytes were seen before (nothing
+  // if it carries a nonce).
   void remember(std::string_view request, const std::shared_ptr<OcspQuery>& query);
 
   size_t size() const { return index_.size(); }
@@ -45,6 +50,8 @@ class RequestMemo {
   std::vector<Slot> slots_;
   size_t hand_ = 0;
   std::unordered_map<std::string_view, size_t> index_;  // views into slots_[i].request
+  static constexpr size_t kDoorkeeperSlots = 65'536;
+  std::vector<uint32_t> seen_;  // fingerprints of requests seen once, by hash slot
 };
 
 // Clears what one request set on a query (mode, client, forward target, routing, flags), so

@@ -17,13 +17,20 @@ std::shared_ptr<OcspQuery> queryFor(const std::string& request) {
   q->request_der = request;
   return q;
 }
+
+// A request is admitted on its second sighting.
+void seenTwice(RequestMemo& memo, const std::string& request,
+               const std::shared_ptr<OcspQuery>& query) {
+  memo.remember(request, query);
+  memo.remember(request, query);
+}
 }  // namespace
 
 TEST_CASE("a remembered request comes back as the same query, reset for the new request") {
   RequestMemo memo(4);
   CHECK(memo.take("a") == nullptr);
   auto q = queryFor("a");
-  memo.remember("a", q);
+  seenTwice(memo, "a", q);
   q->client = "192.0.2.1:1000";
   q->mode = ocsp::Mode::Forward;
   q->forward_upstream = 2;
@@ -43,7 +50,7 @@ TEST_CASE("a remembered request comes back as the same query, reset for the new 
 TEST_CASE("a query still held by a lookup in flight is copied, never shared") {
   RequestMemo memo(4);
   auto in_flight = queryFor("a");
-  memo.remember("a", in_flight);
+  seenTwice(memo, "a", in_flight);
   in_flight->client = "192.0.2.1:1000";
   auto second = memo.take("a");
   REQUIRE(second != nullptr);
@@ -56,7 +63,7 @@ TEST_CASE("nonce requests are not remembered") {
   RequestMemo memo(4);
   auto q = queryFor("n");
   q->nonce = std::string("\x04\x02zz", 4);
-  memo.remember("n", q);
+  seenTwice(memo, "n", q);
   CHECK(memo.take("n") == nullptr);
   CHECK(memo.size() == 0);
 }
@@ -67,18 +74,18 @@ TEST_CASE("a cyclic working set within capacity always hits; beyond it, recent o
     for (int i = 0; i < 8; ++i) {
       std::string key = "k" + std::to_string(i);
       if (round > 0) CHECK_MESSAGE(memo.take(key) != nullptr, key);
-      else memo.remember(key, queryFor(key));
+      else seenTwice(memo, key, queryFor(key));
     }
   }
   CHECK(memo.size() == 8);
   // Every slot was asked for again: each gets its second chance, then the oldest goes first.
-  memo.remember("new", queryFor("new"));
+  seenTwice(memo, "new", queryFor("new"));
   CHECK(memo.size() == 8);
   CHECK(memo.take("new") != nullptr);
   CHECK(memo.take("k0") == nullptr);
   // k1 was asked for after the hand passed it: it survives the next insertion; k2 does not.
   CHECK(memo.take("k1") != nullptr);
-  memo.remember("newer", queryFor("newer"));
+  seenTwice(memo, "newer", queryFor("newer"));
   CHECK(memo.take("k1") != nullptr);
   CHECK(memo.take("k2") == nullptr);
   CHECK(memo.size() == 8);
@@ -86,6 +93,21 @@ TEST_CASE("a cyclic working set within capacity always hits; beyond it, recent o
 
 TEST_CASE("capacity 0 remembers nothing") {
   RequestMemo memo(0);
-  memo.remember("a", queryFor("a"));
+  seenTwice(memo, "a", queryFor("a"));
   CHECK(memo.take("a") == nullptr);
+}
+
+TEST_CASE("requests seen once take no slot and push out nothing") {
+  RequestMemo memo(4);
+  for (int i = 0; i < 4; ++i) seenTwice(memo, "hot" + std::to_string(i), queryFor("hot"));
+  // A scan of one-off requests.
+  for (int i = 0; i < 10'000; ++i) memo.remember("once" + std::to_string(i), queryFor("x"));
+  CHECK(memo.size() == 4);
+  for (int i = 0; i < 4; ++i) CHECK(memo.take("hot" + std::to_string(i)) != nullptr);
+  CHECK(memo.take("once7") == nullptr);
+  // The first sighting is not remembered; the second is.
+  memo.remember("twice", queryFor("twice"));
+  CHECK(memo.take("twice") == nullptr);
+  memo.remember("twice", queryFor("twice"));
+  CHECK(memo.take("twice") != nullptr);
 }
