@@ -101,6 +101,8 @@ class HttpConnection {
   // Writes what is pending; on completion moves to the next request or closes.
   void flush();
   void answered();
+  // Reading was paused while a full buffer held the exchange's views: take it up again.
+  void resumeReading();
   // Answers a protocol error from here and closes after it.
   void protocolError(int code, const char* reason, const char* detail);
   // Room for `bytes` from start_ on; moves or grows the buffer (re-parsing a head it held).
@@ -358,10 +360,8 @@ void HttpConnection::processOne() {
           head_.headers.clear();
           consumed_ = buffered.size();
           dispatch(LimitBreach::HeaderBytes, buffered.size());
-        } else if (start_ + buffered.size() == in_.size()) {
-          reserve(buffered.size() + kInitialBuffer);
         }
-        return;
+        return;  // readSome() makes room when the buffer is full
       case HeadStatus::BadRequest: protocolError(400, "Bad Request", r.detail); return;
       case HeadStatus::NotImplemented: protocolError(501, "Not Implemented", r.detail); return;
       case HeadStatus::BadVersion:
@@ -596,10 +596,7 @@ void HttpConnection::answered() {
     ::shutdown(fd_, SHUT_WR);
     linger_left_ = kLingerBytes;
     start_ = end_ = 0;
-    if (read_paused_) {
-      event_add(read_ev_, server_.client_timeout_);
-      read_paused_ = false;
-    }
+    resumeReading();
     linger_ev_ = evtimer_new(server_.base_, &HttpConnection::onLingerEnd, this);
     timeval tv{kLingerMs / 1000, (kLingerMs % 1000) * 1000};
     if (linger_ev_ == nullptr || evtimer_add(linger_ev_, &tv) != 0) {
@@ -611,12 +608,15 @@ void HttpConnection::answered() {
   start_ += consumed_;
   consumed_ = 0;
   state_ = State::Head;
-  if (read_paused_) {
-    read_paused_ = false;
-    event_add(read_ev_, server_.client_timeout_);
-  }
+  resumeReading();
   // Pipelined requests already buffered; from reply() inside process() its loop goes on.
   if (!in_process_ && end_ > start_) process();
+}
+
+void HttpConnection::resumeReading() {
+  if (!read_paused_) return;
+  read_paused_ = false;
+  event_add(read_ev_, server_.client_timeout_);
 }
 
 void HttpConnection::onLingerEnd(evutil_socket_t, short, void* self) {
