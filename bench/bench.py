@@ -158,11 +158,12 @@ class Run:
 
 
 def metric(proxy: Proxy, name: str) -> float:
-    """The sum of every series of one metric on the proxy's /metrics."""
+    """The sum of every series of one metric on the proxy's /metrics; `name` may carry the
+    start of a label set (`ocsp_proxy_heap_bytes{state="free"`) to pick series."""
     text = urllib.request.urlopen(proxy.admin_url + "metrics", timeout=10).read().decode()
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(name) and line[len(name)] in "{ ":
+        if line.startswith(name) and line[len(name)] in "{} ":
             total += float(line.rsplit(" ", 1)[1])
     return total
 

@@ -273,10 +273,13 @@ def memory(ctx: Context) -> dict:
     der_mean = _der_sample(ctx, proxy, requests)
     rss = ctx.rss_kib(proxy.proc.pid) * 1024
     hwm = ctx.rss_kib(proxy.proc.pid, "VmHWM") * 1024
+    heap_in_use = ctx.metric(proxy, 'ocsp_proxy_heap_bytes{state="in_use"')
+    heap_free = ctx.metric(proxy, 'ocsp_proxy_heap_bytes{state="free"')
     proxy.stop()
     der_bytes = entries * der_mean
     return {"asked": len(requests), "entries": entries, "fill_seconds": seconds,
             "der_mean": der_mean, "der_bytes": der_bytes, "accounted_bytes": accounted,
+            "heap_in_use": heap_in_use, "heap_free": heap_free,
             "rss": rss, "hwm": hwm, "empty_rss": empty_kib * 1024,
             "rss_per_der": rss / der_bytes, "growth_per_der": (rss - empty_kib * 1024) / der_bytes}
 
@@ -362,7 +365,9 @@ def markdown(key: str, d: dict) -> str:
           f"{_mib(d['rss'])} = **{d['rss_per_der']:.2f}× the DER** (peak {_mib(d['hwm'])}; "
           f"{_mib(d['empty_rss'])} before the first entry, so the cache itself costs "
           f"{d['growth_per_der']:.2f}× its DER); the cache's own accounting "
-          f"(`ocsp_proxy_cache_bytes`) says {_mib(d['accounted_bytes'])}.")
+          f"(`ocsp_proxy_cache_bytes`) says {_mib(d['accounted_bytes'])}; the heap "
+          f"(`ocsp_proxy_heap_bytes`): {_mib(d['heap_in_use'])} in use, "
+          f"{_mib(d['heap_free'])} free but held.")
     elif key == "million":
         w(f"**{d['steps'][-1]['asked']:,} distinct CertIDs into `cache.memory_bytes: "
           f"{d['bound']}`** (resident before the first entry: {_mib(d['empty_rss'])}, "

@@ -1,4 +1,4 @@
-"""Profile of the warm in-process hit path: one ocsp-proxy worker, warmed with --requests
+"""Profile of the warm in-process hit path (or with --redis, of Redis hits): one ocsp-proxy worker, warmed with --requests
 distinct CertIDs from `openssl ocsp`, then wrk with bench/requests.lua for --duration seconds
 while the profiler looks at the proxy only.
 
@@ -31,6 +31,7 @@ import ocsp_client  # noqa: E402
 import proxy as proxy_module  # noqa: E402
 import workload  # noqa: E402
 from peers import Responder  # noqa: E402
+from servers import RedisServer  # noqa: E402
 from pki import OCSP_FQDN, Pki  # noqa: E402
 from proxy import Proxy, proxy_config, upstream  # noqa: E402
 
@@ -41,6 +42,8 @@ def main() -> int:
     ap.add_argument("--binary", required=True)
     ap.add_argument("--tool", choices=("callgrind", "perf"), default="callgrind")
     ap.add_argument("--mode", choices=("post", "get"), default="post")
+    ap.add_argument("--redis", action="store_true",
+                    help="profile Redis hits instead: in-process cache off, a redis-server")
     ap.add_argument("--requests", type=int, default=10000,
                     help="distinct CertIDs cycled (as bench/run does)")
     ap.add_argument("--duration", type=int, default=10, help="seconds of measured load")
@@ -75,6 +78,11 @@ def main() -> int:
         config = proxy_config([upstream(responder.port, [OCSP_FQDN], [pki.ica.pem])],
                               {OCSP_FQDN: "127.0.0.1"})
         config.update(workers=1, logging={"level": "info"})
+        if args.redis:
+            redis = RedisServer(work)
+            stop.append(redis.stop)
+            config["cache"] = dict(config["cache"], memory_bytes=0)
+            config["redis"] = {"address": f"127.0.0.1:{redis.port}"}
         config["limits"] = dict(config["limits"], client_timeout="300s", upstream_timeout="20s")
         proxy = Proxy(binary, work, config, name="profiled")
         stop.append(proxy.stop)
@@ -106,7 +114,8 @@ def main() -> int:
             perf.send_signal(2)
             perf.wait()
         served = json.loads(out.split("BENCH ", 1)[1].splitlines()[0])["requests"]
-        print(f"profile: {args.tool}, {args.mode}, {served} warm hits over {args.requests} "
+        print(f"profile: {args.tool}, {args.mode}, {served} warm "
+              f"{'Redis' if args.redis else 'in-process'} hits over {args.requests} "
               f"distinct CertIDs, 1 worker")
         if args.tool == "callgrind":
             dumps = sorted(work.glob("profile.out.*"), key=lambda p: p.stat().st_size)

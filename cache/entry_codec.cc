@@ -34,9 +34,9 @@ class Reader {
     *out = static_cast<int64_t>(v);
     return true;
   }
-  bool bytes(size_t n, std::string* out) {
+  bool bytes(size_t n, std::string_view* out) {
     if (rest_.size() < n) return false;
-    out->assign(rest_.substr(0, n));
+    *out = rest_.substr(0, n);
     rest_.remove_prefix(n);
     return true;
   }
@@ -89,15 +89,16 @@ std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPoli
   OcspEntry e;
   uint64_t version = 0, status = 0, present = 0, reason = 0, fqdn_len = 0, der_len = 0;
   int64_t revocation_time = 0;
-  std::string fqdn;
+  std::string_view fqdn, der;
   if (!in.uint(1, &version) || version != kEntryCodecVersion) return std::nullopt;
   if (!in.int64(&e.produced_at) || !in.int64(&e.this_update) || !in.int64(&e.next_update) ||
       !in.int64(&e.fetched_at) || !in.uint(1, &status) || !in.uint(1, &present) ||
       !in.int64(&revocation_time) || !in.uint(1, &reason) || !in.uint(2, &fqdn_len) ||
       !in.bytes(fqdn_len, &fqdn) || !in.uint(4, &der_len) || der_len == 0 ||
-      !in.bytes(der_len, &e.der) || !in.atEnd()) {
+      !in.bytes(der_len, &der) || !in.atEnd()) {
     return std::nullopt;
   }
+  e.der = der;
   e.upstream_fqdn = fqdn;
   const int revocation_reason = static_cast<int8_t>(static_cast<uint8_t>(reason));
   switch (status) {

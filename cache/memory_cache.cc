@@ -3,12 +3,19 @@
 namespace ocsp {
 
 namespace {
-// What one entry costs beyond its own footprint: its hash node (key, entry pointer, links,
-// the node's next pointer and cached hash, allocator header), a bucket, and what the
-// allocator loses around the blocks: `bash bench/run --only million` (300,000 CertIDs into
-// 256 MiB) measured about 56 bytes per entry more than a count without it.
-constexpr size_t kNodeOverhead = sizeof(CacheKey) + 64 + 32 + 64;
+// What one entry costs beyond its own footprint: its hash node (key, entry pointer, LRU
+// links, the node's next pointer: 72 bytes, an 80-byte block), its share of the buckets, and
+// what the allocator loses around the blocks, measured with `bash bench/run --only million`
+// (README "Performance").
+constexpr size_t kNodeOverhead = 80 + 16 + 32;
 }  // namespace
+
+size_t MemoryCache::bytesOf(const OcspEntry& entry) {
+  // The node (value and next pointer) stores no cached hash (CacheKeyHash is noexcept and
+  // cheap) and no byte count: with the allocator's 8-byte header it fits an 80-byte block.
+  static_assert(sizeof(Index::value_type) + sizeof(void*) + 8 <= 80);
+  return entry.footprint() + kNodeOverhead;
+}
 
 MemoryCache::MemoryCache(size_t max_bytes, size_t shard_count)
     : max_bytes_(max_bytes),
@@ -38,7 +45,7 @@ void MemoryCache::linkNewestLocked(Shard& s, Index::value_type* item) {
 
 void MemoryCache::removeLocked(Shard& s, Index::iterator it) {
   unlinkLocked(s, &*it);
-  s.bytes -= it->second.bytes;
+  s.bytes -= bytesOf(*it->second.entry);
   s.index.erase(it);
 }
 
@@ -59,7 +66,7 @@ std::shared_ptr<const OcspEntry> MemoryCache::get(const CacheKey& key, int64_t n
 }
 
 void MemoryCache::put(const CacheKey& key, std::shared_ptr<const OcspEntry> entry) {
-  size_t bytes = entry->footprint() + kNodeOverhead;
+  const size_t bytes = bytesOf(*entry);
   Shard& s = shardFor(key);
   std::lock_guard<std::mutex> lock(s.mu);
   if (auto found = s.index.find(key); found != s.index.end()) removeLocked(s, found);
@@ -70,7 +77,6 @@ void MemoryCache::put(const CacheKey& key, std::shared_ptr<const OcspEntry> entr
   }
   auto [it, inserted] = s.index.try_emplace(key);
   it->second.entry = std::move(entry);
-  it->second.bytes = bytes;
   linkNewestLocked(s, &*it);
   s.bytes += bytes;
 }

@@ -43,8 +43,7 @@ class MemoryCache {
   struct Node;
   using Index = std::unordered_map<CacheKey, Node, CacheKeyHash>;
   struct Node {
-    std::shared_ptr<const OcspEntry> entry;
-    size_t bytes = 0;
+    std::shared_ptr<const OcspEntry> entry;  // its cost: bytesOf(*entry), the entry is immutable
     // LRU order, through the index's own nodes (their addresses are stable).
     Index::value_type* newer = nullptr;
     Index::value_type* older = nullptr;
@@ -58,6 +57,7 @@ class MemoryCache {
     uint64_t evictions = 0;
   };
   Shard& shardFor(const CacheKey& key);
+  static size_t bytesOf(const OcspEntry& entry);
   static void unlinkLocked(Shard& s, Index::value_type* item);
   static void linkNewestLocked(Shard& s, Index::value_type* item);
   static void removeLocked(Shard& s, Index::iterator it);

@@ -149,7 +149,7 @@ RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
   }
   if (now >= decoded->hard_expiry) return Verdict::Miss;  // no nextUpdate: fetched_at + ttl
   const bool fresh = now < decoded->fresh_until;
-  *out = std::make_shared<const OcspEntry>(std::move(*decoded));
+  *out = sealEntry(std::move(*decoded));
   return fresh ? Verdict::Fresh : Verdict::Stale;
 }
 

@@ -81,6 +81,11 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
     "Requests or connections rejected by a configured limit, by limit.")                          \
   X(ConfigReloads, Counter, "ocsp_proxy_config_reloads_total", ("result"), {},                    \
     "Config reloads on SIGHUP: ok, or failed (the running config was kept).")                    \
+  X(HeapBytes, Gauge, "ocsp_proxy_heap_bytes", ("state"), {},                                     \
+    "The C heap (glibc malloc, all arenas): in_use by the proxy, or free but still held "         \
+    "(fragmentation; the resident size counts the touched part of it).")                          \
+  X(ResidentBytes, Gauge, "process_resident_memory_bytes", (), {},                                \
+    "Resident memory size in bytes.")                                                             \
   X(BuildInfo, Gauge, "ocsp_proxy_build_info", ("version"), {},                                   \
     "Always 1; the version label names the running build.")
 

@@ -1,8 +1,11 @@
 #include "core/ocsp_types.h"
 
+#include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <set>
+#include <stdexcept>
 
 #include <openssl/err.h>
 
@@ -137,12 +140,81 @@ InternedText& InternedText::operator=(std::string_view s) {
   return *this;
 }
 
+void EntryDer::assign(std::string_view bytes) {
+  if (bytes.size() > UINT32_MAX) throw std::length_error("entry DER over 4 GiB");
+  char* copy = nullptr;
+  if (!bytes.empty()) {
+    copy = new char[bytes.size()];
+    std::memcpy(copy, bytes.data(), bytes.size());
+  }
+  release();
+  data_ = copy;
+  size_ = static_cast<uint32_t>(bytes.size());
+  owned_ = copy != nullptr;
+}
+
+EntryDer& EntryDer::operator=(EntryDer&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    owned_ = std::exchange(other.owned_, false);
+  }
+  return *this;
+}
+
+void EntryDer::release() noexcept {
+  if (owned_) delete[] data_;
+  data_ = nullptr;
+  size_ = 0;
+  owned_ = false;
+}
+
+namespace {
+// allocate_shared's one allocation, made larger by the size sealEntry() asks for; the extra
+// bytes follow the control block (which ends with the entry). Stateless, so the control block
+// stores nothing for it; the request passes through thread-local state because allocate_shared
+// allocates exactly once, on the calling thread, before it returns.
+thread_local size_t t_trailing_wanted = 0;
+thread_local char* t_trailing = nullptr;
+
+template <class T>
+struct TrailingAllocator {
+  using value_type = T;
+  TrailingAllocator() = default;
+  template <class U>
+  TrailingAllocator(const TrailingAllocator<U>& /*other*/) noexcept {}  // NOLINT: rebinding
+  T* allocate(size_t n) {
+    const size_t base = n * sizeof(T);
+    const size_t extra = std::exchange(t_trailing_wanted, 0);
+    char* block = static_cast<char*>(::operator new(base + extra));
+    t_trailing = block + base;
+    return reinterpret_cast<T*>(block);
+  }
+  void deallocate(T* p, size_t /*n*/) noexcept { ::operator delete(p); }
+  template <class U>
+  bool operator==(const TrailingAllocator<U>& /*other*/) const noexcept { return true; }
+};
+}  // namespace
+
+std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry) {
+  const size_t size = entry.der.size();
+  t_trailing_wanted = size;
+  auto sealed = std::allocate_shared<OcspEntry>(TrailingAllocator<OcspEntry>(), std::move(entry));
+  char* bytes = std::exchange(t_trailing, nullptr);
+  if (size > 0) std::memcpy(bytes, sealed->der.data(), size);
+  sealed->der.release();
+  sealed->der.data_ = bytes;
+  sealed->der.size_ = static_cast<uint32_t>(size);
+  return sealed;
+}
+
 size_t OcspEntry::footprint() const {
-  // The DER dominates; headers and bookkeeping are counted so the byte bound is honest.
-  // The header values are inline; a string has a heap block (with the allocator's 16-byte
-  // header) only past its inline buffer. One block holds the control block and the entry.
-  auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 + 16 : 0; };
-  return sizeof(OcspEntry) + 32 + heap(der);
+  // The DER dominates; headers and bookkeeping are counted so the byte bound is honest. A
+  // sealed entry is one block: control block (16 bytes), entry, DER, and the allocator's
+  // header and rounding (16 at most); an entry still being built has its DER apart.
+  const size_t block = 16 + sizeof(OcspEntry) + 16;
+  return block + der.size() + (der.inline_with_entry() || der.empty() ? 0 : 16);
 }
 
 void finishEntry(OcspEntry& e, const FreshnessPolicy& policy) {

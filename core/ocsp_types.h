@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/ossl.h"
@@ -44,8 +45,9 @@ CacheKey cacheKeyFor(const std::vector<CertIdInfo>& ids);
 // Namespaced printable form: "ocsp:v1:<hex>".
 std::string cacheKeyString(const CacheKey& key);
 
+// noexcept and cheap: hash tables keyed by CacheKey then keep no copy of the hash per node.
 struct CacheKeyHash {
-  size_t operator()(const CacheKey& k) const {
+  size_t operator()(const CacheKey& k) const noexcept {
     size_t h;
     static_assert(sizeof(h) <= sizeof(CacheKey));
     __builtin_memcpy(&h, k.data(), sizeof(h));
@@ -138,8 +140,53 @@ class InternedText {
   const std::string* text_ = nullptr;
 };
 
+struct OcspEntry;
+std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry);
+
+// The DER of a cache entry. While an entry is being built it owns a heap copy; sealEntry()
+// moves the bytes into the same block as the entry and its shared_ptr control block, so a
+// cached answer is one allocation (DESIGN.md §3 "memory per entry"). Copying always makes an
+// owned copy, so a copy never points into another entry's block.
+class EntryDer {
+ public:
+  EntryDer() = default;
+  EntryDer(const EntryDer& other) { assign(other.view()); }
+  EntryDer(EntryDer&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)),
+        size_(std::exchange(other.size_, 0)),
+        owned_(std::exchange(other.owned_, false)) {}
+  EntryDer& operator=(const EntryDer& other) {
+    if (this != &other) assign(other.view());
+    return *this;
+  }
+  EntryDer& operator=(EntryDer&& other) noexcept;
+  EntryDer& operator=(std::string_view bytes) {
+    assign(bytes);
+    return *this;
+  }
+  ~EntryDer() { release(); }
+
+  std::string_view view() const { return std::string_view(data_, size_); }
+  operator std::string_view() const { return view(); }  // NOLINT: used as bytes
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // True once sealEntry() placed the bytes in the entry's own block.
+  bool inline_with_entry() const { return data_ != nullptr && !owned_; }
+  friend bool operator==(const EntryDer& a, std::string_view b) { return a.view() == b; }
+
+ private:
+  friend std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry);
+  void assign(std::string_view bytes);
+  void release() noexcept;
+
+  const char* data_ = nullptr;
+  uint32_t size_ = 0;
+  bool owned_ = false;
+};
+
 struct OcspEntry {
-  std::string der;             // byte-identical to what the upstream sent
+  EntryDer der;                // byte-identical to what the upstream sent
   int64_t produced_at = 0;
   int64_t this_update = 0;
   int64_t next_update = 0;     // 0 when the response had none
@@ -159,6 +206,10 @@ struct OcspEntry {
 
   size_t footprint() const;    // bytes this entry costs the memory cache
 };
+
+// sealEntry (declared above EntryDer): the immutable shared form of a built entry, with the
+// entry, its DER and the shared_ptr control block in one allocation. Every entry the caches
+// hold goes through it.
 
 // Fills fresh_until/hard_expiry and the pre-rendered headers from the time fields.
 struct FreshnessPolicy {

@@ -4,6 +4,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "core/process_memory.h"
 
 namespace ocsp {
 
@@ -160,6 +161,11 @@ void addStatusCollectors(const AdminView& v) {
     m.gauge(Metric::CacheBytes, {"ocsp"}).set(static_cast<int64_t>(ocsp.bytes));
     m.gauge(Metric::CacheEntries, {"crl"}).set(static_cast<int64_t>(crl.entries));
     m.gauge(Metric::CacheBytes, {"crl"}).set(static_cast<int64_t>(crl.bytes));
+    if (auto heap = heapUsage()) {
+      m.gauge(Metric::HeapBytes, {"in_use"}).set(static_cast<int64_t>(heap->in_use));
+      m.gauge(Metric::HeapBytes, {"free"}).set(static_cast<int64_t>(heap->free));
+    }
+    if (int64_t rss = residentBytes(); rss > 0) m.gauge(Metric::ResidentBytes).set(rss);
     if (view->redis_status != nullptr) {
       int up = view->redis_status->upCount();
       m.gauge(Metric::RedisConnections, {"up"}).set(up);

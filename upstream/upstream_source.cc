@@ -206,18 +206,19 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
   }
 
   health_.success(fqdn);
-  auto entry = std::make_shared<OcspEntry>();
-  entry->der = std::move(result.body);
-  entry->produced_at = validated->produced_at;
-  entry->this_update = validated->this_update;
-  entry->next_update = validated->next_update;
-  entry->fetched_at = in.now;
-  entry->status = validated->status;
-  entry->revocation = validated->revocation;
-  entry->upstream_fqdn = fqdn;
-  entry->cacheable = !q.passthrough && !unvalidated;
-  entry->validated = !unvalidated;
-  finishEntry(*entry, freshness_);
+  OcspEntry built;
+  built.der = result.body;
+  built.produced_at = validated->produced_at;
+  built.this_update = validated->this_update;
+  built.next_update = validated->next_update;
+  built.fetched_at = in.now;
+  built.status = validated->status;
+  built.revocation = validated->revocation;
+  built.upstream_fqdn = fqdn;
+  built.cacheable = !q.passthrough && !unvalidated;
+  built.validated = !unvalidated;
+  finishEntry(built, freshness_);
+  std::shared_ptr<const OcspEntry> entry = sealEntry(std::move(built));
   if (unvalidated) {
     logEvent(LogLevel::Warn, "unvalidated_answer",
              {{"client", q.client},

@@ -5,6 +5,8 @@
 
 #include <openssl/ocsp.h>
 
+#include <cstdlib>
+#include <new>
 #include <thread>
 
 #include "cache/crl_store.h"
@@ -16,6 +18,23 @@
 
 using namespace ocsp;
 using ocsp::test::realData;
+
+// Counts operator new calls on this thread while `t_counting` is set: how many heap blocks a
+// cached answer costs. (GCC takes the replaced pair for the library's and warns on free().)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+namespace {
+thread_local bool t_counting = false;
+thread_local int t_news = 0;
+}  // namespace
+void* operator new(size_t n) {
+  if (t_counting) ++t_news;
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t /*n*/) noexcept { std::free(p); }
 
 namespace {
 
@@ -43,13 +62,13 @@ CacheKey keyOf(uint8_t n) {
 
 std::shared_ptr<const OcspEntry> entry(size_t der_bytes, int64_t this_update, int64_t next_update,
                                        int64_t max_age = 0) {
-  auto e = std::make_shared<OcspEntry>();
-  e->der.assign(der_bytes, 'x');
-  e->this_update = this_update;
-  e->next_update = next_update;
-  e->fetched_at = this_update;
-  finishEntry(*e, FreshnessPolicy{max_age, 300});
-  return e;
+  OcspEntry e;
+  e.der = std::string(der_bytes, 'x');
+  e.this_update = this_update;
+  e.next_update = next_update;
+  e.fetched_at = this_update;
+  finishEntry(e, FreshnessPolicy{max_age, 300});
+  return sealEntry(std::move(e));
 }
 
 // Hand-written fake next stage: records calls, answers with what it is given.
@@ -325,6 +344,34 @@ TEST_CASE("a newer CRL for the same URL replaces the old one") {
   CHECK(got->crl.this_update == 1500);
   CHECK(store.stats().entries == 1);
   CHECK(store.stats().bytes == got->footprint());
+}
+
+TEST_CASE("a sealed entry is one heap block holding the entry and its DER; copies own theirs") {
+  const std::string der(1500, 'd');
+  OcspEntry built;
+  built.der = der;
+  built.this_update = 100;
+  built.next_update = 200;
+  finishEntry(built, FreshnessPolicy{});
+  CHECK_FALSE(built.der.inline_with_entry());
+  t_news = 0;
+  t_counting = true;
+  std::shared_ptr<const OcspEntry> sealed = sealEntry(std::move(built));
+  t_counting = false;
+  CHECK(t_news == 1);  // control block, entry and DER together
+  CHECK(sealed->der == der);
+  CHECK(sealed->der.inline_with_entry());
+  CHECK(sealed->next_update == 200);
+  // The byte count follows: one block instead of two.
+  OcspEntry apart;
+  apart.der = der;
+  CHECK(sealed->footprint() + 16 == apart.footprint());
+  // A copy (tests and tools make them) gets its own bytes and outlives the sealed block.
+  OcspEntry copy = *sealed;
+  CHECK_FALSE(copy.der.inline_with_entry());
+  CHECK(copy.der.data() != sealed->der.data());
+  sealed.reset();
+  CHECK(copy.der == der);
 }
 
 TEST_CASE("entries share one copy of an upstream FQDN, and the pool of copies is bounded") {

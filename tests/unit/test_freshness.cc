@@ -21,13 +21,13 @@ namespace {
 constexpr int64_t kT0 = 1'800'000'000;
 
 std::shared_ptr<const OcspEntry> validFor(int64_t this_update, int64_t seconds, char fill = 'x') {
-  auto e = std::make_shared<OcspEntry>();
-  e->der.assign(300, fill);
-  e->this_update = this_update;
-  e->next_update = this_update + seconds;
-  e->fetched_at = this_update;
-  finishEntry(*e, FreshnessPolicy{});
-  return e;
+  OcspEntry e;
+  e.der = std::string(300, fill);
+  e.this_update = this_update;
+  e.next_update = this_update + seconds;
+  e.fetched_at = this_update;
+  finishEntry(e, FreshnessPolicy{});
+  return sealEntry(std::move(e));
 }
 
 // Hand-written upstream stand-in: answers every lookup with `answer`, synchronously or when
@@ -122,10 +122,10 @@ TEST_CASE("past half its validity a hit is answered from cache and a refresh is 
   upstream.hold = true;
   Outcome hit = ask(memory, query());
   CHECK(hit.source == AnswerSource::Memory);
-  CHECK(hit.entry->der[0] == 'x');
+  CHECK(hit.entry->der.view()[0] == 'x');
   CHECK(upstream.calls == 2);
   upstream.release();  // the refresh lands in the cache
-  CHECK(ask(memory, query()).entry->der[0] == 'y');
+  CHECK(ask(memory, query()).entry->der.view()[0] == 'y');
   CHECK(memory.refreshesStarted() == 1);
 }
 
@@ -258,7 +258,7 @@ TEST_CASE_FIXTURE(
   upstream.answerWith(validFor(kT0 + 60, 100, 'z'));
   CHECK(ask(memory, query()).source == AnswerSource::Memory);
   CHECK(upstream.calls == 2);
-  CHECK(ask(memory, query()).entry->der[0] == 'z');
+  CHECK(ask(memory, query()).entry->der.view()[0] == 'z');
 }
 
 TEST_CASE("an FQDN's circuit opens after consecutive failures and is probed after backoff") {
