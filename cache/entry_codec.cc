@@ -98,7 +98,7 @@ std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPoli
       !in.bytes(der_len, &der) || !in.atEnd()) {
     return std::nullopt;
   }
-  e.der = der;
+  e.der.borrow(der);
   e.upstream_fqdn = fqdn;
   const int revocation_reason = static_cast<int8_t>(static_cast<uint8_t>(reason));
   switch (status) {

@@ -25,7 +25,10 @@ inline constexpr uint8_t kEntryCodecVersion = 1;
 std::string encodeEntry(const OcspEntry& entry);
 
 // nullopt for an unknown version, a truncated or over-long value, or a field out of range.
-// The result is cacheable and has its derived fields filled by finishEntry(…, policy).
+// The result is cacheable and has its derived fields filled by finishEntry(…, policy). Its DER
+// borrows from `bytes` (EntryDer::borrow): keep them until the entry is sealed or dropped.
 std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPolicy& policy);
+// A temporary would be gone before the entry that borrows from it.
+std::optional<OcspEntry> decodeEntry(std::string&& bytes, const FreshnessPolicy& policy) = delete;
 
 }  // namespace ocsp

@@ -150,7 +150,15 @@ void EntryDer::assign(std::string_view bytes) {
   release();
   data_ = copy;
   size_ = static_cast<uint32_t>(bytes.size());
-  owned_ = copy != nullptr;
+  state_ = copy != nullptr ? State::Owned : State::Empty;
+}
+
+void EntryDer::borrow(std::string_view bytes) {
+  if (bytes.size() > UINT32_MAX) throw std::length_error("entry DER over 4 GiB");
+  release();
+  data_ = bytes.data();
+  size_ = static_cast<uint32_t>(bytes.size());
+  state_ = bytes.empty() ? State::Empty : State::Borrowed;
 }
 
 EntryDer& EntryDer::operator=(EntryDer&& other) noexcept {
@@ -158,16 +166,25 @@ EntryDer& EntryDer::operator=(EntryDer&& other) noexcept {
     release();
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
-    owned_ = std::exchange(other.owned_, false);
+    state_ = std::exchange(other.state_, State::Empty);
   }
   return *this;
 }
 
 void EntryDer::release() noexcept {
-  if (owned_) delete[] data_;
+  if (state_ == State::Owned) delete[] data_;
   data_ = nullptr;
   size_ = 0;
-  owned_ = false;
+  state_ = State::Empty;
+}
+
+HttpDateText& HttpDateText::operator=(std::string_view s) {
+  if (s.size() == kSize && s[0] != '\0') {
+    std::memcpy(buf_, s.data(), kSize);
+  } else {
+    buf_[0] = '\0';
+  }
+  return *this;
 }
 
 namespace {
@@ -202,10 +219,13 @@ std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry) {
   t_trailing_wanted = size;
   auto sealed = std::allocate_shared<OcspEntry>(TrailingAllocator<OcspEntry>(), std::move(entry));
   char* bytes = std::exchange(t_trailing, nullptr);
-  if (size > 0) std::memcpy(bytes, sealed->der.data(), size);
-  sealed->der.release();
-  sealed->der.data_ = bytes;
-  sealed->der.size_ = static_cast<uint32_t>(size);
+  if (size > 0) {
+    std::memcpy(bytes, sealed->der.data(), size);
+    sealed->der.release();
+    sealed->der.data_ = bytes;
+    sealed->der.size_ = static_cast<uint32_t>(size);
+    sealed->der.state_ = EntryDer::State::Inline;
+  }
   return sealed;
 }
 
@@ -215,6 +235,7 @@ size_t OcspEntry::footprint() const {
   // header and rounding (16 at most); an entry still being built has its DER apart.
   const size_t block = 16 + sizeof(OcspEntry) + 16;
   return block + der.size() + (der.inline_with_entry() || der.empty() ? 0 : 16);
+  // (A borrowed DER is counted as if owned: footprint() is asked of sealed entries.)
 }
 
 void finishEntry(OcspEntry& e, const FreshnessPolicy& policy) {

@@ -17,7 +17,7 @@
 
 namespace ocsp {
 
-enum class CertStatus { Good, Revoked, Unknown };
+enum class CertStatus : uint8_t { Good, Revoked, Unknown };
 const char* certStatusName(CertStatus s);
 
 // One CertID as the client sent it. Bytes are raw (not hex). RFC 6960 §4.1.1.
@@ -143,10 +143,11 @@ class InternedText {
 struct OcspEntry;
 std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry);
 
-// The DER of a cache entry. While an entry is being built it owns a heap copy; sealEntry()
-// moves the bytes into the same block as the entry and its shared_ptr control block, so a
-// cached answer is one allocation (DESIGN.md §3 "memory per entry"). Copying always makes an
-// owned copy, so a copy never points into another entry's block.
+// The DER of a cache entry. While an entry is being built it either owns a heap copy or
+// borrows the caller's bytes (borrow(): the upstream's body, a Redis reply), which must stay
+// valid until sealEntry(); sealEntry() copies the bytes into the same block as the entry and
+// its shared_ptr control block, so a cached answer is one allocation (README "Memory").
+// Copying always makes an owned copy, so a copy never points into another entry's block.
 class EntryDer {
  public:
   EntryDer() = default;
@@ -154,17 +155,20 @@ class EntryDer {
   EntryDer(EntryDer&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)),
         size_(std::exchange(other.size_, 0)),
-        owned_(std::exchange(other.owned_, false)) {}
+        state_(std::exchange(other.state_, State::Empty)) {}
   EntryDer& operator=(const EntryDer& other) {
     if (this != &other) assign(other.view());
     return *this;
   }
   EntryDer& operator=(EntryDer&& other) noexcept;
-  EntryDer& operator=(std::string_view bytes) {
+  EntryDer& operator=(std::string_view bytes) {  // an owned copy
     assign(bytes);
     return *this;
   }
   ~EntryDer() { release(); }
+
+  // Refers to `bytes` without a copy; they must outlive this object or its sealEntry().
+  void borrow(std::string_view bytes);
 
   std::string_view view() const { return std::string_view(data_, size_); }
   operator std::string_view() const { return view(); }  // NOLINT: used as bytes
@@ -172,17 +176,32 @@ class EntryDer {
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   // True once sealEntry() placed the bytes in the entry's own block.
-  bool inline_with_entry() const { return data_ != nullptr && !owned_; }
+  bool inline_with_entry() const { return state_ == State::Inline; }
   friend bool operator==(const EntryDer& a, std::string_view b) { return a.view() == b; }
 
  private:
+  enum class State : uint8_t { Empty, Owned, Borrowed, Inline };
   friend std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry);
   void assign(std::string_view bytes);
   void release() noexcept;
 
   const char* data_ = nullptr;
   uint32_t size_ = 0;
-  bool owned_ = false;
+  State state_ = State::Empty;
+};
+
+// An HTTP-date (RFC 9110 §5.6.7, always 29 characters) kept inline, or nothing.
+class HttpDateText {
+ public:
+  static constexpr size_t kSize = 29;
+  HttpDateText& operator=(std::string_view s);  // anything but 29 characters clears it
+  std::string_view view() const { return buf_[0] != '\0' ? std::string_view(buf_, kSize) : ""; }
+  operator std::string_view() const { return view(); }  // NOLINT: used as text
+  size_t size() const { return view().size(); }
+  friend bool operator==(const HttpDateText& a, std::string_view b) { return a.view() == b; }
+
+ private:
+  char buf_[kSize] = {};
 };
 
 struct OcspEntry {
@@ -194,18 +213,20 @@ struct OcspEntry {
   int64_t fresh_until = 0;     // DESIGN.md §4: min(nextUpdate, thisUpdate + max_age)
   int64_t refresh_at = 0;      // from here on a hit also fetches a newer answer (§4)
   int64_t hard_expiry = 0;     // never served at or after this (nextUpdate or no-nextUpdate ttl)
-  CertStatus status = CertStatus::Good;  // of the first SingleResponse
   std::optional<Revocation> revocation;
   InternedText upstream_fqdn;   // the FQDN that answered
-  bool cacheable = true;       // false for nonce passthrough and unvalidated answers
-  bool validated = true;       // false only under forward.unknown_issuer: pass
   // Pre-rendered RFC 5019 §6.2 header values, computed once per entry, inline.
   FixedText<34> etag;          // "\"<32 hex>\""
-  FixedText<29> last_modified; // HTTP-date of thisUpdate
-  FixedText<29> expires;       // HTTP-date of fresh_until
+  HttpDateText last_modified;  // HTTP-date of thisUpdate
+  HttpDateText expires;        // HTTP-date of fresh_until
+  CertStatus status = CertStatus::Good;  // of the first SingleResponse
+  bool cacheable = true;       // false for nonce passthrough and unvalidated answers
+  bool validated = true;       // false only under forward.unknown_issuer: pass
 
   size_t footprint() const;    // bytes this entry costs the memory cache
 };
+// Every cached answer carries one: the small fields are packed after the header text.
+static_assert(sizeof(OcspEntry) <= 200);
 
 // sealEntry (declared above EntryDer): the immutable shared form of a built entry, with the
 // entry, its DER and the shared_ptr control block in one allocation. Every entry the caches

@@ -207,7 +207,7 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
 
   health_.success(fqdn);
   OcspEntry built;
-  built.der = result.body;
+  built.der.borrow(result.body);  // copied once, into the sealed entry
   built.produced_at = validated->produced_at;
   built.this_update = validated->this_update;
   built.next_update = validated->next_update;

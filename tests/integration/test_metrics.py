@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import urllib.parse
 
 import pytest
@@ -85,6 +86,13 @@ def test_counters_move_exactly_as_requests_are_answered(pki, responder, start_fo
         before = after
     assert responder.requests_served == 3
     assert value(after, "ocsp_proxy_cache_entries", cache="ocsp") == 3
+    # memory as the allocator and the kernel see it: the cached answers are inside both
+    cached = value(after, "ocsp_proxy_cache_bytes", cache="ocsp")
+    assert value(after, "process_resident_memory_bytes") > 4 * 2**20 > cached > 0
+    if "ASAN_OPTIONS" in os.environ:  # ASan's allocator, not glibc's: no heap figures
+        assert series("ocsp_proxy_heap_bytes", state="in_use") not in after
+    else:
+        assert value(after, "ocsp_proxy_heap_bytes", state="in_use") > cached
     # a circuit that never opened may have no series yet
     assert after.get(series("ocsp_proxy_circuit_open", fqdn=OCSP_FQDN), 0) == 0
 
