@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/ossl.h"
+
 namespace ocsp {
 
 namespace {
@@ -84,7 +86,8 @@ std::string encodeEntry(const OcspEntry& e) {
   return out;
 }
 
-std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPolicy& policy) {
+std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPolicy& policy,
+                                     std::string* der_sha256) {
   Reader in(bytes);
   OcspEntry e;
   uint64_t version = 0, status = 0, present = 0, reason = 0, fqdn_len = 0, der_len = 0;
@@ -121,7 +124,9 @@ std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPoli
     return std::nullopt;
   }
   e.cacheable = true;
-  finishEntry(e, policy);
+  std::string digest = sha256(e.der);
+  finishEntry(e, policy, digest);
+  if (der_sha256 != nullptr) *der_sha256 = std::move(digest);
   return e;
 }
 

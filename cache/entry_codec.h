@@ -27,8 +27,11 @@ std::string encodeEntry(const OcspEntry& entry);
 // nullopt for an unknown version, a truncated or over-long value, or a field out of range.
 // The result is cacheable and has its derived fields filled by finishEntry(…, policy). Its DER
 // borrows from `bytes` (EntryDer::borrow): keep them until the entry is sealed or dropped.
-std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPolicy& policy);
+// `der_sha256`, if given, receives the SHA-256 of the DER (computed for the ETag anyway).
+std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPolicy& policy,
+                                     std::string* der_sha256 = nullptr);
 // A temporary would be gone before the entry that borrows from it.
-std::optional<OcspEntry> decodeEntry(std::string&& bytes, const FreshnessPolicy& policy) = delete;
+std::optional<OcspEntry> decodeEntry(std::string&& bytes, const FreshnessPolicy& policy,
+                                     std::string* der_sha256 = nullptr) = delete;
 
 }  // namespace ocsp

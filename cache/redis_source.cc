@@ -113,7 +113,8 @@ void RedisSource::onGetReply(const std::shared_ptr<Lookup>& l, RedisConnection::
 RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
                                         std::shared_ptr<const OcspEntry>* out,
                                         std::string* why) const {
-  auto decoded = decodeEntry(value, freshness_);
+  std::string der_sha256;
+  auto decoded = decodeEntry(value, freshness_, &der_sha256);
   if (!decoded) {
     *why = "undecodable";
     return Verdict::Invalid;
@@ -122,6 +123,7 @@ RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
   const int64_t now = clock_.now();
   ValidationInput in;
   in.der = decoded->der;
+  in.der_sha256 = der_sha256;
   in.cert_ids = &q.cert_ids;
   in.issuer = q.route ? q.route->issuer.get() : nullptr;
   in.now = now;

@@ -128,6 +128,13 @@ InternedText& InternedText::operator=(std::string_view s) {
     text_ = nullptr;
     return *this;
   }
+  // Most values repeat the one before (one upstream answers most requests): no lock then.
+  // Safe because pooled strings are never freed.
+  thread_local const std::string* last = nullptr;
+  if (last != nullptr && *last == s) {
+    text_ = last;
+    return *this;
+  }
   static std::mutex mu;
   // Never freed: entries anywhere may point into it.
   static auto* pool = new std::set<std::string, std::less<>>();
@@ -136,7 +143,7 @@ InternedText& InternedText::operator=(std::string_view s) {
   if (it == pool->end()) {
     it = pool->size() < kMaxDistinct ? pool->emplace(s).first : pool->emplace("(other)").first;
   }
-  text_ = &*it;
+  text_ = last = &*it;
   return *this;
 }
 
@@ -238,7 +245,7 @@ size_t OcspEntry::footprint() const {
   // (A borrowed DER is counted as if owned: footprint() is asked of sealed entries.)
 }
 
-void finishEntry(OcspEntry& e, const FreshnessPolicy& policy) {
+void finishEntry(OcspEntry& e, const FreshnessPolicy& policy, std::string_view der_sha256) {
   // DESIGN.md §4: without nextUpdate the answer is kept only briefly, counted from fetch.
   e.hard_expiry =
       e.next_update != 0 ? e.next_update : e.fetched_at + policy.no_next_update_ttl_s;
@@ -249,7 +256,9 @@ void finishEntry(OcspEntry& e, const FreshnessPolicy& policy) {
   e.refresh_at = e.this_update + static_cast<int64_t>(
                                      static_cast<double>(e.fresh_until - e.this_update) *
                                      policy.refresh_fraction);
-  e.etag = "\"" + toHex(std::string_view(sha256(e.der)).substr(0, 16)) + "\"";
+  std::string computed;
+  if (der_sha256.size() != 32) der_sha256 = computed = sha256(e.der);
+  e.etag = "\"" + toHex(der_sha256.substr(0, 16)) + "\"";
   e.last_modified = httpDate(e.this_update);
   e.expires = httpDate(e.fresh_until);
 }

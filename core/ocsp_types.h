@@ -238,7 +238,8 @@ struct FreshnessPolicy {
   int64_t no_next_update_ttl_s = 300;
   double refresh_fraction = 0.5;    // refresh once this share of [thisUpdate, fresh_until) passed
 };
-void finishEntry(OcspEntry& e, const FreshnessPolicy& policy);
+// `der_sha256`: SHA-256 of e.der (32 raw bytes) when the caller has it already; else computed.
+void finishEntry(OcspEntry& e, const FreshnessPolicy& policy, std::string_view der_sha256 = {});
 
 enum class AnswerSource { Memory, Redis, Upstream, Stale };
 const char* answerSourceName(AnswerSource s);

@@ -5,6 +5,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/process_memory.h"
+#include "upstream/validation_memo.h"
 
 namespace ocsp {
 
@@ -126,6 +127,15 @@ std::string statusJson(const AdminView& v) {
   num(out, "bytes", static_cast<int64_t>(ocsp.bytes));
   num(out, "max_bytes", static_cast<int64_t>(v.cache.maxBytes()));
   num(out, "evictions", static_cast<int64_t>(ocsp.evictions));
+  out += "}";
+  // Redis hits whose validation was remembered (README "Shared cache: Redis").
+  const ValidationMemo::Stats memo = sharedValidationMemo().stats();
+  open(out, "validation_memo", '{');
+  num(out, "entries", static_cast<int64_t>(memo.size));
+  num(out, "hits", static_cast<int64_t>(memo.hits));
+  num(out, "misses", static_cast<int64_t>(memo.misses));
+  num(out, "skipped", static_cast<int64_t>(memo.skipped));
+  num(out, "evictions", static_cast<int64_t>(memo.evictions));
   out += "}";
   open(out, "crl", '{');
   num(out, "entries", static_cast<int64_t>(crl.entries));

@@ -48,20 +48,58 @@ class KeyWriter {
   bool ok_ = true;
 };
 
+// SHA-256 fingerprint of an issuer certificate. The few issuers a thread meets are
+// remembered with a reference held, so that a remembered address cannot be reused by another
+// certificate while it is remembered.
+bool issuerFingerprint(X509* issuer, const EVP_MD* md, unsigned char out[32]) {
+  struct Known {
+    X509* cert = nullptr;
+    unsigned char fingerprint[32] = {};
+  };
+  struct Remembered {
+    std::array<Known, 4> known;
+    size_t next = 0;
+    ~Remembered() {
+      for (Known& k : known) X509_free(k.cert);
+    }
+  };
+  thread_local Remembered remembered;
+  for (const Known& k : remembered.known) {
+    if (k.cert == issuer) {
+      std::memcpy(out, k.fingerprint, 32);
+      return true;
+    }
+  }
+  unsigned int len = 0;
+  if (X509_digest(issuer, md, out, &len) != 1 || len != 32) return false;
+  Known& slot = remembered.known[remembered.next];
+  remembered.next = (remembered.next + 1) % remembered.known.size();
+  X509_free(slot.cert);
+  X509_up_ref(issuer);
+  slot.cert = issuer;
+  std::memcpy(slot.fingerprint, out, 32);
+  return true;
+}
+
 // The memo key of `in` (see the header), or false if OpenSSL could not compute it.
 bool keyOf(const ValidationInput& in, std::array<unsigned char, 32>* key) {
   ErrorQueueGuard clear_errors;  // a failure here only means "validate in full"
   const EVP_MD* md = sha256Md();
   if (md == nullptr) return false;
-  unsigned char issuer_fingerprint[EVP_MAX_MD_SIZE];
-  unsigned int fingerprint_len = 0;
-  if (!in.without_issuer && X509_digest(in.issuer, md, issuer_fingerprint, &fingerprint_len) != 1) {
-    return false;
+  unsigned char issuer_fingerprint[32];
+  size_t fingerprint_len = 0;
+  if (!in.without_issuer) {
+    if (!issuerFingerprint(in.issuer, md, issuer_fingerprint)) return false;
+    fingerprint_len = sizeof(issuer_fingerprint);
   }
-  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  std::string der_digest;
+  std::string_view der_sha256 = in.der_sha256;
+  if (der_sha256.size() != 32) der_sha256 = der_digest = sha256(in.der);
+  // One digest context per thread, reset for each key.
+  thread_local EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1) return false;
   KeyWriter w(ctx.get());
-  w.bytes(in.der);
+  w.bytes(der_sha256);  // the DER, through its SHA-256
   w.number(in.without_issuer ? 1 : 0);
   w.bytes(std::string_view(reinterpret_cast<const char*>(issuer_fingerprint), fingerprint_len));
   w.number(static_cast<uint64_t>(in.clock_skew_s));

@@ -6,8 +6,10 @@
 // (recheckTimes: the delegated responder's validity, thisUpdate, nextUpdate), so its answer,
 // error code included, is the one validateResponse would give at that `now`.
 //
-// Key: SHA-256 over the DER, the issuer certificate's SHA-256 fingerprint (never its pointer:
-// a freed X509's address is reused), every requested CertID's fields in order,
+// Key: SHA-256 over the DER's SHA-256 (ValidationInput::der_sha256 when the caller has it),
+// the issuer certificate's SHA-256 fingerprint (never its bare pointer: a freed X509's address
+// is reused; each thread remembers the fingerprints of its last 4 issuers while holding a
+// reference to them), every requested CertID's fields in order,
 // without_issuer and clock_skew_s. Never looked up nor stored: inputs with expected_nonce (a
 // nonce answer is single-use) and inputs validateResponse refuses as a caller bug. Only
 // successes are stored: a failure is judged again each time.

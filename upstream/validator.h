@@ -31,6 +31,9 @@ struct ValidationInput {
   // signature and the delegation (`issuer` is then ignored and may be null). The result is
   // never cached nor called validated; it only keeps garbage and stale answers from clients.
   bool without_issuer = false;
+  // SHA-256 of `der` (32 raw bytes) if the caller computed it already; the validation memo
+  // keys on it. Empty: computed when needed.
+  std::string_view der_sha256 = {};
 };
 
 struct ValidatedResponse {

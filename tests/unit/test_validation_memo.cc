@@ -177,6 +177,20 @@ TEST_CASE("a copy of the issuer certificate (another object, same bytes) hits") 
   CHECK(memo.stats().hits == 1);
 }
 
+TEST_CASE("a digest the caller computed keys the memo as the DER itself does") {
+  auto issuer = loadCert("aws-lc-ocsp/ca_cert.pem");
+  Question q = realQuestion("aws-lc-ocsp/ocsp_response.der", issuer.get());
+  const int64_t now = acceptedAt(q, kT).this_update + 60;
+  ValidationMemo memo;
+  checkedValidate(memo, q.at(now));  // stored, keyed by the DER's digest computed here
+  const std::string digest = sha256(q.der);
+  ValidationInput with_digest = q.at(now);
+  with_digest.der_sha256 = digest;
+  CHECK(codeOf(checkedValidate(memo, with_digest)) == "ok");
+  CHECK(memo.stats().hits == 1);
+  CHECK(memo.stats().misses == 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Time rules on a hit
 
