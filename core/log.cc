@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace ocsp {
@@ -122,11 +123,36 @@ std::string httpDate(int64_t epoch_s) {
   static const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  char buf[96];
-  std::snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-                tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                tm.tm_sec);
-  return buf;
+  const int year = tm.tm_year + 1900;
+  if (year < 0 || year > 9999) {  // outside what four digits show: printf pads or widens
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+                  tm.tm_mday, months[tm.tm_mon], year, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return buf;
+  }
+  // "Sun, 06 Nov 1994 08:49:37 GMT" by hand: two of these per Redis hit, where printf showed.
+  char out[29];
+  auto two = [](char* at, int v) {
+    at[0] = static_cast<char>('0' + v / 10);
+    at[1] = static_cast<char>('0' + v % 10);
+  };
+  std::memcpy(out, days[tm.tm_wday], 3);
+  out[3] = ',';
+  out[4] = ' ';
+  two(out + 5, tm.tm_mday);
+  out[7] = ' ';
+  std::memcpy(out + 8, months[tm.tm_mon], 3);
+  out[11] = ' ';
+  two(out + 12, year / 100);
+  two(out + 14, year % 100);
+  out[16] = ' ';
+  two(out + 17, tm.tm_hour);
+  out[19] = ':';
+  two(out + 20, tm.tm_min);
+  out[22] = ':';
+  two(out + 23, tm.tm_sec);
+  std::memcpy(out + 25, " GMT", 4);
+  return std::string(out, sizeof(out));
 }
 
 int64_t parseHttpDate(std::string_view text) {

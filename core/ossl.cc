@@ -1,10 +1,12 @@
 #include "core/ossl.h"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
 #include <ctime>
+#include <memory>
 
 namespace ocsp {
 
@@ -49,8 +51,28 @@ std::vector<X509Ptr> readCertificates(const std::string& path, std::string* why)
   return out;
 }
 
+const EVP_MD* sha256Md() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
 std::string sha256(std::string_view data) {
+  // SHA256() looks the implementation up in the provider store on every call (EVP_Q_digest):
+  // here it is fetched once per process and each thread reuses one context.
+  const EVP_MD* md = sha256Md();
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
   std::string out(SHA256_DIGEST_LENGTH, '\0');
+  unsigned int len = 0;
+  if (md != nullptr && ctx && EVP_DigestInit_ex2(ctx.get(), md, nullptr) == 1 &&
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1 &&
+      EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len) == 1 &&
+      len == SHA256_DIGEST_LENGTH) {
+    return out;
+  }
+  ERR_clear_error();
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
          reinterpret_cast<unsigned char*>(out.data()));
   return out;

@@ -97,6 +97,9 @@ std::string toDer(T* obj, int (*i2d)(T*, unsigned char**)) {
 
 // SHA-256 of bytes (32 raw bytes).
 std::string sha256(std::string_view data);
+// SHA-256 fetched from the default provider once per process (null if it is unavailable):
+// EVP_sha256() and SHA256() would look it up again on each use.
+const EVP_MD* sha256Md();
 // Lower-case hex.
 std::string toHex(std::string_view bytes);
 

@@ -19,13 +19,6 @@ constexpr size_t kMinShardEntries = 1'024;
 
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
 
-// Fetched once: EVP_sha256() would look the implementation up in the provider store on
-// every digest.
-const EVP_MD* sha256Md() {
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
-}
-
 // Feeds a key's fields to the digest, each with its length or fixed size so that no two
 // different inputs give the same byte stream.
 class KeyWriter {

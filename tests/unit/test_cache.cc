@@ -346,6 +346,16 @@ TEST_CASE("a newer CRL for the same URL replaces the old one") {
   CHECK(store.stats().bytes == got->footprint());
 }
 
+TEST_CASE("header dates are RFC 9110 IMF-fixdate and read back to the same second") {
+  CHECK(httpDate(784111777) == "Sun, 06 Nov 1994 08:49:37 GMT");  // RFC 9110's example
+  CHECK(httpDate(0) == "Thu, 01 Jan 1970 00:00:00 GMT");
+  CHECK(httpDate(4102444799) == "Thu, 31 Dec 2099 23:59:59 GMT");
+  CHECK(httpDate(951782400) == "Tue, 29 Feb 2000 00:00:00 GMT");
+  for (int64_t t : {int64_t{1}, int64_t{1'700'000'000}, int64_t{2'000'000'123}}) {
+    CHECK(parseHttpDate(httpDate(t)) == t);
+  }
+}
+
 TEST_CASE("a sealed entry is one heap block holding the entry and its DER; copies own theirs") {
   const std::string der(1500, 'd');
   OcspEntry built;
