@@ -154,10 +154,24 @@ bool RedisConnection::send(redisAsyncContext* ac, std::initializer_list<std::str
   auto p = std::make_unique<Pending>(Pending{this, id, ac, std::move(done), nullptr});
   if (timeout_ms > 0) {
     p->timer.reset(evtimer_new(base_, &RedisConnection::onCommandTimeout, p.get()));
-    arm(p->timer.get(), timeout_ms);
+    evtimer_add(p->timer.get(), commandTimeout(timeout_ms));
   }
   pending_.emplace(id, std::move(p));
   return true;
+}
+
+// Commands mostly share one timeout (redis.command_timeout): libevent then keeps their timers
+// in a queue (a "common timeout") instead of its heap, so arming and clearing one is O(1).
+const timeval* RedisConnection::commandTimeout(int64_t ms) {
+  for (const auto& [known_ms, tv] : command_timeouts_) {
+    if (known_ms == ms) return &tv;
+  }
+  const timeval plain{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  // The returned value (not its address) is what libevent recognises; a plain timeout if
+  // libevent has no room for another common one.
+  const timeval* common = event_base_init_common_timeout(base_, &plain);
+  command_timeouts_.emplace_back(ms, common != nullptr ? *common : plain);
+  return &command_timeouts_.back().second;
 }
 
 void RedisConnection::onReply(redisAsyncContext* ac, void* reply_ptr, void* privdata) {

@@ -32,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cache/redis_status.h"
@@ -79,6 +80,7 @@ class RedisConnection {
   static void onConnect(const redisAsyncContext* ac, int status);
   static void onDisconnect(const redisAsyncContext* ac, int status);
   static void onCommandTimeout(evutil_socket_t, short, void* arg);
+  const timeval* commandTimeout(int64_t ms);
 
   redisAsyncContext* open(const std::string& host, uint16_t port, std::string* why);
   bool send(redisAsyncContext* ac, std::initializer_list<std::string_view> args, int64_t timeout_ms,
@@ -130,6 +132,8 @@ class RedisConnection {
   // Commands sent and not answered yet, by the id given to hiredis as privdata: a reply for
   // an id no longer here (timed out, or failed with its connection) is dropped.
   std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending_;
+  // Timeouts by length in ms (commandTimeout): libevent common timeouts.
+  std::vector<std::pair<int64_t, timeval>> command_timeouts_;
   uint64_t next_id_ = 1;  // 0: fire and forget
 
   EventPtr retry_timer_;     // next connection attempt
