@@ -141,6 +141,8 @@ class InternedText {
 };
 
 struct OcspEntry;
+// The immutable shared form of a built entry: the entry, its DER and the shared_ptr control
+// block in one allocation. Every entry the caches hold goes through it.
 std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry);
 
 // The DER of a cache entry. While an entry is being built it either owns a heap copy or
@@ -227,10 +229,6 @@ struct OcspEntry {
 };
 // Every cached answer carries one: the small fields are packed after the header text.
 static_assert(sizeof(OcspEntry) <= 200);
-
-// sealEntry (declared above EntryDer): the immutable shared form of a built entry, with the
-// entry, its DER and the shared_ptr control block in one allocation. Every entry the caches
-// hold goes through it.
 
 // Fills fresh_until/hard_expiry and the pre-rendered headers from the time fields.
 struct FreshnessPolicy {

@@ -153,6 +153,9 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     assert (ocsp_cache["entries"], ocsp_cache["max_bytes"]) == (1, 64 << 20), ocsp_cache
     assert ocsp_cache["bytes"] > 0
     assert (crl_cache["entries"], crl_cache["crls"]) == (0, []), crl_cache
+    # no Redis here: the validation memo (Redis hits only) stays empty
+    assert status["cache"]["validation_memo"] == {"entries": 0, "hits": 0, "misses": 0,
+                                                   "skipped": 0, "evictions": 0}
     assert status["learned_issuers"] == 0
 
 

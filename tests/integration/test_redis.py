@@ -38,6 +38,30 @@ def test_second_instance_answers_from_redis_and_upstream_saw_one_request(
     second.wait_for_log("answer", source="redis")
 
 
+def test_repeated_redis_hits_are_validated_once_and_served_byte_for_byte(
+        pki, responder, redis, start_proxy):
+    # In-process cache off: every answer after the first comes from Redis and is re-validated;
+    # the validation memo does the full check once per value, then only the time checks.
+    proxy = start_proxy(responder.port, cache={"memory_bytes": 0}, redis=redis_section(redis))
+    proxy.wait_for_log("redis_state", state="up")
+    der = make_request(pki.ica, pki.good)
+    first = post(proxy, der)
+    assert parse_response(first.body).response_status == SUCCESSFUL
+    wait_until(lambda: redis.keys(), 3, "the answer to be written to Redis")
+    for _ in range(3):
+        assert post(proxy, der).body == first.body
+    assert responder.requests_served == 1
+    memo = proxy.status()["cache"]["validation_memo"]
+    assert memo == {"entries": 1, "hits": 2, "misses": 1, "skipped": 0, "evictions": 0}, memo
+    # A value rewritten in Redis (another instance's newer answer, or tampering) is new bytes:
+    # judged in full again, never answered from what the memo knew of the old ones.
+    redis.cli("SET", redis.keys()[0], "not an entry")
+    again = post(proxy, der)  # from the upstream again (a new signature), after DEL
+    assert parse_response(again.body).response_status == SUCCESSFUL
+    assert responder.requests_served == 2
+    proxy.wait_for_log("redis_entry_invalid", reason="undecodable")
+
+
 def test_requests_keep_succeeding_while_redis_is_killed_and_writes_resume_after_restart(
         pki, responder, redis, start_proxy):
     proxy = start_proxy(responder.port, redis=redis_section(redis))
