@@ -6,7 +6,6 @@
 #include <openssl/sha.h>
 
 #include <ctime>
-#include <memory>
 
 namespace ocsp {
 
@@ -60,10 +59,7 @@ std::string sha256(std::string_view data) {
   // SHA256() looks the implementation up in the provider store on every call (EVP_Q_digest):
   // here it is fetched once per process and each thread reuses one context.
   const EVP_MD* md = sha256Md();
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-  };
-  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+  thread_local EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   std::string out(SHA256_DIGEST_LENGTH, '\0');
   unsigned int len = 0;
   if (md != nullptr && ctx && EVP_DigestInit_ex2(ctx.get(), md, nullptr) == 1 &&

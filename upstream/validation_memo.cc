@@ -17,8 +17,6 @@ constexpr size_t kMaxShards = 16;
 // A small memo stays one shard, so that CLOCK sees all of it.
 constexpr size_t kMinShardEntries = 1'024;
 
-using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
-
 // Feeds a key's fields to the digest, each with its length or fixed size so that no two
 // different inputs give the same byte stream.
 class KeyWriter {
