@@ -39,17 +39,19 @@ def test_200_concurrent_requests_for_one_uncached_certid_cause_one_upstream_requ
 
 def test_refresh_ahead_fetches_a_newer_answer_without_a_client_waiting(
         pki, start_responder, start_proxy):
-    # Freshness is capped at 4 s after thisUpdate, so the refresh point is at 2 s.
-    responder, proxy, der, first = one_minute_answers(pki, start_responder, start_proxy, "4s")
-    time.sleep(2.2)
+    # Freshness is capped at 6 s after thisUpdate, so the refresh point is at 3 s. openssl
+    # writes thisUpdate in whole seconds (rounded down), so a refresh point can come up to
+    # 1 s before "3 s after the answer"; the timings below leave that second of margin.
+    responder, proxy, der, first = one_minute_answers(pki, start_responder, start_proxy, "6s")
+    time.sleep(3.2)
     during = post(proxy, der)
     # The client got the cached answer at once; the refresh went upstream behind it.
     assert during.body == first.body
     wait_until(lambda: responder.requests_served == 2, 5, "the background refresh")
-    time.sleep(1.1)  # openssl's thisUpdate has one-second resolution
     newer = post(proxy, der)
     assert parse_response(newer.body).response_status == SUCCESSFUL
-    # (refreshed before the 4 s cap: the newer answer is served from cache, no 3rd request)
+    # The refreshed answer (thisUpdate at least 2 s later, refresh point 3 s after that) is
+    # served from cache: no 3rd upstream request.
     assert responder.requests_served == 2
     # ... and it is the refreshed one, not the first answer still inside its freshness.
     assert parse_response(newer.body).this_update > parse_response(first.body).this_update
