@@ -130,6 +130,7 @@ class Run:
         self.args, self.work = args, work
         self._stop: list = []
         self.binary = str(Path(args.binary).resolve())
+        self.baseline = str(Path(args.baseline).resolve()) if args.baseline else None
 
     def keep(self, server):
         self._stop.append(server.stop)
@@ -144,7 +145,7 @@ class Run:
 
     def proxy(self, name: str, upstream_port: int, issuers: list[Path], workers: int,
               cpus: set[int] | None, memory_bytes: str | int = "256MiB",
-              redis_port: int | None = None) -> Proxy:
+              redis_port: int | None = None, binary: str | None = None) -> Proxy:
         config = proxy_config([upstream(upstream_port, [OCSP_FQDN], issuers)],
                               {OCSP_FQDN: "127.0.0.1"})
         config["workers"] = workers
@@ -154,7 +155,7 @@ class Run:
         if redis_port:
             config["redis"] = {"address": f"127.0.0.1:{redis_port}"}
         with pinned(cpus):
-            return self.keep(Proxy(self.binary, self.work, config, name=name))
+            return self.keep(Proxy(binary or self.binary, self.work, config, name=name))
 
 
 def metric(proxy: Proxy, name: str) -> float:
@@ -236,6 +237,20 @@ def section_hits(run: Run, load: Load, pki: Pki, requests: list[workload.Request
         "ocsp-proxy redis GET": (redis_proxy.ports["ocsp"], ["mode=get", f"file={get_file}"]),
         "ocsp-proxy redis POST": (redis_proxy.ports["ocsp"], ["mode=post", f"file={post_file}"]),
     }
+    if run.baseline:
+        # Another build in the same alternating rounds: the way to compare two builds, since
+        # runs on different days or machines differ by more than a change does.
+        old = run.proxy("baseline-memory", origin.ports["ocsp"], [pki.ica.pem], workers,
+                        server_cpus, binary=run.baseline)
+        old_redis = run.proxy("baseline-redis", origin.ports["ocsp"], [pki.ica.pem], workers,
+                              server_cpus, memory_bytes=0, redis_port=redis.port,
+                              binary=run.baseline)
+        configs.update({
+            "baseline memory GET": (old.ports["ocsp"], ["mode=get", f"file={get_file}"]),
+            "baseline memory POST": (old.ports["ocsp"], ["mode=post", f"file={post_file}"]),
+            "baseline redis GET": (old_redis.ports["ocsp"], ["mode=get", f"file={get_file}"]),
+            "baseline redis POST": (old_redis.ports["ocsp"], ["mode=post", f"file={post_file}"]),
+        })
 
     # Warm every cache with one pass over every request in its own method and form, and
     # check each answer is the origin's DER byte for byte.
@@ -312,6 +327,10 @@ METHODS = {
     "ocsp-proxy memory forward GET": "absolute-URI GET and POST",
     "ocsp-proxy redis GET": "GET and POST",
     "ocsp-proxy redis POST": "GET and POST",
+    "baseline memory GET": "(--baseline build)",
+    "baseline memory POST": "(--baseline build)",
+    "baseline redis GET": "(--baseline build)",
+    "baseline redis POST": "(--baseline build)",
 }
 
 
@@ -348,6 +367,14 @@ def markdown(report: dict) -> str:
                 w(f"| {name}{errors} | {METHODS[name]} | {m['rps']:,.0f} | {m['p50']:.2f} | "
                   f"{m['p99']:.2f} | {m['rps'] / base:.2f}× | {m['best']:,.0f} | "
                   f"{m['best'] / best_base:.2f}× | {m['spread'] * 100:.0f}% |")
+            if "baseline memory GET" in by_name:
+                pairs = [(f"ocsp-proxy {k}", f"baseline {k}")
+                         for k in ("memory GET", "memory POST", "redis GET", "redis POST")]
+                w("This build against the `--baseline` build, same rounds (median / best): "
+                  + "; ".join(f"{k.removeprefix('ocsp-proxy ')} "
+                              f"{by_name[k]['rps'] / by_name[b]['rps']:.2f}× / "
+                              f"{by_name[k]['best'] / by_name[b]['best']:.2f}×"
+                              for k, b in pairs) + ".")
             w("")
         w("req/s, p50 and p99 are those of the median round; best round: the fastest one "
           "(other work on the machine only ever slows a run down, so best against best is the "
@@ -392,6 +419,9 @@ def main() -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=str(ROOT / "build-bench" / "ocsp-proxy"),
                     help="the ocsp-proxy to measure (bench/run builds build-bench/, release)")
+    ap.add_argument("--baseline", default=None, metavar="PATH",
+                    help="another ocsp-proxy build measured in the same hit rounds (memory "
+                         "and Redis hits), with its ratio to this one")
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per configuration")
     ap.add_argument("--connections", default="50,200",
@@ -429,6 +459,8 @@ def main() -> int:
         ap.error(f"unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
     if not Path(args.binary).is_file():
         ap.error(f"{args.binary} does not exist (bench/run builds it)")
+    if args.baseline and not Path(args.baseline).is_file():
+        ap.error(f"--baseline {args.baseline} does not exist")
 
     server_cpus, client_cpus, pinning = cpu_split(args.no_pin)
     if not args.workers:

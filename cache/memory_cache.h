@@ -1,15 +1,14 @@
 #pragma once
 // In-process response cache (DESIGN.md §2, L1): shared by all worker threads, sharded with a
 // mutex per shard, bounded in bytes with LRU eviction per shard. Stores immutable entries;
-// a hit costs one lock, one hash lookup, relinking one node and a shared_ptr copy. One hash
-// node per entry holds the key, the entry and its place in the LRU order (intrusive links),
-// so the bookkeeping is one allocation, not a list node and a map node with a key each.
-// Knows nothing about HTTP or upstreams.
+// a hit costs one lock, one probe of an open-addressed table, relinking one node and a
+// shared_ptr copy.
+//
+// Per entry the bookkeeping is one 56-byte node (key, entry, LRU links as 32-bit node
+// numbers) in a chunk of nodes, and one 4-byte slot of the shard's table: no heap block per
+// entry beyond the entry's own (README "Memory"). Knows nothing about HTTP or upstreams.
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <unordered_map>
-#include <vector>
 
 #include "core/ocsp_types.h"
 
@@ -19,6 +18,9 @@ class MemoryCache {
  public:
   // `max_bytes` bounds the sum of OcspEntry::footprint() plus per-entry bookkeeping.
   explicit MemoryCache(size_t max_bytes, size_t shard_count = 16);
+  ~MemoryCache();
+  MemoryCache(const MemoryCache&) = delete;
+  MemoryCache& operator=(const MemoryCache&) = delete;
 
   // The entry for `key` if it is present and `now` < hard_expiry (it may be past
   // fresh_until: callers decide whether stale is acceptable). An entry past hard_expiry is
@@ -39,32 +41,18 @@ class MemoryCache {
   Stats stats() const;
   size_t maxBytes() const { return max_bytes_; }
 
+  // What one entry costs beyond its own footprint (its node, its share of the table, the
+  // allocator's loss around the entry's block): counted in stats().bytes.
+  static size_t bookkeepingBytes();
+
  private:
-  struct Node;
-  using Index = std::unordered_map<CacheKey, Node, CacheKeyHash>;
-  struct Node {
-    std::shared_ptr<const OcspEntry> entry;  // its cost: bytesOf(*entry), the entry is immutable
-    // LRU order, through the index's own nodes (their addresses are stable).
-    Index::value_type* newer = nullptr;
-    Index::value_type* older = nullptr;
-  };
-  struct Shard {
-    mutable std::mutex mu;
-    Index index;
-    Index::value_type* newest = nullptr;
-    Index::value_type* oldest = nullptr;
-    size_t bytes = 0;
-    uint64_t evictions = 0;
-  };
+  class Shard;
   Shard& shardFor(const CacheKey& key);
-  static size_t bytesOf(const OcspEntry& entry);
-  static void unlinkLocked(Shard& s, Index::value_type* item);
-  static void linkNewestLocked(Shard& s, Index::value_type* item);
-  static void removeLocked(Shard& s, Index::iterator it);
 
   size_t max_bytes_;
+  size_t shard_count_;
   size_t shard_budget_;
-  std::vector<Shard> shards_;
+  std::unique_ptr<Shard[]> shards_;
 };
 
 }  // namespace ocsp

@@ -9,6 +9,7 @@
 
 #include <openssl/err.h>
 
+#include "core/entry_arena.h"
 #include "core/log.h"
 
 namespace ocsp {
@@ -195,7 +196,8 @@ HttpDateText& HttpDateText::operator=(std::string_view s) {
 }
 
 namespace {
-// allocate_shared's one allocation, made larger by the size sealEntry() asks for; the extra
+// allocate_shared's one allocation, made larger by the size sealEntry() asks for, from the
+// entry arena (core/entry_arena.h: long-lived blocks apart from per-request ones); the extra
 // bytes follow the control block (which ends with the entry). Stateless, so the control block
 // stores nothing for it; the request passes through thread-local state because allocate_shared
 // allocates exactly once, on the calling thread, before it returns.
@@ -211,11 +213,12 @@ struct TrailingAllocator {
   T* allocate(size_t n) {
     const size_t base = n * sizeof(T);
     const size_t extra = std::exchange(t_trailing_wanted, 0);
-    char* block = static_cast<char*>(::operator new(base + extra));
+    static_assert(alignof(T) <= 8, "the entry arena aligns blocks to 8 bytes");
+    char* block = static_cast<char*>(entry_arena::allocate(base + extra));
     t_trailing = block + base;
     return reinterpret_cast<T*>(block);
   }
-  void deallocate(T* p, size_t /*n*/) noexcept { ::operator delete(p); }
+  void deallocate(T* p, size_t /*n*/) noexcept { entry_arena::deallocate(p); }
   template <class U>
   bool operator==(const TrailingAllocator<U>& /*other*/) const noexcept { return true; }
 };
@@ -238,8 +241,9 @@ std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry) {
 
 size_t OcspEntry::footprint() const {
   // The DER dominates; headers and bookkeeping are counted so the byte bound is honest. A
-  // sealed entry is one block: control block (16 bytes), entry, DER, and the allocator's
-  // header and rounding (16 at most); an entry still being built has its DER apart.
+  // sealed entry is one block of the entry arena: control block (16 bytes), entry, DER, and
+  // the arena's 8-byte prefix and rounding to 16 (16 on average; the cache adds its own
+  // allowance for the rest); an entry still being built has its DER apart.
   const size_t block = 16 + sizeof(OcspEntry) + 16;
   return block + der.size() + (der.inline_with_entry() || der.empty() ? 0 : 16);
   // (A borrowed DER is counted as if owned: footprint() is asked of sealed entries.)
