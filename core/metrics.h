@@ -84,6 +84,9 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
   X(HeapBytes, Gauge, "ocsp_proxy_heap_bytes", ("state"), {},                                     \
     "The C heap (glibc malloc, all arenas): in_use by the proxy, or free but still held "         \
     "(fragmentation; the resident size counts the touched part of it).")                          \
+  X(EntryArenaBytes, Gauge, "ocsp_proxy_entry_arena_bytes", ("state"), {},                        \
+    "Memory of the cached answers' arena: spans (32 KiB each, blocks up to 4 KiB) or large "     \
+    "(bigger blocks, and all of them under ASan). Against ocsp_proxy_cache_bytes: its slack.")  \
   X(ResidentBytes, Gauge, "process_resident_memory_bytes", (), {},                                \
     "Resident memory size in bytes.")                                                             \
   X(BuildInfo, Gauge, "ocsp_proxy_build_info", ("version"), {},                                   \

@@ -2,6 +2,7 @@
 
 #include <event2/buffer.h>
 
+#include "core/entry_arena.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/process_memory.h"
@@ -175,6 +176,10 @@ void addStatusCollectors(const AdminView& v) {
       m.gauge(Metric::HeapBytes, {"in_use"}).set(static_cast<int64_t>(heap->in_use));
       m.gauge(Metric::HeapBytes, {"free"}).set(static_cast<int64_t>(heap->free));
     }
+    const entry_arena::Stats arena = entry_arena::stats();
+    m.gauge(Metric::EntryArenaBytes, {"spans"})
+        .set(static_cast<int64_t>(arena.spans * entry_arena::kSpanBytes));
+    m.gauge(Metric::EntryArenaBytes, {"large"}).set(static_cast<int64_t>(arena.large_bytes));
     if (int64_t rss = residentBytes(); rss > 0) m.gauge(Metric::ResidentBytes).set(rss);
     if (view->redis_status != nullptr) {
       int up = view->redis_status->upCount();

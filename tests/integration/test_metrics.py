@@ -89,10 +89,16 @@ def test_counters_move_exactly_as_requests_are_answered(pki, responder, start_fo
     # memory as the allocator and the kernel see it: the cached answers are inside both
     cached = value(after, "ocsp_proxy_cache_bytes", cache="ocsp")
     assert value(after, "process_resident_memory_bytes") > 4 * 2**20 > cached > 0
+    # the cached answers' blocks: in 32 KiB spans, or apart under ASan (which must see each)
+    arena = {state: value(after, "ocsp_proxy_entry_arena_bytes", state=state)
+             for state in ("spans", "large")}
     if "ASAN_OPTIONS" in os.environ:  # ASan's allocator, not glibc's: no heap figures
         assert series("ocsp_proxy_heap_bytes", state="in_use") not in after
+        assert arena["spans"] == 0 and arena["large"] > 0
     else:
         assert value(after, "ocsp_proxy_heap_bytes", state="in_use") > cached
+        assert arena["spans"] >= 32768 and arena["spans"] % 32768 == 0
+        assert arena["large"] == 0
     # a circuit that never opened may have no series yet
     assert after.get(series("ocsp_proxy_circuit_open", fqdn=OCSP_FQDN), 0) == 0
 
