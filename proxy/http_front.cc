@@ -300,10 +300,14 @@ void HttpFront::lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> 
   query->client = std::string(ex.peer());
   std::shared_ptr<const OcspQuery> shared = query;
   // The exchange stays valid until answered, even if the client goes away meanwhile
-  // (proxy/http_server.h), so the callback may always answer it.
+  // (proxy/http_server.h), so the callback may always answer it. It holds the query, so
+  // that the callback is two pointers: no heap block for it on a hit.
+  ex.hold(shared, started_ms);
   HttpExchange* pending = &ex;
-  d_.chain.lookup(shared, [this, pending, shared, started_ms](Result<Answer> result) {
-    answer(*pending, *shared, result, started_ms);
+  d_.chain.lookup(std::move(shared), [this, pending](Result<Answer> result) {
+    std::shared_ptr<const void> held = pending->takeHeld();
+    answer(*pending, *static_cast<const OcspQuery*>(held.get()), result,
+           pending->heldSinceMs());
   });
 }
 

@@ -71,6 +71,17 @@ class HttpExchange {
   void reply(int code, std::string_view reason, std::string_view body = {},
              std::shared_ptr<const void> keep = nullptr);
 
+  // What the handler keeps with this request while its answer is pending (a decoded query,
+  // when it began), so that its callback captures only the exchange: that fits
+  // std::function's inline storage, and an answer costs no heap block for its callback.
+  // takeHeld() hands it back (the callback keeps it alive while it answers).
+  void hold(std::shared_ptr<const void> state, int64_t since_ms) {
+    held_ = std::move(state);
+    held_since_ms_ = since_ms;
+  }
+  std::shared_ptr<const void> takeHeld() { return std::move(held_); }
+  int64_t heldSinceMs() const { return held_since_ms_; }
+
  private:
   friend class HttpConnection;
   explicit HttpExchange(HttpConnection* conn) : conn_(conn) {}
@@ -81,6 +92,8 @@ class HttpExchange {
   uint64_t breach_amount_ = 0;
   bool close_ = false;
   std::string extra_headers_;  // "name: value\r\n"..., reused
+  std::shared_ptr<const void> held_;
+  int64_t held_since_ms_ = 0;
 };
 
 class HttpHandler {
