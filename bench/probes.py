@@ -185,10 +185,16 @@ def scaling(ctx: Context) -> dict:
         rounds = {name: [] for name in servers}
         for round_number in range(args.rounds):
             _log(f"scaling: {layout}, round {round_number + 1}/{args.rounds}")
-            for name, (_, port) in servers.items():
-                rounds[name].append(load.wrk(f"http://127.0.0.1:{port}/", 50,
-                                             ["mode=get", f"file={get_file}"], cpus=client_cpus,
-                                             threads=max(1, len(client_cpus))))
+            for name, (pid, port) in servers.items():
+                cpu_before = _cpu_seconds(pid)
+                result = load.wrk(f"http://127.0.0.1:{port}/", 50,
+                                  ["mode=get", f"file={get_file}"], cpus=client_cpus,
+                                  threads=max(1, len(client_cpus)))
+                # CPU time the server spent per answer: if a second worker costs no more per
+                # answer than one, it only waits for a CPU of its own to scale
+                result["cpu_us"] = ((_cpu_seconds(pid) - cpu_before) * 1e6
+                                    / max(1, result["requests"]))
+                rounds[name].append(result)
         medians = {name: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2]
                    for name, rs in rounds.items()}
         out["layouts"][layout] = {"server_cpus": sorted(server_cpus),
@@ -197,6 +203,19 @@ def scaling(ctx: Context) -> dict:
         out["split_missing"] = (f"needs >= 4 CPUs (2 for the server, the rest for wrk); "
                                 f"this machine has {len(cpus)}")
     return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its children that are alive (nginx's
+    workers), all threads, from /proc (clock ticks)."""
+    total = 0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:
@@ -344,8 +363,9 @@ def markdown(key: str, d: dict) -> str:
     elif key == "scaling":
         w("**Worker scaling** (warm GET hits, 50 connections, median of alternating rounds)")
         w("")
-        w("| CPUs (server / wrk) | server | req/s | p99 ms | 2 workers vs 1 |")
-        w("| --- | --- | ---: | ---: | ---: |")
+        w("| CPUs (server / wrk) | server | req/s | p99 ms | 2 workers vs 1 | server CPU µs "
+          "per answer |")
+        w("| --- | --- | ---: | ---: | ---: | ---: |")
         for layout, L in d["layouts"].items():
             r = L["results"]
             cpus = f"{layout}: {L['server_cpus']} / {L['client_cpus']}"
@@ -354,7 +374,13 @@ def markdown(key: str, d: dict) -> str:
                 if "2 workers" in name:
                     one = r[name.replace("2 workers", "1 worker")]["rps"]
                     ratio = f"{m['rps'] / one:.2f}×"
-                w(f"| {cpus} | {name} | {m['rps']:,.0f} | {m['p99']:.2f} | {ratio} |")
+                w(f"| {cpus} | {name} | {m['rps']:,.0f} | {m['p99']:.2f} | {ratio} | "
+                  f"{m['cpu_us']:.1f} |")
+        w("")
+        w("Server CPU per answer: user and system time of the server's process (nginx: its "
+          "workers too) over the run, divided by the answers. A second worker that costs no "
+          "more CPU per answer than one adds no contention of its own: given a CPU of its "
+          "own it adds its share of answers.")
         if "split_missing" in d:
             w("")
             w(f"Real scaling (server on 2 CPUs of its own, wrk on others) {d['split_missing']}.")
