@@ -6,7 +6,7 @@
 //
 // Per entry the bookkeeping is one 56-byte node (key, entry, LRU links as 32-bit node
 // numbers) in a chunk of nodes, and one 4-byte slot of the shard's table: no heap block per
-// entry beyond the entry's own (README "Memory"). Knows nothing about HTTP or upstreams.
+// entry beyond the entry's own (README "Performance"). Knows nothing about HTTP or upstreams.
 #include <cstdint>
 #include <memory>
 

@@ -3,7 +3,7 @@
 // upstream bodies and response parsing use. A cached answer lives for minutes to days; the
 // rest lives for one request. In one heap, short-lived blocks freed around long-lived ones
 // leave holes no entry fits: at 100,000 cached answers glibc held 5–12 MiB free between
-// entries (README "Memory").
+// entries (README "Performance").
 //
 // Blocks are carved from 32 KiB spans, one size class per 16 bytes up to kMaxBlock. A span
 // serves one class; a freed block is reused by the same class, and a span whose blocks are

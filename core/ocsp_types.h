@@ -148,7 +148,7 @@ std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry);
 // The DER of a cache entry. While an entry is being built it either owns a heap copy or
 // borrows the caller's bytes (borrow(): the upstream's body, a Redis reply), which must stay
 // valid until sealEntry(); sealEntry() copies the bytes into the same block as the entry and
-// its shared_ptr control block, so a cached answer is one allocation (README "Memory").
+// its shared_ptr control block, so a cached answer is one allocation (README "Performance").
 // Copying always makes an owned copy, so a copy never points into another entry's block.
 class EntryDer {
  public:
