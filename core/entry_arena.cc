@@ -31,8 +31,11 @@ struct FreeSlot {
   FreeSlot* next;
 };
 
+struct Class;
+
 struct Span {
-  Span* prev = nullptr;  // in its class's list of spans with room
+  Class* owner = nullptr;  // the class (of one stripe) it serves
+  Span* prev = nullptr;    // in its class's list of spans with room
   Span* next = nullptr;
   FreeSlot* free = nullptr;  // freed slots
   char* bump = nullptr;      // never-used slots start here ...
@@ -42,19 +45,34 @@ struct Span {
   bool listed = false;
 };
 
+// The counts live under the class's lock, so that nothing shared is written on every block
+// beyond the lock itself.
 struct Class {
   std::mutex mu;
   Span* with_room = nullptr;
+  size_t blocks = 0;
+  size_t spans = 0;
 };
 
+// Threads are spread over stripes, each a full set of classes with its own locks, so that
+// workers sealing answers at once (Redis hits, misses) seldom take the same lock; a block
+// freed on another thread goes back to its span's own class.
+constexpr size_t kStripes = 8;
+
 // Never destroyed: entries may outlive static destruction (a cache held by a static).
-Class* classes() {
-  static Class* all = new Class[kClasses];
+Class* allClasses() {
+  static Class* all = new Class[kStripes * kClasses];
   return all;
 }
 
-std::atomic<size_t> g_blocks{0};
-std::atomic<size_t> g_spans{0};
+Class* myStripe() {
+  static std::atomic<size_t> next_stripe{0};
+  thread_local Class* mine =
+      allClasses() + next_stripe.fetch_add(1, std::memory_order_relaxed) % kStripes * kClasses;
+  return mine;
+}
+
+std::atomic<size_t> g_large_blocks{0};
 std::atomic<size_t> g_large_bytes{0};
 
 size_t slotBytes(uint32_t cls) { return (cls + 1) * kStep; }
@@ -78,20 +96,20 @@ void unlink(Class& c, Span* s) {
   s->listed = false;
 }
 
-Span* newSpan(uint32_t cls) {
+Span* newSpan(Class& c, uint32_t cls) {
   char* raw = static_cast<char*>(::operator new(kSpanBytes));
   auto* s = new (raw) Span;
+  s->owner = &c;
   s->cls = cls;
   const size_t header = (sizeof(Span) + kStep - 1) / kStep * kStep;
   s->bump = raw + header;
   s->end = raw + kSpanBytes;
-  g_spans.fetch_add(1, std::memory_order_relaxed);
+  ++c.spans;
   return s;
 }
 
 void* withPrefix(char* block, Span* span) {
   *reinterpret_cast<Span**>(block) = span;
-  g_blocks.fetch_add(1, std::memory_order_relaxed);
   return block + kPrefix;
 }
 
@@ -104,14 +122,15 @@ void* allocate(size_t bytes) {
     auto* block = static_cast<char*>(::operator new(bytes + 2 * kPrefix));
     *reinterpret_cast<size_t*>(block) = bytes;
     g_large_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    g_large_blocks.fetch_add(1, std::memory_order_relaxed);
     return withPrefix(block + kPrefix, nullptr);
   }
   const auto cls = static_cast<uint32_t>((wanted + kStep - 1) / kStep - 1);
-  Class& c = classes()[cls];
+  Class& c = myStripe()[cls];
   std::lock_guard<std::mutex> lock(c.mu);
   Span* s = c.with_room;
   if (s == nullptr) {
-    s = newSpan(cls);
+    s = newSpan(c, cls);
     link(c, s);
   }
   char* slot;
@@ -123,6 +142,7 @@ void* allocate(size_t bytes) {
     s->bump += slotBytes(cls);
   }
   ++s->live;
+  ++c.blocks;
   if (!hasRoom(*s)) unlink(c, s);
   return withPrefix(slot, s);
 }
@@ -131,33 +151,39 @@ void deallocate(void* p) noexcept {
   if (p == nullptr) return;
   char* block = static_cast<char*>(p) - kPrefix;
   Span* s = *reinterpret_cast<Span**>(block);
-  g_blocks.fetch_sub(1, std::memory_order_relaxed);
   if (s == nullptr) {
     block -= kPrefix;
     g_large_bytes.fetch_sub(*reinterpret_cast<size_t*>(block), std::memory_order_relaxed);
+    g_large_blocks.fetch_sub(1, std::memory_order_relaxed);
     ::operator delete(block);
     return;
   }
-  Class& c = classes()[s->cls];
+  Class& c = *s->owner;
   std::lock_guard<std::mutex> lock(c.mu);
   auto* slot = reinterpret_cast<FreeSlot*>(block);
   slot->next = s->free;
   s->free = slot;
   --s->live;
+  --c.blocks;
   if (!s->listed) link(c, s);
   // An empty span goes back to the heap unless it is the class's only one with room.
   if (s->live == 0 && (c.with_room != s || s->next != nullptr)) {
     unlink(c, s);
     s->~Span();
     ::operator delete(static_cast<void*>(s));
-    g_spans.fetch_sub(1, std::memory_order_relaxed);
+    --c.spans;
   }
 }
 
 Stats stats() {
   Stats out;
-  out.blocks = g_blocks.load(std::memory_order_relaxed);
-  out.spans = g_spans.load(std::memory_order_relaxed);
+  Class* all = allClasses();
+  for (size_t i = 0; i < kStripes * kClasses; ++i) {
+    std::lock_guard<std::mutex> lock(all[i].mu);
+    out.blocks += all[i].blocks;
+    out.spans += all[i].spans;
+  }
+  out.blocks += g_large_blocks.load(std::memory_order_relaxed);
   out.large_bytes = g_large_bytes.load(std::memory_order_relaxed);
   return out;
 }

@@ -9,7 +9,9 @@
 // serves one class; a freed block is reused by the same class, and a span whose blocks are
 // all free is given back to the heap (each class keeps one). Larger blocks, and every block
 // under AddressSanitizer (so it still sees each block's bounds), come from operator new.
-// Thread-safe: an entry is freed on whichever thread drops its last reference.
+// Thread-safe: an entry is freed on whichever thread drops its last reference. Threads are
+// spread over 8 stripes of classes, each class with its own lock, so that workers seldom
+// wait for each other; a freed block goes back to the stripe it came from.
 #include <cstddef>
 
 namespace ocsp::entry_arena {
