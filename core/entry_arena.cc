@@ -5,21 +5,14 @@
 #include <mutex>
 #include <new>
 
+#include "core/sanitizers.h"
+
 namespace ocsp::entry_arena {
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kUseSpans = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kUseSpans = false;
-#else
-constexpr bool kUseSpans = true;
-#endif
-#else
-constexpr bool kUseSpans = true;
-#endif
+// Under ASan every block comes from operator new, so ASan sees each one's bounds.
+constexpr bool kUseSpans = !kAddressSanitizer;
 
 constexpr size_t kStep = 16;
 constexpr size_t kClasses = kMaxBlock / kStep;  // class c holds slots of (c + 1) * 16 bytes

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/sanitizers.h"
 #include "tools/report.h"
 
 namespace ocsp::report {
@@ -594,17 +595,6 @@ TEST_CASE("files are read in order as one stream; an unreadable one exits 1 and 
 // AddressSanitizer (the sanitizer build, build-san) makes the million-line run below take
 // about a minute instead of a few seconds; its timing means nothing there, and the tests
 // above run the same code on small logs.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
 
 TEST_CASE("a million-line log is read in one pass (timed, not asserted)") {
   if (kAddressSanitizer) {
