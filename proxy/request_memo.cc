@@ -34,14 +34,31 @@ std::shared_ptr<OcspQuery> RequestMemo::take(std::string_view request) {
 
 void RequestMemo::remember(std::string_view request, const std::shared_ptr<OcspQuery>& query) {
   if (capacity_ == 0 || query->nonce || index_.count(request) != 0) return;
-  // The doorkeeper: the first sighting only leaves a fingerprint (a collision admits early;
-  // another request overwriting the slot delays admission: both harmless).
+  // The doorkeeper: the first sighting only leaves a fingerprint in one of the 8 slots of the
+  // request's bucket; the second finds it there, frees the slot and admits. A full bucket
+  // gives up its slots in turn, so requests that share a bucket and alternate (a cyclic
+  // working set) do not wipe each other's first sighting forever. A fingerprint collision
+  // admits early: harmless.
   if (seen_.empty()) seen_.resize(kDoorkeeperSlots);
   const size_t h = std::hash<std::string_view>{}(request);
   const uint32_t fingerprint = static_cast<uint32_t>(h >> 32) | 1;  // never 0 (empty slot)
-  uint32_t& slot_seen = seen_[h % kDoorkeeperSlots];
-  if (slot_seen != fingerprint) {
-    slot_seen = fingerprint;
+  uint32_t* bucket = &seen_[h % (kDoorkeeperSlots / kDoorkeeperWays) * kDoorkeeperWays];
+  uint32_t* empty = nullptr;
+  bool second_sighting = false;
+  for (size_t i = 0; i < kDoorkeeperWays && !second_sighting; ++i) {
+    if (bucket[i] == fingerprint) {
+      bucket[i] = 0;
+      second_sighting = true;
+    } else if (bucket[i] == 0 && empty == nullptr) {
+      empty = &bucket[i];
+    }
+  }
+  if (!second_sighting) {
+    if (empty == nullptr) {
+      empty = &bucket[doorkeeper_turn_];
+      doorkeeper_turn_ = (doorkeeper_turn_ + 1) % kDoorkeeperWays;
+    }
+    *empty = fingerprint;
     return;
   }
   size_t at;

@@ -7,8 +7,10 @@
 // drop: a request asked for again since the hand last passed survives one more round. A
 // working set smaller than the capacity is never evicted, whatever its order.
 // Admission: a request is remembered from its second sighting on (a doorkeeper of 65,536
-// 32-bit fingerprints, 256 KiB), so requests that come once (a scan, a cache being filled)
-// neither take memory nor push out the ones that repeat.
+// 32-bit fingerprints in buckets of 8, 256 KiB), so requests that come once (a scan, a cache
+// being filled) neither take memory nor push out the ones that repeat. Requests that share a
+// bucket keep each other's first sighting (one slot per bucket was each hash's before: in a
+// cyclic working set of 10,000, 14 % were never admitted).
 //
 // Sharing: take() hands out the remembered query itself when nothing else holds it (the
 // previous request with these bytes is answered), with its per-request fields reset, and a
@@ -51,7 +53,9 @@ class RequestMemo {
   size_t hand_ = 0;
   std::unordered_map<std::string_view, size_t> index_;  // views into slots_[i].request
   static constexpr size_t kDoorkeeperSlots = 65'536;
-  std::vector<uint32_t> seen_;  // fingerprints of requests seen once, by hash slot
+  static constexpr size_t kDoorkeeperWays = 8;  // slots per bucket (32 bytes)
+  std::vector<uint32_t> seen_;  // fingerprints of requests seen once, in buckets by hash
+  size_t doorkeeper_turn_ = 0;  // the slot a full bucket gives up next
 };
 
 // Clears what one request set on a query (mode, client, forward target, routing, flags), so

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "proxy/request_memo.h"
 
@@ -110,4 +111,22 @@ TEST_CASE("requests seen once take no slot and push out nothing") {
   CHECK(memo.take("twice") == nullptr);
   memo.remember("twice", queryFor("twice"));
   CHECK(memo.take("twice") != nullptr);
+}
+
+TEST_CASE("every request of a cyclic working set is remembered from its second pass on") {
+  // 10,000 requests asked in the same order again and again (wrk's cycle; clients polling
+  // the same certificates): where two requests share a doorkeeper slot and alternate, each
+  // must not wipe the other's first sighting forever.
+  RequestMemo memo(16'384);
+  std::vector<std::string> requests;
+  for (int i = 0; i < 10'000; ++i) requests.push_back("request-" + std::to_string(i * 7919));
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const std::string& r : requests) {
+      if (memo.take(r) == nullptr) memo.remember(r, queryFor(r));
+    }
+  }
+  CHECK(memo.size() == requests.size());
+  size_t missed = 0;
+  for (const std::string& r : requests) missed += memo.take(r) == nullptr ? 1 : 0;
+  CHECK(missed == 0);
 }
