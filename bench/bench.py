@@ -145,7 +145,8 @@ class Run:
 
     def proxy(self, name: str, upstream_port: int, issuers: list[Path], workers: int,
               cpus: set[int] | None, memory_bytes: str | int = "256MiB",
-              redis_port: int | None = None, binary: str | None = None) -> Proxy:
+              redis_port: int | None = None, binary: str | None = None,
+              redis_prefix: str | None = None) -> Proxy:
         config = proxy_config([upstream(upstream_port, [OCSP_FQDN], issuers)],
                               {OCSP_FQDN: "127.0.0.1"})
         config["workers"] = workers
@@ -154,6 +155,8 @@ class Run:
         config["limits"] = dict(config["limits"], client_timeout="120s")
         if redis_port:
             config["redis"] = {"address": f"127.0.0.1:{redis_port}"}
+            if redis_prefix:
+                config["redis"]["key_prefix"] = redis_prefix
         with pinned(cpus):
             return self.keep(Proxy(binary or self.binary, self.work, config, name=name))
 
@@ -242,9 +245,10 @@ def section_hits(run: Run, load: Load, pki: Pki, requests: list[workload.Request
         # runs on different days or machines differ by more than a change does.
         old = run.proxy("baseline-memory", origin.ports["ocsp"], [pki.ica.pem], workers,
                         server_cpus, binary=run.baseline)
+        # its own keys in the shared redis-server: each build reads only values it wrote
         old_redis = run.proxy("baseline-redis", origin.ports["ocsp"], [pki.ica.pem], workers,
                               server_cpus, memory_bytes=0, redis_port=redis.port,
-                              binary=run.baseline)
+                              binary=run.baseline, redis_prefix="ocsp-proxy-baseline:")
         configs.update({
             "baseline memory GET": (old.ports["ocsp"], ["mode=get", f"file={get_file}"]),
             "baseline memory POST": (old.ports["ocsp"], ["mode=post", f"file={post_file}"]),

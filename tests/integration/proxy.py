@@ -23,7 +23,9 @@ def to_yaml(value, indent: int = 0) -> str:
             return "true" if v else "false"
         if isinstance(v, int):
             return str(v)
-        return v if re.fullmatch(r"[A-Za-z0-9_./][A-Za-z0-9_./:-]*", v) else json.dumps(v)
+        # plain when safe: a colon inside ("host:port") is, one at the end makes a mapping key
+        plain = r"[A-Za-z0-9_./](?:[A-Za-z0-9_./:-]*[A-Za-z0-9_./-])?"
+        return v if re.fullmatch(plain, v) else json.dumps(v)
 
     lines = []
     if isinstance(value, dict):
