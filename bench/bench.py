@@ -172,6 +172,14 @@ def metric(proxy: Proxy, name: str) -> float:
     return total
 
 
+def redis_stats(redis: RedisServer) -> tuple[int, int]:
+    """redis-server's commands processed and socket reads so far: their ratio over a run is
+    how many commands a read brought, i.e. how well the proxy pipelines its GETs."""
+    stats = dict(line.split(":", 1) for line in redis.cli("INFO", "stats").splitlines()
+                 if ":" in line)
+    return int(stats["total_commands_processed"]), int(stats["total_reads_processed"])
+
+
 def rss_kib(pid: int, field: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -256,6 +264,18 @@ def section_hits(run: Run, load: Load, pki: Pki, requests: list[workload.Request
             "baseline redis POST": (old_redis.ports["ocsp"], ["mode=post", f"file={post_file}"]),
         })
 
+    # Whose CPU time a configuration's answers cost: the server's (nginx with its workers),
+    # and for the Redis rows the redis-server's as well, which shares the server CPUs.
+    def server_pid(name: str) -> int:
+        if name.startswith("nginx"):
+            return nginx.proc.pid
+        if name.startswith("squid"):
+            return squid.proc.pid
+        by_prefix = {"ocsp-proxy memory": memory, "ocsp-proxy redis": redis_proxy}
+        if run.baseline:
+            by_prefix.update({"baseline memory": old, "baseline redis": old_redis})
+        return next(p.proc.pid for k, p in by_prefix.items() if name.startswith(k))
+
     # Warm every cache with one pass over every request in its own method and form, and
     # check each answer is the origin's DER byte for byte.
     def raw_for(lua_args: list[str], r: workload.Request, port: int) -> bytes:
@@ -289,7 +309,20 @@ def section_hits(run: Run, load: Load, pki: Pki, requests: list[workload.Request
             print(f"bench: hits: {connections} connections, round {round_number + 1}/"
                   f"{args.rounds}", file=sys.stderr)
             for name, (port, lua_args) in configs.items():
+                uses_redis = " redis " in name
+                cpu_before = probes.cpu_seconds(server_pid(name))
+                redis_before = (probes.cpu_seconds(redis.proc.pid), redis_stats(redis)
+                                ) if uses_redis else None
                 result = load.wrk(f"http://127.0.0.1:{port}/", connections, lua_args)
+                answers = max(1, result["requests"])
+                result["cpu_us"] = ((probes.cpu_seconds(server_pid(name)) - cpu_before) * 1e6
+                                    / answers)
+                if uses_redis:
+                    commands, reads = (after - before for after, before in
+                                       zip(redis_stats(redis), redis_before[1]))
+                    result["redis_cpu_us"] = ((probes.cpu_seconds(redis.proc.pid)
+                                               - redis_before[0]) * 1e6 / answers)
+                    result["redis_commands_per_read"] = commands / max(1, reads)
                 if result["errors"] or not result["requests"]:
                     print(f"bench: {name}: {result['requests']} requests, {result['errors']} "
                           "errors", file=sys.stderr)
@@ -364,13 +397,17 @@ def markdown(report: dict) -> str:
             w("")
             best_base = by_name["nginx static GET"]["best"]
             w("| server, request | can cache | req/s | p50 ms | p99 ms | vs nginx static | "
-              "best round req/s | best vs best | spread |")
-            w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+              "best round req/s | best vs best | spread | server CPU µs per answer |")
+            w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
             for name, m in by_name.items():
                 errors = f" ({m['errors']:,} errors)" if m["errors"] else ""
+                cpu = f"{m['cpu_us']:.1f}" if "cpu_us" in m else "–"
+                if "redis_cpu_us" in m:
+                    cpu += (f" + {m['redis_cpu_us']:.1f} redis-server "
+                            f"({m['redis_commands_per_read']:.1f} commands per read)")
                 w(f"| {name}{errors} | {METHODS[name]} | {m['rps']:,.0f} | {m['p50']:.2f} | "
                   f"{m['p99']:.2f} | {m['rps'] / base:.2f}× | {m['best']:,.0f} | "
-                  f"{m['best'] / best_base:.2f}× | {m['spread'] * 100:.0f}% |")
+                  f"{m['best'] / best_base:.2f}× | {m['spread'] * 100:.0f}% | {cpu} |")
             if "baseline memory GET" in by_name:
                 pairs = [(f"ocsp-proxy {k}", f"baseline {k}")
                          for k in ("memory GET", "memory POST", "redis GET", "redis POST")]
@@ -382,7 +419,10 @@ def markdown(report: dict) -> str:
             w("")
         w("req/s, p50 and p99 are those of the median round; best round: the fastest one "
           "(other work on the machine only ever slows a run down, so best against best is the "
-          "less disturbed ratio); spread: (fastest − slowest) / median. Errors (socket "
+          "less disturbed ratio); spread: (fastest − slowest) / median; server CPU: user and "
+          "system time of the server's processes (all threads) over the median round, per "
+          "answer, and for Redis rows the redis-server's too, with how many GETs each of "
+          "its socket reads brought. Errors (socket "
           "errors and non-2xx answers, as wrk counts them) are shown next to a row's name "
           "when there were any.")
         w("")

@@ -186,13 +186,13 @@ def scaling(ctx: Context) -> dict:
         for round_number in range(args.rounds):
             _log(f"scaling: {layout}, round {round_number + 1}/{args.rounds}")
             for name, (pid, port) in servers.items():
-                cpu_before = _cpu_seconds(pid)
+                cpu_before = cpu_seconds(pid)
                 result = load.wrk(f"http://127.0.0.1:{port}/", 50,
                                   ["mode=get", f"file={get_file}"], cpus=client_cpus,
                                   threads=max(1, len(client_cpus)))
                 # CPU time the server spent per answer: if a second worker costs no more per
                 # answer than one, it only waits for a CPU of its own to scale
-                result["cpu_us"] = ((_cpu_seconds(pid) - cpu_before) * 1e6
+                result["cpu_us"] = ((cpu_seconds(pid) - cpu_before) * 1e6
                                     / max(1, result["requests"]))
                 rounds[name].append(result)
         medians = {name: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2]
@@ -205,7 +205,7 @@ def scaling(ctx: Context) -> dict:
     return out
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process and its children that are alive (nginx's
     workers), all threads, from /proc (clock ticks)."""
     total = 0
