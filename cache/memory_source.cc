@@ -52,6 +52,12 @@ void MemorySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
     done(Answer{std::move(entry), AnswerSource::Memory});
     return;
   }
+  if (!entry && cache_.maxBytes() == 0) {
+    // No in-process cache (cache.memory_bytes: 0, e.g. Redis only): nothing to store and no
+    // stale copy to fall back on, so the answer goes up unwrapped.
+    next_.lookup(std::move(query), std::move(done));
+    return;
+  }
   CacheKey key = query->key;
   next_.lookup(std::move(query), [this, key, stale = std::move(entry),
                                   done = std::move(done)](Result<Answer> result) {

@@ -19,7 +19,6 @@ namespace {
 constexpr int64_t kFirstBackoffMs = 100;
 constexpr int64_t kSentinelCheckMs = 5'000;
 constexpr int kTimeoutsBeforeReconnect = 3;
-constexpr size_t kMaxArgs = 8;
 
 void arm(event* ev, int64_t ms) {
   timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
@@ -65,11 +64,9 @@ std::string redisTarget(const conf::Redis& cfg) {
 }
 
 struct RedisConnection::Pending {
-  RedisConnection* owner;
-  uint64_t id;
   const redisAsyncContext* ctx;  // the context the command went to
-  Callback done;
-  EventPtr timer;  // null without a timeout
+  Callback done;                 // empty once called
+  int64_t deadline_ms;           // monotonicMs() at which it times out; 0: never
 };
 
 RedisConnection::RedisConnection(event_base* base, const conf::Redis& cfg, RedisStatus& status,
@@ -100,6 +97,8 @@ RedisConnection::RedisConnection(event_base* base, const conf::Redis& cfg, Redis
   });
   reap_timer_ = timer(
       [](evutil_socket_t, short, void* arg) { static_cast<RedisConnection*>(arg)->reapRetired(); });
+  timeout_timer_ = timer(
+      [](evutil_socket_t, short, void* arg) { static_cast<RedisConnection*>(arg)->onTimeouts(); });
   status_.setDown(worker_id_);
   start();
 }
@@ -136,42 +135,63 @@ bool RedisConnection::fireAndForget(std::initializer_list<std::string_view> args
 
 bool RedisConnection::send(redisAsyncContext* ac, std::initializer_list<std::string_view> args,
                            int64_t timeout_ms, Callback done) {
-  std::array<const char*, kMaxArgs> argv{};
-  std::array<size_t, kMaxArgs> lengths{};
-  size_t n = 0;
+  // The command in the Redis protocol (an array of bulk strings), written here into a reused
+  // buffer rather than formatted by hiredis into a new one for each command.
+  auto number = [this](size_t n) {
+    char digits[20];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
+    command_buf_.append(digits, end);
+    command_buf_.append("\r\n");
+  };
+  command_buf_.clear();
+  command_buf_.push_back('*');
+  number(args.size());
   for (std::string_view a : args) {
-    if (n == kMaxArgs) return false;
-    argv[n] = a.data();
-    lengths[n] = a.size();
-    ++n;
+    command_buf_.push_back('$');
+    number(a.size());
+    command_buf_.append(a);
+    command_buf_.append("\r\n");
   }
-  const uint64_t id = done ? next_id_++ : 0;
-  if (redisAsyncCommandArgv(ac, &RedisConnection::onReply, idToPrivdata(id), static_cast<int>(n),
-                            argv.data(), lengths.data()) != REDIS_OK) {
+  const uint64_t id = done ? first_id_ + pending_.size() : 0;
+  if (redisAsyncFormattedCommand(ac, &RedisConnection::onReply, idToPrivdata(id),
+                                 command_buf_.data(), command_buf_.size()) != REDIS_OK) {
     return false;
   }
   if (id == 0) return true;
-  auto p = std::make_unique<Pending>(Pending{this, id, ac, std::move(done), nullptr});
-  if (timeout_ms > 0) {
-    p->timer.reset(evtimer_new(base_, &RedisConnection::onCommandTimeout, p.get()));
-    evtimer_add(p->timer.get(), commandTimeout(timeout_ms));
+  const int64_t deadline = timeout_ms > 0 ? monotonicMs() + timeout_ms : 0;
+  pending_.push_back(Pending{ac, std::move(done), deadline});
+  if (deadline != 0) {
+    if (deadline < last_deadline_ms_) deadlines_sorted_ = false;
+    last_deadline_ms_ = deadline;
+    armTimeouts(deadline);
   }
-  pending_.emplace(id, std::move(p));
   return true;
 }
 
-// Commands mostly share one timeout (redis.command_timeout): libevent then keeps their timers
-// in a queue (a "common timeout") instead of its heap, so arming and clearing one is O(1).
-const timeval* RedisConnection::commandTimeout(int64_t ms) {
-  for (const auto& [known_ms, tv] : command_timeouts_) {
-    if (known_ms == ms) return &tv;
+// Arms the timeout timer for `deadline_ms` unless it is already armed for an earlier one.
+void RedisConnection::armTimeouts(int64_t deadline_ms) {
+  if (timeout_deadline_ms_ != 0 && timeout_deadline_ms_ <= deadline_ms) return;
+  timeout_deadline_ms_ = deadline_ms;
+  arm(timeout_timer_.get(), std::max<int64_t>(0, deadline_ms - monotonicMs()));
+}
+
+// The callback of command `id` if it is still waiting, taken out of the queue.
+RedisConnection::Callback RedisConnection::take(uint64_t id) {
+  if (id < first_id_ || id - first_id_ >= pending_.size()) return nullptr;
+  Callback done = std::exchange(pending_[id - first_id_].done, nullptr);
+  trimPending();
+  return done;
+}
+
+void RedisConnection::trimPending() {
+  while (!pending_.empty() && !pending_.front().done) {
+    pending_.pop_front();
+    ++first_id_;
   }
-  const timeval plain{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
-  // The returned value (not its address) is what libevent recognises; a plain timeout if
-  // libevent has no room for another common one.
-  const timeval* common = event_base_init_common_timeout(base_, &plain);
-  command_timeouts_.emplace_back(ms, common != nullptr ? *common : plain);
-  return &command_timeouts_.back().second;
+  if (pending_.empty()) {  // a fresh start for the order of deadlines
+    deadlines_sorted_ = true;
+    last_deadline_ms_ = 0;
+  }
 }
 
 void RedisConnection::onReply(redisAsyncContext* ac, void* reply_ptr, void* privdata) {
@@ -184,42 +204,45 @@ void RedisConnection::onReply(redisAsyncContext* ac, void* reply_ptr, void* priv
     if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) self->onWriteError(ac, reply);
     return;
   }
-  auto it = self->pending_.find(id);
-  if (it == self->pending_.end()) return;  // timed out or failed with its connection
-  std::unique_ptr<Pending> p = std::move(it->second);
-  self->pending_.erase(it);
-  p->done(reply != nullptr ? Outcome::Replied : Outcome::Lost, reply);
+  Callback done = self->take(id);
+  if (!done) return;  // timed out or failed with its connection
+  done(reply != nullptr ? Outcome::Replied : Outcome::Lost, reply);
 }
 
-void RedisConnection::onCommandTimeout(evutil_socket_t, short, void* arg) {
-  auto* raw = static_cast<Pending*>(arg);
-  RedisConnection* self = raw->owner;
-  auto it = self->pending_.find(raw->id);
-  if (it == self->pending_.end()) return;
-  // Owned here until the end of this function, which frees this timer: libevent allows that
-  // from the timer's own callback.
-  std::unique_ptr<Pending> p = std::move(it->second);
-  self->pending_.erase(it);
-  ++self->counters_.timeouts;
-  // A server that answers nothing would cost every lookup the whole timeout: after a few in
-  // a row, treat it as down (reconnecting checks it within connect_timeout).
-  if (p->ctx == self->ctx_ && ++self->consecutive_timeouts_ >= kTimeoutsBeforeReconnect) {
-    self->goDown(std::to_string(kTimeoutsBeforeReconnect) + " commands in a row timed out");
+void RedisConnection::onTimeouts() {
+  timeout_deadline_ms_ = 0;
+  const int64_t now = monotonicMs();
+  std::vector<std::pair<const redisAsyncContext*, Callback>> expired;
+  int64_t next = 0;  // the earliest deadline still ahead
+  for (Pending& p : pending_) {
+    if (!p.done || p.deadline_ms == 0) continue;
+    if (p.deadline_ms <= now) {
+      expired.emplace_back(p.ctx, std::exchange(p.done, nullptr));
+      continue;
+    }
+    if (next == 0 || p.deadline_ms < next) next = p.deadline_ms;
+    if (deadlines_sorted_) break;  // the rest are later still
   }
-  p->done(Outcome::Timeout, nullptr);
+  trimPending();
+  if (next != 0) armTimeouts(next);
+  for (auto& [ctx, done] : expired) {
+    ++counters_.timeouts;
+    // A server that answers nothing would cost every lookup the whole timeout: after a few
+    // in a row, treat it as down (reconnecting checks it within connect_timeout).
+    if (ctx == ctx_ && ++consecutive_timeouts_ >= kTimeoutsBeforeReconnect) {
+      goDown(std::to_string(kTimeoutsBeforeReconnect) + " commands in a row timed out");
+    }
+    done(Outcome::Timeout, nullptr);
+  }
 }
 
 void RedisConnection::failPending(const redisAsyncContext* ac) {
-  std::vector<std::unique_ptr<Pending>> lost;
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second->ctx == ac) {
-      lost.push_back(std::move(it->second));
-      it = pending_.erase(it);
-    } else {
-      ++it;
-    }
+  std::vector<Callback> lost;
+  for (Pending& p : pending_) {
+    if (p.ctx == ac && p.done) lost.push_back(std::exchange(p.done, nullptr));
   }
-  for (auto& p : lost) p->done(Outcome::Lost, nullptr);
+  trimPending();
+  for (Callback& done : lost) done(Outcome::Lost, nullptr);
 }
 
 void RedisConnection::onWriteError(const redisAsyncContext* ac, const redisReply* reply) {

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -31,7 +32,6 @@
 #include <random>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -79,8 +79,10 @@ class RedisConnection {
   static void onReply(redisAsyncContext* ac, void* reply, void* privdata);
   static void onConnect(const redisAsyncContext* ac, int status);
   static void onDisconnect(const redisAsyncContext* ac, int status);
-  static void onCommandTimeout(evutil_socket_t, short, void* arg);
-  const timeval* commandTimeout(int64_t ms);
+  void onTimeouts();
+  void armTimeouts(int64_t deadline_ms);
+  Callback take(uint64_t id);
+  void trimPending();
 
   redisAsyncContext* open(const std::string& host, uint16_t port, std::string* why);
   bool send(redisAsyncContext* ac, std::initializer_list<std::string_view> args, int64_t timeout_ms,
@@ -129,12 +131,22 @@ class RedisConnection {
   bool write_error_logged_ = false;
   std::minstd_rand jitter_;
 
-  // Commands sent and not answered yet, by the id given to hiredis as privdata: a reply for
-  // an id no longer here (timed out, or failed with its connection) is dropped.
-  std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending_;
-  // Timeouts by length in ms (commandTimeout): libevent common timeouts.
-  std::vector<std::pair<int64_t, timeval>> command_timeouts_;
-  uint64_t next_id_ = 1;  // 0: fire and forget
+  // Commands with a callback, in the order sent: the one at pending_[i] has the id
+  // first_id_ + i, given to hiredis as privdata (0: fire and forget, not kept). An entry whose
+  // callback was called (timed out, or failed with its connection) stays, empty, until the
+  // entries before it are done, and a reply for it is dropped. Replies on one context come
+  // in the order sent, so the front is answered first and the queue stays short.
+  std::deque<Pending> pending_;
+  uint64_t first_id_ = 1;
+  // One timer for every command timeout, armed for the earliest deadline that may be due
+  // (timeout_deadline_ms_, 0 when not armed). Deadlines are kept in the order sent while
+  // every command uses the same timeout (deadlines_sorted_), so the timer only looks at the
+  // front of the queue.
+  EventPtr timeout_timer_;
+  int64_t timeout_deadline_ms_ = 0;
+  int64_t last_deadline_ms_ = 0;
+  bool deadlines_sorted_ = true;
+  std::string command_buf_;  // the command being sent, in the Redis protocol (reused)
 
   EventPtr retry_timer_;     // next connection attempt
   EventPtr connect_timer_;   // connect + handshake deadline

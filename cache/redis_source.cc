@@ -12,6 +12,8 @@ namespace {
 
 // Bounds the memory of "logged once per key"; forgetting only costs a repeated log line.
 constexpr size_t kInvalidKeysRemembered = 10'000;
+// Finished lookups kept for reuse: more than a worker's usual requests in flight at once.
+constexpr size_t kSpareLookups = 1'024;
 
 }  // namespace
 
@@ -19,8 +21,10 @@ constexpr size_t kInvalidKeysRemembered = 10'000;
 struct RedisSource::Lookup {
   std::shared_ptr<const OcspQuery> query;
   Reply done;
-  std::string key;                         // Redis key
+  std::string key;                         // Redis key (its capacity is kept for reuse)
   std::shared_ptr<const OcspEntry> stale;  // valid Redis entry past fresh_until
+  Lookup* prev = nullptr;                  // in_flight_ list
+  Lookup* next = nullptr;
 };
 
 RedisSource::RedisSource(event_base* base, const conf::Redis& cfg, FreshnessPolicy freshness,
@@ -37,27 +41,66 @@ RedisSource::RedisSource(event_base* base, const conf::Redis& cfg, FreshnessPoli
       worker_label_(std::to_string(worker_id)),
       connection_(base, cfg, status, worker_id) {}
 
+// Lookups still in flight are dropped (header contract). The connection's pending callbacks
+// that point at them are never called: it is destroyed next, before anything can run.
+RedisSource::~RedisSource() {
+  while (in_flight_ != nullptr) delete std::exchange(in_flight_, in_flight_->next);
+}
+
+RedisSource::Lookup* RedisSource::acquire() {
+  Lookup* l = nullptr;
+  if (spare_.empty()) {
+    l = new Lookup;
+  } else {
+    l = spare_.back().release();
+    spare_.pop_back();
+  }
+  l->prev = nullptr;
+  l->next = in_flight_;
+  if (in_flight_ != nullptr) in_flight_->prev = l;
+  in_flight_ = l;
+  return l;
+}
+
+// Answers a lookup and puts it back for reuse first, so that `done` may start another.
+void RedisSource::finish(Lookup* l, Result<Answer> result) {
+  Reply done = std::move(l->done);
+  l->done = nullptr;
+  l->query.reset();
+  l->stale.reset();
+  (l->prev != nullptr ? l->prev->next : in_flight_) = l->next;
+  if (l->next != nullptr) l->next->prev = l->prev;
+  if (spare_.size() < kSpareLookups) {
+    spare_.emplace_back(l);
+  } else {
+    delete l;
+  }
+  done(std::move(result));
+}
+
 void RedisSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
   if (query->passthrough) {
     next_.lookup(std::move(query), std::move(done));
     return;
   }
-  auto l = std::make_shared<Lookup>();
-  l->key = key_prefix_ + cacheKeyString(query->key);
+  Lookup* l = acquire();
+  l->key.assign(key_prefix_);
+  appendCacheKeyString(l->key, query->key);
   l->query = std::move(query);
   l->done = std::move(done);
   if (l->query->refresh || !l->query->route->issuer) {
     // A background refresh: our copy is what it replaces. Ask next; its answer is written.
     // An issuer not known yet (forward mode, before AIA completion): a stored value could not
     // be validated, and would be wrongly judged invalid and deleted.
-    askNext(std::move(l));
+    askNext(l);
     return;
   }
   if (!connection_.up()) {
     ++counters_.bypassed;
-    askNext(std::move(l));
+    askNext(l);
     return;
   }
+  // Two pointers: std::function keeps them inline, without an allocation.
   const bool sent =
       connection_.command({"GET", l->key}, command_timeout_ms_,
                           [this, l](RedisConnection::Outcome outcome, const redisReply* reply) {
@@ -65,11 +108,11 @@ void RedisSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
                           });
   if (!sent) {
     ++counters_.errors;
-    askNext(std::move(l));
+    askNext(l);
   }
 }
 
-void RedisSource::onGetReply(const std::shared_ptr<Lookup>& l, RedisConnection::Outcome outcome,
+void RedisSource::onGetReply(Lookup* l, RedisConnection::Outcome outcome,
                              const redisReply* reply) {
   if (outcome == RedisConnection::Outcome::Timeout) {  // counted by the connection
     askNext(l);
@@ -90,7 +133,7 @@ void RedisSource::onGetReply(const std::shared_ptr<Lookup>& l, RedisConnection::
   switch (judge(*l, std::string_view(reply->str, reply->len), &entry, &why)) {
     case Verdict::Fresh:
       ++counters_.hits;
-      l->done(Answer{std::move(entry), AnswerSource::Redis});
+      finish(l, Answer{std::move(entry), AnswerSource::Redis});
       return;
     case Verdict::Stale:
       l->stale = std::move(entry);
@@ -162,38 +205,39 @@ void RedisSource::logInvalidOnce(const std::string& key, const std::string& why)
            {{"worker", worker_label_}, {"key", key}, {"reason", why}});
 }
 
-void RedisSource::askNext(std::shared_ptr<Lookup> l) {
+void RedisSource::askNext(Lookup* l) {
   std::weak_ptr<char> alive = alive_;
-  auto query = l->query;
-  next_.lookup(std::move(query), [this, alive, l](Result<Answer> result) {
-    if (alive.expired()) return;  // destroyed: the reply is dropped (header contract)
-    onNextAnswer(*l, std::move(result));
+  next_.lookup(l->query, [this, alive, l](Result<Answer> result) {
+    // Destroyed: the reply is dropped (header contract), and `l` with it.
+    if (alive.expired()) return;
+    onNextAnswer(l, std::move(result));
   });
 }
 
-void RedisSource::onNextAnswer(Lookup& l, Result<Answer> result) {
+void RedisSource::onNextAnswer(Lookup* l, Result<Answer> result) {
   if (result.ok()) {
     if (result->source == AnswerSource::Upstream && !result->coalesced && result->entry &&
         result->entry->cacheable) {
-      write(l.key, *result->entry);
+      write(l->key, *result->entry);
     }
-    l.done(std::move(result));
+    finish(l, std::move(result));
     return;
   }
   // DESIGN.md §4: upstream down -> the cached answer until nextUpdate, never after.
-  if (l.stale && clock_.now() < l.stale->hard_expiry) {
+  if (l->stale && clock_.now() < l->stale->hard_expiry) {
     ++counters_.stale_served;
     logEvent(LogLevel::Warn, "stale_answer",
              {{"from", "redis"},
               {"worker", worker_label_},
-              {"key", cacheKeyString(l.query->key)},
-              {"upstream_fqdn", std::string(l.stale->upstream_fqdn)},
-              {"next_update", rfc3339(l.stale->next_update)},
+              {"key", cacheKeyString(l->query->key)},
+              {"upstream_fqdn", std::string(l->stale->upstream_fqdn)},
+              {"next_update", rfc3339(l->stale->next_update)},
               {"reason", result.error().code}});
-    l.done(Answer{l.stale, AnswerSource::Stale});
+    std::shared_ptr<const OcspEntry> stale = l->stale;
+    finish(l, Answer{std::move(stale), AnswerSource::Stale});
     return;
   }
-  l.done(std::move(result));
+  finish(l, std::move(result));
 }
 
 void RedisSource::write(const std::string& key, const OcspEntry& entry) {

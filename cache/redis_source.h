@@ -40,6 +40,7 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "cache/redis_connection.h"
 #include "cache/redis_status.h"
@@ -59,6 +60,10 @@ class RedisSource final : public Source {
               int64_t clock_skew_s, const Clock& clock, Source& next, RedisStatus& status,
               int worker_id, ValidationMemo& memo = sharedValidationMemo());
 
+  ~RedisSource() override;
+  RedisSource(const RedisSource&) = delete;
+  RedisSource& operator=(const RedisSource&) = delete;
+
   void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
 
   // Connected and past the handshake: lookups go to Redis.
@@ -70,12 +75,13 @@ class RedisSource final : public Source {
   struct Lookup;
   enum class Verdict { Fresh, Stale, Miss, Invalid };
 
-  void onGetReply(const std::shared_ptr<Lookup>& lookup, RedisConnection::Outcome outcome,
-                  const redisReply* reply);
+  Lookup* acquire();
+  void finish(Lookup* lookup, Result<Answer> result);
+  void onGetReply(Lookup* lookup, RedisConnection::Outcome outcome, const redisReply* reply);
   Verdict judge(const Lookup& lookup, std::string_view value,
                 std::shared_ptr<const OcspEntry>* entry, std::string* why) const;
-  void askNext(std::shared_ptr<Lookup> lookup);
-  void onNextAnswer(Lookup& lookup, Result<Answer> result);
+  void askNext(Lookup* lookup);
+  void onNextAnswer(Lookup* lookup, Result<Answer> result);
   void write(const std::string& key, const OcspEntry& entry);
   void logInvalidOnce(const std::string& key, const std::string& why);
 
@@ -89,6 +95,11 @@ class RedisSource final : public Source {
   ValidationMemo& memo_;
   const std::string worker_label_;
   std::unordered_set<std::string> invalid_logged_;
+  // Lookups are reused: a hit then allocates no state of its own (README "Performance").
+  // Those in flight are linked from in_flight_ and freed with this object; finished ones
+  // wait in spare_ (at most kSpareLookups).
+  Lookup* in_flight_ = nullptr;
+  std::vector<std::unique_ptr<Lookup>> spare_;
   std::shared_ptr<char> alive_ = std::make_shared<char>();  // next's replies check it
   // Last, so that it goes first: its pending callbacks refer to the members above.
   RedisConnection connection_;

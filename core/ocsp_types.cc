@@ -121,7 +121,14 @@ CacheKey cacheKeyFor(const std::vector<CertIdInfo>& ids) {
 }
 
 std::string cacheKeyString(const CacheKey& key) {
-  return "ocsp:v1:" + toHex(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+  std::string out;
+  appendCacheKeyString(out, key);
+  return out;
+}
+
+void appendCacheKeyString(std::string& out, const CacheKey& key) {
+  out.append("ocsp:v1:");
+  appendHex(out, std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
 }
 
 InternedText& InternedText::operator=(std::string_view s) {

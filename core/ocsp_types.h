@@ -44,6 +44,8 @@ using CacheKey = std::array<uint8_t, 32>;
 CacheKey cacheKeyFor(const std::vector<CertIdInfo>& ids);
 // Namespaced printable form: "ocsp:v1:<hex>".
 std::string cacheKeyString(const CacheKey& key);
+// The same, appended to `out` (no allocation once `out` has room).
+void appendCacheKeyString(std::string& out, const CacheKey& key);
 
 // noexcept and cheap: hash tables keyed by CacheKey then keep no copy of the hash per node.
 struct CacheKeyHash {

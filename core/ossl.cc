@@ -75,14 +75,20 @@ std::string sha256(std::string_view data) {
 }
 
 std::string toHex(std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
   std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 15]);
-  }
+  appendHex(out, bytes);
   return out;
+}
+
+void appendHex(std::string& out, std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  const size_t at = out.size();
+  out.resize(at + bytes.size() * 2);
+  char* p = out.data() + at;
+  for (unsigned char c : bytes) {
+    *p++ = digits[c >> 4];
+    *p++ = digits[c & 15];
+  }
 }
 
 std::string subjectLine(const X509* cert) {

@@ -103,6 +103,8 @@ std::string sha256(std::string_view data);
 const EVP_MD* sha256Md();
 // Lower-case hex.
 std::string toHex(std::string_view bytes);
+// The same, appended to `out` (no allocation once `out` has room).
+void appendHex(std::string& out, std::string_view bytes);
 
 // One line naming a certificate for logs: its subject in RFC 2253 form.
 std::string subjectLine(const X509* cert);

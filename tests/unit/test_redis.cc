@@ -706,6 +706,62 @@ TEST_CASE("a hung Redis costs a lookup at most command_timeout and its late repl
   CHECK(source->connected());
 }
 
+TEST_CASE("each command times out at its own deadline, and replies reach their own command") {
+  OneServer w;
+  RedisConnection conn(w.base.get(), w.config(), w.status, 0);
+  REQUIRE(runUntil(
+      w.base.get(), [&] { return conn.up(); }, 3'000));
+  const int64_t start = monotonicMs();
+  // Timed out (or answered) when, and with what.
+  struct Got {
+    int64_t at_ms = -1;
+    RedisConnection::Outcome outcome{};
+    std::string text;
+  };
+  auto sendGet = [&](const std::string& key, int64_t timeout_ms, Got* got) {
+    REQUIRE(conn.command({"GET", key}, timeout_ms,
+                         [got](RedisConnection::Outcome outcome, const redisReply* reply) {
+                           got->at_ms = monotonicMs();
+                           got->outcome = outcome;
+                           if (reply != nullptr && reply->type == REDIS_REPLY_STRING) {
+                             got->text.assign(reply->str, reply->len);
+                           }
+                         }));
+  };
+  w.client.text({"SET", "k-late", "late"});
+  w.server.pause();
+  // Deadlines out of the order sent (300 ms, then 100 ms), and one without a timeout. (Two
+  // timeouts: a third in a row would take the connection down.)
+  Got slow, fast, patient;
+  sendGet("k-late", 300, &slow);
+  sendGet("k-late", 100, &fast);
+  sendGet("k-late", 0, &patient);
+  REQUIRE(runUntil(
+      w.base.get(), [&] { return slow.at_ms >= 0; }, 2'000));
+  CHECK(fast.outcome == RedisConnection::Outcome::Timeout);
+  CHECK(slow.outcome == RedisConnection::Outcome::Timeout);
+  CHECK(fast.at_ms - start >= 95);
+  CHECK(fast.at_ms - start <= 100 + 150);
+  CHECK(slow.at_ms - start >= 295);
+  CHECK(slow.at_ms - start <= 300 + 150);
+  CHECK(patient.at_ms == -1);  // no timeout: it waits for its reply
+  CHECK(w.status.counters().timeouts == 2);
+  // A command sent now must get its own reply, not one owed to a timed-out command.
+  Got fresh;
+  w.server.resume();
+  conn.command({"SET", "k-new", "new"}, 0, [](RedisConnection::Outcome, const redisReply*) {});
+  sendGet("k-new", 1'000, &fresh);
+  REQUIRE(runUntil(
+      w.base.get(), [&] { return fresh.at_ms >= 0 && patient.at_ms >= 0; }, 2'000));
+  CHECK(patient.outcome == RedisConnection::Outcome::Replied);
+  CHECK(patient.text == "late");
+  CHECK(fresh.outcome == RedisConnection::Outcome::Replied);
+  CHECK(fresh.text == "new");
+  CHECK(slow.text.empty());  // its late reply was dropped
+  CHECK(fast.text.empty());
+  CHECK(conn.up());
+}
+
 TEST_CASE("three timeouts in a row take a hung Redis down until it answers again") {
   OneServer w;
   auto source = w.connectedSource();
