@@ -87,7 +87,7 @@ std::string encodeEntry(const OcspEntry& e) {
 }
 
 std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPolicy& policy,
-                                     std::string* der_sha256) {
+                                     Sha256Digest* der_sha256) {
   Reader in(bytes);
   OcspEntry e;
   uint64_t version = 0, status = 0, present = 0, reason = 0, fqdn_len = 0, der_len = 0;
@@ -124,9 +124,9 @@ std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPoli
     return std::nullopt;
   }
   e.cacheable = true;
-  std::string digest = sha256(e.der);
-  finishEntry(e, policy, digest);
-  if (der_sha256 != nullptr) *der_sha256 = std::move(digest);
+  const Sha256Digest digest = sha256Digest(e.der);
+  finishEntry(e, policy, asBytes(digest));
+  if (der_sha256 != nullptr) *der_sha256 = digest;
   return e;
 }
 

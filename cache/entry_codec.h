@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "core/ocsp_types.h"
+#include "core/ossl.h"
 
 namespace ocsp {
 
@@ -29,9 +30,9 @@ std::string encodeEntry(const OcspEntry& entry);
 // borrows from `bytes` (EntryDer::borrow): keep them until the entry is sealed or dropped.
 // `der_sha256`, if given, receives the SHA-256 of the DER (computed for the ETag anyway).
 std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPolicy& policy,
-                                     std::string* der_sha256 = nullptr);
+                                     Sha256Digest* der_sha256 = nullptr);
 // A temporary would be gone before the entry that borrows from it.
 std::optional<OcspEntry> decodeEntry(std::string&& bytes, const FreshnessPolicy& policy,
-                                     std::string* der_sha256 = nullptr) = delete;
+                                     Sha256Digest* der_sha256 = nullptr) = delete;
 
 }  // namespace ocsp

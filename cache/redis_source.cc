@@ -156,7 +156,7 @@ void RedisSource::onGetReply(Lookup* l, RedisConnection::Outcome outcome,
 RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
                                         std::shared_ptr<const OcspEntry>* out,
                                         std::string* why) const {
-  std::string der_sha256;
+  Sha256Digest der_sha256;
   auto decoded = decodeEntry(value, freshness_, &der_sha256);
   if (!decoded) {
     *why = "undecodable";
@@ -166,7 +166,7 @@ RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
   const int64_t now = clock_.now();
   ValidationInput in;
   in.der = decoded->der;
-  in.der_sha256 = der_sha256;
+  in.der_sha256 = asBytes(der_sha256);
   in.cert_ids = &q.cert_ids;
   in.issuer = q.route ? q.route->issuer.get() : nullptr;
   in.now = now;

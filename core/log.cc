@@ -118,30 +118,39 @@ std::string rfc3339(int64_t epoch_s) {
   return buf;
 }
 
+namespace {
+const char* const kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+}  // namespace
+
 std::string httpDate(int64_t epoch_s) {
-  struct tm tm = utc(epoch_s);
-  static const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const int year = tm.tm_year + 1900;
-  if (year < 0 || year > 9999) {  // outside what four digits show: printf pads or widens
-    char buf[96];
-    std::snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-                  tm.tm_mday, months[tm.tm_mon], year, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return buf;
-  }
-  // "Sun, 06 Nov 1994 08:49:37 GMT" by hand: two of these per Redis hit, where printf showed.
   char out[29];
+  if (httpDateInto(epoch_s, out)) return std::string(out, sizeof(out));
+  // Outside what four digits show: printf pads or widens.
+  struct tm tm = utc(epoch_s);
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday],
+                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return buf;
+}
+
+bool httpDateInto(int64_t epoch_s, char (&out)[29]) {
+  struct tm tm = utc(epoch_s);
+  const int year = tm.tm_year + 1900;
+  if (year < 0 || year > 9999) return false;
+  // By hand: two of these per Redis hit, where printf showed.
   auto two = [](char* at, int v) {
     at[0] = static_cast<char>('0' + v / 10);
     at[1] = static_cast<char>('0' + v % 10);
   };
-  std::memcpy(out, days[tm.tm_wday], 3);
+  std::memcpy(out, kDays[tm.tm_wday], 3);
   out[3] = ',';
   out[4] = ' ';
   two(out + 5, tm.tm_mday);
   out[7] = ' ';
-  std::memcpy(out + 8, months[tm.tm_mon], 3);
+  std::memcpy(out + 8, kMonths[tm.tm_mon], 3);
   out[11] = ' ';
   two(out + 12, year / 100);
   two(out + 14, year % 100);
@@ -152,7 +161,7 @@ std::string httpDate(int64_t epoch_s) {
   out[22] = ':';
   two(out + 23, tm.tm_sec);
   std::memcpy(out + 25, " GMT", 4);
-  return std::string(out, sizeof(out));
+  return true;
 }
 
 int64_t parseHttpDate(std::string_view text) {

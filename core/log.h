@@ -26,6 +26,9 @@ std::string rfc3339Ms(int64_t epoch_ms);
 std::string rfc3339(int64_t epoch_s);
 // RFC 7231 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
 std::string httpDate(int64_t epoch_s);
+// The same into `out` without an allocation; false (and `out` unspecified) for a year outside
+// 0..9999, which does not fit the fixed 29 characters.
+bool httpDateInto(int64_t epoch_s, char (&out)[29]);
 // Parses an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 §5.6.7), the only form
 // we send; -1 for anything else (callers then ignore the header).
 int64_t parseHttpDate(std::string_view text);

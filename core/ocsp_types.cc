@@ -267,11 +267,20 @@ void finishEntry(OcspEntry& e, const FreshnessPolicy& policy, std::string_view d
   e.refresh_at = e.this_update + static_cast<int64_t>(
                                      static_cast<double>(e.fresh_until - e.this_update) *
                                      policy.refresh_fraction);
-  std::string computed;
-  if (der_sha256.size() != 32) der_sha256 = computed = sha256(e.der);
-  e.etag = "\"" + toHex(der_sha256.substr(0, 16)) + "\"";
-  e.last_modified = httpDate(e.this_update);
-  e.expires = httpDate(e.fresh_until);
+  // Written in place: a Redis hit builds these for every answer.
+  Sha256Digest computed;
+  if (der_sha256.size() != 32) {
+    computed = sha256Digest(e.der);
+    der_sha256 = asBytes(computed);
+  }
+  char etag[34];  // '"', the first 16 bytes in hex, '"'
+  etag[0] = '"';
+  hexInto(der_sha256.substr(0, 16), etag + 1);
+  etag[33] = '"';
+  e.etag = std::string_view(etag, sizeof(etag));
+  char date[HttpDateText::kSize];
+  e.last_modified = httpDateInto(e.this_update, date) ? std::string_view(date, sizeof(date)) : "";
+  e.expires = httpDateInto(e.fresh_until, date) ? std::string_view(date, sizeof(date)) : "";
 }
 
 }  // namespace ocsp

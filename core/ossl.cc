@@ -55,22 +55,23 @@ const EVP_MD* sha256Md() {
   return md;
 }
 
-std::string sha256(std::string_view data) {
+std::string sha256(std::string_view data) { return std::string(asBytes(sha256Digest(data))); }
+
+Sha256Digest sha256Digest(std::string_view data) {
   // SHA256() looks the implementation up in the provider store on every call (EVP_Q_digest):
   // here it is fetched once per process and each thread reuses one context.
+  static_assert(SHA256_DIGEST_LENGTH == std::tuple_size_v<Sha256Digest>);
   const EVP_MD* md = sha256Md();
   thread_local EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  std::string out(SHA256_DIGEST_LENGTH, '\0');
+  Sha256Digest out{};
   unsigned int len = 0;
   if (md != nullptr && ctx && EVP_DigestInit_ex2(ctx.get(), md, nullptr) == 1 &&
       EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1 &&
-      EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len) == 1 &&
-      len == SHA256_DIGEST_LENGTH) {
+      EVP_DigestFinal_ex(ctx.get(), out.data(), &len) == 1 && len == out.size()) {
     return out;
   }
   ERR_clear_error();
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         reinterpret_cast<unsigned char*>(out.data()));
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
   return out;
 }
 
@@ -81,13 +82,16 @@ std::string toHex(std::string_view bytes) {
 }
 
 void appendHex(std::string& out, std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
   const size_t at = out.size();
   out.resize(at + bytes.size() * 2);
-  char* p = out.data() + at;
+  hexInto(bytes, out.data() + at);
+}
+
+void hexInto(std::string_view bytes, char* out) {
+  static const char* digits = "0123456789abcdef";
   for (unsigned char c : bytes) {
-    *p++ = digits[c >> 4];
-    *p++ = digits[c & 15];
+    *out++ = digits[c >> 4];
+    *out++ = digits[c & 15];
   }
 }
 

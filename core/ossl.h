@@ -8,6 +8,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -98,6 +99,12 @@ std::string toDer(T* obj, int (*i2d)(T*, unsigned char**)) {
 
 // SHA-256 of bytes (32 raw bytes).
 std::string sha256(std::string_view data);
+// The same without an allocation.
+using Sha256Digest = std::array<unsigned char, 32>;
+Sha256Digest sha256Digest(std::string_view data);
+inline std::string_view asBytes(const Sha256Digest& d) {
+  return std::string_view(reinterpret_cast<const char*>(d.data()), d.size());
+}
 // SHA-256 fetched from the default provider once per process (null if it is unavailable):
 // EVP_sha256() and SHA256() would look it up again on each use.
 const EVP_MD* sha256Md();
@@ -105,6 +112,8 @@ const EVP_MD* sha256Md();
 std::string toHex(std::string_view bytes);
 // The same, appended to `out` (no allocation once `out` has room).
 void appendHex(std::string& out, std::string_view bytes);
+// The same into 2 * bytes.size() characters at `out`.
+void hexInto(std::string_view bytes, char* out);
 
 // One line naming a certificate for logs: its subject in RFC 2253 form.
 std::string subjectLine(const X509* cert);

@@ -83,9 +83,12 @@ bool keyOf(const ValidationInput& in, std::array<unsigned char, 32>* key) {
     if (!issuerFingerprint(in.issuer, md, issuer_fingerprint)) return false;
     fingerprint_len = sizeof(issuer_fingerprint);
   }
-  std::string der_digest;
+  Sha256Digest der_digest;
   std::string_view der_sha256 = in.der_sha256;
-  if (der_sha256.size() != 32) der_sha256 = der_digest = sha256(in.der);
+  if (der_sha256.size() != 32) {
+    der_digest = sha256Digest(in.der);
+    der_sha256 = asBytes(der_digest);
+  }
   // One digest context per thread, reset for each key.
   thread_local EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1) return false;
