@@ -260,7 +260,15 @@ Counter& Metrics::counter(Metric m, LabelValues label_values) {
 Gauge& Metrics::gauge(Metric m, LabelValues label_values) {
   Family& fam = family(m, MetricType::Gauge, label_values.size());
   std::lock_guard lock(series_mutex_);
-  return findOrCreate(fam.gauges, label_values);
+  Gauge& g = findOrCreate(fam.gauges, label_values);
+  g.resolved_in_scrape_ = scrape_number_;
+  return g;
+}
+
+void Metrics::collectedEachScrape(Metric m) {
+  family(m, MetricType::Gauge, metricDef(m).labelCount());  // checks the type
+  std::lock_guard lock(series_mutex_);
+  collected_[static_cast<size_t>(m)] = true;
 }
 
 Histogram& Metrics::histogram(Metric m, LabelValues label_values) {
@@ -280,6 +288,10 @@ std::string Metrics::exposition() {
   {
     std::lock_guard lock(collectors_mutex_);
     collectors = collectors_;
+  }
+  {
+    std::lock_guard lock(series_mutex_);
+    ++scrape_number_;
   }
   for (const Collector& collect : collectors) collect(*this);
 
@@ -303,6 +315,7 @@ std::string Metrics::exposition() {
       out += '\n';
     }
     for (const auto& [values, g] : fam.gauges) {
+      if (collected_[i] && g.resolved_in_scrape_ != scrape_number_) continue;  // removed
       appendSampleStart(out, def, "", values);
       appendInt(out, g.value());
       out += '\n';

@@ -8,7 +8,8 @@
 // and may allocate, so callers resolve once (at start-up, per upstream, per config) and keep
 // the reference. Every update after that is one relaxed atomic on a cache-line-aligned
 // object: no lock, no allocation, callable from any thread. A reference stays valid for the
-// registry's lifetime: series are never removed.
+// registry's lifetime: series are never removed (collectedEachScrape only leaves some out of
+// the exposition).
 //
 // Label values are stored as given and must come from a bounded vocabulary (the values in
 // the help text, or names from the config such as upstream FQDNs), never from a client.
@@ -157,7 +158,9 @@ class alignas(kCacheLineBytes) Gauge {
   int64_t value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
+  friend class Metrics;
   std::atomic<int64_t> value_{0};
+  uint64_t resolved_in_scrape_ = 0;  // Metrics::collectedEachScrape; under its series mutex
 };
 
 // Observations in seconds, counted into the buckets of its table row. observe() is a relaxed
@@ -217,6 +220,12 @@ class Metrics {
   // from the next exposition on); it must not call exposition().
   void addCollector(Collector collector);
 
+  // The gauge `m` is set by collectors only, with label values from the running config
+  // (upstream FQDNs, watched intermediates): an exposition leaves out every series of it
+  // that no collector resolved (gauge()) during that exposition, so that a value a reload
+  // removed stops being reported instead of staying at its last value.
+  void collectedEachScrape(Metric m);
+
   // Prometheus text format 0.0.4: every metric in table order with # HELP and # TYPE, then
   // its series sorted by label values. Runs the collectors first.
   std::string exposition();
@@ -230,6 +239,8 @@ class Metrics {
   std::mutex collectors_mutex_;
   std::vector<Collector> collectors_;
   std::mutex scrape_mutex_;  // one exposition at a time
+  uint64_t scrape_number_ = 0;                 // under series_mutex_
+  std::array<bool, kMetricCount> collected_{};  // collectedEachScrape; under series_mutex_
 };
 
 }  // namespace ocsp

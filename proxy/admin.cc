@@ -164,6 +164,11 @@ std::string statusJson(const AdminView& v) {
 void addStatusCollectors(const AdminView& v) {
   const AdminView* view = &v;
   v.metrics.gauge(Metric::BuildInfo, {OCSP_PROXY_VERSION}).set(1);
+  // Labelled by names from the config: after a reload, only what the running config has.
+  for (Metric m : {Metric::CircuitOpen, Metric::IntermediateRevoked, Metric::IssuerExpirySeconds,
+                   Metric::IssuerExpiring}) {
+    v.metrics.collectedEachScrape(m);
+  }
   v.metrics.addCollector([view](Metrics& m) {
     const int64_t now = view->clock.now();
     MemoryCache::Stats ocsp = view->cache.stats();

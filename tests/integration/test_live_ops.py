@@ -12,6 +12,7 @@ import pytest
 
 from prom_text import value
 from ocsp_client import SUCCESSFUL, TRY_LATER, curl, make_request, parse_response
+from pki import OCSP_FQDN
 from servers import free_port, wait_until
 
 
@@ -52,6 +53,21 @@ def test_sighup_applies_a_new_upstream_port_on_the_same_listener(pki, responder,
     assert (status["generation"], status["last_reload_error"]) == (2, None), status
     assert proxy.ports == ports and "listening" not in proxy.log().split("config_reloaded")[1]
     assert value(proxy.metrics(), "ocsp_proxy_config_reloads_total", result="ok") == 1
+
+
+def test_after_a_reload_metrics_name_only_the_fqdns_of_the_running_config(
+        pki, responder, start_proxy):
+    proxy = start_proxy(responder.port, fqdns=[OCSP_FQDN, "ocsp-old.test.example"])
+    before = proxy.metrics()
+    assert value(before, "ocsp_proxy_circuit_open", fqdn="ocsp-old.test.example") == 0
+    rewrite_config(proxy, "ocsp-old.test.example", "ocsp-new.test.example")
+    reload_and_wait(proxy, 2)
+    after = proxy.metrics()
+    assert value(after, "ocsp_proxy_circuit_open", fqdn="ocsp-new.test.example") == 0
+    assert value(after, "ocsp_proxy_circuit_open", fqdn=OCSP_FQDN) == 0
+    # the removed FQDN is gone, not frozen at its last value
+    assert [name for name, labels in after
+            if dict(labels).get("fqdn") == "ocsp-old.test.example"] == []
 
 
 def test_the_cache_survives_a_reload(pki, responder, proxy):

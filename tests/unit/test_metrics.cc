@@ -239,6 +239,33 @@ TEST_CASE("collectors run at each exposition, before the metrics are rendered") 
   CHECK(runs == 2);
 }
 
+TEST_CASE("a gauge collected each scrape shows only the label values its collector still sets") {
+  Metrics metrics;
+  metrics.collectedEachScrape(Metric::CircuitOpen);
+  // What the running config names: a reload removes b.test.
+  std::vector<std::string> fqdns = {"a.test", "b.test"};
+  metrics.addCollector([&fqdns](Metrics& m) {
+    for (const std::string& f : fqdns) m.gauge(Metric::CircuitOpen, {f}).set(1);
+    m.gauge(Metric::CacheEntries, {"crl"}).set(static_cast<int64_t>(fqdns.size()));
+  });
+  // A gauge set outside any collector, not marked: it stays, as before.
+  metrics.gauge(Metric::IssuerExpiring, {"gone-ca"}).set(1);
+  CHECK(block(metrics.exposition(), "ocsp_proxy_circuit_open") ==
+        helpAndType(Metric::CircuitOpen) +
+            "ocsp_proxy_circuit_open{fqdn=\"a.test\"} 1\n"
+            "ocsp_proxy_circuit_open{fqdn=\"b.test\"} 1\n");
+  fqdns = {"a.test"};
+  const std::string text = metrics.exposition();
+  CHECK(block(text, "ocsp_proxy_circuit_open") ==
+        helpAndType(Metric::CircuitOpen) + "ocsp_proxy_circuit_open{fqdn=\"a.test\"} 1\n");
+  CHECK(block(text, "ocsp_proxy_issuer_expiring")
+            .ends_with("ocsp_proxy_issuer_expiring{name=\"gone-ca\"} 1\n"));
+  // Back in the config: shown again, with the value set now.
+  fqdns = {"a.test", "b.test"};
+  CHECK(block(metrics.exposition(), "ocsp_proxy_circuit_open")
+            .ends_with("ocsp_proxy_circuit_open{fqdn=\"b.test\"} 1\n"));
+}
+
 TEST_CASE("a collector may add a collector, which runs from the next exposition on") {
   Metrics metrics;
   int inner_runs = 0;
