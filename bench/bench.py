@@ -310,18 +310,15 @@ def section_hits(run: Run, load: Load, pki: Pki, requests: list[workload.Request
                   f"{args.rounds}", file=sys.stderr)
             for name, (port, lua_args) in configs.items():
                 uses_redis = " redis " in name
-                cpu_before = probes.cpu_seconds(server_pid(name))
-                redis_before = (probes.cpu_seconds(redis.proc.pid), redis_stats(redis)
-                                ) if uses_redis else None
-                result = load.wrk(f"http://127.0.0.1:{port}/", connections, lua_args)
-                answers = max(1, result["requests"])
-                result["cpu_us"] = ((probes.cpu_seconds(server_pid(name)) - cpu_before) * 1e6
-                                    / answers)
+                stats_before = redis_stats(redis) if uses_redis else None
+                pids = [server_pid(name)] + ([redis.proc.pid] if uses_redis else [])
+                result, cpu_us = probes.cpu_per_answer(
+                    lambda: load.wrk(f"http://127.0.0.1:{port}/", connections, lua_args), *pids)
+                result["cpu_us"] = cpu_us[0]
                 if uses_redis:
                     commands, reads = (after - before for after, before in
-                                       zip(redis_stats(redis), redis_before[1]))
-                    result["redis_cpu_us"] = ((probes.cpu_seconds(redis.proc.pid)
-                                               - redis_before[0]) * 1e6 / answers)
+                                       zip(redis_stats(redis), stats_before))
+                    result["redis_cpu_us"] = cpu_us[1]
                     result["redis_commands_per_read"] = commands / max(1, reads)
                 if result["errors"] or not result["requests"]:
                     print(f"bench: {name}: {result['requests']} requests, {result['errors']} "

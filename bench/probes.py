@@ -186,14 +186,13 @@ def scaling(ctx: Context) -> dict:
         for round_number in range(args.rounds):
             _log(f"scaling: {layout}, round {round_number + 1}/{args.rounds}")
             for name, (pid, port) in servers.items():
-                cpu_before = cpu_seconds(pid)
-                result = load.wrk(f"http://127.0.0.1:{port}/", 50,
-                                  ["mode=get", f"file={get_file}"], cpus=client_cpus,
-                                  threads=max(1, len(client_cpus)))
                 # CPU time the server spent per answer: if a second worker costs no more per
                 # answer than one, it only waits for a CPU of its own to scale
-                result["cpu_us"] = ((cpu_seconds(pid) - cpu_before) * 1e6
-                                    / max(1, result["requests"]))
+                result, (result["cpu_us"],) = cpu_per_answer(
+                    lambda: load.wrk(f"http://127.0.0.1:{port}/", 50,
+                                     ["mode=get", f"file={get_file}"], cpus=client_cpus,
+                                     threads=max(1, len(client_cpus))),
+                    pid)
                 rounds[name].append(result)
         medians = {name: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2]
                    for name, rs in rounds.items()}
@@ -203,6 +202,15 @@ def scaling(ctx: Context) -> dict:
         out["split_missing"] = (f"needs >= 4 CPUs (2 for the server, the rest for wrk); "
                                 f"this machine has {len(cpus)}")
     return out
+
+
+def cpu_per_answer(run: Callable[[], dict], *pids: int) -> tuple[dict, list[float]]:
+    """Runs `run` (one wrk run, whose figures count its `requests`) and returns its figures
+    with the CPU µs each of `pids` (with its live children) spent per answer meanwhile."""
+    before = [cpu_seconds(p) for p in pids]
+    result = run()
+    answers = max(1, result["requests"])
+    return result, [(cpu_seconds(p) - b) * 1e6 / answers for p, b in zip(pids, before)]
 
 
 def cpu_seconds(pid: int) -> float:
