@@ -62,6 +62,31 @@ uint8_t statusCode(CertStatus s) {
 
 }  // namespace
 
+// Offsets (1-based, as Lua counts) follow the layout in the header: version at 1,
+// producedAt at 2, thisUpdate at 10, status at 34. Times are read as unsigned big-endian
+// numbers: every answer time is after 1970, and Lua's doubles hold them exactly.
+const std::string_view kStoreUnlessOlderScript = R"lua(
+local held = redis.call('GET', KEYS[1])
+if held and #held >= 34 and string.byte(held, 1) == 1 then
+  local function int64(pos)
+    local v = 0
+    for i = pos, pos + 7 do v = v * 256 + string.byte(held, i) end
+    return v
+  end
+  local held_tu, held_pa = int64(10), int64(2)
+  local tu, pa = tonumber(ARGV[3]), tonumber(ARGV[4])
+  if held_tu <= tonumber(ARGV[6]) then
+    if tu < held_tu then return 0 end
+    if tu == held_tu then
+      if pa < held_pa then return 0 end
+      if pa == held_pa and string.byte(held, 34) == 1 and ARGV[5] ~= '1' then return 0 end
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+)lua";
+
 std::string encodeEntry(const OcspEntry& e) {
   // Upstream FQDNs are host names (at most 253 bytes, conf/config.cc); the cap only keeps
   // the length field honest.

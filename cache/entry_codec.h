@@ -25,6 +25,15 @@ inline constexpr uint8_t kEntryCodecVersion = 1;
 
 std::string encodeEntry(const OcspEntry& entry);
 
+// A Lua script (Redis EVAL) that stores an encoded entry unless the value already stored is
+// a newer answer by the rule of supersedes() (core/ocsp_types.h), read from the layout above.
+// KEYS[1] the key; ARGV: the encoded entry, its TTL in ms, its thisUpdate, its producedAt,
+// "1" if it is revoked else "0", and the latest thisUpdate that a stored value may have to be
+// believed (later ones are not answers any reader would accept: they are overwritten).
+// Returns 1 if stored, 0 if the stored value was kept. Checked and stored in one step, so
+// that instances writing at once cannot let the older answer win.
+extern const std::string_view kStoreUnlessOlderScript;
+
 // nullopt for an unknown version, a truncated or over-long value, or a field out of range.
 // The result is cacheable and has its derived fields filled by finishEntry(…, policy). Its DER
 // borrows from `bytes` (EntryDer::borrow): keep them until the entry is sealed or dropped.

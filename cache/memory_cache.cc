@@ -179,10 +179,30 @@ std::shared_ptr<const OcspEntry> MemoryCache::get(const CacheKey& key, int64_t n
 }
 
 void MemoryCache::put(const CacheKey& key, std::shared_ptr<const OcspEntry> entry) {
-  const size_t bytes = Shard::bytesOf(*entry);
   Shard& s = shardFor(key);
   std::lock_guard<std::mutex> lock(s.mu);
   if (size_t found = s.find(key); found != Shard::npos) s.removeAt(found);
+  insertLocked(s, key, std::move(entry));
+}
+
+MemoryCache::Offer MemoryCache::putUnlessOlder(const CacheKey& key,
+                                               std::shared_ptr<const OcspEntry> entry) {
+  Offer offer;
+  Shard& s = shardFor(key);
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (size_t found = s.find(key); found != Shard::npos) {
+    offer.held = s.at(found).entry;
+    if (!supersedes(*entry, *offer.held)) return offer;
+    s.removeAt(found);
+  }
+  offer.stored = true;
+  insertLocked(s, key, std::move(entry));
+  return offer;
+}
+
+void MemoryCache::insertLocked(Shard& s, const CacheKey& key,
+                               std::shared_ptr<const OcspEntry> entry) {
+  const size_t bytes = Shard::bytesOf(*entry);
   if (bytes > shard_budget_) return;
   while (s.bytes + bytes > shard_budget_ && s.oldest() != kNone) {
     s.removeAt(s.find(s.node(s.oldest()).key));

@@ -31,6 +31,17 @@ class MemoryCache {
   // entry larger than a shard's budget is not stored.
   void put(const CacheKey& key, std::shared_ptr<const OcspEntry> entry);
 
+  // What putUnlessOlder() did: whether `entry` went in, and the entry held before (replaced
+  // or kept; null when there was none).
+  struct Offer {
+    bool stored = false;
+    std::shared_ptr<const OcspEntry> held;
+  };
+  // put(), unless the entry held for `key` is newer (supersedes(): an older answer never
+  // replaces a newer one). Checked and stored under the shard's lock, so that two workers
+  // storing at once cannot let the older answer win.
+  Offer putUnlessOlder(const CacheKey& key, std::shared_ptr<const OcspEntry> entry);
+
   void erase(const CacheKey& key);
 
   struct Stats {
@@ -48,6 +59,9 @@ class MemoryCache {
  private:
   class Shard;
   Shard& shardFor(const CacheKey& key);
+  // Evicts least recently used entries of `s` until `entry` fits, then inserts it; `key` is
+  // not in `s`. The caller holds s.mu.
+  void insertLocked(Shard& s, const CacheKey& key, std::shared_ptr<const OcspEntry> entry);
 
   size_t max_bytes_;
   size_t shard_count_;

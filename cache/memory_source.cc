@@ -5,38 +5,85 @@
 namespace ocsp {
 
 namespace {
-// Bounds the per-worker refresh bookkeeping; entries older than the retry interval are
-// useless, so a full map is simply cleared.
+// Bounds the per-worker refresh bookkeeping; forgetting it costs at most one early refresh
+// per key, so a full map is simply cleared.
 constexpr size_t kMaxRefreshBookkeeping = 100'000;
+// The longest wait between refreshes that keep bringing back the answer already held.
+constexpr int64_t kMaxRefreshBackoffS = 3600;
 }  // namespace
 
-void MemorySource::store(const CacheKey& key, const Result<Answer>& result) {
+std::shared_ptr<const OcspEntry> MemorySource::store(const CacheKey& key,
+                                                    const Result<Answer>& result) {
   // Stale answers are already in the cache; only new ones from below are stored.
-  if (result.ok() && result->entry->cacheable && !result->coalesced &&
-      (result->source == AnswerSource::Upstream || result->source == AnswerSource::Redis)) {
-    cache_.put(key, result->entry);
+  if (!result.ok() || !result->entry->cacheable || result->coalesced ||
+      (result->source != AnswerSource::Upstream && result->source != AnswerSource::Redis)) {
+    return nullptr;
   }
+  const OcspEntry& offered = *result->entry;
+  MemoryCache::Offer offer = cache_.putUnlessOlder(key, result->entry);
+  if (!offer.held) return nullptr;
+  const OcspEntry& held = *offer.held;
+  if (!offer.stored) {
+    logEvent(LogLevel::Warn, "older_answer_refused",
+             {{"key", cacheKeyString(key)},
+              {"from", answerSourceName(result->source)},
+              {"upstream_fqdn", std::string(offered.upstream_fqdn)},
+              {"offered_this_update", rfc3339(offered.this_update)},
+              {"offered_status", certStatusName(offered.status)},
+              {"held_this_update", rfc3339(held.this_update)},
+              {"held_status", certStatusName(held.status)},
+              {"action", "kept the newer answer"}});
+    return offer.held;
+  }
+  if (held.status == CertStatus::Revoked && offered.status != CertStatus::Revoked) {
+    // A newer answer may lift a revocation (certificateHold released, or a CA's mistake
+    // undone); it is rare enough that an operator wants to see each one.
+    logEvent(LogLevel::Warn, "revocation_lifted",
+             {{"key", cacheKeyString(key)},
+              {"from", answerSourceName(result->source)},
+              {"upstream_fqdn", std::string(offered.upstream_fqdn)},
+              {"offered_this_update", rfc3339(offered.this_update)},
+              {"offered_status", certStatusName(offered.status)},
+              {"held_this_update", rfc3339(held.this_update)},
+              {"action", "replaced: the answer is newer"}});
+  }
+  return nullptr;
 }
 
-void MemorySource::maybeRefresh(const std::shared_ptr<const OcspQuery>& query, int64_t now) {
-  if (refresh_attempted_at_.size() > kMaxRefreshBookkeeping) refresh_attempted_at_.clear();
-  auto [it, inserted] = refresh_attempted_at_.try_emplace(query->key, now);
-  if (!inserted) {
-    if (now - it->second < refresh_retry_s_) return;
-    it->second = now;
-  }
+void MemorySource::maybeRefresh(const std::shared_ptr<const OcspQuery>& query,
+                                const OcspEntry& held, int64_t now) {
+  if (refresh_guard_.size() > kMaxRefreshBookkeeping) refresh_guard_.clear();
+  auto [it, inserted] = refresh_guard_.try_emplace(query->key);
+  RefreshGuard& guard = it->second;
+  if (!inserted && now < guard.next_at) return;
+  guard.next_at = now + refresh_retry_s_;  // while this one is in flight, and if it fails
   ++refreshes_started_;
   CacheKey key = query->key;
+  const int64_t held_this_update = held.this_update;
+  const int64_t held_produced_at = held.produced_at;
   auto refresh = std::make_shared<OcspQuery>(*query);
   refresh->refresh = true;
-  next_.lookup(std::move(refresh), [this, key](Result<Answer> result) {
-    if (result.ok()) {
-      store(key, result);
-      refresh_attempted_at_.erase(key);
-    } else {
+  next_.lookup(std::move(refresh), [this, key, held_this_update,
+                                    held_produced_at](Result<Answer> result) {
+    if (!result.ok()) {
       logEvent(LogLevel::Info, "refresh_failed",
                {{"key", cacheKeyString(key)}, {"reason", result.error().code}});
+      return;
     }
+    store(key, result);
+    auto it = refresh_guard_.find(key);
+    if (it == refresh_guard_.end()) return;
+    if (result->entry->this_update != held_this_update ||
+        result->entry->produced_at != held_produced_at) {
+      refresh_guard_.erase(it);  // a newer answer: its own refresh point applies
+      return;
+    }
+    // The upstream still serves the answer we had (a CDN's copy, a responder that signs
+    // ahead): ask again later, each time twice as late, up to kMaxRefreshBackoffS.
+    RefreshGuard& guard = it->second;
+    guard.backoff_s = std::min(kMaxRefreshBackoffS,
+                               std::max(refresh_retry_s_, guard.backoff_s * 2));
+    guard.next_at = clock_.now() + guard.backoff_s;
   });
 }
 
@@ -48,7 +95,7 @@ void MemorySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
   const int64_t now = clock_.now();
   auto entry = cache_.get(query->key, now);
   if (entry && now < entry->fresh_until) {
-    if (now >= entry->refresh_at) maybeRefresh(query, now);
+    if (now >= entry->refresh_at) maybeRefresh(query, *entry, now);
     done(Answer{std::move(entry), AnswerSource::Memory});
     return;
   }
@@ -62,7 +109,13 @@ void MemorySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
   next_.lookup(std::move(query), [this, key, stale = std::move(entry),
                                   done = std::move(done)](Result<Answer> result) {
     if (result.ok()) {
-      store(key, result);
+      // An answer older than the one held (a replay, a stale CDN edge) is not served either:
+      // the newer one is, while it is before its nextUpdate.
+      auto newer = store(key, result);
+      if (newer && clock_.now() < newer->hard_expiry) {
+        done(Answer{std::move(newer), AnswerSource::Stale});
+        return;
+      }
       done(std::move(result));
       return;
     }

@@ -127,8 +127,20 @@ bool RedisConnection::command(std::initializer_list<std::string_view> args, int6
   return up() && send(ctx_, args, timeout_ms, std::move(done));
 }
 
-bool RedisConnection::fireAndForget(std::initializer_list<std::string_view> args) {
-  return up() && send(ctx_, args, 0, nullptr);
+bool RedisConnection::fireAndForget(std::initializer_list<std::string_view> args,
+                                    Callback on_reply) {
+  if (!up()) return false;
+  if (!on_reply) return send(ctx_, args, 0, nullptr);
+  return send(ctx_, args, 0,
+              [this, ac = ctx_, on_reply = std::move(on_reply)](Outcome outcome,
+                                                                 const redisReply* reply) {
+                if (outcome != Outcome::Replied) return;
+                if (reply->type == REDIS_REPLY_ERROR) {
+                  onWriteError(ac, reply);
+                  return;
+                }
+                on_reply(outcome, reply);
+              });
 }
 
 // --- Commands -------------------------------------------------------------------------------

@@ -68,8 +68,10 @@ class RedisConnection {
   // Sends a command if up. False (and no callback) if it could not be sent.
   bool command(std::initializer_list<std::string_view> args, int64_t timeout_ms, Callback done);
   // Sends a command whose reply only matters if it is an error (counted, logged once per
-  // connection, and READONLY/MASTERDOWN start a sentinel check).
-  bool fireAndForget(std::initializer_list<std::string_view> args);
+  // connection, and READONLY/MASTERDOWN start a sentinel check). `on_reply`, if given, is
+  // called with any other reply (never on a timeout: the command has none; not at all if the
+  // connection is lost first).
+  bool fireAndForget(std::initializer_list<std::string_view> args, Callback on_reply = nullptr);
 
  private:
   enum class Phase { Waiting, Discovering, Connecting, Up };

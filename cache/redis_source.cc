@@ -164,6 +164,13 @@ RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
   }
   const OcspQuery& q = *l.query;
   const int64_t now = clock_.now();
+  // The fetch time is the one field no signature covers. It can only shorten an answer's
+  // life (finishEntry counts from the signed times), but a value claiming a fetch in the
+  // future was not written by an honest instance.
+  if (decoded->fetched_at > now + clock_skew_s_) {
+    *why = "fetched_at_implausible";
+    return Verdict::Invalid;
+  }
   ValidationInput in;
   in.der = decoded->der;
   in.der_sha256 = asBytes(der_sha256);
@@ -192,7 +199,7 @@ RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
     *why = "fields_disagree_with_der";
     return Verdict::Invalid;
   }
-  if (now >= decoded->hard_expiry) return Verdict::Miss;  // no nextUpdate: fetched_at + ttl
+  if (now >= decoded->hard_expiry) return Verdict::Miss;
   const bool fresh = now < decoded->fresh_until;
   *out = sealEntry(std::move(*decoded));
   return fresh ? Verdict::Fresh : Verdict::Stale;
@@ -241,11 +248,30 @@ void RedisSource::onNextAnswer(Lookup* l, Result<Answer> result) {
 }
 
 void RedisSource::write(const std::string& key, const OcspEntry& entry) {
-  const int64_t ttl_ms = (entry.hard_expiry - clock_.now()) * 1000;
+  const int64_t now = clock_.now();
+  const int64_t ttl_ms = (entry.hard_expiry - now) * 1000;
   if (ttl_ms <= 0) return;
-  if (connection_.fireAndForget({"SET", key, encodeEntry(entry), "PX", std::to_string(ttl_ms)})) {
-    ++counters_.writes;
-  }
+  // Stored unless Redis holds a newer answer (kStoreUnlessOlderScript): another instance may
+  // have written one since this answer was asked for, and a replayed answer must not undo it.
+  const bool sent = connection_.fireAndForget(
+      {"EVAL", kStoreUnlessOlderScript, "1", key, encodeEntry(entry), std::to_string(ttl_ms),
+       std::to_string(entry.this_update), std::to_string(entry.produced_at),
+       entry.status == CertStatus::Revoked ? "1" : "0", std::to_string(now + clock_skew_s_)},
+      [this, alive = std::weak_ptr<char>(alive_), key, this_update = entry.this_update,
+       fqdn = std::string(entry.upstream_fqdn)](RedisConnection::Outcome,
+                                                const redisReply* reply) {
+        if (alive.expired() || reply->type != REDIS_REPLY_INTEGER || reply->integer != 0) return;
+        ++counters_.older_refused;
+        logEvent(LogLevel::Warn, "older_answer_refused",
+                 {{"from", "upstream"},
+                  {"store", "redis"},
+                  {"worker", worker_label_},
+                  {"key", key},
+                  {"upstream_fqdn", fqdn},
+                  {"offered_this_update", rfc3339(this_update)},
+                  {"action", "kept the newer answer in Redis"}});
+      });
+  if (sent) ++counters_.writes;
 }
 
 }  // namespace ocsp

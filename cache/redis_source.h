@@ -13,7 +13,8 @@
 //         Bytes this process accepted before for the same question are not parsed and
 //         verified again: the validation memo redoes only the checks that depend on `now`
 //         (upstream/validation_memo.h).
-//       does not decode or validate, or its fields disagree with its DER -> deleted,
+//       does not decode or validate, its fields disagree with its DER, or its fetch time
+//         (not signed) is later than now -> deleted,
 //         treated as a miss, logged once per key (event=redis_entry_invalid)
 //                                                                    [invalid_entries]
 //       valid but past fresh_until, before hard_expiry -> kept as stale fallback; next
@@ -21,9 +22,11 @@
 //         -> next                                                              [misses]
 //       timeout / error reply / connection lost -> next                [timeouts, errors]
 //   - connection down or still connecting -> straight to next, never waiting   [bypassed]
-//   - next answers from upstream with a cacheable entry -> SET key value PX <ms until
-//     hard_expiry>, fire and forget, skipped if not positive; the answer goes up as is.
-//                                                               [writes, write_errors]
+//   - next answers from upstream with a cacheable entry -> stored with PX <ms until
+//     hard_expiry>, fire and forget, skipped if not positive, unless Redis holds a newer
+//     answer (thisUpdate, then producedAt: kStoreUnlessOlderScript, checked and set in one
+//     EVAL; event=older_answer_refused); the answer goes up as is.
+//                                                 [writes, write_errors, older_refused]
 //   - next fails and the stale fallback is still before hard_expiry at that moment -> it
 //     answers, source stale (event=stale_answer); at or after hard_expiry (nextUpdate)
 //     never: the error goes up                                           [stale_served]

@@ -20,6 +20,7 @@ struct RedisCounters {
   std::atomic<uint64_t> errors{0};    // GETs answered with an error or lost with the connection
   std::atomic<uint64_t> invalid_entries{0};  // values that did not decode or validate (deleted)
   std::atomic<uint64_t> writes{0};           // SETs sent
+  std::atomic<uint64_t> older_refused{0};    // writes not made: Redis held a newer answer
   std::atomic<uint64_t> write_errors{0};     // SETs answered with an error
   std::atomic<uint64_t> stale_served{
       0};                                // stale Redis entries served because the next stage failed

@@ -1,5 +1,6 @@
 #include "core/ocsp_types.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -256,10 +257,30 @@ size_t OcspEntry::footprint() const {
   // (A borrowed DER is counted as if owned: footprint() is asked of sealed entries.)
 }
 
+bool supersedes(const OcspEntry& offered, const OcspEntry& held) {
+  if (offered.this_update != held.this_update) return offered.this_update > held.this_update;
+  if (offered.produced_at != held.produced_at) return offered.produced_at > held.produced_at;
+  return offered.status == CertStatus::Revoked || held.status != CertStatus::Revoked;
+}
+
 void finishEntry(OcspEntry& e, const FreshnessPolicy& policy, std::string_view der_sha256) {
-  // DESIGN.md §4: without nextUpdate the answer is kept only briefly, counted from fetch.
-  e.hard_expiry =
-      e.next_update != 0 ? e.next_update : e.fetched_at + policy.no_next_update_ttl_s;
+  // Written in place: a Redis hit builds these for every answer.
+  Sha256Digest computed;
+  if (der_sha256.size() != 32) {
+    computed = sha256Digest(e.der);
+    der_sha256 = asBytes(computed);
+  }
+  // DESIGN.md §4: without nextUpdate the answer is kept only briefly. The period is counted
+  // from the answer's own signed times (the later of thisUpdate and producedAt), never from
+  // fetched_at alone: a fetch time is not signed, and one read from a shared store could
+  // otherwise keep an answer alive for as long as its writer liked. A fetch earlier than the
+  // signed times (a responder clock ahead of ours) counts from the fetch.
+  if (e.next_update != 0) {
+    e.hard_expiry = e.next_update;
+  } else {
+    const int64_t signed_at = std::max(e.this_update, e.produced_at);
+    e.hard_expiry = std::min(signed_at, e.fetched_at) + policy.no_next_update_ttl_s;
+  }
   e.fresh_until = e.hard_expiry;
   if (policy.max_age_s > 0 && e.this_update + policy.max_age_s < e.fresh_until) {
     e.fresh_until = e.this_update + policy.max_age_s;
@@ -267,11 +288,19 @@ void finishEntry(OcspEntry& e, const FreshnessPolicy& policy, std::string_view d
   e.refresh_at = e.this_update + static_cast<int64_t>(
                                      static_cast<double>(e.fresh_until - e.this_update) *
                                      policy.refresh_fraction);
-  // Written in place: a Redis hit builds these for every answer.
-  Sha256Digest computed;
-  if (der_sha256.size() != 32) {
-    computed = sha256Digest(e.der);
-    der_sha256 = asBytes(computed);
+  // An answer already past its refresh point when fetched (CDNs sign answers hours ahead of
+  // serving them) would otherwise start a refresh on every hit. It is refreshed no sooner
+  // than the same share of what is left of its freshness after the fetch (at most
+  // kMinRefreshIntervalS), plus up to a tenth of that, spread by the answer's own hash so that
+  // answers fetched together are not refreshed together. An answer fetched at its thisUpdate
+  // keeps its refresh point.
+  const int64_t left = std::max<int64_t>(0, e.fresh_until - e.fetched_at);
+  const int64_t interval = std::min(
+      kMinRefreshIntervalS,
+      static_cast<int64_t>(static_cast<double>(left) * policy.refresh_fraction));
+  if (e.refresh_at < e.fetched_at + interval) {
+    const int64_t jitter = interval / 10 * static_cast<unsigned char>(der_sha256[0]) / 255;
+    e.refresh_at = e.fetched_at + interval + jitter;
   }
   char etag[34];  // '"', the first 16 bytes in hex, '"'
   etag[0] = '"';

@@ -232,7 +232,21 @@ struct OcspEntry {
 // Every cached answer carries one: the small fields are packed after the header text.
 static_assert(sizeof(OcspEntry) <= 200);
 
-// Fills fresh_until/hard_expiry and the pre-rendered headers from the time fields.
+// Whether `offered` may replace `held`, an answer for the same CertIDs, in any cache. RFC
+// 6960 gives answers no sequence number: thisUpdate, then producedAt, orders them. An older
+// answer never replaces a newer one (a replayed answer, or a CDN edge serving an old one,
+// must not undo a revocation); at equal times a revoked answer is kept over one that is not.
+bool supersedes(const OcspEntry& offered, const OcspEntry& held);
+
+// An answer that arrives already past its refresh point is not refreshed again sooner than
+// this after its fetch (finishEntry), so that hits do not each start one.
+inline constexpr int64_t kMinRefreshIntervalS = 60;
+
+// Fills fresh_until/hard_expiry/refresh_at and the pre-rendered headers from the time fields
+// (README "Keeping answers while parts fail"): hard_expiry is nextUpdate, or without one
+// no_next_update_ttl_s after the answer's signed times; fresh_until caps it at thisUpdate +
+// max_age_s; refresh_at is refresh_fraction into [thisUpdate, fresh_until), but no sooner than
+// the fetch plus an interval (see kMinRefreshIntervalS).
 struct FreshnessPolicy {
   int64_t max_age_s = 0;            // 0 = no cap beyond nextUpdate
   int64_t no_next_update_ttl_s = 300;

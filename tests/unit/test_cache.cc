@@ -141,14 +141,52 @@ TEST_CASE("freshness ends at nextUpdate, or earlier at thisUpdate + max_age") {
   CHECK(capped->etag.size() == 34);
 }
 
-TEST_CASE("an answer without nextUpdate is kept for no_next_update_ttl from fetch") {
+TEST_CASE("an answer without nextUpdate is kept for no_next_update_ttl from when it was signed") {
   const int64_t t0 = 1'800'000'000;
-  auto e = std::make_shared<OcspEntry>();
-  e->this_update = t0 - 3600;
-  e->fetched_at = t0;
-  finishEntry(*e, FreshnessPolicy{0, 300});
-  CHECK(e->hard_expiry == t0 + 300);
-  CHECK(e->fresh_until == t0 + 300);
+  OcspEntry e;
+  e.this_update = t0 - 3600;  // the status as known an hour ago, signed ten seconds ago
+  e.produced_at = t0 - 10;
+  e.fetched_at = t0;
+  finishEntry(e, FreshnessPolicy{0, 300});
+  CHECK(e.hard_expiry == t0 - 10 + 300);
+  CHECK(e.fresh_until == t0 - 10 + 300);
+
+  SUBCASE("a later fetch time (unsigned: it may come from a shared store) extends nothing") {
+    e.fetched_at = t0 + 7 * 86400;
+    finishEntry(e, FreshnessPolicy{0, 300});
+    CHECK(e.hard_expiry == t0 - 10 + 300);
+  }
+  SUBCASE("a responder clock ahead of ours: counted from the fetch") {
+    e.fetched_at = t0 - 20;
+    finishEntry(e, FreshnessPolicy{0, 300});
+    CHECK(e.hard_expiry == t0 - 20 + 300);
+  }
+}
+
+TEST_CASE("an answer fetched past its refresh point is not refreshed again at once") {
+  const int64_t t0 = 1'800'000'000;
+  OcspEntry e;
+  e.der = std::string(100, 'x');
+  e.this_update = t0 - 14 * 3600;  // signed ahead by a CDN: past half of its 24 hours
+  e.produced_at = e.this_update;
+  e.next_update = t0 + 10 * 3600;
+  e.fetched_at = t0;
+  finishEntry(e, FreshnessPolicy{0, 300, 0.5});
+  // No sooner than a minute after the fetch (plus up to 6 s spread by the answer's hash).
+  CHECK(e.refresh_at >= t0 + kMinRefreshIntervalS);
+  CHECK(e.refresh_at <= t0 + kMinRefreshIntervalS + kMinRefreshIntervalS / 10);
+
+  SUBCASE("fetched at its thisUpdate: the refresh point is refresh_fraction in, as before") {
+    e.this_update = e.produced_at = e.fetched_at = t0;
+    e.next_update = t0 + 100;
+    finishEntry(e, FreshnessPolicy{0, 300, 0.5});
+    CHECK(e.refresh_at == t0 + 50);
+  }
+  SUBCASE("short-lived answers are still refreshed before they end") {
+    e.next_update = t0 + 20;
+    finishEntry(e, FreshnessPolicy{0, 300, 0.5});
+    CHECK(e.refresh_at == t0 + 10);
+  }
 }
 
 TEST_CASE("the cache never returns an entry at or past its hard expiry") {

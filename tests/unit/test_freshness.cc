@@ -145,6 +145,85 @@ TEST_CASE("a failed refresh is retried only after refresh_retry_s") {
   CHECK(upstream.calls == 3);
 }
 
+TEST_CASE("a refresh that brings back the answer already held backs off instead of repeating") {
+  FakeClock clock(kT0);
+  MemoryCache cache(1 << 20);
+  FakeUpstream upstream;
+  MemorySource memory(cache, clock, upstream, 30);
+  // A CDN's answer signed 14 hours before it is fetched, valid 24 hours: past its refresh
+  // point on arrival, and the CDN keeps serving the same one.
+  auto e = std::make_shared<OcspEntry>();
+  e->der = std::string(300, 'c');
+  e->this_update = e->produced_at = kT0 - 14 * 3600;
+  e->next_update = kT0 + 10 * 3600;
+  e->fetched_at = kT0;
+  finishEntry(*e, FreshnessPolicy{});
+  upstream.answerWith(sealEntry(std::move(*e)));
+  ask(memory, query());
+  CHECK(upstream.calls == 1);
+  // Forty hits in the next half minute: none starts a refresh.
+  for (int i = 0; i < 40; ++i) {
+    clock.set(kT0 + i * 30 / 40);
+    CHECK(ask(memory, query()).source == AnswerSource::Memory);
+  }
+  CHECK(upstream.calls == 1);
+  // Then one refresh, which brings back the same answer, and hits every second for ten
+  // minutes: the waits after it double (30 s, 60 s, 120 s, 240 s ...), not one per hit.
+  int refreshes_before = upstream.calls;
+  for (int64_t t = 70; t < 670; ++t) {
+    clock.set(kT0 + t);
+    ask(memory, query());
+  }
+  const int refreshes = upstream.calls - refreshes_before;
+  CHECK(refreshes >= 3);
+  CHECK(refreshes <= 5);
+}
+
+TEST_CASE("an older answer never replaces a newer one, and the newer one is served") {
+  FakeClock clock(kT0);
+  MemoryCache cache(1 << 20);
+  FakeUpstream upstream;
+  MemorySource memory(cache, clock, upstream, 30);
+  auto answer = [](int64_t this_update, CertStatus status, char fill) {
+    OcspEntry e;
+    e.der = std::string(300, fill);
+    e.this_update = e.produced_at = e.fetched_at = this_update;
+    e.next_update = this_update + 7 * 86400;
+    e.status = status;
+    finishEntry(e, FreshnessPolicy{3600, 300});
+    return sealEntry(std::move(e));
+  };
+  // The CA revoked the certificate an hour ago.
+  upstream.answerWith(answer(kT0, CertStatus::Revoked, 'r'));
+  CHECK(ask(memory, query()).entry->status == CertStatus::Revoked);
+  // Past max_age the upstream is asked again and hands back a two-day-old "good" (a replay on
+  // the plain-HTTP path, or a stale CDN edge): the revoked answer is kept and served.
+  clock.set(kT0 + 3601);
+  upstream.answerWith(answer(kT0 - 2 * 86400, CertStatus::Good, 'g'));
+  Outcome replayed = ask(memory, query());
+  REQUIRE(replayed.ok);
+  CHECK(replayed.entry->status == CertStatus::Revoked);
+  CHECK(replayed.source == AnswerSource::Stale);
+  CHECK(cache.get(query()->key, clock.now())->status == CertStatus::Revoked);
+
+  SUBCASE("nor through a background refresh") {
+    clock.set(kT0 + 1800);  // fresh, past its refresh point
+    CHECK(ask(memory, query()).entry->status == CertStatus::Revoked);
+    CHECK(cache.get(query()->key, clock.now())->status == CertStatus::Revoked);
+  }
+  SUBCASE("a newer answer does replace it, even a good one") {
+    upstream.answerWith(answer(kT0 + 3601, CertStatus::Good, 'n'));
+    clock.set(kT0 + 3700 + 3600);
+    CHECK(ask(memory, query()).entry->status == CertStatus::Good);
+    CHECK(cache.get(query()->key, clock.now())->der.view()[0] == 'n');
+  }
+  SUBCASE("at equal times a revoked answer is kept over a good one") {
+    auto same_time_good = answer(kT0, CertStatus::Good, 'e');
+    CHECK_FALSE(supersedes(*same_time_good, *answer(kT0, CertStatus::Revoked, 'r')));
+    CHECK(supersedes(*answer(kT0, CertStatus::Revoked, 'r'), *same_time_good));
+  }
+}
+
 TEST_CASE("stale answer is served until nextUpdate while upstream is down, then tryLater") {
   FakeClock clock(kT0);
   MemoryCache cache(1 << 20);

@@ -812,6 +812,86 @@ TEST_CASE(
   CHECK_FALSE(w.stored().empty());
 }
 
+TEST_CASE("a write never replaces a newer answer in Redis, nor a revoked one of the same time") {
+  OneServer w;
+  const int64_t t = realResponse().this_update;
+  auto answerAt = [&](int64_t this_update, int64_t produced_at, CertStatus status) {
+    auto e = std::make_shared<OcspEntry>(*upstreamEntry(w.clock.now()));
+    e->this_update = this_update;
+    e->produced_at = produced_at;
+    e->status = status;
+    return std::shared_ptr<const OcspEntry>(e);
+  };
+  // Another instance stored the CA's latest answer: revoked.
+  const std::string newest = encodeEntry(*answerAt(t, t, CertStatus::Revoked));
+  w.client.run({"SET", redisKey(), newest});
+  // A refresh skips the GET and writes whatever the next stage brought.
+  auto refresh = std::make_shared<OcspQuery>(*makeQuery());
+  refresh->refresh = true;
+  auto writeBack = [&](std::shared_ptr<const OcspEntry> offered) {
+    const std::string before = w.client.text({"GET", redisKey()});
+    w.next.answer = [offered] { return fromUpstream(offered); };
+    auto source = w.connectedSource();
+    Outcome o;
+    test::StderrCapture log;
+    source->lookup(refresh, o.reply());
+    REQUIRE(runUntil(w.base.get(), [&] { return o.answered(); }, 3'000));
+    runUntil(w.base.get(), [&] {
+      return w.status.counters().older_refused > 0 || w.client.text({"GET", redisKey()}) != before;
+    }, 2'000);
+    return log.count({"event=older_answer_refused", "store=redis"});
+  };
+
+  SUBCASE("an older thisUpdate (a replayed good) is refused and logged") {
+    CHECK(writeBack(answerAt(t - 2 * 86400, t - 2 * 86400, CertStatus::Good)) == 1);
+    CHECK(w.client.text({"GET", redisKey()}) == newest);
+    CHECK(w.status.counters().older_refused == 1);
+  }
+  SUBCASE("the same times but not revoked: the revoked answer stays") {
+    CHECK(writeBack(answerAt(t, t, CertStatus::Good)) == 1);
+    CHECK(w.client.text({"GET", redisKey()}) == newest);
+  }
+  SUBCASE("the same thisUpdate, produced earlier: refused") {
+    CHECK(writeBack(answerAt(t, t - 10, CertStatus::Revoked)) == 1);
+    CHECK(w.client.text({"GET", redisKey()}) == newest);
+  }
+  SUBCASE("a newer answer replaces it") {
+    auto newer = answerAt(t + 10, t + 10, CertStatus::Good);
+    CHECK(writeBack(newer) == 0);
+    CHECK(w.client.text({"GET", redisKey()}) == encodeEntry(*newer));
+    CHECK(w.status.counters().older_refused == 0);
+    CHECK(w.client.integer({"PTTL", redisKey()}) > 0);
+  }
+  SUBCASE("a stored value claiming a thisUpdate no reader would accept is overwritten") {
+    const std::string bogus = encodeEntry(*answerAt(t + 365 * 86400, t, CertStatus::Revoked));
+    w.client.run({"SET", redisKey(), bogus});
+    auto honest = answerAt(t, t, CertStatus::Good);
+    CHECK(writeBack(honest) == 0);
+    CHECK(w.client.text({"GET", redisKey()}) == encodeEntry(*honest));
+  }
+}
+
+TEST_CASE("a Redis value claiming a fetch in the future is deleted, never served") {
+  OneServer w;
+  // The fetch time is the one field no signature covers (finishEntry never lets it extend an
+  // answer's life; test_cache), and no honest instance writes one in the future.
+  OcspEntry forged = *upstreamEntry(w.clock.now());
+  forged.fetched_at = w.clock.now() + 7 * 86400;
+  w.client.run({"SET", redisKey(), encodeEntry(forged)});
+  FakeNext reader_next;
+  reader_next.answer = [] { return upstreamDown(); };
+  auto reader = w.source(w.config(), reader_next, 1);
+  w.waitConnected(*reader);
+  test::StderrCapture log;
+  Outcome o = w.ask(*reader);
+  CHECK(reader_next.calls == 1);
+  REQUIRE(o.result.has_value());
+  CHECK_FALSE(o.result->ok());
+  CHECK(log.count({"event=redis_entry_invalid", "reason=fetched_at_implausible"}) == 1);
+  CHECK(runUntil(w.base.get(), [&] { return w.client.integer({"EXISTS", redisKey()}) == 0; },
+                 2'000));
+}
+
 TEST_CASE("a stale Redis entry answers while the next stage fails, until hard_expiry") {
   OneServer w;
   // Fresh for 60s after thisUpdate, then stale until nextUpdate.
