@@ -52,6 +52,13 @@ Result<OcspQuery> decodeOcspDer(std::string_view der) {
         static_cast<int>(info.issuer_key_hash.size()) != want) {
       return malformed("bad_hash_length", "CertID " + std::to_string(i) + " hash length does not match its algorithm");
     }
+    // The answer must carry one SingleResponse per CertID asked (RFC 6960 §4.2.2.3); with
+    // one CertID twice no answer can, so the request is refused here rather than sent.
+    for (const CertIdInfo& earlier : q.cert_ids) {
+      if (sameCertId(earlier, info)) {
+        return malformed("duplicate_certid", "CertID " + std::to_string(i) + " repeats an earlier one");
+      }
+    }
     q.cert_ids.push_back(std::move(info));
   }
   int idx = OCSP_REQUEST_get_ext_by_NID(req.get(), NID_id_pkix_OCSP_Nonce, -1);

@@ -9,8 +9,8 @@
 namespace ocsp {
 
 // A request is malformed (Error category MalformedRequest) when: it is not a DER
-// OCSPRequest, has bytes after the DER, has no CertID, or a CertID uses a hash algorithm we
-// do not know. Signed requests are accepted; their signature is not our business (we do not
+// OCSPRequest, has bytes after the DER, has no CertID, lists one CertID twice, or a CertID
+// uses a hash algorithm we do not know. Signed requests are accepted; their signature is not our business (we do not
 // require signed requests and never forward them as-is unless nonce passthrough applies).
 Result<OcspQuery> decodeOcspDer(std::string_view der);
 

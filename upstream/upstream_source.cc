@@ -5,6 +5,18 @@
 
 namespace ocsp {
 
+namespace {
+
+// Validation failures that depend on what the client asked rather than on the CA: an answer
+// that does not echo the client's nonce (most CDN responders ignore nonces), or that does not
+// cover exactly the CertIDs asked (responders that answer one CertID per request, or only
+// SHA-1 CertIDs). They are checked after the signature.
+bool failsBecauseOfRequest(const std::string& code) {
+  return code == "nonce_mismatch" || code == "certid_mismatch";
+}
+
+}  // namespace
+
 struct UpstreamSource::Attempt {
   std::shared_ptr<const OcspQuery> query;
   Reply done;
@@ -191,6 +203,22 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
     if (metrics_ != nullptr) {
       metrics_->counter(Metric::ValidationFailures, {err.code}).inc();
       metrics_->counter(Metric::UpstreamErrors, {attempt->upstream->name, fqdn, "validation"}).inc();
+    }
+    if (failsBecauseOfRequest(err.code)) {
+      // The CA answered (and signed, where an issuer is known: these checks come after the
+      // signature's); what it answered does not fit what this client asked. That says
+      // nothing about the FQDN's health, or any client could open its circuit; another FQDN
+      // of the same CA would answer the same way.
+      health_.success(fqdn);
+      logEvent(LogLevel::Info, "upstream_validation_failed",
+               {{"upstream", attempt->upstream->name},
+                {"fqdn", fqdn},
+                {"reason", err.code},
+                {"blame", "request"},
+                {"client", q.client},
+                {"detail", err.detail}});
+      attempt->done(err);
+      return;
     }
     logEvent(LogLevel::Warn, "upstream_validation_failed",
              {{"upstream", attempt->upstream->name},

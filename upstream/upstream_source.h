@@ -9,6 +9,12 @@
 //     event=upstream_validation_failed with the reason);
 //   - an upstream that answers unauthorized/malformedRequest/sigRequired has spoken for the
 //     CA: that status is returned as is, without trying further FQDNs, and never cached;
+//   - only failures of the CA count against an FQDN's circuit (FqdnHealth): connect errors,
+//     timeouts, non-200, oversize or unparsable bodies, bad signatures, expired answers. An
+//     answer that fails only because of what the client asked (its nonce not echoed, its
+//     CertIDs not all answered: nonce_mismatch, certid_mismatch) ends the attempt with that
+//     error, without trying further FQDNs, and counts as the FQDN having answered; else any
+//     client could open the circuit for everyone;
 //   - nothing that failed validation is returned as an answer: if every FQDN failed, the
 //     result is an error (UpstreamUnavailable, or ValidationFailed if an upstream answered
 //     but no answer validated), logged once as event=upstream_failed;

@@ -3,6 +3,8 @@ real `openssl ocsp` responder had, it answers every request (POST or RFC 5019 GE
 to its mode, which can be switched at any time without a moment of closed port:
 
   pass       relays to a real responder (target_url) and returns its answer unchanged
+  no_nonce   a well-formed, current `good` answer for the requested CertID, signed by the real
+             delegated responder, that never echoes a nonce: what most CDN responders send
   garbage    200 application/ocsp-response whose body is not DER
   expired    a well-formed answer for the requested CertID, signed by the real delegated
              responder, whose thisUpdate and nextUpdate are both in the past
@@ -139,6 +141,12 @@ class OcspForger:
         return self.answer(request_der, now - datetime.timedelta(days=2),
                            now - datetime.timedelta(days=1))
 
+    def current(self, request_der: bytes) -> bytes:
+        """A valid answer of the real responder, without nonce whatever the request held."""
+        now = _utcnow()
+        return self.answer(request_der, now - datetime.timedelta(minutes=1),
+                           now + datetime.timedelta(days=1))
+
     def wrong_key(self, request_der: bytes, disguise: str) -> bytes:
         now = _utcnow()
         return self.answer(request_der, now - datetime.timedelta(minutes=1),
@@ -150,7 +158,7 @@ class FaultyUpstream:
     beforehand lets it start listening at once."""
 
     FAULTS = ("garbage", "expired", "wrong_key")
-    MODES = ("pass", *FAULTS)
+    MODES = ("pass", "no_nonce", *FAULTS)
 
     def __init__(self, pki: Pki, port: int, mode: str, target_url: str,
                  forger: OcspForger | None = None):
@@ -197,6 +205,8 @@ class FaultyUpstream:
                 "Content-Type": "application/ocsp-request"})
             with urllib.request.urlopen(relayed, timeout=5) as answer:
                 return answer.read()
+        if mode == "no_nonce":
+            return self.forger.current(request_der)
         if mode == "garbage":
             body = GARBAGE
         elif mode == "expired":

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import subprocess
 import time
 
-from ocsp_client import SUCCESSFUL, TRY_LATER, curl, make_request, parse_response
-from servers import wait_until
+from faulty_upstream import FaultyUpstream
+from ocsp_client import (MALFORMED_REQUEST, SUCCESSFUL, TRY_LATER, curl, make_request,
+                         parse_response)
+from servers import free_port, wait_until
 
 
 def post(proxy, der: bytes):
@@ -76,3 +79,35 @@ def test_stale_answer_is_served_until_next_update_while_upstream_is_down_then_tr
     time.sleep(max(0.0, remaining) + 1.0)
     after = post(proxy, der)
     assert parse_response(after.body).response_status == TRY_LATER
+
+
+def test_requests_whose_answers_cannot_fit_them_do_not_open_the_circuit(
+        pki, start_proxy, tmp_path):
+    """Any client can send a nonce the CA does not echo, or one CertID twice. Neither says
+    anything about the CA: other clients must still be answered, with the circuit closed."""
+    upstream = FaultyUpstream(pki, free_port(), "no_nonce", target_url="")
+    try:
+        proxy = start_proxy(upstream.port, nonce="passthrough")
+        for leaf in (pki.good, pki.good2, pki.revoked, pki.unlisted, pki.good):
+            hostile = post(proxy, make_request(pki.ica, leaf, nonce=True))
+            assert parse_response(hostile.body).response_status == TRY_LATER
+        assert proxy.log_lines("circuit") == []
+        for leaf in (pki.good, pki.good2):
+            answer = parse_response(post(proxy, make_request(pki.ica, leaf)).body)
+            assert answer.response_status == SUCCESSFUL
+            assert answer.cert_status == "good"
+
+        # One CertID listed twice: refused before anything is sent upstream.
+        asked = upstream.requests["no_nonce"]
+        request = tmp_path / "twice.der"
+        subprocess.run(["openssl", "ocsp", "-issuer", str(pki.ica.pem), "-cert", str(pki.good.pem),
+                        "-cert", str(pki.good.pem), "-no_nonce", "-reqout", str(request)],
+                       check=True, capture_output=True)
+        for _ in range(4):
+            twice = post(proxy, request.read_bytes())
+            assert parse_response(twice.body).response_status == MALFORMED_REQUEST
+        assert upstream.requests["no_nonce"] == asked
+        assert 'reason=duplicate_certid' in proxy.log()
+        assert proxy.log_lines("circuit") == []
+    finally:
+        upstream.stop()
