@@ -27,6 +27,9 @@
 //     answer (thisUpdate, then producedAt: kStoreUnlessOlderScript, checked and set in one
 //     EVAL; event=older_answer_refused); the answer goes up as is.
 //                                                 [writes, write_errors, older_refused]
+//   - next answers with an answer older than the stale fallback (supersedes()) while that
+//     is before hard_expiry -> the fallback answers, source stale, nothing is written
+//     (event=older_answer_refused)                                        [older_refused]
 //   - next fails and the stale fallback is still before hard_expiry at that moment -> it
 //     answers, source stale (event=stale_answer); at or after hard_expiry (nextUpdate)
 //     never: the error goes up                                           [stale_served]

@@ -5,6 +5,9 @@ to its mode, which can be switched at any time without a moment of closed port:
   pass       relays to a real responder (target_url) and returns its answer unchanged
   no_nonce   a well-formed, current `good` answer for the requested CertID, signed by the real
              delegated responder, that never echoes a nonce: what most CDN responders send
+  old_good   a `good` answer for the requested CertID, signed by the real delegated responder,
+             still within its validity but signed two days ago: a replayed answer, or a stale
+             CDN edge
   garbage    200 application/ocsp-response whose body is not DER
   expired    a well-formed answer for the requested CertID, signed by the real delegated
              responder, whose thisUpdate and nextUpdate are both in the past
@@ -158,7 +161,7 @@ class FaultyUpstream:
     beforehand lets it start listening at once."""
 
     FAULTS = ("garbage", "expired", "wrong_key")
-    MODES = ("pass", "no_nonce", *FAULTS)
+    MODES = ("pass", "no_nonce", "old_good", *FAULTS)
 
     def __init__(self, pki: Pki, port: int, mode: str, target_url: str,
                  forger: OcspForger | None = None):
@@ -207,6 +210,10 @@ class FaultyUpstream:
                 return answer.read()
         if mode == "no_nonce":
             return self.forger.current(request_der)
+        if mode == "old_good":
+            now = _utcnow()
+            return self.forger.answer(request_der, now - datetime.timedelta(days=2),
+                                      now + datetime.timedelta(days=1))
         if mode == "garbage":
             body = GARBAGE
         elif mode == "expired":

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
-
+from faulty_upstream import FaultyUpstream
 from ocsp_client import SUCCESSFUL, curl, make_request, parse_response
 from servers import RedisServer, free_port, tail, wait_until
 
@@ -173,3 +174,32 @@ def test_redis_password_is_never_logged_and_a_world_readable_config_holding_it_i
     # redis-server here has no password: AUTH fails, the proxy says so without the secret.
     proxy.wait_for_log("redis_state", state="down")
     assert secret not in proxy.log()
+
+
+def test_a_replayed_older_good_never_replaces_a_revoked_answer_in_memory_or_in_redis(
+        pki, responder, redis, start_proxy):
+    """The CA says revoked; then the plain-HTTP path hands back a good answer the same
+    responder signed two days ago. Neither the instance that had the revoked answer nor
+    another one reading it from Redis may go back to good."""
+    upstream = FaultyUpstream(pki, free_port(), "pass", target_url=responder.url)
+    try:
+        fresh_for_2s = {"max_age": "2s"}
+        first = start_proxy(upstream.port, cache=fresh_for_2s, redis=redis_section(redis))
+        first.wait_for_log("redis_state", state="up")
+        der = make_request(pki.ica, pki.revoked)
+        assert parse_response(post(first, der).body).cert_status == "revoked"
+        wait_until(lambda: redis.keys(), 3, "the answer to be written to Redis")
+
+        upstream.set_mode("old_good")
+        time.sleep(3)  # past max_age: the next request asks the upstream again
+        again = parse_response(post(first, der).body)
+        assert again.cert_status == "revoked"
+        first.wait_for_log("older_answer_refused", offered_status="good", held_status="revoked")
+
+        second = start_proxy(upstream.port, cache=fresh_for_2s, redis=redis_section(redis))
+        second.wait_for_log("redis_state", state="up")
+        assert parse_response(post(second, der).body).cert_status == "revoked"
+        second.wait_for_log("older_answer_refused", store="redis")
+        assert upstream.requests["old_good"] >= 2  # both asked, both were handed the replay
+    finally:
+        upstream.stop()
