@@ -12,7 +12,7 @@
 
 namespace ocsp::fuzz {
 
-// A file under ../shared/testdata/real (env OCSP_TESTDATA_REAL overrides the path meson
+// A file under tests/data/real (env OCSP_TESTDATA_REAL overrides the path meson
 // compiled in, as for the unit tests).
 std::string realData(const std::string& relative);
 // tests/fuzz/pki, the generated PKI made by tests/fuzz/make_corpus.sh, and a file in it.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the derived part of the fuzz seed corpus (tests/fuzz/corpus/<target>/) and the
 # fixed test PKI the validator, CRL and config targets load (tests/fuzz/pki/):
-#   real-*   copies of small files from ../shared/testdata/real (sources and licences: its
+#   real-*   copies of small files from tests/data/real (sources and licences: its
 #            MANIFEST.md; the big CRL is left out: large seeds slow every mutation down), and
 #            GET paths / URLs derived from them
 #   pki-*    made with tests/integration/pki.py and the openssl CLI: requests, responses signed
@@ -14,7 +14,7 @@ set -euo pipefail
 
 fuzz="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$fuzz/../.." && pwd)"
-real="${OCSP_TESTDATA_REAL:-$root/../shared/testdata/real}"
+real="${OCSP_TESTDATA_REAL:-$root/tests/data/real}"
 corpus="$fuzz/corpus"
 [ -d "$real" ] || { echo "make_corpus.sh: no real test data at $real" >&2; exit 1; }
 

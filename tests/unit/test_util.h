@@ -6,7 +6,7 @@
 
 namespace ocsp::test {
 
-// Path under ../shared/testdata/real (env OCSP_TESTDATA_REAL, set by meson). Fails the test
+// Path under tests/data/real (env OCSP_TESTDATA_REAL, set by meson). Fails the test
 // run loudly if the directory is missing: real data is part of the suite, never skipped.
 std::string realData(const std::string& relative);
 // Path under the source tree (env OCSP_SOURCE_ROOT).
