@@ -210,6 +210,7 @@ const Schema<Limits>& limitsSchema() {
       field("rate_per_client", &Limits::rate_per_client, integer(0, 1'000'000)),
       field("rate_burst", &Limits::rate_burst, integer(0, 1'000'000)),
       field("drain_timeout", &Limits::drain_timeout_ms, timeoutMs),
+      field("revocation_log_buffer", &Limits::revocation_log_buffer, sizeValue),
   };
   return schema;
 }

@@ -39,6 +39,10 @@ struct Limits {
   // limits.drain_timeout: on SIGTERM or a reload, how long requests in flight may take to
   // finish before their worker stops anyway.
   int64_t drain_timeout_ms = 10'000;
+  // limits.revocation_log_buffer: revocation-log lines waiting for the writer thread; lines
+  // beyond it are dropped and counted, so a stalled output never stops answers. Read at
+  // start only.
+  size_t revocation_log_buffer = 8u << 20;
 };
 
 struct IssuerCert {

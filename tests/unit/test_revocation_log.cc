@@ -1,0 +1,112 @@
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+// The revocation log's writer (proxy/revocation_log.h): append() never waits on the output,
+// the buffer is bounded and drops are counted.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/metrics.h"
+#include "proxy/revocation_log.h"
+#include "tests/unit/test_util.h"
+#include "tools/log_record.h"
+
+namespace ocsp {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "revlog-XXXXXX").string();
+    path = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+  fs::path path;
+};
+
+// A revocation-log line as the proxy writes it, for the `n`th answer.
+std::string recordLine(int n) {
+  CertIdInfo id;
+  id.hash_nid = NID_sha1;
+  id.issuer_key_hash = std::string(20, '\x11');
+  id.issuer_name_hash = std::string(20, '\x22');
+  id.serial = std::string(1, static_cast<char>(n & 0x7f)) + std::string(15, '\x33');
+  RevocationRecord r;
+  r.time_ms = 1'795'000'000'000 + n;
+  r.client = "10.0.0.5:51234";
+  r.upstream = "digicert";
+  r.upstream_fqdn = "ocsp.digicert.com";
+  r.issuer = "CN=DigiCert Global G2 TLS RSA SHA256 2020 CA1,O=DigiCert Inc,C=US";
+  r.cert_id = &id;
+  r.status = CertStatus::Good;
+  r.source = AnswerSource::Upstream;
+  return formatRevocationRecord(r);
+}
+
+// An output nobody reads: every write blocks until the test lets it go.
+std::mutex g_stall_mu;
+std::condition_variable g_stall_cv;
+bool g_stalled = true;
+int g_blocked_writes = 0;
+ssize_t writeToStalledReader(int, const void*, size_t size) {
+  std::unique_lock<std::mutex> lock(g_stall_mu);
+  ++g_blocked_writes;
+  g_stall_cv.wait(lock, [] { return !g_stalled; });
+  return static_cast<ssize_t>(size);
+}
+
+TEST_CASE("append never waits for an output that stopped reading; lines past the bound are dropped and counted") {
+  TempDir dir;
+  Metrics metrics;
+  Counter& full = metrics.counter(Metric::RevocationLogDropped, {"buffer_full"});
+  RevocationLog::Options options;
+  options.write = &writeToStalledReader;
+  options.max_pending_bytes = 64 * 1024;
+  options.dropped_buffer_full = &full;
+  auto log = RevocationLog::open((dir.path / "r.jsonl").string(), options);
+  REQUIRE(log);
+  test::StderrCapture stderr_lines;
+  const std::string line = recordLine(1);
+  // Enough to start a write (64 KiB pending), which then blocks.
+  for (size_t bytes = 0; bytes < 70 * 1024; bytes += line.size() + 1) (*log)->append(line);
+  auto blocked = [] {
+    std::lock_guard<std::mutex> lock(g_stall_mu);
+    return g_blocked_writes > 0;
+  };
+  for (int i = 0; i < 1000 && !blocked(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(blocked());
+  const auto started = std::chrono::steady_clock::now();
+  constexpr int kLines = 20'000;
+  for (int i = 0; i < kLines; ++i) (*log)->append(line);
+  const auto took = std::chrono::steady_clock::now() - started;
+  // 20,000 copies into memory; a wait on the stalled write would never end.
+  CHECK(took < std::chrono::seconds(5));
+  const uint64_t buffered = (64 * 1024) / (line.size() + 1);
+  CHECK(full.value() >= kLines - buffered);
+  CHECK(full.value() <= kLines);
+  CHECK((*log)->flush(200) == false);  // the output still takes nothing
+  {
+    std::lock_guard<std::mutex> lock(g_stall_mu);
+    g_stalled = false;
+  }
+  g_stall_cv.notify_all();
+  CHECK((*log)->flush());
+  (*log)->close();
+  // One line when the drops began and one at close with the rest: never one per line.
+  CHECK(stderr_lines.count({"event=revocation_log_dropped"}) >= 1);
+  CHECK(stderr_lines.count({"event=revocation_log_dropped"}) <= 2);
+}
+
+}  // namespace
+}  // namespace ocsp
