@@ -156,6 +156,7 @@ struct RevocationLog::Shared {
   // Writer thread only.
   int fd;
   bool failing = false;  // in a streak of failed writes (logged once)
+  bool torn = false;     // the output ends in a line fragment that could not be cut off
 
   std::atomic<uint64_t> dropped_buffer_full{0};
   std::atomic<uint64_t> dropped_write_failed{0};
@@ -211,6 +212,7 @@ void RevocationLog::Shared::takeNextFd() {
   fd = next_fd;
   next_fd = -1;
   failing = false;
+  torn = false;  // a new file starts at a line boundary
 }
 
 void RevocationLog::Shared::writeBatch(const std::string& batch) {
@@ -224,12 +226,30 @@ void RevocationLog::Shared::writeBatch(const std::string& batch) {
     return 0;
   };
   size_t done = 0;
-  const int err = writeAll(batch, &done);
+  int err = 0;
+  if (torn) {
+    // Ends the fragment left by an earlier failure, so that no record is glued to it.
+    size_t newline = 0;
+    err = writeAll("\n", &newline);
+    if (err == 0) torn = false;
+  }
+  if (err == 0) err = writeAll(batch, &done);
   if (err == 0) {
     failing = false;
     return;
   }
-  const size_t lost = countLines(std::string_view(batch).substr(done));
+  // Keep whole lines only: a line the write stopped inside is cut off again when it is the
+  // end of a file we can truncate; otherwise the next write starts on a new line.
+  const size_t last_newline = done == 0 ? std::string::npos : batch.rfind('\n', done - 1);
+  const size_t whole = last_newline == std::string::npos ? 0 : last_newline + 1;
+  const auto fragment = static_cast<off_t>(done - whole);
+  if (fragment > 0) {
+    const off_t here = ::lseek(fd, 0, SEEK_CUR);
+    const off_t end = ::lseek(fd, 0, SEEK_END);
+    // Only our own tail: another writer sharing the descriptor may have appended after it.
+    if (here < 0 || here != end || ::ftruncate(fd, end - fragment) != 0) torn = true;
+  }
+  const size_t lost = countLines(std::string_view(batch).substr(whole));
   lostLines(lost, options.dropped_write_failed, dropped_write_failed);
   if (!failing) {
     logEvent(LogLevel::Error, "revocation_log_write_failed",

@@ -24,6 +24,10 @@
 //     a disk that stalls costs log lines, never answers.
 //   - One writer thread owns the output: it takes the whole pending buffer when 64 KiB are
 //     pending or once a second, and writes it with the mutex released.
+//   - Whole lines or none: when a write stops part-way through a line (ENOSPC, EIO), the
+//     fragment is cut off again (ftruncate back to the last full line); where that is not
+//     possible (a pipe), the next write starts with '\n' so that no record is glued to the
+//     fragment. Lines not written are dropped and counted.
 //   - Drops are counted in ocsp_proxy_revocation_log_dropped_total{reason} (buffer_full |
 //     write_failed) and logged as event=revocation_log_dropped at most once per 10 s with the
 //     number since the previous such line; a failed write is also logged once per failure

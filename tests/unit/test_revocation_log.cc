@@ -1,6 +1,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 // The revocation log's writer (proxy/revocation_log.h): append() never waits on the output,
-// the buffer is bounded and drops are counted.
+// the buffer is bounded and drops are counted, and only whole lines reach the file when the
+// disk fills up (every line stays readable by `ocsp-proxy report`).
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -54,6 +55,28 @@ std::string recordLine(int n) {
   return formatRevocationRecord(r);
 }
 
+std::vector<std::string> linesOf(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// A disk with `g_space` bytes left: a write takes what fits and then fails with ENOSPC, as
+// write(2) does on a full file system.
+std::atomic<long> g_space{0};
+ssize_t writeToSmallDisk(int fd, const void* data, size_t size) {
+  const long space = g_space.load();
+  if (space <= 0) {
+    errno = ENOSPC;
+    return -1;
+  }
+  const size_t n = std::min(size, static_cast<size_t>(space));
+  ssize_t written = ::write(fd, data, n);
+  if (written > 0) g_space -= written;
+  return written;
+}
+
 // An output nobody reads: every write blocks until the test lets it go.
 std::mutex g_stall_mu;
 std::condition_variable g_stall_cv;
@@ -64,6 +87,80 @@ ssize_t writeToStalledReader(int, const void*, size_t size) {
   ++g_blocked_writes;
   g_stall_cv.wait(lock, [] { return !g_stalled; });
   return static_cast<ssize_t>(size);
+}
+
+TEST_CASE("after the disk filled up, every line of the log is whole and the lost ones are counted") {
+  TempDir dir;
+  const std::string path = (dir.path / "revocations.jsonl").string();
+  Metrics metrics;
+  Counter& failed = metrics.counter(Metric::RevocationLogDropped, {"write_failed"});
+  RevocationLog::Options options;
+  options.write = &writeToSmallDisk;
+  options.dropped_write_failed = &failed;
+  const size_t line_bytes = recordLine(0).size() + 1;
+  g_space = static_cast<long>(line_bytes * 3 + line_bytes / 2);  // room for 3.5 lines
+  auto log = RevocationLog::open(path, options);
+  REQUIRE(log);
+  test::StderrCapture stderr_lines;
+  for (int i = 0; i < 10; ++i) (*log)->append(recordLine(i));
+  REQUIRE((*log)->flush());
+
+  g_space = 1 << 20;  // space was freed
+  for (int i = 10; i < 12; ++i) (*log)->append(recordLine(i));
+  REQUIRE((*log)->flush());
+  (*log)->close();
+
+  const std::vector<std::string> lines = linesOf(test::readFile(path));
+  report::LogRecordParser parser;
+  for (const std::string& line : lines) {
+    report::Answer answer;
+    const report::Problem problem = parser.parse(line, answer);
+    INFO(line);
+    CHECK_MESSAGE(problem.fault == nullptr, report::describe(problem));
+  }
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[0] == recordLine(0));
+  CHECK(lines[2] == recordLine(2));
+  CHECK(lines[3] == recordLine(10));
+  CHECK(lines[4] == recordLine(11));
+  CHECK(failed.value() == 7);
+  CHECK((*log)->dropped() == 7);
+  CHECK(stderr_lines.count({"event=revocation_log_write_failed", "detail=\"No space left on device\""}) == 1);
+  CHECK(stderr_lines.count({"event=revocation_log_dropped"}) >= 1);
+}
+
+TEST_CASE("a line cut off where the file cannot be truncated ends before the next record starts") {
+  // /dev/full-like output that is not a regular file: ftruncate fails, so the next write
+  // must begin on a new line.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const std::string line_path = "/proc/self/fd/" + std::to_string(fds[1]);
+  RevocationLog::Options options;
+  options.write = &writeToSmallDisk;
+  const size_t line_bytes = recordLine(0).size() + 1;
+  g_space = static_cast<long>(line_bytes + line_bytes / 2);
+  auto log = RevocationLog::open(line_path, options);
+  REQUIRE(log);
+  test::StderrCapture quiet;
+  (*log)->append(recordLine(0));
+  (*log)->append(recordLine(1));
+  REQUIRE((*log)->flush());
+  g_space = 1 << 20;
+  (*log)->append(recordLine(2));
+  REQUIRE((*log)->flush());
+  (*log)->close();
+  ::close(fds[1]);
+  std::string text(1 << 16, '\0');
+  const ssize_t n = ::read(fds[0], text.data(), text.size());
+  ::close(fds[0]);
+  REQUIRE(n > 0);
+  text.resize(static_cast<size_t>(n));
+  const std::vector<std::string> lines = linesOf(text);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0] == recordLine(0));
+  CHECK(lines[1] == recordLine(1).substr(0, line_bytes / 2));  // the fragment, on its own
+  CHECK(lines[2] == recordLine(2));
+  CHECK((*log)->dropped() == 1);
 }
 
 TEST_CASE("append never waits for an output that stopped reading; lines past the bound are dropped and counted") {
