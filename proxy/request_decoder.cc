@@ -2,6 +2,9 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
+
+#include <cstring>
 
 #include "core/base64.h"
 
@@ -19,6 +22,16 @@ int digestLength(int nid) {
   return md != nullptr ? EVP_MD_get_size(md) : 0;
 }
 
+bool isReencodedAs(OCSP_REQUEST* req, std::string_view der) {
+  unsigned char* out = nullptr;
+  const int n = i2d_OCSP_REQUEST(req, &out);
+  const bool same = n >= 0 && static_cast<size_t>(n) == der.size() &&
+                    std::memcmp(out, der.data(), der.size()) == 0;
+  OPENSSL_free(out);
+  if (n < 0) ERR_clear_error();
+  return same;
+}
+
 }  // namespace
 
 Result<OcspQuery> decodeOcspDer(std::string_view der) {
@@ -31,6 +44,12 @@ Result<OcspQuery> decodeOcspDer(std::string_view der) {
   }
   if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
     return malformed("trailing_bytes", "bytes after the OCSPRequest");
+  }
+  // RFC 6960 §4.1 (and Appendix B): the request is DER. d2i also takes BER (indefinite
+  // lengths, lengths in more bytes than needed, ...); DER has one encoding per value, so a
+  // request is DER exactly when encoding what was parsed gives back the same bytes.
+  if (!isReencodedAs(req.get(), der)) {
+    return malformed("not_der", "the OCSPRequest is BER, not DER (RFC 6960 §4.1)");
   }
   OcspQuery q;
   q.request_der.assign(der);

@@ -9,8 +9,10 @@
 namespace ocsp {
 
 // A request is malformed (Error category MalformedRequest) when: it is not a DER
-// OCSPRequest, has bytes after the DER, has no CertID, or a CertID uses a hash algorithm we
-// do not know. Signed requests are accepted; their signature is not our business (we do not
+// OCSPRequest (BER such as indefinite or non-minimal lengths is refused too: RFC 6960 §4.1
+// requires DER; checked by encoding the parsed request again and comparing, which costs a
+// few µs, paid only when the request memo (proxy/request_memo.h) does not know the bytes),
+// has bytes after the DER, has no CertID, or a CertID uses a hash algorithm we do not know. Signed requests are accepted; their signature is not our business (we do not
 // require signed requests and never forward them as-is unless nonce passthrough applies).
 Result<OcspQuery> decodeOcspDer(std::string_view der);
 
