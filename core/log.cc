@@ -8,6 +8,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/utf8.h"
+
 namespace ocsp {
 
 namespace {
@@ -23,32 +25,49 @@ const char* levelName(LogLevel l) {
   return "info";
 }
 
+// Plain: printable ASCII but space, '"', '=' and '\\', and well-formed UTF-8 (core/utf8.h).
 bool needsQuotes(std::string_view v) {
   if (v.empty()) return true;
-  for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
-      return true;
+  for (size_t i = 0; i < v.size();) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c < 0x80) {
+      if (c <= 0x20 || c == 0x7f || c == '"' || c == '=' || c == '\\') return true;
+      ++i;
+      continue;
     }
+    const size_t n = utf8SequenceLength(v.substr(i));
+    if (n == 0) return true;
+    i += n;
   }
   return false;
 }
 
+// Quoted values escape '"' and '\\' with a backslash, and control characters and bytes that
+// are not well-formed UTF-8 as \xNN (the rule of core/utf8.h).
 void appendValue(std::string& out, std::string_view v) {
   if (!needsQuotes(v)) {
     out.append(v);
     return;
   }
   out.push_back('"');
-  for (char c : v) {
+  for (size_t i = 0; i < v.size();) {
+    const auto c = static_cast<unsigned char>(v[i]);
     if (c == '"' || c == '\\') {
       out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned char>(c));
-      out.append(buf);
+      out.push_back(static_cast<char>(c));
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      appendByteEscape(out, c);
+      ++i;
+    } else if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+    } else if (const size_t n = utf8SequenceLength(v.substr(i)); n != 0) {
+      out.append(v.substr(i, n));
+      i += n;
     } else {
-      out.push_back(c);
+      appendByteEscape(out, c);
+      ++i;
     }
   }
   out.push_back('"');

@@ -2,6 +2,11 @@
 // Operational log: one logfmt line per event on stderr, written with a single write(2) so
 // lines from different worker threads never interleave.
 //   2026-11-23T10:11:12.345Z level=warn event=validation_failed upstream=digicert reason=...
+// A value is written as it is when it is printable ASCII without space, '"', '=' or '\',
+// or well-formed UTF-8; otherwise it is quoted, with '"' and '\' escaped by a backslash and
+// control characters and bytes that are not well-formed UTF-8 written \xNN (core/utf8.h):
+// a value taken from a client (a URL, a Host header) cannot forge a field, split a line or
+// put raw invalid bytes into the log.
 #include <initializer_list>
 #include <string>
 #include <string_view>

@@ -89,6 +89,32 @@ ssize_t writeToStalledReader(int, const void*, size_t size) {
   return static_cast<ssize_t>(size);
 }
 
+TEST_CASE("an upstream_fqdn with bytes that are not UTF-8 is written as \\xNN and the line stays valid JSON") {
+  CertIdInfo id;
+  id.hash_nid = NID_sha1;
+  id.issuer_key_hash = std::string(20, '\x11');
+  id.serial = "\x0a";
+  RevocationRecord r;
+  r.client = "10.0.0.5:51234";
+  r.upstream = "digicert";
+  r.upstream_fqdn = "ocsp.caf\xe9.test\xff";  // as read from a Redis entry
+  r.issuer = "CN=Soci\xc3\xa9t\xc3\xa9";
+  r.cert_id = &id;
+  r.status = CertStatus::Revoked;
+  r.revocation = Revocation{1'790'000'000, 1};
+  r.source = AnswerSource::Redis;
+  const std::string line = formatRevocationRecord(r);
+  CHECK(line.find("\"upstream_fqdn\":\"ocsp.caf\\\\xe9.test\\\\xff\"") != std::string::npos);
+  report::LogRecordParser parser;
+  report::Answer answer;
+  const report::Problem problem = parser.parse(line, answer);
+  REQUIRE_MESSAGE(problem.fault == nullptr, report::describe(problem));
+  CHECK(answer.status == report::kRevoked);
+  CHECK(answer.fqdn == "ocsp.caf\\xe9.test\\xff");
+  CHECK(answer.issuer == "CN=Soci\xc3\xa9t\xc3\xa9");
+  CHECK_FALSE(answer.invalid_utf8);  // nothing raw left for the report to repair
+}
+
 TEST_CASE("after the disk filled up, every line of the log is whole and the lost ones are counted") {
   TempDir dir;
   const std::string path = (dir.path / "revocations.jsonl").string();
