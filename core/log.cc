@@ -97,8 +97,9 @@ bool parseLogLevel(std::string_view s, LogLevel* out) {
 void setLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 bool logEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
 
-void logEvent(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
-  if (!logEnabled(level)) return;
+namespace {
+void writeEvent(LogLevel level, std::string_view event, std::initializer_list<LogField> fields,
+                uint64_t suppressed) {
   std::string line = rfc3339NowMs();
   line += " level=";
   line += levelName(level);
@@ -110,10 +111,48 @@ void logEvent(LogLevel level, std::string_view event, std::initializer_list<LogF
     line.push_back('=');
     appendValue(line, v);
   }
+  if (suppressed != 0) {
+    line += " suppressed=";
+    line += std::to_string(suppressed);
+  }
   line.push_back('\n');
   // One write per line: lines from different threads never interleave.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
+}
+}  // namespace
+
+void logEvent(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
+  if (!logEnabled(level)) return;
+  writeEvent(level, event, fields, 0);
+}
+
+bool LogRateLimit::admit(int64_t now_ms, uint64_t* suppressed) {
+  const int64_t second = now_ms / 1000;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (second != second_) {
+    second_ = second;
+    lines_ = 0;
+  }
+  if (lines_ >= per_second_) {
+    ++held_;
+    return false;
+  }
+  ++lines_;
+  *suppressed = held_;
+  held_ = 0;
+  return true;
+}
+
+void logEventLimited(LogRateLimit& limit, LogLevel level, std::string_view event,
+                     std::initializer_list<LogField> fields) {
+  if (!logEnabled(level)) return;
+  using namespace std::chrono;
+  const int64_t now_ms =
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  uint64_t suppressed = 0;
+  if (!limit.admit(now_ms, &suppressed)) return;
+  writeEvent(level, event, fields, suppressed);
 }
 
 std::string rfc3339NowMs() {

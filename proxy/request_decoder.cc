@@ -34,7 +34,7 @@ bool isReencodedAs(OCSP_REQUEST* req, std::string_view der) {
 
 }  // namespace
 
-Result<OcspQuery> decodeOcspDer(std::string_view der) {
+Result<OcspQuery> decodeOcspDer(std::string_view der, size_t max_cert_ids) {
   if (der.empty()) return malformed("empty", "empty request body");
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   OcspRequestPtr req(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(der.size())));
@@ -55,6 +55,12 @@ Result<OcspQuery> decodeOcspDer(std::string_view der) {
   q.request_der.assign(der);
   int n = OCSP_request_onereq_count(req.get());
   if (n <= 0) return malformed("no_certid", "request lists no CertID");
+  if (static_cast<size_t>(n) > max_cert_ids) {
+    return malformed("too_many_cert_ids",
+                     "request lists " + std::to_string(n) +
+                         " CertIDs (limits.max_cert_ids_per_request is " +
+                         std::to_string(max_cert_ids) + ")");
+  }
   q.cert_ids.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     OCSP_ONEREQ* one = OCSP_request_onereq_get0(req.get(), i);
@@ -84,7 +90,7 @@ Result<OcspQuery> decodeOcspDer(std::string_view der) {
   return q;
 }
 
-Result<OcspQuery> decodeOcspGetPath(std::string_view path) {
+Result<OcspQuery> decodeOcspGetPath(std::string_view path, size_t max_cert_ids) {
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
   // RFC 5019 §5: the base64 may itself contain '/', so the whole rest of the path is the
   // encoded request. Clients URL-encode it, some only partly; decode escapes first.
@@ -92,7 +98,7 @@ Result<OcspQuery> decodeOcspGetPath(std::string_view path) {
   if (!unescaped) return malformed("bad_escape", "malformed %-escape in GET path");
   auto der = base64Decode(*unescaped);
   if (!der) return malformed("bad_base64", "GET path is not base64");
-  return decodeOcspDer(*der);
+  return decodeOcspDer(*der, max_cert_ids);
 }
 
 }  // namespace ocsp

@@ -3,7 +3,9 @@
 // that are not text (core/utf8.h): well-formed UTF-8 stays, anything else becomes \xNN.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "core/json.h"
 #include "core/log.h"
@@ -53,6 +55,47 @@ TEST_CASE("a JSON string keeps UTF-8 and writes invalid bytes as the text \\xNN"
   CHECK(jsonString("\xf0\x9f\x98\x80") == "\"\xf0\x9f\x98\x80\"");
   CHECK(jsonString("a\nb\x01\x7f") == "\"a\\nb\\u0001\\u007f\"");
   CHECK(jsonString("q\"\\") == "\"q\\\"\\\\\"");
+}
+
+TEST_CASE("a rate-limited event lets out its budget each second and then says how many it held back") {
+  LogRateLimit limit(3);
+  const int64_t t0 = 1'795'000'000'000;
+  uint64_t suppressed = 99;
+  int out = 0;
+  for (int i = 0; i < 100; ++i) {
+    if (limit.admit(t0 + i, &suppressed)) {
+      CHECK(suppressed == 0);
+      ++out;
+    }
+  }
+  CHECK(out == 3);
+  CHECK(limit.admit(t0 + 1'000, &suppressed));
+  CHECK(suppressed == 97);
+  CHECK(limit.admit(t0 + 1'001, &suppressed));
+  CHECK(suppressed == 0);
+}
+
+TEST_CASE("a flood of one event writes its budget of lines, and a later line carries suppressed=K") {
+  LogRateLimit limit;
+  test::StderrCapture capture;
+  for (int i = 0; i < 1000; ++i) {
+    logEventLimited(limit, LogLevel::Warn, "unknown_issuer", {{"serial", std::to_string(i)}});
+  }
+  // A second's budget, or two if the loop crossed a second.
+  const int lines = capture.count({"event=unknown_issuer"});
+  CHECK(lines >= LogRateLimit::kDefaultPerSecond);
+  CHECK(lines <= 2 * LogRateLimit::kDefaultPerSecond);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'100));
+  logEventLimited(limit, LogLevel::Warn, "unknown_issuer", {{"serial", "last"}});
+  CHECK(capture.count({"event=unknown_issuer", "serial=last", "suppressed="}) == 1);
+  // Every event is either a line or counted in a suppressed= of a later line.
+  uint64_t suppressed = 0;
+  const std::string text = capture.text();
+  for (size_t at = text.find(" suppressed="); at != std::string::npos;
+       at = text.find(" suppressed=", at + 1)) {
+    suppressed += std::stoull(text.substr(at + 12));
+  }
+  CHECK(suppressed + static_cast<uint64_t>(lines) == 1000);
 }
 
 TEST_CASE("UTF-8 sequence lengths follow RFC 3629") {

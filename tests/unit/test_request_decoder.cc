@@ -1,8 +1,10 @@
 // Request decoding: POST DER, RFC 5019 GET in both base64 alphabets, garbage, truncated DER.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
+#include <openssl/ocsp.h>
 
 #include "core/base64.h"
+#include "core/ossl.h"
 #include "proxy/request_decoder.h"
 #include "tests/unit/test_util.h"
 
@@ -148,6 +150,40 @@ TEST_CASE("every real DER request in the test data is still accepted") {
         "pyca-cryptography-vectors/ocsp/ocsp-army.valid-req.der"}) {
     CAPTURE(name);
     CHECK(decodeOcspDer(readFile(realData(name))).ok());
+  }
+}
+
+// A DER request listing `n` copies of the CertID of a real request.
+std::string requestWith(int n) {
+  const std::string real = readFile(realData("aws-lc-ocsp/ocsp_request_no_nonce.der"));
+  const auto* p = reinterpret_cast<const unsigned char*>(real.data());
+  OcspRequestPtr from(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(real.size())));
+  REQUIRE(from);
+  OCSP_CERTID* id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(from.get(), 0));
+  OcspRequestPtr req(OCSP_REQUEST_new());
+  for (int i = 0; i < n; ++i) REQUIRE(OCSP_request_add0_id(req.get(), OCSP_CERTID_dup(id)));
+  unsigned char* der = nullptr;
+  const int len = i2d_OCSP_REQUEST(req.get(), &der);
+  REQUIRE(len > 0);
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+TEST_CASE("a request with more CertIDs than the limit is malformed, saying the limit") {
+  CHECK(decodeOcspDer(requestWith(16), 16).ok());
+  CHECK(decodeOcspDer(requestWith(230)).ok());  // no limit given
+  for (int n : {17, 230}) {
+    CAPTURE(n);
+    auto q = decodeOcspDer(requestWith(n), 16);
+    REQUIRE_FALSE(q.ok());
+    CHECK(q.error().category == ErrorCategory::MalformedRequest);
+    CHECK(q.error().code == "too_many_cert_ids");
+    CHECK(q.error().detail == "request lists " + std::to_string(n) +
+                                  " CertIDs (limits.max_cert_ids_per_request is 16)");
+    auto get = decodeOcspGetPath("/" + toBase64Url(base64Encode(requestWith(n))), 16);
+    REQUIRE_FALSE(get.ok());
+    CHECK(get.error().code == "too_many_cert_ids");
   }
 }
 
