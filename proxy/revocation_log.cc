@@ -139,7 +139,7 @@ struct RevocationLog::Shared {
 
   const std::string path;
   Options options;
-  const size_t flush_at_bytes;  // pending bytes that wake the writer before its second
+  const size_t flush_at_bytes;  // pending bytes that wake the writer before its 1 s round
 
   std::mutex mu;
   std::condition_variable wake;      // to the writer: lines to write, a flush, a reopen, stop

@@ -17,13 +17,17 @@
 //   validation        "ok" | "unvalidated" | "error:<code>"
 //   issuer_revoked    true when the issuer is a watched intermediate found revoked
 //   latency_ms        integer
+// Strings are JSON (RFC 8259) with the escaping rule of core/utf8.h: a byte that is not
+// well-formed UTF-8 (an upstream_fqdn read from Redis, say) is the text \xNN, so every line
+// stays valid JSON that `ocsp-proxy report` reads.
 // Writing (workers never wait on the log's output):
 //   - append() copies the line into a pending buffer under a mutex held only for that copy.
 //     The buffer is bounded (limits.revocation_log_buffer): a line that does not fit is
 //     dropped and counted, so a reader that stopped reading (stdout into a stalled pipe) or
 //     a disk that stalls costs log lines, never answers.
-//   - One writer thread owns the output: it takes the whole pending buffer when 64 KiB are
-//     pending or once a second, and writes it with the mutex released.
+//   - One writer thread owns the output: it takes the whole pending buffer when 64 KiB (or
+//     half the bound, if smaller) are pending or once a second, and writes it with the mutex
+//     released.
 //   - Whole lines or none: when a write stops part-way through a line (ENOSPC, EIO), the
 //     fragment is cut off again (ftruncate back to the last full line); where that is not
 //     possible (a pipe), the next write starts with '\n' so that no record is glued to the
@@ -35,8 +39,8 @@
 //   - reopen() (SIGHUP/SIGUSR1, after logrotate moved the file) opens the path again at once
 //     and hands the new descriptor to the writer; lines still pending go to the new file.
 //   - close() (at exit, also from the destructor) writes what is pending and waits for it at
-//     most kCloseTimeoutMs: a stalled reader cannot hold up the exit; what it did not take is
-//     counted as dropped.
+//     most kCloseTimeoutMs: a stalled reader cannot hold up the exit; the lines it did not
+//     take are logged (event=revocation_log_unflushed lines=N).
 // Output "-" is stdout.
 #include <sys/types.h>
 
