@@ -210,6 +210,8 @@ const Schema<Limits>& limitsSchema() {
       field("rate_per_client", &Limits::rate_per_client, integer(0, 1'000'000)),
       field("rate_burst", &Limits::rate_burst, integer(0, 1'000'000)),
       field("drain_timeout", &Limits::drain_timeout_ms, timeoutMs),
+      field("revocation_log_buffer", &Limits::revocation_log_buffer, sizeValue),
+      field("max_cert_ids_per_request", &Limits::max_cert_ids_per_request, integer(1, 10'000)),
   };
   return schema;
 }

@@ -39,6 +39,16 @@ struct Limits {
   // limits.drain_timeout: on SIGTERM or a reload, how long requests in flight may take to
   // finish before their worker stops anyway.
   int64_t drain_timeout_ms = 10'000;
+  // limits.revocation_log_buffer: revocation-log lines waiting for the writer thread; lines
+  // beyond it are dropped and counted, so a stalled output never stops answers. Read at
+  // start only.
+  size_t revocation_log_buffer = 8u << 20;
+  // limits.max_cert_ids_per_request: CertIDs one OCSP request may list; more is answered
+  // malformedRequest. RFC 5019 §2.1.1 clients send exactly one and RFC 6960 sets no bound;
+  // 16 leaves room for a client that checks a whole chain (or a few certificates of one
+  // issuer) at once, while one request can no longer make hundreds of revocation-log lines
+  // or lookups (a 16 KiB body holds about 230 CertIDs).
+  int64_t max_cert_ids_per_request = 16;
 };
 
 struct IssuerCert {

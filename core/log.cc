@@ -8,6 +8,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/utf8.h"
+
 namespace ocsp {
 
 namespace {
@@ -23,32 +25,49 @@ const char* levelName(LogLevel l) {
   return "info";
 }
 
+// Plain: printable ASCII but space, '"', '=' and '\\', and well-formed UTF-8 (core/utf8.h).
 bool needsQuotes(std::string_view v) {
   if (v.empty()) return true;
-  for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
-      return true;
+  for (size_t i = 0; i < v.size();) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c < 0x80) {
+      if (c <= 0x20 || c == 0x7f || c == '"' || c == '=' || c == '\\') return true;
+      ++i;
+      continue;
     }
+    const size_t n = utf8SequenceLength(v.substr(i));
+    if (n == 0) return true;
+    i += n;
   }
   return false;
 }
 
+// Quoted values escape '"' and '\\' with a backslash, and control characters and bytes that
+// are not well-formed UTF-8 as \xNN (the rule of core/utf8.h).
 void appendValue(std::string& out, std::string_view v) {
   if (!needsQuotes(v)) {
     out.append(v);
     return;
   }
   out.push_back('"');
-  for (char c : v) {
+  for (size_t i = 0; i < v.size();) {
+    const auto c = static_cast<unsigned char>(v[i]);
     if (c == '"' || c == '\\') {
       out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned char>(c));
-      out.append(buf);
+      out.push_back(static_cast<char>(c));
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      appendByteEscape(out, c);
+      ++i;
+    } else if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+    } else if (const size_t n = utf8SequenceLength(v.substr(i)); n != 0) {
+      out.append(v.substr(i, n));
+      i += n;
     } else {
-      out.push_back(c);
+      appendByteEscape(out, c);
+      ++i;
     }
   }
   out.push_back('"');
@@ -78,8 +97,9 @@ bool parseLogLevel(std::string_view s, LogLevel* out) {
 void setLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 bool logEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
 
-void logEvent(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
-  if (!logEnabled(level)) return;
+namespace {
+void writeEvent(LogLevel level, std::string_view event, std::initializer_list<LogField> fields,
+                uint64_t suppressed) {
   std::string line = rfc3339NowMs();
   line += " level=";
   line += levelName(level);
@@ -91,10 +111,48 @@ void logEvent(LogLevel level, std::string_view event, std::initializer_list<LogF
     line.push_back('=');
     appendValue(line, v);
   }
+  if (suppressed != 0) {
+    line += " suppressed=";
+    line += std::to_string(suppressed);
+  }
   line.push_back('\n');
   // One write per line: lines from different threads never interleave.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
+}
+}  // namespace
+
+void logEvent(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
+  if (!logEnabled(level)) return;
+  writeEvent(level, event, fields, 0);
+}
+
+bool LogRateLimit::admit(int64_t now_ms, uint64_t* suppressed) {
+  const int64_t second = now_ms / 1000;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (second != second_) {
+    second_ = second;
+    lines_ = 0;
+  }
+  if (lines_ >= per_second_) {
+    ++held_;
+    return false;
+  }
+  ++lines_;
+  *suppressed = held_;
+  held_ = 0;
+  return true;
+}
+
+void logEventLimited(LogRateLimit& limit, LogLevel level, std::string_view event,
+                     std::initializer_list<LogField> fields) {
+  if (!logEnabled(level)) return;
+  using namespace std::chrono;
+  const int64_t now_ms =
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  uint64_t suppressed = 0;
+  if (!limit.admit(now_ms, &suppressed)) return;
+  writeEvent(level, event, fields, suppressed);
 }
 
 std::string rfc3339NowMs() {

@@ -80,6 +80,9 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
     "1 if an issuer certificate expires within watch.expiry_warning, else 0.")                    \
   X(LimitRejections, Counter, "ocsp_proxy_limit_rejections_total", ("limit"), {},                 \
     "Requests or connections rejected by a configured limit, by limit.")                          \
+  X(RevocationLogDropped, Counter, "ocsp_proxy_revocation_log_dropped_total", ("reason"), {},   \
+    "Revocation-log lines not written, by reason (buffer_full: the output did not keep up; "    \
+    "write_failed: the write failed, e.g. ENOSPC).")                                              \
   X(ConfigReloads, Counter, "ocsp_proxy_config_reloads_total", ("result"), {},                    \
     "Config reloads on SIGHUP: ok, or failed (the running config was kept).")                    \
   X(HeapBytes, Gauge, "ocsp_proxy_heap_bytes", ("state"), {},                                     \

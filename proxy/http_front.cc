@@ -104,8 +104,21 @@ bool hostHeaderAgrees(const HttpExchange& ex, const HttpUrl& url, std::string* s
 }
 
 // ocsp_proxy_limit_rejections_total{limit}, in HttpFront::limit_rejections_ order.
-enum LimitIndex { kLimitConnections, kLimitHeaders, kLimitHeaderBytes, kLimitBody, kLimitRate };
-constexpr const char* kLimitNames[] = {"connections", "headers", "header_bytes", "body", "rate"};
+enum LimitIndex {
+  kLimitConnections,
+  kLimitHeaders,
+  kLimitHeaderBytes,
+  kLimitBody,
+  kLimitRate,
+  kLimitCertIds
+};
+constexpr const char* kLimitNames[] = {"connections", "headers", "header_bytes",
+                                       "body",        "rate",    "cert_ids"};
+
+// Events any client can trigger at will: a global budget of lines each (core/log.h).
+LogRateLimit g_limit_rejected_log;
+LogRateLimit g_forward_refused_log;
+LogRateLimit g_malformed_request_log;
 
 }  // namespace
 
@@ -135,7 +148,9 @@ std::optional<Result<std::shared_ptr<OcspQuery>>> HttpFront::decodeOcspRequest(
   std::string_view request = post ? ex.body() : get_path;
   RequestMemo& memo = post ? post_memo_ : get_memo_;
   if (auto known = memo.take(request)) return Result<std::shared_ptr<OcspQuery>>(std::move(known));
-  Result<OcspQuery> decoded = post ? decodeOcspDer(request) : decodeOcspGetPath(request);
+  const auto max_cert_ids = static_cast<size_t>(d_.config->limits.max_cert_ids_per_request);
+  Result<OcspQuery> decoded = post ? decodeOcspDer(request, max_cert_ids)
+                                   : decodeOcspGetPath(request, max_cert_ids);
   if (!decoded) return Result<std::shared_ptr<OcspQuery>>(decoded.error());
   auto query = std::make_shared<OcspQuery>(std::move(decoded).value());
   memo.remember(request, query);
@@ -144,8 +159,9 @@ std::optional<Result<std::shared_ptr<OcspQuery>>> HttpFront::decodeOcspRequest(
 
 void HttpFront::rejectByLimit(HttpExchange& ex, int limit, int code, const char* reason_phrase,
                               const std::string& detail) {
-  logEvent(LogLevel::Warn, "limit_rejected",
-           {{"client", std::string(ex.peer())}, {"limit", kLimitNames[limit]}, {"detail", detail}});
+  logEventLimited(g_limit_rejected_log, LogLevel::Warn, "limit_rejected",
+                  {{"client", std::string(ex.peer())}, {"limit", kLimitNames[limit]},
+                   {"detail", detail}});
   if (d_.metrics != nullptr) limit_rejections_[limit]->inc();
   sendText(ex, code, reason_phrase, detail);
 }
@@ -198,9 +214,9 @@ void HttpFront::count(Mode mode, int result_index) {
 void HttpFront::refuse(HttpExchange& ex, int code, const char* reason_phrase,
                        const std::string& reason, const std::string& host,
                        const std::string& detail) {
-  logEvent(LogLevel::Warn, "forward_refused",
-           {{"client", std::string(ex.peer())}, {"reason", reason}, {"host", host},
-            {"detail", detail}});
+  logEventLimited(g_forward_refused_log, LogLevel::Warn, "forward_refused",
+                  {{"client", std::string(ex.peer())}, {"reason", reason}, {"host", host},
+                   {"detail", detail}});
   if (d_.metrics != nullptr) d_.metrics->counter(Metric::ForwardRefused, {reason}).inc();
   sendText(ex, code, reason_phrase, "refused: " + detail);
 }
@@ -211,9 +227,9 @@ void HttpFront::onRequest(HttpExchange& ex) {
   const std::string_view method = ex.method();
   if (method == "CONNECT") {
     // Tunnels would let clients reach anything over TLS; we only proxy plain http.
-    logEvent(LogLevel::Warn, "forward_refused",
-             {{"client", std::string(ex.peer())}, {"reason", "connect"},
-              {"host", std::string(ex.target())}});
+    logEventLimited(g_forward_refused_log, LogLevel::Warn, "forward_refused",
+                    {{"client", std::string(ex.peer())}, {"reason", "connect"},
+                     {"host", std::string(ex.target())}});
     if (d_.metrics != nullptr) d_.metrics->counter(Metric::ForwardRefused, {"connect"}).inc();
     methodNotAllowed(ex, "GET, HEAD, POST",
                      "CONNECT is not supported: only http:// OCSP and CRL URLs of allowed hosts "
@@ -285,8 +301,16 @@ void HttpFront::lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> 
                            int64_t started_ms, const ForwardTarget* forward) {
   if (!decoded) {
     const Error& err = decoded.error();
-    logEvent(LogLevel::Info, "malformed_request",
-             {{"client", std::string(ex.peer())}, {"reason", err.code}, {"detail", err.detail}});
+    if (err.code == "too_many_cert_ids") {
+      logEventLimited(g_limit_rejected_log, LogLevel::Warn, "limit_rejected",
+                      {{"client", std::string(ex.peer())}, {"limit", kLimitNames[kLimitCertIds]},
+                       {"detail", err.detail}});
+      if (d_.metrics != nullptr) limit_rejections_[kLimitCertIds]->inc();
+    } else {
+      logEventLimited(g_malformed_request_log, LogLevel::Info, "malformed_request",
+                      {{"client", std::string(ex.peer())}, {"reason", err.code},
+                       {"detail", err.detail}});
+    }
     count(forward != nullptr ? Mode::Forward : Mode::Responder, kMalformed);
     sendOcspError(ex, ocspStatusFor(err.category));
     return;

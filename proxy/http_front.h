@@ -21,8 +21,12 @@
 //        limits.max_header_bytes
 //   413  a body over limits.max_request_bytes
 //   429  more requests per second from one address than limits.rate_per_client (Retry-After)
+// A request listing more CertIDs than limits.max_cert_ids_per_request gets OCSP
+// malformedRequest (limit cert_ids).
 // Each refusal by a limit is logged (event=limit_rejected) and counted in
-// ocsp_proxy_limit_rejections_total{limit}. The connection layer (proxy/http_server.h) finds
+// ocsp_proxy_limit_rejections_total{limit}. Events a client can trigger at will
+// (limit_rejected, forward_refused, malformed_request) are logged within a global budget per
+// event (core/log.h LogRateLimit: 10 lines a second, then suppressed=K on a later line). The connection layer (proxy/http_server.h) finds
 // the first four while reading the request and answers protocol errors (400, 417, 501, 505)
 // itself; it drops clients idle past limits.client_timeout.
 // OCSP answers are HTTP 200 with an OCSPResponse body: the answer, or an unsigned error
@@ -112,8 +116,9 @@ class HttpFront final : public HttpHandler {
   Counter* hits_[3] = {};                // memory, redis, stale
   Counter* misses_ = nullptr;
   Counter* coalesced_ = nullptr;
-  static constexpr int kLimits = 5;
-  Counter* limit_rejections_[kLimits] = {};  // connections, headers, header_bytes, body, rate
+  static constexpr int kLimits = 6;
+  // connections, headers, header_bytes, body, rate, cert_ids
+  Counter* limit_rejections_[kLimits] = {};
   RequestMemo post_memo_;
   RequestMemo get_memo_;
 };

@@ -5,15 +5,28 @@
 namespace ocsp {
 
 namespace {
-void logUnknownIssuer(const OcspQuery& query, const CertIdInfo& id, const char* action) {
-  logEvent(LogLevel::Warn, "unknown_issuer",
-           {{"client", query.client},
-            {"mode", query.forward_upstream ? "forward" : "responder"},
-            {"hash", OBJ_nid2sn(id.hash_nid)},
-            {"issuer_key_hash", toHex(id.issuer_key_hash)},
-            {"serial", toHex(id.serial)},
-            {"action", action}});
+
+// Client-triggered warnings: a global budget of lines each (core/log.h).
+LogRateLimit g_unknown_issuer_log;
+LogRateLimit g_mixed_issuers_log;
+LogRateLimit g_distrusted_issuer_log;
+LogRateLimit g_revoked_issuer_log;
+
+// One line per request, naming its first CertID of an unknown issuer and how many of its
+// CertIDs have one.
+void logUnknownIssuer(const OcspQuery& query, const CertIdInfo& id, size_t unknown,
+                      const char* action) {
+  logEventLimited(g_unknown_issuer_log, LogLevel::Warn, "unknown_issuer",
+                  {{"client", query.client},
+                   {"mode", query.forward_upstream ? "forward" : "responder"},
+                   {"hash", OBJ_nid2sn(id.hash_nid)},
+                   {"issuer_key_hash", toHex(id.issuer_key_hash)},
+                   {"serial", toHex(id.serial)},
+                   {"unknown_cert_ids", std::to_string(unknown)},
+                   {"cert_ids", std::to_string(query.cert_ids.size())},
+                   {"action", action}});
 }
+
 }  // namespace
 
 std::shared_ptr<const Route> PolicySource::forwardRoute(const OcspQuery& query,
@@ -39,7 +52,9 @@ void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
     bool mixed = false;
     if (!found) {
       if (!forward) {
-        logUnknownIssuer(*query, id, "unauthorized");
+        size_t unknown = 0;
+        for (const auto& other : query->cert_ids) unknown += index_.find(other) ? 0 : 1;
+        logUnknownIssuer(*query, id, unknown, "unauthorized");
         done(makeError(ErrorCategory::Unauthorized, "unknown_issuer",
                        "no configured issuer matches issuerKeyHash " + toHex(id.issuer_key_hash)));
         return;
@@ -48,7 +63,6 @@ void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
         mixed = true;
       } else if (unknown == nullptr) {
         unknown = &id;
-        logUnknownIssuer(*query, id, "complete");
       } else {
         mixed = unknown->issuer_key_hash != id.issuer_key_hash ||
                 unknown->issuer_name_hash != id.issuer_name_hash ||
@@ -59,18 +73,21 @@ void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
       if (!route) route = std::move(found);
     }
     if (mixed) {
-      logEvent(LogLevel::Warn, "mixed_issuers", {{"client", query->client}});
+      logEventLimited(g_mixed_issuers_log, LogLevel::Warn, "mixed_issuers",
+                      {{"client", query->client}});
       done(makeError(ErrorCategory::Unauthorized, "mixed_issuers",
                      "request mixes certificates of different issuers"));
       return;
     }
   }
+  // Forward mode: every CertID has the unknown issuer (else they were mixed).
+  if (unknown != nullptr) logUnknownIssuer(*query, *unknown, query->cert_ids.size(), "complete");
   // Routed before the checks below, so that a refusal is logged with its issuer.
   query->route = forward ? forwardRoute(*query, route) : route;
   if (route && !route->distrusted_as.empty()) {
-    logEvent(LogLevel::Warn, "distrusted_issuer",
-             {{"client", query->client}, {"issuer", route->issuer_name},
-              {"distrust", route->distrusted_as}});
+    logEventLimited(g_distrusted_issuer_log, LogLevel::Warn, "distrusted_issuer",
+                    {{"client", query->client}, {"issuer", route->issuer_name},
+                     {"distrust", route->distrusted_as}});
     done(makeError(ErrorCategory::Unauthorized, "distrusted_issuer",
                    route->issuer_name + " is distrusted (" + route->distrusted_as + ")"));
     return;
@@ -79,8 +96,9 @@ void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
       config_->watch.on_revoked_issuer == conf::RevokedIssuerPolicy::Refuse) {
     std::string revoked = watch_->revokedName(route->issuer.get());
     if (!revoked.empty()) {
-      logEvent(LogLevel::Warn, "revoked_issuer_refused",
-               {{"client", query->client}, {"issuer", route->issuer_name}, {"watch", revoked}});
+      logEventLimited(g_revoked_issuer_log, LogLevel::Warn, "revoked_issuer_refused",
+                      {{"client", query->client}, {"issuer", route->issuer_name},
+                       {"watch", revoked}});
       done(makeError(ErrorCategory::Unauthorized, "issuer_revoked",
                      route->issuer_name + " is revoked (watched as " + revoked + ")"));
       return;

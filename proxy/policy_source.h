@@ -12,6 +12,10 @@
 //   - an issuer that is a watched intermediate found revoked, under
 //     watch.on_revoked_issuer: refuse -> unauthorized, event=revoked_issuer_refused;
 //   - nonce policy: with `passthrough`, a request carrying a nonce bypasses the cache.
+// Logging: one line per request at most for its unknown issuers (the first such CertID, with
+// unknown_cert_ids and cert_ids counts), and every warning here is one a client can trigger
+// at will, so each event has a global budget of lines (core/log.h LogRateLimit: 10 a second,
+// then suppressed=K).
 #include <memory>
 
 #include "conf/config.h"

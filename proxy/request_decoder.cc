@@ -2,6 +2,9 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
+
+#include <cstring>
 
 #include "core/base64.h"
 
@@ -19,9 +22,19 @@ int digestLength(int nid) {
   return md != nullptr ? EVP_MD_get_size(md) : 0;
 }
 
+bool isReencodedAs(OCSP_REQUEST* req, std::string_view der) {
+  unsigned char* out = nullptr;
+  const int n = i2d_OCSP_REQUEST(req, &out);
+  const bool same = n >= 0 && static_cast<size_t>(n) == der.size() &&
+                    std::memcmp(out, der.data(), der.size()) == 0;
+  OPENSSL_free(out);
+  if (n < 0) ERR_clear_error();
+  return same;
+}
+
 }  // namespace
 
-Result<OcspQuery> decodeOcspDer(std::string_view der) {
+Result<OcspQuery> decodeOcspDer(std::string_view der, size_t max_cert_ids) {
   if (der.empty()) return malformed("empty", "empty request body");
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   OcspRequestPtr req(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(der.size())));
@@ -32,10 +45,22 @@ Result<OcspQuery> decodeOcspDer(std::string_view der) {
   if (p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
     return malformed("trailing_bytes", "bytes after the OCSPRequest");
   }
+  // RFC 6960 §4.1 (and Appendix B): the request is DER. d2i also takes BER (indefinite
+  // lengths, lengths in more bytes than needed, ...); DER has one encoding per value, so a
+  // request is DER exactly when encoding what was parsed gives back the same bytes.
+  if (!isReencodedAs(req.get(), der)) {
+    return malformed("not_der", "the OCSPRequest is BER, not DER (RFC 6960 §4.1)");
+  }
   OcspQuery q;
   q.request_der.assign(der);
   int n = OCSP_request_onereq_count(req.get());
   if (n <= 0) return malformed("no_certid", "request lists no CertID");
+  if (static_cast<size_t>(n) > max_cert_ids) {
+    return malformed("too_many_cert_ids",
+                     "request lists " + std::to_string(n) +
+                         " CertIDs (limits.max_cert_ids_per_request is " +
+                         std::to_string(max_cert_ids) + ")");
+  }
   q.cert_ids.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     OCSP_ONEREQ* one = OCSP_request_onereq_get0(req.get(), i);
@@ -72,7 +97,7 @@ Result<OcspQuery> decodeOcspDer(std::string_view der) {
   return q;
 }
 
-Result<OcspQuery> decodeOcspGetPath(std::string_view path) {
+Result<OcspQuery> decodeOcspGetPath(std::string_view path, size_t max_cert_ids) {
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
   // RFC 5019 §5: the base64 may itself contain '/', so the whole rest of the path is the
   // encoded request. Clients URL-encode it, some only partly; decode escapes first.
@@ -80,7 +105,7 @@ Result<OcspQuery> decodeOcspGetPath(std::string_view path) {
   if (!unescaped) return malformed("bad_escape", "malformed %-escape in GET path");
   auto der = base64Decode(*unescaped);
   if (!der) return malformed("bad_base64", "GET path is not base64");
-  return decodeOcspDer(*der);
+  return decodeOcspDer(*der, max_cert_ids);
 }
 
 }  // namespace ocsp

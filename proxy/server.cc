@@ -231,6 +231,9 @@ std::vector<std::string> keepRestartOnlyFields(conf::Config& fresh, const conf::
        fresh.crl.memory_bytes == running.crl.memory_bytes);
   keep(fresh.revocation_log, running.revocation_log, "revocation_log",
        fresh.revocation_log == running.revocation_log);
+  keep(fresh.limits.revocation_log_buffer, running.limits.revocation_log_buffer,
+       "limits.revocation_log_buffer",
+       fresh.limits.revocation_log_buffer == running.limits.revocation_log_buffer);
   return kept;
 }
 
@@ -361,10 +364,6 @@ void onSignal(evutil_socket_t sig, short, void* arg) {
   loop->drainAll(false);
 }
 
-void onFlushTimer(evutil_socket_t, short, void* log) {
-  static_cast<RevocationLog*>(log)->flush();
-}
-
 }  // namespace
 
 int runServer(std::shared_ptr<const conf::Config> config) {
@@ -388,7 +387,13 @@ int runServer(std::shared_ptr<const conf::Config> config) {
     persistent.listen_fds.push_back(*fd);
   }
   if (!config->revocation_log.empty()) {
-    auto opened = RevocationLog::open(config->revocation_log);
+    RevocationLog::Options options;
+    options.max_pending_bytes = config->limits.revocation_log_buffer;
+    options.dropped_buffer_full =
+        &persistent.metrics.counter(Metric::RevocationLogDropped, {"buffer_full"});
+    options.dropped_write_failed =
+        &persistent.metrics.counter(Metric::RevocationLogDropped, {"write_failed"});
+    auto opened = RevocationLog::open(config->revocation_log, options);
     if (!opened) {
       logEvent(LogLevel::Error, "revocation_log_failed", {{"detail", opened.error().detail}});
       return 1;
@@ -446,12 +451,6 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   loop.reaper.reset(event_new(loop.base.get(), -1, EV_PERSIST, &onReap, &loop));
   timeval reap_every{0, 50'000};
   event_add(loop.reaper.get(), &reap_every);
-  EventPtr flush_timer;
-  if (RevocationLog* log = persistent.revocation_log.get()) {
-    flush_timer.reset(event_new(loop.base.get(), -1, EV_PERSIST, &onFlushTimer, log));
-    timeval second{1, 0};
-    event_add(flush_timer.get(), &second);
-  }
 
   const Generation& gen = *loop.current;
   logEvent(LogLevel::Info, "listening",
@@ -477,7 +476,8 @@ int runServer(std::shared_ptr<const conf::Config> config) {
 
   loop.retiring.clear();
   loop.current.reset();
-  if (persistent.revocation_log) persistent.revocation_log->flush();
+  // Its writer thread writes what is pending; a stalled output cannot hold up the exit.
+  if (persistent.revocation_log) persistent.revocation_log->close();
   logEvent(LogLevel::Info, "stopped");
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "core/log.h"
+#include "core/utf8.h"
 
 namespace ocsp::report {
 namespace {
@@ -125,7 +126,6 @@ constexpr Fault kNotObject = "not a JSON object";
 constexpr Fault kTruncated = "truncated JSON";
 constexpr Fault kSyntax = "JSON syntax error";
 constexpr Fault kBadEscape = "bad escape";
-constexpr Fault kBadUtf8 = "invalid UTF-8";
 constexpr Fault kControlChar = "control character in string";
 constexpr Fault kTooDeep = "nesting too deep";
 constexpr Fault kDuplicate = "duplicate field";
@@ -143,31 +143,6 @@ void appendUtf8(std::string& out, uint32_t cp) {
   }
 }
 
-// Length of the well-formed UTF-8 sequence at s[0] (RFC 3629 §4), 0 if ill-formed.
-size_t utf8Length(std::string_view s) {
-  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = b(0);
-  size_t n = 4;
-  unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range (Table 3-7 of Unicode)
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    lo = c == 0xE0 ? 0xA0 : 0x80;
-    hi = c == 0xED ? 0x9F : 0xBF;  // no surrogates
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    lo = c == 0xF0 ? 0x90 : 0x80;
-    hi = c == 0xF4 ? 0x8F : 0xBF;  // nothing past U+10FFFF
-  } else {
-    return 0;
-  }
-  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
-  for (size_t i = 2; i < n; ++i) {
-    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
-  }
-  return n;
-}
-
 // Bytes a string holds as they are: printable ASCII but '"' and '\\'.
 constexpr std::array<bool, 256> kPlain = [] {
   std::array<bool, 256> t{};
@@ -180,9 +155,12 @@ constexpr std::array<bool, 256> kPlain = [] {
 class LineParser {
  public:
   // The views in `values` live until the next call.
+  bool invalidUtf8() const { return invalid_utf8_; }
+
   Problem parse(std::string_view line, Values& values) {
     s_ = line;
     at_ = 0;
+    invalid_utf8_ = false;
     values.fill(Value{});
     skipSpace();
     if (at_ == s_.size() || s_[at_] != '{') return {kNotObject};
@@ -271,8 +249,17 @@ class LineParser {
         }
         continue;
       }
-      const size_t n = utf8Length(s_.substr(at_));
-      if (n == 0) return kBadUtf8;
+      const size_t n = utf8SequenceLength(s_.substr(at_));
+      if (n == 0) {
+        // Raw bytes that are not UTF-8 (written by proxies before they escaped them): shown
+        // as \xNN, the form the proxy writes now (core/utf8.h), and counted by the caller.
+        if (!escaped) scratch->assign(s_.substr(start, at_ - start));
+        escaped = true;
+        appendByteEscape(*scratch, c);
+        invalid_utf8_ = true;
+        ++at_;
+        continue;
+      }
       if (escaped) scratch->append(s_.substr(at_, n));
       at_ += n;
     }
@@ -399,6 +386,7 @@ class LineParser {
 
   std::string_view s_;
   size_t at_ = 0;
+  bool invalid_utf8_ = false;
   std::array<std::string, kFieldCount> scratch_;
   std::string key_scratch_;
   std::string ignored_scratch_;
@@ -483,6 +471,7 @@ LogRecordParser::~LogRecordParser() = default;
 Problem LogRecordParser::parse(std::string_view line, Answer& answer) {
   Problem p = impl_->parser.parse(line, impl_->values);
   if (!p.fault) p = checkAnswer(impl_->values, answer);
+  answer.invalid_utf8 = impl_->parser.invalidUtf8();
   return p;
 }
 

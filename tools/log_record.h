@@ -1,8 +1,12 @@
 #pragma once
 // One revocation-log line (DESIGN.md §7) -> one checked answer, for `ocsp-proxy report`.
 //
-// Strict RFC 8259 for a line holding one object: valid UTF-8 (RFC 3629), known escapes only,
-// paired \u surrogates, no control characters in strings, nothing after the object. Known
+// Strict RFC 8259 for a line holding one object: known escapes only, paired \u surrogates,
+// no control characters in strings, nothing after the object. One leniency: bytes inside a
+// string that are not well-formed UTF-8 (RFC 3629), which proxies wrote before they escaped
+// them, are taken as the text \xNN (the escaping rule of core/utf8.h) and the answer is
+// flagged (Answer::invalid_utf8), so that such a line, often a revoked answer, is counted
+// and shown rather than skipped. Known
 // fields must appear at most once, with the right type, and hold a value from their
 // enumeration (status, mode, source, validation, RFC 3339 times); unknown members are checked
 // and skipped whatever their shape, up to a fixed nesting depth.
@@ -54,6 +58,7 @@ struct Answer {
   std::optional<std::string_view> reason;
   bool stale = false;
   bool issuer_revoked = false;
+  bool invalid_utf8 = false;  // a string held raw bytes that are not UTF-8, shown as \xNN
 };
 
 // The address in a "client" field, without the port: "10.0.0.5:51234" -> "10.0.0.5",

@@ -25,7 +25,8 @@ constexpr const char* kUsage =
     "Summarises a revocation log (JSON Lines): answers by status and issuer, revoked serials\n"
     "seen, clients still asking about revoked certificates, errors and stale answers by\n"
     "upstream, answers under revoked issuers. FILEs are read in order as one stream; none or\n"
-    "\"-\" reads stdin. Malformed lines are counted and skipped.\n"
+    "\"-\" reads stdin. Malformed lines are counted, named and skipped (a warning on stderr\n"
+    "says how many); raw bytes that are not UTF-8 are shown as \\xNN and counted.\n"
     "\n"
     "Options:\n"
     "  --json          print one JSON object instead of tables\n"
@@ -98,6 +99,7 @@ class Report::Impl {
 
   std::string text() const;
   std::string json() const;
+  uint64_t malformed() const { return malformed_count_; }
 
  private:
   struct IssuerRow {
@@ -153,6 +155,7 @@ class Report::Impl {
     if (text.size() > kMaxLineBytes) return malformed({kTooLong});
     Answer a;
     if (const Problem p = parser_.parse(text, a); p.fault) return malformed(p);
+    if (a.invalid_utf8) ++invalid_utf8_;
     if ((options_.since_ms && a.time_ms < *options_.since_ms) ||
         (options_.until_ms && a.time_ms >= *options_.until_ms)) {
       ++outside_;
@@ -251,6 +254,7 @@ class Report::Impl {
   bool carry_too_long_ = false;
 
   uint64_t lines_ = 0, answers_ = 0, outside_ = 0, malformed_count_ = 0;
+  uint64_t invalid_utf8_ = 0;  // lines counted although they held raw non-UTF-8 bytes
   std::vector<std::pair<std::string, std::string>> malformed_;  // where, why
   int64_t first_ = INT64_MAX, last_ = kNoTime;
   std::array<uint64_t, kStatusCount> by_status_{};
@@ -416,6 +420,7 @@ std::string Report::Impl::text() const {
   if (malformed_count_ > malformed_.size()) {
     out += "    (+" + std::to_string(malformed_count_ - malformed_.size()) + " more)\n";
   }
+  if (invalid_utf8_ != 0) total("non-UTF-8 lines", std::to_string(invalid_utf8_) + " (counted; bytes shown as \\xNN)");
   total("first answer", time(answers_ ? first_ : kNoTime));
   total("last answer", time(last_));
 
@@ -456,6 +461,7 @@ std::string Report::Impl::json() const {
   j.close(']');
   j.member("first_time", timeText(answers_ ? first_ : kNoTime));
   j.member("last_time", timeText(last_));
+  j.member("invalid_utf8", invalid_utf8_);
   j.close('}');
 
   j.key("by_status");
@@ -493,6 +499,7 @@ void Report::feed(std::string_view bytes) { impl_->feed(bytes); }
 void Report::endInput() { impl_->endInput(); }
 std::string Report::text() const { return impl_->text(); }
 std::string Report::json() const { return impl_->json(); }
+uint64_t Report::malformed() const { return impl_->malformed(); }
 
 bool Report::read(std::istream& in, std::string name) {
   beginInput(std::move(name));
@@ -585,6 +592,11 @@ int runReport(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
   out << (options->json ? report.json() : report.text());
   out.flush();
+  // Never silent: someone reading only the tables learns that lines were left out.
+  if (const uint64_t skipped = report.malformed(); skipped != 0) {
+    err << "ocsp-proxy report: " << skipped << " malformed line" << (skipped == 1 ? "" : "s")
+        << " skipped (named under \"malformed lines\" in the report)\n";
+  }
   return out ? 0 : 1;
 }
 

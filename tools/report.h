@@ -2,8 +2,11 @@
 // `ocsp-proxy report`: summarises a revocation log (DESIGN.md §7) in one streaming pass.
 //
 // Input: JSON Lines, one object per answered CertID, as the proxy writes them. A line is
-// counted as malformed and skipped (never fatal) when it is not one JSON object (strict
-// RFC 8259: valid UTF-8, known escapes, paired \u surrogates, nothing after the object), when
+// counted as malformed and skipped (never fatal; named in the report, the first
+// kMalformedListed of them with file:line and why, and their number on stderr) when it is not
+// one JSON object (RFC 8259: known escapes, paired \u surrogates, nothing after the object;
+// raw bytes that are not UTF-8 do not make a line malformed: they are shown as \xNN and the
+// line is counted under "non-UTF-8 lines", tools/log_record.h), when
 // a known field repeats, or when a required field is missing, has the wrong type, or holds a
 // value outside its enumeration (status, mode, source, validation, times). Unknown extra
 // fields are skipped whatever their value. "\r\n" endings are accepted. Lines longer than
@@ -69,6 +72,7 @@ class Report {
 
   std::string text() const;  // aligned tables with headings, ending in '\n'
   std::string json() const;  // one JSON object on one line, ending in '\n'
+  uint64_t malformed() const;  // lines skipped as malformed so far
 
  private:
   class Impl;
@@ -76,8 +80,9 @@ class Report {
 };
 
 // The subcommand: argv[0] = "report", then its arguments. Prints the report to `out` and
-// problems to `err`. Returns 0 on success (even with malformed lines), 1 if an input cannot be
-// read (named on `err`, and no report is printed), 2 for bad usage (message and usage on `err`).
+// problems to `err` (and how many lines were malformed). Returns 0 on success (even with
+// malformed lines), 1 if an input cannot be read (named on `err`, and no report is printed),
+// 2 for bad usage (message and usage on `err`).
 int runReport(int argc, char** argv, std::ostream& out, std::ostream& err);
 // Same, on stdout and stderr.
 int runReport(int argc, char** argv);

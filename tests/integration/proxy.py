@@ -86,14 +86,18 @@ class Proxy:
     """One ocsp-proxy process. Both listeners use port 0; the bound ports come from its
     `event=listening` log lines."""
 
-    def __init__(self, binary: str, workdir: Path, config: dict, name: str = "proxy"):
+    def __init__(self, binary: str, workdir: Path, config: dict, name: str = "proxy",
+                 stdout=None):
+        """`stdout`: where the proxy's stdout goes (e.g. subprocess.PIPE, left unread); by
+        default the log file, with stderr."""
         self.config_path = workdir / f"{name}.yaml"
         self.config_path.write_text(to_yaml(config) + "\n")
         self.log_path = workdir / f"{name}.log"
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([binary, "--config", str(self.config_path)],
-                                         stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [binary, "--config", str(self.config_path)],
+                stdout=log if stdout is None else stdout,
+                stderr=subprocess.STDOUT if stdout is None else log, stdin=subprocess.DEVNULL)
         self.ports = wait_until(self._listening, START_TIMEOUT_S, "ocsp-proxy to listen")
 
     def _listening(self) -> dict[str, int] | None:

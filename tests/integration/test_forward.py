@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import socket
 import time
 import urllib.parse
 import urllib.request
@@ -278,3 +279,18 @@ def test_a_refused_unknown_issuer_answer_as_the_circuit_probe_closes_the_circuit
     again = curl("POST", case.url, der, proxy=case.proxy.url)
     assert parse_response(again.body).response_status == UNAUTHORIZED
     assert case.relay.requests == reached + 1  # asked upstream, not skipped as still half open
+
+
+def test_raw_bytes_of_a_refused_url_reach_the_log_escaped(start_forward_proxy):
+    proxy = start_forward_proxy()
+    with socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10) as conn:
+        conn.sendall(b"GET http://caf\xe9.example/\xff HTTP/1.1\r\n"
+                     b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 4"), answer
+    line = proxy.wait_for_log("forward_refused", client="127.0.0.1")
+    assert "caf\\xe9.example" in line, line
+    # The whole log is UTF-8: no raw byte of the request got into it.
+    proxy.log_path.read_bytes().decode("utf-8")

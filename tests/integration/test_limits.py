@@ -3,10 +3,16 @@ ocsp_proxy_limit_rejections_total{limit}, and the proxy goes on serving everyone
 from __future__ import annotations
 
 import http.client
+import re
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
-from ocsp_client import SUCCESSFUL, curl, make_request, parse_response
+from ocsp_client import (MALFORMED_REQUEST, SUCCESSFUL, UNAUTHORIZED, curl, make_request,
+                         parse_response)
 from prom_text import value
+from proxy import revocation_records, wait_for_revocation_records
 
 LIMITS = {"max_request_bytes": "16KiB", "client_timeout": "5s", "upstream_timeout": "2s"}
 
@@ -119,3 +125,64 @@ def test_a_body_over_max_request_bytes_gets_413_and_is_counted(pki, responder, s
     assert answer.status == 413 and b"limits.max_request_bytes" in answer.body, answer
     assert rejections(proxy, "body") == 1
     assert curl("POST", proxy.url, make_request(pki.ica, pki.good)).status == 200
+
+
+def request_with_serials(issuer, serials: range) -> bytes:
+    """One OCSPRequest listing a CertID per serial under `issuer` (`openssl ocsp -reqout`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "req.der"
+        args = ["openssl", "ocsp", "-issuer", str(issuer.pem), "-no_nonce", "-reqout", str(out)]
+        for serial in serials:
+            args += ["-serial", str(serial)]
+        proc = subprocess.run(args, capture_output=True, timeout=20)
+        assert proc.returncode == 0, proc.stderr.decode()
+        return out.read_bytes()
+
+
+def test_a_request_over_max_cert_ids_is_malformed_and_makes_one_line(
+        pki, responder, start_proxy, tmp_path):
+    revocations = tmp_path / "revocations.jsonl"
+    proxy = start_proxy(responder.port, revocation_log=str(revocations), limits=LIMITS)
+    # 230 CertIDs of an unknown issuer fit in a 16 KiB body: one line for all of them.
+    der = request_with_serials(pki.other_ica, range(1, 231))
+    assert len(der) < 16 * 1024
+    answer = curl("POST", proxy.url, der)
+    assert answer.status == 200
+    assert parse_response(answer.body).response_status == MALFORMED_REQUEST
+    assert rejections(proxy, "cert_ids") == 1
+    line = proxy.wait_for_log("limit_rejected", limit="cert_ids")
+    assert "request lists 230 CertIDs (limits.max_cert_ids_per_request is 16)" in line, line
+    assert proxy.log_lines("unknown_issuer") == []
+
+    # At the limit: answered (unauthorized: unknown issuer), one warning for the request.
+    answer = curl("POST", proxy.url, request_with_serials(pki.other_ica, range(1, 17)))
+    assert parse_response(answer.body).response_status == UNAUTHORIZED
+    line = proxy.wait_for_log("unknown_issuer", unknown_cert_ids="16", cert_ids="16")
+    assert len(proxy.log_lines("unknown_issuer")) == 1, line
+    assert len(wait_for_revocation_records(revocations, 16)) == 16
+    time.sleep(1.2)  # the writer's next round: nothing more came
+    assert len(revocation_records(revocations)) == 16
+
+
+def test_a_flood_of_malformed_requests_logs_a_few_lines_and_how_many_were_held_back(
+        pki, responder, start_proxy):
+    proxy = start_proxy(responder.port, limits=LIMITS)
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.ports["ocsp"], timeout=5)
+    flood = 300
+    started = time.monotonic()
+    for _ in range(flood):
+        assert keep_alive_post(conn, b"not an OCSP request").status == 200
+    seconds = time.monotonic() - started
+    lines = proxy.log_lines("malformed_request")
+    # At most 10 lines a second (the loop may span several seconds on a slow machine).
+    assert 1 <= len(lines) <= 10 * (int(seconds) + 2), (len(lines), seconds)
+    assert len(lines) < flood
+    time.sleep(1.1)
+    keep_alive_post(conn, b"still not one")
+    conn.close()
+    last = proxy.wait_for_log("malformed_request", suppressed=r"")
+    held = sum(int(m) for m in re.findall(r" suppressed=(\d+)", "\n".join(
+        proxy.log_lines("malformed_request"))))
+    assert held + len(lines) == flood, (held, len(lines), last)
+    assert value(proxy.metrics(), "ocsp_proxy_requests_total", mode="responder",
+                 result="malformed_request") == flood + 1

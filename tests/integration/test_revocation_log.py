@@ -4,6 +4,7 @@ network team, reopened on SIGHUP after logrotate moved it, and summarised by
 from __future__ import annotations
 
 import datetime
+import http.client
 import json
 import re
 import signal
@@ -11,13 +12,15 @@ import subprocess
 
 import pytest
 
-from ocsp_client import cert_id_of, openssl_query
+from ocsp_client import cert_id_of, make_request, openssl_query, parse_response
 from pki import OCSP_FQDN, Cert, Pki, rfc3339
+from prom_text import value
 from proxy import revocation_records, wait_for_revocation_records
 
 FIELDS = ["time", "client", "mode", "upstream", "upstream_fqdn", "issuer", "issuer_key_hash",
           "hash", "serial", "status", "revocation_time", "revocation_reason", "source",
           "validation", "issuer_revoked", "latency_ms"]
+LIMITS = {"max_request_bytes": "16KiB", "client_timeout": "5s", "upstream_timeout": "2s"}
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
@@ -168,3 +171,35 @@ def test_sigusr1_reopens_the_log_as_logrotate_asks_without_reloading_the_config(
     assert [r["status"] for r in wait_for_revocation_records(log, 1)] == ["revoked"]
     assert revocation_records(rotated) == earlier
     assert proxy.log_lines("config_reloaded") == [] and proxy.status()["config"]["generation"] == 1
+
+
+def test_a_stdout_nobody_reads_costs_log_lines_never_answers(pki, responder, start_proxy):
+    # stdout is a pipe the test never reads: it fills after a few hundred lines.
+    proxy = start_proxy(responder.port, revocation_log="-", stdout=subprocess.PIPE,
+                        limits={**LIMITS, "revocation_log_buffer": "64KiB"})
+    der = make_request(pki.ica, pki.good)
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.ports["ocsp"], timeout=10)
+    requests = 3000
+    first = None
+    for i in range(requests):
+        conn.request("POST", "/", body=der, headers={"Content-Type": "application/ocsp-request"})
+        answer = conn.getresponse()
+        body = answer.read()
+        assert answer.status == 200, (i, answer.status)
+        if first is None:
+            first = body
+            assert parse_response(body).cert_status == "good"
+        assert body == first, i  # the cached answer, every time
+    conn.close()
+    assert proxy.admin("healthz").status == 200
+    metrics = proxy.metrics()
+    dropped = value(metrics, "ocsp_proxy_revocation_log_dropped_total", reason="buffer_full")
+    # 64 KiB of pipe and 64 KiB of buffer hold some hundreds of ~350-byte lines; the rest
+    # were dropped.
+    assert requests - 800 <= dropped <= requests, dropped
+    assert value(metrics, "ocsp_proxy_requests_total", mode="responder", result="good") == requests
+    line = proxy.wait_for_log("revocation_log_dropped")
+    assert len(proxy.log_lines("revocation_log_dropped")) <= 2, line
+    # SIGTERM: the writer cannot finish into the stalled pipe; the proxy still exits.
+    assert proxy.terminate(timeout_s=20) == 0
+    assert proxy.log_lines("revocation_log_unflushed"), proxy.log()[-3000:]

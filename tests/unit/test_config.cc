@@ -210,6 +210,8 @@ TEST_CASE("keys left out take their documented defaults") {
   CHECK(c->limits.rate_per_client == 0);
   CHECK(c->limits.rate_burst == 0);
   CHECK(c->limits.drain_timeout_ms == 10'000);
+  CHECK(c->limits.revocation_log_buffer == 8u << 20);
+  CHECK(c->limits.max_cert_ids_per_request == 16);
   CHECK(c->cache.memory_bytes == 256u << 20);
   CHECK(c->cache.max_age_s == 7 * 86400);
   CHECK(c->cache.no_next_update_ttl_s == 300);
@@ -256,6 +258,8 @@ TEST_CASE("every key of the schema is stored in the config") {
       "  rate_per_client: 50\n"
       "  rate_burst: 200\n"
       "  drain_timeout: 30s\n"
+      "  revocation_log_buffer: 64KiB\n"
+      "  max_cert_ids_per_request: 4\n"
       "cache:\n"
       "  memory_bytes: 1GiB\n"
       "  max_age: 0s\n"
@@ -290,6 +294,8 @@ TEST_CASE("every key of the schema is stored in the config") {
   CHECK(c->limits.rate_per_client == 50);
   CHECK(c->limits.rate_burst == 200);
   CHECK(c->limits.drain_timeout_ms == 30'000);
+  CHECK(c->limits.revocation_log_buffer == 64 * 1024);
+  CHECK(c->limits.max_cert_ids_per_request == 4);
   CHECK(c->cache.memory_bytes == 1u << 30);
   CHECK(c->cache.max_age_s == 0);
   CHECK(c->cache.no_next_update_ttl_s == 600);
@@ -356,6 +362,10 @@ TEST_CASE("schema errors name the file, the line and the dotted key path") {
        "F:2: limits.upstream_timeout: must be greater than 0: \"0s\""},
       {"limits:\n  max_header_bytes: 0\n" + kUpstreams,
        "F:2: limits.max_header_bytes: must be greater than 0: \"0\""},
+      {"limits:\n  revocation_log_buffer: 0\n" + kUpstreams,
+       "F:2: limits.revocation_log_buffer: must be greater than 0: \"0\""},
+      {"limits:\n  max_cert_ids_per_request: 0\n" + kUpstreams,
+       "F:2: limits.max_cert_ids_per_request: out of range (expected 1..10000): \"0\""},
       {"cache:\n  memory_bytes: 99999999999GiB\n" + kUpstreams,
        "F:2: cache.memory_bytes: too large: \"99999999999GiB\""},
       {"cache:\n  clock_skew: 1500ms\n" + kUpstreams,

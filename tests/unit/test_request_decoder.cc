@@ -1,8 +1,10 @@
 // Request decoding: POST DER, RFC 5019 GET in both base64 alphabets, garbage, truncated DER.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
+#include <openssl/ocsp.h>
 
 #include "core/base64.h"
+#include "core/ossl.h"
 #include "proxy/request_decoder.h"
 #include "tests/unit/test_util.h"
 
@@ -97,6 +99,91 @@ TEST_CASE("garbage, empty and trailing bytes are malformed") {
     REQUIRE_FALSE(q.ok());
     CHECK(q.error().category == ErrorCategory::MalformedRequest);
     CHECK(q.error().code == c.code);
+  }
+}
+
+// `der` (one DER TLV) with its outermost length written another way: "indefinite" (BER
+// 0x80 ... 00 00) or "long" (one more length byte than needed).
+std::string reframed(const std::string& der, const std::string& how) {
+  REQUIRE(der.size() > 4);
+  const auto first = static_cast<unsigned char>(der[1]);
+  const size_t length_bytes = first < 0x80 ? 0 : first & 0x7f;
+  const std::string content = der.substr(2 + length_bytes);
+  std::string length = der.substr(1, 1 + length_bytes);
+  if (how == "indefinite") return der.substr(0, 1) + "\x80" + content + std::string(2, '\0');
+  const std::string value = length_bytes == 0 ? length : length.substr(1);
+  return der.substr(0, 1) + static_cast<char>(0x80 | (value.size() + 1)) + '\0' + value + content;
+}
+
+TEST_CASE("a BER request (indefinite or non-minimal length) is malformed: OCSP requests are DER") {
+  for (const char* name : {"aws-lc-ocsp/ocsp_request.der", "aws-lc-ocsp/ocsp_request_signed.der",
+                           "pyca-cryptography-vectors/ocsp/req-multi-sha1.der"}) {
+    const std::string der = readFile(realData(name));
+    REQUIRE(decodeOcspDer(der).ok());
+    for (const char* how : {"indefinite", "long"}) {
+      CAPTURE(name);
+      CAPTURE(how);
+      const std::string ber = reframed(der, how);
+      REQUIRE(ber != der);
+      auto q = decodeOcspDer(ber);
+      REQUIRE_FALSE(q.ok());
+      CHECK(q.error().category == ErrorCategory::MalformedRequest);
+      CHECK(q.error().code == "not_der");
+      CHECK(q.error().detail == "the OCSPRequest is BER, not DER (RFC 6960 §4.1)");
+      // The same through GET (RFC 5019 §5).
+      auto get = decodeOcspGetPath("/" + toBase64Url(base64Encode(ber)));
+      REQUIRE_FALSE(get.ok());
+      CHECK(get.error().code == "not_der");
+    }
+  }
+}
+
+TEST_CASE("every real DER request in the test data is still accepted") {
+  for (const char* name :
+       {"aws-lc-ocsp/ocsp_request.der", "aws-lc-ocsp/ocsp_request_no_nonce.der",
+        "aws-lc-ocsp/ocsp_request_signed.der", "aws-lc-ocsp/ocsp_request_signed_sha256.der",
+        "aws-lc-ocsp/ocsp_request_attached_cert.der", "aws-lc-ocsp/ocsp_request_wrong_signer.der",
+        "aws-lc-ocsp/ocsp_request_expired_signer.der",
+        "pyca-cryptography-vectors/ocsp/req-sha1.der",
+        "pyca-cryptography-vectors/ocsp/req-multi-sha1.der",
+        "pyca-cryptography-vectors/ocsp/req-ext-nonce.der",
+        "pyca-cryptography-vectors/ocsp/ocsp-army.valid-req.der"}) {
+    CAPTURE(name);
+    CHECK(decodeOcspDer(readFile(realData(name))).ok());
+  }
+}
+
+// A DER request listing `n` copies of the CertID of a real request.
+std::string requestWith(int n) {
+  const std::string real = readFile(realData("aws-lc-ocsp/ocsp_request_no_nonce.der"));
+  const auto* p = reinterpret_cast<const unsigned char*>(real.data());
+  OcspRequestPtr from(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(real.size())));
+  REQUIRE(from);
+  OCSP_CERTID* id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(from.get(), 0));
+  OcspRequestPtr req(OCSP_REQUEST_new());
+  for (int i = 0; i < n; ++i) REQUIRE(OCSP_request_add0_id(req.get(), OCSP_CERTID_dup(id)));
+  unsigned char* der = nullptr;
+  const int len = i2d_OCSP_REQUEST(req.get(), &der);
+  REQUIRE(len > 0);
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+TEST_CASE("a request with more CertIDs than the limit is malformed, saying the limit") {
+  CHECK(decodeOcspDer(requestWith(16), 16).ok());
+  CHECK(decodeOcspDer(requestWith(230)).ok());  // no limit given
+  for (int n : {17, 230}) {
+    CAPTURE(n);
+    auto q = decodeOcspDer(requestWith(n), 16);
+    REQUIRE_FALSE(q.ok());
+    CHECK(q.error().category == ErrorCategory::MalformedRequest);
+    CHECK(q.error().code == "too_many_cert_ids");
+    CHECK(q.error().detail == "request lists " + std::to_string(n) +
+                                  " CertIDs (limits.max_cert_ids_per_request is 16)");
+    auto get = decodeOcspGetPath("/" + toBase64Url(base64Encode(requestWith(n))), 16);
+    REQUIRE_FALSE(get.ok());
+    CHECK(get.error().code == "too_many_cert_ids");
   }
 }
 
