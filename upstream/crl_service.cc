@@ -236,15 +236,15 @@ void CrlService::onParsed(const std::string& key, std::string bytes, Result<Pars
   entry->url = key;
   entry->fetched_at = clock_.now();
   entry->crl = std::move(*parsed);
+  entry->bytes = std::move(bytes);  // before finishCrlEntry: the ETag is the bytes' hash
   finishCrlEntry(*entry, config_->cache.no_next_update_ttl_s,
                  config_->cache.refresh_percent / 100.0);
   if (!from_redis && loop_->redis) {
     int64_t ttl_ms = (entry->hard_expiry - clock_.now()) * 1000;
     if (ttl_ms > 0) {
-      loop_->redis->fireAndForget({"SET", redis_key, bytes, "PX", std::to_string(ttl_ms)});
+      loop_->redis->fireAndForget({"SET", redis_key, entry->bytes, "PX", std::to_string(ttl_ms)});
     }
   }
-  entry->bytes = std::move(bytes);
   logEvent(LogLevel::Info, "crl_fetched",
            {{"url", key},
             {"source", from_redis ? "redis" : "upstream"},

@@ -128,6 +128,30 @@ def test_crl_is_refreshed_ahead_in_the_background_and_clients_get_the_newer_one(
     assert static.requests("/ica.crl") == 2
 
 
+def test_etag_names_the_crls_bytes_so_revalidating_an_older_crl_gets_the_newer_one(
+        pki, static, start_forward_proxy):
+    now = _utc_now()
+    # Half of [thisUpdate, nextUpdate) has passed five seconds after start-up.
+    old, url = serve_crl(pki, static, revoked=[pki.revoked],
+                         last_update=now - datetime.timedelta(seconds=10),
+                         next_update=now + datetime.timedelta(seconds=20))
+    proxy = start_forward_proxy(crl={"urls": [url]})
+    proxy.wait_for_log("crl_fetched", url=url)
+    first = fetch(proxy, url)
+    assert (first.status, first.body) == (200, old)
+    old_etag = first.headers["etag"]
+    assert fetch(proxy, url, **{"If-None-Match": old_etag}).status == 304
+    # The CA revokes 49 more certificates; the refresh ahead brings the new CRL in.
+    newer, _ = serve_crl(pki, static, hours=6,
+                         revoked=[pki.revoked, *(f"{0x200000 + i:06X}" for i in range(49))])
+    wait_until(lambda: fetch(proxy, url).body == newer, 20, "the newer CRL to be served")
+    revalidated = fetch(proxy, url, **{"If-None-Match": old_etag})
+    assert (revalidated.status, revalidated.body) == (200, newer)
+    new_etag = revalidated.headers["etag"]
+    assert new_etag != old_etag
+    assert fetch(proxy, url, **{"If-None-Match": new_etag}).status == 304
+
+
 # -- refused -----------------------------------------------------------------------------------
 
 def _expired(pki) -> bytes:
