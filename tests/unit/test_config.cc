@@ -15,6 +15,8 @@
 
 #include "conf/config.h"
 #include "core/url.h"
+#include "upstream/allow_list.h"
+#include "upstream/curl_fetcher.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
 
@@ -461,7 +463,7 @@ TEST_CASE("a host name listed twice in one upstream is rejected, ignoring case")
                 "      - ocsp.a.test\n"
                 "      - OCSP.A.test\n"
                 "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n") ==
-        "F:5: upstreams[0].fqdns[1]: duplicate host name \"OCSP.A.test\"");
+        "F:5: upstreams[0].fqdns[1]: duplicate host name \"ocsp.a.test\"");
 }
 
 TEST_CASE("the same host name in two upstreams is allowed") {
@@ -1162,6 +1164,35 @@ TEST_CASE("a resolve entry for a CRL or AIA host is in use") {
       kUpstreams);
   REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
   CHECK(log.text().find("resolve_unused") == std::string::npos);
+}
+
+TEST_CASE("host names are lower-cased at load, so pins and the allow-list match any spelling") {
+  // RFC 4343 §3: DNS names compare case-insensitively. A pin written "OCSP.A.Test" must pin
+  // the upstream "ocsp.A.TEST", and a client's "http://ocsp.a.test/" must reach it.
+  StderrCapture log;
+  auto c = load(
+      "resolve:\n  OCSP.A.Test: 192.0.2.1\n"
+      "upstreams:\n"
+      "  - name: a\n"
+      "    fqdns: [ocsp.A.TEST]\n"
+      "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n");
+  CHECK(c->resolve == std::map<std::string, std::string>{{"ocsp.a.test", "192.0.2.1"}});
+  CHECK(c->upstreams[0].fqdns == std::vector<std::string>{"ocsp.a.test"});
+  CHECK(log.text().find("resolve_unused") == std::string::npos);
+  for (const char* spelling : {"ocsp.a.test", "OCSP.A.TEST", "Ocsp.a.Test"}) {
+    CAPTURE(spelling);
+    ocsp::FetchRequest req;
+    ocsp::pinAddress(req, c->resolve, spelling, 80);
+    CHECK(req.resolve == std::vector<std::string>{"ocsp.a.test:80:192.0.2.1"});
+  }
+  ocsp::AllowList allow(*c);
+  auto url = ocsp::parseHttpUrl("http://OCSP.a.test/MFEw");
+  REQUIRE(url.ok());
+  auto target = allow.classify(*url);
+  REQUIRE_MESSAGE(target.ok(), target.error().detail);
+  CHECK(target->kind == ocsp::TargetKind::Ocsp);
+  CHECK(errorOf("resolve:\n  ocsp.a.test: 192.0.2.1\n  OCSP.A.TEST: 192.0.2.2\n" + kUpstreams) ==
+        "F:3: resolve.ocsp.a.test: duplicate key");
 }
 
 namespace {
