@@ -221,6 +221,7 @@ const Schema<Cache>& cacheSchema() {
       field("no_next_update_ttl", &Cache::no_next_update_ttl_s, seconds),
       field("clock_skew", &Cache::clock_skew_s, seconds),
       field("refresh_percent", &Cache::refresh_percent, integer(1, 100)),
+      field("request_memo_bytes", &Cache::request_memo_bytes, sizeOrZero),  // 0 = no memo
   };
   return schema;
 }

@@ -62,6 +62,9 @@ struct Cache {
   int64_t clock_skew_s = 300;         // cache.clock_skew: thisUpdate may be this far ahead
   int refresh_percent = 50;           // cache.refresh_percent: refresh ahead once this share
                                       // of [thisUpdate, fresh_until) has passed
+  // cache.request_memo_bytes: per worker, the decoded requests kept to skip parsing repeats
+  // (proxy/request_memo.h), half for POST bodies and half for GET paths; 0 = none.
+  size_t request_memo_bytes = 16u << 20;
 };
 
 enum class NoncePolicy { Ignore, Passthrough };

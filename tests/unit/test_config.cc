@@ -686,6 +686,16 @@ TEST_CASE("cache.memory_bytes 0 turns the in-process cache off") {
         "F:2: cache.memory_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): \"lots\"");
 }
 
+TEST_CASE("cache.request_memo_bytes bounds each worker's memo of decoded requests; 0 turns it off") {
+  CHECK(load(kUpstreams)->cache.request_memo_bytes == 16u << 20);
+  CHECK(load("cache:\n  request_memo_bytes: 4MiB\n" + kUpstreams)->cache.request_memo_bytes ==
+        4u << 20);
+  CHECK(load("cache:\n  request_memo_bytes: 0\n" + kUpstreams)->cache.request_memo_bytes == 0);
+  CHECK(errorOf("cache:\n  request_memo_bytes: -1\n" + kUpstreams) ==
+        "F:2: cache.request_memo_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): "
+        "\"-1\"");
+}
+
 TEST_CASE("durations need a unit and are stored in the field's unit") {
   struct DurationCase {
     std::string key;  // limits.client_timeout (ms) or cache.max_age (s)
