@@ -122,6 +122,12 @@ struct Crl {
   size_t max_bytes = 64u << 20;      // crl.max_bytes: largest CRL accepted
   size_t memory_bytes = 256u << 20;  // crl.memory_bytes: in-process CRL cache bound
                                      // (0 = no in-process CRL cache)
+  // crl.max_concurrent_fetches: CRL downloads (with their parse) in progress at once; more
+  // wait their turn.
+  int64_t max_concurrent_fetches = 4;
+  // crl.max_inflight_bytes: memory CRL downloads in progress may hold; each reserves
+  // crl.max_bytes until its size is known. At least crl.max_bytes (phase 2).
+  size_t max_inflight_bytes = 128u << 20;
   UnknownIssuerPolicy unknown_issuer = UnknownIssuerPolicy::Pass;  // crl.unknown_issuer
   // crl.issuers: extra certificates that may sign CRLs (files or dirs, like
   // upstreams[].issuers); a certificate listed twice is kept once.

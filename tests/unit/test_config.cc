@@ -696,6 +696,22 @@ TEST_CASE("cache.request_memo_bytes bounds each worker's memo of decoded request
         "\"-1\"");
 }
 
+TEST_CASE("CRL fetches in progress are bounded in number and bytes") {
+  auto c = load(kUpstreams);
+  CHECK(c->crl.max_concurrent_fetches == 4);
+  CHECK(c->crl.max_inflight_bytes == 128u << 20);
+  c = load("crl:\n  max_concurrent_fetches: 2\n  max_inflight_bytes: 64MiB\n" + kUpstreams);
+  CHECK(c->crl.max_concurrent_fetches == 2);
+  CHECK(c->crl.max_inflight_bytes == 64u << 20);
+  CHECK(errorOf("crl:\n  max_concurrent_fetches: 0\n" + kUpstreams) ==
+        "F:2: crl.max_concurrent_fetches: out of range (expected 1..64): \"0\"");
+  CHECK(errorOf("crl:\n  max_inflight_bytes: 0\n" + kUpstreams) ==
+        "F:2: crl.max_inflight_bytes: must be greater than 0: \"0\"");
+  CHECK(errorOf("crl:\n  max_bytes: 32MiB\n  max_inflight_bytes: 16MiB\n" + kUpstreams) ==
+        "F:3: crl.max_inflight_bytes: must be at least crl.max_bytes (33554432 bytes): a "
+        "download reserves that much until its size is known");
+}
+
 TEST_CASE("durations need a unit and are stored in the field's unit") {
   struct DurationCase {
     std::string key;  // limits.client_timeout (ms) or cache.max_age (s)
