@@ -25,7 +25,9 @@ inline constexpr uint8_t kEntryCodecVersion = 1;
 
 std::string encodeEntry(const OcspEntry& entry);
 
-// nullopt for an unknown version, a truncated or over-long value, or a field out of range.
+// nullopt for an unknown version, a truncated or over-long value, or a field out of range;
+// times too are: outside years 0001..9999 (what an OCSP response's GeneralizedTime can say)
+// they would overflow the derived times (fresh_until, refresh_at) computed from them.
 // The result is cacheable and has its derived fields filled by finishEntry(…, policy). Its DER
 // borrows from `bytes` (EntryDer::borrow): keep them until the entry is sealed or dropped.
 // `der_sha256`, if given, receives the SHA-256 of the DER (computed for the ETag anyway).

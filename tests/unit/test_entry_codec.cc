@@ -162,6 +162,25 @@ TEST_CASE("fields out of range are rejected") {
   }
 }
 
+TEST_CASE("times no OCSP response can carry are rejected, not overflowed into derived times") {
+  // produced_at, this_update, next_update, fetched_at, revocation time.
+  const size_t times[] = {1, 9, 17, 25, kRevocationTimeAt};
+  for (size_t at : times) {
+    for (char top : {'\x7f', '\x80'}) {
+      CAPTURE(at);
+      CAPTURE(static_cast<int>(top));
+      std::string bytes = encodeEntry(revokedEntry());
+      bytes[at] = top;
+      CHECK_FALSE(decodeEntry(bytes, kPolicy).has_value());
+    }
+  }
+  // The last second of year 9999 is a time a response may carry.
+  OcspEntry far = goodEntry();
+  far.next_update = 253'402'300'799;
+  const std::string bytes = encodeEntry(far);
+  CHECK(decodeEntry(bytes, kPolicy).has_value());
+}
+
 TEST_CASE("a value without DER is rejected") {
   OcspEntry e = goodEntry();
   e.der = std::string_view();
