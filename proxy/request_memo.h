@@ -65,7 +65,7 @@ class RequestMemo {
   struct Slot {
     std::string request;  // the key's bytes
     std::shared_ptr<OcspQuery> query;  // null: the slot is free
-    size_t bytes = 0;     // its share of bytes_
+    size_t bytes = 0;                  // its share of bytes_
     bool referenced = false;
   };
   // Drops the request the CLOCK hand picks and returns its (now free) slot. Needs one.
@@ -76,7 +76,7 @@ class RequestMemo {
   size_t capacity_;
   size_t max_bytes_;
   size_t bytes_ = 0;
-  std::deque<Slot> slots_;  // a deque: growing it moves no Slot (index_ views their bytes)
+  std::deque<Slot> slots_;    // a deque: growing it moves no Slot (index_ views their bytes)
   std::vector<size_t> free_;  // slots emptied to make room in bytes
   size_t hand_ = 0;
   static std::atomic<size_t> process_bytes_;

@@ -45,9 +45,9 @@ Result<ForwardTarget> AllowList::classify(const HttpUrl& url) const {
     if (it->second.port != url.port) continue;
     if (it->second.kind == TargetKind::Crl && url.target.find('?') != std::string::npos &&
         crl_urls_with_query_.count(url.text()) == 0) {
-      return refuse("crl_query",
-                    "a CRL URL with a query string is fetched only if crl.urls lists it: " +
-                        url.text());
+      return refuse(
+          "crl_query",
+          "a CRL URL with a query string is fetched only if crl.urls lists it: " + url.text());
     }
     return ForwardTarget{it->second.kind, it->second.upstream_index, it->second.fqdn_index};
   }

@@ -11,8 +11,8 @@
 namespace ocsp {
 
 namespace {
-constexpr int64_t kRetryAfterFailureS = 30;     // the first retry of a failing URL
-constexpr int64_t kMaxRetryAfterFailureS = 600;  // the backoff doubles up to this
+constexpr int64_t kRetryAfterFailureS = 30;          // the first retry of a failing URL
+constexpr int64_t kMaxRetryAfterFailureS = 600;      // the backoff doubles up to this
 constexpr int64_t kCrlFetchTimeoutFloorMs = 30'000;  // a 64 MiB download needs time
 
 Error crlError(const char* code, std::string detail) {
@@ -143,7 +143,8 @@ void CrlService::schedule(const std::string& key, const HttpUrl& url, bool refre
       return;
     }
     logEvent(LogLevel::Info, "crl_fetch_queued",
-             {{"url", key}, {"running", std::to_string(running_.size())},
+             {{"url", key},
+              {"running", std::to_string(running_.size())},
               {"reserved_bytes", std::to_string(reserved_bytes_)}});
   }
   queued_.push_back(Queued{key, url, refresh});
@@ -207,8 +208,11 @@ void CrlService::fetchUpstream(const std::string& key, const HttpUrl& url) {
       problem = "HTTP status " + std::to_string(result.http_status);
     }
     if (!problem.empty()) {
-      logEvent(failureLevel(key), code == std::string("too_large") ? "crl_invalid" : "crl_fetch_failed",
-               {{"url", key}, {"reason", code}, {"detail", problem},
+      logEvent(failureLevel(key),
+               code == std::string("too_large") ? "crl_invalid" : "crl_fetch_failed",
+               {{"url", key},
+                {"reason", code},
+                {"detail", problem},
                 {"elapsed_ms", std::to_string(result.elapsed_ms)}});
       finish(key, crlError(code, problem));
       return;
@@ -361,11 +365,12 @@ void CrlService::noteOutcome(const std::string& key, bool ok) {
   }
   Tracked& tr = t->second;
   ++tr.failures;
-  const int64_t delay = std::min(kRetryAfterFailureS << std::min(tr.failures - 1, 10),
-                                 kMaxRetryAfterFailureS);
+  const int64_t delay =
+      std::min(kRetryAfterFailureS << std::min(tr.failures - 1, 10), kMaxRetryAfterFailureS);
   tr.retry_at = clock_.now() + delay;
   logEvent(tr.failures == 1 ? LogLevel::Warn : LogLevel::Debug, "crl_backoff",
-           {{"url", key}, {"failures", std::to_string(tr.failures)},
+           {{"url", key},
+            {"failures", std::to_string(tr.failures)},
             {"retry_in_s", std::to_string(delay)}});
 }
 

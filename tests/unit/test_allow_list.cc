@@ -50,7 +50,8 @@ TEST_CASE("allowed OCSP and CRL URLs are classified with their upstream and FQDN
   CHECK(crl->kind == TargetKind::Crl);
   CHECK(allow.classify(url("http://crl.internal.example:8081/x.crl"))->kind == TargetKind::Crl);
   // A CRL URL with a query, listed in crl.urls (any spelling of its host).
-  auto listed = allow.classify(url("http://CRL.internal.example:8081/webdist?cmd=crl&issuer=CN%3DCA"));
+  auto listed =
+      allow.classify(url("http://CRL.internal.example:8081/webdist?cmd=crl&issuer=CN%3DCA"));
   REQUIRE(listed.ok());
   CHECK(listed->kind == TargetKind::Crl);
   // OCSP GET URLs keep their query: not a CRL.

@@ -15,10 +15,10 @@
 
 #include "conf/config.h"
 #include "core/url.h"
-#include "upstream/allow_list.h"
-#include "upstream/curl_fetcher.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
+#include "upstream/allow_list.h"
+#include "upstream/curl_fetcher.h"
 
 using ocsp::Result;
 using ocsp::conf::Config;
@@ -686,7 +686,8 @@ TEST_CASE("cache.memory_bytes 0 turns the in-process cache off") {
         "F:2: cache.memory_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): \"lots\"");
 }
 
-TEST_CASE("cache.request_memo_bytes bounds each worker's memo of decoded requests; 0 turns it off") {
+TEST_CASE(
+    "cache.request_memo_bytes bounds each worker's memo of decoded requests; 0 turns it off") {
   CHECK(load(kUpstreams)->cache.request_memo_bytes == 16u << 20);
   CHECK(load("cache:\n  request_memo_bytes: 4MiB\n" + kUpstreams)->cache.request_memo_bytes ==
         4u << 20);
