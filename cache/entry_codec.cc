@@ -12,6 +12,10 @@ namespace {
 // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, in seconds since the epoch.
 constexpr int64_t kMinTime = -62'135'596'800;
 constexpr int64_t kMaxTime = 253'402'300'799;
+// A host name is at most 253 characters (RFC 1035 §2.3.4, in text form). Read values are
+// interned for good (InternedText): longer ones from a shared Redis would pin up to 64 KiB
+// each.
+constexpr uint64_t kMaxFqdnBytes = 253;
 
 void putUint(std::string& out, uint64_t v, int bytes) {
   for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
@@ -103,7 +107,7 @@ std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPoli
   if (!in.time(&e.produced_at) || !in.time(&e.this_update) || !in.time(&e.next_update) ||
       !in.time(&e.fetched_at) || !in.uint(1, &status) || !in.uint(1, &present) ||
       !in.time(&revocation_time) || !in.uint(1, &reason) || !in.uint(2, &fqdn_len) ||
-      !in.bytes(fqdn_len, &fqdn) || !in.uint(4, &der_len) || der_len == 0 ||
+      fqdn_len > kMaxFqdnBytes || !in.bytes(fqdn_len, &fqdn) || !in.uint(4, &der_len) || der_len == 0 ||
       !in.bytes(der_len, &der) || !in.atEnd()) {
     return std::nullopt;
   }

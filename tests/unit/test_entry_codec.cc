@@ -181,6 +181,22 @@ TEST_CASE("times no OCSP response can carry are rejected, not overflowed into de
   CHECK(decodeEntry(bytes, kPolicy).has_value());
 }
 
+TEST_CASE("an upstream FQDN longer than a host name can be is rejected") {
+  // Read names are interned for the process's lifetime: a shared Redis must not be able to
+  // pin 64 KiB per value.
+  OcspEntry e = goodEntry();
+  const std::string longest(253, 'a');
+  e.upstream_fqdn = longest;
+  const std::string fits = encodeEntry(e);
+  auto decoded = decodeEntry(fits, kPolicy);
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->upstream_fqdn == longest);
+  const std::string too_long(254, 'b');
+  e.upstream_fqdn = too_long;
+  const std::string over = encodeEntry(e);
+  CHECK_FALSE(decodeEntry(over, kPolicy).has_value());
+}
+
 TEST_CASE("a value without DER is rejected") {
   OcspEntry e = goodEntry();
   e.der = std::string_view();
