@@ -3,7 +3,10 @@
 #   run_fuzz.sh TARGET_BINARY CORPUS_DIR SECONDS ARTIFACT_DIR [libFuzzer options...]
 # or, for an operator running the targets longer than the suite does, each built target in
 # turn (or only the TARGETs named, e.g. entry_codec), with its seed corpus and dictionary:
-#   run_fuzz.sh --seconds N [--build DIR] [TARGET...]      (DIR: build-fuzz, from the root)
+#   run_fuzz.sh --seconds N [--build DIR] [TARGET...]
+# DIR is the build holding the targets, by default build-san (CI's), else build-fuzz, relative
+# to the working directory (the repository root). Each target works on a copy of its corpus
+# and keeps what it finds in DIR/tests/fuzz/artifacts/TARGET; exit 1 if any target failed.
 # The target first replays every seed in CORPUS_DIR (regression inputs included), then
 # fuzzes for SECONDS. It works on a copy of the corpus, so the repository's seeds are never
 # changed. Any crash, sanitizer report, timeout or out-of-memory fails the test; the input is
@@ -19,13 +22,17 @@ usage() {
 
 if [ "${1:-}" = "--seconds" ]; then
   fuzz="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-  seconds="${2:-}" build="build-fuzz"
+  seconds="${2:-}" build=""
   [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || usage
   shift 2
   if [ "${1:-}" = "--build" ]; then
     [ "$#" -ge 2 ] || usage
     build="$2"
     shift 2
+  fi
+  if [ -z "$build" ]; then
+    build="build-fuzz"
+    compgen -G "build-san/tests/fuzz/fuzz_*" >/dev/null && build="build-san"
   fi
   bin="$build/tests/fuzz"
   targets=("$@")
