@@ -86,13 +86,10 @@ size_t RequestMemo::evictOne() {
 }
 
 void RequestMemo::remember(std::string_view request, const std::shared_ptr<OcspQuery>& query) {
-  if (capacity_ == 0 || query->nonce || request.size() > kMaxRememberedRequestBytes ||
-      index_.count(request) != 0) {
+  if (capacity_ == 0 || max_bytes_ == 0 || query->nonce ||
+      request.size() > kMaxRememberedRequestBytes || index_.count(request) != 0) {
     return;
   }
-  // Counted with the request's own bytes (drop() subtracts them): the key is what varies.
-  const size_t entry_bytes = sizeof(Slot) + kEntryOverheadBytes + queryBytes(*query);
-  if (entry_bytes + request.size() > max_bytes_) return;
   // The doorkeeper: the first sighting only leaves a fingerprint in one of the 8 slots of the
   // request's bucket; the second finds it there, frees the slot and admits. A full bucket
   // gives up its slots in turn, so requests that share a bucket and alternate (a cyclic
@@ -124,6 +121,9 @@ void RequestMemo::remember(std::string_view request, const std::shared_ptr<OcspQ
     *empty = fingerprint;
     return;
   }
+  // Counted with the request's own bytes (drop() subtracts them): the key is what varies.
+  const size_t entry_bytes = sizeof(Slot) + kEntryOverheadBytes + queryBytes(*query);
+  if (entry_bytes + request.size() > max_bytes_) return;
   while (bytes_ + entry_bytes + request.size() > max_bytes_) free_.push_back(evictOne());
   size_t at;
   if (!free_.empty()) {
