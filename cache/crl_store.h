@@ -31,7 +31,9 @@ struct CrlEntry {
   size_t footprint() const { return sizeof(*this) + url.size() + bytes.size() + crl.revoked.footprint(); }
 };
 
-// Fills refresh_at, hard_expiry and the header values from the parsed CRL.
+// Fills refresh_at, hard_expiry and the header values from the parsed CRL and its bytes:
+// `e.bytes` must be set first (the ETag is their SHA-256, so two different CRLs never share
+// one and a client's If-None-Match for an older CRL gets the newer one).
 // `refresh_fraction` of [thisUpdate, hard_expiry) passes before a refresh (cache.refresh_percent).
 void finishCrlEntry(CrlEntry& e, int64_t no_next_update_ttl_s, double refresh_fraction);
 

@@ -9,6 +9,14 @@ namespace ocsp {
 
 namespace {
 
+// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, in seconds since the epoch.
+constexpr int64_t kMinTime = -62'135'596'800;
+constexpr int64_t kMaxTime = 253'402'300'799;
+// A host name is at most 253 characters (RFC 1035 §2.3.4, in text form). Read values are
+// interned for good (InternedText): longer ones from a shared Redis would pin up to 64 KiB
+// each.
+constexpr uint64_t kMaxFqdnBytes = 253;
+
 void putUint(std::string& out, uint64_t v, int bytes) {
   for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
     out.push_back(static_cast<char>((v >> shift) & 0xff));
@@ -36,6 +44,8 @@ class Reader {
     *out = static_cast<int64_t>(v);
     return true;
   }
+  // A time the entry could have come from: an ASN.1 GeneralizedTime, years 0001..9999.
+  bool time(int64_t* out) { return int64(out) && *out >= kMinTime && *out <= kMaxTime; }
   bool bytes(size_t n, std::string_view* out) {
     if (rest_.size() < n) return false;
     *out = rest_.substr(0, n);
@@ -119,10 +129,10 @@ std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPoli
   int64_t revocation_time = 0;
   std::string_view fqdn, der;
   if (!in.uint(1, &version) || version != kEntryCodecVersion) return std::nullopt;
-  if (!in.int64(&e.produced_at) || !in.int64(&e.this_update) || !in.int64(&e.next_update) ||
-      !in.int64(&e.fetched_at) || !in.uint(1, &status) || !in.uint(1, &present) ||
-      !in.int64(&revocation_time) || !in.uint(1, &reason) || !in.uint(2, &fqdn_len) ||
-      !in.bytes(fqdn_len, &fqdn) || !in.uint(4, &der_len) || der_len == 0 ||
+  if (!in.time(&e.produced_at) || !in.time(&e.this_update) || !in.time(&e.next_update) ||
+      !in.time(&e.fetched_at) || !in.uint(1, &status) || !in.uint(1, &present) ||
+      !in.time(&revocation_time) || !in.uint(1, &reason) || !in.uint(2, &fqdn_len) ||
+      fqdn_len > kMaxFqdnBytes || !in.bytes(fqdn_len, &fqdn) || !in.uint(4, &der_len) || der_len == 0 ||
       !in.bytes(der_len, &der) || !in.atEnd()) {
     return std::nullopt;
   }

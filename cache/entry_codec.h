@@ -7,7 +7,7 @@
 //   u8  status (0 good, 1 revoked, 2 unknown)
 //   u8  revocation present (0 or 1)
 //   i64 revocation time, i8 revocation reason               (0 and -1 when not present)
-//   u16 upstream_fqdn length, then its bytes
+//   u16 upstream_fqdn length (at most 253, a host name's longest), then its bytes
 //   u32 der length (> 0), then the response DER byte for byte
 // Derived fields (fresh_until, hard_expiry, pre-rendered headers) are not stored: they depend
 // on the reader's FreshnessPolicy and are recomputed with finishEntry. Decoding does not
@@ -34,7 +34,10 @@ std::string encodeEntry(const OcspEntry& entry);
 // that instances writing at once cannot let the older answer win.
 extern const std::string_view kStoreUnlessOlderScript;
 
-// nullopt for an unknown version, a truncated or over-long value, or a field out of range.
+// nullopt for an unknown version, a truncated or over-long value, or a field out of range;
+// so is a longer upstream FQDN, and times too are: outside years 0001..9999 (what an OCSP
+// response's GeneralizedTime can say) they would overflow the derived times (fresh_until,
+// refresh_at) computed from them.
 // The result is cacheable and has its derived fields filled by finishEntry(…, policy). Its DER
 // borrows from `bytes` (EntryDer::borrow): keep them until the entry is sealed or dropped.
 // `der_sha256`, if given, receives the SHA-256 of the DER (computed for the ETag anyway).

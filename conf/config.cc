@@ -223,6 +223,7 @@ const Schema<Cache>& cacheSchema() {
       field("no_next_update_ttl", &Cache::no_next_update_ttl_s, seconds),
       field("clock_skew", &Cache::clock_skew_s, seconds),
       field("refresh_percent", &Cache::refresh_percent, integer(1, 100)),
+      field("request_memo_bytes", &Cache::request_memo_bytes, sizeOrZero),  // 0 = no memo
   };
   return schema;
 }
@@ -283,6 +284,8 @@ const Schema<Crl>& crlSchema() {
       field("urls", &Crl::urls, listOf(fqdnUrl)),
       field("max_bytes", &Crl::max_bytes, sizeValue),
       field("memory_bytes", &Crl::memory_bytes, sizeOrZero),  // 0 = no in-process CRL cache
+      field("max_concurrent_fetches", &Crl::max_concurrent_fetches, integer(1, 64)),
+      field("max_inflight_bytes", &Crl::max_inflight_bytes, sizeValue),
       field("unknown_issuer", &Crl::unknown_issuer, unknownIssuerPolicy()),
       field("issuers", &Crl::issuers, issuerFiles),
   };
@@ -380,6 +383,12 @@ Status checkForward(const Loader& l, const Forward& f) {
 // a CRL host, never both: forward mode picks the handling of a request by its host and port.
 Status checkCrl(const Loader& l, Config& config) {
   Crl& crl = config.crl;
+  if (crl.max_inflight_bytes < crl.max_bytes) {
+    // A download reserves crl.max_bytes before it starts: below that, none ever would.
+    return l.failAt("crl.max_inflight_bytes",
+                    "must be at least crl.max_bytes (" + std::to_string(crl.max_bytes) +
+                        " bytes): a download reserves that much until its size is known");
+  }
   if (auto s = checkNoRepeats(l, crl.fqdns, "crl.fqdns"); !s.ok()) return s;
   std::vector<std::string> origin;  // the key each crl.fqdns entry comes from
   for (size_t i = 0; i < crl.fqdns.size(); ++i) origin.push_back(indexed("crl.fqdns", i));

@@ -72,6 +72,9 @@ struct Cache {
   int64_t clock_skew_s = 300;         // cache.clock_skew: thisUpdate may be this far ahead
   int refresh_percent = 50;           // cache.refresh_percent: refresh ahead once this share
                                       // of [thisUpdate, fresh_until) has passed
+  // cache.request_memo_bytes: per worker, the decoded requests kept to skip parsing repeats
+  // (proxy/request_memo.h), half for POST bodies and half for GET paths; 0 = none.
+  size_t request_memo_bytes = 16u << 20;
 };
 
 enum class NoncePolicy { Ignore, Passthrough };
@@ -129,6 +132,12 @@ struct Crl {
   size_t max_bytes = 64u << 20;      // crl.max_bytes: largest CRL accepted
   size_t memory_bytes = 256u << 20;  // crl.memory_bytes: in-process CRL cache bound
                                      // (0 = no in-process CRL cache)
+  // crl.max_concurrent_fetches: CRL downloads (with their parse) in progress at once; more
+  // wait their turn.
+  int64_t max_concurrent_fetches = 4;
+  // crl.max_inflight_bytes: memory CRL downloads in progress may hold; each reserves
+  // crl.max_bytes until its size is known. At least crl.max_bytes (phase 2).
+  size_t max_inflight_bytes = 128u << 20;
   UnknownIssuerPolicy unknown_issuer = UnknownIssuerPolicy::Pass;  // crl.unknown_issuer
   // crl.issuers: extra certificates that may sign CRLs (files or dirs, like
   // upstreams[].issuers); a certificate listed twice is kept once.

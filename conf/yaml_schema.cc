@@ -212,7 +212,12 @@ Result<std::string> checkedText(Loader& l, const Item& v, bool (*valid)(const st
 }
 
 Result<std::string> hostName(Loader& l, const Item& v) {
-  return checkedText(l, v, isHostName, "not a host name");
+  auto s = checkedText(l, v, isHostName, "not a host name");
+  if (s.ok()) {
+    std::transform(s->begin(), s->end(), s->begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  }
+  return s;
 }
 
 Result<std::string> ipAddress(Loader& l, const Item& v) {

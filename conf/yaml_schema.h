@@ -191,6 +191,9 @@ Result<std::string> text(Loader& l, const Item& v);
 // A string that `valid` accepts, else "<complaint>: "value"".
 Result<std::string> checkedText(Loader& l, const Item& v, bool (*valid)(const std::string&),
                                 std::string_view complaint);
+// A DNS host name, lower-cased: DNS names compare case-insensitively (RFC 4343 §3), and the
+// URL parser lower-cases the hosts of requests, so the names the config holds (upstreams[].fqdns,
+// resolve keys) are matched by plain comparison wherever they are used.
 Result<std::string> hostName(Loader& l, const Item& v);
 // An http(s) URL whose host is an FQDN (firewalls allow by name), without user information:
 // crl.urls, watch.intermediates[].ocsp_url.

@@ -69,7 +69,8 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
   X(CacheEntries, Gauge, "ocsp_proxy_cache_entries", ("cache"), {},                               \
     "Entries in the in-process cache (ocsp|crl).")                                                \
   X(CacheBytes, Gauge, "ocsp_proxy_cache_bytes", ("cache"), {},                                   \
-    "Bytes held by the in-process cache (ocsp|crl).")                                             \
+    "Bytes held by the in-process cache (ocsp|crl|request_memo: the decoded requests of all "     \
+    "workers).")                                                                                  \
   X(CircuitOpen, Gauge, "ocsp_proxy_circuit_open", ("fqdn"), {},                                  \
     "1 while an upstream FQDN is skipped after repeated failures, else 0.")                       \
   X(IntermediateRevoked, Gauge, "ocsp_proxy_intermediate_revoked", ("name"), {},                  \

@@ -6,6 +6,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/process_memory.h"
+#include "proxy/request_memo.h"
 #include "upstream/validation_memo.h"
 
 namespace ocsp {
@@ -177,6 +178,8 @@ void addStatusCollectors(const AdminView& v) {
     m.gauge(Metric::CacheBytes, {"ocsp"}).set(static_cast<int64_t>(ocsp.bytes));
     m.gauge(Metric::CacheEntries, {"crl"}).set(static_cast<int64_t>(crl.entries));
     m.gauge(Metric::CacheBytes, {"crl"}).set(static_cast<int64_t>(crl.bytes));
+    m.gauge(Metric::CacheBytes, {"request_memo"})
+        .set(static_cast<int64_t>(RequestMemo::processBytes()));
     if (auto heap = heapUsage()) {
       m.gauge(Metric::HeapBytes, {"in_use"}).set(static_cast<int64_t>(heap->in_use));
       m.gauge(Metric::HeapBytes, {"free"}).set(static_cast<int64_t>(heap->free));

@@ -122,7 +122,10 @@ LogRateLimit g_malformed_request_log;
 
 }  // namespace
 
-HttpFront::HttpFront(FrontDeps deps) : d_(std::move(deps)) {
+HttpFront::HttpFront(FrontDeps deps)
+    : d_(std::move(deps)),
+      post_memo_(RequestMemo::kDefaultCapacity, d_.config->cache.request_memo_bytes / 2),
+      get_memo_(RequestMemo::kDefaultCapacity, d_.config->cache.request_memo_bytes / 2) {
   if (d_.metrics == nullptr) return;
   static_assert(sizeof(kResultNames) / sizeof(kResultNames[0]) == kResults);
   for (int mode = 0; mode < 2; ++mode) {

@@ -3,9 +3,15 @@
 // a repeated request (the common case: many clients asking about the same certificates)
 // skips DER parsing and reuses the decoded query instead of building a new one (issue 7).
 //
-// Bounded: at most `capacity` requests; when full, CLOCK (second chance) picks the one to
-// drop: a request asked for again since the hand last passed survives one more round. A
-// working set smaller than the capacity is never evicted, whatever its order.
+// Bounded in bytes and in entries: the remembered requests' bytes (the request, its decoded
+// query with its copies of the DER, the table's overhead; see bytes()) never exceed
+// `max_bytes`, and there are at most `capacity` of them. Requests longer than
+// kMaxRememberedRequestBytes are never remembered: real OCSP requests are 70-120 bytes, a
+// multi-CertID one a few hundred, and a client sending large distinct requests twice each
+// must not grow the memo by their size (it would hold them for good). When a bound is
+// reached, CLOCK (second chance) picks the request to drop: one asked for again since the
+// hand last passed survives one more round. A working set within both bounds is never
+// evicted, whatever its order.
 // Admission: a request is remembered from its second sighting on (a doorkeeper of 65,536
 // 32-bit fingerprints in buckets of 8, 256 KiB), so requests that come once (a scan, a cache
 // being filled) neither take memory nor push out the ones that repeat. Requests that share a
@@ -16,8 +22,10 @@
 // previous request with these bytes is answered), with its per-request fields reset, and a
 // copy when a lookup still in flight holds it. So a query is never changed under a lookup.
 // Requests with a nonce are never remembered (each differs). Loop thread only.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,7 +39,12 @@ namespace ocsp {
 class RequestMemo {
  public:
   static constexpr size_t kDefaultCapacity = 16'384;
-  explicit RequestMemo(size_t capacity = kDefaultCapacity);
+  static constexpr size_t kDefaultMaxBytes = 8u << 20;  // cache.request_memo_bytes / 2
+  static constexpr size_t kMaxRememberedRequestBytes = 1024;
+  explicit RequestMemo(size_t capacity = kDefaultCapacity, size_t max_bytes = kDefaultMaxBytes);
+  ~RequestMemo();
+  RequestMemo(const RequestMemo&) = delete;
+  RequestMemo& operator=(const RequestMemo&) = delete;
 
   // The query remembered for `request`, ready for a new lookup, or null.
   std::shared_ptr<OcspQuery> take(std::string_view request);
@@ -41,16 +54,32 @@ class RequestMemo {
 
   size_t size() const { return index_.size(); }
   size_t capacity() const { return capacity_; }
+  // What the remembered requests hold (the sum that `max_bytes` bounds): their bytes, their
+  // queries (counted by what they allocated) and a fixed overhead per entry for the table.
+  size_t bytes() const { return bytes_; }
+  // bytes() of every memo in the process plus their doorkeepers' fixed 256 KiB each: the
+  // ocsp_proxy_cache_bytes{cache="request_memo"} gauge. Any thread.
+  static size_t processBytes() { return process_bytes_.load(std::memory_order_relaxed); }
 
  private:
   struct Slot {
     std::string request;  // the key's bytes
-    std::shared_ptr<OcspQuery> query;
+    std::shared_ptr<OcspQuery> query;  // null: the slot is free
+    size_t bytes = 0;                  // its share of bytes_
     bool referenced = false;
   };
+  // Drops the request the CLOCK hand picks and returns its (now free) slot. Needs one.
+  size_t evictOne();
+  void drop(size_t at);
+  void account(size_t add, size_t remove);
+
   size_t capacity_;
-  std::vector<Slot> slots_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
+  std::deque<Slot> slots_;    // a deque: growing it moves no Slot (index_ views their bytes)
+  std::vector<size_t> free_;  // slots emptied to make room in bytes
   size_t hand_ = 0;
+  static std::atomic<size_t> process_bytes_;
   std::unordered_map<std::string_view, size_t> index_;  // views into slots_[i].request
   static constexpr size_t kDoorkeeperSlots = 65'536;
   static constexpr size_t kDoorkeeperWays = 8;  // slots per bucket (32 bytes)

@@ -20,6 +20,10 @@ AllowList::AllowList(const conf::Config& config) {
     targets_.emplace(h.host, Entry{h.port, TargetKind::Crl, 0, 0});
     described_.emplace(hostPort(h.host, h.port), "crl");
   }
+  for (const std::string& text : config.crl.urls) {
+    auto url = parseHttpUrl(text);
+    if (url && url->target.find('?') != std::string::npos) crl_urls_with_query_.insert(url->text());
+  }
   for (const conf::HostAndPort& h : config.forward.aia_fqdns) {
     aia_.emplace(h.host, h.port);
     described_.emplace(hostPort(h.host, h.port), "aia");
@@ -38,9 +42,14 @@ Result<ForwardTarget> AllowList::classify(const HttpUrl& url) const {
   auto [first, last] = targets_.equal_range(url.host);
   if (first == last) return refuse("not_allowed", url.host + " is not an allowed host");
   for (auto it = first; it != last; ++it) {
-    if (it->second.port == url.port) {
-      return ForwardTarget{it->second.kind, it->second.upstream_index, it->second.fqdn_index};
+    if (it->second.port != url.port) continue;
+    if (it->second.kind == TargetKind::Crl && url.target.find('?') != std::string::npos &&
+        crl_urls_with_query_.count(url.text()) == 0) {
+      return refuse(
+          "crl_query",
+          "a CRL URL with a query string is fetched only if crl.urls lists it: " + url.text());
     }
+    return ForwardTarget{it->second.kind, it->second.upstream_index, it->second.fqdn_index};
   }
   return refuse("port", url.host + " is not allowed on port " + std::to_string(url.port));
 }

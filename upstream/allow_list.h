@@ -7,6 +7,7 @@
 // Immutable once built; thread-safe.
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -35,6 +36,11 @@ class AllowList {
   //   ip_literal   an IP address instead of a name: firewalls allow these services by FQDN
   //   not_allowed  a host that is neither an upstream FQDN nor a CRL host
   //   port         an allowed host on a port that is not configured for it
+  //   crl_query    a CRL URL with a query string that crl.urls does not list as written:
+  //                distribution points name a CRL by its path (RFC 5280 §4.2.1.13), and
+  //                each query variant would be a download of its own (cache busting). A
+  //                CA whose CRLs are named by a query (EJBCA's webdist) lists them in
+  //                crl.urls; stripping the query instead could serve another CA's CRL.
   Result<ForwardTarget> classify(const HttpUrl& url) const;
 
   // True if an AIA caIssuers URL may be fetched: plain http, no userinfo, a name (not an IP)
@@ -55,6 +61,7 @@ class AllowList {
   std::multimap<std::string, Entry> targets_;          // host -> where it may be reached
   std::multimap<std::string, uint16_t> aia_;           // forward.aia_fqdns
   std::multimap<std::string, std::string> described_;  // for everything()
+  std::set<std::string> crl_urls_with_query_;          // crl.urls with a query, normal form
 };
 
 }  // namespace ocsp

@@ -11,7 +11,8 @@
 namespace ocsp {
 
 namespace {
-constexpr int64_t kRetryAfterFailureS = 30;
+constexpr int64_t kRetryAfterFailureS = 30;          // the first retry of a failing URL
+constexpr int64_t kMaxRetryAfterFailureS = 600;      // the backoff doubles up to this
 constexpr int64_t kCrlFetchTimeoutFloorMs = 30'000;  // a 64 MiB download needs time
 
 Error crlError(const char* code, std::string detail) {
@@ -91,7 +92,7 @@ void CrlService::start() {
           std::lock_guard<std::mutex> lock(mu_);
           leader = inflight_.try_emplace(key).second;
         }
-        if (leader) begin(key, t.url, false);
+        if (leader) schedule(key, t.url, false);
       }
     });
     event_base_dispatch(loop_->base());
@@ -128,7 +129,43 @@ void CrlService::lookup(const HttpUrl& url, const std::string& client, Mailbox& 
     if (!leader) return;
   }
   logEvent(LogLevel::Debug, "crl_miss", {{"url", key}, {"client", client}});
-  loop_->mailbox.post([this, key, url] { begin(key, url, false); });
+  loop_->mailbox.post([this, key, url] { schedule(key, url, false); });
+}
+
+// Loop thread.
+void CrlService::schedule(const std::string& key, const HttpUrl& url, bool refresh) {
+  if (queued_.empty()) {
+    const size_t max_bytes = config_->crl.max_bytes;
+    if (running_.size() < static_cast<size_t>(config_->crl.max_concurrent_fetches) &&
+        reserved_bytes_ + max_bytes <= config_->crl.max_inflight_bytes) {
+      reserve(key, max_bytes);
+      begin(key, url, refresh);
+      return;
+    }
+    logEvent(LogLevel::Info, "crl_fetch_queued",
+             {{"url", key},
+              {"running", std::to_string(running_.size())},
+              {"reserved_bytes", std::to_string(reserved_bytes_)}});
+  }
+  queued_.push_back(Queued{key, url, refresh});
+}
+
+// Loop thread: starts the queued fetches the bounds now allow, oldest first.
+void CrlService::startQueued() {
+  while (!queued_.empty() &&
+         running_.size() < static_cast<size_t>(config_->crl.max_concurrent_fetches) &&
+         reserved_bytes_ + config_->crl.max_bytes <= config_->crl.max_inflight_bytes) {
+    Queued next = std::move(queued_.front());
+    queued_.pop_front();
+    reserve(next.key, config_->crl.max_bytes);
+    begin(next.key, next.url, next.refresh);
+  }
+}
+
+void CrlService::reserve(const std::string& key, size_t bytes) {
+  size_t& held = running_[key];
+  reserved_bytes_ = reserved_bytes_ - held + bytes;
+  held = bytes;
 }
 
 // Loop thread. The caller put `key` in inflight_.
@@ -171,12 +208,18 @@ void CrlService::fetchUpstream(const std::string& key, const HttpUrl& url) {
       problem = "HTTP status " + std::to_string(result.http_status);
     }
     if (!problem.empty()) {
-      logEvent(LogLevel::Warn, code == std::string("too_large") ? "crl_invalid" : "crl_fetch_failed",
-               {{"url", key}, {"reason", code}, {"detail", problem},
+      logEvent(failureLevel(key),
+               code == std::string("too_large") ? "crl_invalid" : "crl_fetch_failed",
+               {{"url", key},
+                {"reason", code},
+                {"detail", problem},
                 {"elapsed_ms", std::to_string(result.elapsed_ms)}});
       finish(key, crlError(code, problem));
       return;
     }
+    // Downloaded: the CRL's own size stays reserved until its parse is done.
+    reserve(key, result.body.size());
+    startQueued();
     parse(key, std::move(result.body), false);
   });
 }
@@ -227,7 +270,7 @@ void CrlService::onParsed(const std::string& key, std::string bytes, Result<Pars
         return;
       }
     }
-    logEvent(LogLevel::Warn, "crl_invalid",
+    logEvent(failureLevel(key), "crl_invalid",
              {{"url", key}, {"reason", err.code}, {"detail", err.detail}});
     finish(key, err);
     return;
@@ -236,15 +279,15 @@ void CrlService::onParsed(const std::string& key, std::string bytes, Result<Pars
   entry->url = key;
   entry->fetched_at = clock_.now();
   entry->crl = std::move(*parsed);
+  entry->bytes = std::move(bytes);  // before finishCrlEntry: the ETag is the bytes' hash
   finishCrlEntry(*entry, config_->cache.no_next_update_ttl_s,
                  config_->cache.refresh_percent / 100.0);
   if (!from_redis && loop_->redis) {
     int64_t ttl_ms = (entry->hard_expiry - clock_.now()) * 1000;
     if (ttl_ms > 0) {
-      loop_->redis->fireAndForget({"SET", redis_key, bytes, "PX", std::to_string(ttl_ms)});
+      loop_->redis->fireAndForget({"SET", redis_key, entry->bytes, "PX", std::to_string(ttl_ms)});
     }
   }
-  entry->bytes = std::move(bytes);
   logEvent(LogLevel::Info, "crl_fetched",
            {{"url", key},
             {"source", from_redis ? "redis" : "upstream"},
@@ -282,11 +325,53 @@ void CrlService::finish(const std::string& key,
       inflight_.erase(it);
     }
   }
-  auto t = tracked_.find(key);
-  if (t != tracked_.end()) t->second.retry_at = result ? 0 : clock_.now() + kRetryAfterFailureS;
+  if (auto slot = running_.find(key); slot != running_.end()) {
+    reserved_bytes_ -= slot->second;
+    running_.erase(slot);
+  }
+  noteOutcome(key, result.ok());
   for (Waiter& w : waiters) {
     w.mailbox->post([done = std::move(w.done), result] { done(result); });
   }
+  startQueued();
+}
+
+// Loop thread: a URL's first failure is a warning; while it keeps failing, the same failure
+// again is debug detail (clients can make a failing URL be fetched again and again).
+LogLevel CrlService::failureLevel(const std::string& key) const {
+  auto t = tracked_.find(key);
+  return t != tracked_.end() && t->second.failures > 0 ? LogLevel::Debug : LogLevel::Warn;
+}
+
+// Loop thread: the backoff of a URL whose fetch failed; remembered (tracked) even for a URL
+// only a client asked for, so that the timer does not fetch it again at its next tick.
+void CrlService::noteOutcome(const std::string& key, bool ok) {
+  auto t = tracked_.find(key);
+  if (ok) {
+    if (t == tracked_.end()) return;
+    if (t->second.failures > 0) {
+      logEvent(LogLevel::Info, "crl_recovered",
+               {{"url", key}, {"failures", std::to_string(t->second.failures)}});
+    }
+    t->second.failures = 0;
+    t->second.retry_at = 0;
+    return;
+  }
+  if (t == tracked_.end()) {
+    auto url = parseHttpUrl(key);
+    if (!url) return;
+    t = tracked_.try_emplace(key).first;
+    t->second.url = *url;
+  }
+  Tracked& tr = t->second;
+  ++tr.failures;
+  const int64_t delay =
+      std::min(kRetryAfterFailureS << std::min(tr.failures - 1, 10), kMaxRetryAfterFailureS);
+  tr.retry_at = clock_.now() + delay;
+  logEvent(tr.failures == 1 ? LogLevel::Warn : LogLevel::Debug, "crl_backoff",
+           {{"url", key},
+            {"failures", std::to_string(tr.failures)},
+            {"retry_in_s", std::to_string(delay)}});
 }
 
 // Loop thread, once a second: refresh what is due (DESIGN.md §2: background work on timers).
@@ -322,7 +407,7 @@ void CrlService::onTick() {
       if (inflight_.try_emplace(key).second) {
         lock.unlock();
         logEvent(LogLevel::Debug, "crl_refresh", {{"url", key}});
-        begin(key, t.url, current != nullptr);
+        schedule(key, t.url, current != nullptr);
       }
     }
     ++it;

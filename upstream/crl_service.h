@@ -6,6 +6,11 @@
 //     with Redis configured the shared copy is tried first and re-validated like a download;
 //   - a download is size-limited (crl.max_bytes), then parsed and validated off every event
 //     loop, on a parser thread (a large CRL takes seconds): see upstream/crl.h for the rules;
+//   - at most crl.max_concurrent_fetches CRLs are fetched (Redis or upstream) and parsed at
+//     once, and together they hold at most crl.max_inflight_bytes: a fetch reserves
+//     crl.max_bytes when it starts and, once downloaded, keeps the CRL's size until its parse
+//     is done. Fetches beyond either bound wait in a queue, oldest first (event=crl_fetch_queued
+//     once when the queue stops being empty);
 //   - an invalid CRL (not a CRL, bad signature, expired, too large) is not stored and the
 //     clients waiting for it get the error (event=crl_invalid, reason=...); an upstream that
 //     fails gets event=crl_fetch_failed; neither is retried for the waiting clients;
@@ -14,8 +19,15 @@
 //   - refresh ahead: once cache.refresh_percent of [thisUpdate, nextUpdate) has passed, a
 //     once-a-second timer fetches a newer CRL for the crl.urls and for URLs asked for since
 //     their last download; clients keep the cached one meanwhile; a failed refresh is
-//     retried after 30 s while the cached CRL lasts, and a refresh that finds no newer CRL
-//     (same thisUpdate) after an eighth of the time left to nextUpdate (30 s .. 1 h).
+//     retried with exponential backoff (30 s, doubling, at most 10 min), and a refresh that
+//     finds no newer CRL (same thisUpdate) after an eighth of the time left to nextUpdate
+//     (30 s .. 1 h). The backoff also holds for a URL a client asked for: the timer does not
+//     fetch a failing URL again before its retry time (a client's own miss still does, once
+//     per request in flight). Logged once per change of state: event=crl_backoff (warn) when
+//     a URL starts failing, event=crl_recovered when it succeeds again; while it fails, its
+//     crl_fetch_failed / crl_invalid lines and each new retry time are at debug level.
+//   - a CRL URL with a query string reaches the service only if crl.urls lists it
+//     (upstream/allow_list.h, reason crl_query): query variants would each be a download.
 //
 // Threading: the service runs its own thread with its own event_base, curl multi handle and
 // Redis connection: CRL work never runs on a worker's loop. lookup() may be called from any
@@ -23,6 +35,7 @@
 // synchronously for a hit. stop() joins the thread; callbacks not yet delivered are dropped,
 // so stop the service before destroying the mailboxes of the workers that use it.
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -71,18 +84,30 @@ class CrlService {
   struct Tracked {  // loop thread only
     HttpUrl url;
     bool warm = false;         // from crl.urls: always kept fresh
-    int64_t retry_at = 0;      // after a failed refresh
+    int64_t retry_at = 0;      // after a failed fetch, or a refresh that found nothing newer
+    int failures = 0;          // consecutive failed fetches (backoff exponent)
+  };
+  struct Queued {  // a fetch waiting for a slot
+    std::string key;
+    HttpUrl url;
+    bool refresh;
   };
   class Loop;  // the thread's event_base, fetcher and Redis connection
 
   std::string redisKeyOf(const std::string& key) const;  // needs a redis: section
-  // Loop thread.
+  // Loop thread. schedule() starts the fetch of `key` (the caller put it in inflight_) when
+  // the bounds allow, else queues it; finish() frees its slot and starts what waits.
+  void schedule(const std::string& key, const HttpUrl& url, bool refresh);
+  void startQueued();
+  void reserve(const std::string& key, size_t bytes);  // replaces the key's reservation
   void begin(const std::string& key, const HttpUrl& url, bool refresh);
   void fetchUpstream(const std::string& key, const HttpUrl& url);
   void parse(const std::string& key, std::string bytes, bool from_redis);
   void onParsed(const std::string& key, std::string bytes, Result<ParsedCrl> parsed,
                 bool from_redis);
   void finish(const std::string& key, const Result<std::shared_ptr<const CrlEntry>>& result);
+  void noteOutcome(const std::string& key, bool ok);
+  LogLevel failureLevel(const std::string& key) const;
   void onTick();
 
   std::shared_ptr<const conf::Config> config_;
@@ -98,6 +123,10 @@ class CrlService {
   std::unordered_map<std::string, HttpUrl> asked_;  // hits since the last tick
 
   std::unordered_map<std::string, Tracked> tracked_;  // loop thread only
+  // Loop thread only: fetches running (Redis or upstream, then parse) and their reserved bytes.
+  std::unordered_map<std::string, size_t> running_;
+  size_t reserved_bytes_ = 0;
+  std::deque<Queued> queued_;
   std::unique_ptr<Loop> loop_;
   std::unique_ptr<WorkQueue> parser_;
   std::thread thread_;

@@ -1,5 +1,8 @@
 #include "upstream/curl_fetcher.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "core/clock.h"
 
 namespace ocsp {
@@ -199,10 +202,14 @@ void CurlFetcher::collectDone() {
 
 void pinAddress(FetchRequest& request, const std::map<std::string, std::string>& resolve,
                 const std::string& host, uint16_t port) {
-  auto it = resolve.find(host);
+  // The config's resolve keys are lower-case (conf::hostName); DNS names are not case-sensitive.
+  std::string name(host);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto it = resolve.find(name);
   if (it == resolve.end()) return;
   bool v6 = it->second.find(':') != std::string::npos;
-  request.resolve.push_back(host + ":" + std::to_string(port) + ":" +
+  request.resolve.push_back(name + ":" + std::to_string(port) + ":" +
                             (v6 ? "[" + it->second + "]" : it->second));
 }
 

@@ -42,7 +42,7 @@ struct FetchResult {
 using FetchCallback = std::function<void(FetchResult)>;
 
 // Pins `host`:`port` to the address config's `resolve:` map gives it, if any (like curl
-// --resolve); otherwise curl resolves the name itself.
+// --resolve); otherwise curl resolves the name itself. `host` matches whatever its case.
 void pinAddress(FetchRequest& request, const std::map<std::string, std::string>& resolve,
                 const std::string& host, uint16_t port);
 

@@ -7,6 +7,8 @@
 #   pki-*    made with tests/integration/pki.py and the openssl CLI: requests, responses signed
 #            CA-direct and by a delegated responder, CRLs (DER and PEM)
 #   repo-*   conf/ocsp-proxy.yaml with its issuer paths pointed at tests/fuzz/pki
+#   pki-entry-*  Redis cache entries (cache/entry_codec.h, version 1) around the pki-resp-*
+#            responses: good, revoked with and without a reason, unknown, no nextUpdate
 # Hand-written seeds (hand-*) and regression inputs (regress-*) are never touched. The PKI is
 # random, so a run changes every pki-* file: commit tests/fuzz/pki and the seeds together.
 #   bash tests/fuzz/make_corpus.sh
@@ -18,7 +20,7 @@ real="${OCSP_TESTDATA_REAL:-$root/tests/data/real}"
 corpus="$fuzz/corpus"
 [ -d "$real" ] || { echo "make_corpus.sh: no real test data at $real" >&2; exit 1; }
 
-for target in request_post request_get validator crl config url; do
+for target in request_post request_get validator crl config url entry_codec; do
   mkdir -p "$corpus/$target"
   rm -f "$corpus/$target"/real-* "$corpus/$target"/pki-* "$corpus/$target"/repo-*
 done
@@ -132,6 +134,33 @@ for c in ica ica-empty root stranger; do
   cp "$p/$c.crl" "$corpus/crl/pki-$c.crl"
   openssl crl -inform DER -in "$p/$c.crl" -out "$corpus/crl/pki-$c.pem"
 done
+
+# Redis entries as cache/entry_codec.h lays them out, one per status and revocation form.
+entry_seeds() {
+  /usr/bin/python3 - "$corpus" <<'PY'
+import struct, sys
+from pathlib import Path
+corpus = Path(sys.argv[1])
+def entry(der, status, revocation=None, fqdn=b"ocsp.test.example", next_update=1_700_604_800):
+    time, reason = revocation if revocation else (0, -1)
+    return (struct.pack(">Bqqqq", 1, 1_700_000_000, 1_700_000_000, next_update, 1_700_000_100)
+            + struct.pack(">BBqb", status, 1 if revocation else 0, time, reason)
+            + struct.pack(">H", len(fqdn)) + fqdn + struct.pack(">I", len(der)) + der)
+seeds = {
+    "good": ("pki-resp-good.der", 0, None, {}),
+    "revoked-key-compromise": ("pki-resp-revoked.der", 1, (1_699_800_000, 1), {}),
+    "revoked-no-reason": ("pki-resp-revoked-key-id.der", 1, (1_699_800_000, -1), {}),
+    "unknown": ("pki-resp-unknown.der", 2, None, {}),
+    "no-next-update": ("pki-resp-good-no-next-update.der", 0, None, {"next_update": 0}),
+    "no-fqdn": ("pki-resp-three.der", 0, None, {"fqdn": b""}),
+}
+(corpus / "entry_codec").mkdir(exist_ok=True)
+for name, (resp, status, revocation, extra) in seeds.items():
+    der = (corpus / "validator" / resp).read_bytes()
+    (corpus / "entry_codec" / f"pki-entry-{name}").write_bytes(entry(der, status, revocation, **extra))
+PY
+}
+entry_seeds
 
 # --- The shipped config, pointed at the fuzz PKI ------------------------------------------------
 

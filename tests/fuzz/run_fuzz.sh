@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # One bounded libFuzzer run, as the meson test suite "fuzz" runs it:
 #   run_fuzz.sh TARGET_BINARY CORPUS_DIR SECONDS ARTIFACT_DIR [libFuzzer options...]
+# or, for an operator running the targets longer than the suite does, each built target in
+# turn (or only the TARGETs named, e.g. entry_codec), with its seed corpus and dictionary:
+#   run_fuzz.sh --seconds N [--build DIR] [TARGET...]
+# DIR is the build holding the targets, by default build-san (CI's), else build-fuzz, relative
+# to the working directory (the repository root). Each target works on a copy of its corpus
+# and keeps what it finds in DIR/tests/fuzz/artifacts/TARGET; exit 1 if any target failed.
 # The target first replays every seed in CORPUS_DIR (regression inputs included), then
 # fuzzes for SECONDS. It works on a copy of the corpus, so the repository's seeds are never
 # changed. Any crash, sanitizer report, timeout or out-of-memory fails the test; the input is
@@ -8,10 +14,48 @@
 # as a regression seed. The full libFuzzer output is ARTIFACT_DIR/<target>.log.
 set -euo pipefail
 
-if [ "$#" -lt 4 ]; then
+usage() {
   echo "usage: run_fuzz.sh TARGET_BINARY CORPUS_DIR SECONDS ARTIFACT_DIR [libFuzzer options...]" >&2
+  echo "       run_fuzz.sh --seconds N [--build DIR] [TARGET...]" >&2
   exit 2
+}
+
+if [ "${1:-}" = "--seconds" ]; then
+  fuzz="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  seconds="${2:-}" build=""
+  [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || usage
+  shift 2
+  if [ "${1:-}" = "--build" ]; then
+    [ "$#" -ge 2 ] || usage
+    build="$2"
+    shift 2
+  fi
+  if [ -z "$build" ]; then
+    build="build-fuzz"
+    compgen -G "build-san/tests/fuzz/fuzz_*" >/dev/null && build="build-san"
+  fi
+  bin="$build/tests/fuzz"
+  targets=("$@")
+  if [ "${#targets[@]}" -eq 0 ]; then
+    for exe in "$bin"/fuzz_*; do
+      [ -x "$exe" ] && [ -f "$exe" ] && targets+=("$(basename "${exe#"$bin"/fuzz_}")")
+    done
+  fi
+  if [ "${#targets[@]}" -eq 0 ]; then
+    echo "run_fuzz.sh: no fuzz targets built in $bin (meson setup $build -Dfuzz=true, see README)" >&2
+    exit 2
+  fi
+  failed=0
+  for target in "${targets[@]}"; do
+    [ -x "$bin/fuzz_$target" ] || { echo "run_fuzz.sh: $bin/fuzz_$target is not built" >&2; exit 2; }
+    options=()
+    [ -f "$fuzz/$target.dict" ] && options+=("-dict=$fuzz/$target.dict")
+    "${BASH_SOURCE[0]}" "$bin/fuzz_$target" "$fuzz/corpus/$target" "$seconds" \
+      "$bin/artifacts/$target" "${options[@]}" || failed=1
+  done
+  exit "$failed"
 fi
+[ "$#" -ge 4 ] || usage
 binary="$1" corpus="$2" seconds="$3" artifacts="$4"
 shift 4
 name="$(basename "$binary")"

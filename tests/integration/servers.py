@@ -241,7 +241,8 @@ class StaticServer:
     """The files of `directory` over HTTP/1.1 with keep-alive, as a CA's CRL or AIA host
     serves them: 200 with the exact bytes and Content-Length, or 404. It counts requests
     per path and keeps (method, target, headers) of each in `log`; `put` replaces a file's
-    bytes between requests."""
+    bytes between requests. With `delay_s`, each answer waits that long first (a slow CA),
+    and `most_in_flight` is the largest number of requests it was answering at once."""
 
     CONTENT_TYPES = {".crl": "application/pkix-crl", ".der": "application/pkix-cert",
                      ".html": "text/html; charset=utf-8"}
@@ -251,6 +252,9 @@ class StaticServer:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log: list[tuple[str, str, dict[str, str]]] = []
         self.lock = threading.Lock()
+        self.delay_s = 0.0
+        self.in_flight = 0
+        self.most_in_flight = 0
         static = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -266,6 +270,17 @@ class StaticServer:
             def _serve(self, send_body: bool):
                 with static.lock:
                     static.log.append((self.command, self.path, dict(self.headers.items())))
+                    static.in_flight += 1
+                    static.most_in_flight = max(static.most_in_flight, static.in_flight)
+                try:
+                    if static.delay_s:
+                        time.sleep(static.delay_s)
+                    self._answer(send_body)
+                finally:
+                    with static.lock:
+                        static.in_flight -= 1
+
+            def _answer(self, send_body: bool):
                 path = urllib.parse.urlsplit(self.path).path
                 body = static.read(path)
                 if body is None:

@@ -3,11 +3,13 @@ HTTP caching headers, checked against the issuer's key before anything is cached
 from crl.urls, and shared between instances through Redis."""
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import email.utils
 import http.client
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -126,6 +128,78 @@ def test_crl_is_refreshed_ahead_in_the_background_and_clients_get_the_newer_one(
     wait_until(lambda: static.requests("/ica.crl") == 2, 15, "the background refresh")
     wait_until(lambda: fetch(proxy, url).body == newer, 3, "the newer CRL to be served")
     assert static.requests("/ica.crl") == 2
+
+
+def test_etag_names_the_crls_bytes_so_revalidating_an_older_crl_gets_the_newer_one(
+        pki, static, start_forward_proxy):
+    now = _utc_now()
+    # Half of [thisUpdate, nextUpdate) has passed five seconds after start-up.
+    old, url = serve_crl(pki, static, revoked=[pki.revoked],
+                         last_update=now - datetime.timedelta(seconds=10),
+                         next_update=now + datetime.timedelta(seconds=20))
+    proxy = start_forward_proxy(crl={"urls": [url]})
+    proxy.wait_for_log("crl_fetched", url=url)
+    first = fetch(proxy, url)
+    assert (first.status, first.body) == (200, old)
+    old_etag = first.headers["etag"]
+    assert fetch(proxy, url, **{"If-None-Match": old_etag}).status == 304
+    # The CA revokes 49 more certificates; the refresh ahead brings the new CRL in.
+    newer, _ = serve_crl(pki, static, hours=6,
+                         revoked=[pki.revoked, *(f"{0x200000 + i:06X}" for i in range(49))])
+    wait_until(lambda: fetch(proxy, url).body == newer, 20, "the newer CRL to be served")
+    revalidated = fetch(proxy, url, **{"If-None-Match": old_etag})
+    assert (revalidated.status, revalidated.body) == (200, newer)
+    new_etag = revalidated.headers["etag"]
+    assert new_etag != old_etag
+    assert fetch(proxy, url, **{"If-None-Match": new_etag}).status == 304
+
+
+# -- bounded -----------------------------------------------------------------------------------
+
+def test_query_string_variants_of_a_crl_url_are_refused_and_never_downloaded(
+        pki, static, start_forward_proxy):
+    crl, url = serve_crl(pki, static)
+    listed = f"{url}?issuer=ica"  # a CA naming its CRLs by query lists them in crl.urls
+    proxy = start_forward_proxy(crl=crl_section(static, urls=[listed]))
+    wait_until(lambda: static.requests("/ica.crl") == 1, 5, "the start-up fetch of crl.urls")
+    for variant in [f"{url}?v={i}" for i in range(6)] + [f"{listed}&x=1"]:
+        assert fetch(proxy, variant).status == 403, variant
+    proxy.wait_for_log("forward_refused", reason="crl_query")
+    assert (fetch(proxy, listed).status, fetch(proxy, url).body) == (200, crl)
+    # The listed URL from start-up and the plain one: two downloads, no variant.
+    assert static.requests("/ica.crl") == 2
+    assert all("?v=" not in target for _, target, _ in static.log)
+
+
+def test_a_failing_crl_url_is_not_fetched_again_at_every_timer_tick(
+        pki, static, start_forward_proxy):
+    url = crl_url(static, "missing.crl")  # 404 at the CA
+    proxy = start_forward_proxy(crl=crl_section(static))
+    assert fetch(proxy, url).status == 502
+    time.sleep(4)  # four ticks of the refresh timer
+    assert static.requests("/missing.crl") == 1
+    proxy.wait_for_log("crl_backoff", url=url, failures="1", retry_in_s="30")
+    # The CA publishes it: a client's miss fetches it at once.
+    crl, _ = serve_crl(pki, static)
+    static.put("missing.crl", crl)
+    assert fetch(proxy, url).body == crl
+    assert static.requests("/missing.crl") == 2
+
+
+def test_crl_downloads_in_flight_stay_within_max_concurrent_fetches(
+        pki, static, start_forward_proxy):
+    crl = pki.make_crl(pki.ica).read_bytes()
+    names = [f"ca{i}.crl" for i in range(6)]
+    for name in names:
+        static.put(name, crl)
+    static.delay_s = 1.0
+    proxy = start_forward_proxy(crl=crl_section(static, max_concurrent_fetches=2))
+    with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+        answers = list(pool.map(lambda name: fetch(proxy, crl_url(static, name)), names))
+    assert [a.status for a in answers] == [200] * len(names)
+    assert static.total == len(names)
+    assert static.most_in_flight == 2
+    proxy.wait_for_log("crl_fetch_queued")
 
 
 # -- refused -----------------------------------------------------------------------------------

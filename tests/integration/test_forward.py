@@ -66,6 +66,25 @@ def test_host_header_without_the_port_matches_the_uri_as_openssl_sends_it(pki, r
     assert responder.requests_served == 1
 
 
+def test_host_names_match_whatever_their_case_in_config_url_and_host_header(
+        pki, responder, start_proxy):
+    # DNS names are case-insensitive (RFC 4343): the config spells the upstream and its pin
+    # differently, the client a third way. The pin must apply (the name has no DNS here) and
+    # the URL must reach the upstream.
+    proxy = start_proxy(responder.port, fqdns=[OCSP_FQDN.upper()],
+                        resolve={OCSP_FQDN.title(): "127.0.0.1"})
+    spelled = f"http://{OCSP_FQDN.title()}:{responder.port}/"
+    answer = curl("POST", spelled, make_request(pki.ica, pki.good), proxy=proxy.url,
+                  headers={"Host": f"{OCSP_FQDN.upper()}:{responder.port}"})
+    assert answer.status == 200, answer.body
+    assert parse_response(answer.body).cert_status == "good"
+    assert responder.requests_served == 1
+    # The local-responder mode reaches the same upstream through the same pin.
+    local = curl("POST", proxy.url, make_request(pki.ica, pki.revoked))
+    assert parse_response(local.body).cert_status == "revoked"
+    assert responder.requests_served == 2
+
+
 @pytest.mark.parametrize("first", ["local responder", "forward proxy"])
 def test_local_responder_and_forward_modes_share_one_cache_entry(pki, responder, proxy, first):
     der = make_request(pki.ica, pki.good)

@@ -186,3 +186,49 @@ def test_a_flood_of_malformed_requests_logs_a_few_lines_and_how_many_were_held_b
     assert held + len(lines) == flood, (held, len(lines), last)
     assert value(proxy.metrics(), "ocsp_proxy_requests_total", mode="responder",
                  result="malformed_request") == flood + 1
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    length = bytes([n]) if n < 0x80 else (lambda b: bytes([0x80 | len(b)]) + b)(
+        n.to_bytes((n.bit_length() + 7) // 8, "big"))
+    return bytes([tag]) + length + content
+
+
+def _der_integer(n: int) -> bytes:
+    """A positive INTEGER in its minimal DER form."""
+    return _der(0x02, n.to_bytes(n.bit_length() // 8 + 1, "big"))
+
+
+def large_ocsp_request(first_serial: int, cert_ids: int = 250) -> bytes:
+    """A well-formed OCSP request (RFC 6960 §4.1.1) of about 16 KiB: `cert_ids` SHA-1 CertIDs
+    of an unknown issuer, serials from `first_serial` on."""
+    sha1 = _der(0x30, _der(0x06, bytes([0x2B, 0x0E, 0x03, 0x02, 0x1A])) + _der(0x05, b""))
+    hashes = _der(0x04, b"\x11" * 20) + _der(0x04, b"\x22" * 20)
+    requests = b"".join(
+        _der(0x30, _der(0x30, sha1 + hashes + _der_integer(first_serial + i)))
+        for i in range(cert_ids))
+    return _der(0x30, _der(0x30, _der(0x30, requests)))
+
+
+def test_many_distinct_large_requests_each_sent_twice_do_not_grow_memory(
+        pki, responder, start_proxy):
+    # The memo of decoded requests keeps a request from its second sighting on: a client
+    # sending distinct ~16 KiB requests twice each must not make it hold them.
+    proxy = start_proxy(responder.port, workers=1, limits=LIMITS)
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.ports["ocsp"], timeout=10)
+    try:
+        assert keep_alive_post(conn, large_ocsp_request(1)).status == 200
+        rss_before_kib = proxy.memory_kib()
+        for i in range(1, 1501):
+            der = large_ocsp_request(i << 16)
+            assert len(der) > 15_000
+            for _ in range(2):
+                assert keep_alive_post(conn, der).status == 200
+    finally:
+        conn.close()
+    grown_mib = (proxy.memory_kib() - rss_before_kib) / 1024
+    # Without a bound in bytes, the 1,500 requests stayed in the memo: ~140 MiB.
+    assert grown_mib < 40, f"RSS grew by {grown_mib:.0f} MiB"
+    memo_bytes = value(proxy.metrics(), "ocsp_proxy_cache_bytes", cache="request_memo")
+    assert memo_bytes <= 16 << 20

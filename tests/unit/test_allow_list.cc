@@ -21,6 +21,7 @@ conf::Config sampleConfig() {
   internal.port = 8080;
   config.upstreams = {digicert, internal};
   config.crl.fqdns = {{"crl3.digicert.com", 80}, {"crl.internal.example", 8081}};
+  config.crl.urls = {"http://crl.internal.example:8081/webdist?cmd=crl&issuer=CN%3DCA"};
   config.forward.aia_fqdns = {{"cacerts.digicert.com", 80}};
   return config;
 }
@@ -48,6 +49,13 @@ TEST_CASE("allowed OCSP and CRL URLs are classified with their upstream and FQDN
   REQUIRE(crl.ok());
   CHECK(crl->kind == TargetKind::Crl);
   CHECK(allow.classify(url("http://crl.internal.example:8081/x.crl"))->kind == TargetKind::Crl);
+  // A CRL URL with a query, listed in crl.urls (any spelling of its host).
+  auto listed =
+      allow.classify(url("http://CRL.internal.example:8081/webdist?cmd=crl&issuer=CN%3DCA"));
+  REQUIRE(listed.ok());
+  CHECK(listed->kind == TargetKind::Crl);
+  // OCSP GET URLs keep their query: not a CRL.
+  CHECK(allow.classify(url("http://ocsp.digicert.com/MFEw?x=1")).ok());
 }
 
 TEST_CASE("everything else is refused with the reason") {
@@ -68,6 +76,10 @@ TEST_CASE("everything else is refused with the reason") {
       {"http://ocsp.internal.example/", "port"},
       {"http://crl.internal.example/x.crl", "port"},
       {"https://ocsp.digicert.com/", "scheme"},
+      // Query variants of a CRL URL would each be a download of its own.
+      {"http://crl3.digicert.com/ca.crl?v=1", "crl_query"},
+      {"http://crl3.digicert.com/ca.crl?", "crl_query"},
+      {"http://crl.internal.example:8081/webdist?cmd=crl&issuer=CN%3DOther", "crl_query"},
   };
   for (const Row& r : rows) {
     CAPTURE(r.text);

@@ -17,6 +17,8 @@
 #include "core/url.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
+#include "upstream/allow_list.h"
+#include "upstream/curl_fetcher.h"
 
 using ocsp::Result;
 using ocsp::conf::Config;
@@ -471,7 +473,7 @@ TEST_CASE("a host name listed twice in one upstream is rejected, ignoring case")
                 "      - ocsp.a.test\n"
                 "      - OCSP.A.test\n"
                 "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n") ==
-        "F:5: upstreams[0].fqdns[1]: duplicate host name \"OCSP.A.test\"");
+        "F:5: upstreams[0].fqdns[1]: duplicate host name \"ocsp.a.test\"");
 }
 
 TEST_CASE("the same host name in two upstreams is allowed") {
@@ -692,6 +694,33 @@ TEST_CASE("cache.memory_bytes 0 turns the in-process cache off") {
   CHECK(load("cache:\n  memory_bytes: 0\n" + kUpstreams)->cache.memory_bytes == 0);
   CHECK(errorOf("cache:\n  memory_bytes: lots\n" + kUpstreams) ==
         "F:2: cache.memory_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): \"lots\"");
+}
+
+TEST_CASE(
+    "cache.request_memo_bytes bounds each worker's memo of decoded requests; 0 turns it off") {
+  CHECK(load(kUpstreams)->cache.request_memo_bytes == 16u << 20);
+  CHECK(load("cache:\n  request_memo_bytes: 4MiB\n" + kUpstreams)->cache.request_memo_bytes ==
+        4u << 20);
+  CHECK(load("cache:\n  request_memo_bytes: 0\n" + kUpstreams)->cache.request_memo_bytes == 0);
+  CHECK(errorOf("cache:\n  request_memo_bytes: -1\n" + kUpstreams) ==
+        "F:2: cache.request_memo_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): "
+        "\"-1\"");
+}
+
+TEST_CASE("CRL fetches in progress are bounded in number and bytes") {
+  auto c = load(kUpstreams);
+  CHECK(c->crl.max_concurrent_fetches == 4);
+  CHECK(c->crl.max_inflight_bytes == 128u << 20);
+  c = load("crl:\n  max_concurrent_fetches: 2\n  max_inflight_bytes: 64MiB\n" + kUpstreams);
+  CHECK(c->crl.max_concurrent_fetches == 2);
+  CHECK(c->crl.max_inflight_bytes == 64u << 20);
+  CHECK(errorOf("crl:\n  max_concurrent_fetches: 0\n" + kUpstreams) ==
+        "F:2: crl.max_concurrent_fetches: out of range (expected 1..64): \"0\"");
+  CHECK(errorOf("crl:\n  max_inflight_bytes: 0\n" + kUpstreams) ==
+        "F:2: crl.max_inflight_bytes: must be greater than 0: \"0\"");
+  CHECK(errorOf("crl:\n  max_bytes: 32MiB\n  max_inflight_bytes: 16MiB\n" + kUpstreams) ==
+        "F:3: crl.max_inflight_bytes: must be at least crl.max_bytes (33554432 bytes): a "
+        "download reserves that much until its size is known");
 }
 
 TEST_CASE("durations need a unit and are stored in the field's unit") {
@@ -1172,6 +1201,35 @@ TEST_CASE("a resolve entry for a CRL or AIA host is in use") {
       kUpstreams);
   REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
   CHECK(log.text().find("resolve_unused") == std::string::npos);
+}
+
+TEST_CASE("host names are lower-cased at load, so pins and the allow-list match any spelling") {
+  // RFC 4343 §3: DNS names compare case-insensitively. A pin written "OCSP.A.Test" must pin
+  // the upstream "ocsp.A.TEST", and a client's "http://ocsp.a.test/" must reach it.
+  StderrCapture log;
+  auto c = load(
+      "resolve:\n  OCSP.A.Test: 192.0.2.1\n"
+      "upstreams:\n"
+      "  - name: a\n"
+      "    fqdns: [ocsp.A.TEST]\n"
+      "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n");
+  CHECK(c->resolve == std::map<std::string, std::string>{{"ocsp.a.test", "192.0.2.1"}});
+  CHECK(c->upstreams[0].fqdns == std::vector<std::string>{"ocsp.a.test"});
+  CHECK(log.text().find("resolve_unused") == std::string::npos);
+  for (const char* spelling : {"ocsp.a.test", "OCSP.A.TEST", "Ocsp.a.Test"}) {
+    CAPTURE(spelling);
+    ocsp::FetchRequest req;
+    ocsp::pinAddress(req, c->resolve, spelling, 80);
+    CHECK(req.resolve == std::vector<std::string>{"ocsp.a.test:80:192.0.2.1"});
+  }
+  ocsp::AllowList allow(*c);
+  auto url = ocsp::parseHttpUrl("http://OCSP.a.test/MFEw");
+  REQUIRE(url.ok());
+  auto target = allow.classify(*url);
+  REQUIRE_MESSAGE(target.ok(), target.error().detail);
+  CHECK(target->kind == ocsp::TargetKind::Ocsp);
+  CHECK(errorOf("resolve:\n  ocsp.a.test: 192.0.2.1\n  OCSP.A.TEST: 192.0.2.2\n" + kUpstreams) ==
+        "F:3: resolve.ocsp.a.test: duplicate key");
 }
 
 namespace {

@@ -162,6 +162,41 @@ TEST_CASE("fields out of range are rejected") {
   }
 }
 
+TEST_CASE("times no OCSP response can carry are rejected, not overflowed into derived times") {
+  // produced_at, this_update, next_update, fetched_at, revocation time.
+  const size_t times[] = {1, 9, 17, 25, kRevocationTimeAt};
+  for (size_t at : times) {
+    for (char top : {'\x7f', '\x80'}) {
+      CAPTURE(at);
+      CAPTURE(static_cast<int>(top));
+      std::string bytes = encodeEntry(revokedEntry());
+      bytes[at] = top;
+      CHECK_FALSE(decodeEntry(bytes, kPolicy).has_value());
+    }
+  }
+  // The last second of year 9999 is a time a response may carry.
+  OcspEntry far = goodEntry();
+  far.next_update = 253'402'300'799;
+  const std::string bytes = encodeEntry(far);
+  CHECK(decodeEntry(bytes, kPolicy).has_value());
+}
+
+TEST_CASE("an upstream FQDN longer than a host name can be is rejected") {
+  // Read names are interned for the process's lifetime: a shared Redis must not be able to
+  // pin 64 KiB per value.
+  OcspEntry e = goodEntry();
+  const std::string longest(253, 'a');
+  e.upstream_fqdn = longest;
+  const std::string fits = encodeEntry(e);
+  auto decoded = decodeEntry(fits, kPolicy);
+  REQUIRE(decoded.has_value());
+  CHECK(decoded->upstream_fqdn == longest);
+  const std::string too_long(254, 'b');
+  e.upstream_fqdn = too_long;
+  const std::string over = encodeEntry(e);
+  CHECK_FALSE(decodeEntry(over, kPolicy).has_value());
+}
+
 TEST_CASE("a value without DER is rejected") {
   OcspEntry e = goodEntry();
   e.der = std::string_view();

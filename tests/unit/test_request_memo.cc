@@ -3,6 +3,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -129,4 +130,46 @@ TEST_CASE("every request of a cyclic working set is remembered from its second p
   size_t missed = 0;
   for (const std::string& r : requests) missed += memo.take(r) == nullptr ? 1 : 0;
   CHECK(missed == 0);
+}
+
+TEST_CASE("the remembered requests never hold more bytes than the bound") {
+  // One client sending many distinct requests, each twice: the memo stays within its bytes.
+  constexpr size_t kBound = 64 * 1024;
+  const size_t before = RequestMemo::processBytes();
+  {
+    RequestMemo memo(16'384, kBound);
+    size_t most = 0;
+    for (int i = 0; i < 2'000; ++i) {
+      std::string request(900, 'r');
+      request += std::to_string(i);
+      auto q = queryFor(request);
+      seenTwice(memo, request, q);
+      most = std::max(most, memo.bytes());
+      CHECK(memo.take(request) != nullptr);  // the newest is always kept
+    }
+    CHECK(most <= kBound);
+    CHECK(memo.bytes() > kBound / 2);  // the bound is used, not left empty
+    CHECK(memo.size() < 2'000);
+    // The process-wide gauge counts it (plus the doorkeeper's fixed 256 KiB).
+    CHECK(RequestMemo::processBytes() - before == memo.bytes() + 256 * 1024);
+  }
+  CHECK(RequestMemo::processBytes() == before);
+}
+
+TEST_CASE("requests longer than a real OCSP request are never remembered") {
+  RequestMemo memo;
+  const std::string large(16 * 1024, 'x');
+  seenTwice(memo, large, queryFor(large));
+  CHECK(memo.take(large) == nullptr);
+  CHECK(memo.bytes() == 0);
+  const std::string largest(RequestMemo::kMaxRememberedRequestBytes, 'y');
+  seenTwice(memo, largest, queryFor(largest));
+  CHECK(memo.take(largest) != nullptr);
+}
+
+TEST_CASE("a bound of 0 bytes remembers nothing") {
+  RequestMemo memo(16, 0);
+  seenTwice(memo, "a", queryFor("a"));
+  CHECK(memo.take("a") == nullptr);
+  CHECK(memo.bytes() == 0);
 }
