@@ -161,7 +161,13 @@ std::string requestWith(int n) {
   REQUIRE(from);
   OCSP_CERTID* id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(from.get(), 0));
   OcspRequestPtr req(OCSP_REQUEST_new());
-  for (int i = 0; i < n; ++i) REQUIRE(OCSP_request_add0_id(req.get(), OCSP_CERTID_dup(id)));
+  for (int i = 0; i < n; ++i) {  // n distinct CertIDs: one serial each
+    OCSP_CERTID* copy = OCSP_CERTID_dup(id);
+    ASN1_INTEGER* serial = nullptr;
+    REQUIRE(OCSP_id_get0_info(nullptr, nullptr, nullptr, &serial, copy) == 1);
+    REQUIRE(ASN1_INTEGER_set(serial, i + 1) == 1);
+    REQUIRE(OCSP_request_add0_id(req.get(), copy));
+  }
   unsigned char* der = nullptr;
   const int len = i2d_OCSP_REQUEST(req.get(), &der);
   REQUIRE(len > 0);
@@ -250,4 +256,28 @@ TEST_CASE("the upstream request drops the nonce and keeps the CertIDs") {
   REQUIRE(stripped.ok());
   CHECK_FALSE(stripped->nonce.has_value());
   CHECK(stripped->request_der == readFile(realData("aws-lc-ocsp/ocsp_request_no_nonce.der")));
+}
+
+TEST_CASE("a request listing one CertID twice is malformed: no answer could fit it") {
+  std::string twice = [] {
+    const std::string real = readFile(realData("aws-lc-ocsp/ocsp_request_no_nonce.der"));
+    const auto* p = reinterpret_cast<const unsigned char*>(real.data());
+    OcspRequestPtr from(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(real.size())));
+    REQUIRE(from);
+    OCSP_CERTID* id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(from.get(), 0));
+    OcspRequestPtr req(OCSP_REQUEST_new());
+    REQUIRE(OCSP_request_add0_id(req.get(), OCSP_CERTID_dup(id)));
+    REQUIRE(OCSP_request_add0_id(req.get(), OCSP_CERTID_dup(id)));
+    unsigned char* der = nullptr;
+    const int len = i2d_OCSP_REQUEST(req.get(), &der);
+    REQUIRE(len > 0);
+    std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+    OPENSSL_free(der);
+    return out;
+  }();
+  auto q = decodeOcspDer(twice);
+  REQUIRE_FALSE(q.ok());
+  CHECK(q.error().category == ErrorCategory::MalformedRequest);
+  CHECK(q.error().code == "duplicate_certid");
+  CHECK(decodeOcspDer(requestWith(2)).ok());  // two different serials are fine
 }
