@@ -154,18 +154,19 @@ TEST_CASE("every real DER request in the test data is still accepted") {
 }
 
 // A DER request listing `n` copies of the CertID of a real request.
-std::string requestWith(int n) {
+// A request listing `n` CertIDs of a real request's issuer: serials 1..n, or all the same.
+std::string requestWith(int n, bool distinct = true) {
   const std::string real = readFile(realData("aws-lc-ocsp/ocsp_request_no_nonce.der"));
   const auto* p = reinterpret_cast<const unsigned char*>(real.data());
   OcspRequestPtr from(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(real.size())));
   REQUIRE(from);
   OCSP_CERTID* id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(from.get(), 0));
   OcspRequestPtr req(OCSP_REQUEST_new());
-  for (int i = 0; i < n; ++i) {  // n distinct CertIDs: one serial each
+  for (int i = 0; i < n; ++i) {
     OCSP_CERTID* copy = OCSP_CERTID_dup(id);
     ASN1_INTEGER* serial = nullptr;
     REQUIRE(OCSP_id_get0_info(nullptr, nullptr, nullptr, &serial, copy) == 1);
-    REQUIRE(ASN1_INTEGER_set(serial, i + 1) == 1);
+    if (distinct) REQUIRE(ASN1_INTEGER_set(serial, i + 1) == 1);
     REQUIRE(OCSP_request_add0_id(req.get(), copy));
   }
   unsigned char* der = nullptr;
@@ -259,23 +260,7 @@ TEST_CASE("the upstream request drops the nonce and keeps the CertIDs") {
 }
 
 TEST_CASE("a request listing one CertID twice is malformed: no answer could fit it") {
-  std::string twice = [] {
-    const std::string real = readFile(realData("aws-lc-ocsp/ocsp_request_no_nonce.der"));
-    const auto* p = reinterpret_cast<const unsigned char*>(real.data());
-    OcspRequestPtr from(d2i_OCSP_REQUEST(nullptr, &p, static_cast<long>(real.size())));
-    REQUIRE(from);
-    OCSP_CERTID* id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(from.get(), 0));
-    OcspRequestPtr req(OCSP_REQUEST_new());
-    REQUIRE(OCSP_request_add0_id(req.get(), OCSP_CERTID_dup(id)));
-    REQUIRE(OCSP_request_add0_id(req.get(), OCSP_CERTID_dup(id)));
-    unsigned char* der = nullptr;
-    const int len = i2d_OCSP_REQUEST(req.get(), &der);
-    REQUIRE(len > 0);
-    std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-    OPENSSL_free(der);
-    return out;
-  }();
-  auto q = decodeOcspDer(twice);
+  auto q = decodeOcspDer(requestWith(2, /*distinct=*/false));
   REQUIRE_FALSE(q.ok());
   CHECK(q.error().category == ErrorCategory::MalformedRequest);
   CHECK(q.error().code == "duplicate_certid");
