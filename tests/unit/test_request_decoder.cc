@@ -153,7 +153,6 @@ TEST_CASE("every real DER request in the test data is still accepted") {
   }
 }
 
-// A DER request listing `n` copies of the CertID of a real request.
 // A request listing `n` CertIDs of a real request's issuer: serials 1..n, or all the same.
 std::string requestWith(int n, bool distinct = true) {
   const std::string real = readFile(realData("aws-lc-ocsp/ocsp_request_no_nonce.der"));
