@@ -23,29 +23,18 @@ std::shared_ptr<const OcspEntry> MemorySource::store(const CacheKey& key,
   MemoryCache::Offer offer = cache_.putUnlessOlder(key, result->entry);
   if (!offer.held) return nullptr;
   const OcspEntry& held = *offer.held;
+  const std::string key_text = cacheKeyString(key);
+  const char* from = answerSourceName(result->source);
   if (!offer.stored) {
-    logEvent(LogLevel::Warn, "older_answer_refused",
-             {{"key", cacheKeyString(key)},
-              {"from", answerSourceName(result->source)},
-              {"upstream_fqdn", std::string(offered.upstream_fqdn)},
-              {"offered_this_update", rfc3339(offered.this_update)},
-              {"offered_status", certStatusName(offered.status)},
-              {"held_this_update", rfc3339(held.this_update)},
-              {"held_status", certStatusName(held.status)},
-              {"action", "kept the newer answer"}});
+    logAnswerOrder("older_answer_refused", key_text, from, "memory", offered, held,
+                   "kept the newer answer");
     return offer.held;
   }
   if (held.status == CertStatus::Revoked && offered.status != CertStatus::Revoked) {
     // A newer answer may lift a revocation (certificateHold released, or a CA's mistake
     // undone); it is rare enough that an operator wants to see each one.
-    logEvent(LogLevel::Warn, "revocation_lifted",
-             {{"key", cacheKeyString(key)},
-              {"from", answerSourceName(result->source)},
-              {"upstream_fqdn", std::string(offered.upstream_fqdn)},
-              {"offered_this_update", rfc3339(offered.this_update)},
-              {"offered_status", certStatusName(offered.status)},
-              {"held_this_update", rfc3339(held.this_update)},
-              {"action", "replaced: the answer is newer"}});
+    logAnswerOrder("revocation_lifted", key_text, from, "memory", offered, held,
+                   "replaced: the answer is newer");
   }
   return nullptr;
 }

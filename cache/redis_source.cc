@@ -225,19 +225,9 @@ void RedisSource::onNextAnswer(Lookup* l, Result<Answer> result) {
   if (result.ok() && l->stale && result->entry && !supersedes(*result->entry, *l->stale) &&
       clock_.now() < l->stale->hard_expiry) {
     // Older than the answer Redis holds (a replay, a stale CDN edge): that one is served.
-    const OcspEntry& offered = *result->entry;
     ++counters_.older_refused;
-    logEvent(LogLevel::Warn, "older_answer_refused",
-             {{"from", answerSourceName(result->source)},
-              {"store", "redis"},
-              {"worker", worker_label_},
-              {"key", l->key},
-              {"upstream_fqdn", std::string(offered.upstream_fqdn)},
-              {"offered_this_update", rfc3339(offered.this_update)},
-              {"offered_status", certStatusName(offered.status)},
-              {"held_this_update", rfc3339(l->stale->this_update)},
-              {"held_status", certStatusName(l->stale->status)},
-              {"action", "served the newer answer from Redis"}});
+    logAnswerOrder("older_answer_refused", l->key, answerSourceName(result->source), "redis",
+                   *result->entry, *l->stale, "served the newer answer from Redis");
     std::shared_ptr<const OcspEntry> newer = l->stale;
     finish(l, Answer{std::move(newer), AnswerSource::Stale});
     return;

@@ -263,6 +263,21 @@ bool supersedes(const OcspEntry& offered, const OcspEntry& held) {
   return offered.status == CertStatus::Revoked || held.status != CertStatus::Revoked;
 }
 
+void logAnswerOrder(std::string_view event, std::string_view key, std::string_view from,
+                    std::string_view store, const OcspEntry& offered, const OcspEntry& held,
+                    std::string_view action) {
+  logEvent(LogLevel::Warn, event,
+           {{"key", key},
+            {"from", from},
+            {"store", store},
+            {"upstream_fqdn", offered.upstream_fqdn},
+            {"offered_this_update", rfc3339(offered.this_update)},
+            {"offered_status", certStatusName(offered.status)},
+            {"held_this_update", rfc3339(held.this_update)},
+            {"held_status", certStatusName(held.status)},
+            {"action", action}});
+}
+
 void finishEntry(OcspEntry& e, const FreshnessPolicy& policy, std::string_view der_sha256) {
   // Written in place: a Redis hit builds these for every answer.
   Sha256Digest computed;

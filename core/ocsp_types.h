@@ -237,6 +237,11 @@ static_assert(sizeof(OcspEntry) <= 200);
 // answer never replaces a newer one (a replayed answer, or a CDN edge serving an old one,
 // must not undo a revocation); at equal times a revoked answer is kept over one that is not.
 bool supersedes(const OcspEntry& offered, const OcspEntry& held);
+// Logs what came of that rule for one key (event older_answer_refused or revocation_lifted,
+// at warn): where the offered answer came from, which cache holds the other, what was done.
+void logAnswerOrder(std::string_view event, std::string_view key, std::string_view from,
+                    std::string_view store, const OcspEntry& offered, const OcspEntry& held,
+                    std::string_view action);
 
 // An answer that arrives already past its refresh point is not refreshed again sooner than
 // this after its fetch (finishEntry), so that hits do not each start one.
