@@ -123,6 +123,7 @@ class HttpConnection {
   bool busy_ = false;
   bool in_process_ = false;
   bool read_paused_ = false;
+  bool read_closed_ = false;  // the client half-closed: nothing more to read
   bool over_connection_limit_ = false;
   bool continue_sent_ = false;
   size_t linger_left_ = 0;
@@ -297,7 +298,15 @@ void HttpConnection::readSome() {
     return;
   }
   if (n == 0 && end_ < in_.size()) {
-    close();  // the client closed (or half-closed) its side
+    // RFC 9112 §9.6: a client may half-close once its request is sent. A request being
+    // answered is answered (and any complete one behind it), then the connection closes;
+    // anything less than a whole request can no longer be completed.
+    if (state_ == State::Dispatched || state_ == State::Writing) {
+      read_closed_ = true;
+      event_del(read_ev_);
+      return;
+    }
+    close();
     destroyIfDone();
     return;
   }
@@ -338,6 +347,9 @@ void HttpConnection::process() {
     processOne();
     // Nothing moved: it needs more bytes.
     if (state_ == state_before && start_ == start_before && end_ == end_before) break;
+  }
+  if (read_closed_ && !closed_ && (state_ == State::Head || state_ == State::Body)) {
+    close();  // half-closed before the rest of this request: it never comes
   }
   in_process_ = false;
   destroyIfDone();
@@ -497,8 +509,10 @@ void HttpConnection::reply(int code, std::string_view reason, std::string_view b
     destroyIfDone();
     return;
   }
+  // After a half-close, the last request buffered gets the last answer.
+  const bool last_of_half_closed = read_closed_ && end_ - start_ <= consumed_;
   close_after_ = exchange_.close_ || server_.draining_ || !exchange_.head_->keep_alive ||
-                 exchange_.head_->method.empty();
+                 exchange_.head_->method.empty() || last_of_half_closed;
   const bool head_only = exchange_.head_->method == "HEAD";
   const bool bodiless = code == 204 || code == 304 || (code >= 100 && code < 200);
   std::string& h = out_head_;
@@ -559,7 +573,8 @@ void HttpConnection::flush() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
-        event_add(write_ev_, nullptr);
+        // The timeout ends a stalled write even when reading has stopped (half-close).
+        event_add(write_ev_, server_.client_timeout_);
         return;
       }
       close();
@@ -575,8 +590,14 @@ void HttpConnection::flush() {
   answered();
 }
 
-void HttpConnection::onWritable(evutil_socket_t, short, void* self) {
-  static_cast<HttpConnection*>(self)->flush();
+void HttpConnection::onWritable(evutil_socket_t, short what, void* self) {
+  auto* c = static_cast<HttpConnection*>(self);
+  if ((what & EV_TIMEOUT) != 0) {
+    c->close();  // the client stopped reading for limits.client_timeout
+    c->destroyIfDone();
+    return;
+  }
+  c->flush();
 }
 
 void HttpConnection::answered() {
@@ -585,7 +606,9 @@ void HttpConnection::answered() {
   setBusy(false);
   if (close_after_) {
     const size_t unread = end_ - start_ - std::min(consumed_, end_ - start_);
-    if (unread == 0 && exchange_.breach_ == LimitBreach::None && exchange_.head_->method.size()) {
+    // Nothing more can come from a half-closed client: no drain either.
+    if (read_closed_ ||
+        (unread == 0 && exchange_.breach_ == LimitBreach::None && exchange_.head_->method.size())) {
       close();
       destroyIfDone();
       return;
@@ -616,6 +639,7 @@ void HttpConnection::answered() {
 void HttpConnection::resumeReading() {
   if (!read_paused_) return;
   read_paused_ = false;
+  if (read_closed_) return;
   event_add(read_ev_, server_.client_timeout_);
 }
 

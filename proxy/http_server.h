@@ -17,7 +17,8 @@
 // handed to the handler (HttpExchange::breach) so that the front answers, logs and counts
 // them; the connection closes after such an answer. A client that goes away while its request
 // is being answered leaves the exchange valid until the handler replies (the answer is then
-// dropped). After an answer with "Connection: close" the socket is shut for writing and unread
+// dropped). A client that half-closes (shutdown of its sending side, RFC 9112 §9.6) after a
+// request gets the answers to the complete requests it sent, then the connection closes. After an answer with "Connection: close" the socket is shut for writing and unread
 // bytes are drained for up to a second, so the client reads the answer instead of a reset.
 //
 // Threading: one HttpServer per worker; everything runs on that worker's event loop.
