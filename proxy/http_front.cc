@@ -171,6 +171,17 @@ bool HttpFront::admit(HttpExchange& ex) {
                     "header block of " + amount() + " bytes or more (limits.max_header_bytes is " +
                         std::to_string(lim.max_header_bytes) + ")");
       return false;
+    case LimitBreach::TrailerFields:
+      rejectByLimit(ex, kLimitHeaders, 431, "Request Header Fields Too Large",
+                    amount() + " header and chunked trailer fields (limits.max_headers is " +
+                        std::to_string(lim.max_headers) + ")");
+      return false;
+    case LimitBreach::TrailerBytes:
+      rejectByLimit(ex, kLimitHeaderBytes, 431, "Request Header Fields Too Large",
+                    "header block and chunked trailers of " + amount() +
+                        " bytes or more (limits.max_header_bytes is " +
+                        std::to_string(lim.max_header_bytes) + ")");
+      return false;
     case LimitBreach::Body:
       rejectByLimit(ex, kLimitBody, 413, "Payload Too Large",
                     amount() + "-byte body or more (limits.max_request_bytes is " +

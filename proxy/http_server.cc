@@ -420,10 +420,23 @@ void HttpConnection::processOne() {
   if (head_.chunked) {
     std::string_view raw = buffered.substr(chunk_pos_);
     const size_t before = raw.size();
-    auto status = chunks_.feed(&raw, &chunked_body_, lim.max_request_bytes);
+    // Trailer fields share the head's limits (RFC 9112 §7.1.2: they are header fields).
+    TrailerLimits trailer;
+    trailer.max_bytes = lim.max_header_bytes - std::min(lim.max_header_bytes, head_.head_bytes);
+    trailer.max_fields = lim.max_headers - std::min(lim.max_headers, head_.headers.size());
+    auto status = chunks_.feed(&raw, &chunked_body_, lim.max_request_bytes, trailer);
     chunk_pos_ += before - raw.size();
     if (status == ChunkedDecoder::Status::Bad) {
       protocolError(400, "Bad Request", "malformed chunked body");
+      return;
+    }
+    if (status == ChunkedDecoder::Status::TrailerTooLarge) {
+      consumed_ = chunk_pos_;
+      if (chunks_.trailerFields() > trailer.max_fields) {
+        dispatch(LimitBreach::TrailerFields, head_.headers.size() + chunks_.trailerFields());
+      } else {
+        dispatch(LimitBreach::TrailerBytes, head_.head_bytes + chunks_.trailerBytes());
+      }
       return;
     }
     if (status == ChunkedDecoder::Status::TooLarge) {

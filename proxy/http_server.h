@@ -44,6 +44,10 @@ enum class LimitBreach {
   Headers,      // more header fields than max_headers (amount: the count)
   HeaderBytes,  // a head over max_header_bytes (amount: bytes received, at least)
   Body,         // a body over max_request_bytes (amount: its Content-Length or bytes so far)
+  // Chunked trailer fields count against the head's limits (RFC 9112 §7.1.2); amount: head
+  // and trailers together, fields or bytes (at least).
+  TrailerFields,
+  TrailerBytes,
 };
 
 // One request and its answer. Valid from HttpHandler::onRequest until reply().

@@ -3,6 +3,7 @@ ocsp_proxy_limit_rejections_total{limit}, and the proxy goes on serving everyone
 from __future__ import annotations
 
 import http.client
+import socket
 import time
 
 from ocsp_client import SUCCESSFUL, curl, make_request, parse_response
@@ -119,3 +120,35 @@ def test_a_body_over_max_request_bytes_gets_413_and_is_counted(pki, responder, s
     assert answer.status == 413 and b"limits.max_request_bytes" in answer.body, answer
     assert rejections(proxy, "body") == 1
     assert curl("POST", proxy.url, make_request(pki.ica, pki.good)).status == 200
+
+
+def test_chunked_trailers_count_against_the_header_limits(pki, responder, start_proxy):
+    proxy = start_proxy(responder.port, limits={**LIMITS, "max_header_bytes": "2KiB",
+                                                "max_headers": 16})
+    der = make_request(pki.ica, pki.good)
+    chunked = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n" + f"{len(der):x}\r\n".encode() + der +
+               b"\r\n0\r\n")
+    cases = {
+        # Few fields, 3 KB of them after a valid body: over max_header_bytes.
+        "header_bytes": b"".join(b"X-T%d: %s\r\n" % (i, b"t" * 1000) for i in range(3)),
+        # Few bytes, many fields: over max_headers.
+        "headers": b"".join(b"X-T%d: t\r\n" % i for i in range(20)),
+    }
+    for limit, trailers in cases.items():
+        with socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10) as conn:
+            conn.sendall(chunked + trailers + b"\r\n")
+            answer = http.client.HTTPResponse(conn)
+            answer.begin()
+            body = answer.read()
+            assert answer.status == 431, (limit, answer.status, body)
+            assert f"limits.max_{limit}".encode() in body and b"trailer" in body, body
+        assert rejections(proxy, limit) == 1
+    assert responder.requests_served == 0
+    # Within the limits, trailers are accepted (and dropped) as before.
+    with socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10) as conn:
+        conn.sendall(chunked + b"X-Checksum: 1\r\n\r\n")
+        answer = http.client.HTTPResponse(conn)
+        answer.begin()
+        assert answer.status == 200
+        assert parse_response(answer.read()).response_status == SUCCESSFUL
