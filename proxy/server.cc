@@ -76,6 +76,9 @@ std::string boundAddress(int fd) {
 
 namespace {
 
+constexpr ev_ssize_t kAdminMaxHeaderBytes = 8 * 1024;
+constexpr ev_ssize_t kAdminMaxBodyBytes = 4 * 1024;
+
 uint16_t boundPort(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
@@ -432,6 +435,10 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   EvhttpPtr admin(evhttp_new(loop.base.get()));
   evhttp_set_gencb(admin.get(), &onAdminRequest, &admin_view);
   evhttp_set_timeout(admin.get(), 10);
+  // Admin endpoints are GETs: a request head or body beyond these is refused (413, or the
+  // connection closed) instead of being buffered in memory.
+  evhttp_set_max_headers_size(admin.get(), kAdminMaxHeaderBytes);
+  evhttp_set_max_body_size(admin.get(), kAdminMaxBodyBytes);
   evhttp_accept_socket_with_handle(admin.get(), *admin_fd);
 
   loop.current->start();

@@ -10,6 +10,8 @@
 //           return 0; a second signal stops them at once.
 // Admin listener (loopback by default): GET /healthz -> 200 "ok" while the process runs;
 // GET /readyz -> 200 "ready" when every worker runs, else 503 naming what is not ready.
+// Its requests are bounded: a head over 8 KiB or a body over 4 KiB is refused by evhttp
+// (413, or the connection closed) before it is buffered.
 #include <memory>
 #include <string>
 #include <vector>

@@ -152,3 +152,29 @@ def test_chunked_trailers_count_against_the_header_limits(pki, responder, start_
         answer.begin()
         assert answer.status == 200
         assert parse_response(answer.read()).response_status == SUCCESSFUL
+
+
+def test_a_huge_body_to_the_admin_listener_is_refused_without_being_buffered(proxy):
+    before_kib = proxy.memory_kib()
+    sent = 0
+    with socket.create_connection(("127.0.0.1", proxy.ports["admin"]), timeout=10) as conn:
+        conn.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 268435456\r\n\r\n")
+        chunk = b"x" * (1 << 20)
+        try:
+            while sent < 64 << 20:
+                conn.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused and closed while sending: what we want
+        conn.settimeout(5)
+        try:
+            answer = conn.recv(65536)
+        except ConnectionResetError:
+            answer = b""
+        except TimeoutError:
+            answer = b"(no answer: still reading the body)"
+    # A 413 or a closed connection; never a 200 after taking the body in.
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert sent < 64 << 20, "64 MiB of body taken in without a refusal"
+    assert proxy.memory_kib() - before_kib < 16 * 1024
+    assert proxy.admin("/healthz").status == 200
