@@ -104,8 +104,20 @@ bool hostHeaderAgrees(const HttpExchange& ex, const HttpUrl& url, std::string* s
 }
 
 // ocsp_proxy_limit_rejections_total{limit}, in HttpFront::limit_rejections_ order.
-enum LimitIndex { kLimitConnections, kLimitHeaders, kLimitHeaderBytes, kLimitBody, kLimitRate };
-constexpr const char* kLimitNames[] = {"connections", "headers", "header_bytes", "body", "rate"};
+enum LimitIndex {
+  kLimitConnections,
+  kLimitHeaders,
+  kLimitHeaderBytes,
+  kLimitBody,
+  kLimitRate,
+  kLimitRequestTimeout,
+  kLimitEvicted,
+};
+constexpr const char* kLimitNames[] = {"connections", "headers", "header_bytes",   "body",
+                                       "rate",        "request_timeout",  "evicted"};
+// A client can make any limit refuse in bulk: one limit_rejected line per limit per worker per
+// interval, the next one saying how many were not logged.
+constexpr int64_t kLimitLogEveryMs = 1000;
 
 }  // namespace
 
@@ -144,9 +156,23 @@ std::optional<Result<std::shared_ptr<OcspQuery>>> HttpFront::decodeOcspRequest(
 
 void HttpFront::rejectByLimit(HttpExchange& ex, int limit, int code, const char* reason_phrase,
                               const std::string& detail) {
-  logEvent(LogLevel::Warn, "limit_rejected",
-           {{"client", std::string(ex.peer())}, {"limit", kLimitNames[limit]}, {"detail", detail}});
   if (d_.metrics != nullptr) limit_rejections_[limit]->inc();
+  LimitLog& log = limit_log_[limit];
+  const int64_t now = monotonicMs();
+  if (log.logged && now - log.logged_ms < kLimitLogEveryMs) {
+    ++log.unlogged;
+  } else if (log.unlogged == 0) {
+    logEvent(LogLevel::Warn, "limit_rejected",
+             {{"client", std::string(ex.peer())}, {"limit", kLimitNames[limit]},
+              {"detail", detail}});
+  } else {
+    logEvent(LogLevel::Warn, "limit_rejected",
+             {{"client", std::string(ex.peer())}, {"limit", kLimitNames[limit]},
+              {"detail", detail}, {"unlogged", std::to_string(log.unlogged)}});
+  }
+  if (!log.logged || now - log.logged_ms >= kLimitLogEveryMs) {
+    log = LimitLog{true, now, 0};
+  }
   sendText(ex, code, reason_phrase, detail);
 }
 
@@ -181,6 +207,18 @@ bool HttpFront::admit(HttpExchange& ex) {
                     "header block and chunked trailers of " + amount() +
                         " bytes or more (limits.max_header_bytes is " +
                         std::to_string(lim.max_header_bytes) + ")");
+      return false;
+    case LimitBreach::RequestTimeout:
+      rejectByLimit(ex, kLimitRequestTimeout, 408, "Request Timeout",
+                    "request not complete within limits.request_timeout (" +
+                        std::to_string(lim.request_timeout_ms) + " ms); " + amount() +
+                        " bytes received");
+      return false;
+    case LimitBreach::Evicted:
+      rejectByLimit(ex, kLimitEvicted, 408, "Request Timeout",
+                    "closed to make room for a new connection (limits.max_connections is " +
+                        std::to_string(lim.max_connections) + "): no complete request for " +
+                        amount() + " ms");
       return false;
     case LimitBreach::Body:
       rejectByLimit(ex, kLimitBody, 413, "Payload Too Large",

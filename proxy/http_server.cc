@@ -24,6 +24,13 @@ namespace {
 constexpr size_t kInitialBuffer = 4096;
 constexpr size_t kLingerBytes = 64 * 1024;  // unread request bytes drained before a close
 constexpr int kLingerMs = 1000;
+// A connection may be closed to make room for a new one only after this long without a
+// complete request: a client that is just sending its request is left alone.
+constexpr int64_t kEvictAfterMs = 1000;
+
+timeval timevalOfMs(int64_t ms) {
+  return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
 
 // The Date field value for now, rendered at most once a second per thread.
 std::string_view httpDateNow() {
@@ -80,6 +87,14 @@ class HttpConnection {
   void start();
   void reply(int code, std::string_view reason, std::string_view body,
              std::shared_ptr<const void> keep);
+  // Whether it may be closed to make room for a new connection at `now_ms`: no request is
+  // being answered and none has come complete for kEvictAfterMs. `need_slot`: it must hold
+  // a slot of limits.max_connections (a lingering one no longer does).
+  bool evictable(int64_t now_ms, bool need_slot) const;
+  // Closes it for a new connection: 408 if anything can be written, then closed at once.
+  void evict();
+  bool lingering() const { return state_ == State::Lingering; }
+  int64_t waitingSinceMs() const { return since_ms_; }
 
   HttpServer& server_;
   int fd_;
@@ -92,6 +107,7 @@ class HttpConnection {
   static void onReadable(evutil_socket_t, short what, void* self);
   static void onWritable(evutil_socket_t, short what, void* self);
   static void onLingerEnd(evutil_socket_t, short, void* self);
+  static void onDeadline(evutil_socket_t, short, void* self);
 
   void readSome();
   // Parses and dispatches what is buffered, as long as nothing is being answered.
@@ -110,6 +126,12 @@ class HttpConnection {
   bool reserve(size_t bytes);
   void reparseHead();
   void setBusy(bool busy);
+  // limits.request_timeout: armed while a head is partly received (from its first byte) and
+  // again while a body is (from the end of the head); off otherwise.
+  void armDeadline();
+  void disarmDeadline();
+  // Gives back its slot of limits.max_connections (once).
+  void leaveGate();
   // Closes the socket. The object stays until destroyIfDone(): that deletes it unless the
   // handler holds the exchange (then its reply does) or process() is running (then its end).
   void close();
@@ -119,12 +141,18 @@ class HttpConnection {
   event* read_ev_ = nullptr;
   event* write_ev_ = nullptr;
   event* linger_ev_ = nullptr;
+  event* deadline_ev_ = nullptr;
+  bool deadline_armed_ = false;
+  State deadline_state_ = State::Head;  // the part the armed deadline is for
   bool closed_ = false;
   bool busy_ = false;
   bool in_process_ = false;
   bool read_paused_ = false;
   bool read_closed_ = false;  // the client half-closed: nothing more to read
   bool over_connection_limit_ = false;
+  bool counted_ = false;         // holds a slot of the connection gate
+  bool close_at_once_ = false;   // after its answer: no drain (its descriptor is wanted)
+  int64_t since_ms_ = 0;         // accepted, or last answer written: waiting since then
   bool continue_sent_ = false;
   size_t linger_left_ = 0;
   // Input: bytes [start_, end_) of in_ are received and not yet consumed.
@@ -176,9 +204,10 @@ void HttpExchange::reply(int code, std::string_view reason, std::string_view bod
 HttpServer::HttpServer(event_base* base, int listen_fd, const HttpServerLimits& limits,
                        HttpHandler& handler)
     : base_(base), limits_(limits), handler_(handler) {
-  timeval tv{static_cast<time_t>(limits.client_timeout_ms / 1000),
-             static_cast<suseconds_t>((limits.client_timeout_ms % 1000) * 1000)};
-  client_timeout_ = event_base_init_common_timeout(base_, &tv);
+  const timeval idle = timevalOfMs(limits.client_timeout_ms);
+  client_timeout_ = event_base_init_common_timeout(base_, &idle);
+  const timeval whole = timevalOfMs(limits.request_timeout_ms);
+  request_timeout_ = event_base_init_common_timeout(base_, &whole);
   listener_ = evconnlistener_new(base_, &HttpServer::onAccept, this,
                                  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
   if (listener_ == nullptr) {
@@ -203,6 +232,22 @@ void HttpServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, i
   conn->start();
 }
 
+HttpConnection* HttpServer::slowest(const HttpConnection* except, bool need_slot) {
+  const int64_t now = monotonicMs();
+  HttpConnection* best = nullptr;
+  for (HttpConnection* c = first_; c != nullptr; c = c->next_) {
+    if (c == except || !c->evictable(now, need_slot)) continue;
+    // A lingering connection (already answered) goes first, then the longest waiting.
+    const bool c_lingering = c->lingering();
+    const bool best_lingering = best != nullptr && best->lingering();
+    if (best == nullptr || (c_lingering && !best_lingering) ||
+        (c_lingering == best_lingering && c->waitingSinceMs() < best->waitingSinceMs())) {
+      best = c;
+    }
+  }
+  return best;
+}
+
 // ---- HttpConnection ----
 
 HttpConnection::HttpConnection(HttpServer& server, int fd, const sockaddr* addr)
@@ -213,9 +258,11 @@ HttpConnection::HttpConnection(HttpServer& server, int fd, const sockaddr* addr)
   if (next_ != nullptr) next_->prev_ = this;
   server_.first_ = this;
   ++server_.connections_;
+  since_ms_ = monotonicMs();
   const HttpServerLimits& lim = server_.limits_;
-  if (lim.gate != nullptr && !lim.gate->enter(lim.max_connections)) {
-    over_connection_limit_ = true;
+  if (lim.gate != nullptr) {
+    counted_ = true;  // enter() counts it either way
+    over_connection_limit_ = !lim.gate->enter(lim.max_connections);
   }
 }
 
@@ -223,8 +270,9 @@ HttpConnection::~HttpConnection() {
   if (read_ev_ != nullptr) event_free(read_ev_);
   if (write_ev_ != nullptr) event_free(write_ev_);
   if (linger_ev_ != nullptr) event_free(linger_ev_);
+  if (deadline_ev_ != nullptr) event_free(deadline_ev_);
   if (fd_ >= 0) ::close(fd_);
-  if (server_.limits_.gate != nullptr) server_.limits_.gate->leave();
+  leaveGate();
   if (busy_) --server_.busy_;
   if (prev_ != nullptr) prev_->next_ = next_;
   else server_.first_ = next_;
@@ -236,10 +284,80 @@ void HttpConnection::start() {
   in_.resize(kInitialBuffer);
   read_ev_ = event_new(server_.base_, fd_, EV_READ | EV_PERSIST, &HttpConnection::onReadable, this);
   write_ev_ = event_new(server_.base_, fd_, EV_WRITE, &HttpConnection::onWritable, this);
-  if (read_ev_ == nullptr || write_ev_ == nullptr ||
+  deadline_ev_ = evtimer_new(server_.base_, &HttpConnection::onDeadline, this);
+  if (read_ev_ == nullptr || write_ev_ == nullptr || deadline_ev_ == nullptr ||
       event_add(read_ev_, server_.client_timeout_) != 0) {
     delete this;
+    return;
   }
+  if (!over_connection_limit_) return;
+  // At a limit: the slowest connection makes room for this one, if there is one that may.
+  if (HttpConnection* victim = server_.slowest(this, over_connection_limit_)) {
+    victim->evict();
+    over_connection_limit_ = false;
+    return;
+  }
+  // Refused now, before any of the request is read: the answer goes out at once.
+  dispatch(LimitBreach::Connections, 0);  // may delete this
+}
+
+bool HttpConnection::evictable(int64_t now_ms, bool need_slot) const {
+  if (closed_ || (need_slot && !counted_)) return false;
+  if (state_ == State::Lingering) return true;
+  return (state_ == State::Head || state_ == State::Body) && now_ms - since_ms_ >= kEvictAfterMs;
+}
+
+void HttpConnection::evict() {
+  leaveGate();
+  close_at_once_ = true;
+  if (state_ == State::Lingering) {
+    close();
+    destroyIfDone();
+    return;
+  }
+  if (state_ == State::Head) {
+    head_.method = head_.target = {};
+    head_.headers.clear();
+  }
+  consumed_ = end_ - start_;
+  dispatch(LimitBreach::Evicted, static_cast<uint64_t>(monotonicMs() - since_ms_));
+}
+
+void HttpConnection::leaveGate() {
+  if (!counted_) return;
+  counted_ = false;
+  server_.limits_.gate->leave();
+}
+
+void HttpConnection::armDeadline() {
+  const bool receiving = state_ == State::Body || (state_ == State::Head && end_ > start_);
+  if (!receiving) {
+    disarmDeadline();
+    return;
+  }
+  if (deadline_armed_ && deadline_state_ == state_) return;
+  deadline_armed_ = true;
+  deadline_state_ = state_;
+  event_add(deadline_ev_, server_.request_timeout_);
+}
+
+void HttpConnection::disarmDeadline() {
+  if (!deadline_armed_) return;
+  deadline_armed_ = false;
+  event_del(deadline_ev_);
+}
+
+void HttpConnection::onDeadline(evutil_socket_t, short, void* self) {
+  auto* c = static_cast<HttpConnection*>(self);
+  c->deadline_armed_ = false;
+  if (c->closed_ || (c->state_ != State::Head && c->state_ != State::Body)) return;
+  if (c->state_ == State::Head) {
+    c->head_.method = c->head_.target = {};
+    c->head_.headers.clear();
+  }
+  const size_t received = c->end_ - c->start_;
+  c->consumed_ = received;
+  c->dispatch(LimitBreach::RequestTimeout, received);  // may delete c
 }
 
 void HttpConnection::setBusy(bool busy) {
@@ -351,6 +469,7 @@ void HttpConnection::process() {
   if (read_closed_ && !closed_ && (state_ == State::Head || state_ == State::Body)) {
     close();  // half-closed before the rest of this request: it never comes
   }
+  if (!closed_) armDeadline();
   in_process_ = false;
   destroyIfDone();
 }
@@ -387,10 +506,6 @@ void HttpConnection::processOne() {
     scanned_ = 0;
     continue_sent_ = false;
     consumed_ = head_.head_bytes;
-    if (over_connection_limit_) {
-      dispatch(LimitBreach::Connections, 0);
-      return;
-    }
     if (head_.headers.size() > lim.max_headers) {
       dispatch(LimitBreach::Headers, head_.headers.size());
       return;
@@ -486,6 +601,7 @@ void HttpConnection::processOne() {
 }
 
 void HttpConnection::dispatch(LimitBreach breach, uint64_t amount) {
+  disarmDeadline();
   state_ = State::Dispatched;
   setBusy(true);
   exchange_.head_ = &head_;
@@ -620,7 +736,7 @@ void HttpConnection::answered() {
   if (close_after_) {
     const size_t unread = end_ - start_ - std::min(consumed_, end_ - start_);
     // Nothing more can come from a half-closed client: no drain either.
-    if (read_closed_ ||
+    if (read_closed_ || close_at_once_ ||
         (unread == 0 && exchange_.breach_ == LimitBreach::None && exchange_.head_->method.size())) {
       close();
       destroyIfDone();
@@ -629,6 +745,7 @@ void HttpConnection::answered() {
     // Unread request bytes: a close now could reset the connection before the client has
     // read the answer. Shut the write side and drain for a while first.
     state_ = State::Lingering;
+    leaveGate();  // answered: its slot is free for another client while it drains
     ::shutdown(fd_, SHUT_WR);
     linger_left_ = kLingerBytes;
     start_ = end_ = 0;
@@ -644,6 +761,7 @@ void HttpConnection::answered() {
   start_ += consumed_;
   consumed_ = 0;
   state_ = State::Head;
+  since_ms_ = monotonicMs();
   resumeReading();
   // Pipelined requests already buffered; from reply() inside process() its loop goes on.
   if (!in_process_ && end_ > start_) process();
@@ -668,6 +786,7 @@ void HttpConnection::close() {
   if (read_ev_ != nullptr) event_del(read_ev_);
   if (write_ev_ != nullptr) event_del(write_ev_);
   if (linger_ev_ != nullptr) event_del(linger_ev_);
+  disarmDeadline();
   ::close(fd_);
   fd_ = -1;
   keep_.reset();

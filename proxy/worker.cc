@@ -19,6 +19,7 @@ HttpServerLimits serverLimits(const conf::Limits& lim, ConnectionGate* gate) {
   s.max_headers = static_cast<size_t>(lim.max_headers);
   s.max_request_bytes = lim.max_request_bytes;
   s.client_timeout_ms = lim.client_timeout_ms;
+  s.request_timeout_ms = lim.request_timeout_ms;
   s.max_connections = lim.max_connections;
   s.gate = gate;
   return s;
