@@ -112,9 +112,11 @@ enum LimitIndex {
   kLimitRate,
   kLimitRequestTimeout,
   kLimitEvicted,
+  kLimitOpenFiles,
 };
-constexpr const char* kLimitNames[] = {"connections", "headers", "header_bytes",   "body",
-                                       "rate",        "request_timeout",  "evicted"};
+constexpr const char* kLimitNames[] = {"connections", "headers",         "header_bytes",
+                                       "body",        "rate",            "request_timeout",
+                                       "evicted",     "open_files"};
 // A client can make any limit refuse in bulk: one limit_rejected line per limit per worker per
 // interval, the next one saying how many were not logged.
 constexpr int64_t kLimitLogEveryMs = 1000;
@@ -217,8 +219,14 @@ bool HttpFront::admit(HttpExchange& ex) {
     case LimitBreach::Evicted:
       rejectByLimit(ex, kLimitEvicted, 408, "Request Timeout",
                     "closed to make room for a new connection (limits.max_connections is " +
-                        std::to_string(lim.max_connections) + "): no complete request for " +
+                        std::to_string(lim.max_connections) +
+                        ", or the open-file limit was reached): no complete request for " +
                         amount() + " ms");
+      return false;
+    case LimitBreach::OpenFiles:
+      ex.addHeader("Retry-After", "1");
+      rejectByLimit(ex, kLimitOpenFiles, 503, "Service Unavailable",
+                    "too many connections for the process's open-file limit (ulimit -n)");
       return false;
     case LimitBreach::Body:
       rejectByLimit(ex, kLimitBody, 413, "Payload Too Large",

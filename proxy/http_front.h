@@ -16,8 +16,9 @@
 //   400  absolute URI that does not parse, or a Host header that disagrees with it
 //   304  GET whose If-None-Match matches the ETag (OCSP, CRL), or CRL If-Modified-Since
 //   502  CRL that could not be fetched or did not validate (reason in the log)
-//   503  a new connection over limits.max_connections when no slower connection could make
-//        room (Retry-After; sent at once on accept, then closed)  limit=connections
+//   503  a new connection over limits.max_connections, or over the open-file limit's share for
+//        client connections, when no slower connection could make room (Retry-After; sent
+//        at once on accept, then closed)                       limit=connections, open_files
 //   408  a request head, or body, not complete within limits.request_timeout (however
 //        steadily its bytes trickle in)                         limit=request_timeout
 //   408  a connection closed to make room for a new one (the slowest: no complete request for
@@ -120,8 +121,8 @@ class HttpFront final : public HttpHandler {
   Counter* hits_[3] = {};                // memory, redis, stale
   Counter* misses_ = nullptr;
   Counter* coalesced_ = nullptr;
-  static constexpr int kLimits = 7;
-  // connections, headers, header_bytes, body, rate, request_timeout, evicted
+  static constexpr int kLimits = 8;
+  // connections, headers, header_bytes, body, rate, request_timeout, evicted, open_files
   Counter* limit_rejections_[kLimits] = {};
   struct LimitLog {
     bool logged = false;

@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
@@ -30,6 +32,15 @@ constexpr int64_t kEvictAfterMs = 1000;
 
 timeval timevalOfMs(int64_t ms) {
   return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+
+// Client connections may use descriptors below this; above it, the descriptors left are kept
+// for the admin listener, upstream and Redis connections and log files.
+int connectionFdCeiling() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return INT_MAX;
+  const int64_t soft = static_cast<int64_t>(std::min<rlim_t>(rl.rlim_cur, INT_MAX));
+  return static_cast<int>(soft - std::clamp<int64_t>(soft / 8, 16, 256));
 }
 
 // The Date field value for now, rendered at most once a second per thread.
@@ -208,12 +219,14 @@ HttpServer::HttpServer(event_base* base, int listen_fd, const HttpServerLimits& 
   client_timeout_ = event_base_init_common_timeout(base_, &idle);
   const timeval whole = timevalOfMs(limits.request_timeout_ms);
   request_timeout_ = event_base_init_common_timeout(base_, &whole);
+  fd_ceiling_ = connectionFdCeiling();
   listener_ = evconnlistener_new(base_, &HttpServer::onAccept, this,
                                  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
   if (listener_ == nullptr) {
     ::close(listen_fd);
     throw std::runtime_error("evconnlistener_new failed");
   }
+  backoff_ = std::make_unique<AcceptBackoff>(base_, listener_, "ocsp", limits.accept_paused);
 }
 
 HttpServer::~HttpServer() {
@@ -222,6 +235,7 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::stopAccepting() {
+  backoff_.reset();  // before its listener
   if (listener_ != nullptr) evconnlistener_free(listener_);
   listener_ = nullptr;
 }
@@ -290,7 +304,8 @@ void HttpConnection::start() {
     delete this;
     return;
   }
-  if (!over_connection_limit_) return;
+  const bool over_fds = fd_ >= server_.fd_ceiling_;
+  if (!over_connection_limit_ && !over_fds) return;
   // At a limit: the slowest connection makes room for this one, if there is one that may.
   if (HttpConnection* victim = server_.slowest(this, over_connection_limit_)) {
     victim->evict();
@@ -298,7 +313,9 @@ void HttpConnection::start() {
     return;
   }
   // Refused now, before any of the request is read: the answer goes out at once.
-  dispatch(LimitBreach::Connections, 0);  // may delete this
+  close_at_once_ = over_fds;
+  dispatch(over_fds ? LimitBreach::OpenFiles : LimitBreach::Connections,
+           over_fds ? static_cast<uint64_t>(fd_) : 0);  // may delete this
 }
 
 bool HttpConnection::evictable(int64_t now_ms, bool need_slot) const {

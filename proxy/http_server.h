@@ -17,11 +17,15 @@
 //   - limits.request_timeout: a deadline for the whole head, from its first byte, and another
 //     for the whole body, from the end of the head, however steadily the bytes trickle in
 //     (a client sending a byte a second is not idle): 408 and closed;
-//   - limits.max_connections (over all workers): a connection over it first makes this
-//     worker close its slowest connection that has no request being answered (already
-//     answered and draining first, then the one waiting longest for a complete request, at
-//     least 1 s; it gets a 408) and takes its place; if there is none, the new connection
-//     gets 503 at once, before any of its request is read, and is closed.
+//   - limits.max_connections (over all workers) and the open-file limit (client connections
+//     use descriptors below the soft RLIMIT_NOFILE minus a reserve of 1/8 of it, 16..256,
+//     kept for the admin listener, upstreams, Redis and logs): a connection over either
+//     first makes this worker close its slowest connection that has no request being
+//     answered (already answered and draining first, then the one waiting longest for a
+//     complete request, at least 1 s; it gets a 408) and takes its place; if there is none,
+//     the new connection gets 503 at once, before any of its request is read, and is closed;
+//   - accept() failing for want of descriptors pauses this listener for 100 ms instead of
+//     spinning (proxy/accept_backoff.h).
 // Framing: keep-alive (HTTP/1.1 default, HTTP/1.0 with Connection: keep-alive, and
 // Proxy-Connection for forward-proxy clients), pipelining (answers in order, one request
 // handled at a time), Content-Length and chunked bodies, Expect: 100-continue, HEAD.
@@ -42,6 +46,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/metrics.h"
+#include "proxy/accept_backoff.h"
 #include "proxy/client_limits.h"
 #include "proxy/http_parse.h"
 
@@ -61,9 +67,10 @@ enum class LimitBreach {
   TrailerFields,
   TrailerBytes,
   RequestTimeout,  // head or body not complete within request_timeout (amount: bytes received)
-  // Closed to make room for a new connection at max_connections (amount: ms it waited for
-  // a complete request).
+  // Closed to make room for a new connection at max_connections or the open-file ceiling
+  // (amount: ms it waited for a complete request).
   Evicted,
+  OpenFiles,  // a new connection over the open-file ceiling (amount: its descriptor)
 };
 
 // One request and its answer. Valid from HttpHandler::onRequest until reply().
@@ -134,6 +141,7 @@ struct HttpServerLimits {
   int64_t request_timeout_ms = 10'000;  // a whole head; a whole body
   int64_t max_connections = 4096;
   ConnectionGate* gate = nullptr;       // shared over workers; null: no connection limit
+  Counter* accept_paused = nullptr;     // accept() pauses (AcceptBackoff); null: not counted
 };
 
 class HttpServer {
@@ -164,8 +172,10 @@ class HttpServer {
   HttpServerLimits limits_;
   HttpHandler& handler_;
   evconnlistener* listener_ = nullptr;
+  std::unique_ptr<AcceptBackoff> backoff_;
   const timeval* client_timeout_ = nullptr;   // a common timeout of base_
   const timeval* request_timeout_ = nullptr;  // a common timeout of base_
+  int fd_ceiling_ = 0;  // client connections use descriptors below it
   HttpConnection* first_ = nullptr;          // every open connection, linked
   size_t connections_ = 0;
   int busy_ = 0;

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import signal
 import subprocess
 from pathlib import Path
@@ -86,14 +87,19 @@ class Proxy:
     """One ocsp-proxy process. Both listeners use port 0; the bound ports come from its
     `event=listening` log lines."""
 
-    def __init__(self, binary: str, workdir: Path, config: dict, name: str = "proxy"):
+    def __init__(self, binary: str, workdir: Path, config: dict, name: str = "proxy",
+                 nofile: int | None = None):
+        """`nofile`: the open-file limit of the process, soft and hard (so that the proxy
+        cannot raise it)."""
         self.config_path = workdir / f"{name}.yaml"
         self.config_path.write_text(to_yaml(config) + "\n")
         self.log_path = workdir / f"{name}.log"
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([binary, "--config", str(self.config_path)],
-                                         stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [binary, "--config", str(self.config_path)], stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=None if nofile is None else
+                (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))))
         self.ports = wait_until(self._listening, START_TIMEOUT_S, "ocsp-proxy to listen")
 
     def _listening(self) -> dict[str, int] | None:

@@ -3,6 +3,7 @@ ocsp_proxy_limit_rejections_total{limit}, and the proxy goes on serving everyone
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import threading
 import time
@@ -146,6 +147,42 @@ def test_a_request_trickling_in_is_cut_off_at_request_timeout(pki, responder, st
         in_head.close()
         in_body.close()
     assert curl("POST", proxy.url, der).status == 200
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_at_the_open_file_limit_connections_are_refused_cheaply_and_admin_still_answers(
+        pki, responder, start_proxy):
+    # A hard limit too: the proxy cannot raise its way out of it.
+    proxy = start_proxy(responder.port, nofile=128, workers=1)
+    proxy.wait_for_log("open_file_limit", soft="128", hard="128")
+    der = make_request(pki.ica, pki.good)
+    assert curl("POST", proxy.url, der).status == 200
+    cpu_before = cpu_seconds(proxy.pid)
+    conns = [socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
+             for _ in range(300)]
+    try:
+        time.sleep(2)
+        # The admin listener has descriptors left, and the event loops are not spinning.
+        assert proxy.admin("/healthz").status == 200
+        assert cpu_seconds(proxy.pid) - cpu_before < 1.0
+        assert rejections(proxy, "open_files") >= 100
+        log = proxy.log()
+        assert "Error from accept() call" not in log
+        # One line per limit per second, not one per refused connection.
+        assert len(proxy.log_lines("limit_rejected")) <= 10
+        # Those over the limit had their 503 at once.
+        refused = [conn for conn in conns if read_until_closed(conn, 0.05).startswith(b"HTTP/1.1 503")]
+        assert len(refused) >= 100
+    finally:
+        for conn in conns:
+            conn.close()
+    time.sleep(0.5)
+    answer = curl("POST", proxy.url, der)
+    assert answer.status == 200 and parse_response(answer.body).response_status == SUCCESSFUL
 
 
 def test_more_header_fields_than_max_headers_get_431(pki, responder, start_proxy):
