@@ -8,8 +8,10 @@
 //     is either copied (small, generated) or referenced (cached DER, CRLs: the holder is kept
 //     until the bytes are written), sent with one writev, straight from reply() when the
 //     socket takes it (the common case: no poll round trip, no write event);
-//   - the read event stays registered for the connection's life, with the client timeout as a
-//     libevent common timeout, so a keep-alive request costs no epoll_ctl and no timer-heap work.
+//   - the read event stays registered for the connection's life (until the client half-closes),
+//     with the client timeout as a libevent common timeout, so a keep-alive request costs no
+//     epoll_ctl and no timer-heap work; the request deadline is another common timeout, armed
+//     only for a request that does not arrive whole in one read.
 // Limits on what a client may hold (each breach goes to the handler, which answers, logs and
 // counts it; see LimitBreach):
 //   - limits.client_timeout: idle time, between requests or between bytes of one; also a
