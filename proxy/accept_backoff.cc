@@ -27,8 +27,8 @@ Registry& registry() {
 
 }  // namespace
 
-AcceptBackoff::AcceptBackoff(event_base* base, evconnlistener* listener,
-                             std::string listener_name, Counter* paused)
+AcceptBackoff::AcceptBackoff(event_base* base, evconnlistener* listener, std::string listener_name,
+                             Counter* paused)
     : listener_(listener),
       resume_(evtimer_new(base, &AcceptBackoff::onResume, this)),
       name_(std::move(listener_name)),
@@ -75,8 +75,9 @@ void AcceptBackoff::pause(int err) {
             {"error", std::strerror(err)},
             {"pause_ms", std::to_string(kPauseMs)},
             {"pauses", std::to_string(unlogged_)},
-            {"detail", "accept() failed: new connections wait in the kernel queue; the open-file "
-                       "limit (ulimit -n, LimitNOFILE=) may be too low for limits.max_connections"}});
+            {"detail",
+             "accept() failed: new connections wait in the kernel queue; the open-file "
+             "limit (ulimit -n, LimitNOFILE=) may be too low for limits.max_connections"}});
   ever_logged_ = true;
   logged_ms_ = now;
   unlogged_ = 0;

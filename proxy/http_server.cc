@@ -161,9 +161,9 @@ class HttpConnection {
   bool read_paused_ = false;
   bool read_closed_ = false;  // the client half-closed: nothing more to read
   bool over_connection_limit_ = false;
-  bool counted_ = false;         // holds a slot of the connection gate
-  bool close_at_once_ = false;   // after its answer: no drain (its descriptor is wanted)
-  int64_t since_ms_ = 0;         // accepted, or last answer written: waiting since then
+  bool counted_ = false;        // holds a slot of the connection gate
+  bool close_at_once_ = false;  // after its answer: no drain (its descriptor is wanted)
+  int64_t since_ms_ = 0;        // accepted, or last answer written: waiting since then
   bool continue_sent_ = false;
   size_t linger_left_ = 0;
   // Input: bytes [start_, end_) of in_ are received and not yet consumed.

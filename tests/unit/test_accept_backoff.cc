@@ -58,8 +58,8 @@ TEST_CASE("accept() out of descriptors pauses the listener, counted, until descr
     ++*static_cast<int*>(count);
     close(fd);
   };
-  evconnlistener* listener = evconnlistener_new(base, on_accept, &accepted,
-                                                LEV_OPT_CLOSE_ON_FREE, -1, listen_fd);
+  evconnlistener* listener =
+      evconnlistener_new(base, on_accept, &accepted, LEV_OPT_CLOSE_ON_FREE, -1, listen_fd);
   REQUIRE(listener != nullptr);
   ocsp::Metrics metrics;
   ocsp::Counter& paused = metrics.counter(ocsp::Metric::LimitRejections, {"open_files"});
