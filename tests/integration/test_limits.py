@@ -149,6 +149,28 @@ def test_a_request_trickling_in_is_cut_off_at_request_timeout(pki, responder, st
     assert curl("POST", proxy.url, der).status == 200
 
 
+def test_a_new_request_timeout_applies_after_sighup(pki, responder, start_proxy):
+    proxy = start_proxy(responder.port,
+                        limits={**LIMITS, "client_timeout": "5s", "request_timeout": "30s"})
+    text = proxy.config_path.read_text()
+    assert "request_timeout: 30s" in text, text
+    proxy.config_path.write_text(text.replace("request_timeout: 30s", "request_timeout: 2s"))
+    proxy.sighup()
+    proxy.wait_for_log("config_reloaded", generation="2")
+    conn = socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
+    conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    started = time.monotonic()
+    stop = threading.Event()
+    trickle([conn], 0.3, stop)
+    try:
+        got = read_until_closed(conn, 10)
+        assert got.startswith(b"HTTP/1.1 408 ") and b"(2000 ms)" in got, got
+        assert time.monotonic() - started < 2 + 3
+    finally:
+        stop.set()
+        conn.close()
+
+
 def cpu_seconds(pid: int) -> float:
     fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
