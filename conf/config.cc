@@ -203,6 +203,7 @@ const Schema<Limits>& limitsSchema() {
       field("max_request_bytes", &Limits::max_request_bytes, sizeValue),
       field("max_header_bytes", &Limits::max_header_bytes, sizeValue),
       field("client_timeout", &Limits::client_timeout_ms, timeoutMs),
+      field("request_timeout", &Limits::request_timeout_ms, timeoutMs),
       field("upstream_timeout", &Limits::upstream_timeout_ms, timeoutMs),
       field("max_upstream_response_bytes", &Limits::max_upstream_response_bytes, sizeValue),
       field("max_connections", &Limits::max_connections, integer(1, 1'000'000)),

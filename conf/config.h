@@ -26,10 +26,14 @@ struct Limits {
   size_t max_request_bytes = 16 * 1024;           // limits.max_request_bytes (POST body)
   size_t max_header_bytes = 8 * 1024;             // limits.max_header_bytes
   int64_t client_timeout_ms = 10'000;             // limits.client_timeout
+  // limits.request_timeout: a deadline for a whole request head, and another for its body,
+  // however steadily the bytes come; over it, HTTP 408.
+  int64_t request_timeout_ms = 10'000;
   int64_t upstream_timeout_ms = 5'000;            // limits.upstream_timeout (per attempt)
   size_t max_upstream_response_bytes = 1 << 20;   // limits.max_upstream_response_bytes
   // limits.max_connections: open client connections on the OCSP listener (all workers); one
-  // more gets HTTP 503 and is closed.
+  // more takes the place of the slowest connection that has no request being answered (it
+  // gets HTTP 408), or if there is none gets HTTP 503 at once and is closed.
   int64_t max_connections = 4096;
   int64_t max_headers = 64;                       // limits.max_headers: more gets HTTP 431
   // limits.rate_per_client: requests per second per client address over all workers, with

@@ -2,7 +2,8 @@
 // Limits on what clients may take from the OCSP listener (issue 6, DESIGN.md §8), shared by
 // every worker and every config generation (a reload keeps counting the connections the old
 // workers still serve):
-//   - ConnectionGate: open client connections against limits.max_connections;
+//   - ConnectionGate: open client connections against limits.max_connections (a connection
+//     refused or already answered with close gives its slot back while it drains);
 //   - RateLimiter: a token bucket per client address (limits.rate_per_client/rate_burst).
 // Both are thread-safe and cheap on the request path: one atomic add, or one lock of one of
 // 16 shards.

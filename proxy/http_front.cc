@@ -110,10 +110,14 @@ enum LimitIndex {
   kLimitHeaderBytes,
   kLimitBody,
   kLimitRate,
-  kLimitCertIds
+  kLimitCertIds,
+  kLimitRequestTimeout,
+  kLimitEvicted,
+  kLimitOpenFiles,
 };
-constexpr const char* kLimitNames[] = {"connections", "headers", "header_bytes",
-                                       "body",        "rate",    "cert_ids"};
+constexpr const char* kLimitNames[] = {"connections",     "headers", "header_bytes",
+                                       "body",            "rate",    "cert_ids",
+                                       "request_timeout", "evicted", "open_files"};
 
 // Events any client can trigger at will: a global budget of lines each (core/log.h).
 LogRateLimit g_limit_rejected_log;
@@ -189,6 +193,35 @@ bool HttpFront::admit(HttpExchange& ex) {
       rejectByLimit(ex, kLimitHeaderBytes, 431, "Request Header Fields Too Large",
                     "header block of " + amount() + " bytes or more (limits.max_header_bytes is " +
                         std::to_string(lim.max_header_bytes) + ")");
+      return false;
+    case LimitBreach::TrailerFields:
+      rejectByLimit(ex, kLimitHeaders, 431, "Request Header Fields Too Large",
+                    amount() + " header and chunked trailer fields (limits.max_headers is " +
+                        std::to_string(lim.max_headers) + ")");
+      return false;
+    case LimitBreach::TrailerBytes:
+      rejectByLimit(ex, kLimitHeaderBytes, 431, "Request Header Fields Too Large",
+                    "header block and chunked trailers of " + amount() +
+                        " bytes or more (limits.max_header_bytes is " +
+                        std::to_string(lim.max_header_bytes) + ")");
+      return false;
+    case LimitBreach::RequestTimeout:
+      rejectByLimit(ex, kLimitRequestTimeout, 408, "Request Timeout",
+                    "request not complete within limits.request_timeout (" +
+                        std::to_string(lim.request_timeout_ms) + " ms); " + amount() +
+                        " bytes received");
+      return false;
+    case LimitBreach::Evicted:
+      rejectByLimit(ex, kLimitEvicted, 408, "Request Timeout",
+                    "closed to make room for a new connection (limits.max_connections is " +
+                        std::to_string(lim.max_connections) +
+                        ", or the open-file limit was reached): no complete request for " +
+                        amount() + " ms");
+      return false;
+    case LimitBreach::OpenFiles:
+      ex.addHeader("Retry-After", "1");
+      rejectByLimit(ex, kLimitOpenFiles, 503, "Service Unavailable",
+                    "too many connections for the process's open-file limit (ulimit -n)");
       return false;
     case LimitBreach::Body:
       rejectByLimit(ex, kLimitBody, 413, "Payload Too Large",

@@ -16,19 +16,28 @@
 //   400  absolute URI that does not parse, or a Host header that disagrees with it
 //   304  GET whose If-None-Match matches the ETag (OCSP, CRL), or CRL If-Modified-Since
 //   502  CRL that could not be fetched or did not validate (reason in the log)
-//   503  more open connections than limits.max_connections (the connection is closed)
+//   503  a new connection over limits.max_connections, or over the open-file limit's share for
+//        client connections, when no slower connection could make room (Retry-After; sent
+//        at once on accept, then closed)                       limit=connections, open_files
+//   408  a request head, or body, not complete within limits.request_timeout (however
+//        steadily its bytes trickle in)                         limit=request_timeout
+//   408  a connection closed to make room for a new one (the slowest: no complete request for
+//        the longest time, at least 1 s)                        limit=evicted
 //   431  more request header fields than limits.max_headers, or a header block over
-//        limits.max_header_bytes
-//   413  a body over limits.max_request_bytes
+//        limits.max_header_bytes; chunked trailer fields count against both, head and
+//        trailers together                                      limit=headers, header_bytes
+//   413  a body over limits.max_request_bytes                   limit=body
 //   429  more requests per second from one address than limits.rate_per_client (Retry-After)
+//                                                               limit=rate
 // A request listing more CertIDs than limits.max_cert_ids_per_request gets OCSP
-// malformedRequest (limit cert_ids).
-// Each refusal by a limit is logged (event=limit_rejected) and counted in
-// ocsp_proxy_limit_rejections_total{limit}. Events a client can trigger at will
-// (limit_rejected, forward_refused, malformed_request) are logged within a global budget per
-// event (core/log.h LogRateLimit: 10 lines a second, then suppressed=K on a later line). The connection layer (proxy/http_server.h) finds
-// the first four while reading the request and answers protocol errors (400, 417, 501, 505)
-// itself; it drops clients idle past limits.client_timeout.
+// malformedRequest                                               limit=cert_ids
+// Each refusal by a limit is counted in ocsp_proxy_limit_rejections_total{limit} and logged
+// (event=limit_rejected). Events a client can trigger at will (limit_rejected,
+// forward_refused, malformed_request) are logged within a global budget per event
+// (core/log.h LogRateLimit: 10 lines a second, then suppressed=K on a later line). The
+// connection layer (proxy/http_server.h) finds all but the rate and CertID limits and answers
+// protocol errors (400, 417, 501, 505) itself; it drops clients idle past
+// limits.client_timeout.
 // OCSP answers are HTTP 200 with an OCSPResponse body: the answer, or an unsigned error
 // status (malformedRequest, unauthorized, tryLater, internalError; RFC 6960 §4.2.1).
 //
@@ -116,8 +125,9 @@ class HttpFront final : public HttpHandler {
   Counter* hits_[3] = {};                // memory, redis, stale
   Counter* misses_ = nullptr;
   Counter* coalesced_ = nullptr;
-  static constexpr int kLimits = 6;
-  // connections, headers, header_bytes, body, rate, cert_ids
+  static constexpr int kLimits = 9;
+  // connections, headers, header_bytes, body, rate, cert_ids, request_timeout, evicted,
+  // open_files
   Counter* limit_rejections_[kLimits] = {};
   RequestMemo post_memo_;
   RequestMemo get_memo_;

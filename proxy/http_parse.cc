@@ -203,7 +203,7 @@ HeadResult parseRequestHead(std::string_view buf, RequestHead* head, size_t scan
 }
 
 ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view* in, std::string* body,
-                                            size_t max_body) {
+                                            size_t max_body, TrailerLimits trailer) {
   constexpr size_t kMaxLine = 4096;
   for (;;) {
     switch (state_) {
@@ -212,7 +212,21 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view* in, std::string* b
       case State::DataEnd: {
         std::string_view line;
         std::string_view rest = *in;
-        if (!nextLine(&rest, &line)) return in->size() > kMaxLine ? Status::Bad : Status::NeedMore;
+        if (!nextLine(&rest, &line)) {
+          if (state_ == State::Trailer && in->size() > trailer.max_bytes - trailer_bytes_) {
+            trailer_bytes_ += in->size();
+            return Status::TrailerTooLarge;
+          }
+          return in->size() > kMaxLine ? Status::Bad : Status::NeedMore;
+        }
+        if (state_ == State::Trailer) {
+          const size_t line_bytes = in->size() - rest.size();
+          trailer_bytes_ += line_bytes;
+          if (trailer_bytes_ > trailer.max_bytes) return Status::TrailerTooLarge;
+          if (!line.empty() && ++trailer_fields_ > trailer.max_fields) {
+            return Status::TrailerTooLarge;
+          }
+        }
         *in = rest;
         if (state_ == State::DataEnd) {
           if (!line.empty()) return Status::Bad;  // chunk data longer than its size

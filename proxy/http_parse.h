@@ -63,19 +63,34 @@ struct HeadResult {
 HeadResult parseRequestHead(std::string_view buf, RequestHead* head, size_t scan_from = 0);
 
 // Incremental decoder of a chunked request body (RFC 9112 §7.1): chunk extensions are
-// ignored and trailer fields dropped.
+// ignored and trailer fields dropped. Trailer fields are header fields sent after the body
+// (RFC 9112 §7.1.2), so they are bounded like the head: the caller passes what the head left
+// of max_header_bytes and max_headers, and a trailer section over either is TrailerTooLarge
+// (found as soon as the bytes received are over it, not when the section ends).
+struct TrailerLimits {
+  size_t max_bytes = SIZE_MAX;  // the trailer section, line ends and final empty line included
+  size_t max_fields = SIZE_MAX;
+};
+
 class ChunkedDecoder {
  public:
-  enum class Status { NeedMore, Done, Bad, TooLarge };
+  enum class Status { NeedMore, Done, Bad, TooLarge, TrailerTooLarge };
   // Consumes from `in` (advanced past what was used) and appends data to `body`, which may
   // not exceed `max_body` bytes.
-  Status feed(std::string_view* in, std::string* body, size_t max_body);
+  Status feed(std::string_view* in, std::string* body, size_t max_body,
+              TrailerLimits trailer = {});
   void reset() { *this = ChunkedDecoder(); }
+  // Of the trailer section so far: bytes (at least; those received when it was refused) and
+  // fields.
+  size_t trailerBytes() const { return trailer_bytes_; }
+  size_t trailerFields() const { return trailer_fields_; }
 
  private:
   enum class State { Size, Data, DataEnd, Trailer };
   State state_ = State::Size;
   uint64_t remaining_ = 0;
+  size_t trailer_bytes_ = 0;
+  size_t trailer_fields_ = 0;
 };
 
 }  // namespace ocsp

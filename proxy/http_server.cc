@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
@@ -24,6 +26,22 @@ namespace {
 constexpr size_t kInitialBuffer = 4096;
 constexpr size_t kLingerBytes = 64 * 1024;  // unread request bytes drained before a close
 constexpr int kLingerMs = 1000;
+// A connection may be closed to make room for a new one only after this long without a
+// complete request: a client that is just sending its request is left alone.
+constexpr int64_t kEvictAfterMs = 1000;
+
+timeval timevalOfMs(int64_t ms) {
+  return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+
+// Client connections may use descriptors below this; above it, the descriptors left are kept
+// for the admin listener, upstream and Redis connections and log files.
+int connectionFdCeiling() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return INT_MAX;
+  const int64_t soft = static_cast<int64_t>(std::min<rlim_t>(rl.rlim_cur, INT_MAX));
+  return static_cast<int>(soft - std::clamp<int64_t>(soft / 8, 16, 256));
+}
 
 // The Date field value for now, rendered at most once a second per thread.
 std::string_view httpDateNow() {
@@ -80,6 +98,14 @@ class HttpConnection {
   void start();
   void reply(int code, std::string_view reason, std::string_view body,
              std::shared_ptr<const void> keep);
+  // Whether it may be closed to make room for a new connection at `now_ms`: no request is
+  // being answered and none has come complete for kEvictAfterMs. `need_slot`: it must hold
+  // a slot of limits.max_connections (a lingering one no longer does).
+  bool evictable(int64_t now_ms, bool need_slot) const;
+  // Closes it for a new connection: 408 if anything can be written, then closed at once.
+  void evict();
+  bool lingering() const { return state_ == State::Lingering; }
+  int64_t waitingSinceMs() const { return since_ms_; }
 
   HttpServer& server_;
   int fd_;
@@ -92,6 +118,7 @@ class HttpConnection {
   static void onReadable(evutil_socket_t, short what, void* self);
   static void onWritable(evutil_socket_t, short what, void* self);
   static void onLingerEnd(evutil_socket_t, short, void* self);
+  static void onDeadline(evutil_socket_t, short, void* self);
 
   void readSome();
   // Parses and dispatches what is buffered, as long as nothing is being answered.
@@ -110,6 +137,12 @@ class HttpConnection {
   bool reserve(size_t bytes);
   void reparseHead();
   void setBusy(bool busy);
+  // limits.request_timeout: armed while a head is partly received (from its first byte) and
+  // again while a body is (from the end of the head); off otherwise.
+  void armDeadline();
+  void disarmDeadline();
+  // Gives back its slot of limits.max_connections (once).
+  void leaveGate();
   // Closes the socket. The object stays until destroyIfDone(): that deletes it unless the
   // handler holds the exchange (then its reply does) or process() is running (then its end).
   void close();
@@ -119,11 +152,18 @@ class HttpConnection {
   event* read_ev_ = nullptr;
   event* write_ev_ = nullptr;
   event* linger_ev_ = nullptr;
+  event* deadline_ev_ = nullptr;
+  bool deadline_armed_ = false;
+  State deadline_state_ = State::Head;  // the part the armed deadline is for
   bool closed_ = false;
   bool busy_ = false;
   bool in_process_ = false;
   bool read_paused_ = false;
+  bool read_closed_ = false;  // the client half-closed: nothing more to read
   bool over_connection_limit_ = false;
+  bool counted_ = false;        // holds a slot of the connection gate
+  bool close_at_once_ = false;  // after its answer: no drain (its descriptor is wanted)
+  int64_t since_ms_ = 0;        // accepted, or last answer written: waiting since then
   bool continue_sent_ = false;
   size_t linger_left_ = 0;
   // Input: bytes [start_, end_) of in_ are received and not yet consumed.
@@ -175,15 +215,18 @@ void HttpExchange::reply(int code, std::string_view reason, std::string_view bod
 HttpServer::HttpServer(event_base* base, int listen_fd, const HttpServerLimits& limits,
                        HttpHandler& handler)
     : base_(base), limits_(limits), handler_(handler) {
-  timeval tv{static_cast<time_t>(limits.client_timeout_ms / 1000),
-             static_cast<suseconds_t>((limits.client_timeout_ms % 1000) * 1000)};
-  client_timeout_ = event_base_init_common_timeout(base_, &tv);
+  const timeval idle = timevalOfMs(limits.client_timeout_ms);
+  client_timeout_ = event_base_init_common_timeout(base_, &idle);
+  const timeval whole = timevalOfMs(limits.request_timeout_ms);
+  request_timeout_ = event_base_init_common_timeout(base_, &whole);
+  fd_ceiling_ = connectionFdCeiling();
   listener_ = evconnlistener_new(base_, &HttpServer::onAccept, this,
                                  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
   if (listener_ == nullptr) {
     ::close(listen_fd);
     throw std::runtime_error("evconnlistener_new failed");
   }
+  backoff_ = std::make_unique<AcceptBackoff>(base_, listener_, "ocsp", limits.accept_paused);
 }
 
 HttpServer::~HttpServer() {
@@ -192,6 +235,7 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::stopAccepting() {
+  backoff_.reset();  // before its listener
   if (listener_ != nullptr) evconnlistener_free(listener_);
   listener_ = nullptr;
 }
@@ -200,6 +244,22 @@ void HttpServer::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, i
   auto* server = static_cast<HttpServer*>(self);
   auto* conn = new HttpConnection(*server, fd, addr);
   conn->start();
+}
+
+HttpConnection* HttpServer::slowest(const HttpConnection* except, bool need_slot) {
+  const int64_t now = monotonicMs();
+  HttpConnection* best = nullptr;
+  for (HttpConnection* c = first_; c != nullptr; c = c->next_) {
+    if (c == except || !c->evictable(now, need_slot)) continue;
+    // A lingering connection (already answered) goes first, then the longest waiting.
+    const bool c_lingering = c->lingering();
+    const bool best_lingering = best != nullptr && best->lingering();
+    if (best == nullptr || (c_lingering && !best_lingering) ||
+        (c_lingering == best_lingering && c->waitingSinceMs() < best->waitingSinceMs())) {
+      best = c;
+    }
+  }
+  return best;
 }
 
 // ---- HttpConnection ----
@@ -212,9 +272,11 @@ HttpConnection::HttpConnection(HttpServer& server, int fd, const sockaddr* addr)
   if (next_ != nullptr) next_->prev_ = this;
   server_.first_ = this;
   ++server_.connections_;
+  since_ms_ = monotonicMs();
   const HttpServerLimits& lim = server_.limits_;
-  if (lim.gate != nullptr && !lim.gate->enter(lim.max_connections)) {
-    over_connection_limit_ = true;
+  if (lim.gate != nullptr) {
+    counted_ = true;  // enter() counts it either way
+    over_connection_limit_ = !lim.gate->enter(lim.max_connections);
   }
 }
 
@@ -222,8 +284,9 @@ HttpConnection::~HttpConnection() {
   if (read_ev_ != nullptr) event_free(read_ev_);
   if (write_ev_ != nullptr) event_free(write_ev_);
   if (linger_ev_ != nullptr) event_free(linger_ev_);
+  if (deadline_ev_ != nullptr) event_free(deadline_ev_);
   if (fd_ >= 0) ::close(fd_);
-  if (server_.limits_.gate != nullptr) server_.limits_.gate->leave();
+  leaveGate();
   if (busy_) --server_.busy_;
   if (prev_ != nullptr) prev_->next_ = next_;
   else server_.first_ = next_;
@@ -235,10 +298,83 @@ void HttpConnection::start() {
   in_.resize(kInitialBuffer);
   read_ev_ = event_new(server_.base_, fd_, EV_READ | EV_PERSIST, &HttpConnection::onReadable, this);
   write_ev_ = event_new(server_.base_, fd_, EV_WRITE, &HttpConnection::onWritable, this);
-  if (read_ev_ == nullptr || write_ev_ == nullptr ||
+  deadline_ev_ = evtimer_new(server_.base_, &HttpConnection::onDeadline, this);
+  if (read_ev_ == nullptr || write_ev_ == nullptr || deadline_ev_ == nullptr ||
       event_add(read_ev_, server_.client_timeout_) != 0) {
     delete this;
+    return;
   }
+  const bool over_fds = fd_ >= server_.fd_ceiling_;
+  if (!over_connection_limit_ && !over_fds) return;
+  // At a limit: the slowest connection makes room for this one, if there is one that may.
+  if (HttpConnection* victim = server_.slowest(this, over_connection_limit_)) {
+    victim->evict();
+    over_connection_limit_ = false;
+    return;
+  }
+  // Refused now, before any of the request is read: the answer goes out at once.
+  close_at_once_ = over_fds;
+  dispatch(over_fds ? LimitBreach::OpenFiles : LimitBreach::Connections,
+           over_fds ? static_cast<uint64_t>(fd_) : 0);  // may delete this
+}
+
+bool HttpConnection::evictable(int64_t now_ms, bool need_slot) const {
+  if (closed_ || (need_slot && !counted_)) return false;
+  if (state_ == State::Lingering) return true;
+  return (state_ == State::Head || state_ == State::Body) && now_ms - since_ms_ >= kEvictAfterMs;
+}
+
+void HttpConnection::evict() {
+  leaveGate();
+  close_at_once_ = true;
+  if (state_ == State::Lingering) {
+    close();
+    destroyIfDone();
+    return;
+  }
+  if (state_ == State::Head) {
+    head_.method = head_.target = {};
+    head_.headers.clear();
+  }
+  consumed_ = end_ - start_;
+  dispatch(LimitBreach::Evicted, static_cast<uint64_t>(monotonicMs() - since_ms_));
+}
+
+void HttpConnection::leaveGate() {
+  if (!counted_) return;
+  counted_ = false;
+  server_.limits_.gate->leave();
+}
+
+void HttpConnection::armDeadline() {
+  const bool receiving = state_ == State::Body || (state_ == State::Head && end_ > start_);
+  if (!receiving) {
+    disarmDeadline();
+    return;
+  }
+  if (deadline_armed_ && deadline_state_ == state_) return;
+  deadline_armed_ = true;
+  deadline_state_ = state_;
+  event_add(deadline_ev_, server_.request_timeout_);
+}
+
+void HttpConnection::disarmDeadline() {
+  if (!deadline_armed_) return;
+  deadline_armed_ = false;
+  event_del(deadline_ev_);
+}
+
+void HttpConnection::onDeadline(evutil_socket_t, short, void* self) {
+  auto* c = static_cast<HttpConnection*>(self);
+  c->deadline_armed_ = false;
+  if (c->closed_ || (c->state_ != State::Head && c->state_ != State::Body)) return;
+  if (c->state_ == State::Head) {
+    c->head_.method = c->head_.target = {};
+    c->head_.headers.clear();
+  }
+  const size_t received = c->end_ - c->start_;
+  c->consumed_ = received;
+  c->dispatch(LimitBreach::RequestTimeout, received);  // may delete c
 }
 
 void HttpConnection::setBusy(bool busy) {
@@ -297,7 +433,15 @@ void HttpConnection::readSome() {
     return;
   }
   if (n == 0 && end_ < in_.size()) {
-    close();  // the client closed (or half-closed) its side
+    // RFC 9112 §9.6: a client may half-close once its request is sent. A request being
+    // answered is answered (and any complete one behind it), then the connection closes;
+    // anything less than a whole request can no longer be completed.
+    if (state_ == State::Dispatched || state_ == State::Writing) {
+      read_closed_ = true;
+      event_del(read_ev_);
+      return;
+    }
+    close();
     destroyIfDone();
     return;
   }
@@ -339,6 +483,10 @@ void HttpConnection::process() {
     // Nothing moved: it needs more bytes.
     if (state_ == state_before && start_ == start_before && end_ == end_before) break;
   }
+  if (read_closed_ && !closed_ && (state_ == State::Head || state_ == State::Body)) {
+    close();  // half-closed before the rest of this request: it never comes
+  }
+  if (!closed_) armDeadline();
   in_process_ = false;
   destroyIfDone();
 }
@@ -375,10 +523,6 @@ void HttpConnection::processOne() {
     scanned_ = 0;
     continue_sent_ = false;
     consumed_ = head_.head_bytes;
-    if (over_connection_limit_) {
-      dispatch(LimitBreach::Connections, 0);
-      return;
-    }
     if (head_.headers.size() > lim.max_headers) {
       dispatch(LimitBreach::Headers, head_.headers.size());
       return;
@@ -408,10 +552,23 @@ void HttpConnection::processOne() {
   if (head_.chunked) {
     std::string_view raw = buffered.substr(chunk_pos_);
     const size_t before = raw.size();
-    auto status = chunks_.feed(&raw, &chunked_body_, lim.max_request_bytes);
+    // Trailer fields share the head's limits (RFC 9112 §7.1.2: they are header fields).
+    TrailerLimits trailer;
+    trailer.max_bytes = lim.max_header_bytes - std::min(lim.max_header_bytes, head_.head_bytes);
+    trailer.max_fields = lim.max_headers - std::min(lim.max_headers, head_.headers.size());
+    auto status = chunks_.feed(&raw, &chunked_body_, lim.max_request_bytes, trailer);
     chunk_pos_ += before - raw.size();
     if (status == ChunkedDecoder::Status::Bad) {
       protocolError(400, "Bad Request", "malformed chunked body");
+      return;
+    }
+    if (status == ChunkedDecoder::Status::TrailerTooLarge) {
+      consumed_ = chunk_pos_;
+      if (chunks_.trailerFields() > trailer.max_fields) {
+        dispatch(LimitBreach::TrailerFields, head_.headers.size() + chunks_.trailerFields());
+      } else {
+        dispatch(LimitBreach::TrailerBytes, head_.head_bytes + chunks_.trailerBytes());
+      }
       return;
     }
     if (status == ChunkedDecoder::Status::TooLarge) {
@@ -461,6 +618,7 @@ void HttpConnection::processOne() {
 }
 
 void HttpConnection::dispatch(LimitBreach breach, uint64_t amount) {
+  disarmDeadline();
   state_ = State::Dispatched;
   setBusy(true);
   exchange_.head_ = &head_;
@@ -497,8 +655,10 @@ void HttpConnection::reply(int code, std::string_view reason, std::string_view b
     destroyIfDone();
     return;
   }
+  // After a half-close, the last request buffered gets the last answer.
+  const bool last_of_half_closed = read_closed_ && end_ - start_ <= consumed_;
   close_after_ = exchange_.close_ || server_.draining_ || !exchange_.head_->keep_alive ||
-                 exchange_.head_->method.empty();
+                 exchange_.head_->method.empty() || last_of_half_closed;
   const bool head_only = exchange_.head_->method == "HEAD";
   const bool bodiless = code == 204 || code == 304 || (code >= 100 && code < 200);
   std::string& h = out_head_;
@@ -559,7 +719,8 @@ void HttpConnection::flush() {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
-        event_add(write_ev_, nullptr);
+        // The timeout ends a stalled write even when reading has stopped (half-close).
+        event_add(write_ev_, server_.client_timeout_);
         return;
       }
       close();
@@ -575,8 +736,14 @@ void HttpConnection::flush() {
   answered();
 }
 
-void HttpConnection::onWritable(evutil_socket_t, short, void* self) {
-  static_cast<HttpConnection*>(self)->flush();
+void HttpConnection::onWritable(evutil_socket_t, short what, void* self) {
+  auto* c = static_cast<HttpConnection*>(self);
+  if ((what & EV_TIMEOUT) != 0) {
+    c->close();  // the client stopped reading for limits.client_timeout
+    c->destroyIfDone();
+    return;
+  }
+  c->flush();
 }
 
 void HttpConnection::answered() {
@@ -585,7 +752,9 @@ void HttpConnection::answered() {
   setBusy(false);
   if (close_after_) {
     const size_t unread = end_ - start_ - std::min(consumed_, end_ - start_);
-    if (unread == 0 && exchange_.breach_ == LimitBreach::None && exchange_.head_->method.size()) {
+    // Nothing more can come from a half-closed client: no drain either.
+    if (read_closed_ || close_at_once_ ||
+        (unread == 0 && exchange_.breach_ == LimitBreach::None && exchange_.head_->method.size())) {
       close();
       destroyIfDone();
       return;
@@ -593,6 +762,7 @@ void HttpConnection::answered() {
     // Unread request bytes: a close now could reset the connection before the client has
     // read the answer. Shut the write side and drain for a while first.
     state_ = State::Lingering;
+    leaveGate();  // answered: its slot is free for another client while it drains
     ::shutdown(fd_, SHUT_WR);
     linger_left_ = kLingerBytes;
     start_ = end_ = 0;
@@ -608,6 +778,7 @@ void HttpConnection::answered() {
   start_ += consumed_;
   consumed_ = 0;
   state_ = State::Head;
+  since_ms_ = monotonicMs();
   resumeReading();
   // Pipelined requests already buffered; from reply() inside process() its loop goes on.
   if (!in_process_ && end_ > start_) process();
@@ -616,6 +787,7 @@ void HttpConnection::answered() {
 void HttpConnection::resumeReading() {
   if (!read_paused_) return;
   read_paused_ = false;
+  if (read_closed_) return;
   event_add(read_ev_, server_.client_timeout_);
 }
 
@@ -631,6 +803,7 @@ void HttpConnection::close() {
   if (read_ev_ != nullptr) event_del(read_ev_);
   if (write_ev_ != nullptr) event_del(write_ev_);
   if (linger_ev_ != nullptr) event_del(linger_ev_);
+  disarmDeadline();
   ::close(fd_);
   fd_ = -1;
   keep_.reset();

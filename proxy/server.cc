@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "core/clock.h"
 #include "core/handles.h"
 #include "core/log.h"
+#include "proxy/accept_backoff.h"
 #include "proxy/admin.h"
 #include "proxy/client_limits.h"
 #include "proxy/revocation_log.h"
@@ -75,6 +77,33 @@ std::string boundAddress(int fd) {
 }
 
 namespace {
+
+constexpr ev_ssize_t kAdminMaxHeaderBytes = 8 * 1024;
+constexpr ev_ssize_t kAdminMaxBodyBytes = 4 * 1024;
+
+// Every client connection is a descriptor: the soft open-file limit (often 1024) is raised to
+// the hard one, and the change logged, so that limits.max_connections is not cut short by a
+// default nobody chose.
+void raiseOpenFileLimit(int64_t max_connections) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t before = rl.rlim_cur;
+  if (rl.rlim_cur != rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = before;
+  }
+  auto text = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v); };
+  const bool short_of_connections =
+      rl.rlim_cur != RLIM_INFINITY && static_cast<int64_t>(rl.rlim_cur) < max_connections;
+  logEvent(short_of_connections ? LogLevel::Warn : LogLevel::Info, "open_file_limit",
+           {{"soft_before", text(before)},
+            {"soft", text(rl.rlim_cur)},
+            {"hard", text(rl.rlim_max)},
+            {"detail", short_of_connections
+                           ? "below limits.max_connections: past about 7/8 of it, new "
+                             "connections get 503 (raise LimitNOFILE= / ulimit -n)"
+                           : "client connections use up to 7/8 of it"}});
+}
 
 uint16_t boundPort(int fd) {
   sockaddr_storage ss{};
@@ -369,6 +398,7 @@ void onSignal(evutil_socket_t sig, short, void* arg) {
 int runServer(std::shared_ptr<const conf::Config> config) {
   evthread_use_pthreads();  // workers are stopped from the main thread
   signal(SIGPIPE, SIG_IGN);
+  raiseOpenFileLimit(config->limits.max_connections);
 
   unsigned n_workers = config->workers != 0 ? config->workers : std::thread::hardware_concurrency();
   if (n_workers == 0) n_workers = 1;
@@ -437,7 +467,21 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   EvhttpPtr admin(evhttp_new(loop.base.get()));
   evhttp_set_gencb(admin.get(), &onAdminRequest, &admin_view);
   evhttp_set_timeout(admin.get(), 10);
-  evhttp_accept_socket_with_handle(admin.get(), *admin_fd);
+  // Admin endpoints are GETs: a request head or body beyond these is refused (413, or the
+  // connection closed) instead of being buffered in memory.
+  evhttp_set_max_headers_size(admin.get(), kAdminMaxHeaderBytes);
+  evhttp_set_max_body_size(admin.get(), kAdminMaxBodyBytes);
+  // Our own listener, so that accept() failing for want of descriptors pauses it instead of
+  // spinning the main loop (proxy/accept_backoff.h); evhttp frees it with itself.
+  evconnlistener* admin_listener = evconnlistener_new(
+      loop.base.get(), nullptr, nullptr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+      *admin_fd);
+  if (admin_listener == nullptr || evhttp_bind_listener(admin.get(), admin_listener) == nullptr) {
+    logEvent(LogLevel::Error, "listen_failed", {{"listener", "admin"}, {"detail", "evhttp"}});
+    return 1;
+  }
+  AcceptBackoff admin_backoff(loop.base.get(), admin_listener, "admin",
+                              &persistent.metrics.counter(Metric::LimitRejections, {"open_files"}));
 
   loop.current->start();
 

@@ -13,14 +13,16 @@ EventBasePtr newBase() {
   if (!base) throw std::runtime_error("event_base_new failed");
   return base;
 }
-HttpServerLimits serverLimits(const conf::Limits& lim, ConnectionGate* gate) {
+HttpServerLimits serverLimits(const conf::Limits& lim, ConnectionGate* gate, Metrics* metrics) {
   HttpServerLimits s;
   s.max_header_bytes = lim.max_header_bytes;
   s.max_headers = static_cast<size_t>(lim.max_headers);
   s.max_request_bytes = lim.max_request_bytes;
   s.client_timeout_ms = lim.client_timeout_ms;
+  s.request_timeout_ms = lim.request_timeout_ms;
   s.max_connections = lim.max_connections;
   s.gate = gate;
+  if (metrics != nullptr) s.accept_paused = &metrics->counter(Metric::LimitRejections, {"open_files"});
   return s;
 }
 }  // namespace
@@ -54,7 +56,7 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
       front_(FrontDeps{policy_, shared.clock, config, shared.allow, shared.crl, mailbox_,
                        shared.revocation_log, shared.watch, shared.metrics, shared.connections,
                        shared.rate}),
-      server_(base_.get(), listen_fd, serverLimits(config->limits, shared.connections), front_) {}
+      server_(base_.get(), listen_fd, serverLimits(config->limits, shared.connections, shared.metrics), front_) {}
 
 Worker::~Worker() { join(); }
 

@@ -110,13 +110,14 @@ def start_proxy(request, proxy_bin, pki, tmp_path):
     One upstream "testca" for the test issuing CA on `port`, then `extra_upstreams` (made
     with proxy.upstream); every FQDN resolves to 127.0.0.1 unless `resolve` says otherwise.
     `cache` entries override the cache section; `stdout` is where the proxy's stdout goes
-    (default: its log); other keyword arguments set whole top-level sections (e.g.
-    redis={...})."""
+    (default: its log); `nofile` is the process's open-file limit (soft and hard); other
+    keyword arguments set whole top-level sections (e.g. redis={...})."""
     count = 0
 
     def start(port: int, fqdns: list[str] | None = None, resolve: dict[str, str] | None = None,
               nonce: str = "ignore", cache: dict | None = None,
-              extra_upstreams: list[dict] | None = None, stdout=None, **sections) -> Proxy:
+              extra_upstreams: list[dict] | None = None, stdout=None,
+              nofile: int | None = None, **sections) -> Proxy:
         nonlocal count
         count += 1
         fqdns = fqdns or [OCSP_FQDN]
@@ -127,7 +128,8 @@ def start_proxy(request, proxy_bin, pki, tmp_path):
             resolve=resolve or {fqdn: "127.0.0.1" for fqdn in every_fqdn}, nonce=nonce)
         config["cache"].update(cache or {})
         config.update(sections)
-        proxy = Proxy(proxy_bin, tmp_path, config, name=f"proxy{count}", stdout=stdout)
+        proxy = Proxy(proxy_bin, tmp_path, config, name=f"proxy{count}", stdout=stdout,
+                      nofile=nofile)
         return _track(request, f"ocsp-proxy ({proxy.config_path.name})", proxy)
     return start
 

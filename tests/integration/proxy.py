@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import signal
 import subprocess
 from pathlib import Path
@@ -87,9 +88,10 @@ class Proxy:
     `event=listening` log lines."""
 
     def __init__(self, binary: str, workdir: Path, config: dict, name: str = "proxy",
-                 stdout=None):
+                 stdout=None, nofile: int | None = None):
         """`stdout`: where the proxy's stdout goes (e.g. subprocess.PIPE, left unread); by
-        default the log file, with stderr."""
+        default the log file, with stderr. `nofile`: the open-file limit of the process, soft
+        and hard (so that the proxy cannot raise it)."""
         self.config_path = workdir / f"{name}.yaml"
         self.config_path.write_text(to_yaml(config) + "\n")
         self.log_path = workdir / f"{name}.log"
@@ -97,7 +99,9 @@ class Proxy:
             self.proc = subprocess.Popen(
                 [binary, "--config", str(self.config_path)],
                 stdout=log if stdout is None else stdout,
-                stderr=subprocess.STDOUT if stdout is None else log, stdin=subprocess.DEVNULL)
+                stderr=subprocess.STDOUT if stdout is None else log, stdin=subprocess.DEVNULL,
+                preexec_fn=None if nofile is None else
+                (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))))
         self.ports = wait_until(self._listening, START_TIMEOUT_S, "ocsp-proxy to listen")
 
     def _listening(self) -> dict[str, int] | None:

@@ -170,6 +170,26 @@ def test_a_client_gone_before_its_answer_leaves_the_proxy_serving(pki, start_rel
     assert proxy.proc.poll() is None
 
 
+def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(
+        pki, start_relay, responder, start_proxy):
+    # RFC 9112 §9.6: the client shuts its sending side once the request is sent. The CertID
+    # is not cached, so the answer waits for a (slowed) upstream while the proxy reads the
+    # end of the client's stream.
+    relay = start_relay("pass", responder.url)
+    relay.delay_s = 0.5
+    proxy = start_proxy(relay.port)
+    der = make_request(pki.ica, pki.good)
+    with socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10) as conn:
+        conn.sendall(post_head(der) + der)
+        conn.shutdown(socket.SHUT_WR)
+        status, headers, body, rest = read_answer(conn)
+        parsed = parse_response(body)
+        assert status == 200 and parsed.response_status == SUCCESSFUL, (status, body)
+        assert parsed.cert_status == "good" and rest == b""
+        assert headers.get("connection") == "close"
+        assert closed_by_peer(conn)
+
+
 def test_forward_proxy_clients_keep_their_connection(pki, responder, start_forward_proxy):
     proxy = start_forward_proxy(responder.port)
     der = make_request(pki.ica, pki.good)

@@ -3,9 +3,12 @@ ocsp_proxy_limit_rejections_total{limit}, and the proxy goes on serving everyone
 from __future__ import annotations
 
 import http.client
+import os
 import re
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,29 +31,187 @@ def keep_alive_post(conn: http.client.HTTPConnection, der: bytes) -> http.client
     return answer
 
 
-def test_connections_over_max_connections_get_503_and_are_closed(pki, responder, start_proxy):
-    proxy = start_proxy(responder.port, limits={**LIMITS, "max_connections": 2})
+def read_until_closed(conn: socket.socket, timeout_s: float) -> bytes:
+    """What `conn` receives until the proxy closes it (a reset counts as the close)."""
+    conn.settimeout(timeout_s)
+    data = b""
+    try:
+        while chunk := conn.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def trickle(conns: list[socket.socket], every_s: float, stop: threading.Event) -> threading.Thread:
+    """Sends one more header byte on each of `conns` every `every_s`, as a slowloris client
+    does: never idle, never done."""
+    def run():
+        while not stop.wait(every_s):
+            for conn in conns:
+                try:
+                    conn.send(b"X")
+                except OSError:
+                    pass  # closed by the proxy
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_connection_over_max_connections_gets_503_at_once_when_none_can_make_room(
+        pki, responder, start_relay, start_proxy):
+    # The two connections of the limit wait for a slow upstream: being answered, neither may
+    # be closed for a newcomer. One worker, so that they are all on one connection list.
+    relay = start_relay("pass", responder.url)
+    relay.delay_s = 1.5  # under LIMITS' upstream_timeout
+    proxy = start_proxy(relay.port, limits={**LIMITS, "max_connections": 2}, workers=1)
     der = make_request(pki.ica, pki.good)
-    held = [http.client.HTTPConnection("127.0.0.1", proxy.ports["ocsp"], timeout=5)
+    held = [socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
             for _ in range(2)]
     for conn in held:
-        assert keep_alive_post(conn, der).status == 200
-    third = http.client.HTTPConnection("127.0.0.1", proxy.ports["ocsp"], timeout=5)
-    refused = keep_alive_post(third, der)
-    assert refused.status == 503, refused.body
-    assert refused.getheader("Connection") == "close" and refused.getheader("Retry-After") == "1"
-    assert b"limits.max_connections" in refused.body
+        conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(der) + der)
+    time.sleep(0.3)
+    # The third gets its 503 before it has sent anything, and is closed.
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10) as third:
+        refused = read_until_closed(third, 5)
+    assert time.monotonic() - started < 2
+    head, _, body = refused.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503 "), refused
+    assert b"Connection: close" in head and b"Retry-After: 1" in head
+    assert b"limits.max_connections" in body
     assert rejections(proxy, "connections") == 1
     proxy.wait_for_log("limit_rejected", limit="connections")
-    # The held connections still work; once one closes, a new client gets in.
-    assert keep_alive_post(held[0], der).status == 200
-    held[1].close()
+    # The held connections get their answers; once they close, a new client gets in.
+    for conn in held:
+        answer = http.client.HTTPResponse(conn)
+        answer.begin()
+        assert answer.status == 200 and parse_response(answer.read()).response_status == SUCCESSFUL
+        conn.close()
     time.sleep(0.2)
     late = http.client.HTTPConnection("127.0.0.1", proxy.ports["ocsp"], timeout=5)
     answer = keep_alive_post(late, der)
     assert answer.status == 200 and parse_response(answer.body).response_status == SUCCESSFUL
-    for conn in (held[0], third, late):
+    late.close()
+
+
+def test_slow_clients_holding_every_connection_do_not_keep_a_legitimate_client_out(
+        pki, responder, start_proxy):
+    proxy = start_proxy(responder.port, workers=1,
+                        limits={**LIMITS, "max_connections": 10, "request_timeout": "4s"})
+    der = make_request(pki.ica, pki.good)
+    slow = [socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
+            for _ in range(10)]
+    for conn in slow:
+        conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    stop = threading.Event()
+    trickle(slow, 0.5, stop)
+    try:
+        time.sleep(1.5)  # past the second a request may take before its slot can be taken
+        started = time.monotonic()
+        answer = curl("POST", proxy.url, der)
+        assert answer.status == 200, answer
+        assert parse_response(answer.body).response_status == SUCCESSFUL
+        assert time.monotonic() - started < 3
+        assert rejections(proxy, "evicted") == 1
+        proxy.wait_for_log("limit_rejected", limit="evicted")
+        # However steadily their bytes come, the others' heads are cut off at request_timeout.
+        for conn in slow:
+            got = read_until_closed(conn, 10)
+            assert got == b"" or got.startswith(b"HTTP/1.1 408 "), got
+        assert time.monotonic() - started < 4 + 4
+        assert rejections(proxy, "request_timeout") + rejections(proxy, "evicted") == 10
+    finally:
+        stop.set()
+        for conn in slow:
+            conn.close()
+
+
+def test_a_request_trickling_in_is_cut_off_at_request_timeout(pki, responder, start_proxy):
+    proxy = start_proxy(responder.port,
+                        limits={**LIMITS, "client_timeout": "5s", "request_timeout": "2s"})
+    der = make_request(pki.ica, pki.good)
+    in_head = socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
+    in_head.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    in_body = socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
+    in_body.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (len(der) + 1000)
+                    + der)
+    started = time.monotonic()
+    stop = threading.Event()
+    trickle([in_head, in_body], 0.3, stop)
+    try:
+        for conn in (in_head, in_body):
+            got = read_until_closed(conn, 10)
+            assert got.startswith(b"HTTP/1.1 408 ") and b"limits.request_timeout" in got, got
+        # Bytes kept coming every 0.3 s: only the deadline (2 s) can have closed them.
+        assert 1.5 < time.monotonic() - started < 2 + 3
+        assert rejections(proxy, "request_timeout") == 2
+        proxy.wait_for_log("limit_rejected", limit="request_timeout")
+    finally:
+        stop.set()
+        in_head.close()
+        in_body.close()
+    assert curl("POST", proxy.url, der).status == 200
+
+
+def test_a_new_request_timeout_applies_after_sighup(pki, responder, start_proxy):
+    proxy = start_proxy(responder.port,
+                        limits={**LIMITS, "client_timeout": "5s", "request_timeout": "30s"})
+    text = proxy.config_path.read_text()
+    assert "request_timeout: 30s" in text, text
+    proxy.config_path.write_text(text.replace("request_timeout: 30s", "request_timeout: 2s"))
+    proxy.sighup()
+    proxy.wait_for_log("config_reloaded", generation="2")
+    conn = socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
+    conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    started = time.monotonic()
+    stop = threading.Event()
+    trickle([conn], 0.3, stop)
+    try:
+        got = read_until_closed(conn, 10)
+        assert got.startswith(b"HTTP/1.1 408 ") and b"(2000 ms)" in got, got
+        assert time.monotonic() - started < 2 + 3
+    finally:
+        stop.set()
         conn.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_at_the_open_file_limit_connections_are_refused_cheaply_and_admin_still_answers(
+        pki, responder, start_proxy):
+    # A hard limit too: the proxy cannot raise its way out of it.
+    proxy = start_proxy(responder.port, nofile=128, workers=1)
+    proxy.wait_for_log("open_file_limit", soft="128", hard="128")
+    der = make_request(pki.ica, pki.good)
+    assert curl("POST", proxy.url, der).status == 200
+    cpu_before = cpu_seconds(proxy.pid)
+    conns = [socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
+             for _ in range(300)]
+    try:
+        time.sleep(2)
+        # The admin listener has descriptors left, and the event loops are not spinning.
+        assert proxy.admin("/healthz").status == 200
+        assert cpu_seconds(proxy.pid) - cpu_before < 1.0
+        assert rejections(proxy, "open_files") >= 100
+        log = proxy.log()
+        assert "Error from accept() call" not in log
+        # At most 10 lines a second (a client can trigger them at will), not one per refused
+        # connection.
+        assert len(proxy.log_lines("limit_rejected")) <= 30
+        # Those over the limit had their 503 at once.
+        refused = [conn for conn in conns if read_until_closed(conn, 0.05).startswith(b"HTTP/1.1 503")]
+        assert len(refused) >= 100
+    finally:
+        for conn in conns:
+            conn.close()
+    time.sleep(0.5)
+    answer = curl("POST", proxy.url, der)
+    assert answer.status == 200 and parse_response(answer.body).response_status == SUCCESSFUL
 
 
 def test_more_header_fields_than_max_headers_get_431(pki, responder, start_proxy):
@@ -232,3 +393,61 @@ def test_many_distinct_large_requests_each_sent_twice_do_not_grow_memory(
     assert grown_mib < 40, f"RSS grew by {grown_mib:.0f} MiB"
     memo_bytes = value(proxy.metrics(), "ocsp_proxy_cache_bytes", cache="request_memo")
     assert memo_bytes <= 16 << 20
+
+
+def test_chunked_trailers_count_against_the_header_limits(pki, responder, start_proxy):
+    proxy = start_proxy(responder.port, limits={**LIMITS, "max_header_bytes": "2KiB",
+                                                "max_headers": 16})
+    der = make_request(pki.ica, pki.good)
+    chunked = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n" + f"{len(der):x}\r\n".encode() + der +
+               b"\r\n0\r\n")
+    cases = {
+        # Few fields, 3 KB of them after a valid body: over max_header_bytes.
+        "header_bytes": b"".join(b"X-T%d: %s\r\n" % (i, b"t" * 1000) for i in range(3)),
+        # Few bytes, many fields: over max_headers.
+        "headers": b"".join(b"X-T%d: t\r\n" % i for i in range(20)),
+    }
+    for limit, trailers in cases.items():
+        with socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10) as conn:
+            conn.sendall(chunked + trailers + b"\r\n")
+            answer = http.client.HTTPResponse(conn)
+            answer.begin()
+            body = answer.read()
+            assert answer.status == 431, (limit, answer.status, body)
+            assert f"limits.max_{limit}".encode() in body and b"trailer" in body, body
+        assert rejections(proxy, limit) == 1
+    assert responder.requests_served == 0
+    # Within the limits, trailers are accepted (and dropped) as before.
+    with socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10) as conn:
+        conn.sendall(chunked + b"X-Checksum: 1\r\n\r\n")
+        answer = http.client.HTTPResponse(conn)
+        answer.begin()
+        assert answer.status == 200
+        assert parse_response(answer.read()).response_status == SUCCESSFUL
+
+
+def test_a_huge_body_to_the_admin_listener_is_refused_without_being_buffered(proxy):
+    before_kib = proxy.memory_kib()
+    sent = 0
+    with socket.create_connection(("127.0.0.1", proxy.ports["admin"]), timeout=10) as conn:
+        conn.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 268435456\r\n\r\n")
+        chunk = b"x" * (1 << 20)
+        try:
+            while sent < 64 << 20:
+                conn.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused and closed while sending: what we want
+        conn.settimeout(5)
+        try:
+            answer = conn.recv(65536)
+        except ConnectionResetError:
+            answer = b""
+        except TimeoutError:
+            answer = b"(no answer: still reading the body)"
+    # A 413 or a closed connection; never a 200 after taking the body in.
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert sent < 64 << 20, "64 MiB of body taken in without a refusal"
+    assert proxy.memory_kib() - before_kib < 16 * 1024
+    assert proxy.admin("/healthz").status == 200

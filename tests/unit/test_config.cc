@@ -205,6 +205,7 @@ TEST_CASE("keys left out take their documented defaults") {
   CHECK(c->limits.max_request_bytes == 16 * 1024);
   CHECK(c->limits.max_header_bytes == 8 * 1024);
   CHECK(c->limits.client_timeout_ms == 10'000);
+  CHECK(c->limits.request_timeout_ms == 10'000);
   CHECK(c->limits.upstream_timeout_ms == 5'000);
   CHECK(c->limits.max_upstream_response_bytes == 1 << 20);
   CHECK(c->limits.max_connections == 4096);
@@ -253,6 +254,7 @@ TEST_CASE("every key of the schema is stored in the config") {
       "  max_request_bytes: 32KiB\n"
       "  max_header_bytes: 4096\n"
       "  client_timeout: 30s\n"
+      "  request_timeout: 15s\n"
       "  upstream_timeout: 1500ms\n"
       "  max_upstream_response_bytes: 2MiB\n"
       "  max_connections: 100\n"
@@ -289,6 +291,7 @@ TEST_CASE("every key of the schema is stored in the config") {
   CHECK(c->limits.max_request_bytes == 32 * 1024);
   CHECK(c->limits.max_header_bytes == 4096);
   CHECK(c->limits.client_timeout_ms == 30'000);
+  CHECK(c->limits.request_timeout_ms == 15'000);
   CHECK(c->limits.upstream_timeout_ms == 1'500);
   CHECK(c->limits.max_upstream_response_bytes == 2u << 20);
   CHECK(c->limits.max_connections == 100);
@@ -362,6 +365,11 @@ TEST_CASE("schema errors name the file, the line and the dotted key path") {
        "F:2: listen.ocsp: not an address (expected HOST:PORT or [IPv6]:PORT): \"::1:80\""},
       {"limits:\n  upstream_timeout: 0s\n" + kUpstreams,
        "F:2: limits.upstream_timeout: must be greater than 0: \"0s\""},
+      {"limits:\n  request_timeout: 0s\n" + kUpstreams,
+       "F:2: limits.request_timeout: must be greater than 0: \"0s\""},
+      {"limits:\n  request_timeout: 10\n" + kUpstreams,
+       "F:2: limits.request_timeout: not a duration (expected e.g. 250ms, 10s, 5m, 1h, 7d): "
+       "\"10\""},
       {"limits:\n  max_header_bytes: 0\n" + kUpstreams,
        "F:2: limits.max_header_bytes: must be greater than 0: \"0\""},
       {"limits:\n  revocation_log_buffer: 0\n" + kUpstreams,

@@ -9,6 +9,7 @@
 #include "proxy/http_parse.h"
 
 using ocsp::ChunkedDecoder;
+using ocsp::TrailerLimits;
 using ocsp::HeadStatus;
 using ocsp::parseRequestHead;
 using ocsp::RequestHead;
@@ -152,5 +153,40 @@ TEST_CASE("a chunked body over the limit, or malformed, is reported") {
     std::string_view in = bad;
     auto s = fresh.feed(&in, &out, 1 << 20);
     CHECK((s == ChunkedDecoder::Status::Bad || s == ChunkedDecoder::Status::TooLarge));
+  }
+}
+
+TEST_CASE("chunked trailer fields are bounded like header fields, however they arrive") {
+  const TrailerLimits limits{64, 2};
+  auto decode = [&](const std::string& wire, size_t piece) {
+    ChunkedDecoder d;
+    std::string body;
+    std::string pending;
+    auto s = ChunkedDecoder::Status::NeedMore;
+    for (size_t at = 0; at < wire.size() && s == ChunkedDecoder::Status::NeedMore; at += piece) {
+      pending += wire.substr(at, piece);
+      std::string_view in = pending;
+      s = d.feed(&in, &body, 100, limits);
+      pending = std::string(in);
+    }
+    return std::make_pair(s, d);
+  };
+  const std::string body = "3\r\nabc\r\n0\r\n";
+  for (size_t piece : {size_t{1}, size_t{7}, size_t{4096}}) {
+    CAPTURE(piece);
+    // Within both limits: decoded as before.
+    CHECK(decode(body + "A: 1\r\nB: 2\r\n\r\n", piece).first == ChunkedDecoder::Status::Done);
+    // A third field is one over max_fields.
+    auto [fields, d1] = decode(body + "A: 1\r\nB: 2\r\nC: 3\r\n\r\n", piece);
+    CHECK(fields == ChunkedDecoder::Status::TrailerTooLarge);
+    CHECK(d1.trailerFields() == 3);
+    // One long field, and a stream of trailer bytes that never ends: refused once over 64
+    // bytes, not read to the end.
+    auto [bytes, d2] = decode(body + "A: " + std::string(100, 'x') + "\r\n\r\n", piece);
+    CHECK(bytes == ChunkedDecoder::Status::TrailerTooLarge);
+    CHECK(d2.trailerBytes() > 64);
+    auto [endless, d3] = decode(body + std::string(1 << 20, 'x'), piece == 1 ? 7 : piece);
+    CHECK(endless == ChunkedDecoder::Status::TrailerTooLarge);
+    CHECK(d3.trailerBytes() < 64 + 4096 + 8);
   }
 }
