@@ -190,6 +190,7 @@ def test_at_the_open_file_limit_connections_are_refused_cheaply_and_admin_still_
     der = make_request(pki.ica, pki.good)
     assert curl("POST", proxy.url, der).status == 200
     cpu_before = cpu_seconds(proxy.pid)
+    started = time.monotonic()
     conns = [socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
              for _ in range(300)]
     try:
@@ -197,14 +198,18 @@ def test_at_the_open_file_limit_connections_are_refused_cheaply_and_admin_still_
         # The admin listener has descriptors left, and the event loops are not spinning.
         assert proxy.admin("/healthz").status == 200
         assert cpu_seconds(proxy.pid) - cpu_before < 1.0
-        assert rejections(proxy, "open_files") >= 100
+        # Each connection past the reserve was refused at once (503), or, on a machine slow
+        # enough that opening them took over a second, made room by closing the oldest one
+        # still without a request (408).
+        assert rejections(proxy, "open_files") + rejections(proxy, "evicted") >= 100
         log = proxy.log()
         assert "Error from accept() call" not in log
         # At most 10 lines a second (a client can trigger them at will), not one per refused
         # connection.
-        assert len(proxy.log_lines("limit_rejected")) <= 30
-        # Those over the limit had their 503 at once.
-        refused = [conn for conn in conns if read_until_closed(conn, 0.05).startswith(b"HTTP/1.1 503")]
+        seconds = time.monotonic() - started
+        assert len(proxy.log_lines("limit_rejected")) <= 10 * (int(seconds) + 2)
+        refused = [conn for conn in conns
+                   if read_until_closed(conn, 0.05).startswith((b"HTTP/1.1 503", b"HTTP/1.1 408"))]
         assert len(refused) >= 100
     finally:
         for conn in conns:
