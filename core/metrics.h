@@ -66,6 +66,9 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
     "CRL fetches from upstream, by result (ok|invalid|failed).")                                  \
   X(RedisConnections, Gauge, "ocsp_proxy_redis_connections", ("state"), {},                       \
     "Redis connections, by state (up|down).")                                                     \
+  X(RedisEvents, Counter, "ocsp_proxy_redis_events_total", ("event"), {},                        \
+    "Redis stage events over all workers (hit|miss|bypassed|timeout|error|invalid_entry|write|"   \
+    "write_error|older_refused|stale_served|disconnect|master_change).")                         \
   X(CacheEntries, Gauge, "ocsp_proxy_cache_entries", ("cache"), {},                               \
     "Entries in the in-process cache (ocsp|crl).")                                                \
   X(CacheBytes, Gauge, "ocsp_proxy_cache_bytes", ("cache"), {},                                   \

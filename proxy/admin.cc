@@ -193,6 +193,27 @@ void addStatusCollectors(const AdminView& v) {
       int up = view->redis_status->upCount();
       m.gauge(Metric::RedisConnections, {"up"}).set(up);
       m.gauge(Metric::RedisConnections, {"down"}).set(view->redis_status->slotCount() - up);
+      // The stage counts in its own atomics (cache/redis_status.h); each scrape brings the
+      // counters of the table up to them (they only grow, and scrapes run one at a time).
+      const RedisCounters& c = view->redis_status->counters();
+      const std::pair<const char*, const std::atomic<uint64_t>*> events[] = {
+          {"hit", &c.hits},
+          {"miss", &c.misses},
+          {"bypassed", &c.bypassed},
+          {"timeout", &c.timeouts},
+          {"error", &c.errors},
+          {"invalid_entry", &c.invalid_entries},
+          {"write", &c.writes},
+          {"write_error", &c.write_errors},
+          {"older_refused", &c.older_refused},
+          {"stale_served", &c.stale_served},
+          {"disconnect", &c.disconnects},
+          {"master_change", &c.master_changes}};
+      for (const auto& [event, count] : events) {
+        Counter& counter = m.counter(Metric::RedisEvents, {event});
+        const uint64_t now_count = count->load(std::memory_order_relaxed);
+        if (now_count > counter.value()) counter.inc(now_count - counter.value());
+      }
     }
     // Every configured FQDN, so that a circuit that closed again reads 0 (a closed circuit
     // is not in the snapshot).

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from faulty_upstream import FaultyUpstream
 from ocsp_client import SUCCESSFUL, curl, make_request, parse_response
+from prom_text import value
 from servers import RedisServer, free_port, tail, wait_until
 
 
@@ -203,3 +204,24 @@ def test_a_replayed_older_good_never_replaces_a_revoked_answer_in_memory_or_in_r
         assert upstream.requests["old_good"] >= 2  # both asked, both were handed the replay
     finally:
         upstream.stop()
+
+
+def test_the_redis_stage_counts_hits_misses_writes_and_invalid_values_in_metrics(
+        pki, responder, redis, start_proxy):
+    proxy = start_proxy(responder.port, cache={"memory_bytes": 0}, redis=redis_section(redis))
+    proxy.wait_for_log("redis_state", state="up")
+    der = make_request(pki.ica, pki.good)
+    post(proxy, der)  # a miss, then written
+    wait_until(lambda: redis.keys(), 3, "the answer to be written to Redis")
+    post(proxy, der)
+    post(proxy, der)  # two hits
+    redis.cli("SET", redis.keys()[0], "not an entry")
+    post(proxy, der)  # an invalid value: deleted, asked upstream, written again
+    wait_until(lambda: redis.keys() and int(redis.cli("STRLEN", redis.keys()[0])) > 100, 3,
+               "the new answer to be written")
+    metrics = proxy.metrics()
+    counts = {event: value(metrics, "ocsp_proxy_redis_events_total", event=event)
+              for event in ("hit", "miss", "invalid_entry", "write", "timeout", "stale_served")}
+    assert counts == {"hit": 2, "miss": 1, "invalid_entry": 1, "write": 2, "timeout": 0,
+                      "stale_served": 0}, counts
+    assert value(proxy.metrics(), "ocsp_proxy_redis_events_total", event="hit") == 2  # not doubled
