@@ -1,4 +1,4 @@
-"""ocsp-proxy next to what users would otherwise put in front of the CA responders (issue 7):
+"""ocsp-proxy next to what users would otherwise put in front of the CA responders:
 nginx serving the answers as static files, nginx proxy_cache, a Squid forward cache, and the
 CA responder itself (`openssl ocsp`), all on this machine in one run.
 

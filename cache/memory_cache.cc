@@ -21,8 +21,8 @@ static_assert(sizeof(Node) == 56);
 // A node's share of the table: one 4-byte slot at a load between 2/5 and 4/5.
 constexpr size_t kSlotShare = 10;
 // What the entry arena loses around each entry's block beyond OcspEntry::footprint()'s
-// average: the rounding's worst case and each span's unused tail (README "Performance": checked
-// with `bash bench/run --only million`).
+// average: the rounding's worst case and each span's unused tail (bench/RESULTS.md, "the byte
+// bound": checked with `bash bench/run --only million`).
 constexpr size_t kAllocatorLoss = 16;
 
 }  // namespace

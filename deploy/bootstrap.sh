@@ -4,8 +4,7 @@
 #                                   conf/ocsp-proxy.yaml (in-process cache, no Redis)
 #   bash deploy/bootstrap.sh test   install what is missing, build, run every test; then the
 #                                   same in the sanitizer build (clang, ASan + UBSan) with a
-#                                   short run of each fuzz target (README "Fuzzing and
-#                                   sanitizers")
+#                                   short run of each fuzz target (tests/fuzz/README.md)
 # Both are idempotent: installed packages are skipped, the builds are incremental.
 # EXTRA_PACKAGES (space-separated) adds packages to install, e.g. for bench/run.
 set -euo pipefail

@@ -42,7 +42,7 @@ if [ "${1:-}" = "--seconds" ]; then
     done
   fi
   if [ "${#targets[@]}" -eq 0 ]; then
-    echo "run_fuzz.sh: no fuzz targets built in $bin (meson setup $build -Dfuzz=true, see README)" >&2
+    echo "run_fuzz.sh: no fuzz targets built in $bin (meson setup $build -Dfuzz=true, see tests/fuzz/README.md)" >&2
     exit 2
   fi
   failed=0
