@@ -1,5 +1,5 @@
 #pragma once
-// Request coalescing (DESIGN.md §2 Coalescer): any number of concurrent lookups for one
+// Request coalescing (docs/ARCHITECTURE.md §2): any number of concurrent lookups for one
 // CertID key, on any worker, cause one lookup of the next stage (one upstream fetch). The
 // first becomes the leader; the others wait for its result, so they share its timeout.
 //

@@ -22,7 +22,7 @@ std::shared_ptr<const CrlEntry> CrlStore::get(const std::string& url, int64_t no
   auto it = by_url_.find(url);
   if (it == by_url_.end()) return nullptr;
   if (now >= (*it->second)->hard_expiry) {
-    eraseLocked(it);  // DESIGN.md §4: never serve past nextUpdate
+    eraseLocked(it);  // docs/ARCHITECTURE.md §8: never serve past nextUpdate
     return nullptr;
   }
   lru_.splice(lru_.begin(), lru_, it->second);

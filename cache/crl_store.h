@@ -1,6 +1,6 @@
 #pragma once
-// In-process CRL cache (DESIGN.md §6): the CRLs fetched through the forward proxy and those
-// kept warm from crl.urls, keyed by URL, bounded in bytes with LRU eviction. A CRL is served
+// In-process CRL cache (docs/ARCHITECTURE.md §8): the CRLs fetched through the forward proxy and
+// those kept warm from crl.urls, keyed by URL, bounded in bytes with LRU eviction. A CRL is served
 // from here until its nextUpdate and never after (an entry past hard_expiry is dropped).
 // Entries are immutable and shared with the replies that are sending them.
 // Thread-safe: one mutex (CRLs are few and their hits rare next to OCSP's).

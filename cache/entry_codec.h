@@ -1,5 +1,5 @@
 #pragma once
-// The bytes an OcspEntry is stored as in Redis (DESIGN.md §3 "Entry"): compact, versioned,
+// The bytes an OcspEntry is stored as in Redis (docs/ARCHITECTURE.md §6.2): compact, versioned,
 // and strict, because Redis is shared and anything may be in it. Layout of version 1, all
 // integers big-endian:
 //   u8  version (1)

@@ -1,6 +1,6 @@
 #pragma once
-// In-process response cache (DESIGN.md §2, L1): shared by all worker threads, sharded with a
-// mutex per shard, bounded in bytes with LRU eviction per shard. Stores immutable entries;
+// In-process response cache (docs/ARCHITECTURE.md §6.1, L1): shared by all worker threads, sharded
+// with a mutex per shard, bounded in bytes with LRU eviction per shard. Stores immutable entries;
 // a hit costs one lock, one probe of an open-addressed table, relinking one node and a
 // shared_ptr copy.
 //
@@ -24,7 +24,7 @@ class MemoryCache {
 
   // The entry for `key` if it is present and `now` < hard_expiry (it may be past
   // fresh_until: callers decide whether stale is acceptable). An entry past hard_expiry is
-  // removed and never returned (DESIGN.md §4: never serve past nextUpdate).
+  // removed and never returned (docs/ARCHITECTURE.md §4: never serve past nextUpdate).
   std::shared_ptr<const OcspEntry> get(const CacheKey& key, int64_t now);
 
   // Inserts or replaces. Evicts least recently used entries of the shard until it fits; an

@@ -108,7 +108,7 @@ void MemorySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
       done(std::move(result));
       return;
     }
-    // DESIGN.md §4: upstream down -> serve what we have until nextUpdate, never after.
+    // docs/ARCHITECTURE.md §4: upstream down -> serve what we have until nextUpdate, never after.
     if (stale && clock_.now() < stale->hard_expiry) {
       logEvent(LogLevel::Info, "stale_answer",
                {{"key", cacheKeyString(key)},

@@ -1,5 +1,6 @@
 #pragma once
-// Pipeline stage over the in-process cache (DESIGN.md §2, §4). Rules, each logged/counted:
+// Pipeline stage over the in-process cache (docs/ARCHITECTURE.md §2, §4).
+// Rules, each logged/counted:
 //   - fresh entry (now < fresh_until): answered here, source=memory;
 //   - fresh but past refresh_at: answered here too, and a background lookup of the next
 //     stage fetches a newer answer (at most once per refresh_retry_s per key and worker; the

@@ -1,5 +1,5 @@
 #pragma once
-// One worker's connection to Redis (DESIGN.md §8, §9): a hiredis async context on the
+// One worker's connection to Redis (docs/ARCHITECTURE.md §6.2, §14): a hiredis async context on the
 // worker's event_base, kept up without ever blocking the worker. Rules:
 //   - connect, then AUTH (if a password is set), SELECT db, and with sentinels ROLE (must
 //     be "master"), pipelined, all within connect_timeout;

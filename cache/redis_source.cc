@@ -240,7 +240,7 @@ void RedisSource::onNextAnswer(Lookup* l, Result<Answer> result) {
     finish(l, std::move(result));
     return;
   }
-  // DESIGN.md §4: upstream down -> the cached answer until nextUpdate, never after.
+  // docs/ARCHITECTURE.md §4: upstream down -> the cached answer until nextUpdate, never after.
   if (l->stale && clock_.now() < l->stale->hard_expiry) {
     ++counters_.stale_served;
     logEvent(LogLevel::Warn, "stale_answer",

@@ -1,6 +1,6 @@
 #pragma once
-// Pipeline stage over the shared Redis cache (DESIGN.md §2, §4, §8, §9): instances share what
-// any of them fetched. Key: key_prefix + "ocsp:v1:<hex>" (core/ocsp_types.h); value:
+// Pipeline stage over the shared Redis cache (docs/ARCHITECTURE.md §2, §4, §6.2, §14): instances
+// share what any of them fetched. Key: key_prefix + "ocsp:v1:<hex>" (core/ocsp_types.h); value:
 // cache/entry_codec.h. Rules, each with its log line or counter (RedisCounters):
 //   - passthrough (nonce) queries skip Redis both ways.
 //   - refresh queries (a background refresh-ahead from above) skip the GET: our copy is the

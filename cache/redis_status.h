@@ -1,7 +1,7 @@
 #pragma once
-// What /readyz and /metrics know about the Redis stage (DESIGN.md §8: "Redis down or slow →
-// /readyz says degraded"). One object shared by every worker's RedisSource; each worker
-// reports its own connection state. Thread-safe.
+// What /readyz and /metrics know about the Redis stage (docs/ARCHITECTURE.md §14: "Redis down, slow
+// or restarting → /readyz says degraded"). One object shared by every worker's RedisSource; each
+// worker reports its own connection state. Thread-safe.
 #include <atomic>
 #include <cstdint>
 #include <mutex>

@@ -93,7 +93,7 @@ struct RedisAddress {
   uint16_t port = 6379;
 };
 
-// The shared L2 cache (DESIGN.md §2, §9). Exactly one of address, unix_socket, sentinels.
+// The shared L2 cache (docs/ARCHITECTURE.md §6.2). Exactly one of address, unix_socket, sentinels.
 struct Redis {
   std::optional<RedisAddress> address;      // redis.address (default port 6379)
   std::string unix_socket;                  // redis.unix_socket ("" = not set)
@@ -115,7 +115,7 @@ struct HostAndPort {
   uint16_t port = 80;
 };
 
-// Forward-proxy mode (DESIGN.md §1): clients that use us as their HTTP proxy.
+// Forward-proxy mode (docs/ARCHITECTURE.md §1): clients that use us as their HTTP proxy.
 struct Forward {
   bool enabled = true;  // forward.enabled
   // forward.unknown_issuer: pass | refuse
@@ -127,7 +127,7 @@ struct Forward {
   std::string trust_store = "/etc/ssl/certs";
 };
 
-// CRL caching (DESIGN.md §6).
+// CRL caching (docs/ARCHITECTURE.md §8).
 struct Crl {
   // crl.fqdns, plus the host:port of every crl.urls entry (added in phase 2, no duplicates).
   // None is also an upstreams[].fqdns entry on the same port.
@@ -148,7 +148,7 @@ struct Crl {
   std::vector<IssuerCert> issuers;
 };
 
-// Intermediates watched for revocation and expiry (DESIGN.md §7).
+// Intermediates watched for revocation and expiry (docs/ARCHITECTURE.md §9).
 enum class RevokedIssuerPolicy {
   Flag,    // answers under a revoked intermediate are still served, flagged in the revocation log
   Refuse,  // clients get "unauthorized" for certificates under it
@@ -170,8 +170,8 @@ struct Watch {
   std::vector<WatchedCa> intermediates;    // watch.intermediates (may be empty)
 };
 
-// One distrusted key (DESIGN.md §7): its responses are never served as fresh, requests for
-// certificates it issued get "unauthorized".
+// One distrusted key (docs/ARCHITECTURE.md §9): its responses are never served as fresh, requests
+// for certificates it issued get "unauthorized".
 struct Distrusted {
   std::string name;         // distrust[].name; shared by every key of one entry
   std::string spki_sha256;  // SHA-256 of the DER SubjectPublicKeyInfo, 32 raw bytes

@@ -1,5 +1,5 @@
-// revocation_log, watch and distrust (DESIGN.md §7); see conf/config_watch.h for which phase
-// checks what.
+// revocation_log, watch and distrust (docs/ARCHITECTURE.md §9, §10); see conf/config_watch.h for
+// which phase checks what.
 #include "conf/config_watch.h"
 
 #include <openssl/err.h>

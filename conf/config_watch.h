@@ -1,6 +1,6 @@
 #pragma once
-// The revocation_log, watch and distrust keys (DESIGN.md §7): their value parsers, schema
-// table and phase-2 rules. conf/config.cc puts them in the top-level table and calls
+// The revocation_log, watch and distrust keys (docs/ARCHITECTURE.md §9, §10): their value parsers,
+// schema table and phase-2 rules. conf/config.cc puts them in the top-level table and calls
 // checkWatch in phase 2, like its own sections.
 //
 // Which phase checks what:

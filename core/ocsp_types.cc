@@ -285,8 +285,8 @@ void finishEntry(OcspEntry& e, const FreshnessPolicy& policy, std::string_view d
     computed = sha256Digest(e.der);
     der_sha256 = asBytes(computed);
   }
-  // DESIGN.md §4: without nextUpdate the answer is kept only briefly. The period is counted
-  // from the answer's own signed times (the later of thisUpdate and producedAt), never from
+  // docs/ARCHITECTURE.md §4: without nextUpdate the answer is kept only briefly. The period is
+  // counted from the answer's own signed times (the later of thisUpdate and producedAt), never from
   // fetched_at alone: a fetch time is not signed, and one read from a shared store could
   // otherwise keep an answer alive for as long as its writer liked. A fetch earlier than the
   // signed times (a responder clock ahead of ours) counts from the fetch.

@@ -1,6 +1,6 @@
 #pragma once
-// The values that flow through the request pipeline (DESIGN.md §2, §3): what the client asked
-// (OcspQuery), where it goes (Route), and what we answer with (OcspEntry, Answer).
+// The values that flow through the request pipeline (docs/ARCHITECTURE.md §2, §3): what the client
+// asked (OcspQuery), where it goes (Route), and what we answer with (OcspEntry, Answer).
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -38,8 +38,8 @@ bool sameCertId(const CertIdInfo& a, const CertIdInfo& b);
 // signature (RFC 5019 §2.1.1 profile). DER; empty on failure.
 std::string encodeOcspRequest(const std::vector<CertIdInfo>& ids);
 
-// Cache key: SHA-256 over the normalised CertID list (DESIGN.md §3). A SHA-1 and a SHA-256
-// CertID for the same certificate are different keys.
+// Cache key: SHA-256 over the normalised CertID list (docs/ARCHITECTURE.md §3). A SHA-1 and a
+// SHA-256 CertID for the same certificate are different keys.
 using CacheKey = std::array<uint8_t, 32>;
 CacheKey cacheKeyFor(const std::vector<CertIdInfo>& ids);
 // Namespaced printable form: "ocsp:v1:<hex>".
@@ -63,8 +63,8 @@ enum class Mode { Responder, Forward };
 struct Route {
   size_t upstream_index = 0;
   std::string upstream_name;
-  // Validates the upstream's answer (DESIGN.md §5). Null only in forward mode for an issuer
-  // nobody configured: UpstreamSource then completes it through AIA or applies
+  // Validates the upstream's answer (docs/ARCHITECTURE.md §7). Null only in forward mode for an
+  // issuer nobody configured: UpstreamSource then completes it through AIA or applies
   // forward.unknown_issuer.
   SharedX509 issuer;
   std::string issuer_name;   // subject, for logs
@@ -81,15 +81,15 @@ struct OcspQuery {
   CacheKey key{};
   Mode mode = Mode::Responder;
   std::string client;               // "ip:port" for logs
-  // Forward mode: the upstream the URL named (routing is by the URL's FQDN, DESIGN.md §1).
+  // Forward mode: the upstream the URL named (routed by its FQDN, docs/ARCHITECTURE.md §1).
   std::optional<size_t> forward_upstream;
   size_t forward_fqdn = 0;          // index into that upstream's fqdns
   // Set once by PolicySource, the first stage, before the query goes further down the chain;
   // read-only afterwards. `mutable` so that routing does not cost a copy of the query.
   mutable std::shared_ptr<const Route> route;
-  // Nonce passthrough (DESIGN.md §3): forward the client's DER as sent, answer uncached.
+  // Nonce passthrough (docs/ARCHITECTURE.md §3): forward the client's DER as sent, answer uncached.
   mutable bool passthrough = false;
-  // A background refresh (DESIGN.md §4): shared caches below must not answer it with the
+  // A background refresh (docs/ARCHITECTURE.md §4): shared caches below must not answer it with the
   // copy it is meant to replace; they still store the new answer.
   bool refresh = false;
 };
@@ -214,7 +214,7 @@ struct OcspEntry {
   int64_t this_update = 0;
   int64_t next_update = 0;     // 0 when the response had none
   int64_t fetched_at = 0;
-  int64_t fresh_until = 0;     // DESIGN.md §4: min(nextUpdate, thisUpdate + max_age)
+  int64_t fresh_until = 0;     // docs/ARCHITECTURE.md §4: min(nextUpdate, thisUpdate + max_age)
   int64_t refresh_at = 0;      // from here on a hit also fetches a newer answer (§4)
   int64_t hard_expiry = 0;     // never served at or after this (nextUpdate or no-nextUpdate ttl)
   std::optional<Revocation> revocation;
@@ -275,7 +275,7 @@ struct Answer {
 // lookup() returns (synchronous hit). The callee may not assume the Source outlives the call.
 using Reply = std::function<void(Result<Answer>)>;
 
-// One stage of the request pipeline (DESIGN.md §2). A stage that cannot answer calls the
+// One stage of the request pipeline (docs/ARCHITECTURE.md §2). A stage that cannot answer calls the
 // next; on the way back, stages store what passed validation.
 class Source {
  public:

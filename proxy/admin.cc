@@ -244,7 +244,8 @@ void onAdminRequest(evhttp_request* req, void* arg) {
   } else if (p == "/readyz") {
     std::vector<std::string> problems = view.not_ready();
     if (problems.empty()) {
-      // Degraded parts do not make us unready: requests are still answered (DESIGN.md §8).
+      // Degraded parts do not make us unready: requests are still answered
+      // (docs/ARCHITECTURE.md §14).
       std::string body = "ready\n";
       if (view.redis_status != nullptr && !view.redis_status->allUp()) {
         body += "degraded: " + view.redis_status->describe() + "\n";

@@ -1,5 +1,5 @@
 #pragma once
-// The admin listener (DESIGN.md §1; loopback by default): what the network team and the
+// The admin listener (docs/ARCHITECTURE.md §13; loopback by default): what the network team and the
 // orchestrator look at.
 //   GET /healthz  200 "ok" while the process runs (liveness)
 //   GET /readyz   200 "ready" when the config is loaded and every worker runs, plus a

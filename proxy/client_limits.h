@@ -1,5 +1,5 @@
 #pragma once
-// Limits on what clients may take from the OCSP listener (issue 6, DESIGN.md §8), shared by
+// Limits on what clients may take from the OCSP listener (docs/ARCHITECTURE.md §11), shared by
 // every worker and every config generation (a reload keeps counting the connections the old
 // workers still serve):
 //   - ConnectionGate: open client connections against limits.max_connections (a connection

@@ -423,7 +423,7 @@ void HttpFront::answer(HttpExchange& ex, const OcspQuery& query, const Result<An
   ex.reply(200, "OK", e.der, result->entry);
 }
 
-// One revocation-log line per CertID of the request (DESIGN.md §7).
+// One revocation-log line per CertID of the request (docs/ARCHITECTURE.md §10).
 void HttpFront::logAnswer(const OcspQuery& query, const Result<Answer>& result,
                           bool issuer_revoked, int64_t latency_ms) {
   using namespace std::chrono;

@@ -1,5 +1,5 @@
 #pragma once
-// The thin HTTP handler (DESIGN.md §1, §2, STYLE.md). Two modes on one listener:
+// The thin HTTP handler (docs/ARCHITECTURE.md §1, §2, §11; STYLE.md). Two modes on one listener:
 //   - local responder: origin-form requests ("POST /", "GET /<base64>"): an OCSP POST or
 //     RFC 5019 GET, answered through the source chain;
 //   - forward proxy: absolute-form requests ("POST http://ocsp.example/ HTTP/1.1") from

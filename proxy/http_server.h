@@ -1,5 +1,5 @@
 #pragma once
-// The OCSP listener's HTTP/1.1 connection layer (DESIGN.md §2; issue 7). It replaces
+// The OCSP listener's HTTP/1.1 connection layer (docs/ARCHITECTURE.md §11). It replaces
 // libevent's evhttp on the hot path: evhttp allocates and printf-formats every header of
 // every answer, copies bodies, and turns reads on and off around each request. Here:
 //   - one input buffer per connection, reused: a request's head and body are parsed in place

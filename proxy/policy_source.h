@@ -1,6 +1,6 @@
 #pragma once
-// First pipeline stage (DESIGN.md §2): decides whether we may answer at all and where the
-// query goes. Rules:
+// First pipeline stage (docs/ARCHITECTURE.md §2): decides whether we may answer at all and where
+// the query goes. Rules:
 //   - local-responder mode: every CertID must belong to a known issuer (configured, or
 //     learned through AIA); otherwise OCSP unauthorized, logged as event=unknown_issuer;
 //   - forward mode: the upstream is the one whose FQDN the URL named, tried first; an
@@ -8,7 +8,8 @@
 //     complete through AIA or to apply forward.unknown_issuer (logged there);
 //   - all CertIDs of one request must have the same issuer: one responder answers one
 //     request and its answer is validated against one issuer key; otherwise unauthorized;
-//   - a distrusted issuer (distrust:, DESIGN.md §7) -> unauthorized, event=distrusted_issuer;
+//   - a distrusted issuer (distrust:, docs/ARCHITECTURE.md §9) -> unauthorized, logged as
+//     event=distrusted_issuer;
 //   - an issuer that is a watched intermediate found revoked, under
 //     watch.on_revoked_issuer: refuse -> unauthorized, event=revoked_issuer_refused;
 //   - nonce policy: with `passthrough`, a request carrying a nonce bypasses the cache.

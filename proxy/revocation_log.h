@@ -1,6 +1,6 @@
 #pragma once
-// The revocation log (DESIGN.md §7): one JSON object per answered CertID, one per line (JSON
-// Lines), for the network team and `ocsp-proxy report`. Fields, always in this order:
+// The revocation log (docs/ARCHITECTURE.md §10): one JSON object per answered CertID, one per line
+// (JSON Lines), for the network team and `ocsp-proxy report`. Fields, always in this order:
 //   time              RFC 3339 UTC with milliseconds, when the answer went out
 //   client            "ip:port"
 //   mode              "responder" | "forward"

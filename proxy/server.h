@@ -1,7 +1,7 @@
 #pragma once
 // The process: owns the main event loop (signals, admin listener), the listening sockets,
-// the shared cache and the workers (DESIGN.md §2; STYLE.md "one file owns the event loop").
-// What a config builds (issuer index, allow-list, watch, CRL service, workers) is one
+// the shared cache and the workers (docs/ARCHITECTURE.md §5; STYLE.md "one file owns the event
+// loop"). What a config builds (issuer index, allow-list, watch, CRL service, workers) is one
 // generation; caches, circuit states, metrics, the revocation log and the sockets outlive it.
 //   SIGHUP: reopen the revocation log; load the config file again and, if valid, start a new
 //           generation on the same sockets and drain the old one; if not, keep running.

@@ -1,7 +1,7 @@
 #pragma once
-// One worker thread (DESIGN.md §2): its own event_base, an HttpServer (proxy/http_server.h)
-// accepting on its own descriptor of the listening socket, its own curl multi handle, and its own chain of pipeline stages over
-// the shared in-process cache.
+// One worker thread (docs/ARCHITECTURE.md §2, §5): its own event_base, an HttpServer
+// (proxy/http_server.h) accepting on its own descriptor of the listening socket, its own curl multi
+// handle, and its own chain of pipeline stages over the shared in-process cache.
 #include <event2/event.h>
 
 #include <atomic>

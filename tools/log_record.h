@@ -1,5 +1,6 @@
 #pragma once
-// One revocation-log line (DESIGN.md §7) -> one checked answer, for `ocsp-proxy report`.
+// One revocation-log line (docs/ARCHITECTURE.md §10) -> one checked answer, for
+// `ocsp-proxy report`.
 //
 // Strict RFC 8259 for a line holding one object: known escapes only, paired \u surrogates,
 // no control characters in strings, nothing after the object. One leniency: bytes inside a

@@ -1,5 +1,6 @@
 #pragma once
-// `ocsp-proxy report`: summarises a revocation log (DESIGN.md §7) in one streaming pass.
+// `ocsp-proxy report`: summarises a revocation log (docs/ARCHITECTURE.md §10) in one
+// streaming pass.
 //
 // Input: JSON Lines, one object per answered CertID, as the proxy writes them. A line is
 // counted as malformed and skipped (never fatal; named in the report, the first

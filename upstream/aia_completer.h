@@ -1,6 +1,6 @@
 #pragma once
-// Completes an unknown issuer in forward mode (DESIGN.md §5): the upstream's answer is signed
-// by a responder whose issuer nobody configured. Rules:
+// Completes an unknown issuer in forward mode (docs/ARCHITECTURE.md §9): the upstream's answer is
+// signed by a responder whose issuer nobody configured. Rules:
 //   - an embedded certificate that is itself the issuer the CertID names is used directly;
 //   - otherwise the caIssuers URLs (AIA, RFC 5280 §4.2.2.1) of the embedded responder
 //     certificates are fetched in order, only from allow-listed hosts (AllowList::aiaAllowed),

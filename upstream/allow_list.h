@@ -1,5 +1,5 @@
 #pragma once
-// The hosts ocsp-proxy may contact, by FQDN and port (DESIGN.md §1): the upstream OCSP
+// The hosts ocsp-proxy may contact, by FQDN and port (docs/ARCHITECTURE.md §1): the upstream OCSP
 // responders (upstreams[].fqdns on the upstream's port), the CRL hosts (crl.fqdns, which
 // include the hosts of crl.urls) and the hosts AIA caIssuers certificates may come from
 // (forward.aia_fqdns). Forward-proxy requests may reach only the first two; AIA fetches may

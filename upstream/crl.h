@@ -1,6 +1,6 @@
 #pragma once
-// Parses and validates a downloaded CRL (DESIGN.md §6) and keeps its revoked serials in a
-// compact table, so that `/status` and the report can say whether a serial is on it.
+// Parses and validates a downloaded CRL (docs/ARCHITECTURE.md §8) and keeps its revoked serials in
+// a compact table, so that `/status` and the report can say whether a serial is on it.
 // A CRL is accepted only if:
 //   - it is one DER (or one PEM "X509 CRL" block) CertificateList with nothing after it;
 //   - it carries no critical CRL or entry extension we do not understand (RFC 5280 §5.2:

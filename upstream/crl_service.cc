@@ -374,7 +374,8 @@ void CrlService::noteOutcome(const std::string& key, bool ok) {
             {"retry_in_s", std::to_string(delay)}});
 }
 
-// Loop thread, once a second: refresh what is due (DESIGN.md §2: background work on timers).
+// Loop thread, once a second: refresh what is due (docs/ARCHITECTURE.md §5: background
+// work on timers).
 void CrlService::onTick() {
   std::unordered_map<std::string, HttpUrl> asked;
   {

@@ -1,6 +1,6 @@
 #pragma once
-// CRL downloads (DESIGN.md §6): what the forward proxy serves for allow-listed CRL URLs and
-// what crl.urls keeps warm. Rules:
+// CRL downloads (docs/ARCHITECTURE.md §8): what the forward proxy serves for allow-listed CRL URLs
+// and what crl.urls keeps warm. Rules:
 //   - a CRL is served from the in-process store (CrlStore) until its nextUpdate, never after;
 //   - a miss is fetched once however many clients and workers ask (one in flight per URL);
 //     with Redis configured the shared copy is tried first and re-validated like a download;

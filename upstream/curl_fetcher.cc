@@ -88,7 +88,7 @@ void CurlFetcher::fetch(FetchRequest request, FetchCallback done) {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout_ms));
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.timeout_ms));
-  // DESIGN.md §1: redirects from upstream are not followed.
+  // docs/ARCHITECTURE.md §1: redirects from upstream are not followed.
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   // Upstreams are contacted directly by FQDN; environment proxy variables do not apply.
   curl_easy_setopt(e, CURLOPT_PROXY, "");

@@ -1,6 +1,6 @@
 #pragma once
-// Completing an unknown issuer in forward-proxy mode (DESIGN.md §5): a client asks about a
-// certificate whose issuer CA is not configured, so the proxy learns the issuer from the
+// Completing an unknown issuer in forward-proxy mode (docs/ARCHITECTURE.md §9): a client asks about
+// a certificate whose issuer CA is not configured, so the proxy learns the issuer from the
 // delegated responder certificate embedded in the upstream's answer. Its AuthorityInfoAccess
 // caIssuers URL (RFC 5280 §4.2.2.1) names where the issuer certificate is published; the
 // caller fetches it (asynchronously, allow-listed FQDNs only), and these pieces decide whether

@@ -1,14 +1,14 @@
 #pragma once
-// Routes a CertID to the upstream that answers for its issuer (DESIGN.md §2 PolicySource).
-// Built once per config from every upstream's issuer certificates: for each issuer and each
-// hash algorithm a client may use (SHA-1, SHA-256, SHA-384, SHA-512) it precomputes
-// issuerNameHash and issuerKeyHash as RFC 6960 §4.1.1 defines them.
+// Routes a CertID to the upstream that answers for its issuer (docs/ARCHITECTURE.md §2
+// PolicySource, §3 Route). Built once per config from every upstream's issuer certificates: for
+// each issuer and each hash algorithm a client may use (SHA-1, SHA-256, SHA-384, SHA-512) it
+// precomputes issuerNameHash and issuerKeyHash as RFC 6960 §4.1.1 defines them.
 //
-// A route whose issuer key is on the distrust list (DESIGN.md §7) carries the entry's name;
-// PolicySource refuses it.
+// A route whose issuer key is on the distrust list (docs/ARCHITECTURE.md §9) carries the entry's
+// name; PolicySource refuses it.
 //
-// Issuers completed at run time through AIA (forward mode, DESIGN.md §5) are learned into a
-// second table under a reader/writer lock; the configured table is immutable and read
+// Issuers completed at run time through AIA (forward mode, docs/ARCHITECTURE.md §9) are learned
+// into a second table under a reader/writer lock; the configured table is immutable and read
 // without a lock. Thread-safe.
 #include <memory>
 #include <shared_mutex>

@@ -1,5 +1,5 @@
 #pragma once
-// Watched intermediates and issuer expiry (DESIGN.md §7). Two parts:
+// Watched intermediates and issuer expiry (docs/ARCHITECTURE.md §9). Two parts:
 //
 // IssuerWatch, the shared state: per watched intermediate (watch.intermediates) its last
 // known revocation state, and the expiry of every CA the proxy relies on (configured

@@ -135,7 +135,7 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     validateAndAnswer(std::move(attempt), std::move(result), q.route->issuer.get(), false);
     return;
   }
-  // Forward mode, issuer unknown (DESIGN.md §5): complete it through AIA, else apply
+  // Forward mode, issuer unknown (docs/ARCHITECTURE.md §9): complete it through AIA, else apply
   // forward.unknown_issuer.
   auto completed = [this, attempt, result](Result<std::shared_ptr<const Route>> route) mutable {
     // The FQDN answered over HTTP. The answers refused below say nothing about its health,

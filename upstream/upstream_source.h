@@ -1,6 +1,6 @@
 #pragma once
-// Last pipeline stage (DESIGN.md §2, §5, §8): asks the query's upstream and validates the
-// answer. Rules:
+// Last pipeline stage (docs/ARCHITECTURE.md §2, §7, §14): asks the query's upstream and validates
+// the answer. Rules:
 //   - the upstream's FQDNs are tried in order, skipping those whose circuit is open
 //     (FqdnHealth); if every circuit is open the lookup fails at once; a connect error,
 //     timeout, non-200 status

@@ -1,5 +1,5 @@
 #pragma once
-// Validates an upstream OCSP response against the request it answers (DESIGN.md §5).
+// Validates an upstream OCSP response against the request it answers (docs/ARCHITECTURE.md §7).
 // A response is accepted only if:
 //   - responseStatus is successful and responseBytes is a BasicOCSPResponse (RFC 6960 §4.2.1);
 //   - its signature verifies with the issuer's key (CA-direct), or with a delegated responder

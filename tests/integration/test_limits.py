@@ -1,4 +1,4 @@
-"""Limits (issue 6, DESIGN.md §8): every limit gives a clear HTTP answer and a count in
+"""Limits (docs/ARCHITECTURE.md §11): every limit gives a clear HTTP answer and a count in
 ocsp_proxy_limit_rejections_total{limit}, and the proxy goes on serving everyone else."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The revocation log (DESIGN.md §7): one JSON line per answered CertID, written for the
-network team, reopened on SIGHUP after logrotate moved it, and summarised by
+"""The revocation log (docs/ARCHITECTURE.md §10): one JSON line per answered CertID, written for
+the network team, reopened on SIGHUP after logrotate moved it, and summarised by
 `ocsp-proxy report`."""
 from __future__ import annotations
 

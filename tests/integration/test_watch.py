@@ -1,6 +1,6 @@
-"""Watched intermediates, distrusted issuers and issuer expiry (DESIGN.md §7): the issuing CA
-is watched through a real `openssl ocsp` responder for the test root, whose database lists
-it as revoked or as good; leaves under it are asked about through the proxy as usual."""
+"""Watched intermediates, distrusted issuers and issuer expiry (docs/ARCHITECTURE.md §9): the
+issuing CA is watched through a real `openssl ocsp` responder for the test root, whose database
+lists it as revoked or as good; leaves under it are asked about through the proxy as usual."""
 from __future__ import annotations
 
 import dataclasses
@@ -103,7 +103,7 @@ def test_refused_answer_under_a_revoked_intermediate_is_logged_with_issuer_revok
     case.proxy.wait_for_log("intermediate_revoked", name=WATCH_NAME)
     ask(case.proxy, pki, pki.good)
     [record] = wait_for_revocation_records(case.revocation_log, 1)
-    # DESIGN.md §7: every later answer for a certificate under it carries issuer_revoked
+    # docs/ARCHITECTURE.md §9: every later answer for a certificate under it carries issuer_revoked
     assert (record["issuer"], record["issuer_revoked"]) == (pki.subject_line(pki.ica), True)
 
 

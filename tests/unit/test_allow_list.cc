@@ -1,5 +1,5 @@
-// Which hosts the forward proxy may reach and AIA may be fetched from (DESIGN.md §1): the
-// allow-list built from the config, never an open proxy.
+// Which hosts the forward proxy may reach and AIA may be fetched from (docs/ARCHITECTURE.md §1):
+// the allow-list built from the config, never an open proxy.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
-// Cache keys (DESIGN.md §3), time rules with a moved clock (§4), the byte-bounded LRU and the
-// memory stage of the pipeline, and the CRL store.
+// Cache keys (docs/ARCHITECTURE.md §3), time rules with a moved clock (§4), the byte-bounded LRU
+// and the memory stage of the pipeline, and the CRL store.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -390,7 +390,7 @@ TEST_CASE("nonce passthrough bypasses a cached answer") {
   CHECK_FALSE(answered_from_cache);
 }
 
-// -- CRL store (DESIGN.md §6) ------------------------------------------------------------------
+// -- CRL store (docs/ARCHITECTURE.md §8) ----------------------------------------------------------
 
 namespace {
 

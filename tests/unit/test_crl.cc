@@ -1,5 +1,5 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-// CRL parsing and validation (DESIGN.md §6): pyca and NIST PKITS CRLs for what real data
+// CRL parsing and validation (docs/ARCHITECTURE.md §8): pyca and NIST PKITS CRLs for what real data
 // covers, and CRLs generated here for single rules, serial edge cases and a million entries.
 #include <doctest/doctest.h>
 #include <openssl/err.h>

@@ -1,6 +1,6 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-// Issuer completion (DESIGN.md §5): reading embedded responder certificates and their AIA
-// caIssuers URLs from real responses, parsing caIssuers downloads, matching a candidate to the
+// Issuer completion (docs/ARCHITECTURE.md §9): reading embedded responder certificates and their
+// AIA caIssuers URLs from real responses, parsing caIssuers downloads, matching a candidate to the
 // CertID, and chaining it to a trust store, on real CA data and a generated PKI.
 #include <doctest/doctest.h>
 #include <openssl/err.h>

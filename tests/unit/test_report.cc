@@ -1,6 +1,6 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-// `ocsp-proxy report` (DESIGN.md §7): logs written here line by line, the exact report for a
-// small one, the rules for malformed lines, time filters, inputs and the command line, and a
+// `ocsp-proxy report` (docs/ARCHITECTURE.md §10): logs written here line by line, the exact report
+// for a small one, the rules for malformed lines, time filters, inputs and the command line, and a
 // timed run over a million lines.
 #include <doctest/doctest.h>
 #include <unistd.h>

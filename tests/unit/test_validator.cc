@@ -1,4 +1,4 @@
-// Upstream response validation (DESIGN.md §5): real CA and aws-lc responses, OpenSSL's
+// Upstream response validation (docs/ARCHITECTURE.md §7): real CA and aws-lc responses, OpenSSL's
 // corrupted variants, single-byte flips, and a small generated PKI for one rule at a time.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
