@@ -50,7 +50,7 @@ void usage(FILE* out) {
                kDefaultConfig);
 }
 
-// A Redis password in a file every local user can read is not a secret (issue 6).
+// A Redis password in a file every local user can read is not a secret.
 void warnIfSecretIsReadable(const ocsp::conf::Config& config) {
   if (!config.redis || config.redis->password.empty()) return;
   struct stat st {};

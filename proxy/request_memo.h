@@ -1,7 +1,7 @@
 #pragma once
 // Requests already decoded on one worker, by their exact bytes (a POST body or a GET path):
 // a repeated request (the common case: many clients asking about the same certificates)
-// skips DER parsing and reuses the decoded query instead of building a new one (issue 7).
+// skips DER parsing and reuses the decoded query instead of building a new one.
 //
 // Bounded in bytes and in entries: the remembered requests' bytes (the request, its decoded
 // query with its copies of the DER, the table's overhead; see bytes()) never exceed

@@ -1,5 +1,5 @@
 #pragma once
-// Per-FQDN circuit breaker (issue: "a dead FQDN is skipped, then probed again"). Shared by
+// Per-FQDN circuit breaker: a dead FQDN is skipped, then probed again. Shared by
 // all workers; thread-safe.
 //   closed     requests go through; `failures_to_open` consecutive failures open it;
 //   open       requests skip this FQDN until the backoff has passed;

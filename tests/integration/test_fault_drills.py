@@ -1,4 +1,4 @@
-"""Fault drills (issue 6): under a steady load of cached and uncached CertIDs (drill_load),
+"""Fault drills: under a steady load of cached and uncached CertIDs (drill_load),
 Redis is killed (-9) and restarted, the upstream is killed (-9) and restarted, then its port
 is taken over by a switchable upstream (faulty_upstream) that relays to a real responder
 and in turn answers garbage, expired answers and answers signed by a wrong key. Counted per

@@ -1,4 +1,4 @@
-"""Live operations (issue 6): SIGHUP reloads the config without dropping the listener or the
+"""Live operations: SIGHUP reloads the config without dropping the listener or the
 requests in flight, and keeps the running config when the new one is invalid; SIGTERM stops
 accepting, finishes what is in flight (up to limits.drain_timeout) and exits 0."""
 from __future__ import annotations
