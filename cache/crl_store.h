@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "upstream/crl.h"
+#include "pki/crl.h"
 
 namespace ocsp {
 

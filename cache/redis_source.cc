@@ -4,7 +4,7 @@
 
 #include "cache/entry_codec.h"
 #include "core/log.h"
-#include "upstream/validation_memo.h"
+#include "pki/validation_memo.h"
 
 namespace ocsp {
 

@@ -12,7 +12,7 @@
 //         source redis                                                          [hits]
 //         Bytes this process accepted before for the same question are not parsed and
 //         verified again: the validation memo redoes only the checks that depend on `now`
-//         (upstream/validation_memo.h).
+//         (pki/validation_memo.h).
 //       does not decode or validate, its fields disagree with its DER, or its fetch time
 //         (not signed) is later than now -> deleted,
 //         treated as a miss, logged once per key (event=redis_entry_invalid)
@@ -53,7 +53,7 @@
 #include "conf/config.h"
 #include "core/clock.h"
 #include "core/ocsp_types.h"
-#include "upstream/validation_memo.h"
+#include "pki/validation_memo.h"
 
 namespace ocsp {
 

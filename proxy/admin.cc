@@ -7,7 +7,7 @@
 #include "core/log.h"
 #include "core/process_memory.h"
 #include "proxy/request_memo.h"
-#include "upstream/validation_memo.h"
+#include "pki/validation_memo.h"
 
 namespace ocsp {
 

@@ -360,7 +360,7 @@ void HttpFront::lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> 
   query->client = std::string(ex.peer());
   std::shared_ptr<const OcspQuery> shared = query;
   // The exchange stays valid until answered, even if the client goes away meanwhile
-  // (proxy/http_server.h), so the callback may always answer it. It holds the query, so
+  // (http/http_server.h), so the callback may always answer it. It holds the query, so
   // that the callback is two pointers: no heap block for it on a hit.
   ex.hold(shared, started_ms);
   HttpExchange* pending = &ex;

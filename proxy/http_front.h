@@ -35,7 +35,7 @@
 // (event=limit_rejected). Events a client can trigger at will (limit_rejected,
 // forward_refused, malformed_request) are logged within a global budget per event
 // (core/log.h LogRateLimit: 10 lines a second, then suppressed=K on a later line). The
-// connection layer (proxy/http_server.h) finds all but the rate and CertID limits and answers
+// connection layer (http/http_server.h) finds all but the rate and CertID limits and answers
 // protocol errors (400, 417, 501, 505) itself; it drops clients idle past
 // limits.client_timeout.
 // OCSP answers are HTTP 200 with an OCSPResponse body: the answer, or an unsigned error
@@ -62,8 +62,8 @@
 #include "core/ocsp_types.h"
 #include "core/url.h"
 #include "upstream/allow_list.h"
-#include "proxy/client_limits.h"
-#include "proxy/http_server.h"
+#include "http/client_limits.h"
+#include "http/http_server.h"
 #include "proxy/request_memo.h"
 #include "proxy/revocation_log.h"
 #include "upstream/crl_service.h"
@@ -93,7 +93,7 @@ class HttpFront final : public HttpHandler {
   HttpFront(const HttpFront&) = delete;
   HttpFront& operator=(const HttpFront&) = delete;
 
-  // The exchange stays valid until answered (proxy/http_server.h), even if its client goes.
+  // The exchange stays valid until answered (http/http_server.h), even if its client goes.
   void onRequest(HttpExchange& ex) override;
 
  private:

@@ -19,14 +19,14 @@
 #include "core/clock.h"
 #include "core/handles.h"
 #include "core/log.h"
-#include "proxy/accept_backoff.h"
+#include "http/accept_backoff.h"
 #include "proxy/admin.h"
-#include "proxy/client_limits.h"
+#include "http/client_limits.h"
 #include "proxy/revocation_log.h"
 #include "proxy/worker.h"
 #include "upstream/allow_list.h"
 #include "upstream/crl_service.h"
-#include "upstream/issuer_completion.h"
+#include "pki/issuer_completion.h"
 #include "upstream/issuer_index.h"
 #include "upstream/issuer_watch.h"
 
@@ -472,7 +472,7 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   evhttp_set_max_headers_size(admin.get(), kAdminMaxHeaderBytes);
   evhttp_set_max_body_size(admin.get(), kAdminMaxBodyBytes);
   // Our own listener, so that accept() failing for want of descriptors pauses it instead of
-  // spinning the main loop (proxy/accept_backoff.h); evhttp frees it with itself.
+  // spinning the main loop (http/accept_backoff.h); evhttp frees it with itself.
   evconnlistener* admin_listener = evconnlistener_new(
       loop.base.get(), nullptr, nullptr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
       *admin_fd);

@@ -12,10 +12,10 @@
 // GET /readyz -> 200 "ready" when every worker runs, else 503 naming what is not ready.
 // Its requests are bounded: a head over 8 KiB or a body over 4 KiB is refused by evhttp
 // (413, or the connection closed) before it is buffered; accept() out of descriptors pauses
-// it briefly instead of spinning (proxy/accept_backoff.h).
+// it briefly instead of spinning (http/accept_backoff.h).
 // Open files: at start the soft RLIMIT_NOFILE is raised to the hard limit and both are logged
 // (event=open_file_limit, a warning if below limits.max_connections); client connections use
-// descriptors up to 7/8 of it (proxy/http_server.h), the rest stay for everything else.
+// descriptors up to 7/8 of it (http/http_server.h), the rest stay for everything else.
 #include <memory>
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
 #pragma once
 // One worker thread (docs/ARCHITECTURE.md §2, §5): its own event_base, an HttpServer
-// (proxy/http_server.h) accepting on its own descriptor of the listening socket, its own curl multi
+// (http/http_server.h) accepting on its own descriptor of the listening socket, its own curl multi
 // handle, and its own chain of pipeline stages over the shared in-process cache.
 #include <event2/event.h>
 
@@ -18,7 +18,7 @@
 #include "core/metrics.h"
 #include "core/mailbox.h"
 #include "proxy/http_front.h"
-#include "proxy/http_server.h"
+#include "http/http_server.h"
 #include "proxy/policy_source.h"
 #include "proxy/revocation_log.h"
 #include "upstream/aia_completer.h"

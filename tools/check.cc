@@ -23,8 +23,8 @@
 #include "core/result.h"
 #include "core/url.h"
 #include "tools/check_report.h"
-#include "upstream/issuer_completion.h"
-#include "upstream/validator.h"
+#include "pki/issuer_completion.h"
+#include "pki/validator.h"
 
 namespace ocsp::check {
 namespace {

@@ -1,7 +1,7 @@
 #pragma once
 // `ocsp-proxy check`: asks for one certificate's OCSP status, through the proxy (as an HTTP
 // forward proxy, so its allow-list and cache apply) or straight from the responder, and
-// validates the answer exactly as the proxy does (upstream/validator.h). For operators and
+// validates the answer exactly as the proxy does (pki/validator.h). For operators and
 // scripts: a readable report or one JSON object on stdout, the verdict in the exit code.
 //
 // It is a command-line tool, not part of the request path: it blocks (one libcurl easy

@@ -11,7 +11,7 @@
 
 #include "core/ocsp_types.h"
 #include "core/result.h"
-#include "upstream/validator.h"
+#include "pki/validator.h"
 
 namespace ocsp::check {
 

@@ -1,7 +1,7 @@
 #include "upstream/aia_completer.h"
 
 #include "core/log.h"
-#include "upstream/issuer_completion.h"
+#include "pki/issuer_completion.h"
 
 namespace ocsp {
 

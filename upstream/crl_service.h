@@ -5,7 +5,7 @@
 //   - a miss is fetched once however many clients and workers ask (one in flight per URL);
 //     with Redis configured the shared copy is tried first and re-validated like a download;
 //   - a download is size-limited (crl.max_bytes), then parsed and validated off every event
-//     loop, on a parser thread (a large CRL takes seconds): see upstream/crl.h for the rules;
+//     loop, on a parser thread (a large CRL takes seconds): see pki/crl.h for the rules;
 //   - at most crl.max_concurrent_fetches CRLs are fetched (Redis or upstream) and parsed at
 //     once, and together they hold at most crl.max_inflight_bytes: a fetch reserves
 //     crl.max_bytes when it starts and, once downloaded, keeps the CRL's size until its parse

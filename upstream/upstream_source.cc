@@ -1,7 +1,7 @@
 #include "upstream/upstream_source.h"
 
 #include "core/log.h"
-#include "upstream/validator.h"
+#include "pki/validator.h"
 
 namespace ocsp {
 

@@ -1,4 +1,4 @@
-// Fuzz target: a downloaded CRL (upstream/crl.h parseAndValidateCrl), DER or PEM. Issuers are
+// Fuzz target: a downloaded CRL (pki/crl.h parseAndValidateCrl), DER or PEM. Issuers are
 // fixed: configured candidates (pyca's CRL signer, a PKITS CA, the fuzz PKI's issuing CA) and
 // a trust store (the PKITS trust anchor, the fuzz PKI root), so signature, keyUsage and AKI
 // matching run on the seeds that carry those issuers' names. `now` is the CRL's thisUpdate
@@ -21,7 +21,7 @@
 
 #include "core/ossl.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "upstream/crl.h"
+#include "pki/crl.h"
 
 namespace ocsp {
 namespace {

@@ -1,4 +1,4 @@
-// Fuzz target: the OCSP listener's HTTP/1.1 framing (proxy/http_parse.h parseRequestHead,
+// Fuzz target: the OCSP listener's HTTP/1.1 framing (http/http_parse.h parseRequestHead,
 // ChunkedDecoder). Input: the bytes a client sends on a connection.
 // Checked: a parsed head lies inside the bytes received and its fields keep their documented
 // form (a token method, a target without spaces or control bytes, header names that are
@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/http_parse.h"
+#include "http/http_parse.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace ocsp {

@@ -1,4 +1,4 @@
-// Fuzz target: an upstream OCSP response (upstream/validator.h validateResponse). The input is
+// Fuzz target: an upstream OCSP response (pki/validator.h validateResponse). The input is
 // the response body; it is validated against fixed issuers, as the proxy would after asking:
 //   - with a fixed request and its nonce (the aws-lc request for its CA, the fuzz PKI's
 //     request for its issuing CA), so that the CertID, nonce and time rules run on answers to
@@ -24,7 +24,7 @@
 #include "core/ocsp_types.h"
 #include "core/ossl.h"
 #include "tests/fuzz/fuzz_util.h"
-#include "upstream/validator.h"
+#include "pki/validator.h"
 
 namespace ocsp {
 namespace {

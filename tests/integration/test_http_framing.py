@@ -1,4 +1,4 @@
-"""HTTP/1.1 framing of the OCSP listener (proxy/http_server.h): keep-alive,
+"""HTTP/1.1 framing of the OCSP listener (http/http_server.h): keep-alive,
 pipelining, chunked and 100-continue bodies, HTTP/1.0, forward-proxy keep-alive, and the
 requests it must refuse. Real clients where they can send it (curl, http.client); a raw socket
 where no well-behaved client would."""

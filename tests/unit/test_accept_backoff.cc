@@ -11,7 +11,7 @@
 
 #include <vector>
 
-#include "proxy/accept_backoff.h"
+#include "http/accept_backoff.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Client limits (proxy/client_limits.h): the per-address token bucket and the connection gate.
+// Client limits (http/client_limits.h): the per-address token bucket and the connection gate.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/client_limits.h"
+#include "http/client_limits.h"
 
 using ocsp::ConnectionGate;
 using ocsp::RateLimiter;

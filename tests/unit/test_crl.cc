@@ -14,7 +14,7 @@
 #include "core/ossl.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
-#include "upstream/crl.h"
+#include "pki/crl.h"
 
 namespace ocsp {
 namespace {

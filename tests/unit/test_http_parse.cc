@@ -1,4 +1,4 @@
-// HTTP/1.1 request framing (proxy/http_parse.h): what the OCSP listener accepts, and the
+// HTTP/1.1 request framing (http/http_parse.h): what the OCSP listener accepts, and the
 // requests it refuses because they could be read two ways.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/http_parse.h"
+#include "http/http_parse.h"
 
 using ocsp::ChunkedDecoder;
 using ocsp::TrailerLimits;

@@ -19,7 +19,7 @@
 #include "core/ossl.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
-#include "upstream/issuer_completion.h"
+#include "pki/issuer_completion.h"
 
 namespace ocsp {
 namespace {

@@ -34,8 +34,8 @@
 #include "core/ocsp_types.h"
 #include "core/ossl.h"
 #include "tests/unit/test_util.h"
-#include "upstream/validation_memo.h"
-#include "upstream/validator.h"
+#include "pki/validation_memo.h"
+#include "pki/validator.h"
 
 namespace ocsp {
 namespace {

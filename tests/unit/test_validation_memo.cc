@@ -1,4 +1,4 @@
-// The validation memo (upstream/validation_memo.h): a hit gives what validateResponse gives at
+// The validation memo (pki/validation_memo.h): a hit gives what validateResponse gives at
 // the same `now`, without validating again. Real aws-lc and GlobalSign responses, and the
 // generated PKI (tests/unit/test_pki.h) for times no real file has.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
@@ -14,8 +14,8 @@
 #include "core/ossl.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
-#include "upstream/validation_memo.h"
-#include "upstream/validator.h"
+#include "pki/validation_memo.h"
+#include "pki/validator.h"
 
 namespace ocsp {
 namespace {

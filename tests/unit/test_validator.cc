@@ -17,7 +17,7 @@
 #include "core/ossl.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
-#include "upstream/validator.h"
+#include "pki/validator.h"
 
 namespace ocsp {
 namespace {

@@ -1,4 +1,4 @@
-#include "proxy/accept_backoff.h"
+#include "http/accept_backoff.h"
 
 #include <algorithm>
 #include <cstring>

@@ -3,7 +3,7 @@
 // libevent's evhttp on the hot path: evhttp allocates and printf-formats every header of
 // every answer, copies bodies, and turns reads on and off around each request. Here:
 //   - one input buffer per connection, reused: a request's head and body are parsed in place
-//     (proxy/http_parse.h) and handed to the handler as views;
+//     (http/http_parse.h) and handed to the handler as views;
 //   - an answer is one status-and-header block rendered into a reused string plus a body that
 //     is either copied (small, generated) or referenced (cached DER, CRLs: the holder is kept
 //     until the bytes are written), sent with one writev, straight from reply() when the
@@ -27,7 +27,7 @@
 //     complete request, at least 1 s; it gets a 408) and takes its place; if there is none,
 //     the new connection gets 503 at once, before any of its request is read, and is closed;
 //   - accept() failing for want of descriptors pauses this listener for 100 ms instead of
-//     spinning (proxy/accept_backoff.h).
+//     spinning (http/accept_backoff.h).
 // Framing: keep-alive (HTTP/1.1 default, HTTP/1.0 with Connection: keep-alive, and
 // Proxy-Connection for forward-proxy clients), pipelining (answers in order, one request
 // handled at a time), Content-Length and chunked bodies, Expect: 100-continue, HEAD.
@@ -49,9 +49,9 @@
 #include <string_view>
 
 #include "core/metrics.h"
-#include "proxy/accept_backoff.h"
-#include "proxy/client_limits.h"
-#include "proxy/http_parse.h"
+#include "http/accept_backoff.h"
+#include "http/client_limits.h"
+#include "http/http_parse.h"
 
 namespace ocsp {
 

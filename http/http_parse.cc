@@ -1,4 +1,4 @@
-#include "proxy/http_parse.h"
+#include "http/http_parse.h"
 
 #include <algorithm>
 #include <cstring>

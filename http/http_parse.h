@@ -1,6 +1,6 @@
 #pragma once
 // HTTP/1.1 request framing (RFC 9112) for the OCSP listener's own connection layer
-// (proxy/http_server.h). Pure functions over bytes already received; no I/O, no allocation
+// (http/http_server.h). Pure functions over bytes already received; no I/O, no allocation
 // beyond the caller's reused header vector. Strict where leniency lets requests be smuggled:
 //   - a request line is `method SP request-target SP HTTP/1.x`; empty lines before it are
 //     skipped (RFC 9112 §2.2); HTTP/2 and later get 505;

@@ -1,4 +1,4 @@
-#include "upstream/crl.h"
+#include "pki/crl.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>

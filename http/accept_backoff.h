@@ -8,7 +8,7 @@
 //   - a pause is logged at most once per kLogEveryMs (event=accept_paused, with the error and
 //     how many pauses the line covers), never once per failed accept;
 //   - each pause is counted in ocsp_proxy_limit_rejections_total{limit="open_files"}.
-// Used by the OCSP listener of each worker (proxy/http_server.h) and by the admin listener.
+// Used by the OCSP listener of each worker (http/http_server.h) and by the admin listener.
 // Threading: everything runs on the listener's loop.
 #include <event2/event.h>
 #include <event2/listener.h>

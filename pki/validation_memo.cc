@@ -1,4 +1,4 @@
-#include "upstream/validation_memo.h"
+#include "pki/validation_memo.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>

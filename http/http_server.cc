@@ -1,4 +1,4 @@
-#include "proxy/http_server.h"
+#include "http/http_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

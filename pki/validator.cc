@@ -1,4 +1,4 @@
-#include "upstream/validator.h"
+#include "pki/validator.h"
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>

@@ -1,4 +1,4 @@
-#include "upstream/issuer_completion.h"
+#include "pki/issuer_completion.h"
 
 #include <dirent.h>
 #include <openssl/err.h>

@@ -1,5 +1,5 @@
 #pragma once
-// Remembers successful validations (upstream/validator.h) so that the same response bytes,
+// Remembers successful validations (pki/validator.h) so that the same response bytes,
 // checked again for the same question, cost a hash instead of a parse and a signature check.
 // Redis hands the same DER to every instance and worker again and again (cache/redis_source.h
 // re-validates every value it reads); a memo hit redoes only the checks that depend on `now`
@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "upstream/validator.h"
+#include "pki/validator.h"
 
 namespace ocsp {
 

@@ -1,4 +1,4 @@
-#include "proxy/client_limits.h"
+#include "http/client_limits.h"
 
 #include <algorithm>
 #include <functional>
