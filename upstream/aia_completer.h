@@ -24,7 +24,7 @@
 #include "core/clock.h"
 #include "core/ocsp_types.h"
 #include "upstream/allow_list.h"
-#include "upstream/curl_fetcher.h"
+#include "upstream/fetcher.h"
 #include "upstream/issuer_index.h"
 
 namespace ocsp {
@@ -36,7 +36,7 @@ class AiaCompleter {
   // Everything referenced must outlive this object. `trust_store` may be null (then no
   // issuer can be completed).
   AiaCompleter(std::shared_ptr<const conf::Config> config, const AllowList& allow,
-               X509_STORE* trust_store, IssuerIndex& index, CurlFetcher& fetcher,
+               X509_STORE* trust_store, IssuerIndex& index, Fetcher& fetcher,
                const Clock& clock)
       : config_(std::move(config)), allow_(allow), trust_store_(trust_store), index_(index),
         fetcher_(fetcher), clock_(clock) {}
@@ -58,7 +58,7 @@ class AiaCompleter {
   const AllowList& allow_;
   X509_STORE* trust_store_;
   IssuerIndex& index_;
-  CurlFetcher& fetcher_;
+  Fetcher& fetcher_;
   const Clock& clock_;
   std::unordered_map<std::string, int64_t> failed_until_;  // issuerKeyHash -> retry time
 };

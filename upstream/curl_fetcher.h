@@ -17,45 +17,19 @@
 #include <unordered_set>
 #include <vector>
 
+#include "upstream/fetcher.h"
+
 namespace ocsp {
 
-struct FetchRequest {
-  std::string url;
-  std::string post_body;                // empty = GET
-  std::string content_type;             // for POST
-  std::vector<std::string> resolve;     // CURLOPT_RESOLVE entries "host:port:addr"
-  int64_t timeout_ms = 5000;            // whole transfer, connect included
-  size_t max_response_bytes = 1 << 20;  // larger bodies abort the transfer
-};
-
-struct FetchResult {
-  CURLcode code = CURLE_OK;
-  std::string error;          // curl's message when code != CURLE_OK
-  long http_status = 0;
-  std::string body;
-  bool too_large = false;
-  std::string content_type;
-  int64_t elapsed_ms = 0;
-  bool ok() const { return code == CURLE_OK; }
-};
-
-using FetchCallback = std::function<void(FetchResult)>;
-
-// Pins `host`:`port` to the address config's `resolve:` map gives it, if any (like curl
-// --resolve); otherwise curl resolves the name itself. `host` matches whatever its case.
-void pinAddress(FetchRequest& request, const std::map<std::string, std::string>& resolve,
-                const std::string& host, uint16_t port);
-
-class CurlFetcher {
+class CurlFetcher final : public Fetcher {
  public:
   explicit CurlFetcher(event_base* base);
   ~CurlFetcher();
   CurlFetcher(const CurlFetcher&) = delete;
   CurlFetcher& operator=(const CurlFetcher&) = delete;
 
-  void fetch(FetchRequest request, FetchCallback done);
-
-  size_t inFlight() const { return live_.size(); }
+  void fetch(FetchRequest request, FetchCallback done) override;
+  size_t inFlight() const override { return live_.size(); }
 
  private:
   struct Transfer;

@@ -30,7 +30,7 @@ struct UpstreamSource::Attempt {
   std::string fqdn() const { return upstream->fqdns[fqdn_index]; }
 };
 
-UpstreamSource::UpstreamSource(std::shared_ptr<const conf::Config> config, CurlFetcher& fetcher,
+UpstreamSource::UpstreamSource(std::shared_ptr<const conf::Config> config, Fetcher& fetcher,
                                FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness,
                                AiaCompleter* completer, Metrics* metrics)
     : config_(std::move(config)),

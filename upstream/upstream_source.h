@@ -25,7 +25,7 @@
 //   - nonce policy ignore: the upstream gets a request rebuilt from the CertIDs, without
 //     nonce, so its answer can be shared; passthrough: the client's DER as sent, and the
 //     answer must echo the nonce and is marked not cacheable.
-// One instance per worker (it owns no sockets; the CurlFetcher does).
+// One instance per worker (it owns no sockets; the Fetcher does).
 #include <memory>
 
 #include "conf/config.h"
@@ -33,7 +33,7 @@
 #include "core/metrics.h"
 #include "core/ocsp_types.h"
 #include "upstream/aia_completer.h"
-#include "upstream/curl_fetcher.h"
+#include "upstream/fetcher.h"
 #include "upstream/fqdn_health.h"
 
 namespace ocsp {
@@ -42,7 +42,7 @@ class UpstreamSource final : public Source {
  public:
   // `fetcher`, `health`, `clock` and `completer` must outlive this object; `completer` may
   // be null (unknown issuers then go straight to forward.unknown_issuer).
-  UpstreamSource(std::shared_ptr<const conf::Config> config, CurlFetcher& fetcher,
+  UpstreamSource(std::shared_ptr<const conf::Config> config, Fetcher& fetcher,
                  FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness,
                  AiaCompleter* completer, Metrics* metrics = nullptr);
 
@@ -57,7 +57,7 @@ class UpstreamSource final : public Source {
                          bool unvalidated);
 
   std::shared_ptr<const conf::Config> config_;
-  CurlFetcher& fetcher_;
+  Fetcher& fetcher_;
   AiaCompleter* completer_;
   Metrics* metrics_;  // null: not counted
   FqdnHealth& health_;
