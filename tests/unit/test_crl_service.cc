@@ -163,6 +163,7 @@ class Replies {
 
 // A CRL service over a fake CA, a fake clock and its own store, started on demand.
 struct Harness {
+  Identity ca = issue({.cn = "CRL CA", .ca = true}, nullptr);  // in crl.issuers
   FakeClock clock{kT};
   CrlStore store{64u << 20};
   conf::Config config;
@@ -176,6 +177,7 @@ struct Harness {
     options.fetch.max_bytes = 1u << 20;
     options.bounds.max_bytes = 1u << 20;
     options.make_fetcher = [this](event_base* base) { return origin.fetcherOn(base); };
+    options.extra_issuers = {shared(ca.cert)};
   }
   ~Harness() {
     if (service) service->stop();
@@ -195,6 +197,14 @@ struct Harness {
       *returned = true;
     });
   }
+  // A lookup from `worker` that the store answers: at once, on the worker's thread.
+  std::shared_ptr<const CrlEntry> askExpectingHit(TestWorker& worker) {
+    Reply hit = askAndWait(worker);
+    REQUIRE(hit.result.ok());
+    CHECK(hit.before_return);
+    CHECK(hit.thread == worker.id());
+    return *hit.result;
+  }
   // A lookup from `worker`, waited for.
   Reply askAndWait(TestWorker& worker, const std::string& url = kUrl) {
     Replies replies;
@@ -209,11 +219,9 @@ std::string codeOf(const CrlResult& r) { return r.ok() ? "ok" : r.error().code; 
 TEST_CASE(
     "lookups from two workers at once cause one download; each gets the CRL on its own "
     "thread") {
-  Identity ca = issue({.cn = "CRL CA", .ca = true}, nullptr);
   Harness h;
-  h.options.extra_issuers = {shared(ca.cert)};
   h.origin.serve(kUrl,
-                 OriginAnswer{.body = makeCrl(ca, kT - kDay, kT + 6 * kDay, {5}), .defer = true});
+                 OriginAnswer{.body = makeCrl(h.ca, kT - kDay, kT + 6 * kDay, {5}), .defer = true});
   h.start();
   TestWorker a, b;
   Replies replies;
@@ -240,10 +248,8 @@ TEST_CASE(
 }
 
 TEST_CASE("a CRL held is answered from memory at once, without another download") {
-  Identity ca = issue({.cn = "CRL CA", .ca = true}, nullptr);
   Harness h;
-  h.options.extra_issuers = {shared(ca.cert)};
-  const std::string crl = makeCrl(ca, kT - kDay, kT + 6 * kDay);
+  const std::string crl = makeCrl(h.ca, kT - kDay, kT + 6 * kDay);
   h.origin.serve(kUrl, OriginAnswer{.body = crl});
   h.start();
   TestWorker w;
@@ -251,11 +257,7 @@ TEST_CASE("a CRL held is answered from memory at once, without another download"
   REQUIRE(first.result.ok());
   CHECK_FALSE(first.before_return);
   h.clock.advance(kDay);
-  Reply hit = h.askAndWait(w);
-  REQUIRE(hit.result.ok());
-  CHECK(hit.before_return);
-  CHECK(hit.thread == w.id());
-  CHECK((*hit.result)->bytes == crl);
+  CHECK(h.askExpectingHit(w)->bytes == crl);
   CHECK(h.origin.fetches(kUrl) == 1);
 }
 
@@ -339,10 +341,8 @@ TEST_CASE(
 }
 
 TEST_CASE("a stored CRL is never served at or after its nextUpdate") {
-  Identity ca = issue({.cn = "CRL CA", .ca = true}, nullptr);
   Harness h;
-  h.options.extra_issuers = {shared(ca.cert)};
-  h.origin.serve(kUrl, OriginAnswer{.body = makeCrl(ca, kT - kDay, kT + 6 * kDay)});
+  h.origin.serve(kUrl, OriginAnswer{.body = makeCrl(h.ca, kT - kDay, kT + 6 * kDay)});
   h.start();
   TestWorker w;
   REQUIRE(h.askAndWait(w).result.ok());
@@ -357,48 +357,36 @@ TEST_CASE("a stored CRL is never served at or after its nextUpdate") {
 TEST_CASE(
     "refresh ahead: the held CRL is served while a newer one downloads, then the newer "
     "one") {
-  Identity ca = issue({.cn = "CRL CA", .ca = true}, nullptr);
   Harness h;
-  h.options.extra_issuers = {shared(ca.cert)};
   // refresh_at = thisUpdate + 50% of [thisUpdate, nextUpdate) = kT + 1 day.
-  h.origin.serve(kUrl, OriginAnswer{.body = makeCrl(ca, kT - kDay, kT + 3 * kDay)});
+  h.origin.serve(kUrl, OriginAnswer{.body = makeCrl(h.ca, kT - kDay, kT + 3 * kDay)});
   h.start();
   TestWorker w;
   REQUIRE(h.askAndWait(w).result.ok());
-  const std::string newer = makeCrl(ca, kT + kDay, kT + 5 * kDay, {9});
+  const std::string newer = makeCrl(h.ca, kT + kDay, kT + 5 * kDay, {9});
   h.origin.serve(kUrl, OriginAnswer{.body = newer, .defer = true});
 
   h.clock.set(kT + kDay + 60);
-  Reply due = h.askAndWait(w);  // past refresh_at: still answered at once, and noted
-  REQUIRE(due.result.ok());
-  CHECK(due.before_return);
-  CHECK((*due.result)->crl.this_update == kT - kDay);
+  // Past refresh_at: still answered at once, and noted for the timer.
+  CHECK(h.askExpectingHit(w)->crl.this_update == kT - kDay);
   REQUIRE(waitUntil([&] { return h.origin.fetches(kUrl) == 2; }));  // the timer's refresh
 
-  Reply meanwhile = h.askAndWait(w);
-  REQUIRE(meanwhile.result.ok());
-  CHECK(meanwhile.before_return);
-  CHECK((*meanwhile.result)->crl.this_update == kT - kDay);
+  CHECK(h.askExpectingHit(w)->crl.this_update == kT - kDay);  // while it downloads
 
   h.origin.release(kUrl);
   REQUIRE(waitUntil([&] {
     auto held = h.store.get(urlOf(kUrl).text(), h.clock.now());
     return held && held->crl.this_update == kT + kDay;
   }));
-  Reply after = h.askAndWait(w);
-  REQUIRE(after.result.ok());
-  CHECK(after.before_return);
-  CHECK((*after.result)->bytes == newer);
+  CHECK(h.askExpectingHit(w)->bytes == newer);
   CHECK(h.origin.fetches(kUrl) == 2);
 }
 
 TEST_CASE(
     "a failing crl.urls entry is retried after 30 s, then 60 s, ...; a client's own "
     "miss is not held back; success is logged once") {
-  Identity ca = issue({.cn = "CRL CA", .ca = true}, nullptr);
   test::StderrCapture log;
   Harness h;
-  h.options.extra_issuers = {shared(ca.cert)};
   h.options.warm_urls = {urlOf(kUrl)};
   h.origin.serve(kUrl, OriginAnswer{.status = 500});
   h.start();
@@ -422,17 +410,14 @@ TEST_CASE(
   CHECK(log.count({"event=crl_backoff"}) == 1);  // the later ones are debug
   CHECK(log.count({"event=crl_fetch_failed"}) == 1);
 
-  h.origin.serve(kUrl, OriginAnswer{.body = makeCrl(ca, kT - kDay, kT + 6 * kDay)});
+  h.origin.serve(kUrl, OriginAnswer{.body = makeCrl(h.ca, kT - kDay, kT + 6 * kDay)});
   h.clock.advance(11);
   REQUIRE(waitUntil([&] { return h.origin.fetches(kUrl) == 4; }));
   REQUIRE(waitUntil([&] { return log.count({"event=crl_recovered", "failures=3"}) == 1; }));
-  Reply served = h.askAndWait(w);
-  CHECK(served.result.ok());
-  CHECK(served.before_return);
+  h.askExpectingHit(w);
 }
 
 TEST_CASE("lookups beyond the fetch bounds wait in a queue and start oldest first") {
-  Identity ca = issue({.cn = "CRL CA", .ca = true}, nullptr);
   struct Row {
     const char* name;
     CrlFetchQueue::Limits bounds;
@@ -453,11 +438,10 @@ TEST_CASE("lookups beyond the fetch bounds wait in a queue and start oldest firs
     CAPTURE(row.name);
     test::StderrCapture log;
     Harness h;
-    h.options.extra_issuers = {shared(ca.cert)};
     h.options.bounds = row.bounds;
     for (const std::string& url : urls) {
       h.origin.serve(url,
-                     OriginAnswer{.body = makeCrl(ca, kT - kDay, kT + 6 * kDay), .defer = true});
+                     OriginAnswer{.body = makeCrl(h.ca, kT - kDay, kT + 6 * kDay), .defer = true});
     }
     h.start();
     TestWorker w;
