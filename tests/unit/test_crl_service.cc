@@ -168,7 +168,8 @@ class Replies {
   std::vector<Reply> got_;
 };
 
-// A CRL service over a fake CA, a fake clock and its own store, started on demand.
+// A CRL service over a fake CA, a fake clock and its own store, started on demand. Declared
+// after the workers that ask it, so that it stops before their mailboxes go.
 struct Harness {
   Identity ca = issue({.cn = "CRL CA", .ca = true}, nullptr);  // in crl.issuers
   FakeClock clock{kT};
@@ -226,11 +227,11 @@ std::string codeOf(const CrlResult& r) { return r.ok() ? "ok" : r.error().code; 
 TEST_CASE(
     "lookups from two workers at once cause one download; each gets the CRL on its own "
     "thread") {
+  TestWorker a, b;
   Harness h;
   h.origin.serve(kUrl,
                  OriginAnswer{.body = makeCrl(h.ca, kT - kDay, kT + 6 * kDay, {5}), .defer = true});
   h.start();
-  TestWorker a, b;
   Replies replies;
   for (int i = 0; i < 3; ++i) {
     h.ask(a, replies);
@@ -255,11 +256,11 @@ TEST_CASE(
 }
 
 TEST_CASE("a CRL held is answered from memory at once, without another download") {
+  TestWorker w;
   Harness h;
   const std::string crl = makeCrl(h.ca, kT - kDay, kT + 6 * kDay);
   h.origin.serve(kUrl, OriginAnswer{.body = crl});
   h.start();
-  TestWorker w;
   Reply first = h.askAndWait(w);
   REQUIRE(first.result.ok());
   CHECK_FALSE(first.before_return);
@@ -317,6 +318,7 @@ TEST_CASE(
   };
   for (const Row& row : rows) {
     CAPTURE(row.name);
+    TestWorker w;
     Harness h;
     h.clock.set(row.now);
     h.options.extra_issuers = {shared(ca.cert), shared(real_issuer)};
@@ -325,7 +327,6 @@ TEST_CASE(
     deferred.defer = true;
     h.origin.serve(kUrl, deferred);
     h.start();
-    TestWorker w;
     Replies replies;
     h.ask(w, replies);
     h.ask(w, replies);
@@ -348,10 +349,10 @@ TEST_CASE(
 }
 
 TEST_CASE("a stored CRL is never served at or after its nextUpdate") {
+  TestWorker w;
   Harness h;
   h.origin.serve(kUrl, OriginAnswer{.body = makeCrl(h.ca, kT - kDay, kT + 6 * kDay)});
   h.start();
-  TestWorker w;
   REQUIRE(h.askAndWait(w).result.ok());
   h.clock.set(kT + 6 * kDay);  // nextUpdate; the CA is down
   h.origin.serve(kUrl, OriginAnswer{.status = 503});
@@ -364,11 +365,11 @@ TEST_CASE("a stored CRL is never served at or after its nextUpdate") {
 TEST_CASE(
     "refresh ahead: the held CRL is served while a newer one downloads, then the newer "
     "one") {
+  TestWorker w;
   Harness h;
   // refresh_at = thisUpdate + 50% of [thisUpdate, nextUpdate) = kT + 1 day.
   h.origin.serve(kUrl, OriginAnswer{.body = makeCrl(h.ca, kT - kDay, kT + 3 * kDay)});
   h.start();
-  TestWorker w;
   REQUIRE(h.askAndWait(w).result.ok());
   const std::string newer = makeCrl(h.ca, kT + kDay, kT + 5 * kDay, {9});
   h.origin.serve(kUrl, OriginAnswer{.body = newer, .defer = true});
@@ -393,6 +394,7 @@ TEST_CASE(
     "a failing crl.urls entry is retried after 30 s, then 60 s, ...; a client's own "
     "miss is not held back; success is logged once") {
   test::StderrCapture log;
+  TestWorker w;
   Harness h;
   h.options.warm_urls = {urlOf(kUrl)};
   h.origin.serve(kUrl, OriginAnswer{.status = 500});
@@ -408,7 +410,6 @@ TEST_CASE(
   h.clock.advance(2);
   REQUIRE(waitUntil([&] { return h.origin.fetches(kUrl) == 2; }));  // failures=2: 60 s
 
-  TestWorker w;
   CHECK(codeOf(h.askAndWait(w).result) == "upstream_status");  // failures=3: 120 s
   CHECK(h.origin.fetches(kUrl) == 3);
   h.clock.advance(110);
@@ -444,6 +445,7 @@ TEST_CASE("lookups beyond the fetch bounds wait in a queue and start oldest firs
   for (const Row& row : rows) {
     CAPTURE(row.name);
     test::StderrCapture log;
+    TestWorker w;
     Harness h;
     h.options.bounds = row.bounds;
     for (const std::string& url : urls) {
@@ -451,7 +453,6 @@ TEST_CASE("lookups beyond the fetch bounds wait in a queue and start oldest firs
                      OriginAnswer{.body = makeCrl(h.ca, kT - kDay, kT + 6 * kDay), .defer = true});
     }
     h.start();
-    TestWorker w;
     Replies replies;
     for (const std::string& url : urls) h.ask(w, replies, url);
     REQUIRE(waitUntil([&] { return h.origin.fetches(urls[0]) == 1; }));
