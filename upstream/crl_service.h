@@ -113,6 +113,7 @@ class CrlService {
 
   EventBasePtr base_;
   Mailbox mailbox_;  // the CRL thread's
+  // The chain from the bottom up: each stage refers to the one declared before it.
   ToBottom to_bottom_;
   CrlFetchQueue queue_;
   CrlBackoff backoff_;
