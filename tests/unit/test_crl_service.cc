@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "cache/crl_coalescer.h"
 #include "cache/crl_store.h"
 #include "core/clock.h"
 #include "core/handles.h"
@@ -27,6 +28,8 @@
 #include "tests/unit/crl_fetch_fake.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
+#include "upstream/crl_backoff.h"
+#include "upstream/crl_refresher.h"
 #include "upstream/crl_service.h"
 #include "upstream/issuer_index.h"
 
@@ -499,6 +502,66 @@ TEST_CASE("lookups beyond the fetch bounds wait in a queue and start oldest firs
     for (const Reply& r : replies.all()) CHECK(r.result.ok());
     CHECK(log.count({"event=crl_fetch_queued"}) == 1);  // once while the queue was not empty
   }
+}
+
+// The stage below the refresher's coalescer, for the timer's own rules: records each lookup
+// and leaves it in flight.
+class RecordingStage final : public CrlSource {
+ public:
+  void lookup(CrlQuery query, CrlReply done) override {
+    asked.push_back(std::move(query));
+    pending.push_back(std::move(done));
+  }
+  std::vector<CrlQuery> asked;
+  std::vector<CrlReply> pending;
+};
+
+std::shared_ptr<const CrlEntry> heldEntry(const std::string& url, int64_t refresh_at) {
+  auto entry = std::make_shared<CrlEntry>();
+  entry->url = url;
+  entry->fetched_at = kT;
+  entry->crl.this_update = kT - kDay;
+  entry->refresh_at = refresh_at;
+  entry->hard_expiry = kT + 6 * kDay;
+  return entry;
+}
+
+TEST_CASE(
+    "the refresh timer refreshes a CRL while clients ask for it and lets it go when "
+    "they stop; crl.urls are always kept") {
+  FakeClock clock(kT);
+  CrlStore store(1u << 20);
+  RecordingStage below;
+  CrlBackoff backoff(store, clock, below);
+  EventBasePtr base(event_base_new());
+  Mailbox crl_thread(base.get());
+  CrlCoalescer coalescer(crl_thread, backoff);
+  const HttpUrl asked = urlOf("http://crl.test/asked.crl");
+  const HttpUrl warm = urlOf("http://crl.test/warm.crl");
+  CrlRefresher refresher({warm}, store, backoff, coalescer, clock);
+  for (const HttpUrl& url : {asked, warm}) store.put(heldEntry(url.text(), kT + 100));
+
+  refresher.noteAsked(asked);
+  refresher.tick();  // tracked, not due
+  CHECK(refresher.tracked() == 2);
+  CHECK(below.asked.empty());
+
+  clock.set(kT + 100);
+  refresher.noteAsked(asked);
+  refresher.tick();  // both due: one refresh each, straight to the CA
+  REQUIRE(below.asked.size() == 2);
+  for (const CrlQuery& q : below.asked) CHECK(q.refresh);
+  refresher.noteAsked(asked);
+  refresher.tick();  // in flight already: not asked twice
+  CHECK(below.asked.size() == 2);
+
+  for (CrlReply& done : below.pending) done(makeError(ErrorCategory::UpstreamUnavailable, "x"));
+  below.pending.clear();
+  clock.advance(31);  // past the first failure's retry time
+  refresher.tick();   // nobody asked for asked.crl since the last tick: let go
+  CHECK(refresher.tracked() == 1);
+  REQUIRE(below.asked.size() == 3);
+  CHECK(below.asked.back().key == warm.text());
 }
 
 }  // namespace
