@@ -127,8 +127,6 @@ class LineParser {
  public:
   LineParser();
   ~LineParser();
-  LineParser(const LineParser&) = delete;
-  LineParser& operator=(const LineParser&) = delete;
 
   // `line` is one line without its '\n'. Fills `values` (every field of the table, of its
   // type) and returns no fault, or says why the line is malformed. The views in `values`
