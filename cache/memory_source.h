@@ -22,7 +22,7 @@
 
 #include "cache/memory_cache.h"
 #include "core/clock.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 
 namespace ocsp {
 

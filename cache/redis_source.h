@@ -1,6 +1,6 @@
 #pragma once
 // Pipeline stage over the shared Redis cache (docs/ARCHITECTURE.md §2, §4, §6.2, §14): instances
-// share what any of them fetched. Key: key_prefix + "ocsp:v1:<hex>" (core/ocsp_types.h); value:
+// share what any of them fetched. Key: key_prefix + "ocsp:v1:<hex>" (core/cert_id.h); value:
 // cache/entry_codec.h. Rules, each with its log line or counter (RedisCounters):
 //   - passthrough (nonce) queries skip Redis both ways.
 //   - refresh queries (a background refresh-ahead from above) skip the GET: our copy is the
@@ -52,7 +52,7 @@
 #include "cache/redis_status.h"
 #include "conf/config.h"
 #include "core/clock.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "pki/validation_memo.h"
 
 namespace ocsp {

@@ -16,7 +16,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/ocsp_types.h"
+#include "core/cert_id.h"
+#include "core/ocsp_entry.h"
+#include "core/result.h"
 
 namespace ocsp {
 

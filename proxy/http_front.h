@@ -59,7 +59,7 @@
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "core/mailbox.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "core/url.h"
 #include "upstream/allow_list.h"
 #include "http/client_limits.h"

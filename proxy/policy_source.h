@@ -20,7 +20,7 @@
 #include <memory>
 
 #include "conf/config.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "upstream/issuer_index.h"
 #include "upstream/issuer_watch.h"
 

@@ -32,7 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/ocsp_types.h"
+#include "core/source.h"
 
 namespace ocsp {
 

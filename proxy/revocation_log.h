@@ -54,7 +54,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "core/result.h"
 
 namespace ocsp {

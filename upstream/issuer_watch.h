@@ -32,7 +32,7 @@
 #include "core/clock.h"
 #include "core/handles.h"
 #include "core/mailbox.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "upstream/allow_list.h"
 #include "upstream/crl_service.h"
 

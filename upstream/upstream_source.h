@@ -31,7 +31,7 @@
 #include "conf/config.h"
 #include "core/clock.h"
 #include "core/metrics.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "upstream/aia_completer.h"
 #include "upstream/fetcher.h"
 #include "upstream/fqdn_health.h"

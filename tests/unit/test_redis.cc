@@ -31,7 +31,7 @@
 #include "core/clock.h"
 #include "core/handles.h"
 #include "core/log.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "core/ossl.h"
 #include "tests/unit/test_util.h"
 #include "pki/validation_memo.h"

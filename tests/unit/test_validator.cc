@@ -13,7 +13,8 @@
 
 #include "core/base64.h"
 #include "core/log.h"
-#include "core/ocsp_types.h"
+#include "core/cert_id.h"
+#include "core/ocsp_entry.h"
 #include "core/ossl.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
