@@ -1,7 +1,34 @@
 #pragma once
-// The request chain's contract (docs/ARCHITECTURE.md §2): what the client asked (OcspQuery),
-// where it goes (Route), what we answer with (Answer), and the interface every stage
-// implements (Source).
+// The request chain's contract (docs/ARCHITECTURE.md §2). A client's question (OcspQuery)
+// passes through a chain of stages, each adding one behaviour (the policy, the in-process
+// cache, Redis, coalescing, the upstream), and comes back as an Answer or an Error. Every
+// stage implements Source, and every stage keeps these rules:
+//   - The query is immutable once it enters the chain (the front decodes it, and the request
+//     memo hands it to one request at a time: proxy/request_memo.h). What the stages decide
+//     travels beside it in the Lookup, by value.
+//   - The first stage (PolicySource) gets a Lookup that holds only the query. It decides
+//     whether we may answer and where the query goes, and passes the routed Lookup down:
+//     `route` set, `passthrough` and `issuer_revoked` decided. Below it, `route` is never
+//     null, and no stage routes again.
+//   - A stage answers, or asks the next stage with the Lookup it was given (a background
+//     refresh asks with a copy that has `refresh` set). On the way back it may store what it
+//     got; only validated answers are marked cacheable (OcspEntry::cacheable).
+//   - `done` is called exactly once per lookup(), on the worker thread that called lookup(),
+//     possibly before lookup() returns (a hit), with the Lookup it answers (the one the
+//     caller passed) and the result. A stage destroyed with lookups in flight drops them:
+//     their `done` is never called (it goes with its worker). The callee of `done` may not
+//     assume the stage outlives the call.
+//   - What a stage may keep, and for how long: the Lookup and `done` until it calls `done`
+//     (they keep the query and the route alive); an Answer's entry as long as it likes (it is
+//     immutable and shared). Nothing else of a request outlives its reply.
+//   - `refresh`: a background lookup of MemorySource for an entry past refresh_at; no client
+//     waits for it. A shared cache below (Redis) must not answer it with the copy it is meant
+//     to replace; it still stores the new answer. The coalescer merges it like any lookup.
+//   - `passthrough`: nonce passthrough (§3): the upstream gets the client's DER as sent and
+//     must echo its nonce; the answer belongs to this client, so every cache and the
+//     coalescer let the lookup through both ways.
+//   - Errors are values (core/result.h): the category picks the OCSP status, the code is the
+//     metric label and log value.
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -31,6 +58,8 @@ struct Route {
   std::string distrusted_as; // distrust[].name when the issuer's key is distrusted, else ""
 };
 
+// What the client asked, decoded once by the front (proxy/request_decoder.h). Immutable once
+// it enters the chain.
 struct OcspQuery {
   std::string request_der;          // exactly what the client sent
   std::vector<CertIdInfo> cert_ids; // at least one
@@ -43,14 +72,24 @@ struct OcspQuery {
   // Forward mode: the upstream the URL named (routed by its FQDN, docs/ARCHITECTURE.md §1).
   std::optional<size_t> forward_upstream;
   size_t forward_fqdn = 0;          // index into that upstream's fqdns
-  // Set once by PolicySource, the first stage, before the query goes further down the chain;
-  // read-only afterwards. `mutable` so that routing does not cost a copy of the query.
-  mutable std::shared_ptr<const Route> route;
-  // Nonce passthrough (docs/ARCHITECTURE.md §3): forward the client's DER as sent, answer uncached.
-  mutable bool passthrough = false;
-  // A background refresh (docs/ARCHITECTURE.md §4): shared caches below must not answer it with the
-  // copy it is meant to replace; they still store the new answer.
+};
+
+// One query on its way through the chain, with what the first stage decided for it. Passed by
+// value (two shared pointers and flags: a copy allocates nothing).
+struct Lookup {
+  std::shared_ptr<const OcspQuery> query{};  // never null
+  // Set by PolicySource; never null below it. Null in a reply only when the policy refused
+  // the query before it could route it (unknown or mixed issuers).
+  std::shared_ptr<const Route> route{};
+  // Nonce passthrough (docs/ARCHITECTURE.md §3): forward the client's DER as sent, answer
+  // uncached.
+  bool passthrough = false;
+  // A background refresh (docs/ARCHITECTURE.md §4): shared caches below must not answer it
+  // with the copy it is meant to replace; they still store the new answer.
   bool refresh = false;
+  // The route's issuer is a watched intermediate found revoked (docs/ARCHITECTURE.md §9), as
+  // the policy saw it when it routed the query: the front flags the answer.
+  bool issuer_revoked = false;
 };
 
 enum class AnswerSource { Memory, Redis, Upstream, Stale };
@@ -72,16 +111,15 @@ struct Answer {
   bool coalesced = false;
 };
 
-// Called exactly once, on the worker thread that called lookup(). May be called before
-// lookup() returns (synchronous hit). The callee may not assume the Source outlives the call.
-using Reply = std::function<void(Result<Answer>)>;
+// The answer to one lookup() (rules above): called exactly once, on the worker thread that
+// called lookup(), with the Lookup it answers and the result.
+using Reply = std::function<void(const Lookup& lookup, Result<Answer> result)>;
 
-// One stage of the request pipeline (docs/ARCHITECTURE.md §2). A stage that cannot answer calls the
-// next; on the way back, stages store what passed validation.
+// One stage of the request chain (rules above).
 class Source {
  public:
   virtual ~Source() = default;
-  virtual void lookup(std::shared_ptr<const OcspQuery> query, Reply done) = 0;
+  virtual void lookup(Lookup lookup, Reply done) = 0;
 };
 
 }  // namespace ocsp

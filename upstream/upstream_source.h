@@ -46,7 +46,7 @@ class UpstreamSource final : public Source {
                  FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness,
                  AiaCompleter* completer, Metrics* metrics = nullptr);
 
-  void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
+  void lookup(Lookup lookup, Reply done) override;
 
  private:
   struct Attempt;
