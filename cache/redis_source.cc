@@ -181,13 +181,14 @@ RedisSource::Verdict RedisSource::judge(const Pending& l, std::string_view value
   in.clock_skew_s = clock_skew_s_;
   auto validated = memo_.validate(in);
   if (!validated) {
-    const std::string& code = validated.error().code;
+    const Error& err = validated.error();
     // Not the value's fault: its time is over (Redis expires it by the writer's clock), not
     // yet come by our clock, or we could not check it.
-    if (code == "expired" || code == "this_update_in_future" || code == "internal") {
+    if (err.reason == Reason::Expired || err.reason == Reason::ThisUpdateInFuture ||
+        err.reason == Reason::Internal) {
       return Verdict::Miss;
     }
-    *why = code;
+    *why = err.code;
     return Verdict::Invalid;
   }
   const ValidatedResponse& v = *validated;

@@ -11,8 +11,8 @@ namespace {
 // that does not echo the client's nonce (most CDN responders ignore nonces), or that does not
 // cover exactly the CertIDs asked (responders that answer one CertID per request, or only
 // SHA-1 CertIDs). They are checked after the signature.
-bool failsBecauseOfRequest(const std::string& code) {
-  return code == "nonce_mismatch" || code == "certid_mismatch";
+bool failsBecauseOfRequest(const Error& err) {
+  return err.reason == Reason::NonceMismatch || err.reason == Reason::CertIdMismatch;
 }
 
 }  // namespace
@@ -196,7 +196,8 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
   auto validated = validateResponse(in);
   if (!validated) {
     const Error& err = validated.error();
-    if (err.code == "upstream_status" && err.category != ErrorCategory::UpstreamUnavailable) {
+    if (err.reason == Reason::UpstreamStatus &&
+        err.category != ErrorCategory::UpstreamUnavailable) {
       // The CA's responder refused this request; another FQDN of the same CA would too.
       health_.success(fqdn);
       logEvent(LogLevel::Info, "upstream_refused",
@@ -208,7 +209,7 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
       metrics_->counter(Metric::ValidationFailures, {err.code}).inc();
       metrics_->counter(Metric::UpstreamErrors, {attempt->upstream->name, fqdn, "validation"}).inc();
     }
-    if (failsBecauseOfRequest(err.code)) {
+    if (failsBecauseOfRequest(err)) {
       // The CA answered (and signed, where an issuer is known: these checks come after the
       // signature's); what it answered does not fit what this client asked. That says
       // nothing about the FQDN's health, or any client could open its circuit; another FQDN
@@ -230,7 +231,8 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
               {"reason", err.code},
               {"detail", err.detail}});
     attempt->any_answered =
-        attempt->any_answered || (err.code != "unparsable" && err.code != "upstream_status");
+        attempt->any_answered ||
+        (err.reason != Reason::Unparsable && err.reason != Reason::UpstreamStatus);
     attempt->last_reason = err.code;
     health_.failure(fqdn, monotonicMs());
     tryNext(std::move(attempt));
