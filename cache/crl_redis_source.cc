@@ -45,7 +45,7 @@ void CrlRedisSource::onCopy(CrlQuery query, std::string bytes, CrlReply done) {
                   }
                   // A shared copy we cannot use (expired by our clock, tampered): drop it,
                   // ask the CA.
-                  if (result.error().code != "expired") {
+                  if (result.error().reason != Reason::Expired) {
                     redis_.fireAndForget({"DEL", keyOf(config_.key_prefix, query.key)});
                   }
                   download(std::move(query), std::move(done));
