@@ -1,49 +1,47 @@
 #pragma once
-// CRL downloads (docs/ARCHITECTURE.md §8): what the forward proxy serves for allow-listed CRL URLs
-// and what crl.urls keeps warm. Rules:
-//   - a CRL is served from the in-process store (CrlStore) until its nextUpdate, never after;
-//   - a miss is fetched once however many clients and workers ask (one in flight per URL);
-//     with Redis configured the shared copy is tried first and re-validated like a download;
-//   - a download is size-limited (crl.max_bytes), then parsed and validated off every event
-//     loop, on a parser thread (a large CRL takes seconds): see pki/crl.h for the rules;
-//   - at most crl.max_concurrent_fetches CRLs are fetched (Redis or upstream) and parsed at
-//     once, and together they hold at most crl.max_inflight_bytes: a fetch reserves
-//     crl.max_bytes when it starts and, once downloaded, keeps the CRL's size until its parse
-//     is done. Fetches beyond either bound wait in a queue, oldest first (event=crl_fetch_queued
-//     once when the queue stops being empty);
-//   - an invalid CRL (not a CRL, bad signature, expired, too large) is not stored and the
-//     clients waiting for it get the error (event=crl_invalid, reason=...); an upstream that
-//     fails gets event=crl_fetch_failed; neither is retried for the waiting clients;
-//   - a CRL whose issuer is unknown is served and stored with signature_checked=false under
-//     crl.unknown_issuer: pass, refused (reason=unknown_issuer) under refuse;
-//   - refresh ahead: once cache.refresh_percent of [thisUpdate, nextUpdate) has passed, a
-//     once-a-second timer fetches a newer CRL for the crl.urls and for URLs asked for since
-//     their last download; clients keep the cached one meanwhile; a failed refresh is
-//     retried with exponential backoff (30 s, doubling, at most 10 min), and a refresh that
-//     finds no newer CRL (same thisUpdate) after an eighth of the time left to nextUpdate
-//     (30 s .. 1 h). The backoff also holds for a URL a client asked for: the timer does not
-//     fetch a failing URL again before its retry time (a client's own miss still does, once
-//     per request in flight). Logged once per change of state: event=crl_backoff (warn) when
-//     a URL starts failing, event=crl_recovered when it succeeds again; while it fails, its
-//     crl_fetch_failed / crl_invalid lines and each new retry time are at debug level.
-//   - a CRL URL with a query string reaches the service only if crl.urls lists it
-//     (upstream/allow_list.h, reason crl_query): query variants would each be a download.
+// CRL downloads (docs/ARCHITECTURE.md §8): what the forward proxy serves for allow-listed CRL
+// URLs and what crl.urls keeps warm. The service owns the CRL thread and wires the CRL chain
+// on it, one stage per rule, each with its rules in its header:
 //
-// Threading: the service runs its own thread with its own event_base, curl multi handle and
-// Redis connection: CRL work never runs on a worker's loop. lookup() may be called from any
-// worker thread; its callback runs on the caller's thread (through the caller's Mailbox),
-// synchronously for a hit. stop() joins the thread; callbacks not yet delivered are dropped,
-// so stop the service before destroying the mailboxes of the workers that use it.
-#include <atomic>
-#include <deque>
+//   lookup()          any worker thread
+//    -> CrlMemorySource (cache/crl_memory_source.h) a stored CRL before its nextUpdate answers
+//                       at once; a miss or a hit due for refresh is noted for the refresher
+//    -> CrlCoalescer    (cache/crl_coalescer.h)     one lookup below per URL over all workers;
+//                       moves it to the CRL thread; results go back on each caller's Mailbox
+//    -> CrlMemoryFill   (cache/crl_memory_source.h) stores the CRL before the URL is let go
+//    -> CrlBackoff      (upstream/crl_backoff.h)    failures and unchanged refreshes: when the
+//                       timer may try again; crl_backoff / crl_recovered
+//    -> CrlFetchQueue   (upstream/crl_fetch_queue.h) crl.max_concurrent_fetches and
+//                       crl.max_inflight_bytes; the rest waits, oldest first
+//    -> CrlRedisSource  (cache/crl_redis_source.h)  the shared copy, re-validated (redis: only)
+//    -> CrlFetchSource  (upstream/crl_fetch_source.h) the download, size-limited, then the
+//                       parse on the parser thread (cache/crl_parser.h, pki/crl.h)
+//   CrlRefresher (upstream/crl_refresher.h): warm-up of crl.urls and refresh ahead, on a
+//   once-a-second timer, through the coalescer.
+//
+// Redis sits below the coalescer and the bounds (unlike the OCSP chain's): reading a shared
+// copy costs a parse as long as a download's, so it is done once per URL and counted.
+// A CRL URL with a query string reaches the service only if crl.urls lists it
+// (upstream/allow_list.h, reason crl_query): query variants would each be a download.
+//
+// Threading: the service runs its own thread with its own event_base, fetcher and Redis
+// connection, and a parser thread: CRL work never runs on a worker's loop. lookup() may be
+// called from any worker thread; its callback runs on the caller's thread (through the
+// caller's Mailbox), synchronously for a hit. stop() joins the threads; callbacks not yet
+// delivered are dropped, so stop the service before destroying the mailboxes of the workers
+// that use it.
+#include <event2/event.h>
+
 #include <functional>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
+#include "cache/crl_coalescer.h"
+#include "cache/crl_memory_source.h"
+#include "cache/crl_parser.h"
 #include "cache/crl_store.h"
 #include "cache/redis_status.h"
 #include "conf/config.h"
@@ -51,25 +49,42 @@
 #include "core/handles.h"
 #include "core/mailbox.h"
 #include "core/url.h"
-#include "core/work_queue.h"
+#include "upstream/crl_backoff.h"
+#include "upstream/crl_fetch_queue.h"
+#include "upstream/crl_fetch_source.h"
+#include "upstream/crl_refresher.h"
+#include "upstream/fetcher.h"
 #include "upstream/issuer_index.h"
 
 namespace ocsp {
 
-using CrlReply = std::function<void(Result<std::shared_ptr<const CrlEntry>>)>;
-
 class CrlService {
  public:
+  // What the service takes from the config (proxy/server.cc fills it).
+  struct Options {
+    std::vector<HttpUrl> warm_urls;         // crl.urls
+    CrlFetchQueue::Limits bounds;           // crl.max_concurrent_fetches, ...
+    CrlFetchSource::Limits fetch;           // crl.max_bytes, timeout, resolve:
+    std::vector<SharedX509> extra_issuers;  // crl.issuers
+    int64_t clock_skew_s = 300;             // cache.clock_skew
+    conf::UnknownIssuerPolicy unknown_issuer = conf::UnknownIssuerPolicy::Pass;
+    int64_t no_next_update_ttl_s = 300;  // cache.no_next_update_ttl
+    double refresh_fraction = 0.5;       // cache.refresh_percent / 100
+    std::optional<conf::Redis> redis;    // redis: section
+    int64_t tick_ms = 1000;              // the refresh timer's period
+    // Builds the HTTP client on the CRL thread; empty: a CurlFetcher.
+    std::function<std::unique_ptr<Fetcher>(event_base*)> make_fetcher;
+  };
+
   // Everything referenced must outlive the service. `trust_store` may be null;
   // `redis_status` may be null (no redis: section), else `redis_slot` indexes it.
-  CrlService(std::shared_ptr<const conf::Config> config, const IssuerIndex& issuers,
-             X509_STORE* trust_store, CrlStore& store, const Clock& clock,
-             RedisStatus* redis_status, int redis_slot);
+  CrlService(Options options, const IssuerIndex& issuers, X509_STORE* trust_store, CrlStore& store,
+             const Clock& clock, RedisStatus* redis_status, int redis_slot);
   ~CrlService();
   CrlService(const CrlService&) = delete;
   CrlService& operator=(const CrlService&) = delete;
 
-  // Starts the thread; the crl.urls are fetched at once.
+  // Starts the threads; the crl.urls are fetched at once.
   void start();
   void stop();
 
@@ -77,40 +92,18 @@ class CrlService {
   void lookup(const HttpUrl& url, const std::string& client, Mailbox& reply_to, CrlReply done);
 
  private:
-  struct Waiter {
-    Mailbox* mailbox;
-    CrlReply done;
+  // The stages below the bounds: built on the CRL thread, which their fetcher and Redis
+  // connection belong to.
+  struct Bottom;
+  // Forwards to the bottom stages once the CRL thread has built them.
+  class ToBottom final : public CrlSource {
+   public:
+    void lookup(CrlQuery query, CrlReply done) override;
+    CrlSource* target = nullptr;  // CRL thread only
   };
-  struct Tracked {  // loop thread only
-    HttpUrl url;
-    bool warm = false;         // from crl.urls: always kept fresh
-    int64_t retry_at = 0;      // after a failed fetch, or a refresh that found nothing newer
-    int failures = 0;          // consecutive failed fetches (backoff exponent)
-  };
-  struct Queued {  // a fetch waiting for a slot
-    std::string key;
-    HttpUrl url;
-    bool refresh;
-  };
-  class Loop;  // the thread's event_base, fetcher and Redis connection
+  void run();  // the CRL thread
 
-  std::string redisKeyOf(const std::string& key) const;  // needs a redis: section
-  // Loop thread. schedule() starts the fetch of `key` (the caller put it in inflight_) when
-  // the bounds allow, else queues it; finish() frees its slot and starts what waits.
-  void schedule(const std::string& key, const HttpUrl& url, bool refresh);
-  void startQueued();
-  void reserve(const std::string& key, size_t bytes);  // replaces the key's reservation
-  void begin(const std::string& key, const HttpUrl& url, bool refresh);
-  void fetchUpstream(const std::string& key, const HttpUrl& url);
-  void parse(const std::string& key, std::string bytes, bool from_redis);
-  void onParsed(const std::string& key, std::string bytes, Result<ParsedCrl> parsed,
-                bool from_redis);
-  void finish(const std::string& key, const Result<std::shared_ptr<const CrlEntry>>& result);
-  void noteOutcome(const std::string& key, bool ok);
-  LogLevel failureLevel(const std::string& key) const;
-  void onTick();
-
-  std::shared_ptr<const conf::Config> config_;
+  const Options options_;
   const IssuerIndex& issuers_;
   X509_STORE* trust_store_;
   CrlStore& store_;
@@ -118,17 +111,16 @@ class CrlService {
   RedisStatus* redis_status_;
   int redis_slot_;
 
-  std::mutex mu_;  // guards inflight_ and asked_
-  std::unordered_map<std::string, std::vector<Waiter>> inflight_;  // key present = in flight
-  std::unordered_map<std::string, HttpUrl> asked_;  // hits since the last tick
-
-  std::unordered_map<std::string, Tracked> tracked_;  // loop thread only
-  // Loop thread only: fetches running (Redis or upstream, then parse) and their reserved bytes.
-  std::unordered_map<std::string, size_t> running_;
-  size_t reserved_bytes_ = 0;
-  std::deque<Queued> queued_;
-  std::unique_ptr<Loop> loop_;
-  std::unique_ptr<WorkQueue> parser_;
+  EventBasePtr base_;
+  Mailbox mailbox_;  // the CRL thread's
+  // The chain from the bottom up: each stage refers to the one declared before it.
+  ToBottom to_bottom_;
+  CrlFetchQueue queue_;
+  CrlBackoff backoff_;
+  CrlMemoryFill fill_;
+  CrlCoalescer coalescer_;
+  CrlRefresher refresher_;
+  CrlMemorySource memory_;
   std::thread thread_;
 };
 

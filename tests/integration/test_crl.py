@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import email.utils
+import hashlib
 import http.client
 import re
 import subprocess
@@ -111,6 +112,21 @@ def test_crl_fetched_by_one_instance_is_served_by_another_from_redis(
     assert (answer.status, answer.body) == (200, crl)
     assert static.requests("/ica.crl") == 1
     second.wait_for_log("crl_fetched", source="redis")
+
+
+def test_a_crl_copy_in_redis_that_does_not_verify_is_not_served_and_the_ca_is_asked(
+        pki, static, redis, start_forward_proxy):
+    crl, url = serve_crl(pki, static)
+    key = "ocsp-proxy:crl:v1:" + hashlib.sha256(url.encode()).hexdigest()
+    subprocess.run(["redis-cli", "-p", str(redis.port), "-x", "SET", key],
+                   input=flip_crl_signature_byte(crl), capture_output=True, check=True)
+    proxy = start_forward_proxy(crl=crl_section(static),
+                                redis={"address": f"127.0.0.1:{redis.port}"})
+    proxy.wait_for_log("redis_state", state="up")
+    answer = fetch(proxy, url)
+    assert (answer.status, answer.body) == (200, crl)
+    assert static.requests("/ica.crl") == 1
+    proxy.wait_for_log("crl_fetched", source="upstream")
 
 
 def test_crl_is_refreshed_ahead_in_the_background_and_clients_get_the_newer_one(

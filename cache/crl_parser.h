@@ -1,0 +1,62 @@
+#pragma once
+// Turns downloaded bytes into a CRL ready to store and serve (docs/ARCHITECTURE.md §8), off
+// every event loop: a large CRL takes seconds to parse. Used by the stages that obtain CRL
+// bytes (Redis, the download). Rules:
+//   - parsing and validation (pki/crl.h) run on the parser thread, one CRL at a time, in
+//     the order asked; the result comes back on the CRL thread (through `crl_thread`);
+//   - the issuer candidates are read at each parse (issuers learned through AIA count);
+//   - a CRL whose issuer is unknown is refused (ValidationFailed, code unknown_issuer)
+//     under crl.unknown_issuer: refuse, else kept with signature_checked=false;
+//   - an accepted CRL becomes a CrlEntry with its freshness fields and header values
+//     (finishCrlEntry, cache/crl_store.h), fetched_at = now; logged at debug
+//     (event=crl_parsed, with its entry count and parse time).
+// Threading: parse() on the CRL thread; `done` runs there. Destroying the parser waits for
+// the parse in progress; the others are dropped with their replies.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cache/crl_source.h"
+#include "conf/config.h"
+#include "core/clock.h"
+#include "core/mailbox.h"
+#include "core/ossl.h"
+#include "core/work_queue.h"
+
+namespace ocsp {
+
+struct CrlParseRules {
+  // Certificates that may sign CRLs (configured and learned issuers, crl.issuers); called on
+  // the parser thread.
+  std::function<std::vector<SharedX509>()> candidates;
+  X509_STORE* trust_store = nullptr;  // forward.trust_store roots; may be null
+  int64_t clock_skew_s = 300;         // cache.clock_skew
+  conf::UnknownIssuerPolicy unknown_issuer = conf::UnknownIssuerPolicy::Pass;
+  int64_t no_next_update_ttl_s = 300;  // cache.no_next_update_ttl
+  double refresh_fraction = 0.5;       // cache.refresh_percent / 100
+};
+
+class CrlParser {
+ public:
+  // `clock` and `crl_thread` must outlive this object.
+  CrlParser(CrlParseRules rules, const Clock& clock, Mailbox& crl_thread)
+      : rules_(std::move(rules)), clock_(clock), crl_thread_(crl_thread) {}
+
+  // `url` names the entry (CrlEntry::url).
+  void parse(const std::string& url, std::string bytes, CrlReply done);
+
+ private:
+  Result<std::shared_ptr<const CrlEntry>> makeEntry(const std::string& url, std::string bytes,
+                                                    Result<ParsedCrl> parsed) const;
+
+  const CrlParseRules rules_;
+  const Clock& clock_;
+  Mailbox& crl_thread_;
+  WorkQueue queue_;  // last: destroyed first, while the members its job reads still exist
+};
+
+// The one line a stored CRL gets (event=crl_fetched), `source` redis or upstream.
+void logCrlFetched(const CrlEntry& entry, const char* source);
+
+}  // namespace ocsp
