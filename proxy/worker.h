@@ -50,8 +50,6 @@ struct SharedState {
   RateLimiter* rate;            // limits.rate_per_client
 };
 
-FreshnessPolicy freshnessFrom(const conf::Config& config);
-
 class Worker {
  public:
   // Takes ownership of `listen_fd` (closed when the worker stops accepting or goes).
