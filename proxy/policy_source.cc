@@ -37,7 +37,7 @@ std::shared_ptr<const Route> PolicySource::forwardRoute(const OcspQuery& query,
   }
   auto route = found ? std::make_shared<Route>(*found) : std::make_shared<Route>();
   route->upstream_index = upstream;
-  route->upstream_name = config_->upstreams.at(upstream).name;
+  route->upstream_name = options_.upstream_names.at(upstream);
   route->first_fqdn = query.forward_fqdn;
   if (!found) route->issuer_name = "(unknown issuer)";
   return route;
@@ -93,7 +93,7 @@ void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
     return;
   }
   if (route && watch_ != nullptr &&
-      config_->watch.on_revoked_issuer == conf::RevokedIssuerPolicy::Refuse) {
+      options_.on_revoked_issuer == conf::RevokedIssuerPolicy::Refuse) {
     std::string revoked = watch_->revokedName(route->issuer.get());
     if (!revoked.empty()) {
       logEventLimited(g_revoked_issuer_log, LogLevel::Warn, "revoked_issuer_refused",
@@ -105,7 +105,7 @@ void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
     }
   }
   query->passthrough =
-      config_->nonce == conf::NoncePolicy::Passthrough && query->nonce.has_value();
+      options_.nonce == conf::NoncePolicy::Passthrough && query->nonce.has_value();
   next_.lookup(std::move(query), std::move(done));
 }
 

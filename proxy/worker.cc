@@ -4,7 +4,6 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "proxy/component_options.h"
 
 namespace ocsp {
 
@@ -14,8 +13,8 @@ EventBasePtr newBase() {
   if (!base) throw std::runtime_error("event_base_new failed");
   return base;
 }
-HttpServerLimits serverLimitsOf(const conf::Config& config, const SharedState& shared) {
-  HttpServerLimits s = httpServerLimits(config);
+HttpServerLimits serverLimitsOf(const WorkerOptions& options, const SharedState& shared) {
+  HttpServerLimits s = options.server;
   s.gate = shared.connections;
   if (shared.metrics != nullptr) {
     s.accept_paused = &shared.metrics->counter(Metric::LimitRejections, {"open_files"});
@@ -24,28 +23,26 @@ HttpServerLimits serverLimitsOf(const conf::Config& config, const SharedState& s
 }
 }  // namespace
 
-Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedState& shared,
-               int listen_fd)
+Worker::Worker(int id, const WorkerOptions& options, const SharedState& shared, int listen_fd)
     : id_(id),
-      config_(config),
       base_(newBase()),
       mailbox_(base_.get()),
       fetcher_(base_.get()),
-      completer_(config, shared.allow, shared.trust_store, shared.index, fetcher_, shared.clock),
-      upstream_(config, fetcher_, shared.health, shared.clock, freshnessOptions(*config),
-                &completer_, shared.metrics),
+      completer_(options.completer, shared.allow, shared.trust_store, shared.index, fetcher_,
+                 shared.clock),
+      upstream_(options.upstream, fetcher_, shared.health, shared.clock, &completer_,
+                shared.metrics),
       coalescer_(shared.inflight, mailbox_, &shared.cache, shared.clock, upstream_),
-      redis_(config->redis ? std::make_unique<RedisSource>(
-                                 base_.get(), *config->redis, freshnessOptions(*config),
-                                 config->cache.clock_skew_s, shared.clock, coalescer_,
-                                 *shared.redis_status, id)
+      redis_(options.redis ? std::make_unique<RedisSource>(base_.get(), *options.redis,
+                                                           shared.clock, coalescer_,
+                                                           *shared.redis_status, id)
                            : nullptr),
       memory_(shared.cache, shared.clock, redis_ ? static_cast<Source&>(*redis_) : coalescer_),
-      policy_(shared.index, config, shared.watch, memory_),
-      front_(FrontDeps{policy_, shared.clock, config, shared.allow, shared.crl, mailbox_,
+      policy_(shared.index, options.policy, shared.watch, memory_),
+      front_(FrontDeps{policy_, shared.clock, options.front, shared.allow, shared.crl, mailbox_,
                        shared.revocation_log, shared.watch, shared.metrics, shared.connections,
                        shared.rate}),
-      server_(base_.get(), listen_fd, serverLimitsOf(*config, shared), front_) {}
+      server_(base_.get(), listen_fd, serverLimitsOf(options, shared), front_) {}
 
 Worker::~Worker() { join(); }
 
