@@ -176,8 +176,8 @@ auto unknownIssuerPolicy() {
 
 const Schema<Config>& listenSchema() {
   static const Schema<Config> schema = {
-      field("ocsp", &Config::listen_ocsp, address),
-      field("admin", &Config::listen_admin, address),
+      field<Apply::Restart>("ocsp", &Config::listen_ocsp, address),
+      field<Apply::Restart>("admin", &Config::listen_admin, address),
   };
   return schema;
 }
@@ -195,7 +195,7 @@ const Schema<Limits>& limitsSchema() {
       field("rate_per_client", &Limits::rate_per_client, integer(0, 1'000'000)),
       field("rate_burst", &Limits::rate_burst, integer(0, 1'000'000)),
       field("drain_timeout", &Limits::drain_timeout_ms, timeoutMs),
-      field("revocation_log_buffer", &Limits::revocation_log_buffer, sizeValue),
+      field<Apply::Restart>("revocation_log_buffer", &Limits::revocation_log_buffer, sizeValue),
       field("max_cert_ids_per_request", &Limits::max_cert_ids_per_request, integer(1, 10'000)),
   };
   return schema;
@@ -203,7 +203,7 @@ const Schema<Limits>& limitsSchema() {
 
 const Schema<Cache>& cacheSchema() {
   static const Schema<Cache> schema = {
-      field("memory_bytes", &Cache::memory_bytes, sizeOrZero),  // 0 = no in-process cache
+      field<Apply::Restart>("memory_bytes", &Cache::memory_bytes, sizeOrZero),  // 0 = none
       field("max_age", &Cache::max_age_s, seconds),             // 0 = no cap beyond nextUpdate
       field("no_next_update_ttl", &Cache::no_next_update_ttl_s, seconds),
       field("clock_skew", &Cache::clock_skew_s, seconds),
@@ -268,7 +268,7 @@ const Schema<Crl>& crlSchema() {
       field("fqdns", &Crl::fqdns, listOf(allowedHost)),
       field("urls", &Crl::urls, listOf(fqdnUrl)),
       field("max_bytes", &Crl::max_bytes, sizeValue),
-      field("memory_bytes", &Crl::memory_bytes, sizeOrZero),  // 0 = no in-process CRL cache
+      field<Apply::Restart>("memory_bytes", &Crl::memory_bytes, sizeOrZero),  // 0 = none
       field("max_concurrent_fetches", &Crl::max_concurrent_fetches, integer(1, 64)),
       field("max_inflight_bytes", &Crl::max_inflight_bytes, sizeValue),
       field("unknown_issuer", &Crl::unknown_issuer, unknownIssuerPolicy()),
@@ -280,25 +280,37 @@ const Schema<Crl>& crlSchema() {
 }  // namespace
 
 // An allow-list entry as messages show it.
+std::vector<std::string> restartOnlyKeys() {
+  std::vector<std::string> keys;
+  restartKeysOf(configSchema(), "", keys);
+  return keys;
+}
+
+std::vector<std::string> keepRestartOnlyValues(Config& fresh, const Config& running) {
+  std::vector<std::string> kept;
+  keepRunningValues(configSchema(), fresh, running, "", kept);
+  return kept;
+}
+
 std::string hostAndPortText(const HostAndPort& h) { return h.host + ":" + std::to_string(h.port); }
 
 const Schema<Config>& configSchema() {
   static const Schema<Config> schema = {
       section("listen", listenSchema()),
-      field("workers", &Config::workers, integer(0, 256)),  // 0 is resolved by the server
-      field("limits", &Config::limits, mapOf(limitsSchema())),
-      field("cache", &Config::cache, mapOf(cacheSchema())),
+      field<Apply::Restart>("workers", &Config::workers, integer(0, 256)),  // 0: one per core
+      sectionOf("limits", &Config::limits, limitsSchema()),
+      sectionOf("cache", &Config::cache, cacheSchema()),
       field("nonce", &Config::nonce,
             oneOf<NoncePolicy>(
                 {{"ignore", NoncePolicy::Ignore}, {"passthrough", NoncePolicy::Passthrough}})),
-      field("logging", &Config::logging, mapOf(loggingSchema())),
+      sectionOf("logging", &Config::logging, loggingSchema()),
       field("resolve", &Config::resolve, resolveMap),
       field("upstreams", &Config::upstreams, listOf(mapOf(upstreamSchema())), Need::Required),
       field("redis", &Config::redis, mapOf(redisSchema())),
-      field("forward", &Config::forward, mapOf(forwardSchema())),
-      field("crl", &Config::crl, mapOf(crlSchema())),
-      field("revocation_log", &Config::revocation_log, revocationLogPath),
-      field("watch", &Config::watch, mapOf(watchSchema())),
+      sectionOf("forward", &Config::forward, forwardSchema()),
+      sectionOf("crl", &Config::crl, crlSchema()),
+      field<Apply::Restart>("revocation_log", &Config::revocation_log, revocationLogPath),
+      sectionOf("watch", &Config::watch, watchSchema()),
       field("distrust", &Config::distrust, distrustList),
   };
   return schema;

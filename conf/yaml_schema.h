@@ -5,6 +5,9 @@
 // parsers have the shape (Loader&, const Item&) -> Result<V> and compose: listOf(hostName),
 // mapOf(schema), oneOf<V>({...}). Every error is "file:line: dotted.path: message", and the
 // Loader records each value's line under its path so that phase 2 can point back at it.
+// Each key also says whether a reload (SIGHUP) applies it or only a restart does (Apply): the
+// server asks the table which keys those are (restartKeysOf, keepRunningValues) instead of
+// keeping its own list.
 // Nothing here knows about ocsp-proxy's own keys; conf/config.cc holds those tables.
 #include <yaml-cpp/yaml.h>
 
@@ -86,12 +89,24 @@ Error wrongType(const Loader& l, const Item& v, std::string_view expected);
 
 enum class Need { Optional, Required };
 
-// One key of a map: its name and the parser that stores its value into T.
+// Reload: a SIGHUP's new generation takes the file's value. Restart: the value is held by what
+// lives as long as the process (a listener, the worker pool, a cache's size, the revocation
+// log), so a reload keeps the running value and says so; only a restart applies it.
+enum class Apply { Reload, Restart };
+
+// One key of a map: its name, the parser that stores its value into T, and (both null when
+// none) the Restart keys at or under it: `restart_keys` appends their dotted paths under
+// `parent`; `keep_running` copies each running value that differs into `fresh` and appends
+// its path to `kept`.
 template <class T>
 struct Field {
   std::string_view key;
   Need need;
   std::function<Status(Loader&, const Item&, T&)> parse;
+  std::function<void(const std::string& parent, std::vector<std::string>& out)> restart_keys = {};
+  std::function<void(T& fresh, const T& running, const std::string& parent,
+                     std::vector<std::string>& kept)>
+      keep_running = {};
 };
 
 template <class T>
@@ -134,22 +149,63 @@ Status walkMap(Loader& l, const Item& map, const Schema<T>& schema, T& out) {
   return Ok{};
 }
 
-// A key whose parsed value is stored in `member`.
-template <class T, class V, class Parse>
+// The dotted paths of the Restart keys of `schema`, in table order, under `parent`.
+template <class T>
+void restartKeysOf(const Schema<T>& schema, const std::string& parent,
+                   std::vector<std::string>& out) {
+  for (const auto& f : schema) {
+    if (f.restart_keys) f.restart_keys(parent, out);
+  }
+}
+
+// Gives every Restart key of `schema` whose value differs its running value back in `fresh`;
+// appends the dotted path of each to `kept`, in table order.
+template <class T>
+void keepRunningValues(const Schema<T>& schema, T& fresh, const T& running,
+                       const std::string& parent, std::vector<std::string>& kept) {
+  for (const auto& f : schema) {
+    if (f.keep_running) f.keep_running(fresh, running, parent, kept);
+  }
+}
+
+// A key whose parsed value is stored in `member`. `apply` is its reload column, written
+// first so that it stands out in the table: field<Apply::Restart>("workers", ...).
+template <Apply apply = Apply::Reload, class T, class V, class Parse>
 Field<T> field(std::string_view key, V T::*member, Parse parse, Need need = Need::Optional) {
-  return {key, need, [member, parse](Loader& l, const Item& v, T& out) -> Status {
-            auto parsed = parse(l, v);
-            if (!parsed.ok()) return parsed.error();
-            out.*member = static_cast<V>(std::move(parsed.value()));
-            return Ok{};
-          }};
+  Field<T> f{key, need,
+             [member, parse](Loader& l, const Item& v, T& out) -> Status {
+               auto parsed = parse(l, v);
+               if (!parsed.ok()) return parsed.error();
+               out.*member = static_cast<V>(std::move(parsed.value()));
+               return Ok{};
+             },
+             nullptr, nullptr};
+  if constexpr (apply == Apply::Restart) {
+    f.restart_keys = [key](const std::string& parent, std::vector<std::string>& out) {
+      out.push_back(join(parent, key));
+    };
+    f.keep_running = [key, member](T& fresh, const T& running, const std::string& parent,
+                                   std::vector<std::string>& kept) {
+      if (fresh.*member == running.*member) return;
+      fresh.*member = running.*member;
+      kept.push_back(join(parent, key));
+    };
+  }
+  return f;
 }
 
 // A sub-map whose keys are stored in the same object (listen.ocsp -> Config::listen_ocsp).
 template <class T>
 Field<T> section(std::string_view key, const Schema<T>& schema) {
   return {key, Need::Optional,
-          [&schema](Loader& l, const Item& v, T& out) { return walkMap(l, v, schema, out); }};
+          [&schema](Loader& l, const Item& v, T& out) { return walkMap(l, v, schema, out); },
+          [key, &schema](const std::string& parent, std::vector<std::string>& out) {
+            restartKeysOf(schema, join(parent, key), out);
+          },
+          [key, &schema](T& fresh, const T& running, const std::string& parent,
+                         std::vector<std::string>& kept) {
+            keepRunningValues(schema, fresh, running, join(parent, key), kept);
+          }};
 }
 
 // A map parsed into a fresh T: keys left out keep T's defaults.
@@ -160,6 +216,21 @@ auto mapOf(const Schema<T>& schema) {
     if (auto s = walkMap(l, v, schema, out); !s.ok()) return s.error();
     return out;
   };
+}
+
+// A sub-map stored in `member` (limits -> Config::limits): field(key, member, mapOf(schema)),
+// whose Restart keys are those of `schema` under `key`.
+template <class T, class V>
+Field<T> sectionOf(std::string_view key, V T::*member, const Schema<V>& schema) {
+  Field<T> f = field(key, member, mapOf(schema));
+  f.restart_keys = [key, &schema](const std::string& parent, std::vector<std::string>& out) {
+    restartKeysOf(schema, join(parent, key), out);
+  };
+  f.keep_running = [key, member, &schema](T& fresh, const T& running, const std::string& parent,
+                                          std::vector<std::string>& kept) {
+    keepRunningValues(schema, fresh.*member, running.*member, join(parent, key), kept);
+  };
+  return f;
 }
 
 // A list in the schema needs at least one entry: an empty one is usually a list whose entries

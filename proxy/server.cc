@@ -237,36 +237,6 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
   return gen;
 }
 
-// A reload cannot move listeners, resize the pool or the caches, or move the revocation
-// log while clients are connected: those keep their running values, and the operator is
-// told to restart for them. Returns the names of the fields kept.
-std::vector<std::string> keepRestartOnlyFields(conf::Config& fresh, const conf::Config& running) {
-  std::vector<std::string> kept;
-  auto keep = [&kept](auto& field, const auto& value, const char* name, bool same) {
-    if (same) return;
-    field = value;
-    kept.push_back(name);
-  };
-  auto sameAddress = [](const conf::ListenAddress& a, const conf::ListenAddress& b) {
-    return a.host == b.host && a.port == b.port;
-  };
-  keep(fresh.listen_ocsp, running.listen_ocsp, "listen.ocsp",
-       sameAddress(fresh.listen_ocsp, running.listen_ocsp));
-  keep(fresh.listen_admin, running.listen_admin, "listen.admin",
-       sameAddress(fresh.listen_admin, running.listen_admin));
-  keep(fresh.workers, running.workers, "workers", fresh.workers == running.workers);
-  keep(fresh.cache.memory_bytes, running.cache.memory_bytes, "cache.memory_bytes",
-       fresh.cache.memory_bytes == running.cache.memory_bytes);
-  keep(fresh.crl.memory_bytes, running.crl.memory_bytes, "crl.memory_bytes",
-       fresh.crl.memory_bytes == running.crl.memory_bytes);
-  keep(fresh.revocation_log, running.revocation_log, "revocation_log",
-       fresh.revocation_log == running.revocation_log);
-  keep(fresh.limits.revocation_log_buffer, running.limits.revocation_log_buffer,
-       "limits.revocation_log_buffer",
-       fresh.limits.revocation_log_buffer == running.limits.revocation_log_buffer);
-  return kept;
-}
-
 struct MainLoop {
   EventBasePtr base;
   Persistent* persistent = nullptr;
@@ -309,7 +279,10 @@ void MainLoop::reload() {
   auto loaded = conf::loadConfig(running.path);
   if (!loaded) return fail(loaded.error().detail);
   auto fresh = std::make_shared<conf::Config>(**loaded);
-  std::vector<std::string> kept = keepRestartOnlyFields(*fresh, running);
+  // A reload cannot move listeners, resize the pool or the caches, or move the revocation
+  // log while clients are connected: the keys marked restart-only in the schema keep their
+  // running values, and the operator is told to restart for them.
+  std::vector<std::string> kept = conf::keepRestartOnlyValues(*fresh, running);
   for (const std::string& field : kept) {
     logEvent(LogLevel::Warn, "config_restart_required",
              {{"field", field}, {"detail", "changed in the file; the running value is kept "
