@@ -8,7 +8,7 @@
 // Each key also says whether a reload (SIGHUP) applies it or only a restart does (Apply): the
 // server asks the table which keys those are (restartKeysOf, keepRunningValues) instead of
 // keeping its own list.
-// Nothing here knows about ocsp-proxy's own keys; conf/config.cc holds those tables.
+// Nothing here knows about ocsp-proxy's own keys; conf/config_schema.cc holds those tables.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
