@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "conf/config_watch.h"
+#include "conf/value_parsers.h"
 
 namespace ocsp::conf {
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "conf/value_parsers.h"
 #include "conf/yaml_schema.h"
 
 namespace ocsp::conf {
