@@ -15,6 +15,7 @@
 
 #include "conf/config.h"
 #include "core/url.h"
+#include "proxy/component_options.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
 #include "upstream/allow_list.h"
@@ -1661,6 +1662,12 @@ TEST_CASE("a reload keeps the running value of every restart-only key and takes 
   CHECK(fresh.limits.upstream_timeout_ms == 7'000);
   CHECK(fresh.cache.refresh_percent == 80);
   CHECK(fresh.nonce == NoncePolicy::Passthrough);
+  // The new generation's components are built from the fresh values.
+  const ocsp::WorkerOptions next = ocsp::workerOptions(fresh);
+  CHECK(next.upstream.timeout_ms == 7'000);
+  CHECK(next.upstream.freshness.refresh_fraction == doctest::Approx(0.8));
+  CHECK(next.policy.nonce == NoncePolicy::Passthrough);
+  CHECK(ocsp::memoryCacheBytes(fresh) == 1u << 20);
 
   // Nothing changed: nothing kept, nothing to report.
   Config same = *running;
