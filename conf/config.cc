@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 
 #include "conf/config_schema.h"
 #include "conf/config_watch.h"
+#include "conf/yaml_document.h"
 #include "conf/yaml_schema.h"
 #include "core/url.h"
 
@@ -243,74 +243,6 @@ void warnAbout(const Config& config) {
   }
 }
 
-// The documents of a YAML stream, without building them: where each starts (scanner position
-// and 1-based line) and the line its root node names in messages (lineOf's rules: 1 when
-// empty).
-class DocumentScan final : public YAML::EventHandler {
- public:
-  struct Document {
-    int pos = 0;
-    int line = 1;
-    int root_line = 1;
-    bool root_seen = false;
-  };
-  std::vector<Document> documents;
-
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    documents.push_back({mark.pos, std::max(mark.line, 0) + 1});
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override { root(nullptr); }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { root(&mark); }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    root(&mark);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    root(&mark);
-  }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    root(&mark);
-  }
-  void OnMapEnd() override {}
-
- private:
-  void root(const YAML::Mark* mark) {
-    Document& d = documents.back();
-    if (d.root_seen) return;
-    d.root_seen = true;
-    if (mark != nullptr && mark->line >= 0) d.root_line = mark->line + 1;
-  }
-};
-
-// Phase 0: the text is one YAML document. Not YAML::LoadAll: in yaml-cpp 0.7 (Debian 12) it
-// never returns when a node starts with ',' ("-\n,", ",a"): the parser reports an empty
-// document without consuming the token, again and again, and LoadAll keeps every one until
-// memory runs out (jbeder/yaml-cpp#1040, fixed upstream by #1319; found by
-// tests/fuzz/fuzz_config). So the documents are only counted here, at most three, and a
-// document that starts where the one before it did is that stuck parser. Throws
-// YAML::Exception for invalid YAML, like YAML::Load.
-Status checkOneDocument(const Loader& l, const std::string& yaml_text) {
-  std::istringstream in(yaml_text);
-  YAML::Parser parser(in);
-  DocumentScan scan;
-  while (scan.documents.size() < 3 && parser.HandleNextDocument(scan)) {
-  }
-  const auto& docs = scan.documents;
-  for (size_t i = 1; i < docs.size(); ++i) {
-    if (docs[i].pos == docs[i - 1].pos) {
-      const size_t at = static_cast<size_t>(docs[i].pos);
-      const std::string token = at < yaml_text.size() ? yaml_text.substr(at, 1) : "";
-      return l.fail("", docs[i].line, "not valid YAML: unexpected " + inQuotes(token));
-    }
-  }
-  if (docs.size() > 1) return l.fail("", docs[1].root_line, "more than one YAML document");
-  return Ok{};
-}
-
 // 0 on success, else the errno.
 int readWholeFile(const std::string& path, std::string* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -357,6 +289,17 @@ Result<std::shared_ptr<const Config>> loadConfig(const std::string& path) {
                      path + ": cannot read config: " + osError(err));
   }
   return parseConfig(text, path, fs::path(path).parent_path().string());
+}
+
+bool configPathOption(int argc, char** argv, int& i, std::string* path) {
+  const std::string_view arg = argv[i];
+  if (arg == "--config" && i + 1 < argc) {
+    *path = argv[++i];
+    return true;
+  }
+  if (!arg.starts_with("--config=")) return false;
+  *path = arg.substr(std::string_view("--config=").size());
+  return true;
 }
 
 }  // namespace ocsp::conf
