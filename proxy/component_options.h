@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "conf/config.h"
-#include "core/ocsp_types.h"
+#include "core/ocsp_entry.h"
 #include "http/http_server.h"
 #include "proxy/admin.h"
 #include "proxy/revocation_log.h"

@@ -40,8 +40,7 @@ Worker::Worker(int id, const WorkerOptions& options, const SharedState& shared, 
       memory_(shared.cache, shared.clock, redis_ ? static_cast<Source&>(*redis_) : coalescer_),
       policy_(shared.index, options.policy, shared.watch, memory_),
       front_(FrontDeps{policy_, shared.clock, options.front, shared.allow, shared.crl, mailbox_,
-                       shared.revocation_log, shared.watch, shared.metrics, shared.connections,
-                       shared.rate}),
+                       shared.revocation_log, shared.metrics, shared.connections, shared.rate}),
       server_(base_.get(), listen_fd, serverLimitsOf(options, shared), front_) {}
 
 Worker::~Worker() { join(); }

@@ -34,7 +34,7 @@
 #include "conf/config.h"
 #include "core/clock.h"
 #include "core/metrics.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "upstream/aia_completer.h"
 #include "upstream/fetcher.h"
 #include "upstream/fqdn_health.h"
@@ -59,7 +59,7 @@ class UpstreamSource final : public Source {
   UpstreamSource(Options options, Fetcher& fetcher, FqdnHealth& health, const Clock& clock,
                  AiaCompleter* completer, Metrics* metrics = nullptr);
 
-  void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
+  void lookup(Lookup lookup, Reply done) override;
 
  private:
   struct Attempt;
