@@ -98,7 +98,7 @@ return 1
 )lua";
 
 std::string encodeEntry(const OcspEntry& e) {
-  // Upstream FQDNs are host names (at most 253 bytes, conf/config.cc); the cap only keeps
+  // Upstream FQDNs are host names (at most 253 bytes, conf/yaml_schema.cc); the cap only keeps
   // the length field honest.
   const std::string_view fqdn =
       std::string_view(e.upstream_fqdn).substr(0, std::numeric_limits<uint16_t>::max());

@@ -27,19 +27,18 @@ struct RedisSource::Pending {
   Pending* next = nullptr;
 };
 
-RedisSource::RedisSource(event_base* base, const conf::Redis& cfg, FreshnessPolicy freshness,
-                         int64_t clock_skew_s, const Clock& clock, Source& next,
-                         RedisStatus& status, int worker_id, ValidationMemo& memo)
-    : key_prefix_(cfg.key_prefix),
-      command_timeout_ms_(cfg.command_timeout_ms),
-      freshness_(freshness),
-      clock_skew_s_(clock_skew_s),
+RedisSource::RedisSource(event_base* base, const Options& options, const Clock& clock,
+                         Source& next, RedisStatus& status, int worker_id, ValidationMemo& memo)
+    : key_prefix_(options.server.key_prefix),
+      command_timeout_ms_(options.server.command_timeout_ms),
+      freshness_(options.freshness),
+      clock_skew_s_(options.clock_skew_s),
       clock_(clock),
       next_(next),
       counters_(status.counters()),
       memo_(memo),
       worker_label_(std::to_string(worker_id)),
-      connection_(base, cfg, status, worker_id) {}
+      connection_(base, options.server, status, worker_id) {}
 
 // Lookups still in flight are dropped (header contract). The connection's pending callbacks
 // that point at them are never called: it is destroyed next, before anything can run.

@@ -59,12 +59,18 @@ namespace ocsp {
 
 class RedisSource final : public Source {
  public:
+  // What this stage reads of the config (derived in proxy/component_options.cc).
+  struct Options {
+    conf::Redis server;          // the redis: section (RedisConnection's options)
+    FreshnessPolicy freshness;   // cache.max_age, no_next_update_ttl, refresh_percent
+    int64_t clock_skew_s = 0;    // cache.clock_skew
+  };
+
   // Starts connecting at once (asynchronously). `base`, `clock`, `next`, `status` and `memo`
   // must outlive this object; `worker_id` indexes `status`. `memo` is shared with whatever
   // else uses it (by default every RedisSource of the process).
-  RedisSource(event_base* base, const conf::Redis& cfg, FreshnessPolicy freshness,
-              int64_t clock_skew_s, const Clock& clock, Source& next, RedisStatus& status,
-              int worker_id, ValidationMemo& memo = sharedValidationMemo());
+  RedisSource(event_base* base, const Options& options, const Clock& clock, Source& next,
+              RedisStatus& status, int worker_id, ValidationMemo& memo = sharedValidationMemo());
 
   ~RedisSource() override;
   RedisSource(const RedisSource&) = delete;

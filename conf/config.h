@@ -20,6 +20,7 @@ namespace ocsp::conf {
 struct ListenAddress {
   std::string host;   // IP literal or "localhost"
   uint16_t port = 0;  // 0 = pick a free port (tests)
+  bool operator==(const ListenAddress&) const = default;
 };
 
 struct Limits {
@@ -214,6 +215,14 @@ bool configPathOption(int argc, char** argv, int& i, std::string* path);
 Result<std::shared_ptr<const Config>> parseConfig(const std::string& yaml_text,
                                                   const std::string& name,
                                                   const std::string& base_dir);
+
+// Reload rules (STYLE.md "Reload rules decided up front"): each key of the schema table says
+// whether a SIGHUP applies it (conf/yaml_schema.h Apply). The keys only a restart applies, as
+// dotted paths in table order:
+std::vector<std::string> restartOnlyKeys();
+// For a reload: gives every restart-only key whose value in `fresh` differs from `running` its
+// running value back, and returns those keys (the server logs each one).
+std::vector<std::string> keepRestartOnlyValues(Config& fresh, const Config& running);
 
 // True if `s` is a syntactically valid DNS host name (RFC 1123 labels), not an IP literal.
 bool isHostName(const std::string& s);

@@ -1,7 +1,7 @@
 #pragma once
 // The revocation_log, watch and distrust keys (docs/ARCHITECTURE.md §9, §10): their value parsers,
-// schema table and phase-2 rules. conf/config.cc puts them in the top-level table and calls
-// checkWatch in phase 2, like its own sections.
+// schema table and phase-2 rules. conf/config_schema.cc puts them in the top-level table, and
+// conf/config.cc calls checkWatch in phase 2, like its own sections.
 //
 // Which phase checks what:
 //  - phase 1 (while parsing): certificate files (readable, PEM or DER, how many certificates),
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "conf/value_parsers.h"
 #include "conf/yaml_schema.h"
 
 namespace ocsp::conf {

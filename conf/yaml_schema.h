@@ -3,9 +3,12 @@
 // phases"). A Schema<T> is a table of keys, each with the parser that stores its value into a
 // T; walkMap applies it to one YAML map, rejecting unknown, repeated and missing keys. Value
 // parsers have the shape (Loader&, const Item&) -> Result<V> and compose: listOf(hostName),
-// mapOf(schema), oneOf<V>({...}). Every error is "file:line: dotted.path: message", and the
+// mapOf(schema), oneOf<V>({...}) (the scalar parsers are in conf/value_parsers.h). Every error is "file:line: dotted.path: message", and the
 // Loader records each value's line under its path so that phase 2 can point back at it.
-// Nothing here knows about ocsp-proxy's own keys; conf/config.cc holds those tables.
+// Each key also says whether a reload (SIGHUP) applies it or only a restart does (Apply): the
+// server asks the table which keys those are (restartKeysOf, keepRunningValues) instead of
+// keeping its own list.
+// Nothing here knows about ocsp-proxy's own keys; conf/config_schema.cc holds those tables.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -20,7 +23,6 @@
 #include <utility>
 #include <vector>
 
-#include "conf/config.h"  // isHostName, isIpLiteral
 #include "core/result.h"
 
 namespace ocsp::conf {
@@ -86,12 +88,24 @@ Error wrongType(const Loader& l, const Item& v, std::string_view expected);
 
 enum class Need { Optional, Required };
 
-// One key of a map: its name and the parser that stores its value into T.
+// Reload: a SIGHUP's new generation takes the file's value. Restart: the value is held by what
+// lives as long as the process (a listener, the worker pool, a cache's size, the revocation
+// log), so a reload keeps the running value and says so; only a restart applies it.
+enum class Apply { Reload, Restart };
+
+// One key of a map: its name, the parser that stores its value into T, and (both null when
+// none) the Restart keys at or under it: `restart_keys` appends their dotted paths under
+// `parent`; `keep_running` copies each running value that differs into `fresh` and appends
+// its path to `kept`.
 template <class T>
 struct Field {
   std::string_view key;
   Need need;
   std::function<Status(Loader&, const Item&, T&)> parse;
+  std::function<void(const std::string& parent, std::vector<std::string>& out)> restart_keys = {};
+  std::function<void(T& fresh, const T& running, const std::string& parent,
+                     std::vector<std::string>& kept)>
+      keep_running = {};
 };
 
 template <class T>
@@ -134,22 +148,63 @@ Status walkMap(Loader& l, const Item& map, const Schema<T>& schema, T& out) {
   return Ok{};
 }
 
-// A key whose parsed value is stored in `member`.
-template <class T, class V, class Parse>
+// The dotted paths of the Restart keys of `schema`, in table order, under `parent`.
+template <class T>
+void restartKeysOf(const Schema<T>& schema, const std::string& parent,
+                   std::vector<std::string>& out) {
+  for (const auto& f : schema) {
+    if (f.restart_keys) f.restart_keys(parent, out);
+  }
+}
+
+// Gives every Restart key of `schema` whose value differs its running value back in `fresh`;
+// appends the dotted path of each to `kept`, in table order.
+template <class T>
+void keepRunningValues(const Schema<T>& schema, T& fresh, const T& running,
+                       const std::string& parent, std::vector<std::string>& kept) {
+  for (const auto& f : schema) {
+    if (f.keep_running) f.keep_running(fresh, running, parent, kept);
+  }
+}
+
+// A key whose parsed value is stored in `member`. `apply` is its reload column, written
+// first so that it stands out in the table: field<Apply::Restart>("workers", ...).
+template <Apply apply = Apply::Reload, class T, class V, class Parse>
 Field<T> field(std::string_view key, V T::*member, Parse parse, Need need = Need::Optional) {
-  return {key, need, [member, parse](Loader& l, const Item& v, T& out) -> Status {
-            auto parsed = parse(l, v);
-            if (!parsed.ok()) return parsed.error();
-            out.*member = static_cast<V>(std::move(parsed.value()));
-            return Ok{};
-          }};
+  Field<T> f{key, need,
+             [member, parse](Loader& l, const Item& v, T& out) -> Status {
+               auto parsed = parse(l, v);
+               if (!parsed.ok()) return parsed.error();
+               out.*member = static_cast<V>(std::move(parsed.value()));
+               return Ok{};
+             },
+             nullptr, nullptr};
+  if constexpr (apply == Apply::Restart) {
+    f.restart_keys = [key](const std::string& parent, std::vector<std::string>& out) {
+      out.push_back(join(parent, key));
+    };
+    f.keep_running = [key, member](T& fresh, const T& running, const std::string& parent,
+                                   std::vector<std::string>& kept) {
+      if (fresh.*member == running.*member) return;
+      fresh.*member = running.*member;
+      kept.push_back(join(parent, key));
+    };
+  }
+  return f;
 }
 
 // A sub-map whose keys are stored in the same object (listen.ocsp -> Config::listen_ocsp).
 template <class T>
 Field<T> section(std::string_view key, const Schema<T>& schema) {
   return {key, Need::Optional,
-          [&schema](Loader& l, const Item& v, T& out) { return walkMap(l, v, schema, out); }};
+          [&schema](Loader& l, const Item& v, T& out) { return walkMap(l, v, schema, out); },
+          [key, &schema](const std::string& parent, std::vector<std::string>& out) {
+            restartKeysOf(schema, join(parent, key), out);
+          },
+          [key, &schema](T& fresh, const T& running, const std::string& parent,
+                         std::vector<std::string>& kept) {
+            keepRunningValues(schema, fresh, running, join(parent, key), kept);
+          }};
 }
 
 // A map parsed into a fresh T: keys left out keep T's defaults.
@@ -160,6 +215,21 @@ auto mapOf(const Schema<T>& schema) {
     if (auto s = walkMap(l, v, schema, out); !s.ok()) return s.error();
     return out;
   };
+}
+
+// A sub-map stored in `member` (limits -> Config::limits): field(key, member, mapOf(schema)),
+// whose Restart keys are those of `schema` under `key`.
+template <class T, class V>
+Field<T> sectionOf(std::string_view key, V T::*member, const Schema<V>& schema) {
+  Field<T> f = field(key, member, mapOf(schema));
+  f.restart_keys = [key, &schema](const std::string& parent, std::vector<std::string>& out) {
+    restartKeysOf(schema, join(parent, key), out);
+  };
+  f.keep_running = [key, member, &schema](T& fresh, const T& running, const std::string& parent,
+                                          std::vector<std::string>& kept) {
+    keepRunningValues(schema, fresh.*member, running.*member, join(parent, key), kept);
+  };
+  return f;
 }
 
 // A list in the schema needs at least one entry: an empty one is usually a list whose entries
@@ -184,85 +254,5 @@ auto listOf(Parse parse, Entries entries = Entries::AtLeastOne) {
     return out;
   };
 }
-
-// --- Value parsers ---------------------------------------------------------------------------
-
-Result<std::string> text(Loader& l, const Item& v);
-// A string that `valid` accepts, else "<complaint>: "value"".
-Result<std::string> checkedText(Loader& l, const Item& v, bool (*valid)(const std::string&),
-                                std::string_view complaint);
-// A DNS host name, lower-cased: DNS names compare case-insensitively (RFC 4343 §3), and the
-// URL parser lower-cases the hosts of requests, so the names the config holds (upstreams[].fqdns,
-// resolve keys) are matched by plain comparison wherever they are used.
-Result<std::string> hostName(Loader& l, const Item& v);
-// An http(s) URL whose host is an FQDN (firewalls allow by name), without user information:
-// crl.urls, watch.intermediates[].ocsp_url.
-Result<std::string> fqdnUrl(Loader& l, const Item& v);
-Result<std::string> ipAddress(Loader& l, const Item& v);
-// Letters, digits, '_', '.' and '-': names that become log fields and metric labels.
-Result<std::string> plainName(Loader& l, const Item& v);
-// An absolute URL path ("/", "/ocsp") without spaces or control characters.
-Result<std::string> urlPath(Loader& l, const Item& v);
-
-// An integer in [min, max]: integer(1, 65535).
-struct IntegerRange {
-  int64_t min;
-  int64_t max;
-  Result<int64_t> operator()(Loader& l, const Item& v) const;
-};
-inline IntegerRange integer(int64_t min, int64_t max) { return {min, max}; }
-
-// One of a fixed set of words, each standing for a value.
-template <class V>
-auto oneOf(std::vector<std::pair<std::string_view, V>> choices) {
-  std::string names;
-  for (const auto& choice : choices) {
-    if (!names.empty()) names += ", ";
-    names += choice.first;
-  }
-  return [choices = std::move(choices), names](Loader& l, const Item& v) -> Result<V> {
-    auto s = text(l, v);
-    if (!s.ok()) return s.error();
-    for (const auto& [name, value] : choices) {
-      if (s.value() == name) return value;
-    }
-    return l.fail(v, "must be one of " + names + ": " + inQuotes(*s));
-  };
-}
-
-// The certificates in the file `full` (PEM, or one DER certificate), each noted as coming from
-// v.path. `shown` is the path as the config spells it, for messages. At least one, else an
-// error.
-Result<std::vector<X509Ptr>> certificatesIn(Loader& l, const Item& v, const std::string& shown,
-                                            const std::string& full);
-
-// true | false, spelled exactly so (not yes/no/on/off).
-Result<bool> boolean(Loader& l, const Item& v);
-
-// Sizes are bytes or a number with a binary unit (64KiB, 256MiB, 1GiB).
-Result<size_t> sizeOrZero(Loader& l, const Item& v);
-// Sizes that bound something that must exist: zero is rejected.
-Result<size_t> sizeValue(Loader& l, const Item& v);
-// Durations take a unit (250ms, 10s, 5m, 1h, 7d); stored in milliseconds.
-Result<int64_t> durationMs(Loader& l, const Item& v);
-// A zero timeout would fail every request.
-Result<int64_t> timeoutMs(Loader& l, const Item& v);
-// A duration stored in whole seconds.
-Result<int64_t> seconds(Loader& l, const Item& v);
-
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-};
-
-// "HOST:PORT" or "[IPv6]:PORT", where HOST is an IP literal or "localhost": the listeners must
-// not depend on DNS at start-up, and the workers connect to Redis without blocking, so they
-// cannot wait for DNS either. With a `default_port`, the ":PORT" part may be left out.
-Result<HostPort> hostPort(Loader& l, const Item& v, std::optional<uint16_t> default_port,
-                          uint16_t min_port);
-
-// "FQDN" or "FQDN:PORT" (port 1..65535, else `default_port`), the host lower-cased. IP
-// literals are refused: firewalls allow these hosts by name.
-Result<HostPort> fqdnPort(Loader& l, const Item& v, uint16_t default_port);
 
 }  // namespace ocsp::conf

@@ -62,7 +62,7 @@ std::string statusJson(const AdminView& v) {
   num(out, "uptime_s", now - v.started_at);
   flag(out, "ready", v.not_ready().empty());
   open(out, "config", '{');
-  str(out, "path", v.config->path);
+  str(out, "path", v.options.config_path);
   num(out, "generation", v.generation);
   when(out, "loaded_at", v.loaded_at);
   raw(out, "last_reload_error",
@@ -71,7 +71,7 @@ std::string statusJson(const AdminView& v) {
 
   open(out, "upstreams", '[');
   auto circuits = v.health.snapshot(monotonicMs());
-  for (const conf::Upstream& up : v.config->upstreams) {
+  for (const AdminOptions::Upstream& up : v.options.upstreams) {
     openElement(out);
     str(out, "name", up.name);
     open(out, "fqdns", '[');
@@ -142,7 +142,7 @@ std::string statusJson(const AdminView& v) {
   open(out, "crl", '{');
   num(out, "entries", static_cast<int64_t>(crl.entries));
   num(out, "bytes", static_cast<int64_t>(crl.bytes));
-  num(out, "max_bytes", static_cast<int64_t>(v.config->crl.memory_bytes));
+  num(out, "max_bytes", static_cast<int64_t>(v.options.crl_memory_bytes));
   open(out, "crls", '[');
   for (const auto& e : v.crl_store.snapshot()) {
     openElement(out);
@@ -218,7 +218,7 @@ void addStatusCollectors(const AdminView& v) {
     // Every configured FQDN, so that a circuit that closed again reads 0 (a closed circuit
     // is not in the snapshot).
     auto open = view->health.snapshot(monotonicMs());
-    for (const conf::Upstream& up : view->config->upstreams) {
+    for (const AdminOptions::Upstream& up : view->options.upstreams) {
       for (const std::string& fqdn : up.fqdns) {
         bool is_open = false;
         for (const auto& c : open) is_open |= c.fqdn == fqdn && std::string_view(c.state) != "closed";

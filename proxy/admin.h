@@ -18,7 +18,6 @@
 #include "cache/crl_store.h"
 #include "cache/memory_cache.h"
 #include "cache/redis_status.h"
-#include "conf/config.h"
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "upstream/fqdn_health.h"
@@ -27,10 +26,21 @@
 
 namespace ocsp {
 
-// The main loop updates the config-derived members (config, redis_status, watch, index, the
+// What the admin listener shows of the config (derived in proxy/component_options.cc).
+struct AdminOptions {
+  struct Upstream {
+    std::string name;
+    std::vector<std::string> fqdns;
+  };
+  std::string config_path;          // the file the running config came from
+  std::vector<Upstream> upstreams;  // upstreams[].name and fqdns: /status and circuit gauges
+  size_t crl_memory_bytes = 0;      // crl.memory_bytes, the CRL cache's bound in /status
+};
+
+// The main loop updates the config-derived members (options, redis_status, watch, index, the
 // reload fields) when a reload swaps the config; all of it is read on the main loop only.
 struct AdminView {
-  std::shared_ptr<const conf::Config> config;
+  AdminOptions options;
   // Reasons the proxy is not ready (empty = ready).
   std::function<std::vector<std::string>()> not_ready;
   const RedisStatus* redis_status;  // null without Redis

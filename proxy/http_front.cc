@@ -128,8 +128,8 @@ LogRateLimit g_malformed_request_log;
 
 HttpFront::HttpFront(FrontDeps deps)
     : d_(std::move(deps)),
-      post_memo_(RequestMemo::kDefaultCapacity, d_.config->cache.request_memo_bytes / 2),
-      get_memo_(RequestMemo::kDefaultCapacity, d_.config->cache.request_memo_bytes / 2) {
+      post_memo_(RequestMemo::kDefaultCapacity, d_.options.request_memo_bytes),
+      get_memo_(RequestMemo::kDefaultCapacity, d_.options.request_memo_bytes) {
   if (d_.metrics == nullptr) return;
   static_assert(sizeof(kResultNames) / sizeof(kResultNames[0]) == kResults);
   for (int mode = 0; mode < 2; ++mode) {
@@ -155,7 +155,7 @@ std::optional<Result<std::shared_ptr<OcspQuery>>> HttpFront::decodeOcspRequest(
   std::string_view request = post ? ex.body() : get_path;
   RequestMemo& memo = post ? post_memo_ : get_memo_;
   if (auto known = memo.take(request)) return Result<std::shared_ptr<OcspQuery>>(std::move(known));
-  const auto max_cert_ids = static_cast<size_t>(d_.config->limits.max_cert_ids_per_request);
+  const size_t max_cert_ids = d_.options.max_cert_ids_per_request;
   Result<OcspQuery> decoded = post ? decodeOcspDer(request, max_cert_ids)
                                    : decodeOcspGetPath(request, max_cert_ids);
   if (!decoded) return Result<std::shared_ptr<OcspQuery>>(decoded.error());
@@ -174,7 +174,7 @@ void HttpFront::rejectByLimit(HttpExchange& ex, int limit, int code, const char*
 }
 
 bool HttpFront::admit(HttpExchange& ex) {
-  const conf::Limits& lim = d_.config->limits;
+  const FrontOptions::Limits& lim = d_.options.limits;
   auto amount = [&ex] { return std::to_string(ex.breachAmount()); };
   switch (ex.breach()) {
     case LimitBreach::None: break;
@@ -290,7 +290,7 @@ void HttpFront::handleForward(HttpExchange& ex, int64_t started_ms) {
     refuse(ex, 400, "Bad Request", url.error().code, "", url.error().detail);
     return;
   }
-  if (!d_.config->forward.enabled) {
+  if (!d_.options.forward_enabled) {
     refuse(ex, 403, "Forbidden", "forward_disabled", url->host,
            "this proxy does not accept forward-proxy requests (forward.enabled is false)");
     return;
@@ -324,8 +324,8 @@ void HttpFront::handleForward(HttpExchange& ex, int64_t started_ms) {
                    });
     return;
   }
-  const conf::Upstream& up = d_.config->upstreams.at(target->upstream_index);
-  auto decoded = decodeOcspRequest(ex, ocspGetPath(url->target, up.path));
+  const std::string& upstream_path = d_.options.upstream_paths.at(target->upstream_index);
+  auto decoded = decodeOcspRequest(ex, ocspGetPath(url->target, upstream_path));
   if (!decoded) {
     methodNotAllowed(ex, "GET, HEAD, POST", "method not allowed: OCSP uses GET or POST");
     return;

@@ -53,9 +53,9 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "cache/crl_store.h"
-#include "conf/config.h"
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "core/mailbox.h"
@@ -70,12 +70,30 @@
 
 namespace ocsp {
 
+// What the front reads of the config (derived in proxy/component_options.cc).
+struct FrontOptions {
+  // The limits.* keys a refusal names, and the rate it enforces (rate_per_client 0: none).
+  struct Limits {
+    size_t max_request_bytes = 0;
+    size_t max_header_bytes = 0;
+    int64_t request_timeout_ms = 0;
+    int64_t max_connections = 0;
+    int64_t max_headers = 0;
+    int64_t rate_per_client = 0;
+    int64_t rate_burst = 0;
+  } limits;
+  size_t max_cert_ids_per_request = 0;     // limits.max_cert_ids_per_request
+  size_t request_memo_bytes = 0;           // each of the GET and POST memos (proxy/request_memo.h)
+  bool forward_enabled = false;            // forward.enabled
+  std::vector<std::string> upstream_paths; // upstreams[].path, by upstream index
+};
+
 // What one worker's front needs. Everything referenced must outlive the front and every
 // request in flight.
 struct FrontDeps {
   Source& chain;
   const Clock& clock;
-  std::shared_ptr<const conf::Config> config;
+  FrontOptions options;
   const AllowList& allow;
   CrlService* crl;                  // null: CRL URLs get 502
   Mailbox& mailbox;                 // this worker's

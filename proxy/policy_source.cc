@@ -37,7 +37,7 @@ std::shared_ptr<const Route> PolicySource::forwardRoute(const OcspQuery& query,
   }
   auto route = found ? std::make_shared<Route>(*found) : std::make_shared<Route>();
   route->upstream_index = upstream;
-  route->upstream_name = config_->upstreams.at(upstream).name;
+  route->upstream_name = options_.upstream_names.at(upstream);
   route->first_fqdn = query.forward_fqdn;
   if (!found) route->issuer_name = "(unknown issuer)";
   return route;
@@ -98,7 +98,7 @@ void PolicySource::lookup(Lookup lookup, Reply done) {
                            route->issuer_name + " is distrusted (" + route->distrusted_as + ")"));
     return;
   }
-  if (!revoked.empty() && config_->watch.on_revoked_issuer == conf::RevokedIssuerPolicy::Refuse) {
+  if (!revoked.empty() && options_.on_revoked_issuer == conf::RevokedIssuerPolicy::Refuse) {
     logEventLimited(g_revoked_issuer_log, LogLevel::Warn, "revoked_issuer_refused",
                     {{"client", query->client}, {"issuer", route->issuer_name},
                      {"watch", revoked}});
@@ -107,7 +107,7 @@ void PolicySource::lookup(Lookup lookup, Reply done) {
     return;
   }
   lookup.passthrough =
-      config_->nonce == conf::NoncePolicy::Passthrough && query->nonce.has_value();
+      options_.nonce == conf::NoncePolicy::Passthrough && query->nonce.has_value();
   next_.lookup(std::move(lookup), std::move(done));
 }
 

@@ -21,6 +21,8 @@
 // at will, so each event has a global budget of lines (core/log.h LogRateLimit: 10 a second,
 // then suppressed=K).
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "conf/config.h"
 #include "core/source.h"
@@ -31,10 +33,16 @@ namespace ocsp {
 
 class PolicySource final : public Source {
  public:
+  // What it reads of the config (derived in proxy/component_options.cc).
+  struct Options {
+    std::vector<std::string> upstream_names;  // upstreams[].name, by upstream index
+    conf::RevokedIssuerPolicy on_revoked_issuer = conf::RevokedIssuerPolicy::Flag;  // watch.*
+    conf::NoncePolicy nonce = conf::NoncePolicy::Ignore;                            // nonce
+  };
+
   // `index`, `watch` and `next` must outlive this object; `watch` may be null.
-  PolicySource(const IssuerIndex& index, std::shared_ptr<const conf::Config> config,
-               const IssuerWatch* watch, Source& next)
-      : index_(index), config_(std::move(config)), watch_(watch), next_(next) {}
+  PolicySource(const IssuerIndex& index, Options options, const IssuerWatch* watch, Source& next)
+      : index_(index), options_(std::move(options)), watch_(watch), next_(next) {}
 
   void lookup(Lookup lookup, Reply done) override;
 
@@ -43,7 +51,7 @@ class PolicySource final : public Source {
                                             std::shared_ptr<const Route> found) const;
 
   const IssuerIndex& index_;
-  std::shared_ptr<const conf::Config> config_;
+  const Options options_;
   const IssuerWatch* watch_;
   Source& next_;
 };

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "http/accept_backoff.h"
 #include "proxy/admin.h"
+#include "proxy/component_options.h"
 #include "http/client_limits.h"
 #include "proxy/revocation_log.h"
 #include "proxy/worker.h"
@@ -117,7 +118,7 @@ uint16_t boundPort(int fd) {
 // revocation log, the client limits and the listening sockets.
 struct Persistent {
   Persistent(const conf::Config& config)
-      : cache(config.cache.memory_bytes), crl_store(config.crl.memory_bytes) {}
+      : cache(memoryCacheBytes(config)), crl_store(crlStoreBytes(config)) {}
   MemoryCache cache;
   CrlStore crl_store;
   FqdnHealth health;
@@ -151,7 +152,7 @@ struct Generation {
   std::unique_ptr<WatchChecker> checker;
 
   explicit Generation(std::shared_ptr<const conf::Config> c)
-      : config(std::move(c)), index(*config), allow(*config), watch(config) {}
+      : config(std::move(c)), index(*config), allow(*config), watch(issuerWatchOptions(*config)) {}
 
   ~Generation() {
     for (auto& w : workers) w->join();  // stop() or drain() was asked before
@@ -237,6 +238,7 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
                      &p.metrics,
                      &p.connections,
                      &p.rate};
+  const WorkerOptions worker_options = workerOptions(*config);
   for (int i = 0; i < n_workers; ++i) {
     int fd = fcntl(p.listen_fds[i], F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
@@ -244,48 +246,17 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
                        std::string("cannot duplicate the listening socket: ") + std::strerror(errno));
     }
     try {
-      gen->workers.push_back(std::make_unique<Worker>(i, config, shared, fd));
+      gen->workers.push_back(std::make_unique<Worker>(i, worker_options, shared, fd));
     } catch (const std::exception& e) {
       return makeError(ErrorCategory::Internal, "worker", e.what());
     }
   }
   // Watched intermediates are checked on worker 0's loop, through its own chain.
   Worker& first = *gen->workers.front();
-  gen->checker = std::make_unique<WatchChecker>(config, gen->watch, gen->allow,
-                                                first.routedChain(), gen->crl.get(),
-                                                first.mailbox(), first.base(),
+  gen->checker = std::make_unique<WatchChecker>(gen->watch, gen->allow, first.routedChain(),
+                                                gen->crl.get(), first.mailbox(), first.base(),
                                                 SystemClock::instance());
   return gen;
-}
-
-// A reload cannot move listeners, resize the pool or the caches, or move the revocation
-// log while clients are connected: those keep their running values, and the operator is
-// told to restart for them. Returns the names of the fields kept.
-std::vector<std::string> keepRestartOnlyFields(conf::Config& fresh, const conf::Config& running) {
-  std::vector<std::string> kept;
-  auto keep = [&kept](auto& field, const auto& value, const char* name, bool same) {
-    if (same) return;
-    field = value;
-    kept.push_back(name);
-  };
-  auto sameAddress = [](const conf::ListenAddress& a, const conf::ListenAddress& b) {
-    return a.host == b.host && a.port == b.port;
-  };
-  keep(fresh.listen_ocsp, running.listen_ocsp, "listen.ocsp",
-       sameAddress(fresh.listen_ocsp, running.listen_ocsp));
-  keep(fresh.listen_admin, running.listen_admin, "listen.admin",
-       sameAddress(fresh.listen_admin, running.listen_admin));
-  keep(fresh.workers, running.workers, "workers", fresh.workers == running.workers);
-  keep(fresh.cache.memory_bytes, running.cache.memory_bytes, "cache.memory_bytes",
-       fresh.cache.memory_bytes == running.cache.memory_bytes);
-  keep(fresh.crl.memory_bytes, running.crl.memory_bytes, "crl.memory_bytes",
-       fresh.crl.memory_bytes == running.crl.memory_bytes);
-  keep(fresh.revocation_log, running.revocation_log, "revocation_log",
-       fresh.revocation_log == running.revocation_log);
-  keep(fresh.limits.revocation_log_buffer, running.limits.revocation_log_buffer,
-       "limits.revocation_log_buffer",
-       fresh.limits.revocation_log_buffer == running.limits.revocation_log_buffer);
-  return kept;
 }
 
 struct MainLoop {
@@ -309,7 +280,7 @@ struct MainLoop {
   }
 
   void showInAdmin(const Generation& g) {
-    view->config = g.config;
+    view->options = adminOptions(*g.config);
     view->redis_status = g.redis_status.get();
     view->watch = &g.watch;
     view->index = &g.index;
@@ -330,7 +301,10 @@ void MainLoop::reload() {
   auto loaded = conf::loadConfig(running.path);
   if (!loaded) return fail(loaded.error().detail);
   auto fresh = std::make_shared<conf::Config>(**loaded);
-  std::vector<std::string> kept = keepRestartOnlyFields(*fresh, running);
+  // A reload cannot move listeners, resize the pool or the caches, or move the revocation
+  // log while clients are connected: the keys marked restart-only in the schema keep their
+  // running values, and the operator is told to restart for them.
+  std::vector<std::string> kept = conf::keepRestartOnlyValues(*fresh, running);
   for (const std::string& field : kept) {
     logEvent(LogLevel::Warn, "config_restart_required",
              {{"field", field}, {"detail", "changed in the file; the running value is kept "
@@ -439,8 +413,7 @@ int runServer(std::shared_ptr<const conf::Config> config) {
     persistent.listen_fds.push_back(*fd);
   }
   if (!config->revocation_log.empty()) {
-    RevocationLog::Options options;
-    options.max_pending_bytes = config->limits.revocation_log_buffer;
+    RevocationLog::Options options = revocationLogOptions(*config);
     options.dropped_buffer_full =
         &persistent.metrics.counter(Metric::RevocationLogDropped, {"buffer_full"});
     options.dropped_write_failed =
@@ -469,7 +442,7 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   }
   loop.current = std::move(*built);
   const int64_t started_at = SystemClock::instance().now();
-  AdminView admin_view{config,
+  AdminView admin_view{adminOptions(*config),
                        [&loop] { return loop.notReady(); },
                        nullptr,
                        persistent.cache,

@@ -13,49 +13,35 @@ EventBasePtr newBase() {
   if (!base) throw std::runtime_error("event_base_new failed");
   return base;
 }
-HttpServerLimits serverLimits(const conf::Limits& lim, ConnectionGate* gate, Metrics* metrics) {
-  HttpServerLimits s;
-  s.max_header_bytes = lim.max_header_bytes;
-  s.max_headers = static_cast<size_t>(lim.max_headers);
-  s.max_request_bytes = lim.max_request_bytes;
-  s.client_timeout_ms = lim.client_timeout_ms;
-  s.request_timeout_ms = lim.request_timeout_ms;
-  s.max_connections = lim.max_connections;
-  s.gate = gate;
-  if (metrics != nullptr) s.accept_paused = &metrics->counter(Metric::LimitRejections, {"open_files"});
+HttpServerLimits serverLimitsOf(const WorkerOptions& options, const SharedState& shared) {
+  HttpServerLimits s = options.server;
+  s.gate = shared.connections;
+  if (shared.metrics != nullptr) {
+    s.accept_paused = &shared.metrics->counter(Metric::LimitRejections, {"open_files"});
+  }
   return s;
 }
 }  // namespace
 
-FreshnessPolicy freshnessFrom(const conf::Config& config) {
-  FreshnessPolicy p;
-  p.max_age_s = config.cache.max_age_s;
-  p.no_next_update_ttl_s = config.cache.no_next_update_ttl_s;
-  p.refresh_fraction = config.cache.refresh_percent / 100.0;
-  return p;
-}
-
-Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedState& shared,
-               int listen_fd)
+Worker::Worker(int id, const WorkerOptions& options, const SharedState& shared, int listen_fd)
     : id_(id),
-      config_(config),
       base_(newBase()),
       mailbox_(base_.get()),
       fetcher_(base_.get()),
-      completer_(config, shared.allow, shared.trust_store, shared.index, fetcher_, shared.clock),
-      upstream_(config, fetcher_, shared.health, shared.clock, freshnessFrom(*config),
-                &completer_, shared.metrics),
+      completer_(options.completer, shared.allow, shared.trust_store, shared.index, fetcher_,
+                 shared.clock),
+      upstream_(options.upstream, fetcher_, shared.health, shared.clock, &completer_,
+                shared.metrics),
       coalescer_(shared.inflight, mailbox_, &shared.cache, shared.clock, upstream_),
-      redis_(config->redis ? std::make_unique<RedisSource>(
-                                 base_.get(), *config->redis, freshnessFrom(*config),
-                                 config->cache.clock_skew_s, shared.clock, coalescer_,
-                                 *shared.redis_status, id)
+      redis_(options.redis ? std::make_unique<RedisSource>(base_.get(), *options.redis,
+                                                           shared.clock, coalescer_,
+                                                           *shared.redis_status, id)
                            : nullptr),
       memory_(shared.cache, shared.clock, redis_ ? static_cast<Source&>(*redis_) : coalescer_),
-      policy_(shared.index, config, shared.watch, memory_),
-      front_(FrontDeps{policy_, shared.clock, config, shared.allow, shared.crl, mailbox_,
+      policy_(shared.index, options.policy, shared.watch, memory_),
+      front_(FrontDeps{policy_, shared.clock, options.front, shared.allow, shared.crl, mailbox_,
                        shared.revocation_log, shared.metrics, shared.connections, shared.rate}),
-      server_(base_.get(), listen_fd, serverLimits(config->limits, shared.connections, shared.metrics), front_) {}
+      server_(base_.get(), listen_fd, serverLimitsOf(options, shared), front_) {}
 
 Worker::~Worker() { join(); }
 

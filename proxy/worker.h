@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "cache/coalescer.h"
@@ -13,7 +14,6 @@
 #include "cache/memory_source.h"
 #include "cache/redis_source.h"
 #include "cache/redis_status.h"
-#include "conf/config.h"
 #include "core/handles.h"
 #include "core/metrics.h"
 #include "core/mailbox.h"
@@ -50,13 +50,20 @@ struct SharedState {
   RateLimiter* rate;            // limits.rate_per_client
 };
 
-FreshnessPolicy freshnessFrom(const conf::Config& config);
+// The options of one worker's stages, derived from one config (proxy/component_options.h).
+struct WorkerOptions {
+  AiaCompleter::Options completer;
+  UpstreamSource::Options upstream;
+  std::optional<RedisSource::Options> redis;  // absent without a redis: section
+  PolicySource::Options policy;
+  FrontOptions front;
+  HttpServerLimits server;  // its gate and open-files counter come from SharedState
+};
 
 class Worker {
  public:
   // Takes ownership of `listen_fd` (closed when the worker stops accepting or goes).
-  Worker(int id, std::shared_ptr<const conf::Config> config, const SharedState& shared,
-         int listen_fd);
+  Worker(int id, const WorkerOptions& options, const SharedState& shared, int listen_fd);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -82,8 +89,6 @@ class Worker {
   static void onDrainTick(evutil_socket_t, short, void* self);
 
   int id_;
-  // Keeps the config alive as long as the stages that hold references into it.
-  std::shared_ptr<const conf::Config> config_;
   // Declaration order is destruction order reversed: the server goes first (its connections
   // close; exchanges in flight are never answered), then the stages and the fetcher
   // (in-flight callbacks are dropped), then the base.

@@ -82,9 +82,9 @@ void AiaCompleter::fetchNext(std::shared_ptr<Job> job) {
   const HttpUrl& url = job->urls[job->next++];
   FetchRequest req;
   req.url = url.text();
-  req.timeout_ms = config_->limits.upstream_timeout_ms;
+  req.timeout_ms = options_.fetch_timeout_ms;
   req.max_response_bytes = kMaxIssuerDownloadBytes;
-  pinAddress(req, config_->resolve, url.host, url.port);
+  pinAddress(req, options_.resolve, url.host, url.port);
   std::string where = req.url;
   fetcher_.fetch(std::move(req), [this, job, where](FetchResult result) {
     if (!result.ok() || result.too_large || result.http_status != 200) {
@@ -128,12 +128,12 @@ Result<std::shared_ptr<const Route>> AiaCompleter::accept(Job& job,
       return makeError(ErrorCategory::Unauthorized, Reason::UntrustedChain,
                        chain.error().detail);
     }
-    const conf::Upstream& up = config_->upstreams.at(job.upstream_index);
-    auto route = index_.learn(cert, job.upstream_index, up.name);
+    const std::string& upstream = options_.upstream_names.at(job.upstream_index);
+    auto route = index_.learn(cert, job.upstream_index, upstream);
     logEvent(LogLevel::Info, "issuer_learned",
              {{"issuer", route->issuer_name},
               {"issuer_key_hash", toHex(job.id.issuer_key_hash)},
-              {"upstream", up.name}});
+              {"upstream", upstream}});
     return route;
   }
   return makeError(ErrorCategory::Unauthorized, "aia_no_issuer",

@@ -16,9 +16,11 @@
 // The callback is never called from inside complete() for a fetch, but may be for an
 // embedded issuer or a remembered failure.
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "conf/config.h"
 #include "core/clock.h"
@@ -33,12 +35,18 @@ class AiaCompleter {
  public:
   using Done = std::function<void(Result<std::shared_ptr<const Route>>)>;
 
+  // What it reads of the config (derived in proxy/component_options.cc).
+  struct Options {
+    std::vector<std::string> upstream_names;     // upstreams[].name, by upstream index
+    std::map<std::string, std::string> resolve;  // resolve: FQDN -> IP literal
+    int64_t fetch_timeout_ms = 0;                // limits.upstream_timeout, per download
+  };
+
   // Everything referenced must outlive this object. `trust_store` may be null (then no
   // issuer can be completed).
-  AiaCompleter(std::shared_ptr<const conf::Config> config, const AllowList& allow,
-               X509_STORE* trust_store, IssuerIndex& index, Fetcher& fetcher,
-               const Clock& clock)
-      : config_(std::move(config)), allow_(allow), trust_store_(trust_store), index_(index),
+  AiaCompleter(Options options, const AllowList& allow, X509_STORE* trust_store,
+               IssuerIndex& index, Fetcher& fetcher, const Clock& clock)
+      : options_(std::move(options)), allow_(allow), trust_store_(trust_store), index_(index),
         fetcher_(fetcher), clock_(clock) {}
 
   // `response_der`: the upstream's answer; `id`: the first requested CertID; the learned
@@ -54,7 +62,7 @@ class AiaCompleter {
   Result<std::shared_ptr<const Route>> accept(Job& job, const std::vector<SharedX509>& certs);
   void fail(Job& job, const char* code, std::string detail);
 
-  std::shared_ptr<const conf::Config> config_;
+  const Options options_;
   const AllowList& allow_;
   X509_STORE* trust_store_;
   IssuerIndex& index_;

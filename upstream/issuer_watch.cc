@@ -56,8 +56,8 @@ const char* watchStateName(WatchState s) {
   return "?";
 }
 
-IssuerWatch::IssuerWatch(std::shared_ptr<const conf::Config> config) : config_(std::move(config)) {
-  for (const conf::WatchedCa& ca : config_->watch.intermediates) {
+IssuerWatch::IssuerWatch(Options options) : options_(std::move(options)) {
+  for (const conf::WatchedCa& ca : options_.intermediates) {
     View v;
     v.name = ca.name;
     v.subject = subjectLine(ca.cert.get());
@@ -101,7 +101,7 @@ void IssuerWatch::record(size_t index, WatchState state, std::optional<Revocatio
               {"revocation_time", revocation ? rfc3339(revocation->time) : "?"},
               {"reason", revocation ? std::to_string(revocation->reason) : "?"},
               {"via", v.via},
-              {"policy", config_->watch.on_revoked_issuer == conf::RevokedIssuerPolicy::Refuse
+              {"policy", options_.on_revoked_issuer == conf::RevokedIssuerPolicy::Refuse
                              ? "refuse"
                              : "flag"}});
   } else {
@@ -114,7 +114,7 @@ void IssuerWatch::record(size_t index, WatchState state, std::optional<Revocatio
 std::string IssuerWatch::revokedName(X509* issuer) const {
   if (issuer == nullptr || revoked_count_.load(std::memory_order_relaxed) == 0) return "";
   std::lock_guard<std::mutex> lock(mu_);
-  const auto& cas = config_->watch.intermediates;
+  const auto& cas = options_.intermediates;
   for (size_t i = 0; i < cas.size(); ++i) {
     if (views_[i].state == WatchState::Revoked && X509_cmp(cas[i].cert.get(), issuer) == 0) {
       return cas[i].name;
@@ -132,25 +132,21 @@ std::vector<IssuerWatch::View> IssuerWatch::snapshot() const {
 
 std::vector<IssuerWatch::Expiry> IssuerWatch::expiries(int64_t now) const {
   std::vector<Expiry> out;
-  const int64_t warn = config_->watch.expiry_warning_s;
+  const int64_t warn = options_.expiry_warning_s;
   auto add = [&](std::string name, const char* kind, X509* cert) {
     int64_t not_after = notAfterOf(cert);
     out.push_back(Expiry{std::move(name), kind, not_after, not_after - now <= warn});
   };
-  for (const conf::WatchedCa& ca : config_->watch.intermediates) add(ca.name, "intermediate", ca.cert.get());
-  for (const conf::Upstream& up : config_->upstreams) {
-    for (const conf::IssuerCert& issuer : up.issuers) {
-      add(subjectLine(issuer.cert.get()), "issuer", issuer.cert.get());
-    }
+  for (const conf::WatchedCa& ca : options_.intermediates) add(ca.name, "intermediate", ca.cert.get());
+  for (const conf::IssuerCert& issuer : options_.issuers) {
+    add(subjectLine(issuer.cert.get()), "issuer", issuer.cert.get());
   }
   return out;
 }
 
-WatchChecker::WatchChecker(std::shared_ptr<const conf::Config> config, IssuerWatch& watch,
-                           const AllowList& allow, Source& chain, CrlService* crl,
-                           Mailbox& mailbox, event_base* base, const Clock& clock)
-    : config_(std::move(config)),
-      watch_(watch),
+WatchChecker::WatchChecker(IssuerWatch& watch, const AllowList& allow, Source& chain,
+                           CrlService* crl, Mailbox& mailbox, event_base* base, const Clock& clock)
+    : watch_(watch),
       allow_(allow),
       chain_(chain),
       crl_(crl),
@@ -158,7 +154,7 @@ WatchChecker::WatchChecker(std::shared_ptr<const conf::Config> config, IssuerWat
       clock_(clock) {
   if (watch_.size() == 0) return;
   timer_.reset(event_new(base, -1, EV_PERSIST, &WatchChecker::onTimer, this));
-  timeval every{static_cast<time_t>(config_->watch.interval_s), 0};
+  timeval every{static_cast<time_t>(watch_.options().interval_s), 0};
   event_add(timer_.get(), &every);
   // The first round at start-up, once the loop runs.
   mailbox_.post([this, alive = std::weak_ptr<char>(alive_)] {
@@ -177,7 +173,7 @@ void WatchChecker::checkAll() {
 }
 
 void WatchChecker::check(size_t index) {
-  const conf::WatchedCa& ca = config_->watch.intermediates[index];
+  const conf::WatchedCa& ca = watch_.options().intermediates[index];
   std::vector<std::string> urls = ca.ocsp_url.empty() ? ocspUrls(ca.cert.get())
                                                       : std::vector<std::string>{ca.ocsp_url};
   std::optional<HttpUrl> url;
@@ -212,7 +208,7 @@ void WatchChecker::check(size_t index) {
   query->client = "watch";
   auto route = std::make_shared<Route>();
   route->upstream_index = target->upstream_index;
-  route->upstream_name = config_->upstreams.at(target->upstream_index).name;
+  route->upstream_name = watch_.options().upstream_names.at(target->upstream_index);
   route->issuer = ca.parent;
   route->issuer_name = subjectLine(ca.parent.get());
   route->first_fqdn = target->fqdn_index;
@@ -235,7 +231,7 @@ void WatchChecker::check(size_t index) {
 
 // The CRL fallback: the intermediate's serial looked up in its issuer's CRL.
 void WatchChecker::checkCrl(size_t index, const std::string& ocsp_problem) {
-  const conf::WatchedCa& ca = config_->watch.intermediates[index];
+  const conf::WatchedCa& ca = watch_.options().intermediates[index];
   std::optional<HttpUrl> url;
   for (const std::string& text : crlUrls(ca.cert.get())) {
     auto parsed = parseHttpUrl(text);

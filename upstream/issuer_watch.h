@@ -44,7 +44,19 @@ const char* watchStateName(WatchState s);
 
 class IssuerWatch {
  public:
-  explicit IssuerWatch(std::shared_ptr<const conf::Config> config);
+  // What the watch and its checker read of the config (derived in
+  // proxy/component_options.cc).
+  struct Options {
+    std::vector<conf::WatchedCa> intermediates;   // watch.intermediates
+    int64_t interval_s = 0;                       // watch.interval
+    int64_t expiry_warning_s = 0;                 // watch.expiry_warning
+    conf::RevokedIssuerPolicy on_revoked_issuer = conf::RevokedIssuerPolicy::Flag;
+    std::vector<conf::IssuerCert> issuers;        // upstreams[].issuers, for their expiry
+    std::vector<std::string> upstream_names;      // upstreams[].name, by upstream index
+  };
+
+  explicit IssuerWatch(Options options);
+  const Options& options() const { return options_; }
 
   struct View {
     std::string name;
@@ -63,7 +75,7 @@ class IssuerWatch {
     bool expiring = false;    // within watch.expiry_warning (or already expired)
   };
 
-  size_t size() const { return config_->watch.intermediates.size(); }
+  size_t size() const { return options_.intermediates.size(); }
   // After a reload: takes over what `previous` last saw of each intermediate both watch (same
   // name and subject), so that its flags hold until this config's first check.
   void adopt(const IssuerWatch& previous);
@@ -77,7 +89,7 @@ class IssuerWatch {
   std::vector<Expiry> expiries(int64_t now) const;
 
  private:
-  std::shared_ptr<const conf::Config> config_;
+  const Options options_;
   mutable std::mutex mu_;
   std::vector<View> views_;
   std::atomic<int> revoked_count_{0};
@@ -86,10 +98,10 @@ class IssuerWatch {
 class WatchChecker {
  public:
   // Everything referenced must outlive this object. `chain` is worker 0's stage below
-  // PolicySource (the query is routed here); `crl` may be null.
-  WatchChecker(std::shared_ptr<const conf::Config> config, IssuerWatch& watch,
-               const AllowList& allow, Source& chain, CrlService* crl, Mailbox& mailbox,
-               event_base* base, const Clock& clock);
+  // PolicySource (the query is routed here); `crl` may be null. The intermediates, their
+  // interval and the upstream names are `watch`'s options.
+  WatchChecker(IssuerWatch& watch, const AllowList& allow, Source& chain, CrlService* crl,
+               Mailbox& mailbox, event_base* base, const Clock& clock);
   ~WatchChecker();
   WatchChecker(const WatchChecker&) = delete;
   WatchChecker& operator=(const WatchChecker&) = delete;
@@ -100,7 +112,6 @@ class WatchChecker {
   void check(size_t index);
   void checkCrl(size_t index, const std::string& ocsp_problem);
 
-  std::shared_ptr<const conf::Config> config_;
   IssuerWatch& watch_;
   const AllowList& allow_;
   Source& chain_;

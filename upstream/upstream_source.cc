@@ -32,21 +32,19 @@ struct UpstreamSource::Attempt {
   void answer(Result<Answer> result) { done(lookup, std::move(result)); }
 };
 
-UpstreamSource::UpstreamSource(std::shared_ptr<const conf::Config> config, Fetcher& fetcher,
-                               FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness,
-                               AiaCompleter* completer, Metrics* metrics)
-    : config_(std::move(config)),
+UpstreamSource::UpstreamSource(Options options, Fetcher& fetcher, FqdnHealth& health,
+                               const Clock& clock, AiaCompleter* completer, Metrics* metrics)
+    : options_(std::move(options)),
       fetcher_(fetcher),
       completer_(completer),
       metrics_(metrics),
       health_(health),
-      clock_(clock),
-      freshness_(freshness) {}
+      clock_(clock) {}
 
 void UpstreamSource::lookup(Lookup lookup, Reply done) {
   auto attempt = std::make_shared<Attempt>();
   const OcspQuery& query = *lookup.query;
-  attempt->upstream = &config_->upstreams.at(lookup.route->upstream_index);
+  attempt->upstream = &options_.upstreams.at(lookup.route->upstream_index);
   attempt->body = lookup.passthrough ? query.request_der : encodeOcspRequest(query.cert_ids);
   attempt->lookup = std::move(lookup);
   attempt->done = std::move(done);
@@ -91,9 +89,9 @@ void UpstreamSource::send(std::shared_ptr<Attempt> attempt) {
   req.url = up.scheme + "://" + fqdn + ":" + std::to_string(up.port) + up.path;
   req.post_body = attempt->body;
   req.content_type = "application/ocsp-request";
-  req.timeout_ms = config_->limits.upstream_timeout_ms;
-  req.max_response_bytes = config_->limits.max_upstream_response_bytes;
-  pinAddress(req, config_->resolve, fqdn, up.port);
+  req.timeout_ms = options_.timeout_ms;
+  req.max_response_bytes = options_.max_response_bytes;
+  pinAddress(req, options_.resolve, fqdn, up.port);
   if (metrics_ != nullptr) metrics_->counter(Metric::UpstreamRequests, {up.name, fqdn}).inc();
   fetcher_.fetch(std::move(req), [this, attempt](FetchResult result) mutable {
     onFetched(std::move(attempt), std::move(result));
@@ -105,7 +103,7 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
   std::string transport_problem;
   if (result.too_large) {
     transport_problem = "response larger than " +
-                        std::to_string(config_->limits.max_upstream_response_bytes) + " bytes";
+                        std::to_string(options_.max_response_bytes) + " bytes";
   } else if (!result.ok()) {
     transport_problem = result.error;
   } else if (result.http_status != 200) {
@@ -159,7 +157,7 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
       validateAndAnswer(std::move(attempt), std::move(result), (*route)->issuer.get(), false);
       return;
     }
-    if (config_->forward.unknown_issuer == conf::UnknownIssuerPolicy::Refuse) {
+    if (options_.unknown_issuer == conf::UnknownIssuerPolicy::Refuse) {
       responderAnswered();
       logEvent(LogLevel::Warn, "unknown_issuer_refused",
                {{"client", attempt->query().client},
@@ -191,7 +189,7 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
   in.issuer = issuer;
   in.without_issuer = unvalidated;
   in.now = clock_.now();
-  in.clock_skew_s = config_->cache.clock_skew_s;
+  in.clock_skew_s = options_.clock_skew_s;
   if (attempt->lookup.passthrough) in.expected_nonce = q.nonce;
   auto validated = validateResponse(in);
   if (!validated) {
@@ -251,7 +249,7 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
   built.upstream_fqdn = fqdn;
   built.cacheable = !attempt->lookup.passthrough && !unvalidated;
   built.validated = !unvalidated;
-  finishEntry(built, freshness_);
+  finishEntry(built, options_.freshness);
   std::shared_ptr<const OcspEntry> entry = sealEntry(std::move(built));
   if (unvalidated) {
     logEvent(LogLevel::Warn, "unvalidated_answer",

@@ -26,7 +26,10 @@
 //     nonce, so its answer can be shared; passthrough: the client's DER as sent, and the
 //     answer must echo the nonce and is marked not cacheable.
 // One instance per worker (it owns no sockets; the Fetcher does).
+#include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "conf/config.h"
 #include "core/clock.h"
@@ -40,10 +43,20 @@ namespace ocsp {
 
 class UpstreamSource final : public Source {
  public:
+  // What this stage reads of the config (derived in proxy/component_options.cc).
+  struct Options {
+    std::vector<conf::Upstream> upstreams;        // upstreams, indexed by Route::upstream_index
+    std::map<std::string, std::string> resolve;   // resolve: FQDN -> IP literal
+    int64_t timeout_ms = 0;                       // limits.upstream_timeout, per attempt
+    size_t max_response_bytes = 0;                // limits.max_upstream_response_bytes
+    conf::UnknownIssuerPolicy unknown_issuer = conf::UnknownIssuerPolicy::Pass;  // forward.*
+    int64_t clock_skew_s = 0;                     // cache.clock_skew
+    FreshnessPolicy freshness;                    // cache.max_age, no_next_update_ttl, refresh_percent
+  };
+
   // `fetcher`, `health`, `clock` and `completer` must outlive this object; `completer` may
   // be null (unknown issuers then go straight to forward.unknown_issuer).
-  UpstreamSource(std::shared_ptr<const conf::Config> config, Fetcher& fetcher,
-                 FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness,
+  UpstreamSource(Options options, Fetcher& fetcher, FqdnHealth& health, const Clock& clock,
                  AiaCompleter* completer, Metrics* metrics = nullptr);
 
   void lookup(Lookup lookup, Reply done) override;
@@ -56,13 +69,12 @@ class UpstreamSource final : public Source {
   void validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchResult result, X509* issuer,
                          bool unvalidated);
 
-  std::shared_ptr<const conf::Config> config_;
+  const Options options_;
   Fetcher& fetcher_;
   AiaCompleter* completer_;
   Metrics* metrics_;  // null: not counted
   FqdnHealth& health_;
   const Clock& clock_;
-  FreshnessPolicy freshness_;
 };
 
 }  // namespace ocsp

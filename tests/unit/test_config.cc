@@ -15,6 +15,7 @@
 
 #include "conf/config.h"
 #include "core/url.h"
+#include "proxy/component_options.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
 #include "upstream/allow_list.h"
@@ -1610,6 +1611,67 @@ TEST_CASE("limit errors name the file, the line and the dotted key path") {
             "F:2: limits.rate_per_client: ", 0) == 0);
   CHECK(errorOf("limits:\n  drain_timeout: 0s\n" + std::string(kUpstreams)).rfind(
             "F:2: limits.drain_timeout: ", 0) == 0);
+}
+
+// The reload column of the schema (conf/yaml_schema.h Apply): the keys a SIGHUP cannot apply
+// are the ones held by what lives as long as the process (proxy/server.cc: the listening
+// sockets, the worker pool, the two caches, the revocation log and its buffer).
+TEST_CASE("the restart-only keys are the listeners, workers, cache sizes and revocation log") {
+  std::vector<std::string> keys = ocsp::conf::restartOnlyKeys();
+  std::sort(keys.begin(), keys.end());
+  CHECK(keys == std::vector<std::string>{"cache.memory_bytes", "crl.memory_bytes",
+                                         "limits.revocation_log_buffer", "listen.admin",
+                                         "listen.ocsp", "revocation_log", "workers"});
+}
+
+TEST_CASE("a reload keeps the running value of every restart-only key and takes the others") {
+  auto running = load(
+      "listen: {ocsp: '127.0.0.1:8080', admin: '127.0.0.1:9090'}\n"
+      "workers: 2\n"
+      "limits: {revocation_log_buffer: 1MiB, upstream_timeout: 5s}\n"
+      "cache: {memory_bytes: 1MiB, refresh_percent: 50}\n"
+      "crl: {memory_bytes: 1MiB}\n"
+      "nonce: ignore\n" +
+      kUpstreams);
+  auto loaded = load(
+      "listen: {ocsp: '127.0.0.1:8081', admin: '[::1]:9091'}\n"
+      "workers: 3\n"
+      "limits: {revocation_log_buffer: 2MiB, upstream_timeout: 7s}\n"
+      "cache: {memory_bytes: 2MiB, refresh_percent: 80}\n"
+      "crl: {memory_bytes: 2MiB}\n"
+      "revocation_log: '-'\n"
+      "nonce: passthrough\n" +
+      kUpstreams);
+  Config fresh = *loaded;
+
+  std::vector<std::string> kept = ocsp::conf::keepRestartOnlyValues(fresh, *running);
+  std::sort(kept.begin(), kept.end());
+  std::vector<std::string> every = ocsp::conf::restartOnlyKeys();
+  std::sort(every.begin(), every.end());
+  CHECK(kept == every);
+  // The restart-only keys have their running values back ...
+  CHECK(fresh.listen_ocsp.port == 8080);
+  CHECK(fresh.listen_admin.host == "127.0.0.1");
+  CHECK(fresh.listen_admin.port == 9090);
+  CHECK(fresh.workers == 2);
+  CHECK(fresh.limits.revocation_log_buffer == 1u << 20);
+  CHECK(fresh.cache.memory_bytes == 1u << 20);
+  CHECK(fresh.crl.memory_bytes == 1u << 20);
+  CHECK(fresh.revocation_log.empty());
+  // ... and the keys a reload applies differ in the new generation.
+  CHECK(fresh.limits.upstream_timeout_ms == 7'000);
+  CHECK(fresh.cache.refresh_percent == 80);
+  CHECK(fresh.nonce == NoncePolicy::Passthrough);
+  // The new generation's components are built from the fresh values.
+  const ocsp::WorkerOptions next = ocsp::workerOptions(fresh);
+  CHECK(next.upstream.timeout_ms == 7'000);
+  CHECK(next.upstream.freshness.refresh_fraction == doctest::Approx(0.8));
+  CHECK(next.policy.nonce == NoncePolicy::Passthrough);
+  CHECK(ocsp::memoryCacheBytes(fresh) == 1u << 20);
+
+  // Nothing changed: nothing kept, nothing to report.
+  Config same = *running;
+  CHECK(ocsp::conf::keepRestartOnlyValues(same, *running).empty());
 }
 
 TEST_CASE("the config file is named on a command line as --config FILE or --config=FILE") {

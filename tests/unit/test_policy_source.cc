@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/component_options.h"
 #include "proxy/policy_source.h"
 #include "tests/unit/fake_source.h"
 #include "tests/unit/test_util.h"
@@ -175,7 +176,7 @@ TEST_CASE("queries are routed by issuer, refused by the policy, and passed down 
     IssuerIndex index(*config);
     FakeSource next;
     next.answerAll(fetched());
-    PolicySource policy(index, config, nullptr, next);
+    PolicySource policy(index, policyOptions(*config), nullptr, next);
     Outcome out = ask(policy, row);
 
     REQUIRE(out.replies == 1);
@@ -220,10 +221,10 @@ TEST_CASE("an issuer the watch found revoked is flagged in the lookup, or refuse
     CAPTURE(refuse);
     config->watch.on_revoked_issuer = policy_kind;
     IssuerIndex index(*config);
-    IssuerWatch watch(config);
+    IssuerWatch watch(issuerWatchOptions(*config));
     FakeSource next;
     next.answerAll(fetched());
-    PolicySource policy(index, config, &watch, next);
+    PolicySource policy(index, policyOptions(*config), &watch, next);
 
     // Not revoked (yet): no flag, whatever the policy.
     Outcome before = ask(policy, row);

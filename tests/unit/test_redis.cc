@@ -461,8 +461,8 @@ struct World {
   }
   std::unique_ptr<RedisSource> source(const conf::Redis& cfg, Source& next_stage, int worker,
                                       FreshnessPolicy freshness = kFreshness) {
-    return std::make_unique<RedisSource>(base.get(), cfg, freshness, kSkew, clock, next_stage,
-                                         status, worker);
+    return std::make_unique<RedisSource>(base.get(), RedisSource::Options{cfg, freshness, kSkew},
+                                         clock, next_stage, status, worker);
   }
   void waitConnected(const RedisSource& s, int64_t timeout_ms = 3'000) {
     REQUIRE(runUntil(
@@ -577,8 +577,8 @@ TEST_CASE("repeated Redis hits are validated once; each still obeys the time rul
   ValidationMemo memo(16);
   FakeNext reader_next;
   reader_next.answer = [] { return upstreamDown(); };
-  RedisSource reader(w.base.get(), w.config(), kFreshness, kSkew, w.clock, reader_next, w.status, 1,
-                     memo);
+  RedisSource reader(w.base.get(), RedisSource::Options{w.config(), kFreshness, kSkew}, w.clock,
+                     reader_next, w.status, 1, memo);
   w.waitConnected(reader);
   for (int i = 0; i < 3; ++i) CHECK(w.ask(reader).source() == AnswerSource::Redis);
   CHECK(reader_next.calls == 0);

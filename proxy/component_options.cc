@@ -1,0 +1,135 @@
+#include "proxy/component_options.h"
+
+#include <string>
+#include <vector>
+
+namespace ocsp {
+
+namespace {
+
+std::vector<std::string> upstreamNames(const conf::Config& config) {
+  std::vector<std::string> names;
+  for (const conf::Upstream& up : config.upstreams) names.push_back(up.name);
+  return names;
+}
+
+}  // namespace
+
+FreshnessPolicy freshnessOptions(const conf::Config& config) {
+  FreshnessPolicy p;
+  p.max_age_s = config.cache.max_age_s;
+  p.no_next_update_ttl_s = config.cache.no_next_update_ttl_s;
+  p.refresh_fraction = config.cache.refresh_percent / 100.0;
+  return p;
+}
+
+HttpServerLimits httpServerLimits(const conf::Config& config) {
+  const conf::Limits& lim = config.limits;
+  HttpServerLimits s;
+  s.max_header_bytes = lim.max_header_bytes;
+  s.max_headers = static_cast<size_t>(lim.max_headers);
+  s.max_request_bytes = lim.max_request_bytes;
+  s.client_timeout_ms = lim.client_timeout_ms;
+  s.request_timeout_ms = lim.request_timeout_ms;
+  s.max_connections = lim.max_connections;
+  return s;
+}
+
+UpstreamSource::Options upstreamOptions(const conf::Config& config) {
+  UpstreamSource::Options o;
+  o.upstreams = config.upstreams;
+  o.resolve = config.resolve;
+  o.timeout_ms = config.limits.upstream_timeout_ms;
+  o.max_response_bytes = config.limits.max_upstream_response_bytes;
+  o.unknown_issuer = config.forward.unknown_issuer;
+  o.clock_skew_s = config.cache.clock_skew_s;
+  o.freshness = freshnessOptions(config);
+  return o;
+}
+
+AiaCompleter::Options aiaCompleterOptions(const conf::Config& config) {
+  AiaCompleter::Options o;
+  o.upstream_names = upstreamNames(config);
+  o.resolve = config.resolve;
+  o.fetch_timeout_ms = config.limits.upstream_timeout_ms;
+  return o;
+}
+
+std::optional<RedisSource::Options> redisSourceOptions(const conf::Config& config) {
+  if (!config.redis) return std::nullopt;
+  RedisSource::Options o;
+  o.server = *config.redis;
+  o.freshness = freshnessOptions(config);
+  o.clock_skew_s = config.cache.clock_skew_s;
+  return o;
+}
+
+PolicySource::Options policyOptions(const conf::Config& config) {
+  PolicySource::Options o;
+  o.upstream_names = upstreamNames(config);
+  o.on_revoked_issuer = config.watch.on_revoked_issuer;
+  o.nonce = config.nonce;
+  return o;
+}
+
+FrontOptions frontOptions(const conf::Config& config) {
+  const conf::Limits& lim = config.limits;
+  FrontOptions o;
+  o.limits.max_request_bytes = lim.max_request_bytes;
+  o.limits.max_header_bytes = lim.max_header_bytes;
+  o.limits.request_timeout_ms = lim.request_timeout_ms;
+  o.limits.max_connections = lim.max_connections;
+  o.limits.max_headers = lim.max_headers;
+  o.limits.rate_per_client = lim.rate_per_client;
+  o.limits.rate_burst = lim.rate_burst;
+  o.max_cert_ids_per_request = static_cast<size_t>(lim.max_cert_ids_per_request);
+  // Half for POST bodies, half for GET paths (conf/config.h).
+  o.request_memo_bytes = config.cache.request_memo_bytes / 2;
+  o.forward_enabled = config.forward.enabled;
+  for (const conf::Upstream& up : config.upstreams) o.upstream_paths.push_back(up.path);
+  return o;
+}
+
+WorkerOptions workerOptions(const conf::Config& config) {
+  WorkerOptions o;
+  o.completer = aiaCompleterOptions(config);
+  o.upstream = upstreamOptions(config);
+  o.redis = redisSourceOptions(config);
+  o.policy = policyOptions(config);
+  o.front = frontOptions(config);
+  o.server = httpServerLimits(config);
+  return o;
+}
+
+IssuerWatch::Options issuerWatchOptions(const conf::Config& config) {
+  IssuerWatch::Options o;
+  o.intermediates = config.watch.intermediates;
+  o.interval_s = config.watch.interval_s;
+  o.expiry_warning_s = config.watch.expiry_warning_s;
+  o.on_revoked_issuer = config.watch.on_revoked_issuer;
+  for (const conf::Upstream& up : config.upstreams) {
+    o.issuers.insert(o.issuers.end(), up.issuers.begin(), up.issuers.end());
+  }
+  o.upstream_names = upstreamNames(config);
+  return o;
+}
+
+AdminOptions adminOptions(const conf::Config& config) {
+  AdminOptions o;
+  o.config_path = config.path;
+  for (const conf::Upstream& up : config.upstreams) o.upstreams.push_back({up.name, up.fqdns});
+  o.crl_memory_bytes = config.crl.memory_bytes;
+  return o;
+}
+
+size_t memoryCacheBytes(const conf::Config& config) { return config.cache.memory_bytes; }
+
+size_t crlStoreBytes(const conf::Config& config) { return config.crl.memory_bytes; }
+
+RevocationLog::Options revocationLogOptions(const conf::Config& config) {
+  RevocationLog::Options o;
+  o.max_pending_bytes = config.limits.revocation_log_buffer;
+  return o;
+}
+
+}  // namespace ocsp
