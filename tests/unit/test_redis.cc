@@ -75,7 +75,7 @@ class TempDir {
 };
 
 void freeReply(redisReply* r) { freeReplyObject(r); }
-using ReplyPtr = std::unique_ptr<redisReply, FreeWith<redisReply, freeReply>>;
+using ReplyPtr = std::unique_ptr<redisReply, FreeWith<freeReply>>;
 
 // A blocking client for the test's own checks (never used by the code under test). Connects
 // on first use and again after losing its connection (servers restart, failovers close
