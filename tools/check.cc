@@ -259,12 +259,10 @@ Result<std::string> ocspUrlOf(X509* cert) {
 }
 
 std::string serialHex(const X509* cert) {
-  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
-  char* hex = bn != nullptr ? BN_bn2hex(bn) : nullptr;
-  std::string out = hex != nullptr ? hex : "";
-  OPENSSL_free(hex);
-  BN_free(bn);
-  return out;
+  std::unique_ptr<BIGNUM, FreeWith<BN_free>> bn(
+      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  OpensslBuffer<char> hex(bn ? BN_bn2hex(bn.get()) : nullptr);
+  return hex ? hex.get() : "";
 }
 
 // -- the steps, each filling in the report (check_report.h) --------------------------------
