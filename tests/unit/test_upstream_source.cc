@@ -26,6 +26,12 @@ SharedX509 shared(const Identity& id) {
   return shareX509(X509Ptr(id.cert.get()));
 }
 
+// What a client asks, routed to this upstream.
+struct Ask {
+  size_t first_fqdn = 0;               // forward mode: the FQDN the URL named
+  std::optional<std::string> nonce{};  // set: nonce passthrough with this nonce
+};
+
 // One upstream with three FQDNs, the stage under test and what it talks to.
 struct World {
   Identity ca = issue({.cn = "Upstream CA", .ca = true}, nullptr);
@@ -51,26 +57,29 @@ struct World {
     return config;
   }
 
-  std::shared_ptr<OcspQuery> query(size_t first_fqdn = 0) {
+  // Starts a lookup; `out` is set when the stage replies.
+  void start(const Ask& ask, std::optional<Result<Answer>>& out) {
     auto q = std::make_shared<OcspQuery>();
     q->cert_ids = {infoOf(id)};
     q->request_der = encodeOcspRequest(q->cert_ids);
     q->key = cacheKeyFor(q->cert_ids);
     q->client = "192.0.2.1:40000";
+    q->nonce = ask.nonce;
+    q->passthrough = ask.nonce.has_value();
     auto route = std::make_shared<Route>();
     route->upstream_index = 0;
     route->upstream_name = "testca";
     route->issuer = shared(ca);
     route->issuer_name = subjectLine(ca.cert.get());
-    route->first_fqdn = first_fqdn;
+    route->first_fqdn = ask.first_fqdn;
     q->route = std::move(route);
-    return q;
+    source.lookup(std::move(q), [&out](Result<Answer> r) { out = std::move(r); });
   }
 
   // The stage's reply once the fetcher has delivered everything.
-  Result<Answer> ask(std::shared_ptr<const OcspQuery> q) {
+  Result<Answer> ask(const Ask& ask = {}) {
     std::optional<Result<Answer>> out;
-    source.lookup(std::move(q), [&](Result<Answer> r) { out = std::move(r); });
+    start(ask, out);
     fetcher.run();
     REQUIRE(out.has_value());
     return std::move(*out);
@@ -107,7 +116,7 @@ TEST_CASE("the FQDNs are asked in config order until one answers") {
   w.fetcher.answer("ocsp1.test", FakeReply{.transport = CURLE_COULDNT_CONNECT});
   w.fetcher.answer("ocsp2.test", FakeReply{.status = 503});
   w.fetcher.answer("ocsp3.test", ok(w.good()));
-  auto r = w.ask(w.query());
+  auto r = w.ask();
   REQUIRE(r.ok());
   CHECK(w.fetcher.hosts() == kFqdns);
   CHECK(r->entry->upstream_fqdn == "ocsp3.test");
@@ -123,7 +132,7 @@ TEST_CASE("forward mode starts at the FQDN the URL named, then wraps around in c
   World w;
   for (const auto& fqdn : kFqdns) w.fetcher.answer(fqdn, FakeReply{.status = 500});
   StderrCapture log;
-  auto r = w.ask(w.query(1));
+  auto r = w.ask({.first_fqdn = 1});
   REQUIRE_FALSE(r.ok());
   CHECK(w.fetcher.hosts() == std::vector<std::string>{"ocsp2.test", "ocsp3.test", "ocsp1.test"});
   CHECK(r.error().code == "upstream_failed");
@@ -171,7 +180,7 @@ TEST_CASE(
     w.fetcher.answer("ocsp1.test", row.reply(w));
     w.fetcher.answer("ocsp2.test", ok(w.good()));
     StderrCapture log;
-    auto r = w.ask(w.query());
+    auto r = w.ask();
     REQUIRE(r.ok());
     CHECK(w.fetcher.hosts() == std::vector<std::string>{"ocsp1.test", "ocsp2.test"});
     // What came back is ocsp2's answer; nothing of ocsp1's reached the caller (or a cache).
@@ -190,7 +199,7 @@ TEST_CASE("when every FQDN answered but none validated the lookup fails as valid
     w.fetcher.answer(
         fqdn, ok(w.answer(V_OCSP_CERTSTATUS_GOOD, {nullptr, 0, 0, kT - 3 * kDay, kT - kDay})));
   }
-  auto r = w.ask(w.query());
+  auto r = w.ask();
   REQUIRE_FALSE(r.ok());
   CHECK(w.fetcher.hosts() == kFqdns);
   CHECK(r.error().category == ErrorCategory::ValidationFailed);
@@ -204,18 +213,18 @@ TEST_CASE("three failures open an FQDN's circuit; it is skipped until its backof
   w.fetcher.answer("ocsp1.test", FakeReply{.status = 502});
   w.fetcher.answer("ocsp2.test", ok(w.good()));
   StderrCapture log;
-  for (int i = 0; i < 3; ++i) REQUIRE(w.ask(w.query()).ok());
+  for (int i = 0; i < 3; ++i) REQUIRE(w.ask().ok());
   CHECK(w.fetcher.hosts().size() == 6);  // ocsp1 then ocsp2, three times
   CHECK(log.count({"event=circuit", "state=open", "fqdn=ocsp1.test"}) == 1);
 
   const size_t before = w.fetcher.requests().size();
-  auto skipped = w.ask(w.query());
+  auto skipped = w.ask();
   REQUIRE(skipped.ok());
   CHECK(w.hostsFrom(before) == std::vector<std::string>{"ocsp2.test"});
 
   std::this_thread::sleep_for(std::chrono::milliseconds(1'100));
   const size_t later = w.fetcher.requests().size();
-  REQUIRE(w.ask(w.query()).ok());
+  REQUIRE(w.ask().ok());
   // The probe goes to ocsp1 again; it fails, so ocsp2 answers once more.
   CHECK(w.hostsFrom(later) == std::vector<std::string>{"ocsp1.test", "ocsp2.test"});
 }
@@ -223,10 +232,10 @@ TEST_CASE("three failures open an FQDN's circuit; it is skipped until its backof
 TEST_CASE("with every circuit open the lookup fails at once, without a request") {
   World w(FqdnHealth::Policy{1, 60'000, 60'000});
   for (const auto& fqdn : kFqdns) w.fetcher.answer(fqdn, FakeReply{.status = 500});
-  REQUIRE_FALSE(w.ask(w.query()).ok());
+  REQUIRE_FALSE(w.ask().ok());
   const size_t before = w.fetcher.requests().size();
   std::optional<Result<Answer>> out;
-  w.source.lookup(w.query(), [&](Result<Answer> r) { out = std::move(r); });
+  w.start({}, out);
   REQUIRE(out.has_value());
   CHECK(out->error().code == "upstream_failed");
   CHECK(out->error().detail.find("circuit open") != std::string::npos);
@@ -257,10 +266,9 @@ TEST_CASE(
     w.fetcher.answer("ocsp2.test", ok(w.good()));
     StderrCapture log;
     for (int i = 0; i < 4; ++i) {
-      auto q = w.query();
-      q->passthrough = row.passthrough;
-      if (row.passthrough) q->nonce = std::string("\x04\x04nonc", 6);
-      auto r = w.ask(q);
+      Ask ask;
+      if (row.passthrough) ask.nonce = std::string("\x04\x04nonc", 6);
+      auto r = w.ask(ask);
       REQUIRE_FALSE(r.ok());
       CHECK(r.error().code == row.reason);
     }
@@ -271,7 +279,7 @@ TEST_CASE(
     // Four such answers and ocsp1's circuit is still closed: the next lookup asks it first.
     CHECK(log.count({"event=circuit"}) == 0);
     CHECK(w.failuresOf("ocsp1.test") == 0);
-    w.ask(w.query());
+    w.ask();
     CHECK(w.fetcher.hosts().at(4) == "ocsp1.test");
   }
 }
@@ -280,7 +288,7 @@ TEST_CASE("an upstream that refuses the request speaks for the CA: no failover, 
   World w;
   OcspResponsePtr refused(OCSP_response_create(OCSP_RESPONSE_STATUS_UNAUTHORIZED, nullptr));
   w.fetcher.answer("ocsp1.test", ok(toDer(refused.get(), i2d_OCSP_RESPONSE)));
-  auto r = w.ask(w.query());
+  auto r = w.ask();
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().category == ErrorCategory::Unauthorized);
   CHECK(w.fetcher.hosts() == std::vector<std::string>{"ocsp1.test"});
