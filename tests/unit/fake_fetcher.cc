@@ -7,7 +7,7 @@
 namespace ocsp::test {
 
 void FakeFetcher::answer(const std::string& url_or_fqdn, FakeReply reply) {
-  table_[url_or_fqdn].push_back(std::move(reply));
+  table_[url_or_fqdn].replies.push_back(std::move(reply));
 }
 
 FetchResult FakeFetcher::replyFor(const FetchRequest& request) {
@@ -20,9 +20,9 @@ FetchResult FakeFetcher::replyFor(const FetchRequest& request) {
     result.error = "Could not resolve host: " + (url ? url->host : request.url);
     return result;
   }
-  std::deque<FakeReply>& script = it->second;
-  FakeReply reply = script.front();
-  if (script.size() > 1) script.pop_front();
+  Script& script = it->second;
+  FakeReply reply = script.replies[std::min(script.used, script.replies.size() - 1)];
+  ++script.used;
   if (reply.delay_ms >= request.timeout_ms) {
     result.code = CURLE_OPERATION_TIMEDOUT;
     result.error = "Operation timed out after " + std::to_string(request.timeout_ms) +

@@ -17,7 +17,6 @@
 #include <curl/curl.h>
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,8 +36,8 @@ struct FakeReply {
 class FakeFetcher final : public Fetcher {
  public:
   // `url_or_fqdn`: a whole URL (matched exactly, first) or a host (any port and path).
-  // Replies given for the same key are used one per request in order; the last one then
-  // answers every further request.
+  // Each request takes the next reply not yet used for its key, or the last one once all
+  // have been used.
   void answer(const std::string& url_or_fqdn, FakeReply reply);
 
   void fetch(FetchRequest request, FetchCallback done) override;
@@ -63,7 +62,11 @@ class FakeFetcher final : public Fetcher {
   };
   FetchResult replyFor(const FetchRequest& request);
 
-  std::map<std::string, std::deque<FakeReply>> table_;
+  struct Script {
+    std::vector<FakeReply> replies;
+    size_t used = 0;  // requests answered so far
+  };
+  std::map<std::string, Script> table_;
   std::vector<FetchRequest> requests_;
   std::vector<Pending> queue_;
   uint64_t next_sequence_ = 0;
