@@ -65,15 +65,16 @@ struct World {
     q->key = cacheKeyFor(q->cert_ids);
     q->client = "192.0.2.1:40000";
     q->nonce = ask.nonce;
-    q->passthrough = ask.nonce.has_value();
     auto route = std::make_shared<Route>();
     route->upstream_index = 0;
     route->upstream_name = "testca";
     route->issuer = shared(ca);
     route->issuer_name = subjectLine(ca.cert.get());
     route->first_fqdn = ask.first_fqdn;
-    q->route = std::move(route);
-    source.lookup(std::move(q), [&out](Result<Answer> r) { out = std::move(r); });
+    Lookup lookup{std::move(q), std::move(route)};
+    lookup.passthrough = ask.nonce.has_value();
+    source.lookup(std::move(lookup),
+                  [&out](const Lookup&, Result<Answer> r) { out = std::move(r); });
   }
 
   // The stage's reply once the fetcher has delivered everything.
