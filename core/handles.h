@@ -1,6 +1,10 @@
 #pragma once
-// unique_ptr deleters for C library handles: `FreeWith<T, free_fn>` (STYLE.md: RAII for every
-// C handle). Library-specific aliases live next to their users (core/ossl.h for OpenSSL).
+// The one unique_ptr deleter for C library handles (STYLE.md: RAII for every C handle):
+// `std::unique_ptr<T, FreeWith<free_fn>>` calls free_fn(p) for a non-null p. Any function
+// taking the pointer fits, whatever it returns (curl_multi_cleanup returns a CURLMcode). A
+// free "function" that is a macro (sk_X509_pop_free, OPENSSL_free) gets a small named
+// function next to its aliases. Library-specific aliases live with their library:
+// core/ossl.h (OpenSSL), upstream/curl_handles.h (libcurl), here (libevent).
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -8,15 +12,16 @@
 
 namespace ocsp {
 
-template <class T, void (*Free)(T*)>
+template <auto Free>
 struct FreeWith {
+  template <class T>
   void operator()(T* p) const {
-    if (p != nullptr) Free(p);
+    if (p != nullptr) static_cast<void>(Free(p));
   }
 };
 
-using EventBasePtr = std::unique_ptr<event_base, FreeWith<event_base, event_base_free>>;
-using EventPtr = std::unique_ptr<event, FreeWith<event, event_free>>;
-using EvhttpPtr = std::unique_ptr<evhttp, FreeWith<evhttp, evhttp_free>>;
+using EventBasePtr = std::unique_ptr<event_base, FreeWith<event_base_free>>;
+using EventPtr = std::unique_ptr<event, FreeWith<event_free>>;
+using EvhttpPtr = std::unique_ptr<evhttp, FreeWith<evhttp_free>>;
 
 }  // namespace ocsp

@@ -16,35 +16,33 @@
 #include <string_view>
 #include <vector>
 
+#include "core/handles.h"
+
 namespace ocsp {
 
-template <class T, void (*Free)(T*)>
-struct OsslDeleter {
-  void operator()(T* p) const { Free(p); }
-};
-// (core/handles.h has the same for libevent; OpenSSL's free functions accept nullptr.)
+using X509Ptr = std::unique_ptr<X509, FreeWith<X509_free>>;
+using X509StorePtr = std::unique_ptr<X509_STORE, FreeWith<X509_STORE_free>>;
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, FreeWith<EVP_PKEY_free>>;
+using OcspRequestPtr = std::unique_ptr<OCSP_REQUEST, FreeWith<OCSP_REQUEST_free>>;
+using OcspResponsePtr = std::unique_ptr<OCSP_RESPONSE, FreeWith<OCSP_RESPONSE_free>>;
+using OcspBasicRespPtr = std::unique_ptr<OCSP_BASICRESP, FreeWith<OCSP_BASICRESP_free>>;
+using OcspCertIdPtr = std::unique_ptr<OCSP_CERTID, FreeWith<OCSP_CERTID_free>>;
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, FreeWith<ASN1_TIME_free>>;
+using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, FreeWith<EVP_MD_CTX_free>>;
+using BioPtr = std::unique_ptr<BIO, FreeWith<BIO_free_all>>;
 
-using X509Ptr = std::unique_ptr<X509, OsslDeleter<X509, X509_free>>;
-using X509StorePtr = std::unique_ptr<X509_STORE, OsslDeleter<X509_STORE, X509_STORE_free>>;
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OsslDeleter<EVP_PKEY, EVP_PKEY_free>>;
-using OcspRequestPtr = std::unique_ptr<OCSP_REQUEST, OsslDeleter<OCSP_REQUEST, OCSP_REQUEST_free>>;
-using OcspResponsePtr =
-    std::unique_ptr<OCSP_RESPONSE, OsslDeleter<OCSP_RESPONSE, OCSP_RESPONSE_free>>;
-using OcspBasicRespPtr =
-    std::unique_ptr<OCSP_BASICRESP, OsslDeleter<OCSP_BASICRESP, OCSP_BASICRESP_free>>;
-using OcspCertIdPtr = std::unique_ptr<OCSP_CERTID, OsslDeleter<OCSP_CERTID, OCSP_CERTID_free>>;
-using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OsslDeleter<ASN1_TIME, ASN1_TIME_free>>;
-using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+// The macros among OpenSSL's free functions, as functions FreeWith can name.
+// A stack and the certificates on it.
+inline void freeX509Stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
+// A stack that borrows its certificates (they stay owned elsewhere): the stack alone.
+inline void freeX509StackOnly(STACK_OF(X509) * s) { sk_X509_free(s); }
+// Memory OpenSSL allocated for the caller (PEM_read_bio's outputs, BN_bn2hex).
+inline void opensslFree(void* p) { OPENSSL_free(p); }
 
-struct BioDeleter {
-  void operator()(BIO* b) const { BIO_free_all(b); }
-};
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
-
-struct X509StackDeleter {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
-};
-using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), FreeWith<freeX509Stack>>;
+using BorrowedX509StackPtr = std::unique_ptr<STACK_OF(X509), FreeWith<freeX509StackOnly>>;
+template <class T>
+using OpensslBuffer = std::unique_ptr<T, FreeWith<opensslFree>>;
 
 // Shared, immutable certificate (issuers are shared by config, routes and validator).
 using SharedX509 = std::shared_ptr<X509>;

@@ -22,19 +22,13 @@
 namespace ocsp {
 namespace {
 
-using AiaPtr = std::unique_ptr<AUTHORITY_INFO_ACCESS,
-                               OsslDeleter<AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free>>;
-using Pkcs7Ptr = std::unique_ptr<PKCS7, OsslDeleter<PKCS7, PKCS7_free>>;
-using StoreCtxPtr =
-    std::unique_ptr<X509_STORE_CTX, OsslDeleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
+using AiaPtr = std::unique_ptr<AUTHORITY_INFO_ACCESS, FreeWith<AUTHORITY_INFO_ACCESS_free>>;
+using Pkcs7Ptr = std::unique_ptr<PKCS7, FreeWith<PKCS7_free>>;
+using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, FreeWith<X509_STORE_CTX_free>>;
 
-// PEM_read_bio allocates its three outputs with OPENSSL_malloc (a macro, so no function
-// pointer to hand to OsslDeleter).
-struct OpensslFree {
-  void operator()(void* p) const { OPENSSL_free(p); }
-};
-using OpensslString = std::unique_ptr<char, OpensslFree>;
-using OpensslBytes = std::unique_ptr<unsigned char, OpensslFree>;
+// PEM_read_bio allocates its three outputs with OPENSSL_malloc.
+using OpensslString = OpensslBuffer<char>;
+using OpensslBytes = OpensslBuffer<unsigned char>;
 
 Error notACertificate(std::string detail) {
   return makeError(ErrorCategory::ValidationFailed, "not_a_certificate",

@@ -44,7 +44,7 @@ Result<int> listenTcp(const conf::ListenAddress& addr, bool reuse_port) {
   if (rc != 0) {
     return makeError(ErrorCategory::Config, "listen", addr.host + ": " + gai_strerror(rc));
   }
-  std::unique_ptr<addrinfo, FreeWith<addrinfo, freeaddrinfo>> owned(res);
+  std::unique_ptr<addrinfo, FreeWith<freeaddrinfo>> owned(res);
   int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return makeError(ErrorCategory::Config, "listen", std::strerror(errno));
   int one = 1;

@@ -1,13 +1,10 @@
 #include "tools/check.h"
 
-#include <curl/curl.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
-#include <strings.h>
 
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -23,6 +20,8 @@
 #include "core/ossl.h"
 #include "core/result.h"
 #include "core/url.h"
+#include "upstream/curl_handles.h"
+#include "tools/check_http.h"
 #include "tools/check_report.h"
 #include "pki/issuer_completion.h"
 #include "pki/validator.h"
@@ -32,10 +31,7 @@ namespace {
 
 constexpr const char* kDefaultVia = "http://127.0.0.1:8080";  // the proxy's default listen.ocsp
 constexpr const char* kDefaultTrustStore = "/etc/ssl/certs";
-constexpr int64_t kDefaultTimeoutMs = 10'000;
-constexpr size_t kMaxDownloadBytes = 1 << 20;         // an OCSP response or a caIssuers download
 constexpr int64_t kExpiringWithinS = 30 * 24 * 3600;  // issuer_expiring
-constexpr std::string_view kFlagsHeader = "x-ocsp-proxy-flags:";
 
 constexpr const char* kUsage =
     "Usage: ocsp-proxy check --cert FILE [--issuer FILE] [--via URL | --direct] [--url URL]\n"
@@ -174,129 +170,6 @@ Result<Options> parseArgs(int argc, char** argv) {
   return o;
 }
 
-// -- HTTP (blocking: one easy handle per transfer) -----------------------------------------
-
-struct CurlEasyDeleter {
-  void operator()(CURL* e) const { curl_easy_cleanup(e); }
-};
-using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
-struct CurlSlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
-
-struct CurlGlobal {
-  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-  ~CurlGlobal() { curl_global_cleanup(); }
-  CurlGlobal(const CurlGlobal&) = delete;
-  CurlGlobal& operator=(const CurlGlobal&) = delete;
-};
-
-struct HttpCall {
-  std::string url;
-  std::string post_body;             // empty: GET
-  std::optional<std::string> proxy;  // nullopt: direct, whatever the environment says
-  int64_t timeout_ms = kDefaultTimeoutMs;
-};
-
-struct HttpAnswer {
-  long status = 0;
-  std::string body;
-  std::vector<std::string> proxy_flags;  // from X-OCSP-Proxy-Flags
-  int64_t elapsed_ms = 0;
-  bool too_large = false;
-};
-
-std::string_view trimmed(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-size_t onBody(char* data, size_t size, size_t count, void* userp) {
-  auto* answer = static_cast<HttpAnswer*>(userp);
-  size_t len = size * count;
-  if (answer->body.size() + len > kMaxDownloadBytes) {
-    answer->too_large = true;
-    return 0;  // aborts the transfer
-  }
-  answer->body.append(data, len);
-  return len;
-}
-
-size_t onHeader(char* data, size_t size, size_t count, void* userp) {
-  auto* answer = static_cast<HttpAnswer*>(userp);
-  std::string_view line(data, size * count);
-  if (line.starts_with("HTTP/")) answer->proxy_flags.clear();  // a new response begins
-  if (line.size() > kFlagsHeader.size() &&
-      strncasecmp(line.data(), kFlagsHeader.data(), kFlagsHeader.size()) == 0) {
-    std::string_view rest = line.substr(kFlagsHeader.size());
-    while (!rest.empty()) {
-      size_t comma = rest.find(',');
-      std::string_view flag = trimmed(rest.substr(0, comma));
-      if (!flag.empty()) answer->proxy_flags.emplace_back(flag);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
-  }
-  return size * count;
-}
-
-Result<HttpAnswer> httpExchange(const HttpCall& call) {
-  CurlEasyPtr easy(curl_easy_init());
-  if (!easy) return makeError(ErrorCategory::Internal, "internal", "curl_easy_init failed");
-  CURL* e = easy.get();
-  HttpAnswer answer;
-  char error_buf[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(e, CURLOPT_URL, call.url.c_str());
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error_buf);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &onBody);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &onHeader);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, &answer);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(call.timeout_ms));
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(call.timeout_ms));
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "ocsp-proxy-check/" OCSP_PROXY_VERSION);
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxDownloadBytes));
-  if (call.proxy) {
-    curl_easy_setopt(e, CURLOPT_PROXY, call.proxy->c_str());
-    // Hosts in a no_proxy environment variable would otherwise bypass the proxy asked for.
-    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
-  } else {
-    curl_easy_setopt(e, CURLOPT_PROXY, "");  // "" disables http_proxy/all_proxy as well
-  }
-  CurlSlistPtr headers;
-  if (!call.post_body.empty()) {
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, call.post_body.data());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(call.post_body.size()));
-    headers.reset(curl_slist_append(nullptr, "Content-Type: application/ocsp-request"));
-    if (!headers) return makeError(ErrorCategory::Internal, "internal", "out of memory");
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
-  }
-  auto start = std::chrono::steady_clock::now();
-  CURLcode rc = curl_easy_perform(e);
-  answer.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - start)
-                          .count();
-  if (answer.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-    return makeError(ErrorCategory::UpstreamUnavailable, "too_large",
-                     "the answer is larger than " + std::to_string(kMaxDownloadBytes) + " bytes");
-  }
-  if (rc != CURLE_OK) {
-    std::string why = error_buf[0] != '\0' ? error_buf : curl_easy_strerror(rc);
-    return makeError(ErrorCategory::UpstreamUnavailable, "transport",
-                     why + " (curl error " + std::to_string(rc) + ")");
-  }
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &answer.status);
-  return answer;
-}
-
 // -- certificates --------------------------------------------------------------------------
 
 struct Issuer {
@@ -376,12 +249,8 @@ Result<Issuer> issuerFromAia(X509* leaf, int64_t timeout_ms) {
   return issuerError("cannot get the issuer from the caIssuers URL: " + why);
 }
 
-struct OcspUrlListDeleter {
-  void operator()(STACK_OF(OPENSSL_STRING) * urls) const { X509_email_free(urls); }
-};
-
 Result<std::string> ocspUrlOf(X509* cert) {
-  std::unique_ptr<STACK_OF(OPENSSL_STRING), OcspUrlListDeleter> urls(X509_get1_ocsp(cert));
+  std::unique_ptr<STACK_OF(OPENSSL_STRING), FreeWith<X509_email_free>> urls(X509_get1_ocsp(cert));
   for (int i = 0; i < sk_OPENSSL_STRING_num(urls.get()); ++i) {
     std::string url = sk_OPENSSL_STRING_value(urls.get(), i);
     if (auto parsed = parseHttpUrl(url); parsed && parsed->scheme == "http") return url;
@@ -391,12 +260,10 @@ Result<std::string> ocspUrlOf(X509* cert) {
 }
 
 std::string serialHex(const X509* cert) {
-  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
-  char* hex = bn != nullptr ? BN_bn2hex(bn) : nullptr;
-  std::string out = hex != nullptr ? hex : "";
-  OPENSSL_free(hex);
-  BN_free(bn);
-  return out;
+  std::unique_ptr<BIGNUM, FreeWith<BN_free>> bn(
+      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  OpensslBuffer<char> hex(bn ? BN_bn2hex(bn.get()) : nullptr);
+  return hex ? hex.get() : "";
 }
 
 // -- the steps, each filling in the report (check_report.h) --------------------------------
@@ -553,7 +420,7 @@ int runCheck(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  CurlGlobal curl;
+  CurlGlobal curl;  // main() holds one too when check runs as the subcommand
   Report report;
   if (Status done = runSteps(*options, report, static_cast<int64_t>(std::time(nullptr)));
       !done.ok()) {

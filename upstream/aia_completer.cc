@@ -8,12 +8,6 @@ namespace ocsp {
 namespace {
 constexpr size_t kMaxIssuerDownloadBytes = 256 * 1024;
 constexpr int64_t kRememberFailureS = 60;
-
-// A stack that borrows its certificates (they stay owned by the SharedX509s).
-struct BorrowingStackDeleter {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
-};
-using BorrowingStack = std::unique_ptr<STACK_OF(X509), BorrowingStackDeleter>;
 }  // namespace
 
 struct AiaCompleter::Job {
@@ -118,7 +112,8 @@ void AiaCompleter::fetchNext(std::shared_ptr<Job> job) {
 // The certificate among `certs` that is the CertID's issuer and chains to the trust store.
 Result<std::shared_ptr<const Route>> AiaCompleter::accept(Job& job,
                                                           const std::vector<SharedX509>& certs) {
-  BorrowingStack untrusted(sk_X509_new_null());
+  // Borrows its certificates: they stay owned by the SharedX509s.
+  BorrowedX509StackPtr untrusted(sk_X509_new_null());
   for (const SharedX509& c : certs) sk_X509_push(untrusted.get(), c.get());
   for (const SharedX509& c : job.embedded) sk_X509_push(untrusted.get(), c.get());
   for (const SharedX509& cert : certs) {

@@ -8,48 +8,40 @@
 namespace ocsp {
 
 struct CurlFetcher::Transfer {
-  CURL* easy = nullptr;
-  curl_slist* headers = nullptr;
-  curl_slist* resolve = nullptr;
+  // The lists are declared before the easy handle so that they outlive it.
+  CurlSlistPtr headers;
+  CurlSlistPtr resolve;
+  CurlEasyPtr easy;
   FetchRequest request;
   FetchResult result;
   FetchCallback done;
   int64_t started_ms = 0;
   char error_buf[CURL_ERROR_SIZE] = {0};
-
-  ~Transfer() {
-    curl_slist_free_all(headers);
-    curl_slist_free_all(resolve);
-    if (easy != nullptr) curl_easy_cleanup(easy);
-  }
 };
 
 // One per socket curl asks us to watch; owned through curl_multi_assign.
 struct CurlFetcher::SocketWatch {
-  event* ev = nullptr;
-  ~SocketWatch() {
-    if (ev != nullptr) event_free(ev);
-  }
+  EventPtr ev;
 };
 
-CurlFetcher::CurlFetcher(event_base* base) : base_(base), multi_(curl_multi_init()) {
-  timer_ = evtimer_new(base_, &CurlFetcher::onTimeout, this);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlFetcher::onSocket);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlFetcher::onTimer);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+CurlFetcher::CurlFetcher(event_base* base)
+    : base_(base),
+      timer_(evtimer_new(base, &CurlFetcher::onTimeout, this)),
+      multi_(curl_multi_init()) {
+  CURLM* m = multi_.get();
+  curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &CurlFetcher::onSocket);
+  curl_multi_setopt(m, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &CurlFetcher::onTimer);
+  curl_multi_setopt(m, CURLMOPT_TIMERDATA, this);
   // Keep a few idle connections per upstream host for reuse.
-  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 64L);
+  curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 64L);
 }
 
 CurlFetcher::~CurlFetcher() {
   // Abort in-flight transfers; their callbacks are not called (documented in the header).
-  for (Transfer* t : live_) {
-    curl_multi_remove_handle(multi_, t->easy);
-    delete t;
-  }
-  curl_multi_cleanup(multi_);
-  event_free(timer_);
+  for (auto& entry : live_) curl_multi_remove_handle(multi_.get(), entry.second->easy.get());
+  live_.clear();
+  // Then multi_ and timer_ go, in that order (declaration order).
 }
 
 size_t CurlFetcher::onWrite(char* data, size_t size, size_t nmemb, void* userp) {
@@ -63,7 +55,7 @@ size_t CurlFetcher::onWrite(char* data, size_t size, size_t nmemb, void* userp) 
     // One block for the whole body when the server said how long it is (within the limit),
     // instead of a chain of growing copies: fewer holes left in the heap by each fetch.
     curl_off_t length = -1;
-    if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK &&
+    if (curl_easy_getinfo(t->easy.get(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK &&
         length > 0 && static_cast<uint64_t>(length) <= t->request.max_response_bytes) {
       t->result.body.reserve(static_cast<size_t>(length));
     }
@@ -77,8 +69,8 @@ void CurlFetcher::fetch(FetchRequest request, FetchCallback done) {
   t->request = std::move(request);
   t->done = std::move(done);
   t->started_ms = monotonicMs();
-  t->easy = curl_easy_init();
-  CURL* e = t->easy;
+  t->easy.reset(curl_easy_init());
+  CURL* e = t->easy.get();
   const FetchRequest& r = t->request;
   curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
   curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
@@ -96,17 +88,17 @@ void CurlFetcher::fetch(FetchRequest request, FetchCallback done) {
   curl_easy_setopt(e, CURLOPT_USERAGENT, "ocsp-proxy/" OCSP_PROXY_VERSION);
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(r.max_response_bytes));
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  for (const auto& entry : r.resolve) t->resolve = curl_slist_append(t->resolve, entry.c_str());
-  if (t->resolve != nullptr) curl_easy_setopt(e, CURLOPT_RESOLVE, t->resolve);
+  for (const auto& entry : r.resolve) appendLine(t->resolve, entry.c_str());
+  if (t->resolve) curl_easy_setopt(e, CURLOPT_RESOLVE, t->resolve.get());
   if (!r.post_body.empty()) {
-    t->headers = curl_slist_append(t->headers, ("Content-Type: " + r.content_type).c_str());
-    t->headers = curl_slist_append(t->headers, "Expect:");  // no 100-continue round trip
+    appendLine(t->headers, ("Content-Type: " + r.content_type).c_str());
+    appendLine(t->headers, "Expect:");  // no 100-continue round trip
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.post_body.data());
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.post_body.size()));
   }
-  if (t->headers != nullptr) curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  if (t->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers.get());
 
-  if (curl_multi_add_handle(multi_, e) != CURLM_OK) {
+  if (curl_multi_add_handle(multi_.get(), e) != CURLM_OK) {
     // Report asynchronously like every other outcome.
     t->result.code = CURLE_FAILED_INIT;
     t->result.error = "curl_multi_add_handle failed";
@@ -120,7 +112,8 @@ void CurlFetcher::fetch(FetchRequest request, FetchCallback done) {
         raw, nullptr);
     return;
   }
-  live_.insert(t.release());  // owned by live_ until collectDone()
+  Transfer* key = t.get();
+  live_.emplace(key, std::move(t));  // owned by live_ until collectDone()
 }
 
 int CurlFetcher::onSocket(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) {
@@ -128,30 +121,29 @@ int CurlFetcher::onSocket(CURL*, curl_socket_t fd, int what, void* userp, void* 
   auto* watch = static_cast<SocketWatch*>(socketp);
   if (what == CURL_POLL_REMOVE) {
     delete watch;
-    curl_multi_assign(self->multi_, fd, nullptr);
+    curl_multi_assign(self->multi_.get(), fd, nullptr);
     return 0;
   }
   if (watch == nullptr) {
     watch = new SocketWatch();
-    curl_multi_assign(self->multi_, fd, watch);
+    curl_multi_assign(self->multi_.get(), fd, watch);
   }
   short kind = EV_PERSIST;
   if (what & CURL_POLL_IN) kind |= EV_READ;
   if (what & CURL_POLL_OUT) kind |= EV_WRITE;
-  if (watch->ev != nullptr) event_free(watch->ev);
-  watch->ev = event_new(self->base_, fd, kind, &CurlFetcher::onEvent, self);
-  event_add(watch->ev, nullptr);
+  watch->ev.reset(event_new(self->base_, fd, kind, &CurlFetcher::onEvent, self));
+  event_add(watch->ev.get(), nullptr);
   return 0;
 }
 
 int CurlFetcher::onTimer(CURLM*, long timeout_ms, void* userp) {
   auto* self = static_cast<CurlFetcher*>(userp);
   if (timeout_ms < 0) {
-    evtimer_del(self->timer_);
+    evtimer_del(self->timer_.get());
     return 0;
   }
   timeval tv{timeout_ms / 1000, static_cast<suseconds_t>((timeout_ms % 1000) * 1000)};
-  evtimer_add(self->timer_, &tv);
+  evtimer_add(self->timer_.get(), &tv);
   return 0;
 }
 
@@ -168,23 +160,25 @@ void CurlFetcher::onTimeout(evutil_socket_t, short, void* arg) {
 
 void CurlFetcher::socketAction(curl_socket_t fd, int ev_bitmask) {
   int running = 0;
-  curl_multi_socket_action(multi_, fd, ev_bitmask, &running);
+  curl_multi_socket_action(multi_.get(), fd, ev_bitmask, &running);
   collectDone();
 }
 
 void CurlFetcher::collectDone() {
   int pending = 0;
-  while (CURLMsg* msg = curl_multi_info_read(multi_, &pending)) {
+  while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &pending)) {
     if (msg->msg != CURLMSG_DONE) continue;
     CURL* e = msg->easy_handle;
     Transfer* raw = nullptr;
     curl_easy_getinfo(e, CURLINFO_PRIVATE, &raw);
-    std::unique_ptr<Transfer> t(raw);
+    auto owned = live_.find(raw);
+    if (owned == live_.end()) continue;
+    std::unique_ptr<Transfer> t = std::move(owned->second);
+    live_.erase(owned);
     t->result.code = msg->data.result;
     // A Content-Length over the cap stops the transfer before any byte (CURLOPT_MAXFILESIZE).
     if (t->result.code == CURLE_FILESIZE_EXCEEDED) t->result.too_large = true;
-    curl_multi_remove_handle(multi_, e);
-    live_.erase(raw);
+    curl_multi_remove_handle(multi_.get(), e);
     if (t->result.code != CURLE_OK) {
       t->result.error = t->error_buf[0] != '\0' ? t->error_buf : curl_easy_strerror(t->result.code);
     }

@@ -14,9 +14,11 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
+#include "core/handles.h"
+#include "upstream/curl_handles.h"
 #include "upstream/fetcher.h"
 
 namespace ocsp {
@@ -43,9 +45,12 @@ class CurlFetcher final : public Fetcher {
   void collectDone();
 
   event_base* base_;
-  CURLM* multi_;
-  event* timer_;
-  std::unordered_set<Transfer*> live_;  // transfers added to multi_, owned here
+  // Declared before multi_ so that it outlives it: curl_multi_cleanup may call onTimer.
+  EventPtr timer_;
+  CurlMultiPtr multi_;
+  // Transfers added to multi_ (by their CURLOPT_PRIVATE address); removed from multi_ before
+  // they go.
+  std::unordered_map<Transfer*, std::unique_ptr<Transfer>> live_;
 };
 
 }  // namespace ocsp

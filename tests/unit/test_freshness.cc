@@ -12,7 +12,6 @@
 #include "cache/memory_cache.h"
 #include "cache/memory_source.h"
 #include "core/clock.h"
-#include "upstream/fqdn_health.h"
 
 using namespace ocsp;
 
@@ -338,49 +337,4 @@ TEST_CASE_FIXTURE(
   CHECK(ask(memory, query()).source == AnswerSource::Memory);
   CHECK(upstream.calls == 2);
   CHECK(ask(memory, query()).entry->der.view()[0] == 'z');
-}
-
-TEST_CASE("an FQDN's circuit opens after consecutive failures and is probed after backoff") {
-  FqdnHealth health(FqdnHealth::Policy{3, 1000, 4000});
-  const std::string f = "ocsp.example";
-  int64_t t = 0;
-  CHECK(health.allow(f, t));
-  health.failure(f, t);
-  health.failure(f, t);
-  CHECK(health.allow(f, t));  // two failures: still closed
-  health.failure(f, t);
-  CHECK_FALSE(health.allow(f, t));  // open
-  CHECK_FALSE(health.allow(f, t + 999));
-  CHECK(health.allow(f, t + 1000));        // the probe
-  CHECK_FALSE(health.allow(f, t + 1000));  // only one probe at a time
-  health.failure(f, t + 1000);             // probe failed: backoff doubles
-  CHECK_FALSE(health.allow(f, t + 2999));
-  CHECK(health.allow(f, t + 3000));
-  health.success(f);  // probe succeeded: closed
-  CHECK(health.allow(f, t + 3000));
-  CHECK(health.allow(f, t + 3000));
-  CHECK(health.allow("other.example", t));
-}
-
-TEST_CASE("failures of requests in flight when the circuit opened do not lengthen its backoff") {
-  FqdnHealth health(FqdnHealth::Policy{3, 1000, 4000});
-  const std::string f = "ocsp.example";
-  for (int i = 0; i < 6; ++i) CHECK(health.allow(f, 0));  // six requests in flight
-  for (int i = 0; i < 3; ++i) health.failure(f, 10);      // the third opens the circuit
-  for (int i = 0; i < 3; ++i) health.failure(f, 20);      // the other three, late
-  CHECK_FALSE(health.allow(f, 1009));
-  CHECK(health.allow(f, 1010));  // the probe, after the base backoff
-  health.failure(f, 1010);       // a failed probe still doubles it
-  CHECK_FALSE(health.allow(f, 3009));
-  CHECK(health.allow(f, 3010));
-}
-
-TEST_CASE("a success resets the failure count") {
-  FqdnHealth health(FqdnHealth::Policy{3, 1000, 4000});
-  health.failure("a", 0);
-  health.failure("a", 0);
-  health.success("a");
-  health.failure("a", 0);
-  health.failure("a", 0);
-  CHECK(health.allow("a", 0));
 }

@@ -35,7 +35,7 @@ using test::makeResponse;
 using test::readFile;
 using test::realData;
 
-using Pkcs7Ptr = std::unique_ptr<PKCS7, OsslDeleter<PKCS7, PKCS7_free>>;
+using Pkcs7Ptr = std::unique_ptr<PKCS7, FreeWith<PKCS7_free>>;
 
 constexpr int64_t kToday = 1795392000;  // 2026-11-23T00:00:00Z, when the data was taken
 constexpr int64_t kQuoVadisProducedAt = 1535831297;    // resp-revoked-reason.der, 2018-09-01

@@ -75,7 +75,7 @@ class TempDir {
 };
 
 void freeReply(redisReply* r) { freeReplyObject(r); }
-using ReplyPtr = std::unique_ptr<redisReply, FreeWith<redisReply, freeReply>>;
+using ReplyPtr = std::unique_ptr<redisReply, FreeWith<freeReply>>;
 
 // A blocking client for the test's own checks (never used by the code under test). Connects
 // on first use and again after losing its connection (servers restart, failovers close
@@ -267,16 +267,7 @@ class FakeSentinel {
 
 // Runs the loop until `done()` or `timeout_ms`; true if done.
 bool runUntil(event_base* base, const std::function<bool()>& done, int64_t timeout_ms) {
-  const int64_t deadline = monotonicMs() + timeout_ms;
-  EventPtr tick(evtimer_new(
-      base, [](evutil_socket_t, short, void*) {}, nullptr));
-  while (!done()) {
-    if (monotonicMs() >= deadline) return false;
-    timeval tv{0, 5'000};
-    evtimer_add(tick.get(), &tv);
-    event_base_loop(base, EVLOOP_ONCE);
-  }
-  return true;
+  return test::loopUntil(base, done, timeout_ms);
 }
 
 void runFor(event_base* base, int64_t ms) {

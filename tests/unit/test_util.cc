@@ -8,6 +8,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/clock.h"
+#include "core/handles.h"
+
 namespace ocsp::test {
 
 namespace {
@@ -77,6 +80,20 @@ int StderrCapture::count(std::initializer_list<std::string_view> parts) const {
     start = end + 1;
   }
   return n;
+}
+
+bool loopUntil(event_base* base, const std::function<bool()>& done, int64_t timeout_ms) {
+  const int64_t deadline = monotonicMs() + timeout_ms;
+  // Wakes the loop every few milliseconds so that the deadline is noticed.
+  EventPtr tick(evtimer_new(
+      base, [](evutil_socket_t, short, void*) {}, nullptr));
+  while (!done()) {
+    if (monotonicMs() >= deadline) return false;
+    timeval tv{0, 5'000};
+    evtimer_add(tick.get(), &tv);
+    event_base_loop(base, EVLOOP_ONCE);
+  }
+  return true;
 }
 
 }  // namespace ocsp::test

@@ -1,5 +1,9 @@
 #pragma once
 // Helpers shared by the unit tests: locating fixtures and reading files.
+#include <event2/event.h>
+
+#include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -12,6 +16,10 @@ std::string realData(const std::string& relative);
 // Path under the source tree (env OCSP_SOURCE_ROOT).
 std::string sourcePath(const std::string& relative);
 std::string readFile(const std::string& path);
+
+// Runs `base` until `done()` holds or `timeout_ms` has passed; true if done. The timeout is
+// a safety net for a broken test, never what a test waits for.
+bool loopUntil(event_base* base, const std::function<bool()>& done, int64_t timeout_ms);
 
 // Everything written to stderr (where logEvent writes) while it is alive.
 class StderrCapture {

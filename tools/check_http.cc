@@ -1,0 +1,107 @@
+#include "tools/check_http.h"
+
+#include <strings.h>
+
+#include <chrono>
+
+#include "upstream/curl_handles.h"
+
+namespace ocsp::check {
+namespace {
+
+constexpr std::string_view kFlagsHeader = "x-ocsp-proxy-flags:";
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+size_t onBody(char* data, size_t size, size_t count, void* userp) {
+  auto* answer = static_cast<HttpAnswer*>(userp);
+  size_t len = size * count;
+  if (answer->body.size() + len > kMaxDownloadBytes) {
+    answer->too_large = true;
+    return 0;  // aborts the transfer
+  }
+  answer->body.append(data, len);
+  return len;
+}
+
+size_t onHeader(char* data, size_t size, size_t count, void* userp) {
+  auto* answer = static_cast<HttpAnswer*>(userp);
+  std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) answer->proxy_flags.clear();  // a new response begins
+  if (line.size() > kFlagsHeader.size() &&
+      strncasecmp(line.data(), kFlagsHeader.data(), kFlagsHeader.size()) == 0) {
+    std::string_view rest = line.substr(kFlagsHeader.size());
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view flag = trimmed(rest.substr(0, comma));
+      if (!flag.empty()) answer->proxy_flags.emplace_back(flag);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  return size * count;
+}
+
+}  // namespace
+
+Result<HttpAnswer> httpExchange(const HttpCall& call) {
+  CurlEasyPtr easy(curl_easy_init());
+  if (!easy) return makeError(ErrorCategory::Internal, "internal", "curl_easy_init failed");
+  CURL* e = easy.get();
+  HttpAnswer answer;
+  char error_buf[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(e, CURLOPT_URL, call.url.c_str());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error_buf);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &onBody);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &onHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &answer);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(call.timeout_ms));
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(call.timeout_ms));
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "ocsp-proxy-check/" OCSP_PROXY_VERSION);
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxDownloadBytes));
+  if (call.proxy) {
+    curl_easy_setopt(e, CURLOPT_PROXY, call.proxy->c_str());
+    // Hosts in a no_proxy environment variable would otherwise bypass the proxy asked for.
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+  } else {
+    curl_easy_setopt(e, CURLOPT_PROXY, "");  // "" disables http_proxy/all_proxy as well
+  }
+  CurlSlistPtr headers;
+  if (!call.post_body.empty()) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, call.post_body.data());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(call.post_body.size()));
+    if (!appendLine(headers, "Content-Type: application/ocsp-request")) {
+      return makeError(ErrorCategory::Internal, "internal", "out of memory");
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
+  }
+  auto start = std::chrono::steady_clock::now();
+  CURLcode rc = curl_easy_perform(e);
+  answer.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+  if (answer.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    return makeError(ErrorCategory::UpstreamUnavailable, "too_large",
+                     "the answer is larger than " + std::to_string(kMaxDownloadBytes) + " bytes");
+  }
+  if (rc != CURLE_OK) {
+    std::string why = error_buf[0] != '\0' ? error_buf : curl_easy_strerror(rc);
+    return makeError(ErrorCategory::UpstreamUnavailable, "transport",
+                     why + " (curl error " + std::to_string(rc) + ")");
+  }
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &answer.status);
+  return answer;
+}
+
+}  // namespace ocsp::check

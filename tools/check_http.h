@@ -1,0 +1,44 @@
+#pragma once
+// The HTTP exchanges of `ocsp-proxy check` (tools/check.h): blocking, one libcurl easy handle
+// per transfer, since the subcommand runs once per process and asks one question. The caller
+// holds a CurlGlobal (upstream/curl_handles.h) around every call.
+//   - a response body over kMaxDownloadBytes (an OCSP response or a caIssuers download) is
+//     the error "too_large", never truncated;
+//   - redirects are not followed, only http:// is spoken;
+//   - with a proxy, every host goes through it (no_proxy in the environment does not apply);
+//     without one, none is used (http_proxy and all_proxy do not apply either);
+//   - the proxy's X-OCSP-Proxy-Flags header (comma-separated) comes back as a list, from the
+//     last response only.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace ocsp::check {
+
+inline constexpr int64_t kDefaultTimeoutMs = 10'000;
+inline constexpr size_t kMaxDownloadBytes = 1 << 20;
+
+struct HttpCall {
+  std::string url;
+  std::string post_body;             // empty: GET; else POSTed as application/ocsp-request
+  std::optional<std::string> proxy;  // nullopt: direct, whatever the environment says
+  int64_t timeout_ms = kDefaultTimeoutMs;  // the whole transfer, connect included
+};
+
+struct HttpAnswer {
+  long status = 0;
+  std::string body;
+  std::vector<std::string> proxy_flags;  // from X-OCSP-Proxy-Flags
+  int64_t elapsed_ms = 0;
+  bool too_large = false;
+};
+
+// Errors: "too_large" and "transport" (curl's message and code), category
+// UpstreamUnavailable; "internal" when curl cannot start a transfer. Any HTTP status is an
+// answer.
+Result<HttpAnswer> httpExchange(const HttpCall& call);
+
+}  // namespace ocsp::check
