@@ -52,8 +52,8 @@ namespace ocsp {
 
 // What the answer depends on in the request.
 struct ReplyRequest {
-  std::string_view method = {};                          // "GET", "HEAD" or "POST"
-  std::optional<std::string_view> if_none_match = {};    // the field's value, if present
+  std::string_view method = {};                        // "GET", "HEAD" or "POST"
+  std::optional<std::string_view> if_none_match = {};  // the field's value, if present
   std::optional<std::string_view> if_modified_since = {};
 };
 
@@ -87,9 +87,9 @@ struct HttpReply {
   std::string_view expires;              // empty: none (and the same below)
   std::string_view last_modified;
   std::string_view etag;
-  std::string_view bytes;                // the body unless `text` is set
-  std::shared_ptr<const void> keep;      // keeps `bytes` and the header views valid
-  std::string text;                      // a generated body (error text)
+  std::string_view bytes;            // the body unless `text` is set
+  std::shared_ptr<const void> keep;  // keeps `bytes` and the header views valid
+  std::string text;                  // a generated body (error text)
 
   std::string_view body() const { return text.empty() ? bytes : std::string_view(text); }
 

@@ -4,9 +4,8 @@
 // What the connection adds (Date, Content-Length, no body for HEAD), GET vs POST, the
 // responder and forward modes, and the counters a user reads.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
-
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -89,9 +88,9 @@ class Rig {
     config->upstreams.push_back(up);
     config_ = config;
     allow_ = std::make_unique<AllowList>(*config_);
-    front_ = std::make_unique<HttpFront>(FrontDeps{chain, clock_, config_, *allow_, nullptr,
-                                                   mailbox_, nullptr, nullptr, &metrics, nullptr,
-                                                   nullptr});
+    front_ =
+        std::make_unique<HttpFront>(FrontDeps{chain, clock_, config_, *allow_, nullptr, mailbox_,
+                                              nullptr, nullptr, &metrics, nullptr, nullptr});
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     REQUIRE(fd >= 0);
     sockaddr_in addr{};
@@ -179,10 +178,14 @@ std::shared_ptr<const OcspEntry> goodEntry() {
 std::string getPath(const std::string& der) {
   std::string path = "/";
   for (char c : base64Encode(der)) {
-    if (c == '+') path += "%2B";
-    else if (c == '/') path += "%2F";
-    else if (c == '=') path += "%3D";
-    else path += c;
+    if (c == '+')
+      path += "%2B";
+    else if (c == '/')
+      path += "%2F";
+    else if (c == '=')
+      path += "%3D";
+    else
+      path += c;
   }
   return path;
 }
@@ -221,9 +224,8 @@ TEST_CASE("GET and POST of a real request get the chain's DER with Date and Cont
     CHECK(r.headers["ETag"] == e->etag.view());
     CHECK(r.headers["Last-Modified"] == e->last_modified.view());
     CHECK(r.headers["Expires"] == e->expires.view());
-    CHECK(r.headers["Cache-Control"] ==
-          "max-age=" + std::to_string(e->fresh_until - kNow) +
-              ", public, no-transform, must-revalidate");
+    CHECK(r.headers["Cache-Control"] == "max-age=" + std::to_string(e->fresh_until - kNow) +
+                                            ", public, no-transform, must-revalidate");
     REQUIRE(rig.chain.last != nullptr);
     CHECK(rig.chain.last->mode == Mode::Responder);
     CHECK(rig.chain.last->cert_ids.size() == 1);
@@ -282,8 +284,8 @@ TEST_CASE("a forward request is routed by its URL's host and counted as forward"
   Response refused = rig.exchange(post("http://elsewhere.example.test/", requestDer()));
   CHECK(refused.code == 403);
   CHECK(rig.chain.calls == calls);
-  CHECK(log.count({"event=forward_refused", "reason=not_allowed",
-                   "host=elsewhere.example.test"}) == 1);
+  CHECK(log.count({"event=forward_refused", "reason=not_allowed", "host=elsewhere.example.test"}) ==
+        1);
 }
 
 TEST_CASE("chain errors and undecodable requests get their OCSP error status, counted") {

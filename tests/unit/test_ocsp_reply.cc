@@ -4,7 +4,6 @@
 // matrix and pyca's CRLs, and validated by the real validator before they become entries.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
-
 #include <openssl/ocsp.h>
 #include <openssl/sha.h>
 
@@ -75,12 +74,12 @@ struct Signed {
   std::string der;
   explicit Signed(int status = V_OCSP_CERTSTATUS_GOOD) {
     OcspCertIdPtr id = certIdFor(ca, 7001);
-    der = makeResponse({{.id = id.get(),
-                         .status = status,
-                         .reason = status == V_OCSP_CERTSTATUS_REVOKED
-                                       ? OCSP_REVOKED_STATUS_KEYCOMPROMISE
-                                       : OCSP_REVOKED_STATUS_NOSTATUS}},
-                       ca);
+    der = makeResponse(
+        {{.id = id.get(),
+          .status = status,
+          .reason = status == V_OCSP_CERTSTATUS_REVOKED ? OCSP_REVOKED_STATUS_KEYCOMPROMISE
+                                                        : OCSP_REVOKED_STATUS_NOSTATUS}},
+        ca);
   }
   std::shared_ptr<const OcspEntry> entry() const { return entryOf(der, ca.cert.get(), kT); }
 };
@@ -139,8 +138,8 @@ TEST_CASE("each certificate status is HTTP 200 with the upstream's DER byte for 
     const std::string der = readFile(realData(std::string("aws-lc-ocsp/") + row.file));
     for (const std::string method : {"GET", "POST", "HEAD"}) {
       CAPTURE(method);
-      HttpReply r = ocspReply({.method = method}, answerOf(entryOf(der, ca.get(), kNow)), false,
-                              kNow);
+      HttpReply r =
+          ocspReply({.method = method}, answerOf(entryOf(der, ca.get(), kNow)), false, kNow);
       CHECK(r.code == 200);
       CHECK(r.result == row.result);
       CHECK(r.body() == der);
@@ -181,12 +180,12 @@ TEST_CASE("each error category is HTTP 200 with its unsigned OCSP responseStatus
        OCSP_RESPONSE_STATUS_SIGREQUIRED, OcspResult::Unauthorized},
       {ErrorCategory::UpstreamUnavailable, "ocsp_response_trylater.der",
        OCSP_RESPONSE_STATUS_TRYLATER, OcspResult::TryLater},
-      {ErrorCategory::ValidationFailed, "ocsp_response_trylater.der",
-       OCSP_RESPONSE_STATUS_TRYLATER, OcspResult::TryLater},
+      {ErrorCategory::ValidationFailed, "ocsp_response_trylater.der", OCSP_RESPONSE_STATUS_TRYLATER,
+       OcspResult::TryLater},
       {ErrorCategory::Internal, "ocsp_response_internalerror.der",
        OCSP_RESPONSE_STATUS_INTERNALERROR, OcspResult::InternalError},
-      {ErrorCategory::Config, "ocsp_response_internalerror.der",
-       OCSP_RESPONSE_STATUS_INTERNALERROR, OcspResult::InternalError},
+      {ErrorCategory::Config, "ocsp_response_internalerror.der", OCSP_RESPONSE_STATUS_INTERNALERROR,
+       OcspResult::InternalError},
   };
   for (const Row& row : rows) {
     const std::string category = categoryName(row.category);
@@ -194,8 +193,8 @@ TEST_CASE("each error category is HTTP 200 with its unsigned OCSP responseStatus
     for (const std::string method : {"GET", "POST"}) {
       CAPTURE(method);
       ReplyRequest req{.method = method, .if_none_match = "\"anything\""};
-      HttpReply r = ocspReply(req, Result<Answer>(makeError(row.category, "some_reason")),
-                              false, kT);
+      HttpReply r =
+          ocspReply(req, Result<Answer>(makeError(row.category, "some_reason")), false, kT);
       CHECK(r.code == 200);
       CHECK(r.result == row.result);
       CHECK(responseStatusOf(r.body()) == row.status);
@@ -401,7 +400,8 @@ std::shared_ptr<const CrlEntry> crlEntryOf(const std::string& relative) {
 }
 
 TEST_CASE("a CRL is 200 with its bytes and freshness headers up to its hard expiry") {
-  std::shared_ptr<const CrlEntry> e = crlEntryOf("pyca-cryptography-vectors/crl/crl_all_reasons.pem");
+  std::shared_ptr<const CrlEntry> e =
+      crlEntryOf("pyca-cryptography-vectors/crl/crl_all_reasons.pem");
   REQUIRE(e->crl.next_update > e->crl.this_update);
   const int64_t now = e->crl.this_update + 100;
   for (const std::string method : {"GET", "HEAD"}) {
@@ -421,7 +421,8 @@ TEST_CASE("a CRL is 200 with its bytes and freshness headers up to its hard expi
 }
 
 TEST_CASE("a CRL is 304 for its ETag, or for If-Modified-Since at or after its thisUpdate") {
-  std::shared_ptr<const CrlEntry> e = crlEntryOf("pyca-cryptography-vectors/crl/crl_all_reasons.pem");
+  std::shared_ptr<const CrlEntry> e =
+      crlEntryOf("pyca-cryptography-vectors/crl/crl_all_reasons.pem");
   const int64_t tu = e->crl.this_update;
   const std::string other = "\"0000\"";
   struct Row {
