@@ -5,10 +5,9 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <utility>
 
+#include "cache/redis_reply.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -25,49 +24,11 @@ void arm(event* ev, int64_t ms) {
   evtimer_add(ev, &tv);
 }
 
-std::string hostPort(const conf::RedisAddress& a) {
-  const bool v6 = a.host.find(':') != std::string::npos;
-  return (v6 ? "[" + a.host + "]" : a.host) + ":" + std::to_string(a.port);
-}
-
 bool sameAddress(const conf::RedisAddress& a, const conf::RedisAddress& b) {
   return a.host == b.host && a.port == b.port;
 }
 
-std::string_view replyText(const redisReply* r) {
-  return r->str == nullptr ? std::string_view() : std::string_view(r->str, r->len);
-}
-
-// The error code of an error reply: its first word ("READONLY You can't write..." -> READONLY).
-std::string_view errorCode(const redisReply* r) {
-  std::string_view text = replyText(r);
-  return text.substr(0, text.find(' '));
-}
-
-bool parsePort(std::string_view s, uint16_t* out) {
-  unsigned n = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc() || end != s.data() + s.size() || n == 0 || n > 65535) return false;
-  *out = static_cast<uint16_t>(n);
-  return true;
-}
-
-void* idToPrivdata(uint64_t id) { return reinterpret_cast<void*>(static_cast<uintptr_t>(id)); }
-uint64_t privdataToId(void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
-
 }  // namespace
-
-std::string redisTarget(const conf::Redis& cfg) {
-  if (cfg.address) return hostPort(*cfg.address);
-  if (!cfg.unix_socket.empty()) return "unix:" + cfg.unix_socket;
-  return "sentinel:" + cfg.master_name;
-}
-
-struct RedisConnection::Pending {
-  const redisAsyncContext* ctx;  // the context the command went to
-  Callback done;                 // empty once called
-  int64_t deadline_ms;           // monotonicMs() at which it times out; 0: never
-};
 
 RedisConnection::RedisConnection(event_base* base, const conf::Redis& cfg, RedisStatus& status,
                                  int worker_id)
@@ -77,6 +38,8 @@ RedisConnection::RedisConnection(event_base* base, const conf::Redis& cfg, Redis
       counters_(status.counters()),
       worker_id_(worker_id),
       worker_label_(std::to_string(worker_id)),
+      commands_(base, &RedisConnection::onReply,
+                [this](const redisAsyncContext* ac) { onCommandTimeout(ac); }),
       backoff_ms_(kFirstBackoffMs),
       jitter_(static_cast<unsigned>(worker_id) * 7919u + static_cast<unsigned>(monotonicMs())) {
   auto timer = [this](event_callback_fn fn) { return EventPtr(evtimer_new(base_, fn, this)); };
@@ -97,15 +60,13 @@ RedisConnection::RedisConnection(event_base* base, const conf::Redis& cfg, Redis
   });
   reap_timer_ = timer(
       [](evutil_socket_t, short, void* arg) { static_cast<RedisConnection*>(arg)->reapRetired(); });
-  timeout_timer_ = timer(
-      [](evutil_socket_t, short, void* arg) { static_cast<RedisConnection*>(arg)->onTimeouts(); });
   status_.setDown(worker_id_);
   start();
 }
 
 RedisConnection::~RedisConnection() {
   destroying_ = true;
-  pending_.clear();  // dropped without a call (header contract)
+  commands_.clear();  // dropped without a call (header contract)
   // Freeing a context runs its callbacks (NULL replies, onDisconnect); destroying_ makes
   // them return at once.
   std::vector<redisAsyncContext*> contexts = std::move(retired_);
@@ -124,14 +85,14 @@ bool RedisConnection::up() const {
 
 bool RedisConnection::command(std::initializer_list<std::string_view> args, int64_t timeout_ms,
                               Callback done) {
-  return up() && send(ctx_, args, timeout_ms, std::move(done));
+  return up() && commands_.send(ctx_, args, timeout_ms, std::move(done));
 }
 
 bool RedisConnection::fireAndForget(std::initializer_list<std::string_view> args,
                                     Callback on_reply) {
   if (!up()) return false;
-  if (!on_reply) return send(ctx_, args, 0, nullptr);
-  return send(ctx_, args, 0,
+  if (!on_reply) return commands_.send(ctx_, args, 0, nullptr);
+  return commands_.send(ctx_, args, 0,
               [this, ac = ctx_, on_reply = std::move(on_reply)](Outcome outcome,
                                                                  const redisReply* reply) {
                 if (outcome != Outcome::Replied) return;
@@ -143,118 +104,30 @@ bool RedisConnection::fireAndForget(std::initializer_list<std::string_view> args
               });
 }
 
-// --- Commands -------------------------------------------------------------------------------
-
-bool RedisConnection::send(redisAsyncContext* ac, std::initializer_list<std::string_view> args,
-                           int64_t timeout_ms, Callback done) {
-  // The command in the Redis protocol (an array of bulk strings), written here into a reused
-  // buffer rather than formatted by hiredis into a new one for each command.
-  auto number = [this](size_t n) {
-    char digits[20];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
-    command_buf_.append(digits, end);
-    command_buf_.append("\r\n");
-  };
-  command_buf_.clear();
-  command_buf_.push_back('*');
-  number(args.size());
-  for (std::string_view a : args) {
-    command_buf_.push_back('$');
-    number(a.size());
-    command_buf_.append(a);
-    command_buf_.append("\r\n");
-  }
-  const uint64_t id = done ? first_id_ + pending_.size() : 0;
-  if (redisAsyncFormattedCommand(ac, &RedisConnection::onReply, idToPrivdata(id),
-                                 command_buf_.data(), command_buf_.size()) != REDIS_OK) {
-    return false;
-  }
-  if (id == 0) return true;
-  const int64_t deadline = timeout_ms > 0 ? monotonicMs() + timeout_ms : 0;
-  pending_.push_back(Pending{ac, std::move(done), deadline});
-  if (deadline != 0) {
-    if (deadline < last_deadline_ms_) deadlines_sorted_ = false;
-    last_deadline_ms_ = deadline;
-    armTimeouts(deadline);
-  }
-  return true;
-}
-
-// Arms the timeout timer for `deadline_ms` unless it is already armed for an earlier one.
-void RedisConnection::armTimeouts(int64_t deadline_ms) {
-  if (timeout_deadline_ms_ != 0 && timeout_deadline_ms_ <= deadline_ms) return;
-  timeout_deadline_ms_ = deadline_ms;
-  arm(timeout_timer_.get(), std::max<int64_t>(0, deadline_ms - monotonicMs()));
-}
-
-// The callback of command `id` if it is still waiting, taken out of the queue.
-RedisConnection::Callback RedisConnection::take(uint64_t id) {
-  if (id < first_id_ || id - first_id_ >= pending_.size()) return nullptr;
-  Callback done = std::exchange(pending_[id - first_id_].done, nullptr);
-  trimPending();
-  return done;
-}
-
-void RedisConnection::trimPending() {
-  while (!pending_.empty() && !pending_.front().done) {
-    pending_.pop_front();
-    ++first_id_;
-  }
-  if (pending_.empty()) {  // a fresh start for the order of deadlines
-    deadlines_sorted_ = true;
-    last_deadline_ms_ = 0;
-  }
-}
+// --- Replies --------------------------------------------------------------------------------
 
 void RedisConnection::onReply(redisAsyncContext* ac, void* reply_ptr, void* privdata) {
   auto* self = static_cast<RedisConnection*>(ac->data);
   if (self->destroying_) return;
   const auto* reply = static_cast<const redisReply*>(reply_ptr);
   if (reply != nullptr && ac == self->ctx_) self->consecutive_timeouts_ = 0;
-  const uint64_t id = privdataToId(privdata);
+  const uint64_t id = RedisCommandQueue::idOf(privdata);
   if (id == 0) {
     if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) self->onWriteError(ac, reply);
     return;
   }
-  Callback done = self->take(id);
+  Callback done = self->commands_.take(id);
   if (!done) return;  // timed out or failed with its connection
   done(reply != nullptr ? Outcome::Replied : Outcome::Lost, reply);
 }
 
-void RedisConnection::onTimeouts() {
-  timeout_deadline_ms_ = 0;
-  const int64_t now = monotonicMs();
-  std::vector<std::pair<const redisAsyncContext*, Callback>> expired;
-  int64_t next = 0;  // the earliest deadline still ahead
-  for (Pending& p : pending_) {
-    if (!p.done || p.deadline_ms == 0) continue;
-    if (p.deadline_ms <= now) {
-      expired.emplace_back(p.ctx, std::exchange(p.done, nullptr));
-      continue;
-    }
-    if (next == 0 || p.deadline_ms < next) next = p.deadline_ms;
-    if (deadlines_sorted_) break;  // the rest are later still
+void RedisConnection::onCommandTimeout(const redisAsyncContext* ac) {
+  ++counters_.timeouts;
+  // A server that answers nothing would cost every lookup the whole timeout: after a few
+  // in a row, treat it as down (reconnecting checks it within connect_timeout).
+  if (ac == ctx_ && ++consecutive_timeouts_ >= kTimeoutsBeforeReconnect) {
+    goDown(std::to_string(kTimeoutsBeforeReconnect) + " commands in a row timed out");
   }
-  trimPending();
-  if (next != 0) armTimeouts(next);
-  for (auto& [ctx, done] : expired) {
-    ++counters_.timeouts;
-    // A server that answers nothing would cost every lookup the whole timeout: after a few
-    // in a row, treat it as down (reconnecting checks it within connect_timeout).
-    if (ctx == ctx_ && ++consecutive_timeouts_ >= kTimeoutsBeforeReconnect) {
-      goDown(std::to_string(kTimeoutsBeforeReconnect) + " commands in a row timed out");
-    }
-    done(Outcome::Timeout, nullptr);
-  }
-}
-
-void RedisConnection::failPending(const redisAsyncContext* ac) {
-  std::vector<Callback> lost;
-  for (Pending& p : pending_) {
-    if (p.ctx == ac && p.done) lost.push_back(std::exchange(p.done, nullptr));
-  }
-  trimPending();
-  for (Callback& done : lost) done(Outcome::Lost, nullptr);
 }
 
 void RedisConnection::onWriteError(const redisAsyncContext* ac, const redisReply* reply) {
@@ -296,11 +169,11 @@ void RedisConnection::onDisconnect(const redisAsyncContext* ac, int status) {
 void RedisConnection::forget(const redisAsyncContext* ac, const std::string& reason) {
   if (ac == ctx_) {
     ctx_ = nullptr;
-    failPending(ac);
+    commands_.failAll(ac);
     goDown(reason);
   } else if (ac == sentinel_ctx_) {
     sentinel_ctx_ = nullptr;
-    failPending(ac);
+    commands_.failAll(ac);
     sentinelFailed(reason);
   } else {
     std::erase(retired_, ac);
@@ -369,9 +242,10 @@ void RedisConnection::connectServer() {
   };
   const bool role = !cfg_.sentinels.empty();
   const std::string db = std::to_string(cfg_.db);
-  bool sent = cfg_.password.empty() || send(ac, {"AUTH", cfg_.password}, 0, step("AUTH", false));
-  sent = sent && send(ac, {"SELECT", db}, 0, step("SELECT", !role));
-  if (role) sent = sent && send(ac, {"ROLE"}, 0, step("ROLE", true));
+  bool sent = cfg_.password.empty() ||
+              commands_.send(ac, {"AUTH", cfg_.password}, 0, step("AUTH", false));
+  sent = sent && commands_.send(ac, {"SELECT", db}, 0, step("SELECT", !role));
+  if (role) sent = sent && commands_.send(ac, {"ROLE"}, 0, step("ROLE", true));
   if (!sent) goDown("cannot queue the handshake");
 }
 
@@ -381,11 +255,7 @@ void RedisConnection::onHandshakeReply(const char* step, bool last, const redisR
     return;
   }
   if (std::string_view(step) == "ROLE") {
-    std::string_view role;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
-        reply->element[0]->type == REDIS_REPLY_STRING) {
-      role = replyText(reply->element[0]);
-    }
+    const std::string_view role = roleOf(reply);
     if (role != "master") {
       goDown("ROLE: server is " + (role.empty() ? std::string("not a master") : std::string(role)));
       return;
@@ -418,8 +288,8 @@ void RedisConnection::goDown(const std::string& reason, bool retry_now) {
   const bool was_waiting = phase_ == Phase::Waiting;
   phase_ = Phase::Waiting;
   report(false, reason);
-  if (server != nullptr) failPending(server);
-  if (sentinel != nullptr) failPending(sentinel);
+  if (server != nullptr) commands_.failAll(server);
+  if (sentinel != nullptr) commands_.failAll(sentinel);
   if (retry_now) {  // the master is known (masterFound): no need to ask again
     evtimer_del(retry_timer_.get());
     connectServer();
@@ -492,7 +362,8 @@ void RedisConnection::askSentinel() {
       // Lost: onConnect/onDisconnect or the sentinel timer report the failure.
       if (outcome == Outcome::Replied && ac == sentinel_ctx_) onSentinelReply(reply);
     };
-    if (!send(ac, {"SENTINEL", "get-master-addr-by-name", cfg_.master_name}, 0, answered)) {
+    if (!commands_.send(ac, {"SENTINEL", "get-master-addr-by-name", cfg_.master_name}, 0,
+                        answered)) {
       sentinelFailed("cannot queue the question");
     }
     return;
@@ -504,7 +375,7 @@ void RedisConnection::sentinelFailed(const std::string& reason) {
   evtimer_del(sentinel_timer_.get());
   if (redisAsyncContext* ac = std::exchange(sentinel_ctx_, nullptr); ac != nullptr) {
     retire(ac);
-    failPending(ac);
+    commands_.failAll(ac);
   }
   if (sentinel_index_ < cfg_.sentinels.size()) {
     sentinel_errors_ += (sentinel_errors_.empty() ? "" : "; ") +
@@ -515,25 +386,10 @@ void RedisConnection::sentinelFailed(const std::string& reason) {
 }
 
 void RedisConnection::onSentinelReply(const redisReply* reply) {
-  if (reply->type == REDIS_REPLY_NIL) {
-    sentinelFailed("does not know master " + cfg_.master_name);
-    return;
-  }
-  if (reply->type == REDIS_REPLY_ERROR) {
-    sentinelFailed(std::string(replyText(reply)));
-    return;
-  }
   conf::RedisAddress master;
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-      reply->element[0]->type != REDIS_REPLY_STRING ||
-      reply->element[1]->type != REDIS_REPLY_STRING ||
-      !parsePort(replyText(reply->element[1]), &master.port)) {
-    sentinelFailed("unexpected answer to SENTINEL get-master-addr-by-name");
-    return;
-  }
-  master.host = std::string(replyText(reply->element[0]));
-  if (!conf::isIpLiteral(master.host)) {
-    sentinelFailed("answered with host name " + master.host + " (only IP addresses are used)");
+  std::string why;
+  if (!masterOf(reply, cfg_.master_name, &master, &why)) {
+    sentinelFailed(why);
     return;
   }
   evtimer_del(sentinel_timer_.get());

@@ -15,6 +15,9 @@
 //   - addresses (config and sentinel answers) must be IP literals or localhost: resolving a
 //     name would block the worker. Sentinels are asked without AUTH.
 //
+// Commands in flight, their ids and timeouts: cache/redis_commands.h; reading the replies of
+// the handshake and of sentinels: cache/redis_reply.h.
+//
 // Threading and callbacks: everything runs on the thread that runs `base`. A command's
 // callback is called exactly once, on that thread, never from inside command(): with the
 // reply, or with Timeout after its timeout, or with Lost when the connection goes down
@@ -35,6 +38,8 @@
 #include <utility>
 #include <vector>
 
+#include "cache/redis_commands.h"
+#include "cache/redis_reply.h"  // redisTarget()
 #include "cache/redis_status.h"
 #include "conf/config.h"
 #include "core/handles.h"
@@ -44,14 +49,11 @@ struct redisReply;
 
 namespace ocsp {
 
-// "127.0.0.1:6379", "unix:/run/redis.sock" or "sentinel:<master_name>" (for RedisStatus).
-std::string redisTarget(const conf::Redis& cfg);
-
 class RedisConnection {
  public:
-  enum class Outcome { Replied, Timeout, Lost };
-  // `reply` is set only with Replied; it is freed when the callback returns.
-  using Callback = std::function<void(Outcome, const redisReply* reply)>;
+  // A command's outcome and callback (cache/redis_commands.h).
+  using Outcome = RedisCommandQueue::Outcome;
+  using Callback = RedisCommandQueue::Callback;
 
   // Starts connecting at once. `base` and `status` must outlive this object; `worker_id`
   // indexes `status`.
@@ -76,20 +78,14 @@ class RedisConnection {
  private:
   enum class Phase { Waiting, Discovering, Connecting, Up };
   enum class Reported { Nothing, Up, Down };
-  struct Pending;
 
   static void onReply(redisAsyncContext* ac, void* reply, void* privdata);
   static void onConnect(const redisAsyncContext* ac, int status);
   static void onDisconnect(const redisAsyncContext* ac, int status);
-  void onTimeouts();
-  void armTimeouts(int64_t deadline_ms);
-  Callback take(uint64_t id);
-  void trimPending();
+  // Counts it; a few in a row on the server's connection take the connection down.
+  void onCommandTimeout(const redisAsyncContext* ac);
 
   redisAsyncContext* open(const std::string& host, uint16_t port, std::string* why);
-  bool send(redisAsyncContext* ac, std::initializer_list<std::string_view> args, int64_t timeout_ms,
-            Callback done);
-  void failPending(const redisAsyncContext* ac);
   void onWriteError(const redisAsyncContext* ac, const redisReply* reply);
 
   void start();
@@ -115,6 +111,7 @@ class RedisConnection {
   RedisCounters& counters_;
   const int worker_id_;
   const std::string worker_label_;
+  RedisCommandQueue commands_;  // in flight on any of the contexts below
 
   Phase phase_ = Phase::Waiting;
   Reported reported_ = Reported::Nothing;
@@ -132,23 +129,6 @@ class RedisConnection {
   int consecutive_timeouts_ = 0;
   bool write_error_logged_ = false;
   std::minstd_rand jitter_;
-
-  // Commands with a callback, in the order sent: the one at pending_[i] has the id
-  // first_id_ + i, given to hiredis as privdata (0: fire and forget, not kept). An entry whose
-  // callback was called (timed out, or failed with its connection) stays, empty, until the
-  // entries before it are done, and a reply for it is dropped. Replies on one context come
-  // in the order sent, so the front is answered first and the queue stays short.
-  std::deque<Pending> pending_;
-  uint64_t first_id_ = 1;
-  // One timer for every command timeout, armed for the earliest deadline that may be due
-  // (timeout_deadline_ms_, 0 when not armed). Deadlines are kept in the order sent while
-  // every command uses the same timeout (deadlines_sorted_), so the timer only looks at the
-  // front of the queue.
-  EventPtr timeout_timer_;
-  int64_t timeout_deadline_ms_ = 0;
-  int64_t last_deadline_ms_ = 0;
-  bool deadlines_sorted_ = true;
-  std::string command_buf_;  // the command being sent, in the Redis protocol (reused)
 
   EventPtr retry_timer_;     // next connection attempt
   EventPtr connect_timer_;   // connect + handshake deadline

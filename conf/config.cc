@@ -640,4 +640,15 @@ Result<std::shared_ptr<const Config>> loadConfig(const std::string& path) {
   return parseConfig(text, path, fs::path(path).parent_path().string());
 }
 
+bool configPathOption(int argc, char** argv, int& i, std::string* path) {
+  const std::string_view arg = argv[i];
+  if (arg == "--config" && i + 1 < argc) {
+    *path = argv[++i];
+    return true;
+  }
+  if (!arg.starts_with("--config=")) return false;
+  *path = arg.substr(std::string_view("--config=").size());
+  return true;
+}
+
 }  // namespace ocsp::conf

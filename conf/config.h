@@ -205,6 +205,9 @@ struct Config {
 // Loads and validates a config file. Relative issuer and trust store paths are relative to
 // the file's directory. On failure, Error::detail is "file:line: key.path: message".
 Result<std::shared_ptr<const Config>> loadConfig(const std::string& path);
+// The file named on a command line: "--config FILE" (i moves to FILE) or "--config=FILE" at
+// argv[i]. False, and `path` untouched, for any other argument or a missing FILE.
+bool configPathOption(int argc, char** argv, int& i, std::string* path);
 
 // Same, from text (tests). `name` is used as the file name in messages; `base_dir` anchors
 // relative paths.

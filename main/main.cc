@@ -89,11 +89,7 @@ int main(int argc, char** argv) {
     }
     if (arg == "--check-config") {
       check_only = true;
-    } else if (arg == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (arg.rfind("--config=", 0) == 0) {
-      config_path = arg.substr(std::strlen("--config="));
-    } else {
+    } else if (!ocsp::conf::configPathOption(argc, argv, i, &config_path)) {
       std::fprintf(stderr, "ocsp-proxy: unknown argument: %s\n\n", arg.c_str());
       usage(stderr);
       return 2;

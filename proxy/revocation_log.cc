@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstring>
 
-#include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -19,72 +18,11 @@ namespace {
 
 constexpr size_t kFlushAtBytes = 64 * 1024;
 
-void field(std::string& out, const char* name) {
-  if (out.size() > 1) out.push_back(',');
-  out.push_back('"');
-  out += name;
-  out += "\":";
-}
-
-void stringField(std::string& out, const char* name, std::string_view value) {
-  field(out, name);
-  appendJsonString(out, value);
-}
-
-void nullableField(std::string& out, const char* name, const char* value) {
-  field(out, name);
-  if (value == nullptr) {
-    out += "null";
-  } else {
-    appendJsonString(out, value);
-  }
-}
-
 int openAppend(const std::string& path) {
   return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 }
 
 }  // namespace
-
-const char* crlReasonName(int reason) {
-  // RFC 5280 §5.3.1; 7 is not used.
-  static const char* names[] = {"unspecified",          "keyCompromise",  "cACompromise",
-                                "affiliationChanged",   "superseded",     "cessationOfOperation",
-                                "certificateHold",      nullptr,          "removeFromCRL",
-                                "privilegeWithdrawn",   "aACompromise"};
-  if (reason < 0 || reason >= static_cast<int>(sizeof(names) / sizeof(names[0]))) return nullptr;
-  return names[reason];
-}
-
-std::string formatRevocationRecord(const RevocationRecord& r) {
-  std::string out = "{";
-  out.reserve(512);
-  stringField(out, "time", rfc3339Ms(r.time_ms));
-  stringField(out, "client", r.client);
-  stringField(out, "mode", r.mode == Mode::Forward ? "forward" : "responder");
-  stringField(out, "upstream", r.upstream);
-  stringField(out, "upstream_fqdn", r.upstream_fqdn);
-  stringField(out, "issuer", r.issuer);
-  const bool have_id = r.cert_id != nullptr;
-  stringField(out, "issuer_key_hash", have_id ? toHex(r.cert_id->issuer_key_hash) : "");
-  stringField(out, "hash", have_id ? OBJ_nid2ln(r.cert_id->hash_nid) : "");  // "sha1", "sha256"
-  stringField(out, "serial", have_id ? toHex(r.cert_id->serial) : "");
-  const bool error = !r.error.empty();
-  stringField(out, "status", error ? "error" : certStatusName(r.status));
-  const bool revoked = !error && r.status == CertStatus::Revoked && r.revocation;
-  std::string when = revoked ? rfc3339(r.revocation->time) : "";
-  nullableField(out, "revocation_time", revoked ? when.c_str() : nullptr);
-  nullableField(out, "revocation_reason", revoked ? crlReasonName(r.revocation->reason) : nullptr);
-  nullableField(out, "source", !error && r.source ? answerSourceName(*r.source) : nullptr);
-  std::string validation = error ? "error:" + std::string(r.error) : r.validated ? "ok" : "unvalidated";
-  stringField(out, "validation", validation);
-  field(out, "issuer_revoked");
-  out += r.issuer_revoked ? "true" : "false";
-  field(out, "latency_ms");
-  out += std::to_string(r.latency_ms);
-  out.push_back('}');
-  return out;
-}
 
 std::vector<std::pair<CertStatus, std::optional<Revocation>>> statusesIn(
     std::string_view der, const std::vector<CertIdInfo>& ids) {

@@ -1,25 +1,7 @@
 #pragma once
 // The revocation log (docs/ARCHITECTURE.md §10): one JSON object per answered CertID, one per line
-// (JSON Lines), for the network team and `ocsp-proxy report`. Fields, always in this order:
-//   time              RFC 3339 UTC with milliseconds, when the answer went out
-//   client            "ip:port"
-//   mode              "responder" | "forward"
-//   upstream          upstream name ("" when unrouted, e.g. unknown issuer)
-//   upstream_fqdn     FQDN that gave the answer ("" when none did)
-//   issuer            issuer subject, one line ("" when unknown)
-//   issuer_key_hash   CertID issuerKeyHash, lower-case hex
-//   hash              CertID hash algorithm ("sha1", "sha256", ...)
-//   serial            CertID serialNumber, lower-case hex of the INTEGER contents
-//   status            "good" | "revoked" | "unknown" | "error"
-//   revocation_time   RFC 3339, or null
-//   revocation_reason CRLReason name ("keyCompromise", ...), or null
-//   source            "memory" | "redis" | "upstream" | "stale", or null for errors
-//   validation        "ok" | "unvalidated" | "error:<code>"
-//   issuer_revoked    true when the issuer is a watched intermediate found revoked
-//   latency_ms        integer
-// Strings are JSON (RFC 8259) with the escaping rule of core/utf8.h: a byte that is not
-// well-formed UTF-8 (an upstream_fqdn read from Redis, say) is the text \xNN, so every line
-// stays valid JSON that `ocsp-proxy report` reads.
+// (JSON Lines), for the network team and `ocsp-proxy report`. The record, its fields, their
+// order and how a line is written: core/revocation_record.h, shared with the reader.
 // Writing (workers never wait on the log's output):
 //   - append() copies the line into a pending buffer under a mutex held only for that copy.
 //     The buffer is bounded (limits.revocation_log_buffer): a line that does not fit is
@@ -55,33 +37,10 @@
 #include <vector>
 
 #include "core/ocsp_types.h"
+#include "core/revocation_record.h"
 #include "core/result.h"
 
 namespace ocsp {
-
-struct RevocationRecord {
-  int64_t time_ms = 0;  // epoch milliseconds
-  std::string_view client;
-  Mode mode = Mode::Responder;
-  std::string_view upstream;
-  std::string_view upstream_fqdn;
-  std::string_view issuer;
-  const CertIdInfo* cert_id = nullptr;
-  // status/revocation: for answers; `error` set (code) for failures.
-  CertStatus status = CertStatus::Unknown;
-  std::optional<Revocation> revocation;
-  std::optional<AnswerSource> source;
-  bool validated = true;
-  std::string_view error;  // non-empty: status "error", validation "error:<code>"
-  bool issuer_revoked = false;
-  int64_t latency_ms = 0;
-};
-
-// One line, without the trailing newline.
-std::string formatRevocationRecord(const RevocationRecord& r);
-
-// CRLReason name for a code (RFC 5280 §5.3.1), nullptr for -1 or unknown codes.
-const char* crlReasonName(int reason);
 
 // The status of every CertID in `der` (a successful basic response), in the order of `ids`;
 // Unknown for a CertID the response does not cover. For multi-CertID requests.

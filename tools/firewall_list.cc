@@ -1,7 +1,6 @@
 #include "tools/firewall_list.h"
 
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "conf/config.h"
@@ -31,11 +30,7 @@ int runFirewallList(int argc, char** argv) {
       usage(stdout);
       return 0;
     }
-    if (arg == "--config" && i + 1 < argc) {
-      path = argv[++i];
-    } else if (arg.rfind("--config=", 0) == 0) {
-      path = arg.substr(std::strlen("--config="));
-    } else {
+    if (!conf::configPathOption(argc, argv, i, &path)) {
       std::fprintf(stderr, "ocsp-proxy firewall-list: unknown argument: %s\n\n", arg.c_str());
       usage(stderr);
       return 64;

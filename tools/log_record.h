@@ -1,16 +1,10 @@
 #pragma once
 // One revocation-log line (docs/ARCHITECTURE.md §10) -> one checked answer, for
-// `ocsp-proxy report`.
-//
-// Strict RFC 8259 for a line holding one object: known escapes only, paired \u surrogates,
-// no control characters in strings, nothing after the object. One leniency: bytes inside a
-// string that are not well-formed UTF-8 (RFC 3629), which proxies wrote before they escaped
-// them, are taken as the text \xNN (the escaping rule of core/utf8.h) and the answer is
-// flagged (Answer::invalid_utf8), so that such a line, often a revoked answer, is counted
-// and shown rather than skipped. Known
-// fields must appear at most once, with the right type, and hold a value from their
-// enumeration (status, mode, source, validation, RFC 3339 times); unknown members are checked
-// and skipped whatever their shape, up to a fixed nesting depth.
+// `ocsp-proxy report`. The line is parsed into the record's fields by the parser declared
+// with the record (core/revocation_record.h: strict RFC 8259, every field once and of its
+// type, raw bytes that are not UTF-8 taken as \xNN and flagged as Answer::invalid_utf8);
+// here each value must also be one of its enumeration (status, mode, source, validation,
+// RFC 3339 times).
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/revocation_record.h"
 
 namespace ocsp::report {
 
@@ -33,18 +29,11 @@ std::optional<int64_t> parseTime(std::string_view s, bool date_alone);
 std::string timeText(int64_t ms);
 std::string revocationTimeText(int64_t ms);
 
-// Why a line was refused: a fixed message, nullptr for none.
-using Fault = const char*;
-inline constexpr Fault kTooLong = "line longer than 1 MiB";
-
-struct Problem {
-  Fault fault = nullptr;
-  size_t column = 0;  // 1-based; 0 when a column would not help
-  int field = -1;
-};
-
-// "bad value for field \"time\"", "JSON syntax error at column 12", ...
-std::string describe(const Problem& p);
+// Why a line was refused (core/revocation_record.h).
+using record::Fault;
+using record::kTooLong;
+using record::Problem;
+using record::describe;
 
 enum AnswerStatus : uint8_t { kGood, kRevoked, kUnknown, kError, kStatusCount };
 constexpr std::array<std::string_view, kStatusCount> kStatusNames = {"good", "revoked", "unknown",

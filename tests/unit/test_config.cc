@@ -1611,3 +1611,24 @@ TEST_CASE("limit errors name the file, the line and the dotted key path") {
   CHECK(errorOf("limits:\n  drain_timeout: 0s\n" + std::string(kUpstreams)).rfind(
             "F:2: limits.drain_timeout: ", 0) == 0);
 }
+
+TEST_CASE("the config file is named on a command line as --config FILE or --config=FILE") {
+  std::string a0 = "ocsp-proxy", a1 = "--config", a2 = "/etc/a.yaml", a3 = "--config=/etc/b.yaml",
+              a4 = "--configx", a5 = "--config";
+  char* argv[] = {a0.data(), a1.data(), a2.data(), a3.data(), a4.data(), a5.data()};
+  const int argc = 6;
+  std::string path = "default";
+  int i = 1;
+  REQUIRE(ocsp::conf::configPathOption(argc, argv, i, &path));
+  CHECK(path == "/etc/a.yaml");
+  CHECK(i == 2);  // moved to FILE: the caller's loop goes on after it
+  i = 3;
+  REQUIRE(ocsp::conf::configPathOption(argc, argv, i, &path));
+  CHECK(path == "/etc/b.yaml");
+  CHECK(i == 3);
+  i = 4;  // another option
+  CHECK_FALSE(ocsp::conf::configPathOption(argc, argv, i, &path));
+  i = 5;  // --config without its FILE
+  CHECK_FALSE(ocsp::conf::configPathOption(argc, argv, i, &path));
+  CHECK(path == "/etc/b.yaml");
+}
