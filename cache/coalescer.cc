@@ -24,13 +24,13 @@ size_t InflightTable::inflight() const {
   return waiting_.size();
 }
 
-void CoalescingSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
-  if (query->passthrough) {  // nonce answers belong to one client
-    next_.lookup(std::move(query), std::move(done));
+void CoalescingSource::lookup(Lookup lookup, Reply done) {
+  if (lookup.passthrough) {  // nonce answers belong to one client
+    next_.lookup(std::move(lookup), std::move(done));
     return;
   }
-  const CacheKey key = query->key;
-  InflightTable::Waiter me{&mailbox_, std::move(done)};
+  const CacheKey key = lookup.query->key;
+  InflightTable::Waiter me{&mailbox_, std::move(lookup), std::move(done)};
   if (!table_.join(key, me)) return;  // queued: the leader's result will reach us
 
   if (recheck_ != nullptr) {
@@ -38,29 +38,33 @@ void CoalescingSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done
     // already due for refresh does not count: refreshing it is why we were asked.
     int64_t now = clock_.now();
     if (auto entry = recheck_->get(key, now); entry && now < entry->refresh_at) {
-      deliver(key, me.done, Answer{std::move(entry), AnswerSource::Memory});
+      deliver(key, me.done, me.lookup, Answer{std::move(entry), AnswerSource::Memory});
       return;
     }
   }
-  next_.lookup(std::move(query), [this, key, leader = std::move(me.done)](Result<Answer> result) {
-    deliver(key, leader, result);
+  next_.lookup(std::move(me.lookup), [this, key, leader = std::move(me.done)](
+                                         const Lookup& answered, Result<Answer> result) {
+    deliver(key, leader, answered, result);
   });
 }
 
-void CoalescingSource::deliver(const CacheKey& key, const Reply& leader,
+void CoalescingSource::deliver(const CacheKey& key, const Reply& leader, const Lookup& lookup,
                                const Result<Answer>& result) {
   // Leader first: the stages above it store the answer on the way up. Only then does the
   // key leave the table, so a later lookup either waits here or finds the stored answer.
-  leader(result);
+  leader(lookup, result);
   std::vector<InflightTable::Waiter> waiters = table_.finish(key);
   if (waiters.empty()) return;
   Result<Answer> copy = result;
   if (copy.ok()) copy->coalesced = true;
   for (auto& w : waiters) {
+    // Each waiter gets its own lookup back: its client, its route.
     if (w.mailbox == &mailbox_) {
-      w.done(copy);
+      w.done(w.lookup, copy);
     } else {
-      w.mailbox->post([done = std::move(w.done), copy]() { done(copy); });
+      w.mailbox->post([done = std::move(w.done), lookup = std::move(w.lookup), copy]() {
+        done(lookup, copy);
+      });
     }
   }
 }

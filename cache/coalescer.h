@@ -17,7 +17,7 @@
 #include "cache/memory_cache.h"
 #include "core/clock.h"
 #include "core/mailbox.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 
 namespace ocsp {
 
@@ -25,6 +25,7 @@ class InflightTable {
  public:
   struct Waiter {
     Mailbox* mailbox;  // the waiter's worker
+    Lookup lookup;     // answered with its own lookup (its client and route)
     Reply done;
   };
   // True if nobody is looking `key` up: the caller becomes the leader, keeps its own reply
@@ -46,10 +47,11 @@ class CoalescingSource final : public Source {
                    const Clock& clock, Source& next)
       : table_(table), mailbox_(mailbox), recheck_(recheck), clock_(clock), next_(next) {}
 
-  void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
+  void lookup(Lookup lookup, Reply done) override;
 
  private:
-  void deliver(const CacheKey& key, const Reply& leader, const Result<Answer>& result);
+  void deliver(const CacheKey& key, const Reply& leader, const Lookup& lookup,
+               const Result<Answer>& result);
 
   InflightTable& table_;
   Mailbox& mailbox_;

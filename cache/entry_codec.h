@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/ocsp_types.h"
+#include "core/ocsp_entry.h"
 #include "core/ossl.h"
 
 namespace ocsp {
@@ -26,7 +26,7 @@ inline constexpr uint8_t kEntryCodecVersion = 1;
 std::string encodeEntry(const OcspEntry& entry);
 
 // A Lua script (Redis EVAL) that stores an encoded entry unless the value already stored is
-// a newer answer by the rule of supersedes() (core/ocsp_types.h), read from the layout above.
+// a newer answer by the rule of supersedes() (core/ocsp_entry.h), read from the layout above.
 // KEYS[1] the key; ARGV: the encoded entry, its TTL in ms, its thisUpdate, its producedAt,
 // "1" if it is revoked else "0", and the latest thisUpdate that a stored value may have to be
 // believed (later ones are not answers any reader would accept: they are overwritten).

@@ -10,7 +10,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "core/ocsp_types.h"
+#include "core/cert_id.h"
+#include "core/ocsp_entry.h"
 
 namespace ocsp {
 

@@ -39,21 +39,20 @@ std::shared_ptr<const OcspEntry> MemorySource::store(const CacheKey& key,
   return nullptr;
 }
 
-void MemorySource::maybeRefresh(const std::shared_ptr<const OcspQuery>& query,
-                                const OcspEntry& held, int64_t now) {
+void MemorySource::maybeRefresh(const Lookup& lookup, const OcspEntry& held, int64_t now) {
   if (refresh_guard_.size() > kMaxRefreshBookkeeping) refresh_guard_.clear();
-  auto [it, inserted] = refresh_guard_.try_emplace(query->key);
+  auto [it, inserted] = refresh_guard_.try_emplace(lookup.query->key);
   RefreshGuard& guard = it->second;
   if (!inserted && now < guard.next_at) return;
   guard.next_at = now + refresh_retry_s_;  // while this one is in flight, and if it fails
   ++refreshes_started_;
-  CacheKey key = query->key;
   const int64_t held_this_update = held.this_update;
   const int64_t held_produced_at = held.produced_at;
-  auto refresh = std::make_shared<OcspQuery>(*query);
-  refresh->refresh = true;
-  next_.lookup(std::move(refresh), [this, key, held_this_update,
-                                    held_produced_at](Result<Answer> result) {
+  Lookup refresh = lookup;
+  refresh.refresh = true;
+  next_.lookup(std::move(refresh), [this, held_this_update, held_produced_at](
+                                       const Lookup& answered, Result<Answer> result) {
+    const CacheKey& key = answered.query->key;
     if (!result.ok()) {
       logEvent(LogLevel::Info, "refresh_failed",
                {{"key", cacheKeyString(key)}, {"reason", result.error().code}});
@@ -76,36 +75,36 @@ void MemorySource::maybeRefresh(const std::shared_ptr<const OcspQuery>& query,
   });
 }
 
-void MemorySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
-  if (query->passthrough) {
-    next_.lookup(std::move(query), std::move(done));
+void MemorySource::lookup(Lookup lookup, Reply done) {
+  if (lookup.passthrough) {
+    next_.lookup(std::move(lookup), std::move(done));
     return;
   }
   const int64_t now = clock_.now();
-  auto entry = cache_.get(query->key, now);
+  auto entry = cache_.get(lookup.query->key, now);
   if (entry && now < entry->fresh_until) {
-    if (now >= entry->refresh_at) maybeRefresh(query, *entry, now);
-    done(Answer{std::move(entry), AnswerSource::Memory});
+    if (now >= entry->refresh_at) maybeRefresh(lookup, *entry, now);
+    done(lookup, Answer{std::move(entry), AnswerSource::Memory});
     return;
   }
   if (!entry && cache_.maxBytes() == 0) {
     // No in-process cache (cache.memory_bytes: 0, e.g. Redis only): nothing to store and no
     // stale copy to fall back on, so the answer goes up unwrapped.
-    next_.lookup(std::move(query), std::move(done));
+    next_.lookup(std::move(lookup), std::move(done));
     return;
   }
-  CacheKey key = query->key;
-  next_.lookup(std::move(query), [this, key, stale = std::move(entry),
-                                  done = std::move(done)](Result<Answer> result) {
+  next_.lookup(std::move(lookup), [this, stale = std::move(entry), done = std::move(done)](
+                                      const Lookup& answered, Result<Answer> result) {
+    const CacheKey& key = answered.query->key;
     if (result.ok()) {
       // An answer older than the one held (a replay, a stale CDN edge) is not served either:
       // the newer one is, while it is before its nextUpdate.
       auto newer = store(key, result);
       if (newer && clock_.now() < newer->hard_expiry) {
-        done(Answer{std::move(newer), AnswerSource::Stale});
+        done(answered, Answer{std::move(newer), AnswerSource::Stale});
         return;
       }
-      done(std::move(result));
+      done(answered, std::move(result));
       return;
     }
     // docs/ARCHITECTURE.md §4: upstream down -> serve what we have until nextUpdate, never after.
@@ -114,10 +113,10 @@ void MemorySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
                {{"key", cacheKeyString(key)},
                 {"reason", result.error().code},
                 {"next_update", rfc3339(stale->hard_expiry)}});
-      done(Answer{stale, AnswerSource::Stale});
+      done(answered, Answer{stale, AnswerSource::Stale});
       return;
     }
-    done(std::move(result));
+    done(answered, std::move(result));
   });
 }
 

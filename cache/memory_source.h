@@ -22,7 +22,7 @@
 
 #include "cache/memory_cache.h"
 #include "core/clock.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 
 namespace ocsp {
 
@@ -32,7 +32,7 @@ class MemorySource final : public Source {
   MemorySource(MemoryCache& cache, const Clock& clock, Source& next, int64_t refresh_retry_s = 30)
       : cache_(cache), clock_(clock), next_(next), refresh_retry_s_(refresh_retry_s) {}
 
-  void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
+  void lookup(Lookup lookup, Reply done) override;
 
   uint64_t refreshesStarted() const { return refreshes_started_; }
 
@@ -41,8 +41,8 @@ class MemorySource final : public Source {
   // one (else null). Logs event=older_answer_refused, or event=revocation_lifted when a newer
   // answer replaces a revoked one.
   std::shared_ptr<const OcspEntry> store(const CacheKey& key, const Result<Answer>& result);
-  void maybeRefresh(const std::shared_ptr<const OcspQuery>& query, const OcspEntry& held,
-                    int64_t now);
+  // Starts a background refresh of `lookup` (Lookup::refresh) unless one is due later.
+  void maybeRefresh(const Lookup& lookup, const OcspEntry& held, int64_t now);
 
   struct RefreshGuard {
     int64_t next_at = 0;    // no refresh of this key before

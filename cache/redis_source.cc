@@ -17,14 +17,14 @@ constexpr size_t kSpareLookups = 1'024;
 
 }  // namespace
 
-// One query on its way through this stage.
-struct RedisSource::Lookup {
-  std::shared_ptr<const OcspQuery> query;
+// One lookup on its way through this stage.
+struct RedisSource::Pending {
+  Lookup lookup;
   Reply done;
   std::string key;                         // Redis key (its capacity is kept for reuse)
   std::shared_ptr<const OcspEntry> stale;  // valid Redis entry past fresh_until
-  Lookup* prev = nullptr;                  // in_flight_ list
-  Lookup* next = nullptr;
+  Pending* prev = nullptr;                 // in_flight_ list
+  Pending* next = nullptr;
 };
 
 RedisSource::RedisSource(event_base* base, const conf::Redis& cfg, FreshnessPolicy freshness,
@@ -47,10 +47,10 @@ RedisSource::~RedisSource() {
   while (in_flight_ != nullptr) delete std::exchange(in_flight_, in_flight_->next);
 }
 
-RedisSource::Lookup* RedisSource::acquire() {
-  Lookup* l = nullptr;
+RedisSource::Pending* RedisSource::acquire() {
+  Pending* l = nullptr;
   if (spare_.empty()) {
-    l = new Lookup;
+    l = new Pending;
   } else {
     l = spare_.back().release();
     spare_.pop_back();
@@ -62,11 +62,12 @@ RedisSource::Lookup* RedisSource::acquire() {
   return l;
 }
 
-// Answers a lookup and puts it back for reuse first, so that `done` may start another.
-void RedisSource::finish(Lookup* l, Result<Answer> result) {
+// Answers a lookup and puts its state back for reuse first, so that `done` may start another.
+void RedisSource::finish(Pending* l, Result<Answer> result) {
   Reply done = std::move(l->done);
+  Lookup lookup = std::move(l->lookup);
   l->done = nullptr;
-  l->query.reset();
+  l->lookup = Lookup{};
   l->stale.reset();
   (l->prev != nullptr ? l->prev->next : in_flight_) = l->next;
   if (l->next != nullptr) l->next->prev = l->prev;
@@ -75,20 +76,20 @@ void RedisSource::finish(Lookup* l, Result<Answer> result) {
   } else {
     delete l;
   }
-  done(std::move(result));
+  done(lookup, std::move(result));
 }
 
-void RedisSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
-  if (query->passthrough) {
-    next_.lookup(std::move(query), std::move(done));
+void RedisSource::lookup(Lookup lookup, Reply done) {
+  if (lookup.passthrough) {
+    next_.lookup(std::move(lookup), std::move(done));
     return;
   }
-  Lookup* l = acquire();
+  Pending* l = acquire();
   l->key.assign(key_prefix_);
-  appendCacheKeyString(l->key, query->key);
-  l->query = std::move(query);
+  appendCacheKeyString(l->key, lookup.query->key);
+  l->lookup = std::move(lookup);
   l->done = std::move(done);
-  if (l->query->refresh || !l->query->route->issuer) {
+  if (l->lookup.refresh || !l->lookup.route->issuer) {
     // A background refresh: our copy is what it replaces. Ask next; its answer is written.
     // An issuer not known yet (forward mode, before AIA completion): a stored value could not
     // be validated, and would be wrongly judged invalid and deleted.
@@ -112,7 +113,7 @@ void RedisSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
   }
 }
 
-void RedisSource::onGetReply(Lookup* l, RedisConnection::Outcome outcome,
+void RedisSource::onGetReply(Pending* l, RedisConnection::Outcome outcome,
                              const redisReply* reply) {
   if (outcome == RedisConnection::Outcome::Timeout) {  // counted by the connection
     askNext(l);
@@ -153,7 +154,7 @@ void RedisSource::onGetReply(Lookup* l, RedisConnection::Outcome outcome,
 
 // What a value from Redis is worth for this query now. Only its DER is trusted, once
 // validated; the stored fields must agree with it.
-RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
+RedisSource::Verdict RedisSource::judge(const Pending& l, std::string_view value,
                                         std::shared_ptr<const OcspEntry>* out,
                                         std::string* why) const {
   Sha256Digest der_sha256;
@@ -162,7 +163,7 @@ RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
     *why = "undecodable";
     return Verdict::Invalid;
   }
-  const OcspQuery& q = *l.query;
+  const OcspQuery& q = *l.lookup.query;
   const int64_t now = clock_.now();
   // The fetch time is the one field no signature covers. It can only shorten an answer's
   // life (finishEntry counts from the signed times), but a value claiming a fetch in the
@@ -175,18 +176,19 @@ RedisSource::Verdict RedisSource::judge(const Lookup& l, std::string_view value,
   in.der = decoded->der;
   in.der_sha256 = asBytes(der_sha256);
   in.cert_ids = &q.cert_ids;
-  in.issuer = q.route ? q.route->issuer.get() : nullptr;
+  in.issuer = l.lookup.route->issuer.get();
   in.now = now;
   in.clock_skew_s = clock_skew_s_;
   auto validated = memo_.validate(in);
   if (!validated) {
-    const std::string& code = validated.error().code;
+    const Error& err = validated.error();
     // Not the value's fault: its time is over (Redis expires it by the writer's clock), not
     // yet come by our clock, or we could not check it.
-    if (code == "expired" || code == "this_update_in_future" || code == "internal") {
+    if (err.reason == Reason::Expired || err.reason == Reason::ThisUpdateInFuture ||
+        err.reason == Reason::Internal) {
       return Verdict::Miss;
     }
-    *why = code;
+    *why = err.code;
     return Verdict::Invalid;
   }
   const ValidatedResponse& v = *validated;
@@ -212,16 +214,16 @@ void RedisSource::logInvalidOnce(const std::string& key, const std::string& why)
            {{"worker", worker_label_}, {"key", key}, {"reason", why}});
 }
 
-void RedisSource::askNext(Lookup* l) {
+void RedisSource::askNext(Pending* l) {
   std::weak_ptr<char> alive = alive_;
-  next_.lookup(l->query, [this, alive, l](Result<Answer> result) {
+  next_.lookup(l->lookup, [this, alive, l](const Lookup&, Result<Answer> result) {
     // Destroyed: the reply is dropped (header contract), and `l` with it.
     if (alive.expired()) return;
     onNextAnswer(l, std::move(result));
   });
 }
 
-void RedisSource::onNextAnswer(Lookup* l, Result<Answer> result) {
+void RedisSource::onNextAnswer(Pending* l, Result<Answer> result) {
   if (result.ok() && l->stale && result->entry && !supersedes(*result->entry, *l->stale) &&
       clock_.now() < l->stale->hard_expiry) {
     // Older than the answer Redis holds (a replay, a stale CDN edge): that one is served.
@@ -246,7 +248,7 @@ void RedisSource::onNextAnswer(Lookup* l, Result<Answer> result) {
     logEvent(LogLevel::Warn, "stale_answer",
              {{"from", "redis"},
               {"worker", worker_label_},
-              {"key", cacheKeyString(l->query->key)},
+              {"key", cacheKeyString(l->lookup.query->key)},
               {"upstream_fqdn", std::string(l->stale->upstream_fqdn)},
               {"next_update", rfc3339(l->stale->next_update)},
               {"reason", result.error().code}});

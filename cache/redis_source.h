@@ -1,6 +1,6 @@
 #pragma once
 // Pipeline stage over the shared Redis cache (docs/ARCHITECTURE.md §2, §4, §6.2, §14): instances
-// share what any of them fetched. Key: key_prefix + "ocsp:v1:<hex>" (core/ocsp_types.h); value:
+// share what any of them fetched. Key: key_prefix + "ocsp:v1:<hex>" (core/cert_id.h); value:
 // cache/entry_codec.h. Rules, each with its log line or counter (RedisCounters):
 //   - passthrough (nonce) queries skip Redis both ways.
 //   - refresh queries (a background refresh-ahead from above) skip the GET: our copy is the
@@ -52,7 +52,7 @@
 #include "cache/redis_status.h"
 #include "conf/config.h"
 #include "core/clock.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "pki/validation_memo.h"
 
 namespace ocsp {
@@ -70,7 +70,7 @@ class RedisSource final : public Source {
   RedisSource(const RedisSource&) = delete;
   RedisSource& operator=(const RedisSource&) = delete;
 
-  void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
+  void lookup(Lookup lookup, Reply done) override;
 
   // Connected and past the handshake: lookups go to Redis.
   bool connected() const { return connection_.up(); }
@@ -78,16 +78,16 @@ class RedisSource final : public Source {
   const std::string& serverAddress() const { return connection_.serverAddress(); }
 
  private:
-  struct Lookup;
+  struct Pending;
   enum class Verdict { Fresh, Stale, Miss, Invalid };
 
-  Lookup* acquire();
-  void finish(Lookup* lookup, Result<Answer> result);
-  void onGetReply(Lookup* lookup, RedisConnection::Outcome outcome, const redisReply* reply);
-  Verdict judge(const Lookup& lookup, std::string_view value,
+  Pending* acquire();
+  void finish(Pending* pending, Result<Answer> result);
+  void onGetReply(Pending* pending, RedisConnection::Outcome outcome, const redisReply* reply);
+  Verdict judge(const Pending& pending, std::string_view value,
                 std::shared_ptr<const OcspEntry>* entry, std::string* why) const;
-  void askNext(Lookup* lookup);
-  void onNextAnswer(Lookup* lookup, Result<Answer> result);
+  void askNext(Pending* pending);
+  void onNextAnswer(Pending* pending, Result<Answer> result);
   void write(const std::string& key, const OcspEntry& entry);
   void logInvalidOnce(const std::string& key, const std::string& why);
 
@@ -101,11 +101,11 @@ class RedisSource final : public Source {
   ValidationMemo& memo_;
   const std::string worker_label_;
   std::unordered_set<std::string> invalid_logged_;
-  // Lookups are reused: a hit then allocates no state of its own (README "Performance").
+  // Lookup states are reused: a hit then allocates no state of its own (README "Performance").
   // Those in flight are linked from in_flight_ and freed with this object; finished ones
   // wait in spare_ (at most kSpareLookups).
-  Lookup* in_flight_ = nullptr;
-  std::vector<std::unique_ptr<Lookup>> spare_;
+  Pending* in_flight_ = nullptr;
+  std::vector<std::unique_ptr<Pending>> spare_;
   std::shared_ptr<char> alive_ = std::make_shared<char>();  // next's replies check it
   // Last, so that it goes first: its pending callbacks refer to the members above.
   RedisConnection connection_;

@@ -43,7 +43,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/ocsp_types.h"
+#include "core/source.h"
 
 namespace ocsp {
 

@@ -454,8 +454,9 @@ Result<ParsedCrl> parseAndValidateCrl(const CrlCheckInput& in) {
                                              std::to_string(in.clock_skew_s) + "s skew");
   }
   if (next_update && in.now >= *next_update) {
-    return fail("expired", "CRL of " + out.issuer + ": nextUpdate " + rfc3339(*next_update) +
-                               " is not after now " + rfc3339(in.now));
+    return makeError(ErrorCategory::ValidationFailed, Reason::Expired,
+                     "CRL of " + out.issuer + ": nextUpdate " + rfc3339(*next_update) +
+                         " is not after now " + rfc3339(in.now));
   }
   out.this_update = *this_update;
   out.next_update = next_update.value_or(0);

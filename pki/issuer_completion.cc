@@ -288,7 +288,7 @@ Status verifyIssuerChain(X509* candidate, X509_STORE* trust_store, STACK_OF(X509
     detail += " (depth " + std::to_string(X509_STORE_CTX_get_error_depth(ctx.get())) + ", " +
               subjectLine(at) + ")";
   }
-  return makeError(ErrorCategory::ValidationFailed, "untrusted_chain",
+  return makeError(ErrorCategory::ValidationFailed, Reason::UntrustedChain,
                    withOpensslErrors(std::move(detail)));
 }
 

@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/ocsp_types.h"
+#include "core/cert_id.h"
 #include "core/ossl.h"
 #include "core/result.h"
 

@@ -13,8 +13,8 @@
 namespace ocsp {
 namespace {
 
-Error fail(std::string code, std::string detail) {
-  return makeError(ErrorCategory::ValidationFailed, std::move(code), std::move(detail));
+Error fail(Reason reason, std::string detail) {
+  return makeError(ErrorCategory::ValidationFailed, reason, std::move(detail));
 }
 
 std::string bytesOf(const ASN1_STRING* s) {
@@ -51,21 +51,21 @@ ErrorCategory categoryForStatus(long status) {
 // outside tbsResponseData (inside it, re-encoding already happens for the signature check),
 // so the bytes we cache and serve are exactly one canonical OCSPResponse.
 Result<OcspResponsePtr> parseResponse(std::string_view der) {
-  if (der.empty()) return fail("unparsable", "empty body");
+  if (der.empty()) return fail(Reason::Unparsable, "empty body");
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   const unsigned char* const end = p + der.size();
   OcspResponsePtr resp(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
   if (!resp) {
-    return fail("unparsable", withOpensslErrors("not a DER OCSPResponse (" +
+    return fail(Reason::Unparsable, withOpensslErrors("not a DER OCSPResponse (" +
                                                 std::to_string(der.size()) + " bytes)"));
   }
   if (p != end) {
-    return fail("unparsable", std::to_string(end - p) + " trailing bytes after the " +
+    return fail(Reason::Unparsable, std::to_string(end - p) + " trailing bytes after the " +
                                   std::to_string(der.size() - static_cast<size_t>(end - p)) +
                                   "-byte OCSPResponse");
   }
   if (toDer(resp.get(), i2d_OCSP_RESPONSE) != der) {
-    return fail("unparsable", withOpensslErrors("OCSPResponse is not DER (re-encoding differs)"));
+    return fail(Reason::Unparsable, withOpensslErrors("OCSPResponse is not DER (re-encoding differs)"));
   }
   return resp;
 }
@@ -95,17 +95,17 @@ struct Signer {
 Result<Signer> findSigner(OCSP_BASICRESP* bs, X509* issuer) {
   X509StackPtr extra(sk_X509_new_null());
   if (!extra || !X509_up_ref(issuer)) {
-    return makeError(ErrorCategory::Internal, "internal", withOpensslErrors("out of memory"));
+    return makeError(ErrorCategory::Internal, Reason::Internal, withOpensslErrors("out of memory"));
   }
   if (!sk_X509_push(extra.get(), issuer)) {
     X509_free(issuer);
-    return makeError(ErrorCategory::Internal, "internal", withOpensslErrors("out of memory"));
+    return makeError(ErrorCategory::Internal, Reason::Internal, withOpensslErrors("out of memory"));
   }
   X509* signer = nullptr;
   if (OCSP_resp_get0_signer(bs, &signer, extra.get()) != 1 || signer == nullptr) {
     // sk_X509_num(nullptr) is -1: a response may carry no certs field at all.
     int embedded = std::max(0, sk_X509_num(OCSP_resp_get0_certs(bs)));
-    return fail("signer_not_found",
+    return fail(Reason::SignerNotFound,
                 withOpensslErrors("no certificate matches " + responderIdText(bs) + "; issuer " +
                                   subjectLine(issuer) + ", " + std::to_string(embedded) +
                                   " embedded certs"));
@@ -132,12 +132,12 @@ Result<Validity> checkDelegatedResponder(X509* signer, X509* issuer, int64_t now
   const std::string who = "delegated responder " + subjectLine(signer);
   int issued = X509_check_issued(issuer, signer);
   if (issued != X509_V_OK) {
-    return fail("responder_not_issued_by_issuer",
+    return fail(Reason::ResponderNotIssuedByIssuer,
                 withOpensslErrors(who + " is not issued by " + subjectLine(issuer) + ": " +
                                   X509_verify_cert_error_string(issued)));
   }
   if (X509_verify(signer, X509_get0_pubkey(issuer)) != 1) {
-    return fail("responder_not_issued_by_issuer",
+    return fail(Reason::ResponderNotIssuedByIssuer,
                 withOpensslErrors(who + " names " + subjectLine(issuer) +
                                   " as issuer but its signature does not verify with its key"));
   }
@@ -151,7 +151,7 @@ Result<Validity> checkDelegatedResponder(X509* signer, X509* issuer, int64_t now
   auto not_after_epoch = asn1ToEpoch(not_after);
   if (X509_cmp_time(not_before, &at) != -1 || X509_cmp_time(not_after, &at) != 1 ||
       !not_before_epoch || !not_after_epoch) {
-    return fail("responder_cert_expired",
+    return fail(Reason::ResponderCertExpired,
                 withOpensslErrors(who + " is valid " + timeText(not_before) + " .. " +
                                   timeText(not_after) + ", not at " + rfc3339(now)));
   }
@@ -160,11 +160,11 @@ Result<Validity> checkDelegatedResponder(X509* signer, X509* issuer, int64_t now
   // relies on.
   uint32_t flags = X509_get_extension_flags(signer);
   if ((flags & EXFLAG_INVALID) != 0) {
-    return fail("responder_missing_ocsp_signing",
+    return fail(Reason::ResponderMissingOcspSigning,
                 withOpensslErrors(who + " has unparsable extensions, so no usable EKU"));
   }
   if ((flags & EXFLAG_XKUSAGE) == 0 || (X509_get_extended_key_usage(signer) & XKU_OCSP_SIGN) == 0) {
-    return fail("responder_missing_ocsp_signing",
+    return fail(Reason::ResponderMissingOcspSigning,
                 who + " lacks id-kp-OCSPSigning in extendedKeyUsage");
   }
   return Validity{*not_before_epoch, *not_after_epoch};
@@ -180,11 +180,11 @@ Status verifySignature(const OCSP_BASICRESP* bs, X509* key_cert) {
                            ") by " + subjectLine(key_cert);
   EVP_PKEY* key = X509_get0_pubkey(key_cert);
   if (key == nullptr) {
-    return fail("bad_signature", withOpensslErrors(what + ": signer public key unreadable"));
+    return fail(Reason::BadSignature, withOpensslErrors(what + ": signer public key unreadable"));
   }
   int rc = ASN1_item_verify(ASN1_ITEM_rptr(OCSP_RESPDATA), alg, OCSP_resp_get0_signature(bs),
                             OCSP_resp_get0_respdata(bs), key);
-  if (rc != 1) return fail("bad_signature", withOpensslErrors(what + " does not verify"));
+  if (rc != 1) return fail(Reason::BadSignature, withOpensslErrors(what + " does not verify"));
   return Ok{};
 }
 
@@ -205,7 +205,7 @@ Result<std::vector<Single>> readSingles(OCSP_BASICRESP* bs) {
     Single s;
     // A CertID we cannot read (e.g. unknown hash algorithm) cannot match anything asked.
     if (!certIdInfoFrom(OCSP_SINGLERESP_get0_id(sr), &s.id)) {
-      return fail("certid_mismatch",
+      return fail(Reason::CertIdMismatch,
                   withOpensslErrors("SingleResponse #" + std::to_string(i) +
                                     " has an unreadable CertID (unknown hash algorithm?)"));
     }
@@ -219,7 +219,7 @@ Result<std::vector<Single>> readSingles(OCSP_BASICRESP* bs) {
     auto revoked_epoch = asn1ToEpoch(revoked_at);
     if (status < 0 || !this_epoch || (next_update != nullptr && !next_epoch) ||
         (status == V_OCSP_CERTSTATUS_REVOKED && !revoked_epoch)) {
-      return fail("unparsable", withOpensslErrors("SingleResponse for " + certIdText(s.id) +
+      return fail(Reason::Unparsable, withOpensslErrors("SingleResponse for " + certIdText(s.id) +
                                                   " has unreadable status or times"));
     }
     s.this_update = *this_epoch;
@@ -253,7 +253,7 @@ Result<size_t> matchCertIds(const std::vector<CertIdInfo>& requested,
       if (matches++ == 0 && r == 0) first = s;
     }
     if (matches != 1) {
-      return fail("certid_mismatch", "requested CertID " + certIdText(requested[r]) +
+      return fail(Reason::CertIdMismatch, "requested CertID " + certIdText(requested[r]) +
                                          " is answered by " + std::to_string(matches) + " of " +
                                          std::to_string(singles.size()) + " SingleResponses");
     }
@@ -262,7 +262,7 @@ Result<size_t> matchCertIds(const std::vector<CertIdInfo>& requested,
     bool asked = false;
     for (const auto& id : requested) asked = asked || sameCertId(id, single.id);
     if (!asked) {
-      return fail("certid_mismatch", "SingleResponse for " + certIdText(single.id) +
+      return fail(Reason::CertIdMismatch, "SingleResponse for " + certIdText(single.id) +
                                          " answers a CertID that was not requested (" +
                                          std::to_string(requested.size()) + " requested)");
     }
@@ -274,12 +274,12 @@ Result<size_t> matchCertIds(const std::vector<CertIdInfo>& requested,
 Status checkTimes(const std::vector<Single>& singles, int64_t now, int64_t skew_s) {
   for (const auto& s : singles) {
     if (s.this_update > now + skew_s) {
-      return fail("this_update_in_future", "thisUpdate " + rfc3339(s.this_update) + " of " +
+      return fail(Reason::ThisUpdateInFuture, "thisUpdate " + rfc3339(s.this_update) + " of " +
                                                certIdText(s.id) + " is after now " + rfc3339(now) +
                                                " + " + std::to_string(skew_s) + "s skew");
     }
     if (s.next_update && now >= *s.next_update) {
-      return fail("expired", "nextUpdate " + rfc3339(*s.next_update) + " of " + certIdText(s.id) +
+      return fail(Reason::Expired, "nextUpdate " + rfc3339(*s.next_update) + " of " + certIdText(s.id) +
                                  " is not after now " + rfc3339(now));
     }
   }
@@ -293,15 +293,15 @@ Status checkTimes(const std::vector<Single>& singles, int64_t now, int64_t skew_
 Status checkNonce(OCSP_BASICRESP* bs, const std::string& expected) {
   int idx = OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce, -1);
   if (idx < 0) {
-    return fail("nonce_mismatch",
+    return fail(Reason::NonceMismatch,
                 "request carried nonce " + toHex(expected) + " but the response has none");
   }
   if (OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce, idx) >= 0) {
-    return fail("nonce_mismatch", "response carries more than one nonce extension");
+    return fail(Reason::NonceMismatch, "response carries more than one nonce extension");
   }
   std::string got = bytesOf(X509_EXTENSION_get_data(OCSP_BASICRESP_get_ext(bs, idx)));
   if (got != expected) {
-    return fail("nonce_mismatch",
+    return fail(Reason::NonceMismatch,
                 "response nonce " + toHex(got) + " differs from the request's " + toHex(expected));
   }
   return Ok{};
@@ -313,7 +313,7 @@ Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
   ErrorQueueGuard clear_errors;
   if ((in.issuer == nullptr && !in.without_issuer) || in.cert_ids == nullptr ||
       in.cert_ids->empty()) {
-    return makeError(ErrorCategory::Internal, "internal",
+    return makeError(ErrorCategory::Internal, Reason::Internal,
                      "validateResponse called without an issuer or without requested CertIDs");
   }
 
@@ -323,13 +323,13 @@ Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
   // RFC 6960 §4.2.1: only "successful" carries responseBytes.
   long status = OCSP_response_status(resp->get());
   if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
-    return makeError(categoryForStatus(status), "upstream_status",
+    return makeError(categoryForStatus(status), Reason::UpstreamStatus,
                      std::string("upstream answered responseStatus ") +
                          OCSP_response_status_str(status) + " (" + std::to_string(status) + ")");
   }
   OcspBasicRespPtr bs(OCSP_response_get1_basic(resp->get()));
   if (!bs) {
-    return fail("not_basic", withOpensslErrors("responseBytes missing or not id-pkix-ocsp-basic"));
+    return fail(Reason::NotBasic, withOpensslErrors("responseBytes missing or not id-pkix-ocsp-basic"));
   }
 
   bool delegated = false;
@@ -362,7 +362,7 @@ Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
   }
 
   auto produced_at = asn1ToEpoch(OCSP_resp_get0_produced_at(bs.get()));
-  if (!produced_at) return fail("unparsable", withOpensslErrors("producedAt is unreadable"));
+  if (!produced_at) return fail(Reason::Unparsable, withOpensslErrors("producedAt is unreadable"));
 
   ValidatedResponse out;
   out.produced_at = *produced_at;
@@ -392,18 +392,18 @@ Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
 Status recheckTimes(const ValidatedResponse& accepted, int64_t now, int64_t clock_skew_s) {
   if (accepted.delegated &&
       (now < accepted.responder_not_before || now >= accepted.responder_not_after)) {
-    return fail("responder_cert_expired", "delegated responder certificate is valid " +
+    return fail(Reason::ResponderCertExpired, "delegated responder certificate is valid " +
                                               rfc3339(accepted.responder_not_before) + " .. " +
                                               rfc3339(accepted.responder_not_after) + ", not at " +
                                               rfc3339(now));
   }
   if (accepted.latest_this_update > now + clock_skew_s) {
-    return fail("this_update_in_future", "thisUpdate " + rfc3339(accepted.latest_this_update) +
+    return fail(Reason::ThisUpdateInFuture, "thisUpdate " + rfc3339(accepted.latest_this_update) +
                                              " is after now " + rfc3339(now) + " + " +
                                              std::to_string(clock_skew_s) + "s skew");
   }
   if (accepted.earliest_next_update != 0 && now >= accepted.earliest_next_update) {
-    return fail("expired", "nextUpdate " + rfc3339(accepted.earliest_next_update) +
+    return fail(Reason::Expired, "nextUpdate " + rfc3339(accepted.earliest_next_update) +
                                " is not after now " + rfc3339(now));
   }
   return Ok{};

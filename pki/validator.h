@@ -16,7 +16,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/ocsp_types.h"
+#include "core/cert_id.h"
+#include "core/ocsp_entry.h"
+#include "core/result.h"
 
 namespace ocsp {
 
@@ -51,7 +53,8 @@ struct ValidatedResponse {
   int64_t responder_not_after = 0;   // seconds since epoch; 0 when not delegated
 };
 
-// Error codes (Error::code), all with category ValidationFailed unless noted:
+// Error codes (Error::code; Error::reason is the matching core/result.h Reason), all with
+// category ValidationFailed unless noted:
 //   "unparsable"            not a DER OCSPResponse (trailing bytes count as unparsable)
 //   "upstream_status"       responseStatus not successful; category maps the status:
 //                           malformedRequest -> MalformedRequest, unauthorized -> Unauthorized,

@@ -322,26 +322,24 @@ void HttpFront::lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> 
     query->forward_fqdn = forward->fqdn_index;
   }
   query->client = std::string(ex.peer());
-  std::shared_ptr<const OcspQuery> shared = query;
   // The exchange stays valid until answered, even if the client goes away meanwhile
-  // (http/http_server.h), so the callback may always answer it. It holds the query, so
-  // that the callback is two pointers: no heap block for it on a hit.
-  ex.hold(shared, started_ms);
+  // (http/http_server.h), so the callback may always answer it. The reply brings back the
+  // routed lookup, and the exchange keeps the start time, so that the callback is two
+  // pointers: no heap block for it on a hit.
+  ex.hold(nullptr, started_ms);
   HttpExchange* pending = &ex;
-  d_.chain.lookup(std::move(shared), [this, pending](Result<Answer> result) {
-    std::shared_ptr<const void> held = pending->takeHeld();
-    answer(*pending, *static_cast<const OcspQuery*>(held.get()), result,
-           pending->heldSinceMs());
-  });
+  d_.chain.lookup(Lookup{std::move(query)},
+                  [this, pending](const Lookup& lookup, Result<Answer> result) {
+                    answer(*pending, lookup, result, pending->heldSinceMs());
+                  });
 }
 
-void HttpFront::answer(HttpExchange& ex, const OcspQuery& query, const Result<Answer>& result,
+void HttpFront::answer(HttpExchange& ex, const Lookup& lookup, const Result<Answer>& result,
                        int64_t started_ms) {
+  const OcspQuery& query = *lookup.query;
   const int64_t latency_ms = monotonicMs() - started_ms;
-  // The issuer watch: an answer under a watched intermediate found revoked is flagged.
-  const bool issuer_revoked =
-      d_.watch != nullptr && query.route && d_.watch->isRevoked(query.route->issuer.get());
-  if (d_.revocation_log != nullptr) logAnswer(query, result, issuer_revoked, latency_ms);
+  // The policy stage asked the issuer watch when it routed the query (Lookup::issuer_revoked).
+  if (d_.revocation_log != nullptr) logAnswer(lookup, result, latency_ms);
   if (!result) {
     const Error& err = result.error();
     logEvent(LogLevel::Debug, "answer_error",
@@ -365,24 +363,25 @@ void HttpFront::answer(HttpExchange& ex, const OcspQuery& query, const Result<An
                 {"latency_ms", std::to_string(latency_ms)}});
     }
   }
-  HttpReply reply = ocspReply(replyRequestOf(ex), result, issuer_revoked, d_.clock.now());
+  HttpReply reply = ocspReply(replyRequestOf(ex), result, lookup.issuer_revoked, d_.clock.now());
   count(query.mode, reply.result);
   send(ex, std::move(reply));
 }
 
 // One revocation-log line per CertID of the request (docs/ARCHITECTURE.md §10).
-void HttpFront::logAnswer(const OcspQuery& query, const Result<Answer>& result,
-                          bool issuer_revoked, int64_t latency_ms) {
+void HttpFront::logAnswer(const Lookup& lookup, const Result<Answer>& result,
+                          int64_t latency_ms) {
   using namespace std::chrono;
+  const OcspQuery& query = *lookup.query;
   RevocationRecord r;
   r.time_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
   r.client = query.client;
   r.mode = query.mode;
-  if (query.route) {
-    r.upstream = query.route->upstream_name;
-    r.issuer = query.route->issuer ? std::string_view(query.route->issuer_name) : "";
+  if (lookup.route) {
+    r.upstream = lookup.route->upstream_name;
+    r.issuer = lookup.route->issuer ? std::string_view(lookup.route->issuer_name) : "";
   }
-  r.issuer_revoked = issuer_revoked;
+  r.issuer_revoked = lookup.issuer_revoked;
   r.latency_ms = latency_ms;
   if (!result) {
     r.error = result.error().code;

@@ -62,7 +62,7 @@
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "core/mailbox.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "core/url.h"
 #include "upstream/allow_list.h"
 #include "http/client_limits.h"
@@ -71,7 +71,6 @@
 #include "proxy/request_memo.h"
 #include "proxy/revocation_log.h"
 #include "upstream/crl_service.h"
-#include "upstream/issuer_watch.h"
 
 namespace ocsp {
 
@@ -85,7 +84,6 @@ struct FrontDeps {
   CrlService* crl;                  // null: CRL URLs get 502
   Mailbox& mailbox;                 // this worker's
   RevocationLog* revocation_log;    // null: no revocation log
-  const IssuerWatch* watch;         // null: nothing watched
   Metrics* metrics;                 // null: not counted (tests)
   ConnectionGate* connections;      // null: no connection limit
   RateLimiter* rate;                // null: no rate limit
@@ -113,10 +111,9 @@ class HttpFront final : public HttpHandler {
   void handleForward(HttpExchange& ex, int64_t started_ms);
   void lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> decoded,
                   int64_t started_ms, const ForwardTarget* forward);
-  void answer(HttpExchange& ex, const OcspQuery& query, const Result<Answer>& result,
+  void answer(HttpExchange& ex, const Lookup& lookup, const Result<Answer>& result,
               int64_t started_ms);
-  void logAnswer(const OcspQuery& query, const Result<Answer>& result, bool issuer_revoked,
-                 int64_t latency_ms);
+  void logAnswer(const Lookup& lookup, const Result<Answer>& result, int64_t latency_ms);
   void answerCrl(HttpExchange& ex, const Result<std::shared_ptr<const CrlEntry>>& result);
   void count(Mode mode, OcspResult result);
   void refuse(HttpExchange& ex, int code, const char* reason_phrase, const std::string& reason,

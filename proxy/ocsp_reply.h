@@ -45,7 +45,8 @@
 #include <string_view>
 
 #include "cache/crl_store.h"
-#include "core/ocsp_types.h"
+#include "core/ocsp_entry.h"
+#include "core/source.h"
 #include "core/result.h"
 
 namespace ocsp {
@@ -107,7 +108,8 @@ struct HttpReply {
 };
 
 // The answer to an OCSP request given the chain's result; `now` in seconds since the epoch
-// (the same clock as the entry's fresh_until); `issuer_revoked` from the issuer watch.
+// (the same clock as the entry's fresh_until); `issuer_revoked` as the policy stage found it
+// (Lookup::issuer_revoked, docs/ARCHITECTURE.md §9).
 HttpReply ocspReply(const ReplyRequest& request, const Result<Answer>& result,
                     bool issuer_revoked, int64_t now);
 

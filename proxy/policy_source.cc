@@ -43,7 +43,8 @@ std::shared_ptr<const Route> PolicySource::forwardRoute(const OcspQuery& query,
   return route;
 }
 
-void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
+void PolicySource::lookup(Lookup lookup, Reply done) {
+  const OcspQuery* query = lookup.query.get();
   const bool forward = query->forward_upstream.has_value();
   std::shared_ptr<const Route> route;
   const CertIdInfo* unknown = nullptr;  // forward mode: the first CertID of an unknown issuer
@@ -55,8 +56,9 @@ void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
         size_t unknown = 0;
         for (const auto& other : query->cert_ids) unknown += index_.find(other) ? 0 : 1;
         logUnknownIssuer(*query, id, unknown, "unauthorized");
-        done(makeError(ErrorCategory::Unauthorized, "unknown_issuer",
-                       "no configured issuer matches issuerKeyHash " + toHex(id.issuer_key_hash)));
+        done(lookup, makeError(ErrorCategory::Unauthorized, "unknown_issuer",
+                               "no configured issuer matches issuerKeyHash " +
+                                   toHex(id.issuer_key_hash)));
         return;
       }
       if (route) {
@@ -75,38 +77,38 @@ void PolicySource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
     if (mixed) {
       logEventLimited(g_mixed_issuers_log, LogLevel::Warn, "mixed_issuers",
                       {{"client", query->client}});
-      done(makeError(ErrorCategory::Unauthorized, "mixed_issuers",
-                     "request mixes certificates of different issuers"));
+      done(lookup, makeError(ErrorCategory::Unauthorized, "mixed_issuers",
+                             "request mixes certificates of different issuers"));
       return;
     }
   }
   // Forward mode: every CertID has the unknown issuer (else they were mixed).
   if (unknown != nullptr) logUnknownIssuer(*query, *unknown, query->cert_ids.size(), "complete");
-  // Routed before the checks below, so that a refusal is logged with its issuer.
-  query->route = forward ? forwardRoute(*query, route) : route;
+  // Routed before the checks below, so that a refusal is logged with its issuer and flagged
+  // like an answer.
+  lookup.route = forward ? forwardRoute(*query, route) : route;
+  const std::string revoked =
+      watch_ != nullptr ? watch_->revokedName(lookup.route->issuer.get()) : std::string();
+  lookup.issuer_revoked = !revoked.empty();
   if (route && !route->distrusted_as.empty()) {
     logEventLimited(g_distrusted_issuer_log, LogLevel::Warn, "distrusted_issuer",
                     {{"client", query->client}, {"issuer", route->issuer_name},
                      {"distrust", route->distrusted_as}});
-    done(makeError(ErrorCategory::Unauthorized, "distrusted_issuer",
-                   route->issuer_name + " is distrusted (" + route->distrusted_as + ")"));
+    done(lookup, makeError(ErrorCategory::Unauthorized, "distrusted_issuer",
+                           route->issuer_name + " is distrusted (" + route->distrusted_as + ")"));
     return;
   }
-  if (route && watch_ != nullptr &&
-      config_->watch.on_revoked_issuer == conf::RevokedIssuerPolicy::Refuse) {
-    std::string revoked = watch_->revokedName(route->issuer.get());
-    if (!revoked.empty()) {
-      logEventLimited(g_revoked_issuer_log, LogLevel::Warn, "revoked_issuer_refused",
-                      {{"client", query->client}, {"issuer", route->issuer_name},
-                       {"watch", revoked}});
-      done(makeError(ErrorCategory::Unauthorized, "issuer_revoked",
-                     route->issuer_name + " is revoked (watched as " + revoked + ")"));
-      return;
-    }
+  if (!revoked.empty() && config_->watch.on_revoked_issuer == conf::RevokedIssuerPolicy::Refuse) {
+    logEventLimited(g_revoked_issuer_log, LogLevel::Warn, "revoked_issuer_refused",
+                    {{"client", query->client}, {"issuer", route->issuer_name},
+                     {"watch", revoked}});
+    done(lookup, makeError(ErrorCategory::Unauthorized, "issuer_revoked",
+                           route->issuer_name + " is revoked (watched as " + revoked + ")"));
+    return;
   }
-  query->passthrough =
+  lookup.passthrough =
       config_->nonce == conf::NoncePolicy::Passthrough && query->nonce.has_value();
-  next_.lookup(std::move(query), std::move(done));
+  next_.lookup(std::move(lookup), std::move(done));
 }
 
 }  // namespace ocsp

@@ -1,6 +1,9 @@
 #pragma once
 // First pipeline stage (docs/ARCHITECTURE.md §2): decides whether we may answer at all and where
-// the query goes. Rules:
+// the query goes. It gets a Lookup holding only the query and passes the routed Lookup down
+// (core/source.h): the route, nonce passthrough, and whether the route's issuer is a watched
+// intermediate found revoked (Lookup::issuer_revoked, which the front turns into a flag on
+// the answer). A refusal is answered at once, with the route when it was found. Rules:
 //   - local-responder mode: every CertID must belong to a known issuer (configured, or
 //     learned through AIA); otherwise OCSP unauthorized, logged as event=unknown_issuer;
 //   - forward mode: the upstream is the one whose FQDN the URL named, tried first; an
@@ -20,7 +23,7 @@
 #include <memory>
 
 #include "conf/config.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "upstream/issuer_index.h"
 #include "upstream/issuer_watch.h"
 
@@ -33,7 +36,7 @@ class PolicySource final : public Source {
                const IssuerWatch* watch, Source& next)
       : index_(index), config_(std::move(config)), watch_(watch), next_(next) {}
 
-  void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
+  void lookup(Lookup lookup, Reply done) override;
 
  private:
   std::shared_ptr<const Route> forwardRoute(const OcspQuery& query,

@@ -6,7 +6,7 @@
 #include <limits>
 #include <string_view>
 
-#include "core/ocsp_types.h"
+#include "core/source.h"
 
 namespace ocsp {
 

@@ -42,9 +42,6 @@ void resetPerRequest(OcspQuery& query) {
   query.client.clear();
   query.forward_upstream.reset();
   query.forward_fqdn = 0;
-  query.route.reset();
-  query.passthrough = false;
-  query.refresh = false;
 }
 
 std::shared_ptr<OcspQuery> RequestMemo::take(std::string_view request) {

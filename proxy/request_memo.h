@@ -32,7 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/ocsp_types.h"
+#include "core/source.h"
 
 namespace ocsp {
 
@@ -87,7 +87,7 @@ class RequestMemo {
   size_t doorkeeper_turn_ = 0;  // the slot a full bucket gives up next
 };
 
-// Clears what one request set on a query (mode, client, forward target, routing, flags), so
+// Clears what one request set on a query (mode, client, forward target), so
 // that it can carry another request with the same bytes.
 void resetPerRequest(OcspQuery& query);
 

@@ -36,8 +36,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/ocsp_types.h"
 #include "core/revocation_record.h"
+#include "core/source.h"
 #include "core/result.h"
 
 namespace ocsp {

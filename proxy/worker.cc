@@ -54,8 +54,7 @@ Worker::Worker(int id, std::shared_ptr<const conf::Config> config, const SharedS
       memory_(shared.cache, shared.clock, redis_ ? static_cast<Source&>(*redis_) : coalescer_),
       policy_(shared.index, config, shared.watch, memory_),
       front_(FrontDeps{policy_, shared.clock, config, shared.allow, shared.crl, mailbox_,
-                       shared.revocation_log, shared.watch, shared.metrics, shared.connections,
-                       shared.rate}),
+                       shared.revocation_log, shared.metrics, shared.connections, shared.rate}),
       server_(base_.get(), listen_fd, serverLimits(config->limits, shared.connections, shared.metrics), front_) {}
 
 Worker::~Worker() { join(); }

@@ -72,7 +72,7 @@ class Worker {
   bool running() const { return running_.load(); }
 
   // For background work on this worker's loop (WatchChecker): its base, its mailbox, and
-  // its chain below PolicySource (queries must come routed).
+  // its chain below PolicySource (lookups must come routed: Lookup::route set).
   event_base* base() const { return base_.get(); }
   Mailbox& mailbox() { return mailbox_; }
   Source& routedChain() { return memory_; }

@@ -18,7 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/ocsp_types.h"
+#include "core/cert_id.h"
+#include "core/ocsp_entry.h"
 #include "core/ossl.h"
 #include "core/result.h"
 #include "core/url.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/ocsp_types.h"
+#include "core/ocsp_entry.h"
 #include "core/result.h"
 #include "pki/validator.h"
 

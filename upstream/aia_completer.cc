@@ -103,7 +103,7 @@ void AiaCompleter::fetchNext(std::shared_ptr<Job> job) {
     }
     auto route = accept(*job, *certs);
     if (!route) {
-      if (route.error().code == "untrusted_chain") {
+      if (route.error().reason == Reason::UntrustedChain) {
         fail(*job, "untrusted_chain", where + ": " + route.error().detail);
         return;
       }
@@ -125,7 +125,8 @@ Result<std::shared_ptr<const Route>> AiaCompleter::accept(Job& job,
     if (!matchesCertId(cert.get(), job.id)) continue;
     Status chain = verifyIssuerChain(cert.get(), trust_store_, untrusted.get(), clock_.now());
     if (!chain) {
-      return makeError(ErrorCategory::Unauthorized, "untrusted_chain", chain.error().detail);
+      return makeError(ErrorCategory::Unauthorized, Reason::UntrustedChain,
+                       chain.error().detail);
     }
     const conf::Upstream& up = config_->upstreams.at(job.upstream_index);
     auto route = index_.learn(cert, job.upstream_index, up.name);

@@ -22,7 +22,7 @@
 
 #include "conf/config.h"
 #include "core/clock.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "upstream/allow_list.h"
 #include "upstream/fetcher.h"
 #include "upstream/issuer_index.h"

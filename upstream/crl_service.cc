@@ -263,7 +263,7 @@ void CrlService::onParsed(const std::string& key, std::string bytes, Result<Pars
     const Error& err = parsed.error();
     if (from_redis) {
       // A shared copy we cannot use (expired by our clock, tampered): drop it, ask the CA.
-      if (loop_->redis && err.code != "expired") loop_->redis->fireAndForget({"DEL", redis_key});
+      if (loop_->redis && err.reason != Reason::Expired) loop_->redis->fireAndForget({"DEL", redis_key});
       auto url = parseHttpUrl(key);
       if (url) {
         fetchUpstream(key, *url);

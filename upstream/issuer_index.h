@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "conf/config.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 
 namespace ocsp {
 

@@ -216,9 +216,10 @@ void WatchChecker::check(size_t index) {
   route->issuer = ca.parent;
   route->issuer_name = subjectLine(ca.parent.get());
   route->first_fqdn = target->fqdn_index;
-  query->route = std::move(route);
   std::string via = "ocsp " + url->text();
-  chain_.lookup(query, [this, index, via, alive = std::weak_ptr<char>(alive_)](Result<Answer> r) {
+  chain_.lookup(Lookup{std::move(query), std::move(route)},
+                [this, index, via, alive = std::weak_ptr<char>(alive_)](const Lookup&,
+                                                                         Result<Answer> r) {
     if (alive.expired()) return;
     if (!r) {
       checkCrl(index, via + ": " + r.error().code);

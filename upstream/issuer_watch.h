@@ -6,9 +6,10 @@
 // issuers and watched intermediates). Rules:
 //   - a state change of an intermediate is logged once: ERROR event=intermediate_revoked
 //     when it becomes revoked, INFO event=intermediate_state otherwise;
-//   - isRevoked() is what the request path asks (every answer, for the revocation log's
-//     issuer_revoked, and PolicySource under on_revoked_issuer: refuse): one relaxed atomic
-//     load while nothing is revoked, a short lock otherwise.
+//   - revokedName() is what the request path asks (PolicySource, once per query it routes:
+//     Lookup::issuer_revoked, which flags the answer and the revocation log's line, and the
+//     refusal under on_revoked_issuer: refuse): one relaxed atomic load while nothing is
+//     revoked, a short lock otherwise.
 // Thread-safe.
 //
 // WatchChecker, the timer: every watch.interval (first at start-up) it checks each
@@ -32,7 +33,7 @@
 #include "core/clock.h"
 #include "core/handles.h"
 #include "core/mailbox.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "upstream/allow_list.h"
 #include "upstream/crl_service.h"
 

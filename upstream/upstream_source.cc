@@ -11,14 +11,14 @@ namespace {
 // that does not echo the client's nonce (most CDN responders ignore nonces), or that does not
 // cover exactly the CertIDs asked (responders that answer one CertID per request, or only
 // SHA-1 CertIDs). They are checked after the signature.
-bool failsBecauseOfRequest(const std::string& code) {
-  return code == "nonce_mismatch" || code == "certid_mismatch";
+bool failsBecauseOfRequest(const Error& err) {
+  return err.reason == Reason::NonceMismatch || err.reason == Reason::CertIdMismatch;
 }
 
 }  // namespace
 
 struct UpstreamSource::Attempt {
-  std::shared_ptr<const OcspQuery> query;
+  Lookup lookup;
   Reply done;
   const conf::Upstream* upstream = nullptr;
   std::string body;
@@ -28,6 +28,8 @@ struct UpstreamSource::Attempt {
   bool any_answered = false;  // some FQDN answered 200 but its answer did not validate
   std::string last_reason;
   std::string fqdn() const { return upstream->fqdns[fqdn_index]; }
+  const OcspQuery& query() const { return *lookup.query; }
+  void answer(Result<Answer> result) { done(lookup, std::move(result)); }
 };
 
 UpstreamSource::UpstreamSource(std::shared_ptr<const conf::Config> config, Fetcher& fetcher,
@@ -41,14 +43,16 @@ UpstreamSource::UpstreamSource(std::shared_ptr<const conf::Config> config, Fetch
       clock_(clock),
       freshness_(freshness) {}
 
-void UpstreamSource::lookup(std::shared_ptr<const OcspQuery> query, Reply done) {
+void UpstreamSource::lookup(Lookup lookup, Reply done) {
   auto attempt = std::make_shared<Attempt>();
-  attempt->upstream = &config_->upstreams.at(query->route->upstream_index);
-  attempt->body = query->passthrough ? query->request_der : encodeOcspRequest(query->cert_ids);
-  attempt->query = std::move(query);
+  const OcspQuery& query = *lookup.query;
+  attempt->upstream = &config_->upstreams.at(lookup.route->upstream_index);
+  attempt->body = lookup.passthrough ? query.request_der : encodeOcspRequest(query.cert_ids);
+  attempt->lookup = std::move(lookup);
   attempt->done = std::move(done);
   if (attempt->body.empty()) {
-    attempt->done(makeError(ErrorCategory::Internal, "encode_failed", "cannot encode upstream request"));
+    attempt->answer(
+        makeError(ErrorCategory::Internal, "encode_failed", "cannot encode upstream request"));
     return;
   }
   tryNext(std::move(attempt));
@@ -59,7 +63,7 @@ void UpstreamSource::tryNext(std::shared_ptr<Attempt> attempt) {
   const auto& fqdns = attempt->upstream->fqdns;
   while (attempt->next_index < fqdns.size()) {
     // Forward mode starts at the FQDN the client named, then fails over in config order.
-    size_t i = (attempt->query->route->first_fqdn + attempt->next_index++) % fqdns.size();
+    size_t i = (attempt->lookup.route->first_fqdn + attempt->next_index++) % fqdns.size();
     if (health_.allow(fqdns[i], monotonicMs())) {
       attempt->fqdn_index = i;
       send(std::move(attempt));
@@ -70,14 +74,14 @@ void UpstreamSource::tryNext(std::shared_ptr<Attempt> attempt) {
   }
   logEvent(LogLevel::Warn, "upstream_failed",
            {{"upstream", attempt->upstream->name},
-            {"client", attempt->query->client},
+            {"client", attempt->query().client},
             {"reason", attempt->last_reason},
             {"skipped_open_circuits", std::to_string(attempt->skipped)}});
-  attempt->done(makeError(attempt->any_answered ? ErrorCategory::ValidationFailed
-                                                : ErrorCategory::UpstreamUnavailable,
-                          "upstream_failed",
-                          "every FQDN of upstream " + attempt->upstream->name +
-                              " failed; last: " + attempt->last_reason));
+  attempt->answer(makeError(attempt->any_answered ? ErrorCategory::ValidationFailed
+                                                  : ErrorCategory::UpstreamUnavailable,
+                            "upstream_failed",
+                            "every FQDN of upstream " + attempt->upstream->name +
+                                " failed; last: " + attempt->last_reason));
 }
 
 void UpstreamSource::send(std::shared_ptr<Attempt> attempt) {
@@ -130,9 +134,9 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     return;
   }
 
-  const OcspQuery& q = *attempt->query;
-  if (q.route->issuer) {
-    validateAndAnswer(std::move(attempt), std::move(result), q.route->issuer.get(), false);
+  const Lookup& l = attempt->lookup;
+  if (l.route->issuer) {
+    validateAndAnswer(std::move(attempt), std::move(result), l.route->issuer.get(), false);
     return;
   }
   // Forward mode, issuer unknown (docs/ARCHITECTURE.md §9): complete it through AIA, else apply
@@ -145,10 +149,10 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     if (route && !(*route)->distrusted_as.empty()) {
       responderAnswered();
       logEvent(LogLevel::Warn, "distrusted_issuer",
-               {{"client", attempt->query->client}, {"issuer", (*route)->issuer_name},
+               {{"client", attempt->query().client}, {"issuer", (*route)->issuer_name},
                 {"distrust", (*route)->distrusted_as}});
-      attempt->done(makeError(ErrorCategory::Unauthorized, "distrusted_issuer",
-                              (*route)->issuer_name + " is distrusted"));
+      attempt->answer(makeError(ErrorCategory::Unauthorized, "distrusted_issuer",
+                                (*route)->issuer_name + " is distrusted"));
       return;
     }
     if (route) {
@@ -158,11 +162,11 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     if (config_->forward.unknown_issuer == conf::UnknownIssuerPolicy::Refuse) {
       responderAnswered();
       logEvent(LogLevel::Warn, "unknown_issuer_refused",
-               {{"client", attempt->query->client},
+               {{"client", attempt->query().client},
                 {"upstream", attempt->upstream->name},
                 {"reason", route.error().code}});
-      attempt->done(makeError(ErrorCategory::Unauthorized, "unknown_issuer",
-                              "issuer unknown and not completed: " + route.error().detail));
+      attempt->answer(makeError(ErrorCategory::Unauthorized, "unknown_issuer",
+                                "issuer unknown and not completed: " + route.error().detail));
       return;
     }
     validateAndAnswer(std::move(attempt), std::move(result), nullptr, true);
@@ -171,7 +175,7 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     completed(makeError(ErrorCategory::Unauthorized, "no_completer", "AIA completion is off"));
     return;
   }
-  completer_->complete(result.body, q.cert_ids.front(), q.route->upstream_index,
+  completer_->complete(result.body, l.query->cert_ids.front(), l.route->upstream_index,
                        std::move(completed));
 }
 
@@ -180,7 +184,7 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
 void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchResult result,
                                        X509* issuer, bool unvalidated) {
   const std::string fqdn = attempt->fqdn();
-  const OcspQuery& q = *attempt->query;
+  const OcspQuery& q = attempt->query();
   ValidationInput in;
   in.der = result.body;
   in.cert_ids = &q.cert_ids;
@@ -188,23 +192,24 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
   in.without_issuer = unvalidated;
   in.now = clock_.now();
   in.clock_skew_s = config_->cache.clock_skew_s;
-  if (q.passthrough) in.expected_nonce = q.nonce;
+  if (attempt->lookup.passthrough) in.expected_nonce = q.nonce;
   auto validated = validateResponse(in);
   if (!validated) {
     const Error& err = validated.error();
-    if (err.code == "upstream_status" && err.category != ErrorCategory::UpstreamUnavailable) {
+    if (err.reason == Reason::UpstreamStatus &&
+        err.category != ErrorCategory::UpstreamUnavailable) {
       // The CA's responder refused this request; another FQDN of the same CA would too.
       health_.success(fqdn);
       logEvent(LogLevel::Info, "upstream_refused",
                {{"upstream", attempt->upstream->name}, {"fqdn", fqdn}, {"detail", err.detail}});
-      attempt->done(err);
+      attempt->answer(err);
       return;
     }
     if (metrics_ != nullptr) {
       metrics_->counter(Metric::ValidationFailures, {err.code}).inc();
       metrics_->counter(Metric::UpstreamErrors, {attempt->upstream->name, fqdn, "validation"}).inc();
     }
-    if (failsBecauseOfRequest(err.code)) {
+    if (failsBecauseOfRequest(err)) {
       // The CA answered (and signed, where an issuer is known: these checks come after the
       // signature's); what it answered does not fit what this client asked. That says
       // nothing about the FQDN's health, or any client could open its circuit; another FQDN
@@ -217,7 +222,7 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
                 {"blame", "request"},
                 {"client", q.client},
                 {"detail", err.detail}});
-      attempt->done(err);
+      attempt->answer(err);
       return;
     }
     logEvent(LogLevel::Warn, "upstream_validation_failed",
@@ -226,7 +231,8 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
               {"reason", err.code},
               {"detail", err.detail}});
     attempt->any_answered =
-        attempt->any_answered || (err.code != "unparsable" && err.code != "upstream_status");
+        attempt->any_answered ||
+        (err.reason != Reason::Unparsable && err.reason != Reason::UpstreamStatus);
     attempt->last_reason = err.code;
     health_.failure(fqdn, monotonicMs());
     tryNext(std::move(attempt));
@@ -243,7 +249,7 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
   built.status = validated->status;
   built.revocation = validated->revocation;
   built.upstream_fqdn = fqdn;
-  built.cacheable = !q.passthrough && !unvalidated;
+  built.cacheable = !attempt->lookup.passthrough && !unvalidated;
   built.validated = !unvalidated;
   finishEntry(built, freshness_);
   std::shared_ptr<const OcspEntry> entry = sealEntry(std::move(built));
@@ -262,7 +268,7 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
             {"fqdn", fqdn},
             {"status", certStatusName(entry->status)},
             {"elapsed_ms", std::to_string(result.elapsed_ms)}});
-  attempt->done(Answer{std::move(entry), AnswerSource::Upstream});
+  attempt->answer(Answer{std::move(entry), AnswerSource::Upstream});
 }
 
 }  // namespace ocsp

@@ -31,7 +31,7 @@
 #include "conf/config.h"
 #include "core/clock.h"
 #include "core/metrics.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "upstream/aia_completer.h"
 #include "upstream/fetcher.h"
 #include "upstream/fqdn_health.h"
@@ -46,7 +46,7 @@ class UpstreamSource final : public Source {
                  FqdnHealth& health, const Clock& clock, FreshnessPolicy freshness,
                  AiaCompleter* completer, Metrics* metrics = nullptr);
 
-  void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override;
+  void lookup(Lookup lookup, Reply done) override;
 
  private:
   struct Attempt;

@@ -21,7 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "core/ocsp_types.h"
+#include "core/cert_id.h"
+#include "core/ocsp_entry.h"
 #include "core/ossl.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "pki/validator.h"

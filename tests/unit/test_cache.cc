@@ -18,9 +18,11 @@
 #include "core/clock.h"
 #include "core/entry_arena.h"
 #include "core/log.h"
+#include "tests/unit/fake_source.h"
 #include "tests/unit/test_util.h"
 
 using namespace ocsp;
+using ocsp::test::FakeSource;
 using ocsp::test::realData;
 
 // Counts operator new calls on this thread while `t_counting` is set: how many heap blocks a
@@ -75,22 +77,10 @@ std::shared_ptr<const OcspEntry> entry(size_t der_bytes, int64_t this_update, in
   return sealEntry(std::move(e));
 }
 
-// Hand-written fake next stage: records calls, answers with what it is given.
-class FakeSource final : public Source {
- public:
-  std::optional<Result<Answer>> next_result;
-  int calls = 0;
-  void lookup(std::shared_ptr<const OcspQuery>, Reply done) override {
-    ++calls;
-    REQUIRE_MESSAGE(next_result.has_value(), "FakeSource called without a prepared answer");
-    done(*next_result);
-  }
-};
-
-std::shared_ptr<const OcspQuery> queryFor(uint8_t n) {
+Lookup queryFor(uint8_t n) {
   auto q = std::make_shared<OcspQuery>();
   q->key = keyOf(n);
-  return q;
+  return Lookup{std::move(q)};
 }
 
 }  // namespace
@@ -336,16 +326,16 @@ TEST_CASE("memory stage answers fresh hits and asks the next stage otherwise") {
   FakeSource next;
   MemorySource memory(cache, clock, next);
   auto fetched = entry(200, clock.now(), clock.now() + 3600, 0);
-  next.next_result = Result<Answer>(Answer{fetched, AnswerSource::Upstream});
+  next.answerAll(Answer{fetched, AnswerSource::Upstream});
 
   std::vector<AnswerSource> seen;
-  auto record = [&seen](Result<Answer> r) {
+  auto record = [&seen](const Lookup&, Result<Answer> r) {
     REQUIRE(r.ok());
     seen.push_back(r->source);
   };
   memory.lookup(queryFor(7), record);
   memory.lookup(queryFor(7), record);
-  CHECK(next.calls == 1);
+  CHECK(next.calls() == 1);
   REQUIRE(seen.size() == 2);
   CHECK(seen[0] == AnswerSource::Upstream);
   CHECK(seen[1] == AnswerSource::Memory);
@@ -353,7 +343,7 @@ TEST_CASE("memory stage answers fresh hits and asks the next stage otherwise") {
   // Past nextUpdate the cached answer is gone and the next stage is asked again.
   clock.advance(3600);
   memory.lookup(queryFor(7), record);
-  CHECK(next.calls == 2);
+  CHECK(next.calls() == 2);
 }
 
 TEST_CASE("memory stage does not store errors or uncacheable answers") {
@@ -361,15 +351,15 @@ TEST_CASE("memory stage does not store errors or uncacheable answers") {
   FakeClock clock(1'800'000'000);
   FakeSource next;
   MemorySource memory(cache, clock, next);
-  auto ignore = [](Result<Answer>) {};
+  auto ignore = [](const Lookup&, Result<Answer>) {};
 
-  next.next_result = Result<Answer>(makeError(ErrorCategory::ValidationFailed, "bad_signature"));
+  next.answerAll(makeError(ErrorCategory::ValidationFailed, "bad_signature"));
   memory.lookup(queryFor(1), ignore);
   CHECK(cache.stats().entries == 0);
 
   auto nonce_answer = std::make_shared<OcspEntry>(*entry(200, clock.now(), clock.now() + 3600));
   nonce_answer->cacheable = false;
-  next.next_result = Result<Answer>(Answer{nonce_answer, AnswerSource::Upstream});
+  next.answerAll(Answer{nonce_answer, AnswerSource::Upstream});
   memory.lookup(queryFor(2), ignore);
   CHECK(cache.stats().entries == 0);
 }
@@ -380,13 +370,12 @@ TEST_CASE("nonce passthrough bypasses a cached answer") {
   FakeSource next;
   MemorySource memory(cache, clock, next);
   cache.put(keyOf(3), entry(200, clock.now(), clock.now() + 3600));
-  auto q = std::make_shared<OcspQuery>();
-  q->key = keyOf(3);
-  q->passthrough = true;
-  next.next_result = Result<Answer>(makeError(ErrorCategory::UpstreamUnavailable, "down"));
+  Lookup q = queryFor(3);
+  q.passthrough = true;
+  next.answerAll(makeError(ErrorCategory::UpstreamUnavailable, "down"));
   bool answered_from_cache = false;
-  memory.lookup(q, [&](Result<Answer> r) { answered_from_cache = r.ok(); });
-  CHECK(next.calls == 1);
+  memory.lookup(q, [&](const Lookup&, Result<Answer> r) { answered_from_cache = r.ok(); });
+  CHECK(next.calls() == 1);
   CHECK_FALSE(answered_from_cache);
 }
 

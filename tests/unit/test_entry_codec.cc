@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cache/entry_codec.h"
-#include "core/ocsp_types.h"
+#include "core/ocsp_entry.h"
 #include "tests/unit/test_util.h"
 
 namespace ocsp {

@@ -37,21 +37,21 @@ class FakeUpstream final : public Source {
   std::optional<Result<Answer>> answer;
   bool hold = false;  // keep replies until release()
   int calls = 0;
-  std::vector<Reply> held;
+  std::vector<std::pair<Lookup, Reply>> held;
 
-  void lookup(std::shared_ptr<const OcspQuery>, Reply done) override {
+  void lookup(Lookup lookup, Reply done) override {
     ++calls;
     REQUIRE_MESSAGE(answer.has_value(), "FakeUpstream asked without a prepared answer");
     if (hold) {
-      held.push_back(std::move(done));
+      held.emplace_back(std::move(lookup), std::move(done));
     } else {
-      done(*answer);
+      done(lookup, *answer);
     }
   }
   void release() {
     auto replies = std::move(held);
     held.clear();
-    for (auto& r : replies) r(*answer);
+    for (auto& [lookup, done] : replies) done(lookup, *answer);
   }
   void answerWith(std::shared_ptr<const OcspEntry> e) {
     answer = Result<Answer>(Answer{std::move(e), AnswerSource::Upstream});
@@ -59,11 +59,11 @@ class FakeUpstream final : public Source {
   void failWith(ErrorCategory c) { answer = Result<Answer>(makeError(c, "upstream_failed")); }
 };
 
-std::shared_ptr<const OcspQuery> query(uint8_t n = 1) {
+Lookup query(uint8_t n = 1) {
   auto q = std::make_shared<OcspQuery>();
   q->key[0] = n;
   q->key[31] = n;
-  return q;
+  return Lookup{std::move(q)};
 }
 
 struct Outcome {
@@ -73,10 +73,10 @@ struct Outcome {
   ErrorCategory category = ErrorCategory::Internal;
 };
 
-Outcome ask(Source& s, std::shared_ptr<const OcspQuery> q) {
+Outcome ask(Source& s, Lookup q) {
   Outcome out;
   bool called = false;
-  s.lookup(std::move(q), [&](Result<Answer> r) {
+  s.lookup(std::move(q), [&](const Lookup&, Result<Answer> r) {
     called = true;
     out.ok = r.ok();
     if (r.ok()) {
@@ -204,18 +204,18 @@ TEST_CASE("an older answer never replaces a newer one, and the newer one is serv
   REQUIRE(replayed.ok);
   CHECK(replayed.entry->status == CertStatus::Revoked);
   CHECK(replayed.source == AnswerSource::Stale);
-  CHECK(cache.get(query()->key, clock.now())->status == CertStatus::Revoked);
+  CHECK(cache.get(query().query->key, clock.now())->status == CertStatus::Revoked);
 
   SUBCASE("nor through a background refresh") {
     clock.set(kT0 + 1800);  // fresh, past its refresh point
     CHECK(ask(memory, query()).entry->status == CertStatus::Revoked);
-    CHECK(cache.get(query()->key, clock.now())->status == CertStatus::Revoked);
+    CHECK(cache.get(query().query->key, clock.now())->status == CertStatus::Revoked);
   }
   SUBCASE("a newer answer does replace it, even a good one") {
     upstream.answerWith(answer(kT0 + 3601, CertStatus::Good, 'n'));
     clock.set(kT0 + 3700 + 3600);
     CHECK(ask(memory, query()).entry->status == CertStatus::Good);
-    CHECK(cache.get(query()->key, clock.now())->der.view()[0] == 'n');
+    CHECK(cache.get(query().query->key, clock.now())->der.view()[0] == 'n');
   }
   SUBCASE("at equal times a revoked answer is kept over a good one") {
     auto same_time_good = answer(kT0, CertStatus::Good, 'e');
@@ -261,7 +261,7 @@ TEST_CASE_FIXTURE(
   int answered = 0;
   int marked_coalesced = 0;
   for (int i = 0; i < 200; ++i) {
-    memory.lookup(query(), [&](Result<Answer> r) {
+    memory.lookup(query(), [&](const Lookup&, Result<Answer> r) {
       CHECK(r.ok());
       ++answered;
       marked_coalesced += r->coalesced ? 1 : 0;
@@ -275,7 +275,7 @@ TEST_CASE_FIXTURE(
   CHECK(marked_coalesced == 199);  // only the leader's answer is stored on the way up
   CHECK(table.inflight() == 0);
   // A different key is not coalesced with it.
-  memory.lookup(query(2), [](Result<Answer>) {});
+  memory.lookup(query(2), [](const Lookup&, Result<Answer>) {});
   CHECK(upstream.calls == 2);
 }
 
@@ -294,12 +294,12 @@ TEST_CASE("a waiter on another worker gets the leader's answer on its own thread
   CoalescingSource a(table, box_a, &cache, clock, upstream);
   CoalescingSource b(table, box_b, &cache, clock, upstream);
 
-  a.lookup(query(), [](Result<Answer>) {});  // leader on "worker A"
+  a.lookup(query(), [](const Lookup&, Result<Answer>) {});  // leader on "worker A"
   std::atomic<bool> b_queued{false};
   std::atomic<bool> b_answered{false};
   std::thread::id b_thread;
   std::thread worker_b([&] {
-    b.lookup(query(), [&](Result<Answer> r) {
+    b.lookup(query(), [&](const Lookup&, Result<Answer> r) {
       CHECK(r.ok());
       b_thread = std::this_thread::get_id();
       b_answered = true;
@@ -321,7 +321,7 @@ TEST_CASE("a waiter on another worker gets the leader's answer on its own thread
 TEST_CASE_FIXTURE(
     CoalescedPipeline,
     "a new leader after completion finds the stored answer and does not fetch again") {
-  cache.put(query()->key, validFor(kT0, 100));
+  cache.put(query().query->key, validFor(kT0, 100));
   upstream.answerWith(validFor(kT0, 100));
   Outcome o = ask(coalescer, query());
   CHECK(o.source == AnswerSource::Memory);

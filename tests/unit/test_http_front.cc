@@ -42,14 +42,16 @@ constexpr const char* kHost = "ocsp.example.test";
 class RecordingChain final : public Source {
  public:
   std::optional<Result<Answer>> answer;
+  bool issuer_revoked = false;
   std::shared_ptr<const OcspQuery> last;
   int calls = 0;
 
-  void lookup(std::shared_ptr<const OcspQuery> query, Reply done) override {
+  void lookup(Lookup lookup, Reply done) override {
     ++calls;
-    last = std::move(query);
+    last = lookup.query;
     REQUIRE_MESSAGE(answer.has_value(), "the chain was asked without a prepared answer");
-    done(*answer);
+    lookup.issuer_revoked = issuer_revoked;  // as the policy stage would have found it
+    done(lookup, *answer);
   }
 };
 
@@ -90,7 +92,7 @@ class Rig {
     allow_ = std::make_unique<AllowList>(*config_);
     front_ =
         std::make_unique<HttpFront>(FrontDeps{chain, clock_, config_, *allow_, nullptr, mailbox_,
-                                              nullptr, nullptr, &metrics, nullptr, nullptr});
+                                              nullptr, &metrics, nullptr, nullptr});
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     REQUIRE(fd >= 0);
     sockaddr_in addr{};
@@ -296,6 +298,12 @@ TEST_CASE("chain errors and undecodable requests get their OCSP error status, co
   CHECK(r.body == ocspErrorResponse(OCSP_RESPONSE_STATUS_TRYLATER));
   CHECK(r.headers["Cache-Control"] == "no-store");
   CHECK(rig.requests("responder", "try_later") == 1);
+  CHECK(r.headers.count("X-OCSP-Proxy-Flags") == 0);
+
+  rig.chain.issuer_revoked = true;
+  Response flagged = rig.exchange(post("/", requestDer()));
+  CHECK(flagged.body == ocspErrorResponse(OCSP_RESPONSE_STATUS_TRYLATER));
+  CHECK(flagged.headers["X-OCSP-Proxy-Flags"] == "issuer_revoked");
 
   const int calls = rig.chain.calls;
   test::StderrCapture log;

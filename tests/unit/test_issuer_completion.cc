@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/ocsp_types.h"
+#include "core/cert_id.h"
 #include "core/ossl.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"

@@ -13,7 +13,9 @@
 
 #include "cache/crl_store.h"
 #include "core/log.h"
-#include "core/ocsp_types.h"
+#include "core/cert_id.h"
+#include "core/ocsp_entry.h"
+#include "core/source.h"
 #include "pki/crl.h"
 #include "pki/validator.h"
 #include "proxy/ocsp_reply.h"

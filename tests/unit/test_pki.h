@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/ocsp_types.h"
+#include "core/cert_id.h"
 #include "core/ossl.h"
 
 namespace ocsp::test {

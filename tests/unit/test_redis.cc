@@ -31,7 +31,7 @@
 #include "core/clock.h"
 #include "core/handles.h"
 #include "core/log.h"
-#include "core/ocsp_types.h"
+#include "core/source.h"
 #include "core/ossl.h"
 #include "tests/unit/test_util.h"
 #include "pki/validation_memo.h"
@@ -326,7 +326,7 @@ const RealResponse& realResponse() {
 const FreshnessPolicy kFreshness{7 * 86400, 300};
 constexpr int64_t kSkew = 300;
 
-std::shared_ptr<const OcspQuery> makeQuery(bool passthrough = false) {
+Lookup makeQuery(bool passthrough = false) {
   const RealResponse& r = realResponse();
   auto q = std::make_shared<OcspQuery>();
   q->cert_ids = r.cert_ids;
@@ -336,12 +336,12 @@ std::shared_ptr<const OcspQuery> makeQuery(bool passthrough = false) {
   route->upstream_name = "aws-lc";
   route->issuer = r.issuer;
   route->issuer_name = subjectLine(r.issuer.get());
-  q->route = std::move(route);
-  q->passthrough = passthrough;
-  return q;
+  Lookup lookup{std::move(q), std::move(route)};
+  lookup.passthrough = passthrough;
+  return lookup;
 }
 
-std::string redisKey() { return "ocsp-proxy:" + cacheKeyString(makeQuery()->key); }
+std::string redisKey() { return "ocsp-proxy:" + cacheKeyString(makeQuery().query->key); }
 
 // What the upstream stage would answer at `now`: the real response, validated.
 std::shared_ptr<const OcspEntry> upstreamEntry(int64_t now,
@@ -376,20 +376,20 @@ class FakeNext final : public Source {
   std::function<Result<Answer>()> answer;
   bool hold = false;
   int calls = 0;
-  std::vector<Reply> held;
+  std::vector<std::pair<Lookup, Reply>> held;
 
-  void lookup(std::shared_ptr<const OcspQuery>, Reply done) override {
+  void lookup(Lookup lookup, Reply done) override {
     ++calls;
     if (hold) {
-      held.push_back(std::move(done));
+      held.emplace_back(std::move(lookup), std::move(done));
       return;
     }
-    done(answer());
+    done(lookup, answer());
   }
   void answerHeld() {
     auto replies = std::move(held);
     held.clear();
-    for (auto& r : replies) r(answer());
+    for (auto& [lookup, done] : replies) done(lookup, answer());
   }
 };
 
@@ -408,7 +408,7 @@ struct Outcome {
   int64_t at_ms = 0;
 
   Reply reply() {
-    return [this](Result<Answer> r) {
+    return [this](const Lookup&, Result<Answer> r) {
       ++calls;
       at_ms = monotonicMs();
       result.emplace(std::move(r));
@@ -826,8 +826,8 @@ TEST_CASE("a write never replaces a newer answer in Redis, nor a revoked one of 
   const std::string newest = encodeEntry(*answerAt(t, t, CertStatus::Revoked));
   w.client.run({"SET", redisKey(), newest});
   // A refresh skips the GET and writes whatever the next stage brought.
-  auto refresh = std::make_shared<OcspQuery>(*makeQuery());
-  refresh->refresh = true;
+  Lookup refresh = makeQuery();
+  refresh.refresh = true;
   auto writeBack = [&](std::shared_ptr<const OcspEntry> offered) {
     const std::string before = w.client.text({"GET", redisKey()});
     w.next.answer = [offered] { return fromUpstream(offered); };

@@ -36,7 +36,7 @@ TEST_CASE("a remembered request comes back as the same query, reset for the new 
   q->client = "192.0.2.1:1000";
   q->mode = ocsp::Mode::Forward;
   q->forward_upstream = 2;
-  q->passthrough = true;
+  q->forward_fqdn = 1;
   OcspQuery* first = q.get();
   q.reset();  // the first request is answered
   auto again = memo.take("a");
@@ -45,7 +45,7 @@ TEST_CASE("a remembered request comes back as the same query, reset for the new 
   CHECK(again->client.empty());
   CHECK(again->mode == ocsp::Mode::Responder);
   CHECK_FALSE(again->forward_upstream.has_value());
-  CHECK_FALSE(again->passthrough);
+  CHECK(again->forward_fqdn == 0);
   CHECK(again->request_der == "a");
 }
 

@@ -9,11 +9,13 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/base64.h"
 #include "core/log.h"
-#include "core/ocsp_types.h"
+#include "core/cert_id.h"
+#include "core/ocsp_entry.h"
 #include "core/ossl.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
@@ -139,12 +141,45 @@ Result<ValidatedResponse> validate(const std::string& der, const std::vector<Cer
   return result;
 }
 
-std::string codeOf(const Result<ValidatedResponse>& r) { return r.ok() ? "ok" : r.error().code; }
+// The code of a refusal; every refusal must carry its typed Reason too, named by that code
+// (callers compare the Reason, the code is the metric label): else "untyped <code>".
+std::string codeOf(const Result<ValidatedResponse>& r) {
+  if (r.ok()) return "ok";
+  const Error& e = r.error();
+  return e.reason && reasonName(*e.reason) == e.code ? e.code : "untyped " + e.code;
+}
 std::string detailOf(const Result<ValidatedResponse>& r) {
   return r.ok() ? "accepted" : r.error().code + ": " + r.error().detail;
 }
 
 #define CHECK_CODE(result, expected) CHECK_MESSAGE(codeOf(result) == (expected), detailOf(result))
+
+// The names are metric labels and log values that dashboards and alerts match: they do not
+// change with the enum.
+TEST_CASE("each refusal reason is named by the code it has always had") {
+  const std::pair<Reason, const char*> names[] = {
+      {Reason::Unparsable, "unparsable"},
+      {Reason::UpstreamStatus, "upstream_status"},
+      {Reason::NotBasic, "not_basic"},
+      {Reason::SignerNotFound, "signer_not_found"},
+      {Reason::ResponderNotIssuedByIssuer, "responder_not_issued_by_issuer"},
+      {Reason::ResponderMissingOcspSigning, "responder_missing_ocsp_signing"},
+      {Reason::ResponderCertExpired, "responder_cert_expired"},
+      {Reason::BadSignature, "bad_signature"},
+      {Reason::CertIdMismatch, "certid_mismatch"},
+      {Reason::ThisUpdateInFuture, "this_update_in_future"},
+      {Reason::Expired, "expired"},
+      {Reason::NonceMismatch, "nonce_mismatch"},
+      {Reason::UntrustedChain, "untrusted_chain"},
+      {Reason::Internal, "internal"},
+  };
+  for (const auto& [reason, name] : names) {
+    CHECK(std::string(reasonName(reason)) == name);
+    const Error e = makeError(ErrorCategory::ValidationFailed, reason, "why");
+    CHECK(e.code == name);
+    CHECK(e.reason == reason);
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // The generated PKI (tests/unit/test_pki.h) for the cases no real file covers.

@@ -1,106 +1,27 @@
 #pragma once
-// The values that flow through the request pipeline (docs/ARCHITECTURE.md §2, §3): what the client
-// asked (OcspQuery), where it goes (Route), and what we answer with (OcspEntry, Answer).
-#include <array>
+// A cached OCSP answer (docs/ARCHITECTURE.md §3, §4): the bytes exactly as the upstream sent
+// them, the fields read from them once validated, and the pre-rendered RFC 5019 §6.2 header
+// values; how it is sealed into one block, ordered against another answer for the same
+// CertIDs, and given its freshness times.
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
-
-#include "core/ossl.h"
-#include "core/result.h"
 
 namespace ocsp {
 
 enum class CertStatus : uint8_t { Good, Revoked, Unknown };
 const char* certStatusName(CertStatus s);
 
-// One CertID as the client sent it. Bytes are raw (not hex). RFC 6960 §4.1.1.
-struct CertIdInfo {
-  int hash_nid = 0;               // NID of hashAlgorithm (NID_sha1, NID_sha256, ...)
-  std::string issuer_name_hash;   // OCTET STRING contents
-  std::string issuer_key_hash;    // OCTET STRING contents
-  std::string serial;             // INTEGER contents (two's complement, as encoded)
-  std::string der;                // DER of the whole CertID, to rebuild requests
-};
-
-// Extracts the fields of a CertID (RFC 6960 §4.1.1). False if it is not well formed.
-bool certIdInfoFrom(const OCSP_CERTID* id, CertIdInfo* out);
-// Same CertID: same hash algorithm, hashes, and serial number as an integer.
-bool sameCertId(const CertIdInfo& a, const CertIdInfo& b);
-
-// The request we send upstream under nonce policy `ignore`: these CertIDs, no nonce, no
-// signature (RFC 5019 §2.1.1 profile). DER; empty on failure.
-std::string encodeOcspRequest(const std::vector<CertIdInfo>& ids);
-
-// Cache key: SHA-256 over the normalised CertID list (docs/ARCHITECTURE.md §3). A SHA-1 and a
-// SHA-256 CertID for the same certificate are different keys.
-using CacheKey = std::array<uint8_t, 32>;
-CacheKey cacheKeyFor(const std::vector<CertIdInfo>& ids);
-// Namespaced printable form: "ocsp:v1:<hex>".
-std::string cacheKeyString(const CacheKey& key);
-// The same, appended to `out` (no allocation once `out` has room).
-void appendCacheKeyString(std::string& out, const CacheKey& key);
-
-// noexcept and cheap: hash tables keyed by CacheKey then keep no copy of the hash per node.
-struct CacheKeyHash {
-  size_t operator()(const CacheKey& k) const noexcept {
-    size_t h;
-    static_assert(sizeof(h) <= sizeof(CacheKey));
-    __builtin_memcpy(&h, k.data(), sizeof(h));
-    return h;
-  }
-};
-
-enum class Mode { Responder, Forward };
-
-// An issuer the proxy knows, and the upstream that answers for it.
-struct Route {
-  size_t upstream_index = 0;
-  std::string upstream_name;
-  // Validates the upstream's answer (docs/ARCHITECTURE.md §7). Null only in forward mode for an
-  // issuer nobody configured: UpstreamSource then completes it through AIA or applies
-  // forward.unknown_issuer.
-  SharedX509 issuer;
-  std::string issuer_name;   // subject, for logs
-  size_t first_fqdn = 0;     // the upstream FQDN tried first (forward mode: the URL's)
-  std::string distrusted_as; // distrust[].name when the issuer's key is distrusted, else ""
-};
-
-struct OcspQuery {
-  std::string request_der;          // exactly what the client sent
-  std::vector<CertIdInfo> cert_ids; // at least one
-  // id-pkix-ocsp-nonce extension value as X509_EXTENSION_get_data gives it (the DER of the
-  // inner OCTET STRING, `04 len ...`), if the request had one (RFC 8954).
-  std::optional<std::string> nonce;
-  CacheKey key{};
-  Mode mode = Mode::Responder;
-  std::string client;               // "ip:port" for logs
-  // Forward mode: the upstream the URL named (routed by its FQDN, docs/ARCHITECTURE.md §1).
-  std::optional<size_t> forward_upstream;
-  size_t forward_fqdn = 0;          // index into that upstream's fqdns
-  // Set once by PolicySource, the first stage, before the query goes further down the chain;
-  // read-only afterwards. `mutable` so that routing does not cost a copy of the query.
-  mutable std::shared_ptr<const Route> route;
-  // Nonce passthrough (docs/ARCHITECTURE.md §3): forward the client's DER as sent, answer uncached.
-  mutable bool passthrough = false;
-  // A background refresh (docs/ARCHITECTURE.md §4): shared caches below must not answer it with the
-  // copy it is meant to replace; they still store the new answer.
-  bool refresh = false;
-};
-
 struct Revocation {
   int64_t time = 0;
   int reason = -1;  // CRLReason, -1 when absent
 };
 
-// A validated upstream answer exactly as served. Immutable once built; shared by the cache
-// and every in-flight reply.
 // Short text of a known maximum length kept inline (no heap block per field): the
 // pre-rendered header values of a cache entry. Longer input is cut at N.
 template <size_t N>
@@ -208,6 +129,8 @@ class HttpDateText {
   char buf_[kSize] = {};
 };
 
+// A validated upstream answer exactly as served. Immutable once built (sealEntry); shared by
+// the caches and every in-flight reply.
 struct OcspEntry {
   EntryDer der;                // byte-identical to what the upstream sent
   int64_t produced_at = 0;
@@ -259,28 +182,5 @@ struct FreshnessPolicy {
 };
 // `der_sha256`: SHA-256 of e.der (32 raw bytes) when the caller has it already; else computed.
 void finishEntry(OcspEntry& e, const FreshnessPolicy& policy, std::string_view der_sha256 = {});
-
-enum class AnswerSource { Memory, Redis, Upstream, Stale };
-const char* answerSourceName(AnswerSource s);
-
-struct Answer {
-  std::shared_ptr<const OcspEntry> entry;
-  AnswerSource source = AnswerSource::Upstream;
-  // A coalesced waiter's copy of another lookup's answer: the leader's chain already stored
-  // it (the in-process cache is shared), so stages must not store it again.
-  bool coalesced = false;
-};
-
-// Called exactly once, on the worker thread that called lookup(). May be called before
-// lookup() returns (synchronous hit). The callee may not assume the Source outlives the call.
-using Reply = std::function<void(Result<Answer>)>;
-
-// One stage of the request pipeline (docs/ARCHITECTURE.md §2). A stage that cannot answer calls the
-// next; on the way back, stages store what passed validation.
-class Source {
- public:
-  virtual ~Source() = default;
-  virtual void lookup(std::shared_ptr<const OcspQuery> query, Reply done) = 0;
-};
 
 }  // namespace ocsp
