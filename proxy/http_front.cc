@@ -1,43 +1,16 @@
 #include "proxy/http_front.h"
 
-#include <openssl/ocsp.h>
-
-#include <charconv>
 #include <chrono>
-#include <cstring>
 #include <optional>
 #include <string>
 
 #include "core/log.h"
-#include "proxy/ocsp_errors.h"
+#include "proxy/ocsp_reply.h"
 #include "proxy/request_decoder.h"
 
 namespace ocsp {
 
 namespace {
-
-constexpr const char* kOcspResponseType = "application/ocsp-response";
-constexpr const char* kCrlType = "application/pkix-crl";  // RFC 2585 §4.2
-
-// ocsp_proxy_requests_total{result}, in HttpFront::requests_ order.
-constexpr const char* kResultNames[] = {"good",         "revoked",   "unknown",
-                                        "malformed_request", "unauthorized", "try_later",
-                                        "internal_error",    "not_modified"};
-enum ResultIndex { kGood, kRevoked, kUnknown, kMalformed, kUnauthorized, kTryLater, kInternal, kNotModified };
-
-int resultIndexFor(int ocsp_status) {
-  switch (ocsp_status) {
-    case OCSP_RESPONSE_STATUS_MALFORMEDREQUEST: return kMalformed;
-    case OCSP_RESPONSE_STATUS_TRYLATER: return kTryLater;
-    case OCSP_RESPONSE_STATUS_UNAUTHORIZED:
-    case OCSP_RESPONSE_STATUS_SIGREQUIRED: return kUnauthorized;
-    default: return kInternal;
-  }
-}
-
-int resultIndexFor(CertStatus status) {
-  return status == CertStatus::Good ? kGood : status == CertStatus::Revoked ? kRevoked : kUnknown;
-}
 
 void sendText(HttpExchange& ex, int code, const char* reason, const std::string& text) {
   ex.addHeader("Content-Type", "text/plain; charset=utf-8");
@@ -45,37 +18,26 @@ void sendText(HttpExchange& ex, int code, const char* reason, const std::string&
   ex.reply(code, reason, text + "\n");
 }
 
-void sendOcspError(HttpExchange& ex, int ocsp_status) {
-  ex.addHeader("Content-Type", kOcspResponseType);
-  // An error status is about this moment; caches must not keep it.
-  ex.addHeader("Cache-Control", "no-store");
-  ex.reply(200, "OK", ocspErrorResponse(ocsp_status));
-}
-
 void methodNotAllowed(HttpExchange& ex, const char* allow, const std::string& why) {
   ex.addHeader("Allow", allow);
   sendText(ex, 405, "Method Not Allowed", why);
 }
 
-void addFreshnessHeaders(HttpExchange& ex, int64_t max_age, std::string_view expires,
-                         std::string_view last_modified, std::string_view etag) {
-  if (max_age < 0) max_age = 0;
-  // RFC 5019 §6.2: let HTTP caches keep the answer until it stops being fresh.
-  char cc[96] = "max-age=";
-  char* p = cc + 8;
-  p = std::to_chars(p, cc + 40, max_age).ptr;
-  static constexpr std::string_view kRest = ", public, no-transform, must-revalidate";
-  std::memcpy(p, kRest.data(), kRest.size());
-  p += kRest.size();
-  ex.addHeader("Cache-Control", std::string_view(cc, static_cast<size_t>(p - cc)));
-  ex.addHeader("Expires", expires);
-  ex.addHeader("Last-Modified", last_modified);
-  ex.addHeader("ETag", etag);
+// What the answer depends on in the request (proxy/ocsp_reply.h).
+ReplyRequest replyRequestOf(const HttpExchange& ex) {
+  ReplyRequest r;
+  r.method = ex.method();
+  if (const HttpHeader* h = ex.header("If-None-Match")) r.if_none_match = h->value;
+  if (const HttpHeader* h = ex.header("If-Modified-Since")) r.if_modified_since = h->value;
+  return r;
 }
 
-bool etagMatches(const HttpExchange& ex, std::string_view etag) {
-  const HttpHeader* inm = ex.header("If-None-Match");
-  return inm != nullptr && inm->value == etag;
+void send(HttpExchange& ex, HttpReply reply) {
+  reply.forEachField([&ex](std::string_view name, std::string_view value) {
+    ex.addHeader(name, value);
+  });
+  const std::string_view body = reply.body();
+  ex.reply(reply.code, reply.reason, body, std::move(reply.keep));
 }
 
 // The OCSP GET path of a forward URL: the target without its query, and without the
@@ -131,11 +93,10 @@ HttpFront::HttpFront(FrontDeps deps)
       post_memo_(RequestMemo::kDefaultCapacity, d_.options.request_memo_bytes),
       get_memo_(RequestMemo::kDefaultCapacity, d_.options.request_memo_bytes) {
   if (d_.metrics == nullptr) return;
-  static_assert(sizeof(kResultNames) / sizeof(kResultNames[0]) == kResults);
   for (int mode = 0; mode < 2; ++mode) {
-    for (int r = 0; r < kResults; ++r) {
-      requests_[mode][r] = &d_.metrics->counter(Metric::Requests,
-                                                {mode == 0 ? "responder" : "forward", kResultNames[r]});
+    for (int r = 0; r < kOcspResults; ++r) {
+      requests_[mode][r] = &d_.metrics->counter(
+          Metric::Requests, {mode == 0 ? "responder" : "forward", kOcspResultNames[r]});
     }
   }
   const char* layers[] = {"memory", "redis", "stale"};
@@ -242,8 +203,10 @@ bool HttpFront::admit(HttpExchange& ex) {
   return true;
 }
 
-void HttpFront::count(Mode mode, int result_index) {
-  if (d_.metrics != nullptr) requests_[mode == Mode::Forward ? 1 : 0][result_index]->inc();
+void HttpFront::count(Mode mode, OcspResult result) {
+  if (d_.metrics != nullptr) {
+    requests_[mode == Mode::Forward ? 1 : 0][static_cast<int>(result)]->inc();
+  }
 }
 
 // A forward request we will not serve: logged once, counted, answered with `code`.
@@ -347,8 +310,9 @@ void HttpFront::lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> 
                       {{"client", std::string(ex.peer())}, {"reason", err.code},
                        {"detail", err.detail}});
     }
-    count(forward != nullptr ? Mode::Forward : Mode::Responder, kMalformed);
-    sendOcspError(ex, ocspStatusFor(err.category));
+    HttpReply reply = undecodableRequestReply(err.category);
+    count(forward != nullptr ? Mode::Forward : Mode::Responder, reply.result);
+    send(ex, std::move(reply));
     return;
   }
   std::shared_ptr<OcspQuery> query = std::move(decoded).value();
@@ -374,52 +338,34 @@ void HttpFront::answer(HttpExchange& ex, const Lookup& lookup, const Result<Answ
                        int64_t started_ms) {
   const OcspQuery& query = *lookup.query;
   const int64_t latency_ms = monotonicMs() - started_ms;
-  // The policy stage asked the issuer watch when it routed the query.
-  if (lookup.issuer_revoked) ex.addHeader("X-OCSP-Proxy-Flags", "issuer_revoked");
+  // The policy stage asked the issuer watch when it routed the query (Lookup::issuer_revoked).
   if (d_.revocation_log != nullptr) logAnswer(lookup, result, latency_ms);
   if (!result) {
     const Error& err = result.error();
     logEvent(LogLevel::Debug, "answer_error",
              {{"client", query.client}, {"category", categoryName(err.category)},
               {"reason", err.code}});
-    if (err.code == "distrusted_issuer") ex.addHeader("X-OCSP-Proxy-Flags", "distrusted");
-    int status = ocspStatusFor(err.category);
-    count(query.mode, resultIndexFor(status));
-    sendOcspError(ex, status);
-    return;
-  }
-  const OcspEntry& e = *result->entry;
-  if (d_.metrics != nullptr) {
-    switch (result->source) {
-      case AnswerSource::Memory: hits_[0]->inc(); break;
-      case AnswerSource::Redis: hits_[1]->inc(); break;
-      case AnswerSource::Stale: hits_[2]->inc(); break;
-      case AnswerSource::Upstream: (result->coalesced ? coalesced_ : misses_)->inc(); break;
+  } else {
+    if (d_.metrics != nullptr) {
+      switch (result->source) {
+        case AnswerSource::Memory: hits_[0]->inc(); break;
+        case AnswerSource::Redis: hits_[1]->inc(); break;
+        case AnswerSource::Stale: hits_[2]->inc(); break;
+        case AnswerSource::Upstream: (result->coalesced ? coalesced_ : misses_)->inc(); break;
+      }
+    }
+    if (logEnabled(LogLevel::Debug)) {
+      logEvent(LogLevel::Debug, "answer",
+               {{"client", query.client},
+                {"mode", query.mode == Mode::Forward ? "forward" : "responder"},
+                {"status", certStatusName(result->entry->status)},
+                {"source", answerSourceName(result->source)},
+                {"latency_ms", std::to_string(latency_ms)}});
     }
   }
-  ex.addHeader("Content-Type", kOcspResponseType);
-  if (e.cacheable) {
-    addFreshnessHeaders(ex, e.fresh_until - d_.clock.now(), e.expires, e.last_modified, e.etag);
-  } else {
-    // Carries this client's nonce, or was not validated (forward.unknown_issuer: pass).
-    ex.addHeader("Cache-Control", "no-store");
-  }
-  if (logEnabled(LogLevel::Debug)) {
-    logEvent(LogLevel::Debug, "answer",
-             {{"client", query.client},
-              {"mode", query.mode == Mode::Forward ? "forward" : "responder"},
-              {"status", certStatusName(e.status)},
-              {"source", answerSourceName(result->source)},
-              {"latency_ms", std::to_string(latency_ms)}});
-  }
-  if (e.cacheable && ex.method() != "POST" && etagMatches(ex, e.etag)) {
-    count(query.mode, kNotModified);
-    ex.reply(304, "Not Modified");
-    return;
-  }
-  count(query.mode, resultIndexFor(e.status));
-  // The body references the cached bytes (no copy); the entry is held until they are sent.
-  ex.reply(200, "OK", e.der, result->entry);
+  HttpReply reply = ocspReply(replyRequestOf(ex), result, lookup.issuer_revoked, d_.clock.now());
+  count(query.mode, reply.result);
+  send(ex, std::move(reply));
 }
 
 // One revocation-log line per CertID of the request (docs/ARCHITECTURE.md §10).
@@ -467,35 +413,12 @@ void HttpFront::logAnswer(const Lookup& lookup, const Result<Answer>& result,
 
 void HttpFront::answerCrl(HttpExchange& ex,
                           const Result<std::shared_ptr<const CrlEntry>>& result) {
-  auto crlCount = [this](const char* what) {
-    if (d_.metrics != nullptr) d_.metrics->counter(Metric::CrlRequests, {what}).inc();
-  };
-  if (!result) {
-    crlCount("error");
-    // Logged by the CRL service with the URL and the detail.
-    sendText(ex, 502, "Bad Gateway", "CRL not available: " + result.error().code);
-    return;
+  HttpReply reply = crlReply(replyRequestOf(ex), result, d_.clock.now());
+  if (d_.metrics != nullptr) {
+    const char* what = reply.code == 200 ? "served" : reply.code == 304 ? "not_modified" : "error";
+    d_.metrics->counter(Metric::CrlRequests, {what}).inc();
   }
-  const std::shared_ptr<const CrlEntry>& e = *result;
-  ex.addHeader("Content-Type", kCrlType);
-  addFreshnessHeaders(ex, e->hard_expiry - d_.clock.now(), e->expires, e->last_modified, e->etag);
-  bool not_modified = etagMatches(ex, e->etag);
-  if (!not_modified) {
-    const HttpHeader* ims = ex.header("If-Modified-Since");
-    // RFC 9110 §13.1.3: If-Modified-Since is ignored when If-None-Match is present.
-    const bool has_inm = ex.header("If-None-Match") != nullptr;
-    int64_t since = ims != nullptr && !has_inm ? parseHttpDate(std::string(ims->value)) : -1;
-    not_modified = since >= 0 && e->crl.this_update <= since;
-  }
-  if (not_modified) {
-    crlCount("not_modified");
-    ex.reply(304, "Not Modified");
-    return;
-  }
-  crlCount("served");
-  // The reply references the cached bytes (a CRL may be tens of MB): the entry is held until
-  // they are sent.
-  ex.reply(200, "OK", e->bytes, e);
+  send(ex, std::move(reply));
 }
 
 }  // namespace ocsp

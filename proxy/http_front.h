@@ -6,15 +6,17 @@
 //     clients that use us as their HTTP proxy. Only allow-listed FQDNs (AllowList) are served:
 //     OCSP URLs go through the same chain (and cache keys) as the local responder, routed by
 //     the URL's FQDN; CRL URLs are answered by the CrlService. It is never an open proxy.
-// It decodes, calls the chain, and maps the result to the HTTP answer in one place. Knows
-// nothing about caches or curl.
+// It decodes, calls the chain, and sends the HTTP answer that proxy/ocsp_reply.h makes of
+// the result (status, OCSP error bodies, RFC 5019 §6.2 headers, 304): this file is the I/O
+// around that pure function. Knows nothing about caches or curl.
 //
 // HTTP statuses it produces itself:
 //   405  methods other than GET/HEAD/POST (with Allow), CONNECT, POST to a CRL URL
 //   403  forward request to a host that is not allowed, an IP literal, userinfo, a port not
 //        configured, https, or forward mode disabled (event=forward_refused reason=...)
 //   400  absolute URI that does not parse, or a Host header that disagrees with it
-//   304  GET whose If-None-Match matches the ETag (OCSP, CRL), or CRL If-Modified-Since
+//   304  GET or HEAD whose If-None-Match matches the ETag (OCSP, CRL), or CRL
+//        If-Modified-Since (proxy/ocsp_reply.h)
 //   502  CRL that could not be fetched or did not validate (reason in the log)
 //   503  a new connection over limits.max_connections, or over the open-file limit's share for
 //        client connections, when no slower connection could make room (Retry-After; sent
@@ -39,7 +41,8 @@
 // protocol errors (400, 417, 501, 505) itself; it drops clients idle past
 // limits.client_timeout.
 // OCSP answers are HTTP 200 with an OCSPResponse body: the answer, or an unsigned error
-// status (malformedRequest, unauthorized, tryLater, internalError; RFC 6960 §4.2.1).
+// status (malformedRequest, unauthorized, tryLater, internalError; RFC 6960 §4.2.1); the
+// rules for their headers are in proxy/ocsp_reply.h.
 //
 // Every OCSP answer (good, revoked, unknown or an error status) is written to the revocation
 // log, one line per CertID; an answer under a watched intermediate found revoked carries
@@ -64,6 +67,7 @@
 #include "upstream/allow_list.h"
 #include "http/client_limits.h"
 #include "http/http_server.h"
+#include "proxy/ocsp_reply.h"
 #include "proxy/request_memo.h"
 #include "proxy/revocation_log.h"
 #include "upstream/crl_service.h"
@@ -129,14 +133,13 @@ class HttpFront final : public HttpHandler {
               int64_t started_ms);
   void logAnswer(const Lookup& lookup, const Result<Answer>& result, int64_t latency_ms);
   void answerCrl(HttpExchange& ex, const Result<std::shared_ptr<const CrlEntry>>& result);
-  void count(Mode mode, int result_index);
+  void count(Mode mode, OcspResult result);
   void refuse(HttpExchange& ex, int code, const char* reason_phrase, const std::string& reason,
               const std::string& host, const std::string& detail);
 
   FrontDeps d_;
   // Resolved once: the request path only does relaxed atomic adds (core/metrics.h).
-  static constexpr int kResults = 8;
-  Counter* requests_[2][kResults] = {};  // [mode][result]
+  Counter* requests_[2][kOcspResults] = {};  // [mode][OcspResult]
   Counter* hits_[3] = {};                // memory, redis, stale
   Counter* misses_ = nullptr;
   Counter* coalesced_ = nullptr;

@@ -1,0 +1,320 @@
+// The front's I/O around proxy/ocsp_reply.h (proxy/http_front.h): real requests over a real
+// loopback connection to the real HttpServer and HttpFront, the chain replaced by a
+// hand-written stage that answers with a real OCSP response and records what it was asked.
+// What the connection adds (Date, Content-Length, no body for HEAD), GET vs POST, the
+// responder and forward modes, and the counters a user reads.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "core/base64.h"
+#include "core/clock.h"
+#include "core/handles.h"
+#include "core/mailbox.h"
+#include "core/metrics.h"
+#include "http/http_server.h"
+#include "pki/validator.h"
+#include "proxy/component_options.h"
+#include "proxy/http_front.h"
+#include "proxy/ocsp_errors.h"
+#include "tests/unit/test_pki.h"
+#include "tests/unit/test_util.h"
+
+namespace ocsp {
+namespace {
+
+using test::certIdsIn;
+using test::loadCert;
+using test::readFile;
+using test::realData;
+
+constexpr int64_t kNow = 1700000000;  // inside the aws-lc answers' validity
+constexpr const char* kHost = "ocsp.example.test";
+
+// The chain: answers every lookup with `answer` at once and keeps the last query.
+class RecordingChain final : public Source {
+ public:
+  std::optional<Result<Answer>> answer;
+  bool issuer_revoked = false;
+  std::shared_ptr<const OcspQuery> last;
+  int calls = 0;
+
+  void lookup(Lookup lookup, Reply done) override {
+    ++calls;
+    last = lookup.query;
+    REQUIRE_MESSAGE(answer.has_value(), "the chain was asked without a prepared answer");
+    lookup.issuer_revoked = issuer_revoked;  // as the policy stage would have found it
+    done(lookup, *answer);
+  }
+};
+
+struct Response {
+  int code = 0;
+  std::map<std::string, std::string> headers;  // last value of each name
+  std::string body;
+};
+
+Response parse(const std::string& raw) {
+  Response r;
+  const size_t end = raw.find("\r\n\r\n");
+  REQUIRE_MESSAGE(end != std::string::npos, "no complete head in: " << raw);
+  r.code = std::stoi(raw.substr(9, 3));
+  size_t pos = raw.find("\r\n") + 2;
+  while (pos < end) {
+    const size_t eol = raw.find("\r\n", pos);
+    const std::string line = raw.substr(pos, eol - pos);
+    const size_t colon = line.find(':');
+    r.headers[line.substr(0, colon)] = line.substr(colon + 2);
+    pos = eol + 2;
+  }
+  r.body = raw.substr(end + 4);
+  return r;
+}
+
+// One worker's front on a loopback port: the real HttpServer and HttpFront.
+class Rig {
+ public:
+  Rig() : base_(event_base_new()), mailbox_(base_.get()) {
+    auto config = std::make_shared<conf::Config>();
+    conf::Upstream up;
+    up.name = "aws-lc";
+    up.fqdns = {kHost};
+    up.port = 80;
+    config->upstreams.push_back(up);
+    config_ = config;
+    allow_ = std::make_unique<AllowList>(*config_);
+    front_ =
+        std::make_unique<HttpFront>(FrontDeps{chain, clock_, frontOptions(*config_), *allow_, nullptr, mailbox_,
+                                              nullptr, &metrics, nullptr, nullptr});
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    socklen_t len = sizeof(addr);
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+    server_ = std::make_unique<HttpServer>(base_.get(), fd, HttpServerLimits{}, *front_);
+  }
+
+  // Sends `request` (which asks for Connection: close) and returns the whole answer, while
+  // this thread runs the event loop.
+  Response exchange(const std::string& request) {
+    std::atomic<bool> done{false};
+    std::string raw;
+    std::thread client([&] {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(port_);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+          ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+              static_cast<ssize_t>(request.size())) {
+        char buf[4096];
+        for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) raw.append(buf, n);
+      }
+      ::close(fd);
+      done = true;
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done && std::chrono::steady_clock::now() < deadline) {
+      event_base_loop(base_.get(), EVLOOP_NONBLOCK);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    client.join();
+    REQUIRE_MESSAGE(done.load(), "no answer within 20 s");
+    return parse(raw);
+  }
+
+  uint64_t requests(const char* mode, const char* result) {
+    return metrics.counter(Metric::Requests, {mode, result}).value();
+  }
+
+  RecordingChain chain;
+  Metrics metrics;
+
+ private:
+  EventBasePtr base_;
+  FakeClock clock_{kNow};
+  Mailbox mailbox_;
+  std::shared_ptr<const conf::Config> config_;
+  std::unique_ptr<AllowList> allow_;
+  std::unique_ptr<HttpFront> front_;
+  std::unique_ptr<HttpServer> server_;
+  uint16_t port_ = 0;
+};
+
+// aws-lc's good answer, validated as the upstream stage would.
+std::shared_ptr<const OcspEntry> goodEntry() {
+  const std::string der = readFile(realData("aws-lc-ocsp/ocsp_response.der"));
+  const std::vector<CertIdInfo> ids = certIdsIn(der);
+  X509Ptr ca = loadCert("aws-lc-ocsp/ca_cert.pem");
+  ValidationInput in;
+  in.der = der;
+  in.cert_ids = &ids;
+  in.issuer = ca.get();
+  in.now = kNow;
+  auto v = validateResponse(in);
+  REQUIRE(v.ok());
+  OcspEntry e;
+  e.der = der;
+  e.this_update = v->this_update;
+  e.next_update = v->next_update;
+  e.fetched_at = kNow;
+  e.status = v->status;
+  finishEntry(e, FreshnessPolicy{});
+  return sealEntry(std::move(e));
+}
+
+// The RFC 5019 §A.1 GET path of a DER request: base64, URL-encoded.
+std::string getPath(const std::string& der) {
+  std::string path = "/";
+  for (char c : base64Encode(der)) {
+    if (c == '+')
+      path += "%2B";
+    else if (c == '/')
+      path += "%2F";
+    else if (c == '=')
+      path += "%3D";
+    else
+      path += c;
+  }
+  return path;
+}
+
+const std::string& requestDer() {
+  static const std::string der = readFile(realData("aws-lc-ocsp/ocsp_request_no_nonce.der"));
+  return der;
+}
+
+std::string post(const std::string& target, const std::string& body,
+                 const std::string& extra = "") {
+  return "POST " + target + " HTTP/1.1\r\nHost: " + kHost +
+         "\r\nContent-Type: application/ocsp-request\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n" + extra + "Connection: close\r\n\r\n" + body;
+}
+
+std::string bodiless(const std::string& method, const std::string& target,
+                     const std::string& extra = "") {
+  return method + " " + target + " HTTP/1.1\r\nHost: " + kHost + "\r\n" + extra +
+         "Connection: close\r\n\r\n";
+}
+
+TEST_CASE("GET and POST of a real request get the chain's DER with Date and Content-Length") {
+  Rig rig;
+  std::shared_ptr<const OcspEntry> e = goodEntry();
+  rig.chain.answer = Answer{e, AnswerSource::Memory};
+  for (const std::string& request :
+       {post("/", requestDer()), bodiless("GET", getPath(requestDer()))}) {
+    CAPTURE(request.substr(0, 4));
+    Response r = rig.exchange(request);
+    CHECK(r.code == 200);
+    CHECK(r.body == e->der.view());
+    CHECK(r.headers["Content-Length"] == std::to_string(e->der.size()));
+    CHECK(r.headers["Content-Type"] == "application/ocsp-response");
+    CHECK(r.headers["Date"].size() == 29);  // an HTTP-date, RFC 9110 §5.6.7
+    CHECK(r.headers["ETag"] == e->etag.view());
+    CHECK(r.headers["Last-Modified"] == e->last_modified.view());
+    CHECK(r.headers["Expires"] == e->expires.view());
+    CHECK(r.headers["Cache-Control"] == "max-age=" + std::to_string(e->fresh_until - kNow) +
+                                            ", public, no-transform, must-revalidate");
+    REQUIRE(rig.chain.last != nullptr);
+    CHECK(rig.chain.last->mode == Mode::Responder);
+    CHECK(rig.chain.last->cert_ids.size() == 1);
+    CHECK(rig.chain.last->request_der == requestDer());
+  }
+  CHECK(rig.requests("responder", "good") == 2);
+  CHECK(rig.metrics.counter(Metric::CacheHits, {"memory"}).value() == 2);
+}
+
+TEST_CASE("HEAD gets the headers GET gets and no body; a matching ETag gets 304") {
+  Rig rig;
+  std::shared_ptr<const OcspEntry> e = goodEntry();
+  rig.chain.answer = Answer{e, AnswerSource::Memory};
+  Response head = rig.exchange(bodiless("HEAD", getPath(requestDer())));
+  CHECK(head.code == 200);
+  CHECK(head.body.empty());
+  CHECK(head.headers["Content-Length"] == std::to_string(e->der.size()));
+  CHECK(head.headers["ETag"] == e->etag.view());
+  CHECK(head.headers["Content-Type"] == "application/ocsp-response");
+
+  const std::string inm = "If-None-Match: " + std::string(e->etag.view()) + "\r\n";
+  Response get = rig.exchange(bodiless("GET", getPath(requestDer()), inm));
+  CHECK(get.code == 304);
+  CHECK(get.body.empty());
+  CHECK(get.headers["ETag"] == e->etag.view());
+  Response posted = rig.exchange(post("/", requestDer(), inm));
+  CHECK(posted.code == 200);
+  CHECK(posted.body == e->der.view());
+  CHECK(rig.requests("responder", "good") == 2);
+  CHECK(rig.requests("responder", "not_modified") == 1);
+}
+
+TEST_CASE("a forward request is routed by its URL's host and counted as forward") {
+  Rig rig;
+  std::shared_ptr<const OcspEntry> e = goodEntry();
+  rig.chain.answer = Answer{e, AnswerSource::Upstream};
+  const std::string url = std::string("http://") + kHost;
+  for (const std::string& request :
+       {post(url + "/", requestDer()), bodiless("GET", url + getPath(requestDer()))}) {
+    CAPTURE(request.substr(0, 4));
+    Response r = rig.exchange(request);
+    CHECK(r.code == 200);
+    CHECK(r.body == e->der.view());
+    CHECK(r.headers["ETag"] == e->etag.view());
+    REQUIRE(rig.chain.last != nullptr);
+    CHECK(rig.chain.last->mode == Mode::Forward);
+    CHECK(rig.chain.last->forward_upstream == std::optional<size_t>(0));
+  }
+  CHECK(rig.requests("forward", "good") == 2);
+  CHECK(rig.requests("responder", "good") == 0);
+  CHECK(rig.metrics.counter(Metric::CacheMisses).value() == 2);
+
+  // A host nobody configured never reaches the chain.
+  const int calls = rig.chain.calls;
+  test::StderrCapture log;
+  Response refused = rig.exchange(post("http://elsewhere.example.test/", requestDer()));
+  CHECK(refused.code == 403);
+  CHECK(rig.chain.calls == calls);
+  CHECK(log.count({"event=forward_refused", "reason=not_allowed", "host=elsewhere.example.test"}) ==
+        1);
+}
+
+TEST_CASE("chain errors and undecodable requests get their OCSP error status, counted") {
+  Rig rig;
+  rig.chain.answer = Result<Answer>(makeError(ErrorCategory::UpstreamUnavailable, "timeout"));
+  Response r = rig.exchange(post("/", requestDer()));
+  CHECK(r.code == 200);
+  CHECK(r.body == ocspErrorResponse(OCSP_RESPONSE_STATUS_TRYLATER));
+  CHECK(r.headers["Cache-Control"] == "no-store");
+  CHECK(rig.requests("responder", "try_later") == 1);
+  CHECK(r.headers.count("X-OCSP-Proxy-Flags") == 0);
+
+  rig.chain.issuer_revoked = true;
+  Response flagged = rig.exchange(post("/", requestDer()));
+  CHECK(flagged.body == ocspErrorResponse(OCSP_RESPONSE_STATUS_TRYLATER));
+  CHECK(flagged.headers["X-OCSP-Proxy-Flags"] == "issuer_revoked");
+
+  const int calls = rig.chain.calls;
+  test::StderrCapture log;
+  Response bad = rig.exchange(post("/", "not an OCSP request"));
+  CHECK(log.count({"event=malformed_request", "reason=not_der"}) == 1);
+  CHECK(bad.code == 200);
+  CHECK(bad.body == ocspErrorResponse(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST));
+  CHECK(rig.chain.calls == calls);
+  CHECK(rig.requests("responder", "malformed_request") == 1);
+}
+
+}  // namespace
+}  // namespace ocsp
