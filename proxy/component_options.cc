@@ -101,6 +101,27 @@ WorkerOptions workerOptions(const conf::Config& config) {
   return o;
 }
 
+CrlService::Options crlServiceOptions(const conf::Config& config) {
+  CrlService::Options o;
+  for (const std::string& text : config.crl.urls) {
+    if (auto url = parseHttpUrl(text)) o.warm_urls.push_back(*url);  // checked by the loader
+  }
+  o.bounds.max_concurrent = static_cast<size_t>(config.crl.max_concurrent_fetches);
+  o.bounds.max_inflight_bytes = config.crl.max_inflight_bytes;
+  o.bounds.max_bytes = config.crl.max_bytes;
+  o.fetch.max_bytes = config.crl.max_bytes;
+  o.fetch.timeout_ms = config.limits.upstream_timeout_ms;
+  o.fetch.resolve = config.resolve;
+  for (const conf::IssuerCert& extra : config.crl.issuers) o.extra_issuers.push_back(extra.cert);
+  o.clock_skew_s = config.cache.clock_skew_s;
+  o.unknown_issuer = config.crl.unknown_issuer;
+  const FreshnessPolicy freshness = freshnessOptions(config);  // CRLs have no max_age
+  o.no_next_update_ttl_s = freshness.no_next_update_ttl_s;
+  o.refresh_fraction = freshness.refresh_fraction;
+  o.redis = config.redis;
+  return o;
+}
+
 IssuerWatch::Options issuerWatchOptions(const conf::Config& config) {
   IssuerWatch::Options o;
   o.intermediates = config.watch.intermediates;

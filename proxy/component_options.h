@@ -16,6 +16,7 @@
 #include "proxy/admin.h"
 #include "proxy/revocation_log.h"
 #include "proxy/worker.h"
+#include "upstream/crl_service.h"
 #include "upstream/issuer_watch.h"
 
 namespace ocsp {
@@ -37,6 +38,9 @@ FrontOptions frontOptions(const conf::Config& config);
 // All of the above for one worker; every worker of a generation gets the same.
 WorkerOptions workerOptions(const conf::Config& config);
 
+// crl.* (urls, bounds, max_bytes, issuers, unknown_issuer), limits.upstream_timeout,
+// resolve, cache.clock_skew, cache.no_next_update_ttl, cache.refresh_percent, redis:.
+CrlService::Options crlServiceOptions(const conf::Config& config);
 IssuerWatch::Options issuerWatchOptions(const conf::Config& config);
 AdminOptions adminOptions(const conf::Config& config);
 

@@ -173,27 +173,6 @@ struct Generation {
   }
 };
 
-// What the CRL service takes from the config.
-CrlService::Options crlServiceOptions(const conf::Config& config) {
-  CrlService::Options o;
-  for (const std::string& text : config.crl.urls) {
-    if (auto url = parseHttpUrl(text)) o.warm_urls.push_back(*url);  // checked by the loader
-  }
-  o.bounds.max_concurrent = static_cast<size_t>(config.crl.max_concurrent_fetches);
-  o.bounds.max_inflight_bytes = config.crl.max_inflight_bytes;
-  o.bounds.max_bytes = config.crl.max_bytes;
-  o.fetch.max_bytes = config.crl.max_bytes;
-  o.fetch.timeout_ms = config.limits.upstream_timeout_ms;
-  o.fetch.resolve = config.resolve;
-  for (const conf::IssuerCert& extra : config.crl.issuers) o.extra_issuers.push_back(extra.cert);
-  o.clock_skew_s = config.cache.clock_skew_s;
-  o.unknown_issuer = config.crl.unknown_issuer;
-  o.no_next_update_ttl_s = config.cache.no_next_update_ttl_s;
-  o.refresh_fraction = config.cache.refresh_percent / 100.0;
-  o.redis = config.redis;
-  return o;
-}
-
 // Builds (does not start) the generation for `config`. `previous` hands over the issuers
 // learned through AIA and the watched intermediates' last state.
 Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::Config> config,
@@ -223,7 +202,7 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
   gen->crl = std::make_unique<CrlService>(crlServiceOptions(*config), gen->index,
                                           gen->trust_store.get(), p.crl_store,
                                           SystemClock::instance(), gen->redis_status.get(),
-                                          n_workers);
+                                          n_workers, &p.metrics);
   SharedState shared{p.cache,
                      gen->index,
                      gen->allow,

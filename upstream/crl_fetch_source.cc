@@ -8,6 +8,10 @@ namespace ocsp {
 
 namespace {
 constexpr int64_t kCrlFetchTimeoutFloorMs = 30'000;  // a 64 MiB download needs time
+
+void countFetch(Metrics* metrics, const char* result) {
+  if (metrics != nullptr) metrics->counter(Metric::CrlFetches, {result}).inc();
+}
 }  // namespace
 
 void CrlFetchSource::lookup(CrlQuery query, CrlReply done) {
@@ -41,14 +45,16 @@ void CrlFetchSource::onDownload(CrlQuery query, FetchResult result, CrlReply don
               {"reason", code},
               {"detail", problem},
               {"elapsed_ms", std::to_string(result.elapsed_ms)}});
+    countFetch(metrics_, code == "too_large" ? "invalid" : "failed");
     done(makeError(ErrorCategory::UpstreamUnavailable, code, problem));
     return;
   }
   if (query.downloaded) query.downloaded(result.body.size());
   parser_.parse(
       query.key, std::move(result.body),
-      [url = query.key, failure_level,
+      [url = query.key, failure_level, metrics = metrics_,
        done = std::move(done)](Result<std::shared_ptr<const CrlEntry>> entry) {
+        countFetch(metrics, entry ? "ok" : "invalid");
         if (entry) {
           logCrlFetched(**entry, "upstream");
         } else {

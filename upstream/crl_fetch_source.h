@@ -12,6 +12,8 @@
 //     dropped (event=crl_invalid reason=<the validation code>); neither is retried here:
 //     the waiting clients get the error (UpstreamUnavailable, or the validation error);
 //   - failure lines are warnings, debug while the URL keeps failing (CrlQuery::quiet);
+//   - every download is counted in ocsp_proxy_crl_fetches_total{result}: ok (accepted),
+//     invalid (crl_invalid) or failed (crl_fetch_failed);
 //   - a downloaded CRL's size is reported (CrlQuery::downloaded) before it is parsed; an
 //     accepted one is event=crl_fetched source=upstream.
 // Threading: CRL thread only, like the fetcher; the reply runs there.
@@ -21,6 +23,7 @@
 
 #include "cache/crl_parser.h"
 #include "cache/crl_source.h"
+#include "core/metrics.h"
 #include "upstream/fetcher.h"
 
 namespace ocsp {
@@ -32,9 +35,9 @@ class CrlFetchSource final : public CrlSource {
     int64_t timeout_ms = 5'000;    // limits.upstream_timeout (30 s at least, see above)
     std::map<std::string, std::string> resolve;  // FQDN -> IP literal
   };
-  // `fetcher` and `parser` must outlive this object.
-  CrlFetchSource(Limits limits, Fetcher& fetcher, CrlParser& parser)
-      : limits_(std::move(limits)), fetcher_(fetcher), parser_(parser) {}
+  // `fetcher`, `parser` and `metrics` (may be null: not counted) must outlive this object.
+  CrlFetchSource(Limits limits, Fetcher& fetcher, CrlParser& parser, Metrics* metrics)
+      : limits_(std::move(limits)), fetcher_(fetcher), parser_(parser), metrics_(metrics) {}
 
   void lookup(CrlQuery query, CrlReply done) override;
 
@@ -44,6 +47,7 @@ class CrlFetchSource final : public CrlSource {
   const Limits limits_;
   Fetcher& fetcher_;
   CrlParser& parser_;
+  Metrics* metrics_;
 };
 
 }  // namespace ocsp

@@ -29,7 +29,7 @@ void CrlService::ToBottom::lookup(CrlQuery query, CrlReply done) {
 
 CrlService::CrlService(Options options, const IssuerIndex& issuers, X509_STORE* trust_store,
                        CrlStore& store, const Clock& clock, RedisStatus* redis_status,
-                       int redis_slot)
+                       int redis_slot, Metrics* metrics)
     : options_(std::move(options)),
       issuers_(issuers),
       trust_store_(trust_store),
@@ -37,6 +37,7 @@ CrlService::CrlService(Options options, const IssuerIndex& issuers, X509_STORE* 
       clock_(clock),
       redis_status_(redis_status),
       redis_slot_(redis_slot),
+      metrics_(metrics),
       base_(newBase()),
       mailbox_(base_.get()),
       queue_(options_.bounds, to_bottom_),
@@ -70,7 +71,7 @@ void CrlService::run() {
   rules.no_next_update_ttl_s = options_.no_next_update_ttl_s;
   rules.refresh_fraction = options_.refresh_fraction;
   b.parser = std::make_unique<CrlParser>(std::move(rules), clock_, mailbox_);
-  b.fetch = std::make_unique<CrlFetchSource>(options_.fetch, *b.fetcher, *b.parser);
+  b.fetch = std::make_unique<CrlFetchSource>(options_.fetch, *b.fetcher, *b.parser, metrics_);
   to_bottom_.target = b.fetch.get();
   if (options_.redis && redis_status_ != nullptr) {
     b.redis = std::make_unique<RedisConnection>(base_.get(), *options_.redis, *redis_status_,

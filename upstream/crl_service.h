@@ -77,9 +77,11 @@ class CrlService {
   };
 
   // Everything referenced must outlive the service. `trust_store` may be null;
-  // `redis_status` may be null (no redis: section), else `redis_slot` indexes it.
+  // `redis_status` may be null (no redis: section), else `redis_slot` indexes it; `metrics`
+  // may be null (not counted).
   CrlService(Options options, const IssuerIndex& issuers, X509_STORE* trust_store, CrlStore& store,
-             const Clock& clock, RedisStatus* redis_status, int redis_slot);
+             const Clock& clock, RedisStatus* redis_status, int redis_slot,
+             Metrics* metrics);
   ~CrlService();
   CrlService(const CrlService&) = delete;
   CrlService& operator=(const CrlService&) = delete;
@@ -110,6 +112,7 @@ class CrlService {
   const Clock& clock_;
   RedisStatus* redis_status_;
   int redis_slot_;
+  Metrics* metrics_;
 
   EventBasePtr base_;
   Mailbox mailbox_;  // the CRL thread's

@@ -85,6 +85,9 @@ TEST_CASE("refresh_percent becomes a fraction once, for every stage that judges 
   CHECK(w.upstream.freshness.refresh_fraction == doctest::Approx(0.5));
   REQUIRE(w.redis.has_value());
   CHECK(w.redis->freshness.refresh_fraction == doctest::Approx(0.5));
+  const CrlService::Options crl = crlServiceOptions(*config);
+  CHECK(crl.refresh_fraction == doctest::Approx(0.5));
+  CHECK(crl.no_next_update_ttl_s == 120);
   CHECK(freshnessOptions(*load("cache: {refresh_percent: 100}\n")).refresh_fraction ==
         doctest::Approx(1.0));
 }

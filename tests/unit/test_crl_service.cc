@@ -21,6 +21,7 @@
 #include "cache/crl_coalescer.h"
 #include "cache/crl_store.h"
 #include "core/clock.h"
+#include "core/metrics.h"
 #include "core/handles.h"
 #include "core/log.h"
 #include "core/mailbox.h"
@@ -191,6 +192,7 @@ struct Harness {
   IssuerIndex index{config};
   CrlOrigin origin;
   CrlService::Options options;
+  Metrics metrics;
   std::unique_ptr<CrlService> service;
 
   Harness() {
@@ -204,7 +206,7 @@ struct Harness {
     if (service) service->stop();
   }
   void start() {
-    service = std::make_unique<CrlService>(options, index, nullptr, store, clock, nullptr, 0);
+    service = std::make_unique<CrlService>(options, index, nullptr, store, clock, nullptr, 0, &metrics);
     service->start();
   }
   // One lookup from `worker`'s thread; its reply is added to `replies`.
@@ -358,6 +360,11 @@ TEST_CASE(
     CHECK(codeOf(again.result) == row.expect);
     CHECK(again.before_return == kept);
     CHECK(h.origin.fetches(kUrl) == (kept ? 1 : 2));
+    // Each download counted once under its result (ocsp_proxy_crl_fetches_total).
+    const char* counted = kept                                            ? "ok"
+                          : row.expect == "upstream_status" || row.expect == "fetch_failed" ? "failed"
+                                                                          : "invalid";
+    CHECK(h.metrics.counter(Metric::CrlFetches, {counted}).value() == (kept ? 1u : 2u));
   }
 }
 
