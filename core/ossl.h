@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "core/handles.h"
@@ -74,19 +75,10 @@ std::optional<int64_t> asn1ToEpoch(const ASN1_TIME* t);
 // Reads every certificate in a PEM (or single DER) file. Empty result + reason on failure.
 std::vector<X509Ptr> readCertificates(const std::string& path, std::string* why);
 
-// Encodes with an i2d function into a std::string.
-template <class T>
-std::string toDer(const T* obj, int (*i2d)(const T*, unsigned char**)) {
-  int len = i2d(obj, nullptr);
-  if (len <= 0) return {};
-  std::string out(static_cast<size_t>(len), '\0');
-  auto* p = reinterpret_cast<unsigned char*>(out.data());
-  i2d(obj, &p);
-  return out;
-}
-// Same for the i2d functions OpenSSL declares with a non-const argument.
-template <class T>
-std::string toDer(T* obj, int (*i2d)(T*, unsigned char**)) {
+// Encodes with an i2d function into a std::string. `Obj` is const or not as the i2d function
+// declares its argument (OpenSSL declares some of them with a non-const one).
+template <class Obj>
+std::string toDer(std::type_identity_t<Obj>* obj, int (*i2d)(Obj*, unsigned char**)) {
   int len = i2d(obj, nullptr);
   if (len <= 0) return {};
   std::string out(static_cast<size_t>(len), '\0');
