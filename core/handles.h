@@ -9,6 +9,7 @@
 #include <event2/http.h>
 
 #include <memory>
+#include <stdexcept>
 
 namespace ocsp {
 
@@ -23,5 +24,13 @@ struct FreeWith {
 using EventBasePtr = std::unique_ptr<event_base, FreeWith<event_base_free>>;
 using EventPtr = std::unique_ptr<event, FreeWith<event_free>>;
 using EvhttpPtr = std::unique_ptr<evhttp, FreeWith<evhttp_free>>;
+
+// A new event loop; throws when libevent cannot make one (out of memory or file descriptors),
+// which only happens while a component is being built.
+inline EventBasePtr newEventBase() {
+  EventBasePtr base(event_base_new());
+  if (!base) throw std::runtime_error("event_base_new failed");
+  return base;
+}
 
 }  // namespace ocsp

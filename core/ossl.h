@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <array>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "core/handles.h"
@@ -28,6 +30,9 @@ using OcspResponsePtr = std::unique_ptr<OCSP_RESPONSE, FreeWith<OCSP_RESPONSE_fr
 using OcspBasicRespPtr = std::unique_ptr<OCSP_BASICRESP, FreeWith<OCSP_BASICRESP_free>>;
 using OcspCertIdPtr = std::unique_ptr<OCSP_CERTID, FreeWith<OCSP_CERTID_free>>;
 using Asn1TimePtr = std::unique_ptr<ASN1_TIME, FreeWith<ASN1_TIME_free>>;
+using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, FreeWith<ASN1_INTEGER_free>>;
+using X509CrlPtr = std::unique_ptr<X509_CRL, FreeWith<X509_CRL_free>>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, FreeWith<GENERAL_NAMES_free>>;
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, FreeWith<EVP_MD_CTX_free>>;
 using BioPtr = std::unique_ptr<BIO, FreeWith<BIO_free_all>>;
 
@@ -74,19 +79,10 @@ std::optional<int64_t> asn1ToEpoch(const ASN1_TIME* t);
 // Reads every certificate in a PEM (or single DER) file. Empty result + reason on failure.
 std::vector<X509Ptr> readCertificates(const std::string& path, std::string* why);
 
-// Encodes with an i2d function into a std::string.
-template <class T>
-std::string toDer(const T* obj, int (*i2d)(const T*, unsigned char**)) {
-  int len = i2d(obj, nullptr);
-  if (len <= 0) return {};
-  std::string out(static_cast<size_t>(len), '\0');
-  auto* p = reinterpret_cast<unsigned char*>(out.data());
-  i2d(obj, &p);
-  return out;
-}
-// Same for the i2d functions OpenSSL declares with a non-const argument.
-template <class T>
-std::string toDer(T* obj, int (*i2d)(T*, unsigned char**)) {
+// Encodes with an i2d function into a std::string. `Obj` is const or not as the i2d function
+// declares its argument (OpenSSL declares some of them with a non-const one).
+template <class Obj>
+std::string toDer(std::type_identity_t<Obj>* obj, int (*i2d)(Obj*, unsigned char**)) {
   int len = i2d(obj, nullptr);
   if (len <= 0) return {};
   std::string out(static_cast<size_t>(len), '\0');

@@ -15,10 +15,8 @@
 namespace ocsp {
 namespace {
 
-using X509CrlPtr = std::unique_ptr<X509_CRL, FreeWith<X509_CRL_free>>;
 using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, FreeWith<X509_STORE_CTX_free>>;
 using AuthorityKeyIdPtr = std::unique_ptr<AUTHORITY_KEYID, FreeWith<AUTHORITY_KEYID_free>>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, FreeWith<GENERAL_NAMES_free>>;
 
 Error fail(std::string code, std::string detail) {
   return makeError(ErrorCategory::ValidationFailed, std::move(code), std::move(detail));
@@ -271,7 +269,6 @@ Result<RevokedSerials> readEntries(X509_CRL* crl) {
 }
 
 std::string crlNumber(X509_CRL* crl) {
-  using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, FreeWith<ASN1_INTEGER_free>>;
   Asn1IntegerPtr number(
       static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
   if (!number) return "";

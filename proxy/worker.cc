@@ -8,11 +8,6 @@
 namespace ocsp {
 
 namespace {
-EventBasePtr newBase() {
-  EventBasePtr base(event_base_new());
-  if (!base) throw std::runtime_error("event_base_new failed");
-  return base;
-}
 HttpServerLimits serverLimitsOf(const WorkerOptions& options, const SharedState& shared) {
   HttpServerLimits s = options.server;
   s.gate = shared.connections;
@@ -25,7 +20,7 @@ HttpServerLimits serverLimitsOf(const WorkerOptions& options, const SharedState&
 
 Worker::Worker(int id, const WorkerOptions& options, const SharedState& shared, int listen_fd)
     : id_(id),
-      base_(newBase()),
+      base_(newEventBase()),
       mailbox_(base_.get()),
       fetcher_(base_.get()),
       completer_(options.completer, shared.allow, shared.trust_store, shared.index, fetcher_,

@@ -6,14 +6,6 @@
 
 namespace ocsp {
 
-namespace {
-EventBasePtr newBase() {
-  EventBasePtr base(event_base_new());
-  if (!base) throw std::runtime_error("event_base_new failed");
-  return base;
-}
-}  // namespace
-
 struct CrlService::Bottom {
   std::unique_ptr<Fetcher> fetcher;
   std::unique_ptr<RedisConnection> redis;
@@ -38,7 +30,7 @@ CrlService::CrlService(Options options, const IssuerIndex& issuers, X509_STORE* 
       redis_status_(redis_status),
       redis_slot_(redis_slot),
       metrics_(metrics),
-      base_(newBase()),
+      base_(newEventBase()),
       mailbox_(base_.get()),
       queue_(options_.bounds, to_bottom_),
       backoff_(store_, clock_, queue_),

@@ -26,8 +26,6 @@
 namespace ocsp {
 namespace {
 
-using X509CrlPtr = std::unique_ptr<X509_CRL, FreeWith<X509_CRL_free>>;
-
 constexpr int64_t kFixedNow = 1795392000;  // 2026-11-23T00:00:00Z
 constexpr int64_t kSkewS = 300;
 

@@ -45,14 +45,6 @@ using test::kDay;
 using test::kT;
 using test::OriginAnswer;
 
-// Owners for what only the CRL builder below uses.
-template <typename T, void (*Free)(T*)>
-struct Freed {
-  void operator()(T* p) const { Free(p); }
-};
-using CrlOwner = std::unique_ptr<X509_CRL, Freed<X509_CRL, X509_CRL_free>>;
-using TimeOwner = std::unique_ptr<ASN1_TIME, Freed<ASN1_TIME, ASN1_TIME_free>>;
-using IntegerOwner = std::unique_ptr<ASN1_INTEGER, Freed<ASN1_INTEGER, ASN1_INTEGER_free>>;
 using CrlResult = Result<std::shared_ptr<const CrlEntry>>;
 
 // Lookups come from other threads and the service stops from this one.
@@ -65,19 +57,19 @@ constexpr int64_t kValidSigThisUpdate = 1501984105;  // pyca valid_signature_crl
 // `serials`.
 std::string makeCrl(const Identity& issuer, int64_t this_update, std::optional<int64_t> next_update,
                     const std::vector<long>& serials = {}) {
-  CrlOwner crl(X509_CRL_new());
+  X509CrlPtr crl(X509_CRL_new());
   REQUIRE(crl);
   X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2);
   X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.cert.get()));
-  TimeOwner last(ASN1_TIME_set(nullptr, static_cast<time_t>(this_update)));
+  Asn1TimePtr last(ASN1_TIME_set(nullptr, static_cast<time_t>(this_update)));
   X509_CRL_set1_lastUpdate(crl.get(), last.get());
   if (next_update) {
-    TimeOwner next(ASN1_TIME_set(nullptr, static_cast<time_t>(*next_update)));
+    Asn1TimePtr next(ASN1_TIME_set(nullptr, static_cast<time_t>(*next_update)));
     X509_CRL_set1_nextUpdate(crl.get(), next.get());
   }
   for (long serial : serials) {
     X509_REVOKED* entry = X509_REVOKED_new();
-    IntegerOwner number(ASN1_INTEGER_new());
+    Asn1IntegerPtr number(ASN1_INTEGER_new());
     ASN1_INTEGER_set(number.get(), serial);
     X509_REVOKED_set_serialNumber(entry, number.get());
     X509_REVOKED_set_revocationDate(entry, last.get());

@@ -24,16 +24,8 @@
 namespace ocsp {
 namespace {
 
-using test::certIdFor;
-using test::Identity;
-using test::infoOf;
-using test::issue;
-using test::kDay;
-using test::kT;
-using test::loadCert;
-using test::makeResponse;
-using test::readFile;
-using test::realData;
+// The generated PKI and the real data files (tests/unit/test_pki.h, test_util.h).
+using namespace test;
 
 using Pkcs7Ptr = std::unique_ptr<PKCS7, FreeWith<PKCS7_free>>;
 

@@ -2,6 +2,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
 #include "upstream/issuer_index.h"
 
@@ -9,12 +10,7 @@ using namespace ocsp;
 
 namespace {
 
-SharedX509 cert(const std::string& rel) {
-  std::string why;
-  auto certs = readCertificates(test::realData(rel), &why);
-  REQUIRE_MESSAGE(!certs.empty(), why);
-  return shareX509(std::move(certs.front()));
-}
+SharedX509 cert(const std::string& rel) { return shareX509(test::loadCert(rel)); }
 
 CertIdInfo certId(const EVP_MD* md, const SharedX509& subject, const SharedX509& issuer) {
   OcspCertIdPtr id(OCSP_cert_to_id(md, subject.get(), issuer.get()));

@@ -15,8 +15,6 @@
 
 namespace ocsp::test {
 
-using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, FreeWith<ASN1_INTEGER_free>>;
-
 constexpr int64_t kT = 1800000000;  // 2027-01-15T08:00:00Z, "now" of the generated PKI
 constexpr int64_t kDay = 86400;
 

@@ -11,6 +11,7 @@
 #include "proxy/component_options.h"
 #include "proxy/policy_source.h"
 #include "tests/unit/fake_source.h"
+#include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
 
 using namespace ocsp;
@@ -18,12 +19,7 @@ using ocsp::test::FakeSource;
 
 namespace {
 
-SharedX509 cert(const std::string& rel) {
-  std::string why;
-  auto certs = readCertificates(test::realData(rel), &why);
-  REQUIRE_MESSAGE(!certs.empty(), why);
-  return shareX509(std::move(certs.front()));
-}
+SharedX509 cert(const std::string& rel) { return shareX509(test::loadCert(rel)); }
 
 // The CertID of `subject`'s serial number under `issuer` (RFC 6960 §4.1.1 hashes of the
 // issuer's name and key), whoever actually issued `subject`.

@@ -20,17 +20,8 @@
 namespace ocsp {
 namespace {
 
-using test::certIdFor;
-using test::certIdsIn;
-using test::Identity;
-using test::infoOf;
-using test::issue;
-using test::kDay;
-using test::kT;
-using test::loadCert;
-using test::makeResponse;
-using test::readFile;
-using test::realData;
+// The generated PKI and the real data files (tests/unit/test_pki.h, test_util.h).
+using namespace test;
 
 constexpr int64_t kSkew = 300;
 constexpr int64_t kD1ProducedAt = 1350987936;  // 2012-10-23T10:25:36Z

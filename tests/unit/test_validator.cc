@@ -24,17 +24,8 @@
 namespace ocsp {
 namespace {
 
-using test::certIdFor;
-using test::certIdsIn;
-using test::Identity;
-using test::infoOf;
-using test::issue;
-using test::kDay;
-using test::kT;
-using test::loadCert;
-using test::makeResponse;
-using test::readFile;
-using test::realData;
+// The generated PKI and the real data files (tests/unit/test_pki.h, test_util.h).
+using namespace test;
 
 // Fixed clocks: every `now` given to the validator is kToday, the generated PKI's kT, or read
 // from the data.
