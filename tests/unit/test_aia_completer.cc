@@ -40,11 +40,7 @@ struct World {
 
   static std::shared_ptr<const conf::Config> makeConfig() {
     auto c = std::make_shared<conf::Config>();
-    conf::Upstream up;
-    up.name = "forwarded";
-    up.fqdns = {"ocsp.issuing.test"};
-    up.port = 80;
-    c->upstreams = {up};
+    c->upstreams = {test::upstreamAt("forwarded", {"ocsp.issuing.test"})};
     c->forward.aia_fqdns = {{"aia.test", 80}};
     return c;
   }

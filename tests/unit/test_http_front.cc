@@ -84,11 +84,7 @@ class Rig {
  public:
   Rig() : base_(event_base_new()), mailbox_(base_.get()) {
     auto config = std::make_shared<conf::Config>();
-    conf::Upstream up;
-    up.name = "aws-lc";
-    up.fqdns = {kHost};
-    up.port = 80;
-    config->upstreams.push_back(up);
+    config->upstreams.push_back(test::upstreamAt("aws-lc", {kHost}));
     config_ = config;
     allow_ = std::make_unique<AllowList>(*config_);
     front_ =

@@ -46,11 +46,7 @@ struct World {
 
   std::shared_ptr<const conf::Config> makeConfig() {
     auto c = std::make_shared<conf::Config>();
-    conf::Upstream up;
-    up.name = "root";
-    up.fqdns = {"ocsp1.test"};
-    up.port = 80;
-    c->upstreams = {up};
+    c->upstreams = {test::upstreamAt("root", {"ocsp1.test"})};
     conf::WatchedCa ca;
     ca.name = "inter";
     ca.cert_path = "inter.pem";

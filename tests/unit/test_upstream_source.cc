@@ -48,10 +48,7 @@ struct World {
 
   static std::shared_ptr<const conf::Config> makeConfig() {
     auto config = std::make_shared<conf::Config>();
-    conf::Upstream up;
-    up.name = "testca";
-    up.fqdns = kFqdns;
-    up.port = 80;
+    conf::Upstream up = test::upstreamAt("testca", kFqdns);
     up.path = "/";
     config->upstreams = {up};
     config->limits.max_upstream_response_bytes = 4096;

@@ -96,4 +96,12 @@ bool loopUntil(event_base* base, const std::function<bool()>& done, int64_t time
   return true;
 }
 
+conf::Upstream upstreamAt(const std::string& name, std::vector<std::string> fqdns) {
+  conf::Upstream up;
+  up.name = name;
+  up.fqdns = std::move(fqdns);
+  up.port = 80;
+  return up;
+}
+
 }  // namespace ocsp::test

@@ -7,6 +7,9 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "conf/config.h"
 
 namespace ocsp::test {
 
@@ -16,6 +19,9 @@ std::string realData(const std::string& relative);
 // Path under the source tree (env OCSP_SOURCE_ROOT).
 std::string sourcePath(const std::string& relative);
 std::string readFile(const std::string& path);
+
+// An upstream as the config loader would give it: `name`, its FQDNs, port 80, no issuers.
+conf::Upstream upstreamAt(const std::string& name, std::vector<std::string> fqdns);
 
 // Runs `base` until `done()` holds or `timeout_ms` has passed; true if done. The timeout is
 // a safety net for a broken test, never what a test waits for.
