@@ -1,6 +1,6 @@
 #pragma once
 // The CRL pipeline's stage interface (docs/ARCHITECTURE.md §8), the CRL counterpart of
-// `Source` (core/ocsp_types.h): each stage answers a CrlQuery or asks the next stage, and on
+// `Source` (core/source.h): each stage answers a CrlQuery or asks the next stage, and on
 // the way back does its one thing with the result. The chain is wired in
 // upstream/crl_service.cc; each stage's header states its rules and on which thread its
 // lookup() and reply run (the caller's worker thread above the coalescer, the CRL thread
