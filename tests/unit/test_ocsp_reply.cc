@@ -148,7 +148,9 @@ TEST_CASE("each certificate status is HTTP 200 with the upstream's DER byte for 
       {V_OCSP_CERTSTATUS_REVOKED, OcspResult::Revoked},
       {V_OCSP_CERTSTATUS_UNKNOWN, OcspResult::Unknown},
   };
-  for (const auto& [status, result] : generated) {
+  for (const auto& row : generated) {
+    const int status = row.first;  // named, not a structured binding: CAPTURE takes it by lambda
+    const OcspResult result = row.second;
     CAPTURE(status);
     Signed s(status);
     HttpReply r = ocspReply(get(), answerOf(s.entry()), false, kT);
