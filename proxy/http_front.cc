@@ -40,17 +40,9 @@ void send(HttpExchange& ex, HttpReply reply) {
   ex.reply(reply.code, reply.reason, body, std::move(reply.keep));
 }
 
-// The OCSP GET path of a forward URL: the target without its query, and without the
-// upstream's configured path prefix ("/ocsp/MFQw..." with path "/ocsp" -> "/MFQw...").
-std::string ocspGetPath(const std::string& target, const std::string& upstream_path) {
-  std::string path = target.substr(0, target.find('?'));
-  std::string prefix = upstream_path;
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  if (!prefix.empty() && path.compare(0, prefix.size() + 1, prefix + "/") == 0) {
-    path.erase(0, prefix.size());
-  }
-  return path;
-}
+// The OCSP GET path of a URL: its target without the query. Whatever path the responder
+// URL has before the request, the decoder finds the request after it.
+std::string_view ocspGetPath(std::string_view target) { return target.substr(0, target.find('?')); }
 
 // RFC 9110 §7.2: a request with several Host headers is refused; one that names another host
 // than the absolute URI is a smuggling attempt or a confused client.
@@ -287,8 +279,7 @@ void HttpFront::handleForward(HttpExchange& ex, int64_t started_ms) {
                    });
     return;
   }
-  const std::string& upstream_path = d_.options.upstream_paths.at(target->upstream_index);
-  auto decoded = decodeOcspRequest(ex, ocspGetPath(url->target, upstream_path));
+  auto decoded = decodeOcspRequest(ex, ocspGetPath(url->target));
   if (!decoded) {
     methodNotAllowed(ex, "GET, HEAD, POST", "method not allowed: OCSP uses GET or POST");
     return;

@@ -89,7 +89,6 @@ struct FrontOptions {
   size_t max_cert_ids_per_request = 0;     // limits.max_cert_ids_per_request
   size_t request_memo_bytes = 0;           // each of the GET and POST memos (proxy/request_memo.h)
   bool forward_enabled = false;            // forward.enabled
-  std::vector<std::string> upstream_paths; // upstreams[].path, by upstream index
 };
 
 // What one worker's front needs. Everything referenced must outlive the front and every

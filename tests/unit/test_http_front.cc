@@ -287,6 +287,27 @@ TEST_CASE("a forward request is routed by its URL's host and counted as forward"
         1);
 }
 
+TEST_CASE("a GET under the path of the CA's AIA URL is answered in responder and forward mode") {
+  Rig rig;
+  std::shared_ptr<const OcspEntry> e = goodEntry();
+  rig.chain.answer = Answer{e, AnswerSource::Memory};
+  // The upstream's configured path is "/": the URLs' paths are the clients' own.
+  const std::string forward = std::string("http://") + kHost;
+  for (const std::string& target :
+       {"/gts1c3" + getPath(requestDer()), "/gsrsaovsslca2018/" + getPath(requestDer()),
+        forward + "/gts1c3" + getPath(requestDer()), forward + "/" + getPath(requestDer())}) {
+    CAPTURE(target);
+    Response r = rig.exchange(bodiless("GET", target));
+    CHECK(r.code == 200);
+    CHECK(r.body == e->der.view());
+    REQUIRE(rig.chain.last != nullptr);
+    CHECK(rig.chain.last->request_der == requestDer());
+  }
+  CHECK(rig.requests("responder", "good") == 2);
+  CHECK(rig.requests("forward", "good") == 2);
+  CHECK(rig.requests("responder", "malformed_request") == 0);
+}
+
 TEST_CASE("chain errors and undecodable requests get their OCSP error status, counted") {
   Rig rig;
   rig.chain.answer = Result<Answer>(makeError(ErrorCategory::UpstreamUnavailable, "timeout"));
