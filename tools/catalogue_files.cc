@@ -270,12 +270,14 @@ std::string catalogueFileName(const KeptIssuer& issuer) {
 bool writeCatalogue(const std::string& dir, const Catalogue& catalogue,
                     const std::vector<CatalogueUpstream>& upstreams, const std::string& command,
                     int64_t at, std::string* error) {
-  std::error_code ec;
   for (size_t u = 0; u < upstreams.size(); ++u) {
     const fs::path sub = fs::path(dir) / upstreams[u].name;
     bool any = std::any_of(catalogue.kept.begin(), catalogue.kept.end(),
                            [&](const KeptIssuer& k) { return k.upstream == u; });
-    if (fs::is_directory(sub, ec)) {
+    std::error_code ec;
+    const bool exists = fs::is_directory(sub, ec);  // false, with ec set, when missing
+    ec.clear();
+    if (exists) {
       for (fs::directory_iterator it(sub, ec), end; !ec && it != end; it.increment(ec)) {
         if (it->path().extension() == ".pem") fs::remove(it->path(), ec);
       }
