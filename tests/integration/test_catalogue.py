@@ -12,7 +12,6 @@ import threading
 from pathlib import Path
 
 import pytest
-import yaml
 from cryptography import x509
 
 from ocsp_client import curl
@@ -63,20 +62,31 @@ class Recorder:
         self.server.server_close()
 
 
+def shipped_config(resolve: dict[str, str]) -> str:
+    """The shipped config's text, unchanged but for its listeners (port 0), log level, the
+    catalogue's path (absolute: the copy lives elsewhere) and a resolve: section."""
+    text = SHIPPED.read_text()
+    for old, new in [("ocsp: 127.0.0.1:8080", "ocsp: 127.0.0.1:0"),
+                     ("admin: 127.0.0.1:9090", "admin: 127.0.0.1:0"),
+                     ("level: info ", "level: debug"),
+                     ("issuers: [catalogue/", f"issuers: [{CATALOGUE}/")]:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text + "\nresolve:\n" + "".join(f"  {f}: {ip}\n" for f, ip in resolve.items())
+
+
 @pytest.fixture(scope="module")
 def shipped_proxy(proxy_bin, tmp_path_factory):
-    """The shipped config, unchanged but for its listeners, log level and a resolve: entry
-    pinning each upstream FQDN to a recorder of its own (127.0.0.10, .11, ...)."""
-    config = yaml.safe_load(SHIPPED.read_text())
-    config["listen"] = {"ocsp": "127.0.0.1:0", "admin": "127.0.0.1:0"}
-    config["workers"] = 1
-    config["logging"] = {"level": "debug"}
-    for u in config["upstreams"]:
-        u["issuers"] = [str(SHIPPED.parent / p) for p in u["issuers"]]
-    fqdns = [f for u in config["upstreams"] for f in u["fqdns"]]
-    config["resolve"] = {f: f"127.0.0.{10 + i}" for i, f in enumerate(fqdns)}
-    recorders = {f: Recorder(ip) for f, ip in config["resolve"].items()}
-    proxy = Proxy(proxy_bin, tmp_path_factory.mktemp("catalogue"), config, name="shipped")
+    """The shipped config with each upstream FQDN pinned to a recorder of its own
+    (127.0.0.10, .11, ...)."""
+    listed = subprocess.run([proxy_bin, "firewall-list", "--config", str(SHIPPED)],
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    fqdns = [line.split(":")[0] for line in listed if "\tocsp upstream " in line]
+    assert len(fqdns) > 5
+    resolve = {f: f"127.0.0.{10 + i}" for i, f in enumerate(fqdns)}
+    recorders = {f: Recorder(ip) for f, ip in resolve.items()}
+    proxy = Proxy(proxy_bin, tmp_path_factory.mktemp("catalogue"), shipped_config(resolve),
+                  name="shipped")
     yield proxy, recorders
     proxy.stop()
     for r in recorders.values():
