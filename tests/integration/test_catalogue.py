@@ -213,3 +213,26 @@ def test_import_exit_code_says_whether_anything_of_the_bundles_was_kept(proxy_bi
     assert "Kept 325:" in good.stdout
     assert import_(proxy_bin, "--roots", f"nosuch={root}", str(broken)).returncode == 1
     assert import_(proxy_bin).returncode == 64
+
+
+def test_import_reads_der_and_pkcs7_files_of_a_directory(proxy_bin, tmp_path):
+    bundles = tmp_path / "vendor"
+    bundles.mkdir()
+    persoon = tmp_path / "persoon.pem"
+    persoon.write_text(pem_blocks([block_of("Staat der Nederlanden Organisatie Persoon CA - G3")]))
+    uzi = tmp_path / "uzi.pem"
+    uzi.write_text(pem_blocks([block_of("UZI-register Zorgverlener CA G3")]))
+    subprocess.run(["openssl", "x509", "-in", str(uzi), "-outform", "DER",
+                    "-out", str(bundles / "b-uzi.der")], check=True)
+    subprocess.run(["openssl", "crl2pkcs7", "-nocrl", "-certfile", str(persoon), "-outform", "DER",
+                    "-out", str(bundles / "a-persoon.p7b")], check=True)
+    (bundles / "c-junk.cer").write_bytes(b"\x30\x03\x0a\x01\x06")  # an OCSP response
+    (bundles / "notes.txt").write_text("not read\n")
+    result = import_(proxy_bin, str(bundles))
+    assert result.returncode == 0, result.stderr
+    kept = [line for line in result.stdout.splitlines() if line.startswith("kept ")]
+    assert any("CN=UZI-register Zorgverlener CA G3," in line for line in kept)
+    assert any("CN=Staat der Nederlanden Organisatie Persoon CA - G3," in line for line in kept)
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("skipped ")]
+    assert skipped == [f"skipped  unparseable              {bundles}/c-junk.cer -: neither PEM "
+                       "nor a DER certificate or PKCS#7 bundle"]
