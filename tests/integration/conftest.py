@@ -9,6 +9,7 @@ import socket
 
 import pytest
 
+from faulty_upstream import FaultyUpstream, OcspForger
 from pki import AIA_FQDN, CRL_FQDN, ELSEWHERE_FQDN, OCSP_FQDN, Pki
 from proxy import Proxy, proxy_config, upstream
 from servers import OcspResponder, RedisServer, Relay, StaticServer, free_port
@@ -95,6 +96,18 @@ def start_static(request, tmp_path):
 def static(start_static) -> StaticServer:
     """A CA's web server: CRLs and caIssuers certificates, served as files."""
     return start_static()
+
+
+@pytest.fixture
+def start_faulty_upstream(request, pki):
+    """start_faulty_upstream(port, mode, target_url) -> FaultyUpstream, stopped at teardown;
+    it listens at once (its answers' signer certificates and keys are made beforehand)"""
+    forger = OcspForger(pki)
+
+    def start(port: int, mode: str, target_url: str) -> FaultyUpstream:
+        return _track(request, f"faulty upstream :{port}",
+                      FaultyUpstream(pki, port, mode, target_url, forger))
+    return start
 
 
 @pytest.fixture
