@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,48 @@ def _track(request, name: str, process):
     request.node.ocsp_processes.append((name, process))
     request.addfinalizer(process.stop)
     return process
+
+
+class Hosts:
+    """Names mapped to addresses in /etc/hosts for a test (or a module), as real clients
+    (Java, NSS, GnuTLS) resolve the names in certificates. Only inside run.sh's private mount
+    namespace, where /etc/hosts is a writable copy of the machine's."""
+
+    def __init__(self):
+        outer = os.environ.get("OCSP_OUTER_MOUNT_NS", "")
+        if not outer or os.readlink("/proc/self/ns/mnt") == outer:
+            pytest.fail("the hosts fixture writes /etc/hosts: it runs only inside run.sh's "
+                        "private mount namespace (OCSP_OUTER_MOUNT_NS names the one outside)")
+        self.original = Path("/etc/hosts").read_text()
+        self.names: dict[str, str] = {}
+
+    def map(self, name: str, address: str) -> None:
+        """Resolve `name` to `address` until the fixture's end."""
+        self.names[name] = address
+        lines = "".join(f"{a} {n}\n" for n, a in self.names.items())
+        # Written in place: /etc/hosts is a bind mount, a renamed file would not replace it.
+        Path("/etc/hosts").write_text(lines + self.original)
+
+    def restore(self) -> None:
+        Path("/etc/hosts").write_text(self.original)
+
+
+def _hosts(request):
+    hosts = Hosts()
+    request.addfinalizer(hosts.restore)
+    return hosts
+
+
+@pytest.fixture
+def hosts(request) -> Hosts:
+    """hosts.map(name, address): /etc/hosts entries for this test."""
+    return _hosts(request)
+
+
+@pytest.fixture(scope="module")
+def module_hosts(request) -> Hosts:
+    """hosts.map(name, address): /etc/hosts entries for this module's tests."""
+    return _hosts(request)
 
 
 @pytest.fixture(scope="session")
