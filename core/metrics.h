@@ -42,8 +42,8 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
 // Counter names end in _total; gauges are int64 (see Gauge).
 #define OCSP_PROXY_METRICS(X)                                                                     \
   X(Requests, Counter, "ocsp_proxy_requests_total", ("mode", "result"), {},                       \
-    "OCSP requests answered, by mode (responder|forward) and result (good|revoked|unknown|"       \
-    "malformed_request|unauthorized|try_later|internal_error|not_modified).")                     \
+    "OCSP requests answered, by mode (responder|forward|transparent) and result (good|revoked|"   \
+    "unknown|malformed_request|unauthorized|try_later|internal_error|not_modified).")             \
   X(CacheHits, Counter, "ocsp_proxy_cache_hits_total", ("layer"), {},                             \
     "Lookups answered from a cache, by layer (memory|redis|stale).")                              \
   X(CacheMisses, Counter, "ocsp_proxy_cache_misses_total", (), {}, "Lookups that went upstream.") \

@@ -81,7 +81,7 @@ std::string formatRevocationRecord(const RevocationRecord& r) {
     LineWriter w(out);
     w.string(kTime, rfc3339Ms(r.time_ms));
     w.string(kClient, r.client);
-    w.string(kMode, r.mode == Mode::Forward ? "forward" : "responder");
+    w.string(kMode, modeName(r.mode));
     w.string(kUpstream, r.upstream);
     w.string(kUpstreamFqdn, r.upstream_fqdn);
     w.string(kIssuer, r.issuer);

@@ -7,7 +7,7 @@
 // A line is one JSON object (JSON Lines), with the fields of kFields, always in this order:
 //   time              RFC 3339 UTC with milliseconds, when the answer went out
 //   client            "ip:port"
-//   mode              "responder" | "forward"
+//   mode              "responder" | "forward" | "transparent" (core/source.h Mode)
 //   upstream          upstream name ("" when unrouted, e.g. unknown issuer)
 //   upstream_fqdn     FQDN that gave the answer ("" when none did)
 //   issuer            issuer subject, one line ("" when unknown)

@@ -46,7 +46,20 @@
 
 namespace ocsp {
 
-enum class Mode { Responder, Forward };
+// How the client reached us (docs/ARCHITECTURE.md §1): a local-responder URL, the proxy as
+// its HTTP proxy (absolute-form request), or DNS pointing a CA's host name at us (an
+// origin-form request whose Host names an allow-listed host). The metric label and the
+// revocation log's `mode` are modeName().
+enum class Mode { Responder, Forward, Transparent };
+inline constexpr int kModes = 3;
+inline const char* modeName(Mode m) {
+  switch (m) {
+    case Mode::Responder: return "responder";
+    case Mode::Forward: return "forward";
+    case Mode::Transparent: return "transparent";
+  }
+  return "responder";
+}
 
 // An issuer the proxy knows, and the upstream that answers for it.
 struct Route {
@@ -72,7 +85,8 @@ struct OcspQuery {
   CacheKey key{};
   Mode mode = Mode::Responder;
   std::string client;               // "ip:port" for logs
-  // Forward mode: the upstream the URL named (routed by its FQDN, docs/ARCHITECTURE.md §1).
+  // Forward and transparent mode: the upstream the URL (or Host) named (routed by its FQDN,
+  // docs/ARCHITECTURE.md §1).
   std::optional<size_t> forward_upstream;
   size_t forward_fqdn = 0;          // index into that upstream's fqdns
 };

@@ -134,6 +134,16 @@ Result<HttpUrl> parseHttpUrl(std::string_view text) {
   return url;
 }
 
+Result<HttpUrl> originFormUrl(std::string_view host_header, std::string_view target) {
+  // A Host value holding '/', '?', '#' or '@' would move the target or hide the host.
+  if (host_header.empty() || host_header.find_first_of("/?#@") != std::string_view::npos) {
+    return bad("bad_host", "not a Host header value: \"" + std::string(host_header) + "\"");
+  }
+  std::string text = "http://";
+  text.append(host_header).append(target);
+  return parseHttpUrl(text);
+}
+
 bool hostHeaderMatches(std::string_view host_header, const HttpUrl& url) {
   std::string host;
   uint16_t port = defaultPort(url.scheme);

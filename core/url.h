@@ -33,6 +33,11 @@ struct HttpUrl {
 //   bad_target    control characters, spaces, or a fragment in the target
 Result<HttpUrl> parseHttpUrl(std::string_view text);
 
+// The target URI of an origin-form request (RFC 9112 §3.3): "http://" + the Host header's
+// value + the target. Errors as parseHttpUrl, and bad_host for a Host value that is not
+// just uri-host [":" port] (userinfo, a path, a query).
+Result<HttpUrl> originFormUrl(std::string_view host_header, std::string_view target);
+
 // A Host header value (RFC 9110 §7.2: uri-host [":" port]) compared with a URL's authority:
 // case-insensitive host; a port the header writes must equal the URL's (a header without a
 // port matches any: OpenSSL's client omits a non-default port, curl writes it).

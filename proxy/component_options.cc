@@ -86,7 +86,6 @@ FrontOptions frontOptions(const conf::Config& config) {
   // Half for POST bodies, half for GET paths (conf/config.h).
   o.request_memo_bytes = config.cache.request_memo_bytes / 2;
   o.forward_enabled = config.forward.enabled;
-  for (const conf::Upstream& up : config.upstreams) o.upstream_paths.push_back(up.path);
   return o;
 }
 

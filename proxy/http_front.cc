@@ -40,17 +40,9 @@ void send(HttpExchange& ex, HttpReply reply) {
   ex.reply(reply.code, reply.reason, body, std::move(reply.keep));
 }
 
-// The OCSP GET path of a forward URL: the target without its query, and without the
-// upstream's configured path prefix ("/ocsp/MFQw..." with path "/ocsp" -> "/MFQw...").
-std::string ocspGetPath(const std::string& target, const std::string& upstream_path) {
-  std::string path = target.substr(0, target.find('?'));
-  std::string prefix = upstream_path;
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  if (!prefix.empty() && path.compare(0, prefix.size() + 1, prefix + "/") == 0) {
-    path.erase(0, prefix.size());
-  }
-  return path;
-}
+// The OCSP GET path of a URL: its target without the query. Whatever path the responder
+// URL has before the request, the decoder finds the request after it.
+std::string_view ocspGetPath(std::string_view target) { return target.substr(0, target.find('?')); }
 
 // RFC 9110 §7.2: a request with several Host headers is refused; one that names another host
 // than the absolute URI is a smuggling attempt or a confused client.
@@ -93,10 +85,10 @@ HttpFront::HttpFront(FrontDeps deps)
       post_memo_(RequestMemo::kDefaultCapacity, d_.options.request_memo_bytes),
       get_memo_(RequestMemo::kDefaultCapacity, d_.options.request_memo_bytes) {
   if (d_.metrics == nullptr) return;
-  for (int mode = 0; mode < 2; ++mode) {
+  for (int mode = 0; mode < kModes; ++mode) {
     for (int r = 0; r < kOcspResults; ++r) {
       requests_[mode][r] = &d_.metrics->counter(
-          Metric::Requests, {mode == 0 ? "responder" : "forward", kOcspResultNames[r]});
+          Metric::Requests, {modeName(static_cast<Mode>(mode)), kOcspResultNames[r]});
     }
   }
   const char* layers[] = {"memory", "redis", "stale"};
@@ -205,7 +197,7 @@ bool HttpFront::admit(HttpExchange& ex) {
 
 void HttpFront::count(Mode mode, OcspResult result) {
   if (d_.metrics != nullptr) {
-    requests_[mode == Mode::Forward ? 1 : 0][static_cast<int>(result)]->inc();
+    requests_[static_cast<int>(mode)][static_cast<int>(result)]->inc();
   }
 }
 
@@ -236,7 +228,12 @@ void HttpFront::onRequest(HttpExchange& ex) {
     return;
   }
   if (ex.target().front() != '/') {
-    handleForward(ex, started_ms);
+    auto url = forwardUrl(ex);
+    if (url) handleForward(ex, *url, Mode::Forward, started_ms);
+    return;
+  }
+  if (auto url = transparentUrl(ex)) {
+    handleForward(ex, *url, Mode::Transparent, started_ms);
     return;
   }
   auto decoded = decodeOcspRequest(ex, ex.path());
@@ -244,30 +241,48 @@ void HttpFront::onRequest(HttpExchange& ex) {
     methodNotAllowed(ex, "GET, HEAD, POST", "method not allowed: use GET or POST");
     return;
   }
-  lookupOcsp(ex, std::move(*decoded), started_ms, nullptr);
+  lookupOcsp(ex, std::move(*decoded), started_ms, Mode::Responder, nullptr);
 }
 
-void HttpFront::handleForward(HttpExchange& ex, int64_t started_ms) {
+std::optional<HttpUrl> HttpFront::forwardUrl(HttpExchange& ex) {
   auto url = parseHttpUrl(ex.target());
   if (!url) {
     refuse(ex, 400, "Bad Request", url.error().code, "", url.error().detail);
-    return;
+    return std::nullopt;
   }
   if (!d_.options.forward_enabled) {
     refuse(ex, 403, "Forbidden", "forward_disabled", url->host,
            "this proxy does not accept forward-proxy requests (forward.enabled is false)");
-    return;
+    return std::nullopt;
   }
-  auto target = d_.allow.classify(*url);
+  return std::move(url).value();
+}
+
+std::optional<HttpUrl> HttpFront::transparentUrl(const HttpExchange& ex) const {
+  const HttpHeader* host = nullptr;
+  for (const HttpHeader& h : ex.head().headers) {
+    if (!httpNameEquals(h.name, "Host")) continue;
+    if (host != nullptr) return std::nullopt;  // several: not ours to guess which one counts
+    host = &h;
+  }
+  if (host == nullptr) return std::nullopt;
+  auto url = originFormUrl(host->value, ex.target());
+  if (!url || !d_.allow.lists(*url)) return std::nullopt;
+  return std::move(url).value();
+}
+
+void HttpFront::handleForward(HttpExchange& ex, const HttpUrl& url, Mode mode,
+                              int64_t started_ms) {
+  auto target = d_.allow.classify(url);
   if (!target) {
-    refuse(ex, 403, "Forbidden", target.error().code, url->host, target.error().detail);
+    refuse(ex, 403, "Forbidden", target.error().code, url.host, target.error().detail);
     return;
   }
   std::string host_header;
-  if (!hostHeaderAgrees(ex, *url, &host_header)) {
-    refuse(ex, 400, "Bad Request", "host_mismatch", url->host,
+  if (mode == Mode::Forward && !hostHeaderAgrees(ex, url, &host_header)) {
+    refuse(ex, 400, "Bad Request", "host_mismatch", url.host,
            "Host header \"" + host_header + "\" does not match the URL's host " +
-               url->authority());
+               url.authority());
     return;
   }
   const std::string_view method = ex.method();
@@ -281,23 +296,22 @@ void HttpFront::handleForward(HttpExchange& ex, int64_t started_ms) {
       return;
     }
     HttpExchange* pending = &ex;
-    d_.crl->lookup(*url, std::string(ex.peer()), d_.mailbox,
+    d_.crl->lookup(url, std::string(ex.peer()), d_.mailbox,
                    [this, pending](Result<std::shared_ptr<const CrlEntry>> result) {
                      answerCrl(*pending, result);
                    });
     return;
   }
-  const std::string& upstream_path = d_.options.upstream_paths.at(target->upstream_index);
-  auto decoded = decodeOcspRequest(ex, ocspGetPath(url->target, upstream_path));
+  auto decoded = decodeOcspRequest(ex, ocspGetPath(url.target));
   if (!decoded) {
     methodNotAllowed(ex, "GET, HEAD, POST", "method not allowed: OCSP uses GET or POST");
     return;
   }
-  lookupOcsp(ex, std::move(*decoded), started_ms, &*target);
+  lookupOcsp(ex, std::move(*decoded), started_ms, mode, &*target);
 }
 
 void HttpFront::lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> decoded,
-                           int64_t started_ms, const ForwardTarget* forward) {
+                           int64_t started_ms, Mode mode, const ForwardTarget* forward) {
   if (!decoded) {
     const Error& err = decoded.error();
     if (err.code == "too_many_cert_ids") {
@@ -311,12 +325,12 @@ void HttpFront::lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> 
                        {"detail", err.detail}});
     }
     HttpReply reply = undecodableRequestReply(err.category);
-    count(forward != nullptr ? Mode::Forward : Mode::Responder, reply.result);
+    count(mode, reply.result);
     send(ex, std::move(reply));
     return;
   }
   std::shared_ptr<OcspQuery> query = std::move(decoded).value();
-  query->mode = forward != nullptr ? Mode::Forward : Mode::Responder;
+  query->mode = mode;
   if (forward != nullptr) {
     query->forward_upstream = forward->upstream_index;
     query->forward_fqdn = forward->fqdn_index;
@@ -357,7 +371,7 @@ void HttpFront::answer(HttpExchange& ex, const Lookup& lookup, const Result<Answ
     if (logEnabled(LogLevel::Debug)) {
       logEvent(LogLevel::Debug, "answer",
                {{"client", query.client},
-                {"mode", query.mode == Mode::Forward ? "forward" : "responder"},
+                {"mode", modeName(query.mode)},
                 {"status", certStatusName(result->entry->status)},
                 {"source", answerSourceName(result->source)},
                 {"latency_ms", std::to_string(latency_ms)}});

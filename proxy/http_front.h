@@ -1,11 +1,21 @@
 #pragma once
-// The thin HTTP handler (docs/ARCHITECTURE.md §1, §2, §11; STYLE.md). Two modes on one listener:
-//   - local responder: origin-form requests ("POST /", "GET /<base64>"): an OCSP POST or
-//     RFC 5019 GET, answered through the source chain;
+// The thin HTTP handler (docs/ARCHITECTURE.md §1, §2, §11; STYLE.md). Three modes on one
+// listener (core/source.h Mode):
+//   - local responder: origin-form requests ("POST /", "GET /<base64>") with any other Host:
+//     an OCSP POST or RFC 5019 GET, answered through the source chain;
 //   - forward proxy: absolute-form requests ("POST http://ocsp.example/ HTTP/1.1") from
-//     clients that use us as their HTTP proxy. Only allow-listed FQDNs (AllowList) are served:
-//     OCSP URLs go through the same chain (and cache keys) as the local responder, routed by
-//     the URL's FQDN; CRL URLs are answered by the CrlService. It is never an open proxy.
+//     clients that use us as their HTTP proxy (forward.enabled). Only allow-listed FQDNs
+//     (AllowList) are served: OCSP URLs go through the same chain (and cache keys) as the
+//     local responder, routed by the URL's FQDN; CRL URLs are answered by the CrlService.
+//   - transparent (DNS-override): an origin-form request with exactly one Host header whose
+//     host and port (80 when it writes none) AllowList::lists() is served exactly as the
+//     absolute-form request for "http://<Host><target>" in forward mode (the same refusals,
+//     minus the Host check the URL was made from), counted and logged as mode transparent.
+//     The site's DNS sends the CAs' names to us, so the client asked the CA. It does not
+//     depend on forward.enabled: it reaches nothing forward mode could not, and a proxy that
+//     nobody's DNS points at never sees such a Host. Any other Host (the proxy's own name or
+//     address, a host nobody allowed, several Host headers, none) is the local responder.
+// Never an open proxy: only hosts the allow list names are ever contacted for a client.
 // It decodes, calls the chain, and sends the HTTP answer that proxy/ocsp_reply.h makes of
 // the result (status, OCSP error bodies, RFC 5019 §6.2 headers, 304): this file is the I/O
 // around that pure function. Knows nothing about caches or curl.
@@ -13,7 +23,8 @@
 // HTTP statuses it produces itself:
 //   405  methods other than GET/HEAD/POST (with Allow), CONNECT, POST to a CRL URL
 //   403  forward request to a host that is not allowed, an IP literal, userinfo, a port not
-//        configured, https, or forward mode disabled (event=forward_refused reason=...)
+//        configured, https, or forward mode disabled; forward or transparent request for a
+//        CRL URL with a query crl.urls does not list (event=forward_refused reason=...)
 //   400  absolute URI that does not parse, or a Host header that disagrees with it
 //   304  GET or HEAD whose If-None-Match matches the ETag (OCSP, CRL), or CRL
 //        If-Modified-Since (proxy/ocsp_reply.h)
@@ -89,7 +100,6 @@ struct FrontOptions {
   size_t max_cert_ids_per_request = 0;     // limits.max_cert_ids_per_request
   size_t request_memo_bytes = 0;           // each of the GET and POST memos (proxy/request_memo.h)
   bool forward_enabled = false;            // forward.enabled
-  std::vector<std::string> upstream_paths; // upstreams[].path, by upstream index
 };
 
 // What one worker's front needs. Everything referenced must outlive the front and every
@@ -126,9 +136,17 @@ class HttpFront final : public HttpHandler {
   // The query is this request's own (a remembered one reused, or a new one).
   std::optional<Result<std::shared_ptr<OcspQuery>>> decodeOcspRequest(HttpExchange& ex,
                                                                       std::string_view get_path);
-  void handleForward(HttpExchange& ex, int64_t started_ms);
+  // The URL of an absolute-form request that forward mode may serve; nullopt if `ex` was
+  // answered with a refusal.
+  std::optional<HttpUrl> forwardUrl(HttpExchange& ex);
+  // The URL an origin-form request means in transparent mode (its one Host header names a
+  // host the allow list lists), else nullopt: the local responder answers it.
+  std::optional<HttpUrl> transparentUrl(const HttpExchange& ex) const;
+  // A request for `url` in forward or transparent mode: refused unless the allow list lets
+  // it reach that host; a CRL URL goes to the CrlService, anything else is OCSP.
+  void handleForward(HttpExchange& ex, const HttpUrl& url, Mode mode, int64_t started_ms);
   void lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> decoded,
-                  int64_t started_ms, const ForwardTarget* forward);
+                  int64_t started_ms, Mode mode, const ForwardTarget* forward);
   void answer(HttpExchange& ex, const Lookup& lookup, const Result<Answer>& result,
               int64_t started_ms);
   void logAnswer(const Lookup& lookup, const Result<Answer>& result, int64_t latency_ms);
@@ -139,7 +157,7 @@ class HttpFront final : public HttpHandler {
 
   FrontDeps d_;
   // Resolved once: the request path only does relaxed atomic adds (core/metrics.h).
-  Counter* requests_[2][kOcspResults] = {};  // [mode][OcspResult]
+  Counter* requests_[kModes][kOcspResults] = {};  // [mode][OcspResult]
   Counter* hits_[3] = {};                // memory, redis, stale
   Counter* misses_ = nullptr;
   Counter* coalesced_ = nullptr;

@@ -18,7 +18,7 @@ void logUnknownIssuer(const OcspQuery& query, const CertIdInfo& id, size_t unkno
                       const char* action) {
   logEventLimited(g_unknown_issuer_log, LogLevel::Warn, "unknown_issuer",
                   {{"client", query.client},
-                   {"mode", query.forward_upstream ? "forward" : "responder"},
+                   {"mode", modeName(query.mode)},
                    {"hash", OBJ_nid2sn(id.hash_nid)},
                    {"issuer_key_hash", toHex(id.issuer_key_hash)},
                    {"serial", toHex(id.serial)},

@@ -83,6 +83,13 @@ std::string revocationTimeText(int64_t ms) {
 
 namespace {
 
+bool isModeName(std::string_view name) {
+  for (Mode m : {Mode::Responder, Mode::Forward, Mode::Transparent}) {
+    if (name == modeName(m)) return true;
+  }
+  return false;
+}
+
 // The fields (each of its type) -> the answer, each checked against its enumeration.
 Problem checkAnswer(const record::Values& v, Answer& a) {
   using namespace record;
@@ -90,7 +97,7 @@ Problem checkAnswer(const record::Values& v, Answer& a) {
   const auto time = parseTime(v[kTime].str, false);
   if (!time) return bad(kBadValue, kTime);
   a.time_ms = *time;
-  if (v[kMode].str != "responder" && v[kMode].str != "forward") return bad(kBadValue, kMode);
+  if (!isModeName(v[kMode].str)) return bad(kBadValue, kMode);
   const auto status = std::find(kStatusNames.begin(), kStatusNames.end(), v[kStatus].str);
   if (status == kStatusNames.end()) return bad(kBadValue, kStatus);
   a.status = static_cast<AnswerStatus>(status - kStatusNames.begin());

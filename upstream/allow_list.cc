@@ -54,7 +54,7 @@ Result<ForwardTarget> AllowList::classify(const HttpUrl& url) const {
   return refuse("port", url.host + " is not allowed on port " + std::to_string(url.port));
 }
 
-bool AllowList::aiaAllowed(const HttpUrl& url) const {
+bool AllowList::lists(const HttpUrl& url) const {
   if (url.scheme != "http" || url.has_userinfo || url.host_is_ip) return false;
   auto [a, b] = aia_.equal_range(url.host);
   for (auto it = a; it != b; ++it) {

@@ -43,9 +43,11 @@ class AllowList {
   //                crl.urls; stripping the query instead could serve another CA's CRL.
   Result<ForwardTarget> classify(const HttpUrl& url) const;
 
-  // True if an AIA caIssuers URL may be fetched: plain http, no userinfo, a name (not an IP)
-  // with its port on any of the three lists.
-  bool aiaAllowed(const HttpUrl& url) const;
+  // True if `url` is plain http, without userinfo, and names a host (not an IP) with its
+  // port on any of the three lists: the hosts a transparent-mode request may name in its
+  // Host header, and those AIA caIssuers URLs may be fetched from.
+  bool lists(const HttpUrl& url) const;
+  bool aiaAllowed(const HttpUrl& url) const { return lists(url); }
 
   // Every host:port the proxy may contact, with what it is for ("ocsp upstream NAME",
   // "crl", "aia"), sorted: for the firewall.

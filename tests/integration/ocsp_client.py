@@ -84,14 +84,16 @@ class QueryResult:
 
 def openssl_query(url: str, pki: Pki, leaf: Cert, issuer: Cert | None = None,
                   digest: str = "sha1", nonce: bool = True,
-                  proxy: str | None = None) -> QueryResult:
+                  proxy: str | None = None, host: str | None = None) -> QueryResult:
     """`openssl ocsp -url URL` as an admin would run it, verifying against the test root;
-    with `proxy` ("http://host:port/") through that HTTP proxy (`openssl ocsp -proxy`)."""
+    with `proxy` ("http://host:port/") through that HTTP proxy (`openssl ocsp -proxy`); with
+    `host`, that Host header instead of the URL's (`-header Host=...`)."""
     issuer = issuer or pki.ica
     with tempfile.TemporaryDirectory() as tmp:
         respout = Path(tmp) / "resp.der"
         proc = _run(["openssl", "ocsp", "-url", url, "-timeout", str(CLIENT_TIMEOUT_S - 5),
                      *(["-proxy", proxy] if proxy else []),
+                     *(["-header", f"Host={host}"] if host else []),
                      *_cert_args(issuer, leaf, digest), "-CAfile", str(pki.root.pem),
                      "-nonce" if nonce else "-no_nonce", "-respout", str(respout)])
         response = respout.read_bytes() if respout.exists() else b""

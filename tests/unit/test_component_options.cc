@@ -131,7 +131,6 @@ TEST_CASE("every key reaches the component that uses it, in its unit") {
   CHECK(w.front.max_cert_ids_per_request == 3);
   CHECK(w.front.request_memo_bytes == 512u * 1024);  // half of 1MiB for each of GET and POST
   CHECK_FALSE(w.front.forward_enabled);
-  CHECK(w.front.upstream_paths == std::vector<std::string>{"/a", "/"});
 
   CHECK(w.server.max_request_bytes == 4096);
   CHECK(w.server.max_header_bytes == 2048);

@@ -38,6 +38,9 @@ using test::realData;
 
 constexpr int64_t kNow = 1700000000;  // inside the aws-lc answers' validity
 constexpr const char* kHost = "ocsp.example.test";
+constexpr const char* kCrlHost = "crl.example.test";
+// The Host a client configured with the proxy's own URL (local responder) sends.
+constexpr const char* kProxyHost = "ocsp-proxy.hospital.test:8080";
 
 // The chain: answers every lookup with `answer` at once and keeps the last query.
 class RecordingChain final : public Source {
@@ -82,9 +85,11 @@ Response parse(const std::string& raw) {
 // One worker's front on a loopback port: the real HttpServer and HttpFront.
 class Rig {
  public:
-  Rig() : base_(event_base_new()), mailbox_(base_.get()) {
+  explicit Rig(bool forward_enabled = true) : base_(event_base_new()), mailbox_(base_.get()) {
     auto config = std::make_shared<conf::Config>();
     config->upstreams.push_back(test::upstreamAt("aws-lc", {kHost}));
+    config->crl.fqdns.push_back({kCrlHost, 80});
+    config->forward.enabled = forward_enabled;
     config_ = config;
     allow_ = std::make_unique<AllowList>(*config_);
     front_ =
@@ -194,16 +199,22 @@ const std::string& requestDer() {
   return der;
 }
 
+// The Host header a client sends for `target`: the URL's host in absolute form, the
+// proxy's own name in origin form.
+std::string hostFor(const std::string& target) {
+  return target.front() == '/' ? kProxyHost : kHost;
+}
+
 std::string post(const std::string& target, const std::string& body,
                  const std::string& extra = "") {
-  return "POST " + target + " HTTP/1.1\r\nHost: " + kHost +
+  return "POST " + target + " HTTP/1.1\r\nHost: " + hostFor(target) +
          "\r\nContent-Type: application/ocsp-request\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n" + extra + "Connection: close\r\n\r\n" + body;
 }
 
 std::string bodiless(const std::string& method, const std::string& target,
                      const std::string& extra = "") {
-  return method + " " + target + " HTTP/1.1\r\nHost: " + kHost + "\r\n" + extra +
+  return method + " " + target + " HTTP/1.1\r\nHost: " + hostFor(target) + "\r\n" + extra +
          "Connection: close\r\n\r\n";
 }
 
@@ -287,6 +298,27 @@ TEST_CASE("a forward request is routed by its URL's host and counted as forward"
         1);
 }
 
+TEST_CASE("a GET under the path of the CA's AIA URL is answered in responder and forward mode") {
+  Rig rig;
+  std::shared_ptr<const OcspEntry> e = goodEntry();
+  rig.chain.answer = Answer{e, AnswerSource::Memory};
+  // The upstream's configured path is "/": the URLs' paths are the clients' own.
+  const std::string forward = std::string("http://") + kHost;
+  for (const std::string& target :
+       {"/gts1c3" + getPath(requestDer()), "/gsrsaovsslca2018/" + getPath(requestDer()),
+        forward + "/gts1c3" + getPath(requestDer()), forward + "/" + getPath(requestDer())}) {
+    CAPTURE(target);
+    Response r = rig.exchange(bodiless("GET", target));
+    CHECK(r.code == 200);
+    CHECK(r.body == e->der.view());
+    REQUIRE(rig.chain.last != nullptr);
+    CHECK(rig.chain.last->request_der == requestDer());
+  }
+  CHECK(rig.requests("responder", "good") == 2);
+  CHECK(rig.requests("forward", "good") == 2);
+  CHECK(rig.requests("responder", "malformed_request") == 0);
+}
+
 TEST_CASE("chain errors and undecodable requests get their OCSP error status, counted") {
   Rig rig;
   rig.chain.answer = Result<Answer>(makeError(ErrorCategory::UpstreamUnavailable, "timeout"));
@@ -310,6 +342,92 @@ TEST_CASE("chain errors and undecodable requests get their OCSP error status, co
   CHECK(bad.body == ocspErrorResponse(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST));
   CHECK(rig.chain.calls == calls);
   CHECK(rig.requests("responder", "malformed_request") == 1);
+}
+
+// An origin-form request with exactly these header lines (each ending in \r\n).
+std::string originForm(const std::string& method, const std::string& target,
+                       const std::string& headers, const std::string& body = "") {
+  std::string length =
+      method == "POST" ? "Content-Length: " + std::to_string(body.size()) + "\r\n" : "";
+  return method + " " + target + " HTTP/1.1\r\n" + headers + length +
+         "Connection: close\r\n\r\n" + body;
+}
+
+TEST_CASE("an origin-form request whose Host names an upstream is served as transparent mode") {
+  // DNS points ocsp.example.test at the proxy: clients send what they would send the CA.
+  // Forward mode is off: transparent mode is a deployment of its own.
+  Rig rig(/*forward_enabled=*/false);
+  std::shared_ptr<const OcspEntry> e = goodEntry();
+  rig.chain.answer = Answer{e, AnswerSource::Upstream};
+  const std::string host = std::string("Host: ") + kHost + "\r\n";
+  for (const std::string& request :
+       {originForm("POST", "/", host, requestDer()),
+        originForm("GET", getPath(requestDer()), host),
+        originForm("GET", "/gts1c3" + getPath(requestDer()), host),
+        originForm("GET", getPath(requestDer()), "Host: OCSP.Example.Test:80\r\n")}) {
+    CAPTURE(request.substr(0, 40));
+    rig.chain.last = nullptr;
+    Response r = rig.exchange(request);
+    CHECK(r.code == 200);
+    CHECK(r.body == e->der.view());
+    REQUIRE(rig.chain.last != nullptr);
+    CHECK(rig.chain.last->mode == Mode::Transparent);
+    CHECK(rig.chain.last->forward_upstream == std::optional<size_t>(0));
+    CHECK(rig.chain.last->request_der == requestDer());
+  }
+  CHECK(rig.requests("transparent", "good") == 4);
+  CHECK(rig.requests("responder", "good") == 0);
+  CHECK(rig.requests("forward", "good") == 0);
+}
+
+TEST_CASE("a CRL GET whose Host names a CRL host goes to the CRL service, not the OCSP decoder") {
+  Rig rig(/*forward_enabled=*/false);
+  const std::string host = std::string("Host: ") + kCrlHost + "\r\n";
+  // No CRL service in this rig: its 502 shows where the request went (the CRL service's
+  // answers are tested in tests/integration/test_transparent.py).
+  Response crl = rig.exchange(originForm("GET", "/DigiCertGlobalRootCA.crl", host));
+  CHECK(crl.code == 502);
+  CHECK(crl.body == "CRL service not running\n");
+  // The same rules as forward mode: a query not listed in crl.urls is refused, POST too.
+  test::StderrCapture log;
+  Response query = rig.exchange(originForm("GET", "/ca.crl?cache=bust", host));
+  CHECK(query.code == 403);
+  CHECK(log.count({"event=forward_refused", "reason=crl_query", "host=crl.example.test"}) == 1);
+  Response posted = rig.exchange(originForm("POST", "/ca.crl", host, requestDer()));
+  CHECK(posted.code == 405);
+  CHECK(rig.chain.calls == 0);
+  CHECK(rig.requests("responder", "malformed_request") == 0);
+}
+
+TEST_CASE("an origin-form request whose Host names no allowed host stays a local-responder one") {
+  Rig rig;
+  std::shared_ptr<const OcspEntry> e = goodEntry();
+  rig.chain.answer = Answer{e, AnswerSource::Memory};
+  const std::string hosts[] = {
+      std::string("Host: ") + kProxyHost + "\r\n",        // the proxy's own name
+      "Host: 127.0.0.1:8080\r\n",                         // its address
+      "Host: 127.0.0.1\r\n",
+      "Host: elsewhere.example.test\r\n",                 // a host nobody allowed
+      std::string("Host: ") + kHost + ":8080\r\n",        // an upstream on another port
+      std::string("Host: ") + kHost + "\r\nHost: " + kHost + "\r\n",  // two Host headers
+      std::string("Host: ") + kHost + "/x\r\n",           // not a Host value
+      std::string("Host: user@") + kHost + "\r\n",
+      "",                                                  // none
+  };
+  int answered = 0;
+  for (const std::string& host : hosts) {
+    CAPTURE(host);
+    rig.chain.last = nullptr;
+    Response r = rig.exchange(originForm("GET", "/gts1c3" + getPath(requestDer()), host));
+    CHECK(r.code == 200);
+    CHECK(r.body == e->der.view());
+    REQUIRE(rig.chain.last != nullptr);
+    CHECK(rig.chain.last->mode == Mode::Responder);
+    CHECK_FALSE(rig.chain.last->forward_upstream.has_value());
+    ++answered;
+  }
+  CHECK(rig.requests("responder", "good") == answered);
+  CHECK(rig.requests("transparent", "good") == 0);
 }
 
 }  // namespace

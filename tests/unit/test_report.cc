@@ -461,6 +461,16 @@ TEST_CASE("a line with raw bytes that are not UTF-8 is counted and shown with \\
   CHECK(problems.find("\xe9") == std::string::npos);
 }
 
+TEST_CASE("answers of every mode the proxy writes are read, transparent (DNS-override) too") {
+  std::string log;
+  for (const char* mode : {"responder", "forward", "transparent"}) {
+    log += Entry{.mode = mode}.line() + "\n";
+  }
+  const std::string json = jsonOf(log);
+  CHECK(json.find("\"lines\":3,\"answers\":3,") != std::string::npos);
+  CHECK(json.find("\"malformed\":0,") != std::string::npos);
+}
+
 TEST_CASE("the command says on stderr how many malformed lines it skipped") {
   TempFile log(Entry{}.line() + "\n{\"torn\n" + Entry{.status = "revoked"}.line() + "garbage\n");
   const Run r = run({log.path});

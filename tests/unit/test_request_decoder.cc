@@ -3,6 +3,10 @@
 #include <doctest/doctest.h>
 #include <openssl/ocsp.h>
 
+#include <cctype>
+#include <chrono>
+#include <vector>
+
 #include "core/base64.h"
 #include "core/ossl.h"
 #include "proxy/request_decoder.h"
@@ -264,4 +268,147 @@ TEST_CASE("a request listing one CertID twice is malformed: no answer could fit 
   CHECK(q.error().category == ErrorCategory::MalformedRequest);
   CHECK(q.error().code == "duplicate_certid");
   CHECK(decodeOcspDer(requestWith(2)).ok());  // two different serials are fine
+}
+
+namespace {
+
+// Real requests whose base64 holds '/', '+' and '=' between them, one over 1 KiB (signed).
+const char* const kGetRequests[] = {
+    "aws-lc-ocsp/ocsp_request.der",              // '/', '+', "=="
+    "aws-lc-ocsp/ocsp_request_no_nonce.der",     // '/', '+', no padding
+    "aws-lc-ocsp/ocsp_request_signed.der",       // many '/' and '+'
+    "golang-x-crypto-ocsp/ocspRequest.der",      // '/' three times, "="
+    "pyca-cryptography-vectors/ocsp/req-multi-sha1.der",
+    "pyca-cryptography-vectors/ocsp/ocsp-army.valid-req.der",
+};
+
+// The paths of real AIA OCSP URLs (the catalogue CAs'), before the client appends
+// "/<base64>": GlobalSign, Google Trust Services, DigiCert, QuoVadis and PKIoverheid
+// (http://ocsp.digicert.com/ -> ""; a client that joins without looking gives "//").
+const char* const kAiaPaths[] = {
+    "", "/", "/gsrsaovsslca2018", "/gsrsaovsslca2018/", "/gsgccr3dvtlsca2020", "/rootr3",
+    "/gts1c3", "/gts1c3/", "/ocsp", "/domorganisatieservicesocsp-g3", "///",
+};
+
+std::string replaced(std::string s, char from, const std::string& to) {
+  std::string out;
+  for (char c : s) {
+    if (c == from) out += to;
+    else out.push_back(c);
+  }
+  return out;
+}
+
+// Every way clients write the base64 of `der` in a path.
+std::vector<std::pair<std::string, std::string>> encodings(const std::string& der) {
+  const std::string b64 = base64Encode(der);
+  std::string unpadded = b64;
+  while (!unpadded.empty() && unpadded.back() == '=') unpadded.pop_back();
+  std::string lower = urlEncode(b64);
+  for (size_t at = 0; (at = lower.find('%', at)) != std::string::npos; at += 3) {
+    lower[at + 2] = static_cast<char>(std::tolower(static_cast<unsigned char>(lower[at + 2])));
+  }
+  return {
+      {"raw", b64},
+      {"raw, unpadded", unpadded},
+      {"%-encoded", urlEncode(b64)},
+      {"%-encoded, lower-case hex", lower},
+      {"only '/' %-encoded", replaced(b64, '/', "%2F")},
+      {"only '+' and '=' %-encoded", replaced(replaced(b64, '+', "%2B"), '=', "%3D")},
+      {"base64url", toBase64Url(b64)},
+      {"base64url, padded", toBase64Url(b64) + std::string(b64.size() - unpadded.size(), '=')},
+      {"'+' form-decoded to a space, %-encoded", replaced(b64, '+', "%20")},
+      {"'+' form-decoded to a space", replaced(b64, '+', " ")},
+      {"every character %-encoded", [&] {
+         std::string all;
+         static const char* hex = "0123456789ABCDEF";
+         for (unsigned char c : b64) all += std::string("%") + hex[c >> 4] + hex[c & 15];
+         return all;
+       }()},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("GET finds the request after the AIA URL's path, in every encoding clients use") {
+  int paths = 0;
+  for (const char* name : kGetRequests) {
+    const std::string der = readFile(realData(name));
+    auto post = decodeOcspDer(der);
+    REQUIRE(post.ok());
+    for (const char* aia_path : kAiaPaths) {
+      for (const auto& [how, encoded] : encodings(der)) {
+        const std::string path = std::string(aia_path) + "/" + encoded;
+        const std::string& shown = path;
+        const std::string& encoding = how;
+        CAPTURE(name);
+        CAPTURE(encoding);
+        CAPTURE(shown);
+        auto q = decodeOcspGetPath(path);
+        REQUIRE(q.ok());
+        CHECK(q->request_der == der);
+        CHECK(q->key == post->key);
+        ++paths;
+      }
+    }
+  }
+  CHECK(paths == 6 * 11 * 11);
+}
+
+TEST_CASE("GET after a path prefix keeps the request's own errors") {
+  for (const char* aia_path : kAiaPaths) {
+    CAPTURE(aia_path);
+    auto limited = decodeOcspGetPath(std::string(aia_path) + "/" + base64Encode(requestWith(17)), 16);
+    REQUIRE_FALSE(limited.ok());
+    CHECK(limited.error().code == "too_many_cert_ids");
+    auto twice = decodeOcspGetPath(std::string(aia_path) + "/" +
+                                   toBase64Url(base64Encode(requestWith(2, false))));
+    REQUIRE_FALSE(twice.ok());
+    CHECK(twice.error().code == "duplicate_certid");
+    auto ber = decodeOcspGetPath(std::string(aia_path) + "/" +
+                                 base64Encode(reframed(requestWith(1), "long")));
+    REQUIRE_FALSE(ber.ok());
+    CHECK(ber.error().code == "not_der");
+  }
+}
+
+TEST_CASE("GET paths whose segments hold no request are malformed") {
+  const std::string b64 = base64Encode(readFile(realData("aws-lc-ocsp/ocsp_request.der")));
+  const std::string paths[] = {
+      "/gts1c3",
+      "/gts1c3/",
+      "/gsrsaovsslca2018/not*base64",
+      "/" + b64 + "/gts1c3",          // something after the request
+      "/" + b64 + "/",
+      "/" + b64.substr(0, b64.size() - 8),  // truncated
+      "/gts1c3/" + b64.substr(4),           // its first characters lost
+      "/gts1c3/%zz" + b64,
+      std::string(4000, '/'),
+      std::string(4000, '/') + "MA",
+  };
+  for (const std::string& path : paths) {
+    const std::string shown = path.substr(0, 80);
+    CAPTURE(shown);
+    auto q = decodeOcspGetPath(path);
+    REQUIRE_FALSE(q.ok());
+    CHECK(q.error().category == ErrorCategory::MalformedRequest);
+  }
+}
+
+TEST_CASE("a long run of slashes before the request costs little and still finds it") {
+  const std::string der = readFile(realData("aws-lc-ocsp/ocsp_request.der"));
+  // Slashes and base64 characters up to the 8 KiB a request head may hold (limits.*).
+  std::string prefix;
+  while (prefix.size() < 8000) prefix += prefix.size() % 7 == 0 ? "/MIIB" : "/";
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) {
+    auto q = decodeOcspGetPath(prefix + "/" + base64Encode(der));
+    REQUIRE(q.ok());
+    CHECK(q->request_der == der);
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  MESSAGE("100 decodings of an 8 KiB path of slashes took " << ms << " ms");
+  CHECK(ms < 5000);  // about 10 ms here; a try of every suffix in full would take seconds
 }
