@@ -1495,13 +1495,13 @@ struct Catalogue {
   Identity orphan = validCa("Stranger CA", &stranger_root);
 
   Catalogue() {
-    dir.write("catalogue/root.pem", pemOf(root.cert));
-    dir.write("catalogue/issuing-a.pem", pemOf(issuing_a.cert));
-    dir.write("catalogue/issuing-b.pem", pemOf(issuing_b.cert));
-    dir.write("catalogue/sub.pem", pemOf(sub.cert));
-    dir.write("catalogue/leaf.pem", pemOf(leaf.cert));
-    dir.write("catalogue/expired.pem", pemOf(expired.cert));
-    dir.write("catalogue/orphan.pem", pemOf(orphan.cert));
+    const std::pair<const char*, const Identity*> files[] = {
+        {"root", &root},       {"issuing-a", &issuing_a}, {"issuing-b", &issuing_b},
+        {"sub", &sub},         {"leaf", &leaf},           {"expired", &expired},
+        {"orphan", &orphan}};
+    for (const auto& [name, id] : files) {
+      dir.write("catalogue/" + std::string(name) + ".pem", pemOf(id->cert));
+    }
     dir.write("stranger-root.pem", pemOf(stranger_root.cert));
   }
 };
