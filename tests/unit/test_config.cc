@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -191,6 +192,35 @@ TEST_CASE("the shipped config loads with its upstreams and their catalogued issu
   CHECK(c.watch.interval_s == 3600);
   CHECK(c.watch.intermediates.empty());
   CHECK(c.distrust.empty());
+}
+
+TEST_CASE("the shipped config with its watch.issuers example turned on watches every "
+          "catalogued intermediate") {
+  // The example's lines, uncommented, as an operator turns it on.
+  std::string text = ocsp::test::readFile(ocsp::test::sourcePath("conf/ocsp-proxy.yaml"));
+  const size_t from = text.find("#   issuers: [catalogue/");
+  REQUIRE(from != std::string::npos);
+  const size_t to = text.find("]", from);
+  std::string example = text.substr(from, to + 1 - from);
+  for (size_t at; (at = example.find('#')) != std::string::npos;) example.erase(at, 1);
+  auto loaded = parseConfig(text + "watch:\n" + example + "\n", "conf/ocsp-proxy.yaml",
+                            ocsp::test::sourcePath("conf"));
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
+  const Config& c = **loaded;
+  // Every CA of every upstream's catalogue directory that is not a root, each under a parent
+  // of the catalogue; only an expired one (as time passes) may be left out.
+  size_t intermediates = 0;
+  for (const auto& u : c.upstreams) {
+    for (const auto& issuer : u.issuers) {
+      intermediates += X509_self_signed(issuer.cert.get(), 0) == 1 ? 0 : 1;
+    }
+  }
+  CHECK(intermediates > 250);
+  for (const auto& skipped : c.watch.skipped) CHECK(skipped.reason == "expired");
+  CHECK(c.watch.intermediates.size() + c.watch.skipped.size() == intermediates);
+  std::set<std::string> names;
+  for (const auto& ca : c.watch.intermediates) names.insert(ca.name);
+  CHECK(names.size() == c.watch.intermediates.size());
 }
 
 TEST_CASE("an error in the shipped config names the shipped file, its line and the key path") {
