@@ -52,7 +52,7 @@ class IssuerWatch {
   // What the watch and its checker read of the config (derived in
   // proxy/component_options.cc).
   struct Options {
-    std::vector<conf::WatchedCa> intermediates;   // watch.intermediates
+    std::vector<conf::WatchedCa> intermediates;   // watch.intermediates (and watch.issuers')
     int64_t interval_s = 0;                       // watch.interval
     int64_t expiry_warning_s = 0;                 // watch.expiry_warning
     conf::RevokedIssuerPolicy on_revoked_issuer = conf::RevokedIssuerPolicy::Flag;
