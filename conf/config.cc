@@ -24,6 +24,7 @@
 
 #include "conf/config_schema.h"
 #include "conf/config_watch.h"
+#include "conf/watch_issuers.h"
 #include "conf/yaml_document.h"
 #include "conf/yaml_schema.h"
 #include "core/url.h"
@@ -196,6 +197,7 @@ Status checkRules(const Loader& l, Config& config) {
   }
   if (auto s = checkForward(l, config.forward); !s.ok()) return s;
   if (auto s = checkWatch(l, config.watch); !s.ok()) return s;
+  addWatchedIssuers(config, static_cast<int64_t>(std::time(nullptr)));
   return checkCrl(l, config);
 }
 
@@ -216,6 +218,27 @@ void warnIfNotValidNow(const IssuerCert& issuer, std::string_view owner, std::st
   }
 }
 
+// watch.issuers: one line for every certificate not watched, however many; the first few by
+// subject, so a catalogue of hundreds does not flood the log at each load.
+void warnAboutSkipped(const Config& config) {
+  const std::vector<SkippedCa>& skipped = config.watch.skipped;
+  if (skipped.empty()) return;
+  std::map<std::string, size_t> by_reason;
+  std::string first;
+  for (size_t i = 0; i < skipped.size(); ++i) {
+    by_reason[skipped[i].reason] += 1;
+    if (i < 3) first += (i == 0 ? "" : "; ") + skipped[i].subject + " (" + skipped[i].reason + ")";
+  }
+  auto count = [&](const char* reason) { return std::to_string(by_reason[reason]); };
+  logEvent(LogLevel::Warn, "watch_issuers_skipped",
+           {{"file", config.path},
+            {"count", std::to_string(skipped.size())},
+            {"expired", count("expired")},
+            {"no_parent", count("no parent found")},
+            {"not_ca", count("not a CA")},
+            {"first", first}});
+}
+
 // resolve: pins every host the proxy fetches from: upstreams, CRL hosts, AIA hosts.
 bool fetchesFrom(const Config& config, const std::string& fqdn) {
   auto same = [&](const HostAndPort& h) { return sameHost(h.host, fqdn); };
@@ -234,6 +257,7 @@ void warnAbout(const Config& config) {
     for (const auto& issuer : u.issuers) warnIfNotValidNow(issuer, "upstream", u.name, now);
   }
   for (const auto& issuer : config.crl.issuers) warnIfNotValidNow(issuer, "crl", "issuers", now);
+  warnAboutSkipped(config);
   for (const auto& [fqdn, ip] : config.resolve) {
     bool used = fetchesFrom(config, fqdn);
     if (!used) {

@@ -164,11 +164,22 @@ struct WatchedCa {
   std::string ocsp_url;   // watch.intermediates[].ocsp_url: overrides the AIA OCSP URL ("" = AIA)
 };
 
+// A certificate of watch.issuers that is not watched (conf/watch_issuers.h).
+struct SkippedCa {
+  std::string subject;
+  std::string path;    // the file it came from
+  std::string reason;  // "not a CA" | "expired" | "no parent found"
+};
+
 struct Watch {
   int64_t interval_s = 3600;               // watch.interval: between checks of one intermediate
   int64_t expiry_warning_s = 30 * 86400;   // watch.expiry_warning: report this close to notAfter
   RevokedIssuerPolicy on_revoked_issuer = RevokedIssuerPolicy::Flag;  // watch.on_revoked_issuer
-  std::vector<WatchedCa> intermediates;    // watch.intermediates (may be empty)
+  // watch.intermediates (may be empty), then in phase 2 one entry per certificate of
+  // watch.issuers that is watched (conf/watch_issuers.h).
+  std::vector<WatchedCa> intermediates;
+  std::vector<IssuerCert> issuers;         // watch.issuers: files and dirs, as loaded
+  std::vector<SkippedCa> skipped;          // certificates of watch.issuers not watched
 };
 
 // One distrusted key (docs/ARCHITECTURE.md §9): its responses are never served as fresh, requests

@@ -141,15 +141,6 @@ Result<std::vector<IssuerCert>> issuerEntry(Loader& l, const Item& v) {
   return out;
 }
 
-Result<std::vector<IssuerCert>> issuerFiles(Loader& l, const Item& v) {
-  auto groups = listOf(issuerEntry)(l, v);
-  if (!groups.ok()) return groups.error();
-  std::vector<IssuerCert> all;
-  for (auto& group : *groups) {
-    for (auto& issuer : group) all.push_back(std::move(issuer));
-  }
-  return all;
-}
 
 // --- Forward proxy and CRLs ------------------------------------------------------------------
 
@@ -279,6 +270,16 @@ const Schema<Crl>& crlSchema() {
 }
 
 }  // namespace
+
+Result<std::vector<IssuerCert>> issuerFiles(Loader& l, const Item& v) {
+  auto groups = listOf(issuerEntry)(l, v);
+  if (!groups.ok()) return groups.error();
+  std::vector<IssuerCert> all;
+  for (auto& group : *groups) {
+    for (auto& issuer : group) all.push_back(std::move(issuer));
+  }
+  return all;
+}
 
 // An allow-list entry as messages show it.
 std::vector<std::string> restartOnlyKeys() {

@@ -2,6 +2,9 @@
 // which phase checks what.
 #include "conf/config_watch.h"
 
+#include "conf/config_schema.h"
+#include "conf/watch_issuers.h"
+
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
@@ -100,18 +103,6 @@ const Schema<WatchedCa>& watchedCaSchema() {
       field("ocsp_url", &WatchedCa::ocsp_url, fqdnUrl),
   };
   return schema;
-}
-
-// Why `parent` did not issue `cert`, or nullopt if it did. X509_check_issued compares names,
-// key identifiers and the parent's keyUsage; only the signature proves the parent's key.
-std::optional<std::string> notIssuedBecause(X509* parent, X509* cert) {
-  int rc = X509_check_issued(parent, cert);
-  if (rc != X509_V_OK) return std::string(X509_verify_cert_error_string(rc));
-  EVP_PKEY* key = X509_get0_pubkey(parent);
-  bool verified = key != nullptr && X509_verify(cert, key) == 1;
-  ERR_clear_error();
-  if (!verified) return std::string("signature does not verify with the parent's key");
-  return std::nullopt;
 }
 
 // --- distrust --------------------------------------------------------------------------------
@@ -227,6 +218,8 @@ const Schema<Watch>& watchSchema() {
                 {{"flag", RevokedIssuerPolicy::Flag}, {"refuse", RevokedIssuerPolicy::Refuse}})),
       field("intermediates", &Watch::intermediates,
             listOf(mapOf(watchedCaSchema()), Entries::AnyNumber)),
+      // Every intermediate in these files and directories, without an entry each.
+      field("issuers", &Watch::issuers, issuerFiles),
   };
   return schema;
 }

@@ -9,7 +9,8 @@
 //    list (exactly one of cert / spki_sha256 per entry, unique names, no key twice): a
 //    distrust entry is flattened into one Distrusted per key while it is parsed, after which
 //    which keys it had is no longer known.
-//  - phase 2 (checkWatch): the rules across watch.intermediates fields and entries.
+//  - phase 2 (checkWatch): the rules across watch.intermediates fields and entries; then
+//    conf/watch_issuers.h adds the intermediates of watch.issuers.
 #include <string>
 #include <vector>
 

@@ -112,8 +112,9 @@ int main(int argc, char** argv) {
   if (check_only) {
     size_t issuers = 0;
     for (const auto& u : (*config)->upstreams) issuers += u.issuers.size();
-    std::printf("%s: OK (%zu upstreams, %zu issuer certificates)\n", config_path.c_str(),
-                (*config)->upstreams.size(), issuers);
+    std::printf("%s: OK (%zu upstreams, %zu issuer certificates, %zu watched intermediates)\n",
+                config_path.c_str(), (*config)->upstreams.size(), issuers,
+                (*config)->watch.intermediates.size());
     return 0;
   }
   ocsp::setLogLevel((*config)->logging.level);

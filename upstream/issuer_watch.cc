@@ -3,6 +3,9 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "core/log.h"
 
 namespace ocsp {
@@ -144,6 +147,16 @@ std::vector<IssuerWatch::Expiry> IssuerWatch::expiries(int64_t now) const {
   return out;
 }
 
+namespace {
+
+std::vector<X509*> certsOf(const std::vector<conf::WatchedCa>& cas) {
+  std::vector<X509*> out;
+  for (const conf::WatchedCa& ca : cas) out.push_back(ca.cert.get());
+  return out;
+}
+
+}  // namespace
+
 WatchChecker::WatchChecker(IssuerWatch& watch, const AllowList& allow, Source& chain,
                            CrlService* crl, Mailbox& mailbox, event_base* base, const Clock& clock)
     : watch_(watch),
@@ -151,25 +164,44 @@ WatchChecker::WatchChecker(IssuerWatch& watch, const AllowList& allow, Source& c
       chain_(chain),
       crl_(crl),
       mailbox_(mailbox),
-      clock_(clock) {
+      clock_(clock),
+      schedule_(certsOf(watch.options().intermediates), watch.options().interval_s) {
   if (watch_.size() == 0) return;
-  timer_.reset(event_new(base, -1, EV_PERSIST, &WatchChecker::onTimer, this));
-  timeval every{static_cast<time_t>(watch_.options().interval_s), 0};
-  event_add(timer_.get(), &every);
-  // The first round at start-up, once the loop runs.
+  timer_.reset(event_new(base, -1, 0, &WatchChecker::onTimer, this));
+  // What a reload carried over (IssuerWatch::adopt) keeps its slot; the rest is a first round.
+  const int64_t start = clock_.now();
+  const std::vector<IssuerWatch::View> views = watch_.snapshot();
+  for (size_t i = 0; i < views.size(); ++i) {
+    due_.push_back(views[i].checked_at != 0
+                       ? schedule_.nextCheck(i, views[i].checked_at, start)
+                       : schedule_.firstCheck(i, start));
+  }
+  // The first checks once the loop runs.
   mailbox_.post([this, alive = std::weak_ptr<char>(alive_)] {
-    if (!alive.expired()) checkAll();
+    if (!alive.expired()) runDue();
   });
 }
 
 WatchChecker::~WatchChecker() = default;
 
 void WatchChecker::onTimer(evutil_socket_t, short, void* self) {
-  static_cast<WatchChecker*>(self)->checkAll();
+  static_cast<WatchChecker*>(self)->runDue();
 }
 
-void WatchChecker::checkAll() {
-  for (size_t i = 0; i < watch_.size(); ++i) check(i);
+void WatchChecker::runDue() {
+  if (due_.empty()) return;
+  const int64_t now = clock_.now();
+  int64_t next = std::numeric_limits<int64_t>::max();
+  for (size_t i = 0; i < due_.size(); ++i) {
+    if (due_[i] <= now) {
+      due_[i] = schedule_.nextCheck(i, now, now);
+      check(i);
+    }
+    next = std::min(next, due_[i]);
+  }
+  // Whole seconds: the clock has no finer grain, and a slot is never earlier than its second.
+  timeval in{static_cast<time_t>(next - now), 0};
+  event_add(timer_.get(), &in);
 }
 
 void WatchChecker::check(size_t index) {

@@ -1,7 +1,8 @@
 #pragma once
 // Watched intermediates and issuer expiry (docs/ARCHITECTURE.md §9). Two parts:
 //
-// IssuerWatch, the shared state: per watched intermediate (watch.intermediates) its last
+// IssuerWatch, the shared state: per watched intermediate (watch.intermediates, which holds
+// those of watch.issuers too) its last
 // known revocation state, and the expiry of every CA the proxy relies on (configured
 // issuers and watched intermediates). Rules:
 //   - a state change of an intermediate is logged once: ERROR event=intermediate_revoked
@@ -12,13 +13,16 @@
 //     revoked, a short lock otherwise.
 // Thread-safe.
 //
-// WatchChecker, the timer: every watch.interval (first at start-up) it checks each
-// intermediate through its AIA OCSP URL when that host is an upstream FQDN, as a query
-// down worker 0's own chain (memory, Redis, coalescer, upstream: the same validated, cached
-// pipeline as clients); otherwise, or if OCSP gives no answer, through its CRL distribution
-// point when that host is a CRL host (CrlService, signature checked against the parent).
-// An intermediate that neither reaches is "unchecked" with the reason. Runs on worker 0's
-// event loop; create it before that loop starts and destroy it after the loop ended.
+// WatchChecker, the timer: it checks each intermediate when upstream/watch_schedule.h says
+// (spread over watch.interval by wall-clock slots, the first round paced over at most five
+// minutes), through its AIA OCSP URL when that host is an upstream FQDN, as a query down
+// worker 0's own chain (memory, Redis, coalescer, upstream: the same validated, cached
+// pipeline as clients, so the CA is asked only when the cached answer is due for a refresh);
+// otherwise, or if OCSP gives no answer, through its CRL distribution point when that host
+// is a CRL host (CrlService, signature checked against the parent). An intermediate that
+// neither reaches is "unchecked" with the reason. The config lists each certificate once
+// (conf/watch_issuers.h), so each is checked once a round. Runs on worker 0's event loop;
+// create it before that loop starts and destroy it after the loop ended.
 #include <event2/event.h>
 
 #include <atomic>
@@ -36,6 +40,7 @@
 #include "core/source.h"
 #include "upstream/allow_list.h"
 #include "upstream/crl_service.h"
+#include "upstream/watch_schedule.h"
 
 namespace ocsp {
 
@@ -47,7 +52,7 @@ class IssuerWatch {
   // What the watch and its checker read of the config (derived in
   // proxy/component_options.cc).
   struct Options {
-    std::vector<conf::WatchedCa> intermediates;   // watch.intermediates
+    std::vector<conf::WatchedCa> intermediates;   // watch.intermediates (and watch.issuers')
     int64_t interval_s = 0;                       // watch.interval
     int64_t expiry_warning_s = 0;                 // watch.expiry_warning
     conf::RevokedIssuerPolicy on_revoked_issuer = conf::RevokedIssuerPolicy::Flag;
@@ -106,9 +111,15 @@ class WatchChecker {
   WatchChecker(const WatchChecker&) = delete;
   WatchChecker& operator=(const WatchChecker&) = delete;
 
+  // Checks every intermediate whose time has come by the clock, and sets the timer for the
+  // next. The timer calls it (and once the loop runs, a posted call); tests that move a fake
+  // clock call it themselves.
+  void runDue();
+  // When intermediate `index` is next checked (seconds since the epoch).
+  int64_t dueAt(size_t index) const { return due_.at(index); }
+
  private:
   static void onTimer(evutil_socket_t, short, void* self);
-  void checkAll();
   void check(size_t index);
   void checkCrl(size_t index, const std::string& ocsp_problem);
 
@@ -118,6 +129,8 @@ class WatchChecker {
   CrlService* crl_;
   Mailbox& mailbox_;
   const Clock& clock_;
+  WatchSchedule schedule_;
+  std::vector<int64_t> due_;  // by index
   EventPtr timer_;
   std::shared_ptr<char> alive_ = std::make_shared<char>();  // replies after destruction drop
 };

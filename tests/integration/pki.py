@@ -194,6 +194,13 @@ class Pki:
                                           ca, name, key_type="ec")
         return self._made[key]
 
+    def ca_with_ocsp(self, name: str, cn: str, ocsp_url: str) -> Cert:
+        """An intermediate CA under the root whose AIA names `ocsp_url` as its OCSP
+        responder, as a real intermediate names its root's (EC key, made once per name)."""
+        profile = _EXTENSIONS["ca"] + f"authorityInfoAccess = OCSP;URI:{ocsp_url}\n"
+        (self.dir / f"{name}.ext").write_text(f"[ext]\n{profile}")
+        return self._issue(name, f"/O=ocsp-proxy tests/CN={cn}", self.root, name, key_type="ec")
+
     def make_crl(self, ca: Cert, revoked: Iterable[Cert | str] = (), days: int | None = None,
                  hours: int | None = None, out_name: str | None = None,
                  last_update: datetime.datetime | None = None,

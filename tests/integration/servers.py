@@ -186,6 +186,7 @@ class Relay:
                  port: int = 0):
         assert mode in self.MODES, mode
         self.mode, self.target_url, self.requests = mode, target_url, 0
+        self.times: list[float] = []  # time.monotonic() of each request, in order
         self.delay_s = 0.0  # set to hold every answer back this long (slow upstream)
         self.answers: list[bytes] = []  # bodies sent back, in order
         self.stopping = threading.Event()
@@ -204,6 +205,7 @@ class Relay:
 
             def _answer(self, upstream_request):
                 relay.requests += 1
+                relay.times.append(time.monotonic())
                 if relay.delay_s:
                     time.sleep(relay.delay_s)
                 if relay.mode == "silent":

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,8 @@ import pytest
 from ocsp_client import SUCCESSFUL, UNAUTHORIZED, curl, make_request, parse_response
 from pki import ROOT_OCSP_FQDN, rfc3339
 from prom_text import value
-from proxy import Proxy, upstream, wait_for_revocation_records
-from servers import OcspResponder, wait_until
+from proxy import Proxy, proxy_config, upstream, wait_for_revocation_records
+from servers import OcspResponder, Relay, free_port, wait_until
 
 WATCH_NAME = "test-ica"
 
@@ -178,3 +180,84 @@ def test_issuers_within_the_expiry_warning_show_in_status_metrics_and_the_startu
         assert value(metrics, "ocsp_proxy_issuer_expiring", name=name) == 1
         assert abs(value(metrics, "ocsp_proxy_issuer_expiry_seconds", name=name)
                    - seconds_left) < 30
+
+
+# -- a directory of intermediates (watch.issuers) -----------------------------------------------
+
+CATALOGUE_SIZE = 6
+CATALOGUE_INTERVAL_S = 12  # the first round: one check each 2 s
+REVOKED_NAME = "Catalogue-CA-3"
+
+
+@dataclasses.dataclass
+class Catalogue:
+    """A proxy watching a directory of intermediates the test root issued, with no entry per
+    intermediate; each names the root's responder (through a relay that notes when each
+    request came) in its AIA; the responder lists "Catalogue CA 3" as revoked."""
+    proxy: Proxy
+    relay: Relay
+    directory: Path
+
+
+@pytest.fixture(scope="module")
+def catalogue(request, pki, proxy_bin, tmp_path_factory) -> Catalogue:
+    work = tmp_path_factory.mktemp("catalogue")
+    responder_port = free_port()
+    relay = Relay("pass", f"http://127.0.0.1:{responder_port}/")
+    request.addfinalizer(relay.stop)
+    directory = work / "issuers"
+    directory.mkdir()
+    cas = [pki.ca_with_ocsp(f"catalogue{i}", f"Catalogue CA {i}",
+                            f"http://{ROOT_OCSP_FQDN}:{relay.port}/")
+           for i in range(1, CATALOGUE_SIZE + 1)]
+    for ca in cas:
+        shutil.copy(ca.pem, directory / ca.pem.name)
+    shutil.copy(pki.root.pem, directory / "root.pem")   # a parent, not watched
+    shutil.copy(pki.good.pem, directory / "leaf.pem")   # not a CA: skipped with a warning
+    index = pki.make_index("catalogue_index.txt", good=[c for c in cas if c.name != "catalogue3"],
+                           revoked=[cas[2]])
+    responder = OcspResponder(pki, work, signer=pki.root, ca=pki.root, index=index,
+                              port=responder_port)
+    request.addfinalizer(responder.stop)
+    config = proxy_config(
+        upstreams=[upstream(relay.port, [ROOT_OCSP_FQDN], [pki.root.pem], name="testroot")],
+        resolve={ROOT_OCSP_FQDN: "127.0.0.1"})
+    config["watch"] = {"interval": f"{CATALOGUE_INTERVAL_S}s", "issuers": [str(directory)]}
+    proxy = Proxy(proxy_bin, work, config, name="catalogue-proxy")
+    request.addfinalizer(proxy.stop)
+    return Catalogue(proxy, relay, directory)
+
+
+def test_a_directory_of_intermediates_is_watched_without_an_entry_each(catalogue, proxy_bin):
+    line = catalogue.proxy.wait_for_log("intermediate_revoked", timeout_s=40, name=REVOKED_NAME)
+    assert " level=error " in line and " reason=2" in line, line  # 2: cACompromise
+    names = [f"Catalogue-CA-{i}" for i in range(1, CATALOGUE_SIZE + 1)]
+
+    def all_checked() -> list[dict] | None:
+        entries = catalogue.proxy.status()["watched_intermediates"]
+        return entries if all(e["checked_at"] for e in entries) else None
+    entries = wait_until(all_checked, 40, "every intermediate checked")
+    assert sorted(e["name"] for e in entries) == names
+    assert {e["name"]: e["state"] for e in entries} == {
+        name: "revoked" if name == REVOKED_NAME else "good" for name in names}
+    metrics = catalogue.proxy.metrics()
+    for name in names:
+        assert value(metrics, "ocsp_proxy_intermediate_revoked", name=name) == (
+            1 if name == REVOKED_NAME else 0)
+    skipped = catalogue.proxy.log_lines("watch_issuers_skipped")
+    assert len(skipped) == 1 and " count=1 " in skipped[0] and " not_ca=1 " in skipped[0], skipped
+
+    check = subprocess.run([proxy_bin, "--check-config", "--config",
+                            str(catalogue.proxy.config_path)],
+                           capture_output=True, text=True, timeout=10)
+    assert check.returncode == 0, check.stderr
+    assert f"{CATALOGUE_SIZE} watched intermediates" in check.stdout, check.stdout
+
+
+def test_the_checks_of_a_catalogue_are_spread_over_the_interval(catalogue):
+    # Each intermediate is asked about once (its answer is then cached for a day): the first
+    # round, paced at one each 2 s. Before, all came at start-up at once.
+    wait_until(lambda: len(catalogue.relay.times) >= CATALOGUE_SIZE, 40, "the first round")
+    times = catalogue.relay.times[:CATALOGUE_SIZE]
+    assert times[-1] - times[0] >= CATALOGUE_INTERVAL_S / 2, times  # 10 s when on time
+    assert max(sum(1 for t in times if s <= t < s + 1) for s in times) <= 3, times

@@ -10,10 +10,12 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "conf/config.h"
+#include "conf/watch_issuers.h"
 #include "core/url.h"
 #include "proxy/component_options.h"
 #include "tests/unit/test_pki.h"
@@ -190,6 +192,35 @@ TEST_CASE("the shipped config loads with its upstreams and their catalogued issu
   CHECK(c.watch.interval_s == 3600);
   CHECK(c.watch.intermediates.empty());
   CHECK(c.distrust.empty());
+}
+
+TEST_CASE("the shipped config with its watch.issuers example turned on watches every "
+          "catalogued intermediate") {
+  // The example's lines, uncommented, as an operator turns it on.
+  std::string text = ocsp::test::readFile(ocsp::test::sourcePath("conf/ocsp-proxy.yaml"));
+  const size_t from = text.find("#   issuers: [catalogue/");
+  REQUIRE(from != std::string::npos);
+  const size_t to = text.find("]", from);
+  std::string example = text.substr(from, to + 1 - from);
+  for (size_t at; (at = example.find('#')) != std::string::npos;) example.erase(at, 1);
+  auto loaded = parseConfig(text + "watch:\n" + example + "\n", "conf/ocsp-proxy.yaml",
+                            ocsp::test::sourcePath("conf"));
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
+  const Config& c = **loaded;
+  // Every CA of every upstream's catalogue directory that is not a root, each under a parent
+  // of the catalogue; only an expired one (as time passes) may be left out.
+  size_t intermediates = 0;
+  for (const auto& u : c.upstreams) {
+    for (const auto& issuer : u.issuers) {
+      intermediates += X509_self_signed(issuer.cert.get(), 0) == 1 ? 0 : 1;
+    }
+  }
+  CHECK(intermediates > 250);
+  for (const auto& skipped : c.watch.skipped) CHECK(skipped.reason == "expired");
+  CHECK(c.watch.intermediates.size() + c.watch.skipped.size() == intermediates);
+  std::set<std::string> names;
+  for (const auto& ca : c.watch.intermediates) names.insert(ca.name);
+  CHECK(names.size() == c.watch.intermediates.size());
 }
 
 TEST_CASE("an error in the shipped config names the shipped file, its line and the key path") {
@@ -1469,6 +1500,271 @@ TEST_CASE("watched intermediates have unique names and are each watched once") {
            "already watched as \"a\""},
       },
       pki.dir.path());
+}
+
+namespace {
+
+// Valid from 2023 for decades: valid whenever the tests run (the loader asks the real clock).
+constexpr int64_t kPast = 1'700'000'000;
+constexpr int64_t kFar = ocsp::test::kT + 40 * 365 * ocsp::test::kDay;
+
+// A CA certificate `cn` that is valid now, issued by `issuer` (self-signed if null).
+Identity validCa(const std::string& cn, const Identity* issuer, EVP_PKEY* key = nullptr) {
+  return issue({.cn = cn, .ca = true, .not_before = kPast, .not_after = kFar, .key = key},
+               issuer);
+}
+
+// A catalogue directory as a CA's bundle is: catalogue/root.pem (self-signed, "Zorg Root"),
+// catalogue/issuing-a.pem and issuing-b.pem (CAs the root issued), catalogue/sub.pem (a CA
+// issuing-a issued), catalogue/leaf.pem (not a CA), catalogue/expired.pem (a CA the root
+// issued, expired in 2025), catalogue/orphan.pem (a CA whose issuer is nowhere in the config).
+// Outside it: stranger-root.pem, the orphan's issuer.
+struct Catalogue {
+  TempDir dir;
+  Identity root = validCa("Zorg Root", nullptr);
+  Identity issuing_a = validCa("Zorg Issuing CA - A", &root);
+  Identity issuing_b = validCa("Zorg Issuing CA - B", &root);
+  Identity sub = validCa("Zorg Sub CA", &issuing_a);
+  Identity leaf = issue({.cn = "zorg.example", .not_before = kPast, .not_after = kFar}, &issuing_a);
+  Identity expired = issue({.cn = "Zorg Old CA",
+                            .ca = true,
+                            .not_before = 1'700'000'000,   // 2023-11
+                            .not_after = 1'750'000'000},  // 2025-06
+                           &root);
+  Identity stranger_root = validCa("Stranger Root", nullptr);
+  Identity orphan = validCa("Stranger CA", &stranger_root);
+
+  Catalogue() {
+    const std::pair<const char*, const Identity*> files[] = {
+        {"root", &root},       {"issuing-a", &issuing_a}, {"issuing-b", &issuing_b},
+        {"sub", &sub},         {"leaf", &leaf},           {"expired", &expired},
+        {"orphan", &orphan}};
+    for (const auto& [name, id] : files) {
+      dir.write("catalogue/" + std::string(name) + ".pem", pemOf(id->cert));
+    }
+    dir.write("stranger-root.pem", pemOf(stranger_root.cert));
+  }
+};
+
+// Each watched intermediate as "name < parent's CN line", in order.
+std::vector<std::string> watched(const Config& c) {
+  std::vector<std::string> out;
+  for (const auto& ca : c.watch.intermediates) {
+    out.push_back(ca.name + " < " + ocsp::subjectLine(ca.parent.get()));
+  }
+  return out;
+}
+
+std::string fingerprint8(const Identity& id) {
+  return ocsp::toHex(ocsp::sha256(ocsp::toDer(id.cert.get(), i2d_X509))).substr(0, 8);
+}
+
+}  // namespace
+
+TEST_CASE("watch.issuers watches every intermediate of its files and directories, each under "
+          "the parent that issued it, and warns once about those it skips") {
+  Catalogue cat;
+  StderrCapture log;
+  auto c = load("watch:\n  issuers: [catalogue]\n" + kUpstreams, cat.dir.path());
+  // Files in name order; the root is only a parent; the sub-CA's parent is an intermediate.
+  CHECK(watched(*c) == std::vector<std::string>{
+                           "Zorg-Issuing-CA-A < CN=Zorg Root,O=ocsp-proxy tests",
+                           "Zorg-Issuing-CA-B < CN=Zorg Root,O=ocsp-proxy tests",
+                           "Zorg-Sub-CA < CN=Zorg Issuing CA - A,O=ocsp-proxy tests",
+                       });
+  CHECK(c->watch.intermediates[0].cert_path == cat.dir.path() + "/catalogue/issuing-a.pem");
+  CHECK(c->watch.intermediates[0].ocsp_url.empty());  // the certificate's AIA
+  CHECK(X509_cmp(c->watch.intermediates[2].cert.get(), cat.sub.cert.get()) == 0);
+  REQUIRE(c->watch.skipped.size() == 3);
+  CHECK(c->watch.skipped[0].path == cat.dir.path() + "/catalogue/expired.pem");
+  CHECK(log.count({"level=warn", "event=watch_issuers_skipped", "file=F", "count=3", "expired=1",
+                   "no_parent=1", "not_ca=1",
+                   "first=\"CN=Zorg Old CA,O=ocsp-proxy tests (expired); CN=zorg.example,"
+                   "O=ocsp-proxy tests (not a CA); CN=Stranger CA,O=ocsp-proxy tests (no parent "
+                   "found)\""}) == 1);
+  CHECK(log.text().find("\n", log.text().find("watch_issuers_skipped")) + 1 == log.text().size());
+
+  // Without anything skipped, no warning.
+  StderrCapture quiet;
+  load("watch:\n  issuers: [catalogue/issuing-b.pem, catalogue/root.pem]\n" + kUpstreams,
+       cat.dir.path());
+  CHECK(quiet.text().find("watch_issuers_skipped") == std::string::npos);
+}
+
+TEST_CASE("watch.issuers finds parents in upstreams[].issuers and crl.issuers too") {
+  Catalogue cat;
+  const std::string upstreams =
+      "upstreams:\n  - name: a\n    fqdns: [ocsp.a.test]\n    issuers: [catalogue/root.pem]\n";
+  auto c = load("watch:\n  issuers: [catalogue/issuing-b.pem, catalogue/orphan.pem]\n" + upstreams +
+                    "crl:\n  issuers: [stranger-root.pem]\n",
+                cat.dir.path());
+  CHECK(watched(*c) == std::vector<std::string>{
+                           "Zorg-Issuing-CA-B < CN=Zorg Root,O=ocsp-proxy tests",
+                           "Stranger-CA < CN=Stranger Root,O=ocsp-proxy tests",
+                       });
+  CHECK(c->watch.skipped.empty());
+}
+
+TEST_CASE("an intermediate is watched once: a watch.intermediates entry wins, a certificate "
+          "listed twice is one entry") {
+  Catalogue cat;
+  cat.dir.copy(cat.dir.path() + "/catalogue/issuing-b.pem", "copy/issuing-b.pem");
+  auto c = load(
+      "watch:\n"
+      "  intermediates:\n"
+      "    - {name: mine, cert: catalogue/issuing-a.pem, parent: catalogue/root.pem,\n"
+      "       ocsp_url: http://ocsp.mirror.test/}\n"
+      "  issuers: [catalogue, copy/issuing-b.pem, catalogue/issuing-b.pem]\n" +
+          kUpstreams,
+      cat.dir.path());
+  CHECK(watched(*c) == std::vector<std::string>{
+                           "mine < CN=Zorg Root,O=ocsp-proxy tests",
+                           "Zorg-Issuing-CA-B < CN=Zorg Root,O=ocsp-proxy tests",
+                           "Zorg-Sub-CA < CN=Zorg Issuing CA - A,O=ocsp-proxy tests",
+                       });
+  CHECK(c->watch.intermediates[0].ocsp_url == "http://ocsp.mirror.test/");
+}
+
+TEST_CASE("names from watch.issuers are the CN made plain, and unique whatever the load order") {
+  Catalogue cat;
+  Identity dutch = validCa("Staat der Nederlanden Private Services CA - G1", &cat.root);
+  Identity accents = validCa("Zorg\xC3\xA9 \xE2\x80\x94 CA (test)/1", &cat.root);
+  Identity twin = validCa("Zorg Issuing CA - B", &cat.root);
+  Identity named_mine = validCa("mine", &cat.root);
+  CHECK(ocsp::conf::watchNameOf(dutch.cert.get()) ==
+        "Staat-der-Nederlanden-Private-Services-CA-G1");
+  CHECK(ocsp::conf::watchNameOf(accents.cert.get()) == "Zorg-CA-test-1");
+  Identity no_cn = issue({.cn = "", .ca = true}, &cat.root);
+  CHECK(ocsp::conf::watchNameOf(no_cn.cert.get()) == "ca");
+  Identity dashes = issue({.cn = "-UZI-register -- CA G3-", .ca = true}, &cat.root);
+  CHECK(ocsp::conf::watchNameOf(dashes.cert.get()) == "UZI-register-CA-G3");
+
+  cat.dir.write("more/twin.pem", pemOf(twin.cert));
+  cat.dir.write("more/mine.pem", pemOf(named_mine.cert));
+  const std::string b = "Zorg-Issuing-CA-B-" + fingerprint8(cat.issuing_b);
+  const std::string b_twin = "Zorg-Issuing-CA-B-" + fingerprint8(twin);
+  const std::string mine = "mine-" + fingerprint8(named_mine);
+  for (const std::string order : {"[catalogue/issuing-b.pem, more]", "[more, catalogue/issuing-b.pem]"}) {
+    CAPTURE(order);
+    auto c = load(
+        "watch:\n"
+        "  intermediates:\n"
+        "    - {name: mine, cert: catalogue/issuing-a.pem, parent: catalogue/root.pem}\n"
+        "  issuers: " + order + "\n" + kUpstreams,
+        cat.dir.path());
+    std::vector<std::string> names;
+    for (const auto& ca : c->watch.intermediates) names.push_back(ca.name);
+    std::sort(names.begin(), names.end());
+    std::vector<std::string> expected = {b, b_twin, "mine", mine};
+    std::sort(expected.begin(), expected.end());
+    CHECK(names == expected);
+  }
+}
+
+TEST_CASE("among cross-signs and re-issues of a parent the pick is the same whatever the order: "
+          "valid, self-signed, latest notAfter") {
+  Catalogue cat;
+  Identity other_root = validCa("Other Root", nullptr);
+  // Zorg Root's key and name, cross-signed by Other Root, expiring sooner than the root.
+  Identity cross = issue({.cn = "Zorg Root", .ca = true, .not_before = kPast,
+                          .not_after = kFar - ocsp::test::kDay, .key = cat.root.key.get()},
+                         &other_root);
+  // A re-issue of the root (same name and key) that expired.
+  Identity old_root = issue({.cn = "Zorg Root", .ca = true, .not_before = 1'600'000'000,
+                             .not_after = 1'700'000'000, .key = cat.root.key.get()},
+                            nullptr);
+  cat.dir.write("x/0-cross.pem", pemOf(cross.cert));
+  cat.dir.write("x/1-old-root.pem", pemOf(old_root.cert));
+  cat.dir.write("x/2-issuing-b.pem", pemOf(cat.issuing_b.cert));
+  cat.dir.write("other-root.pem", pemOf(other_root.cert));
+  for (const std::string issuers : {"[x, catalogue/root.pem, other-root.pem]",
+                                    "[other-root.pem, catalogue/root.pem, x]"}) {
+    CAPTURE(issuers);
+    auto c = load("watch:\n  issuers: " + issuers + "\n" + kUpstreams, cat.dir.path());
+    REQUIRE(c->watch.intermediates.size() == 2);
+    for (const auto& ca : c->watch.intermediates) {
+      if (X509_cmp(ca.cert.get(), cat.issuing_b.cert.get()) == 0) {
+        CHECK(X509_cmp(ca.parent.get(), cat.root.cert.get()) == 0);
+      } else {
+        CHECK(X509_cmp(ca.cert.get(), cross.cert.get()) == 0);  // a cross-sign is watched too
+        CHECK(X509_cmp(ca.parent.get(), other_root.cert.get()) == 0);
+      }
+    }
+  }
+  // Without the root itself: the cross-sign, still valid, rather than the expired re-issue.
+  auto c = load("watch:\n  issuers: [x, other-root.pem]\n" + kUpstreams, cat.dir.path());
+  REQUIRE(c->watch.intermediates.size() == 2);
+  CHECK(X509_cmp(c->watch.intermediates[1].cert.get(), cat.issuing_b.cert.get()) == 0);
+  CHECK(X509_cmp(c->watch.intermediates[1].parent.get(), cross.cert.get()) == 0);
+}
+
+TEST_CASE("watch.issuers errors name the file, the line and the dotted key path") {
+  Catalogue cat;
+  cat.dir.mkdir("empty");
+  cat.dir.write("junk.pem", "not a certificate\n");
+  checkErrors(
+      {
+          {"watch:\n  issuers: catalogue\n" + kUpstreams,
+           "F:2: watch.issuers: expected a list: \"catalogue\""},
+          {"watch:\n  issuers: [catalogue, missing]\n" + kUpstreams,
+           "F:2: watch.issuers[1]: cannot read \"missing\": No such file or directory"},
+          {"watch:\n  issuers:\n    - catalogue\n    - empty\n" + kUpstreams,
+           "F:4: watch.issuers[1]: no certificate files (*.pem, *.crt, *.cer) in directory "
+           "\"empty\""},
+          {"watch:\n  issuers: [junk.pem]\n" + kUpstreams,
+           "F:2: watch.issuers[0]: no certificate in \"junk.pem\" (expected PEM or DER X.509)"},
+      },
+      cat.dir.path());
+}
+
+// Real intermediates (tests/data/real/cfssl-trust-intermediates/SOURCES.md) under their
+// Mozilla roots, as the issuer catalogue holds them: the Dutch government's (PKIoverheid) with
+// UZI-register's and KPN's (two certificates of one name), QuoVadis', and GlobalSign's with
+// its root R3 also cross-signed by R1 (twice, one name). At a fixed time, since real
+// certificates expire.
+TEST_CASE("real intermediates are watched under their real parents, with their CN as name") {
+  const std::string dir = realData("cfssl-trust-intermediates/");
+  auto c = load(
+      "upstreams:\n"
+      "  - name: roots\n"
+      "    fqdns: [ocsp.a.test]\n"
+      "    issuers: [$REAL/certifi-mozilla-roots/Staat_der_Nederlanden_Root_CA_G3.pem,\n"
+      "              $REAL/certifi-mozilla-roots/QuoVadis_Root_CA_1_G3.pem,\n"
+      "              $REAL/certifi-mozilla-roots/GlobalSign_Root_CA_R3.pem,\n"
+      "              $REAL/certifi-mozilla-roots/GlobalSign_Root_CA.pem]\n");
+  Config config = *c;
+  std::string why;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".pem") continue;
+    for (auto& cert : ocsp::readCertificates(entry.path().string(), &why)) {
+      config.watch.issuers.push_back({entry.path().string(), ocsp::shareX509(std::move(cert))});
+    }
+  }
+  std::sort(config.watch.issuers.begin(), config.watch.issuers.end(),
+            [](const auto& a, const auto& b) { return a.path < b.path; });
+  REQUIRE(config.watch.issuers.size() == 9);
+  ocsp::conf::addWatchedIssuers(config, 1'796'000'000);  // 2026-11-29
+  std::vector<std::string> got = watched(config);
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::string>{
+                   "GlobalSign-445eec78 < CN=GlobalSign Root CA,OU=Root CA,O=GlobalSign nv-sa,C=BE",
+                   "GlobalSign-RSA-OV-SSL-CA-2018 < CN=GlobalSign,O=GlobalSign,OU=GlobalSign Root CA - R3",
+                   "GlobalSign-c94fedda < CN=GlobalSign Root CA,OU=Root CA,O=GlobalSign nv-sa,C=BE",
+                   "KPN-BV-PKIoverheid-Organisatie-Server-CA-G3-5679a431 < CN=Staat der Nederlanden Organisatie Services CA - G3,O=Staat der Nederlanden,C=NL",
+                   "KPN-BV-PKIoverheid-Organisatie-Server-CA-G3-7e082bbc < CN=Staat der Nederlanden Organisatie Services CA - G3,O=Staat der Nederlanden,C=NL",
+                   "QuoVadis-Issuing-CA-G5 < CN=QuoVadis Root CA 1 G3,O=QuoVadis Limited,C=BM",
+                   "Staat-der-Nederlanden-Organisatie-Services-CA-G3 < CN=Staat der Nederlanden Root CA - G3,O=Staat der Nederlanden,C=NL",
+                   "UZI-register-Medewerker-niet-op-naam-CA-G3 < CN=Staat der Nederlanden Organisatie Services CA - G3,O=Staat der Nederlanden,C=NL",
+               });
+  for (const auto& ca : config.watch.intermediates) {
+    if (ca.name == "GlobalSign-RSA-OV-SSL-CA-2018") {  // the self-signed R3, not a cross-sign
+      CHECK(X509_self_signed(ca.parent.get(), 0) == 1);
+    }
+  }
+  REQUIRE(config.watch.skipped.size() == 1);
+  CHECK(config.watch.skipped[0].subject ==
+        "CN=GlobalSign Extended Validation CA - SHA256 - G3,O=GlobalSign nv-sa,C=BE");
+  CHECK(config.watch.skipped[0].reason == "expired");  // on 2026-09-21
 }
 
 TEST_CASE("revocation_log is stdout, or a file in an existing directory, made absolute") {
