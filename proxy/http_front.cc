@@ -404,17 +404,13 @@ void HttpFront::logAnswer(const Lookup& lookup, const Result<Answer>& result,
 
 void HttpFront::lookupDocument(HttpExchange& ex, const HttpUrl& url, CrlService* service,
                                DocKind kind) {
-  const std::string_view method = ex.method();
-  const bool crl = kind == DocKind::Crl;
-  if (method != "GET" && method != "HEAD") {
-    methodNotAllowed(
-        ex, "GET, HEAD",
-        crl ? "CRLs are fetched with GET" : "caIssuers certificates are fetched with GET");
+  const std::string what = kind == DocKind::Crl ? "CRL" : "caIssuers";
+  if (ex.method() != "GET" && ex.method() != "HEAD") {
+    methodNotAllowed(ex, "GET, HEAD", what + " documents are fetched with GET");
     return;
   }
   if (service == nullptr) {
-    sendText(ex, 502, "Bad Gateway",
-             crl ? "CRL service not running" : "caIssuers service not running");
+    sendText(ex, 502, "Bad Gateway", what + " service not running");
     return;
   }
   HttpExchange* pending = &ex;

@@ -5,10 +5,8 @@
 //   - forward proxy: absolute-form requests ("POST http://ocsp.example/ HTTP/1.1") from
 //     clients that use us as their HTTP proxy. Only allow-listed FQDNs (AllowList) are served:
 //     OCSP URLs go through the same chain (and cache keys) as the local responder, routed by
-//     the URL's FQDN; CRL URLs are answered by the CrlService, caIssuers URLs (GET or HEAD for a
-//     forward.aia_fqdns host, upstream/allow_list.h) by the caIssuers service (the CrlService
-//     of kind CaIssuers), counted in ocsp_proxy_ca_issuers_requests_total{result}. It is never
-//     an open proxy.
+//     the URL's FQDN; CRL URLs are answered by the CrlService, caIssuers URLs (forward.aia_fqdns
+//     hosts, upstream/allow_list.h) by the CrlService of kind CaIssuers. Never an open proxy.
 // It decodes, calls the chain, and sends the HTTP answer that proxy/ocsp_reply.h makes of
 // the result (status, OCSP error bodies, RFC 5019 §6.2 headers, 304): this file is the I/O
 // around that pure function. Knows nothing about caches or curl.
@@ -137,7 +135,7 @@ class HttpFront final : public HttpHandler {
   void answer(HttpExchange& ex, const Lookup& lookup, const Result<Answer>& result,
               int64_t started_ms);
   void logAnswer(const Lookup& lookup, const Result<Answer>& result, int64_t latency_ms);
-  // A CRL or caIssuers URL (TargetKind Crl or Aia): GET or HEAD only, answered by `service`.
+  // A CRL or caIssuers URL: GET or HEAD only, answered by `service` (null: 502).
   void lookupDocument(HttpExchange& ex, const HttpUrl& url, CrlService* service, DocKind kind);
   void answerDocument(HttpExchange& ex, DocKind kind,
                       const Result<std::shared_ptr<const CrlEntry>>& result);
