@@ -125,6 +125,7 @@ struct Persistent {
   CrlStore crl_store;
   CrlStore ca_issuers_store;
   FqdnHealth health;
+  NonceEcho nonce_echo{SystemClock::instance()};
   Metrics metrics;
   ConnectionGate connections;
   RateLimiter rate;
@@ -223,6 +224,7 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
                      &gen->watch,
                      gen->inflight,
                      p.health,
+                     p.nonce_echo,
                      SystemClock::instance(),
                      gen->redis_status.get(),
                      &p.metrics,

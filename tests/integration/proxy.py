@@ -115,7 +115,10 @@ class Proxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['ocsp']}/"
+        """The OCSP listener's root, on the address it listens on (listen.ocsp)."""
+        m = [m for m in LISTENING.finditer(self.log()) if m.group(1) == "ocsp"][0]
+        host = m.group(2) if m.group(2) not in ("0.0.0.0", "[::]", "::") else "127.0.0.1"
+        return f"http://{host}:{self.ports['ocsp']}/"
 
     @property
     def pid(self) -> int:
