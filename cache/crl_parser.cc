@@ -6,48 +6,77 @@ namespace ocsp {
 
 void CrlParser::parse(const std::string& url, std::string bytes, CrlReply done) {
   queue_.post([this, url, bytes = std::move(bytes), done = std::move(done)]() mutable {
-    std::vector<SharedX509> candidates =
-        rules_.candidates ? rules_.candidates() : std::vector<SharedX509>{};
-    CrlCheckInput in;
-    in.bytes = bytes;
-    in.candidates = &candidates;
-    in.trust_store = rules_.trust_store;
-    in.now = clock_.now();
-    in.clock_skew_s = rules_.clock_skew_s;
     const int64_t started = monotonicMs();
-    auto parsed = parseAndValidateCrl(in);
+    auto checked = check(bytes);
     const int64_t took = monotonicMs() - started;
-    crl_thread_.post([this, url, bytes = std::move(bytes), parsed = std::move(parsed), took,
+    crl_thread_.post([this, url, bytes = std::move(bytes), checked = std::move(checked), took,
                       done = std::move(done)]() mutable {
-      if (parsed) {
-        logEvent(LogLevel::Debug, "crl_parsed",
+      if (checked) {
+        logEvent(LogLevel::Debug, docEvent(rules_.kind, "parsed"),
                  {{"url", url},
-                  {"entries", std::to_string(parsed->revoked.size())},
+                  {"entries", std::to_string((*checked)->crl.revoked.size())},
                   {"parse_ms", std::to_string(took)}});
       }
-      done(makeEntry(url, std::move(bytes), std::move(parsed)));
+      done(makeEntry(url, std::move(bytes), std::move(checked)));
     });
   });
 }
 
-Result<std::shared_ptr<const CrlEntry>> CrlParser::makeEntry(const std::string& url,
-                                                             std::string bytes,
-                                                             Result<ParsedCrl> parsed) const {
+Result<std::shared_ptr<CrlEntry>> CrlParser::check(std::string_view bytes) const {
+  if (rules_.kind == DocKind::Crl) return checkCrl(bytes);
+  auto document = checkCaIssuersDocument(bytes);
+  if (!document) return document.error();
+  auto entry = std::make_shared<CrlEntry>();
+  entry->kind = DocKind::CaIssuers;
+  entry->ca_issuers = std::move(*document);
+  return entry;
+}
+
+Result<std::shared_ptr<CrlEntry>> CrlParser::checkCrl(std::string_view bytes) const {
+  std::vector<SharedX509> candidates =
+      rules_.candidates ? rules_.candidates() : std::vector<SharedX509>{};
+  CrlCheckInput in;
+  in.bytes = bytes;
+  in.candidates = &candidates;
+  in.trust_store = rules_.trust_store;
+  in.now = clock_.now();
+  in.clock_skew_s = rules_.clock_skew_s;
+  auto parsed = parseAndValidateCrl(in);
   if (!parsed) return parsed.error();
   if (!parsed->signature_checked && rules_.unknown_issuer == conf::UnknownIssuerPolicy::Refuse) {
     return makeError(ErrorCategory::ValidationFailed, "unknown_issuer",
                      "no configured or trusted certificate signs CRLs for " + parsed->issuer);
   }
   auto entry = std::make_shared<CrlEntry>();
+  entry->crl = std::move(*parsed);
+  return entry;
+}
+
+Result<std::shared_ptr<const CrlEntry>> CrlParser::makeEntry(
+    const std::string& url, std::string bytes, Result<std::shared_ptr<CrlEntry>> checked) const {
+  if (!checked) return checked.error();
+  std::shared_ptr<CrlEntry> entry = std::move(*checked);
   entry->url = url;
   entry->fetched_at = clock_.now();
-  entry->crl = std::move(*parsed);
   entry->bytes = std::move(bytes);  // before finishCrlEntry: the ETag is the bytes' hash
-  finishCrlEntry(*entry, rules_.no_next_update_ttl_s, rules_.refresh_fraction);
+  finishCrlEntry(*entry, rules_.ttl_s, rules_.refresh_fraction);
   return std::shared_ptr<const CrlEntry>(std::move(entry));
 }
 
 void logCrlFetched(const CrlEntry& entry, const char* source) {
+  if (entry.kind == DocKind::CaIssuers) {
+    const CaIssuersDocument& d = entry.ca_issuers;
+    logEvent(LogLevel::Info, docEvent(entry.kind, "fetched"),
+             {{"url", entry.url},
+              {"source", source},
+              {"bytes", std::to_string(entry.bytes.size())},
+              {"content_type", contentTypeOf(d.form)},
+              {"certificates", std::to_string(d.certificates)},
+              {"subject", d.subject},
+              {"not_after", rfc3339(d.not_after)},
+              {"expires", rfc3339(entry.hard_expiry)}});
+    return;
+  }
   logEvent(LogLevel::Info, "crl_fetched",
            {{"url", entry.url},
             {"source", source},

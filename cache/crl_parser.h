@@ -1,20 +1,25 @@
 #pragma once
 // Turns downloaded bytes into a CRL ready to store and serve (docs/ARCHITECTURE.md §8), off
 // every event loop: a large CRL takes seconds to parse. Used by the stages that obtain CRL
-// bytes (Redis, the download). Rules:
-//   - parsing and validation (pki/crl.h) run on the parser thread, one CRL at a time, in
-//     the order asked; the result comes back on the CRL thread (through `crl_thread`);
-//   - the issuer candidates are read at each parse (issuers learned through AIA count);
-//   - a CRL whose issuer is unknown is refused (ValidationFailed, code unknown_issuer)
-//     under crl.unknown_issuer: refuse, else kept with signature_checked=false;
-//   - an accepted CRL becomes a CrlEntry with its freshness fields and header values
+// bytes (Redis, the download). It is the one step of the chain that depends on the kind of
+// document (CrlParseRules::kind); the stages around it ask it for the kind. Rules:
+//   - parsing and validation run on the parser thread, one document at a time, in the order
+//     asked; the result comes back on the CRL thread (through `crl_thread`);
+//   - a CRL is parsed and validated by pki/crl.h; the issuer candidates are read at each
+//     parse (issuers learned through AIA count); a CRL whose issuer is unknown is refused
+//     (ValidationFailed, code unknown_issuer) under crl.unknown_issuer: refuse, else kept
+//     with signature_checked=false;
+//   - a caIssuers document must be certificates (pki/ca_issuers_document.h), else it is
+//     refused (ValidationFailed, code not_a_certificate) before anything stores or serves it;
+//   - an accepted document becomes a CrlEntry with its freshness fields and header values
 //     (finishCrlEntry, cache/crl_store.h), fetched_at = now; logged at debug
-//     (event=crl_parsed, with its entry count and parse time).
+//     (event=crl_parsed or ca_issuers_parsed, with the parse time).
 // Threading: parse() on the CRL thread; `done` runs there. Destroying the parser waits for
 // the parse in progress; the others are dropped with their replies.
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cache/crl_source.h"
@@ -27,14 +32,17 @@
 namespace ocsp {
 
 struct CrlParseRules {
+  DocKind kind = DocKind::Crl;
   // Certificates that may sign CRLs (configured and learned issuers, crl.issuers); called on
   // the parser thread.
   std::function<std::vector<SharedX509>()> candidates;
   X509_STORE* trust_store = nullptr;  // forward.trust_store roots; may be null
   int64_t clock_skew_s = 300;         // cache.clock_skew
   conf::UnknownIssuerPolicy unknown_issuer = conf::UnknownIssuerPolicy::Pass;
-  int64_t no_next_update_ttl_s = 300;  // cache.no_next_update_ttl
-  double refresh_fraction = 0.5;       // cache.refresh_percent / 100
+  // How long a document is kept (finishCrlEntry): a CRL without nextUpdate
+  // (cache.no_next_update_ttl), a caIssuers document (forward.aia_ttl).
+  int64_t ttl_s = 300;
+  double refresh_fraction = 0.5;  // cache.refresh_percent / 100
 };
 
 class CrlParser {
@@ -45,10 +53,15 @@ class CrlParser {
 
   // `url` names the entry (CrlEntry::url).
   void parse(const std::string& url, std::string bytes, CrlReply done);
+  DocKind kind() const { return rules_.kind; }
 
  private:
-  Result<std::shared_ptr<const CrlEntry>> makeEntry(const std::string& url, std::string bytes,
-                                                    Result<ParsedCrl> parsed) const;
+  // Parser thread: the entry, except its fetch time and freshness (makeEntry).
+  Result<std::shared_ptr<CrlEntry>> check(std::string_view bytes) const;
+  Result<std::shared_ptr<CrlEntry>> checkCrl(std::string_view bytes) const;
+  // CRL thread.
+  Result<std::shared_ptr<const CrlEntry>> makeEntry(
+      const std::string& url, std::string bytes, Result<std::shared_ptr<CrlEntry>> checked) const;
 
   const CrlParseRules rules_;
   const Clock& clock_;
@@ -56,7 +69,8 @@ class CrlParser {
   WorkQueue queue_;  // last: destroyed first, while the members its job reads still exist
 };
 
-// The one line a stored CRL gets (event=crl_fetched), `source` redis or upstream.
+// The one line a stored document gets (event=crl_fetched or ca_issuers_fetched), `source`
+// redis or upstream.
 void logCrlFetched(const CrlEntry& entry, const char* source);
 
 }  // namespace ocsp

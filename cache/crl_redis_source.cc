@@ -6,8 +6,13 @@
 
 namespace ocsp {
 
-std::string CrlRedisSource::keyOf(const std::string& key_prefix, const std::string& url) {
-  return key_prefix + "crl:v1:" + toHex(sha256(url));
+std::string CrlRedisSource::keyOf(const std::string& key_prefix, const std::string& url,
+                                  DocKind kind) {
+  return key_prefix + docKindName(kind) + ":v1:" + toHex(sha256(url));
+}
+
+std::string CrlRedisSource::redisKey(const std::string& url) const {
+  return keyOf(config_.key_prefix, url, parser_.kind());
 }
 
 void CrlRedisSource::lookup(CrlQuery query, CrlReply done) {
@@ -17,7 +22,7 @@ void CrlRedisSource::lookup(CrlQuery query, CrlReply done) {
   }
   // The callback owns the lookup only once command() has accepted it: keep a copy to go on
   // with if it did not.
-  const std::string redis_key = keyOf(config_.key_prefix, query.key);
+  const std::string redis_key = redisKey(query.key);
   CrlQuery again = query;
   CrlReply done_again = done;
   const bool sent = redis_.command(
@@ -46,14 +51,14 @@ void CrlRedisSource::onCopy(CrlQuery query, std::string bytes, CrlReply done) {
                   // A shared copy we cannot use (expired by our clock, tampered): drop it,
                   // ask the CA.
                   if (result.error().reason != Reason::Expired) {
-                    redis_.fireAndForget({"DEL", keyOf(config_.key_prefix, query.key)});
+                    redis_.fireAndForget({"DEL", redisKey(query.key)});
                   }
                   download(std::move(query), std::move(done));
                 });
 }
 
 void CrlRedisSource::download(CrlQuery query, CrlReply done) {
-  std::string redis_key = keyOf(config_.key_prefix, query.key);
+  std::string redis_key = redisKey(query.key);
   next_.lookup(std::move(query), [this, redis_key, done = std::move(done)](
                                      Result<std::shared_ptr<const CrlEntry>> result) {
     if (result) {

@@ -2,7 +2,8 @@
 // The shared CRL copy in Redis (docs/ARCHITECTURE.md §6.5, §8), below the bounds stage so
 // that a copy read from Redis counts against crl.max_concurrent_fetches like a download.
 // Rules:
-//   - key <key_prefix>crl:v1:<sha256 hex of the URL>, value the CRL's bytes as served;
+//   - key <key_prefix>crl:v1:<sha256 hex of the URL> (caIssuers documents:
+//     <key_prefix>ca_issuers:v1:...), value the document's bytes as served;
 //   - a lookup reads the copy (GET, at most 4 x redis.command_timeout) unless the connection
 //     is down (then straight to the next stage, never waiting) or the lookup is a refresh
 //     (it is meant to replace that copy);
@@ -32,12 +33,14 @@ class CrlRedisSource final : public CrlSource {
 
   void lookup(CrlQuery query, CrlReply done) override;
 
-  // The Redis key of the CRL at `url`.
-  static std::string keyOf(const std::string& key_prefix, const std::string& url);
+  // The Redis key of the document of `kind` at `url`.
+  static std::string keyOf(const std::string& key_prefix, const std::string& url,
+                           DocKind kind = DocKind::Crl);
 
  private:
   void onCopy(CrlQuery query, std::string bytes, CrlReply done);
   void download(CrlQuery query, CrlReply done);
+  std::string redisKey(const std::string& url) const;  // keyOf() for this stage's kind
 
   RedisConnection& redis_;
   const conf::Redis& config_;

@@ -5,15 +5,26 @@
 
 namespace ocsp {
 
-void finishCrlEntry(CrlEntry& e, int64_t no_next_update_ttl_s, double refresh_fraction) {
-  e.hard_expiry =
-      e.crl.next_update != 0 ? e.crl.next_update : e.fetched_at + no_next_update_ttl_s;
-  int64_t start = std::min(e.crl.this_update, e.fetched_at);
+const char* docKindName(DocKind kind) { return kind == DocKind::Crl ? "crl" : "ca_issuers"; }
+
+std::string docEvent(DocKind kind, const char* what) {
+  return std::string(docKindName(kind)) + "_" + what;
+}
+
+void finishCrlEntry(CrlEntry& e, int64_t ttl_s, double refresh_fraction) {
+  int64_t start = e.fetched_at;
+  if (e.kind == DocKind::Crl) {
+    e.hard_expiry = e.crl.next_update != 0 ? e.crl.next_update : e.fetched_at + ttl_s;
+    start = std::min(e.crl.this_update, e.fetched_at);
+  } else {
+    // A certificate is no use to a client past its notAfter: neither is our copy of it.
+    e.hard_expiry = std::min(e.fetched_at + ttl_s, e.ca_issuers.not_after);
+  }
   int64_t span = e.hard_expiry - start;
   e.refresh_at = start + static_cast<int64_t>(static_cast<double>(span) * refresh_fraction);
   if (e.refresh_at < e.fetched_at) e.refresh_at = e.fetched_at;
   e.etag = "\"" + toHex(sha256(e.bytes)) + "\"";
-  e.last_modified = httpDate(e.crl.this_update);
+  e.last_modified = httpDate(e.issued());
   e.expires = httpDate(e.hard_expiry);
 }
 

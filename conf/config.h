@@ -121,8 +121,14 @@ struct Forward {
   bool enabled = true;  // forward.enabled
   // forward.unknown_issuer: pass | refuse
   UnknownIssuerPolicy unknown_issuer = UnknownIssuerPolicy::Pass;
-  // forward.aia_fqdns: hosts caIssuers certificates may be fetched from
+  // forward.aia_fqdns: hosts caIssuers certificates may be fetched from (by AIA completion,
+  // and by clients through the forward proxy)
   std::vector<HostAndPort> aia_fqdns;
+  size_t aia_max_bytes = 256u << 10;  // forward.aia_max_bytes: largest caIssuers download
+  int64_t aia_ttl_s = 86400;          // forward.aia_ttl: caIssuers download kept (>= 1m)
+  // forward.aia_memory_bytes: in-process cache of caIssuers downloads served to clients
+  // (0 = none; restart only)
+  size_t aia_memory_bytes = 16u << 20;
   // forward.trust_store: a directory (OpenSSL hashed CApath) or a PEM file of roots; relative
   // to the config file's directory. Must exist when enabled (phase 2).
   std::string trust_store = "/etc/ssl/certs";

@@ -151,6 +151,13 @@ Result<HostAndPort> allowedHost(Loader& l, const Item& v) {
   return HostAndPort{std::move(hp->host), hp->port};
 }
 
+// A caIssuers certificate is the same for years: a shorter time only asks the CA more often.
+Result<int64_t> aiaTtl(Loader& l, const Item& v) {
+  auto s = seconds(l, v);
+  if (s.ok() && *s < 60) return l.fail(v, "must be at least 1m: " + inQuotes(v.node.Scalar()));
+  return s;
+}
+
 // Relative to the config file, like issuer paths; phase 2 checks that it exists.
 Result<std::string> trustStorePath(Loader& l, const Item& v) {
   auto s = text(l, v);
@@ -250,6 +257,10 @@ const Schema<Forward>& forwardSchema() {
       field("enabled", &Forward::enabled, boolean),
       field("unknown_issuer", &Forward::unknown_issuer, unknownIssuerPolicy()),
       field("aia_fqdns", &Forward::aia_fqdns, listOf(allowedHost)),
+      field("aia_max_bytes", &Forward::aia_max_bytes, sizeValue),
+      field("aia_ttl", &Forward::aia_ttl_s, aiaTtl),
+      field<Apply::Restart>("aia_memory_bytes", &Forward::aia_memory_bytes,
+                            sizeOrZero),  // 0 = none
       field("trust_store", &Forward::trust_store, trustStorePath),
   };
   return schema;

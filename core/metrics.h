@@ -63,16 +63,21 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
     "CRL downloads answered, by result (hit|miss|not_modified|error).")                           \
   X(CrlFetches, Counter, "ocsp_proxy_crl_fetches_total", ("result"), {},                          \
     "CRL fetches from upstream, by result (ok|invalid|failed).")                                  \
+  X(CaIssuersRequests, Counter, "ocsp_proxy_ca_issuers_requests_total", ("result"), {},           \
+    "caIssuers certificate downloads answered to forward-proxy clients, by result "               \
+    "(served|not_modified|error).")                                                               \
+  X(CaIssuersFetches, Counter, "ocsp_proxy_ca_issuers_fetches_total", ("result"), {},             \
+    "caIssuers downloads from the CAs for clients, by result (ok|invalid|failed).")               \
   X(RedisConnections, Gauge, "ocsp_proxy_redis_connections", ("state"), {},                       \
     "Redis connections, by state (up|down).")                                                     \
   X(RedisEvents, Counter, "ocsp_proxy_redis_events_total", ("event"), {},                        \
     "Redis stage events over all workers (hit|miss|bypassed|timeout|error|invalid_entry|write|"   \
     "write_error|older_refused|stale_served|disconnect|master_change).")                         \
   X(CacheEntries, Gauge, "ocsp_proxy_cache_entries", ("cache"), {},                               \
-    "Entries in the in-process cache (ocsp|crl).")                                                \
+    "Entries in the in-process cache (ocsp|crl|ca_issuers).")                                     \
   X(CacheBytes, Gauge, "ocsp_proxy_cache_bytes", ("cache"), {},                                   \
-    "Bytes held by the in-process cache (ocsp|crl|request_memo: the decoded requests of all "     \
-    "workers).")                                                                                  \
+    "Bytes held by the in-process cache (ocsp|crl|ca_issuers|request_memo: the decoded "          \
+    "requests of all workers).")                                                                  \
   X(CircuitOpen, Gauge, "ocsp_proxy_circuit_open", ("fqdn"), {},                                  \
     "1 while an upstream FQDN is skipped after repeated failures, else 0.")                       \
   X(IntermediateRevoked, Gauge, "ocsp_proxy_intermediate_revoked", ("name"), {},                  \

@@ -154,7 +154,27 @@ std::string statusJson(const AdminView& v) {
     flag(out, "signature_checked", e->crl.signature_checked);
     out += "}";
   }
-  out += "]}}";
+  out += "]}";
+  if (v.ca_issuers_store != nullptr) {
+    CrlStore::Stats held = v.ca_issuers_store->stats();
+    open(out, "ca_issuers", '{');
+    num(out, "entries", static_cast<int64_t>(held.entries));
+    num(out, "bytes", static_cast<int64_t>(held.bytes));
+    num(out, "max_bytes", static_cast<int64_t>(v.options.ca_issuers_memory_bytes));
+    open(out, "documents", '[');
+    for (const auto& e : v.ca_issuers_store->snapshot()) {
+      openElement(out);
+      str(out, "url", e->url);
+      str(out, "subject", e->ca_issuers.subject);
+      str(out, "content_type", contentTypeOf(e->ca_issuers.form));
+      num(out, "certificates", static_cast<int64_t>(e->ca_issuers.certificates));
+      when(out, "not_after", e->ca_issuers.not_after);
+      when(out, "expires", e->hard_expiry);
+      out += "}";
+    }
+    out += "]}";
+  }
+  out += "}";
 
   raw(out, "redis", v.redis_status != nullptr ? jsonString(v.redis_status->describe()) : "null");
   num(out, "learned_issuers", static_cast<int64_t>(v.index->learnedCount()));
@@ -178,6 +198,11 @@ void addStatusCollectors(const AdminView& v) {
     m.gauge(Metric::CacheBytes, {"ocsp"}).set(static_cast<int64_t>(ocsp.bytes));
     m.gauge(Metric::CacheEntries, {"crl"}).set(static_cast<int64_t>(crl.entries));
     m.gauge(Metric::CacheBytes, {"crl"}).set(static_cast<int64_t>(crl.bytes));
+    if (view->ca_issuers_store != nullptr) {
+      CrlStore::Stats held = view->ca_issuers_store->stats();
+      m.gauge(Metric::CacheEntries, {"ca_issuers"}).set(static_cast<int64_t>(held.entries));
+      m.gauge(Metric::CacheBytes, {"ca_issuers"}).set(static_cast<int64_t>(held.bytes));
+    }
     m.gauge(Metric::CacheBytes, {"request_memo"})
         .set(static_cast<int64_t>(RequestMemo::processBytes()));
     if (auto heap = heapUsage()) {

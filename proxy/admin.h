@@ -35,6 +35,7 @@ struct AdminOptions {
   std::string config_path;          // the file the running config came from
   std::vector<Upstream> upstreams;  // upstreams[].name and fqdns: /status and circuit gauges
   size_t crl_memory_bytes = 0;      // crl.memory_bytes, the CRL cache's bound in /status
+  size_t ca_issuers_memory_bytes = 0;  // forward.aia_memory_bytes, the caIssuers cache's bound
 };
 
 // The main loop updates the config-derived members (options, redis_status, watch, index, the
@@ -55,6 +56,7 @@ struct AdminView {
   int generation = 1;           // 1 at start, +1 per successful reload
   int64_t loaded_at = 0;        // when the running config was loaded
   std::string last_reload_error;  // "" if the last reload succeeded (or none was tried)
+  const CrlStore* ca_issuers_store = nullptr;  // caIssuers documents served; null: none
 };
 
 // evhttp generic callback; `view` is an AdminView.

@@ -52,6 +52,7 @@ AiaCompleter::Options aiaCompleterOptions(const conf::Config& config) {
   o.upstream_names = upstreamNames(config);
   o.resolve = config.resolve;
   o.fetch_timeout_ms = config.limits.upstream_timeout_ms;
+  o.max_bytes = config.forward.aia_max_bytes;
   return o;
 }
 
@@ -121,6 +122,21 @@ CrlService::Options crlServiceOptions(const conf::Config& config) {
   return o;
 }
 
+CrlService::Options caIssuersServiceOptions(const conf::Config& config) {
+  CrlService::Options o;
+  o.kind = DocKind::CaIssuers;
+  o.bounds.max_concurrent = static_cast<size_t>(config.crl.max_concurrent_fetches);
+  o.bounds.max_bytes = config.forward.aia_max_bytes;
+  o.bounds.max_inflight_bytes = o.bounds.max_concurrent * o.bounds.max_bytes;
+  o.fetch.max_bytes = config.forward.aia_max_bytes;
+  o.fetch.timeout_ms = config.limits.upstream_timeout_ms;
+  o.fetch.resolve = config.resolve;
+  o.ca_issuers_ttl_s = config.forward.aia_ttl_s;
+  o.refresh_fraction = freshnessOptions(config).refresh_fraction;
+  o.redis = config.redis;
+  return o;
+}
+
 IssuerWatch::Options issuerWatchOptions(const conf::Config& config) {
   IssuerWatch::Options o;
   o.intermediates = config.watch.intermediates;
@@ -139,12 +155,15 @@ AdminOptions adminOptions(const conf::Config& config) {
   o.config_path = config.path;
   for (const conf::Upstream& up : config.upstreams) o.upstreams.push_back({up.name, up.fqdns});
   o.crl_memory_bytes = config.crl.memory_bytes;
+  o.ca_issuers_memory_bytes = config.forward.aia_memory_bytes;
   return o;
 }
 
 size_t memoryCacheBytes(const conf::Config& config) { return config.cache.memory_bytes; }
 
 size_t crlStoreBytes(const conf::Config& config) { return config.crl.memory_bytes; }
+
+size_t caIssuersStoreBytes(const conf::Config& config) { return config.forward.aia_memory_bytes; }
 
 RevocationLog::Options revocationLogOptions(const conf::Config& config) {
   RevocationLog::Options o;

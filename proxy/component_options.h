@@ -41,12 +41,17 @@ WorkerOptions workerOptions(const conf::Config& config);
 // crl.* (urls, bounds, max_bytes, issuers, unknown_issuer), limits.upstream_timeout,
 // resolve, cache.clock_skew, cache.no_next_update_ttl, cache.refresh_percent, redis:.
 CrlService::Options crlServiceOptions(const conf::Config& config);
+// The caIssuers service (the CRL service of kind CaIssuers): forward.aia_max_bytes,
+// forward.aia_ttl; crl.max_concurrent_fetches bounds its downloads too (each reserving
+// forward.aia_max_bytes); limits.upstream_timeout, resolve, cache.refresh_percent, redis:.
+CrlService::Options caIssuersServiceOptions(const conf::Config& config);
 IssuerWatch::Options issuerWatchOptions(const conf::Config& config);
 AdminOptions adminOptions(const conf::Config& config);
 
 // Restart-only keys, read once at start (the process-wide parts, proxy/server.cc).
 size_t memoryCacheBytes(const conf::Config& config);  // cache.memory_bytes
 size_t crlStoreBytes(const conf::Config& config);     // crl.memory_bytes
+size_t caIssuersStoreBytes(const conf::Config& config);  // forward.aia_memory_bytes
 // limits.revocation_log_buffer; the drop counters are not config: the caller sets them.
 RevocationLog::Options revocationLogOptions(const conf::Config& config);
 

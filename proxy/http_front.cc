@@ -285,21 +285,12 @@ void HttpFront::handleForward(HttpExchange& ex, const HttpUrl& url, Mode mode,
                url.authority());
     return;
   }
-  const std::string_view method = ex.method();
   if (target->kind == TargetKind::Crl) {
-    if (method != "GET" && method != "HEAD") {
-      methodNotAllowed(ex, "GET, HEAD", "CRLs are fetched with GET");
-      return;
-    }
-    if (d_.crl == nullptr) {
-      sendText(ex, 502, "Bad Gateway", "CRL service not running");
-      return;
-    }
-    HttpExchange* pending = &ex;
-    d_.crl->lookup(url, std::string(ex.peer()), d_.mailbox,
-                   [this, pending](Result<std::shared_ptr<const CrlEntry>> result) {
-                     answerCrl(*pending, result);
-                   });
+    lookupDocument(ex, url, d_.crl, DocKind::Crl);
+    return;
+  }
+  if (target->kind == TargetKind::Aia) {
+    lookupDocument(ex, url, d_.ca_issuers, DocKind::CaIssuers);
     return;
   }
   auto decoded = decodeOcspRequest(ex, ocspGetPath(url.target));
@@ -425,12 +416,32 @@ void HttpFront::logAnswer(const Lookup& lookup, const Result<Answer>& result,
   }
 }
 
-void HttpFront::answerCrl(HttpExchange& ex,
-                          const Result<std::shared_ptr<const CrlEntry>>& result) {
-  HttpReply reply = crlReply(replyRequestOf(ex), result, d_.clock.now());
+void HttpFront::lookupDocument(HttpExchange& ex, const HttpUrl& url, CrlService* service,
+                               DocKind kind) {
+  const std::string what = kind == DocKind::Crl ? "CRL" : "caIssuers";
+  if (ex.method() != "GET" && ex.method() != "HEAD") {
+    methodNotAllowed(ex, "GET, HEAD", what + " documents are fetched with GET");
+    return;
+  }
+  if (service == nullptr) {
+    sendText(ex, 502, "Bad Gateway", what + " service not running");
+    return;
+  }
+  HttpExchange* pending = &ex;
+  service->lookup(url, std::string(ex.peer()), d_.mailbox,
+                  [this, pending, kind](Result<std::shared_ptr<const CrlEntry>> result) {
+                    answerDocument(*pending, kind, result);
+                  });
+}
+
+void HttpFront::answerDocument(HttpExchange& ex, DocKind kind,
+                               const Result<std::shared_ptr<const CrlEntry>>& result) {
+  const bool crl = kind == DocKind::Crl;
+  HttpReply reply = crl ? crlReply(replyRequestOf(ex), result, d_.clock.now())
+                        : caIssuersReply(replyRequestOf(ex), result, d_.clock.now());
   if (d_.metrics != nullptr) {
     const char* what = reply.code == 200 ? "served" : reply.code == 304 ? "not_modified" : "error";
-    d_.metrics->counter(Metric::CrlRequests, {what}).inc();
+    d_.metrics->counter(crl ? Metric::CrlRequests : Metric::CaIssuersRequests, {what}).inc();
   }
   send(ex, std::move(reply));
 }

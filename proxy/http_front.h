@@ -6,7 +6,9 @@
 //   - forward proxy: absolute-form requests ("POST http://ocsp.example/ HTTP/1.1") from
 //     clients that use us as their HTTP proxy (forward.enabled). Only allow-listed FQDNs
 //     (AllowList) are served: OCSP URLs go through the same chain (and cache keys) as the
-//     local responder, routed by the URL's FQDN; CRL URLs are answered by the CrlService.
+//     local responder, routed by the URL's FQDN; CRL URLs are answered by the CrlService,
+//     caIssuers URLs (forward.aia_fqdns hosts, upstream/allow_list.h) by the CrlService of
+//     kind CaIssuers.
 //   - transparent (DNS-override): an origin-form request with exactly one Host header whose
 //     host and port (80 when it writes none) AllowList::lists() is served exactly as the
 //     absolute-form request for "http://<Host><target>" in forward mode (the same refusals,
@@ -21,14 +23,15 @@
 // around that pure function. Knows nothing about caches or curl.
 //
 // HTTP statuses it produces itself:
-//   405  methods other than GET/HEAD/POST (with Allow), CONNECT, POST to a CRL URL
+//   405  methods other than GET/HEAD/POST (with Allow), CONNECT, POST to a CRL or caIssuers URL
 //   403  forward request to a host that is not allowed, an IP literal, userinfo, a port not
 //        configured, https, or forward mode disabled; forward or transparent request for a
 //        CRL URL with a query crl.urls does not list (event=forward_refused reason=...)
 //   400  absolute URI that does not parse, or a Host header that disagrees with it
 //   304  GET or HEAD whose If-None-Match matches the ETag (OCSP, CRL), or CRL
 //        If-Modified-Since (proxy/ocsp_reply.h)
-//   502  CRL that could not be fetched or did not validate (reason in the log)
+//   502  CRL that could not be fetched or did not validate, caIssuers download that could not
+//        be fetched or was not certificates (reason in the body and the log)
 //   503  a new connection over limits.max_connections, or over the open-file limit's share for
 //        client connections, when no slower connection could make room (Retry-After; sent
 //        at once on accept, then closed)                       limit=connections, open_files
@@ -115,6 +118,7 @@ struct FrontDeps {
   Metrics* metrics;                 // null: not counted (tests)
   ConnectionGate* connections;      // null: no connection limit
   RateLimiter* rate;                // null: no rate limit
+  CrlService* ca_issuers = nullptr;  // the caIssuers service; null: caIssuers URLs get 502
 };
 
 class HttpFront final : public HttpHandler {
@@ -150,7 +154,10 @@ class HttpFront final : public HttpHandler {
   void answer(HttpExchange& ex, const Lookup& lookup, const Result<Answer>& result,
               int64_t started_ms);
   void logAnswer(const Lookup& lookup, const Result<Answer>& result, int64_t latency_ms);
-  void answerCrl(HttpExchange& ex, const Result<std::shared_ptr<const CrlEntry>>& result);
+  // A CRL or caIssuers URL: GET or HEAD only, answered by `service` (null: 502).
+  void lookupDocument(HttpExchange& ex, const HttpUrl& url, CrlService* service, DocKind kind);
+  void answerDocument(HttpExchange& ex, DocKind kind,
+                      const Result<std::shared_ptr<const CrlEntry>>& result);
   void count(Mode mode, OcspResult result);
   void refuse(HttpExchange& ex, int code, const char* reason_phrase, const std::string& reason,
               const std::string& host, const std::string& detail);

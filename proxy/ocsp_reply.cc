@@ -100,27 +100,32 @@ HttpReply undecodableRequestReply(ErrorCategory category) {
   return r;
 }
 
-HttpReply crlReply(const ReplyRequest& request,
-                   const Result<std::shared_ptr<const CrlEntry>>& result, int64_t now) {
+namespace {
+
+// A document of the CRL chain (a CRL, a caIssuers download): its bytes as the CA served them
+// with the freshness headers up to its hard expiry, or 502 naming why it could not be had.
+HttpReply documentReply(const ReplyRequest& request,
+                        const Result<std::shared_ptr<const CrlEntry>>& result, int64_t now,
+                        const char* what) {
   HttpReply r;
   if (!result) {
-    // The CRL service logs the URL and the detail.
+    // The service logs the URL and the detail.
     r.code = 502;
     r.reason = "Bad Gateway";
     r.content_type = "text/plain; charset=utf-8";
     r.cache_control = "no-store";
-    r.text = "CRL not available: " + result.error().code + "\n";
+    r.text = std::string(what) + " not available: " + result.error().code + "\n";
     return r;
   }
   const std::shared_ptr<const CrlEntry>& e = *result;
-  r.content_type = kCrlType;
+  r.content_type = e->kind == DocKind::Crl ? kCrlType : contentTypeOf(e->ca_issuers.form);
   r.keep = e;
   setFreshness(r, e->hard_expiry - now, e->expires, e->last_modified, e->etag);
   bool not_modified = etagMatches(request, e->etag);
   if (!not_modified && !request.if_none_match && request.if_modified_since) {
     // RFC 9110 §13.1.3: If-Modified-Since is ignored when If-None-Match is present.
     const int64_t since = parseHttpDate(*request.if_modified_since);
-    not_modified = since >= 0 && e->crl.this_update <= since;
+    not_modified = since >= 0 && e->issued() <= since;
   }
   if (not_modified) {
     r.code = 304;
@@ -130,6 +135,18 @@ HttpReply crlReply(const ReplyRequest& request,
   // A CRL may be tens of MB: the body references the cached bytes, `keep` holds the entry.
   r.bytes = e->bytes;
   return r;
+}
+
+}  // namespace
+
+HttpReply crlReply(const ReplyRequest& request,
+                   const Result<std::shared_ptr<const CrlEntry>>& result, int64_t now) {
+  return documentReply(request, result, now, "CRL");
+}
+
+HttpReply caIssuersReply(const ReplyRequest& request,
+                         const Result<std::shared_ptr<const CrlEntry>>& result, int64_t now) {
+  return documentReply(request, result, now, "caIssuers certificate");
 }
 
 }  // namespace ocsp

@@ -38,6 +38,14 @@
 // (nextUpdate). 304 when If-None-Match equals the ETag, or, without If-None-Match (RFC 9110
 // §13.1.3: If-Modified-Since is then ignored), when If-Modified-Since is at or after its
 // thisUpdate. A CRL that could not be had is 502 with a text body naming why, no-store.
+//
+// caIssuers (caIssuersReply): a certificate download a forward-proxy client asked for (RFC
+// 5280 §4.2.2.1) follows the CRL rules, with the Content-Type of what it is
+// (pki/ca_issuers_document.h: application/pkix-cert for one DER certificate,
+// application/pkcs7-mime for a PKCS#7 bundle, application/x-pem-file for PEM), its freshness up
+// to forward.aia_ttl after the download (never past the first notAfter), Last-Modified the
+// latest notBefore of its certificates, and 502 text, no-store, when the download failed or
+// was not certificates.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -120,5 +128,9 @@ HttpReply undecodableRequestReply(ErrorCategory category);
 // The answer to a CRL request given the CRL service's result.
 HttpReply crlReply(const ReplyRequest& request,
                    const Result<std::shared_ptr<const CrlEntry>>& result, int64_t now);
+
+// The answer to a caIssuers request given the caIssuers service's result.
+HttpReply caIssuersReply(const ReplyRequest& request,
+                         const Result<std::shared_ptr<const CrlEntry>>& result, int64_t now);
 
 }  // namespace ocsp

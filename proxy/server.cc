@@ -118,9 +118,12 @@ uint16_t boundPort(int fd) {
 // revocation log, the client limits and the listening sockets.
 struct Persistent {
   Persistent(const conf::Config& config)
-      : cache(memoryCacheBytes(config)), crl_store(crlStoreBytes(config)) {}
+      : cache(memoryCacheBytes(config)),
+        crl_store(crlStoreBytes(config)),
+        ca_issuers_store(caIssuersStoreBytes(config)) {}
   MemoryCache cache;
   CrlStore crl_store;
+  CrlStore ca_issuers_store;
   FqdnHealth health;
   NonceEcho nonce_echo{SystemClock::instance()};
   Metrics metrics;
@@ -149,6 +152,7 @@ struct Generation {
   X509StorePtr trust_store;
   std::unique_ptr<RedisStatus> redis_status;
   std::unique_ptr<CrlService> crl;
+  std::unique_ptr<CrlService> ca_issuers;  // the CRL service of kind CaIssuers
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<WatchChecker> checker;
 
@@ -157,7 +161,9 @@ struct Generation {
 
   ~Generation() {
     for (auto& w : workers) w->join();  // stop() or drain() was asked before
-    if (crl) crl->stop();  // before the workers' mailboxes go: it may still post to them
+    // Before the workers' mailboxes go: they may still post to them.
+    if (crl) crl->stop();
+    if (ca_issuers) ca_issuers->stop();
     checker.reset();       // its timer lives on worker 0's base
     workers.clear();
   }
@@ -165,6 +171,7 @@ struct Generation {
   void start() {
     for (auto& w : workers) w->start();
     crl->start();
+    ca_issuers->start();
   }
   bool finished() const {
     for (const auto& w : workers) {
@@ -197,13 +204,17 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
     logEvent(LogLevel::Warn, "trust_store_unavailable", {{"detail", loaded.error().detail}});
   }
   if (config->redis) {
-    // One connection per worker, and one for the CRL service (the last slot).
-    gen->redis_status = std::make_unique<RedisStatus>(n_workers + 1, redisTarget(*config->redis));
+    // One connection per worker, then one for the CRL service and one for the caIssuers
+    // service (the last two slots).
+    gen->redis_status = std::make_unique<RedisStatus>(n_workers + 2, redisTarget(*config->redis));
   }
   gen->crl = std::make_unique<CrlService>(crlServiceOptions(*config), gen->index,
                                           gen->trust_store.get(), p.crl_store,
                                           SystemClock::instance(), gen->redis_status.get(),
                                           n_workers, &p.metrics);
+  gen->ca_issuers = std::make_unique<CrlService>(
+      caIssuersServiceOptions(*config), gen->index, gen->trust_store.get(), p.ca_issuers_store,
+      SystemClock::instance(), gen->redis_status.get(), n_workers + 1, &p.metrics);
   SharedState shared{p.cache,
                      gen->index,
                      gen->allow,
@@ -218,7 +229,8 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
                      gen->redis_status.get(),
                      &p.metrics,
                      &p.connections,
-                     &p.rate};
+                     &p.rate,
+                     gen->ca_issuers.get()};
   const WorkerOptions worker_options = workerOptions(*config);
   for (int i = 0; i < n_workers; ++i) {
     int fd = fcntl(p.listen_fds[i], F_DUPFD_CLOEXEC, 0);
@@ -436,7 +448,8 @@ int runServer(std::shared_ptr<const conf::Config> config) {
                        started_at,
                        1,
                        started_at,
-                       ""};
+                       "",
+                       &persistent.ca_issuers_store};
   loop.view = &admin_view;
   loop.showInAdmin(*loop.current);
   addStatusCollectors(admin_view);

@@ -28,14 +28,15 @@ Worker::Worker(int id, const WorkerOptions& options, const SharedState& shared, 
       upstream_(options.upstream, fetcher_, shared.health, shared.clock, &completer_,
                 shared.metrics, &shared.nonce_echo),
       coalescer_(shared.inflight, mailbox_, &shared.cache, shared.clock, upstream_),
-      redis_(options.redis ? std::make_unique<RedisSource>(base_.get(), *options.redis,
-                                                           shared.clock, coalescer_,
-                                                           *shared.redis_status, id)
-                           : nullptr),
+      redis_(options.redis
+                 ? std::make_unique<RedisSource>(base_.get(), *options.redis, shared.clock,
+                                                 coalescer_, *shared.redis_status, id)
+                 : nullptr),
       memory_(shared.cache, shared.clock, redis_ ? static_cast<Source&>(*redis_) : coalescer_),
       policy_(shared.index, options.policy, shared.watch, memory_, &shared.nonce_echo),
       front_(FrontDeps{policy_, shared.clock, options.front, shared.allow, shared.crl, mailbox_,
-                       shared.revocation_log, shared.metrics, shared.connections, shared.rate}),
+                       shared.revocation_log, shared.metrics, shared.connections, shared.rate,
+                       shared.ca_issuers}),
       server_(base_.get(), listen_fd, serverLimitsOf(options, shared), front_) {}
 
 Worker::~Worker() { join(); }

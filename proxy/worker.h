@@ -49,6 +49,7 @@ struct SharedState {
   Metrics* metrics;
   ConnectionGate* connections;  // limits.max_connections over all workers and generations
   RateLimiter* rate;            // limits.rate_per_client
+  CrlService* ca_issuers = nullptr;  // the caIssuers service; null: caIssuers URLs get 502
 };
 
 // The options of one worker's stages, derived from one config (proxy/component_options.h).

@@ -6,7 +6,6 @@
 namespace ocsp {
 
 namespace {
-constexpr size_t kMaxIssuerDownloadBytes = 256 * 1024;
 constexpr int64_t kRememberFailureS = 60;
 }  // namespace
 
@@ -77,7 +76,7 @@ void AiaCompleter::fetchNext(std::shared_ptr<Job> job) {
   FetchRequest req;
   req.url = url.text();
   req.timeout_ms = options_.fetch_timeout_ms;
-  req.max_response_bytes = kMaxIssuerDownloadBytes;
+  req.max_response_bytes = options_.max_bytes;
   pinAddress(req, options_.resolve, url.host, url.port);
   std::string where = req.url;
   fetcher_.fetch(std::move(req), [this, job, where](FetchResult result) {

@@ -4,7 +4,7 @@
 //   - an embedded certificate that is itself the issuer the CertID names is used directly;
 //   - otherwise the caIssuers URLs (AIA, RFC 5280 §4.2.2.1) of the embedded responder
 //     certificates are fetched in order, only from allow-listed hosts (AllowList::aiaAllowed),
-//     size-capped at 256 KiB;
+//     size-capped at forward.aia_max_bytes (256 KiB by default);
 //   - a downloaded certificate is accepted only if it is the issuer the CertID names (name
 //     and key hash, RFC 6960 §4.1.1) and chains to forward.trust_store at the current time;
 //   - an accepted issuer is learned into the IssuerIndex (event=issuer_learned), so later
@@ -40,6 +40,7 @@ class AiaCompleter {
     std::vector<std::string> upstream_names;     // upstreams[].name, by upstream index
     std::map<std::string, std::string> resolve;  // resolve: FQDN -> IP literal
     int64_t fetch_timeout_ms = 0;                // limits.upstream_timeout, per download
+    size_t max_bytes = 256u << 10;               // forward.aia_max_bytes, per download
   };
 
   // Everything referenced must outlive this object. `trust_store` may be null (then no

@@ -1,10 +1,23 @@
 #include "upstream/allow_list.h"
 
+#include <cctype>
+
 namespace ocsp {
 
 namespace {
 std::string hostPort(const std::string& host, uint16_t port) {
   return host + ":" + std::to_string(port);
+}
+
+// The path of `target` ends in a file name extension certificates are published under.
+bool namesCertificateFile(const std::string& target) {
+  std::string path = target.substr(0, target.find('?'));
+  const size_t dot = path.rfind('.');
+  if (dot == std::string::npos || path.find('/', dot) != std::string::npos) return false;
+  std::string ext = path.substr(dot + 1);
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == "crt" || ext == "cer" || ext == "der" || ext == "p7c" || ext == "p7b" ||
+         ext == "pem";
 }
 }  // namespace
 
@@ -40,7 +53,13 @@ Result<ForwardTarget> AllowList::classify(const HttpUrl& url) const {
     return refuse("ip_literal", "an IP address is not an allowed host; use the FQDN");
   }
   auto [first, last] = targets_.equal_range(url.host);
-  if (first == last) return refuse("not_allowed", url.host + " is not an allowed host");
+  auto [aia_first, aia_last] = aia_.equal_range(url.host);
+  if (first == last && aia_first == aia_last) {
+    return refuse("not_allowed", url.host + " is not an allowed host");
+  }
+  bool aia = false;
+  for (auto it = aia_first; it != aia_last; ++it) aia = aia || it->second == url.port;
+  if (aia && namesCertificateFile(url.target)) return ForwardTarget{TargetKind::Aia, 0, 0};
   for (auto it = first; it != last; ++it) {
     if (it->second.port != url.port) continue;
     if (it->second.kind == TargetKind::Crl && url.target.find('?') != std::string::npos &&
@@ -51,6 +70,7 @@ Result<ForwardTarget> AllowList::classify(const HttpUrl& url) const {
     }
     return ForwardTarget{it->second.kind, it->second.upstream_index, it->second.fqdn_index};
   }
+  if (aia) return ForwardTarget{TargetKind::Aia, 0, 0};
   return refuse("port", url.host + " is not allowed on port " + std::to_string(url.port));
 }
 

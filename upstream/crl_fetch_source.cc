@@ -9,8 +9,20 @@ namespace ocsp {
 namespace {
 constexpr int64_t kCrlFetchTimeoutFloorMs = 30'000;  // a 64 MiB download needs time
 
-void countFetch(Metrics* metrics, const char* result) {
-  if (metrics != nullptr) metrics->counter(Metric::CrlFetches, {result}).inc();
+void countFetch(Metrics* metrics, DocKind kind, const char* result) {
+  if (metrics == nullptr) return;
+  metrics->counter(kind == DocKind::Crl ? Metric::CrlFetches : Metric::CaIssuersFetches, {result})
+      .inc();
+}
+
+// A client can name URLs that fail: a budget of lines per event and kind (core/log.h).
+LogRateLimit g_failed_log[2];
+LogRateLimit g_invalid_log[2];
+
+void logFailure(LogLevel level, DocKind kind, bool invalid,
+                std::initializer_list<LogField> fields) {
+  LogRateLimit& budget = (invalid ? g_invalid_log : g_failed_log)[static_cast<int>(kind)];
+  logEventLimited(budget, level, docEvent(kind, invalid ? "invalid" : "fetch_failed"), fields);
 }
 }  // namespace
 
@@ -28,11 +40,15 @@ void CrlFetchSource::lookup(CrlQuery query, CrlReply done) {
 
 void CrlFetchSource::onDownload(CrlQuery query, FetchResult result, CrlReply done) {
   const LogLevel failure_level = query.quiet ? LogLevel::Debug : LogLevel::Warn;
+  const DocKind kind = parser_.kind();
   std::string problem;
   std::string code = "fetch_failed";
   if (result.too_large) {
     code = "too_large";
-    problem = "CRL larger than crl.max_bytes (" + std::to_string(limits_.max_bytes) + " bytes)";
+    problem = std::string(kind == DocKind::Crl ? "CRL larger than crl.max_bytes ("
+                                               : "caIssuers download larger than "
+                                                 "forward.aia_max_bytes (") +
+              std::to_string(limits_.max_bytes) + " bytes)";
   } else if (!result.ok()) {
     problem = result.error;
   } else if (result.http_status != 200) {
@@ -40,26 +56,26 @@ void CrlFetchSource::onDownload(CrlQuery query, FetchResult result, CrlReply don
     problem = "HTTP status " + std::to_string(result.http_status);
   }
   if (!problem.empty()) {
-    logEvent(failure_level, code == "too_large" ? "crl_invalid" : "crl_fetch_failed",
-             {{"url", query.key},
-              {"reason", code},
-              {"detail", problem},
-              {"elapsed_ms", std::to_string(result.elapsed_ms)}});
-    countFetch(metrics_, code == "too_large" ? "invalid" : "failed");
+    logFailure(failure_level, kind, code == "too_large",
+               {{"url", query.key},
+                {"reason", code},
+                {"detail", problem},
+                {"elapsed_ms", std::to_string(result.elapsed_ms)}});
+    countFetch(metrics_, kind, code == "too_large" ? "invalid" : "failed");
     done(makeError(ErrorCategory::UpstreamUnavailable, code, problem));
     return;
   }
   if (query.downloaded) query.downloaded(result.body.size());
   parser_.parse(
       query.key, std::move(result.body),
-      [url = query.key, failure_level, metrics = metrics_,
+      [url = query.key, failure_level, kind, metrics = metrics_,
        done = std::move(done)](Result<std::shared_ptr<const CrlEntry>> entry) {
-        countFetch(metrics, entry ? "ok" : "invalid");
+        countFetch(metrics, kind, entry ? "ok" : "invalid");
         if (entry) {
           logCrlFetched(**entry, "upstream");
         } else {
-          logEvent(
-              failure_level, "crl_invalid",
+          logFailure(
+              failure_level, kind, true,
               {{"url", url}, {"reason", entry.error().code}, {"detail", entry.error().detail}});
         }
         done(std::move(entry));

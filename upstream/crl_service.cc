@@ -33,7 +33,7 @@ CrlService::CrlService(Options options, const IssuerIndex& issuers, X509_STORE* 
       base_(newEventBase()),
       mailbox_(base_.get()),
       queue_(options_.bounds, to_bottom_),
-      backoff_(store_, clock_, queue_),
+      backoff_(store_, clock_, queue_, options_.kind),
       fill_(store_, clock_, backoff_),
       coalescer_(mailbox_, fill_),
       refresher_(options_.warm_urls, store_, backoff_, coalescer_, clock_),
@@ -51,6 +51,7 @@ void CrlService::run() {
   b.fetcher = options_.make_fetcher ? options_.make_fetcher(base_.get())
                                     : std::make_unique<CurlFetcher>(base_.get());
   CrlParseRules rules;
+  rules.kind = options_.kind;
   rules.candidates = [this] {
     std::vector<SharedX509> candidates = issuers_.allIssuers();
     candidates.insert(candidates.end(), options_.extra_issuers.begin(),
@@ -60,7 +61,8 @@ void CrlService::run() {
   rules.trust_store = trust_store_;
   rules.clock_skew_s = options_.clock_skew_s;
   rules.unknown_issuer = options_.unknown_issuer;
-  rules.no_next_update_ttl_s = options_.no_next_update_ttl_s;
+  rules.ttl_s =
+      options_.kind == DocKind::Crl ? options_.no_next_update_ttl_s : options_.ca_issuers_ttl_s;
   rules.refresh_fraction = options_.refresh_fraction;
   b.parser = std::make_unique<CrlParser>(std::move(rules), clock_, mailbox_);
   b.fetch = std::make_unique<CrlFetchSource>(options_.fetch, *b.fetcher, *b.parser, metrics_);

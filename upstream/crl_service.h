@@ -1,7 +1,11 @@
 #pragma once
 // CRL downloads (docs/ARCHITECTURE.md §8): what the forward proxy serves for allow-listed CRL
 // URLs and what crl.urls keeps warm. The service owns the CRL thread and wires the CRL chain
-// on it, one stage per rule, each with its rules in its header:
+// on it, one stage per rule, each with its rules in its header. The same service, with
+// Options::kind CaIssuers and a store of its own, serves the caIssuers certificates clients
+// download from forward.aia_fqdns hosts: the chain is the same, only the parse step
+// (cache/crl_parser.h: certificates, not a CRL), the freshness rule (forward.aia_ttl, never
+// past notAfter), the Redis keys and the names of the log events differ.
 //
 //   lookup()          any worker thread
 //    -> CrlMemorySource (cache/crl_memory_source.h) a stored CRL before its nextUpdate answers
@@ -62,6 +66,7 @@ class CrlService {
  public:
   // What the service takes from the config (proxy/server.cc fills it).
   struct Options {
+    DocKind kind = DocKind::Crl;            // what the service serves
     std::vector<HttpUrl> warm_urls;         // crl.urls
     CrlFetchQueue::Limits bounds;           // crl.max_concurrent_fetches, ...
     CrlFetchSource::Limits fetch;           // crl.max_bytes, timeout, resolve:
@@ -69,6 +74,7 @@ class CrlService {
     int64_t clock_skew_s = 300;             // cache.clock_skew
     conf::UnknownIssuerPolicy unknown_issuer = conf::UnknownIssuerPolicy::Pass;
     int64_t no_next_update_ttl_s = 300;  // cache.no_next_update_ttl
+    int64_t ca_issuers_ttl_s = 86400;    // forward.aia_ttl (kind CaIssuers)
     double refresh_fraction = 0.5;       // cache.refresh_percent / 100
     std::optional<conf::Redis> redis;    // redis: section
     int64_t tick_ms = 1000;              // the refresh timer's period
@@ -90,8 +96,9 @@ class CrlService {
   void start();
   void stop();
 
-  // The CRL at `url` (already allow-listed by the caller). `client` is for logs.
+  // The document at `url` (already allow-listed by the caller). `client` is for logs.
   void lookup(const HttpUrl& url, const std::string& client, Mailbox& reply_to, CrlReply done);
+  DocKind kind() const { return options_.kind; }
 
  private:
   // The stages below the bounds: built on the CRL thread, which their fetcher and Redis

@@ -67,7 +67,7 @@ TEST_CASE("everything else is refused with the reason") {
   };
   const Row rows[] = {
       {"http://example.com/", "not_allowed"},
-      {"http://cacerts.digicert.com/ca.crt", "not_allowed"},  // AIA hosts are not proxied
+      {"http://cacerts.digicert.com:8080/ca.crt", "port"},
       {"http://ocsp.digicert.com.evil.example/", "not_allowed"},
       {"http://93.184.216.34/", "ip_literal"},
       {"http://[2001:db8::1]/", "ip_literal"},
@@ -88,6 +88,55 @@ TEST_CASE("everything else is refused with the reason") {
     CHECK(target.error().code == r.code);
     CHECK(target.error().category == ErrorCategory::Unauthorized);
   }
+}
+
+TEST_CASE("a forward GET for an AIA host is a caIssuers download, whatever its path") {
+  conf::Config config = sampleConfig();
+  AllowList allow(config);
+  for (const char* text :
+       {"http://cacerts.digicert.com/DigiCertGlobalG2TLSRSASHA2562020CA1-1.crt",
+        "http://CACERTS.digicert.com:80/bundle.p7c", "http://cacerts.digicert.com/",
+        "http://cacerts.digicert.com/webdist?cmd=cacert&issuer=CN%3DCA",
+        "http://cacerts.digicert.com/ca.crl"}) {
+    CAPTURE(text);
+    auto target = allow.classify(url(text));
+    REQUIRE(target.ok());
+    CHECK(target->kind == TargetKind::Aia);
+  }
+}
+
+TEST_CASE("a host on the AIA list and another list is decided by the URL's path") {
+  conf::Config config = sampleConfig();
+  config.forward.aia_fqdns.push_back({"crl3.digicert.com", 80});
+  config.forward.aia_fqdns.push_back({"ocsp.digicert.com", 80});
+  AllowList allow(config);
+  struct Row {
+    const char* text;
+    TargetKind kind;
+  };
+  const Row rows[] = {
+      {"http://crl3.digicert.com/ca.crl", TargetKind::Crl},
+      {"http://crl3.digicert.com/ca", TargetKind::Crl},
+      {"http://crl3.digicert.com/ca.crt", TargetKind::Aia},
+      {"http://crl3.digicert.com/CA.CER", TargetKind::Aia},
+      {"http://crl3.digicert.com/ca.der", TargetKind::Aia},
+      {"http://crl3.digicert.com/ca.p7c", TargetKind::Aia},
+      {"http://crl3.digicert.com/ca.p7b", TargetKind::Aia},
+      {"http://crl3.digicert.com/ca.pem", TargetKind::Aia},
+      {"http://crl3.digicert.com/ca.crt?x=1", TargetKind::Aia},  // no crl_query for certificates
+      {"http://crl3.digicert.com/certs.d/ca", TargetKind::Crl},  // a dot in a folder, not the name
+      {"http://ocsp.digicert.com/MFEw", TargetKind::Ocsp},
+      {"http://ocsp.digicert.com/", TargetKind::Ocsp},
+      {"http://ocsp.digicert.com/issuer.crt", TargetKind::Aia},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.text);
+    auto target = allow.classify(url(r.text));
+    REQUIRE(target.ok());
+    CHECK(target->kind == r.kind);
+  }
+  // The CRL rules still hold for what is a CRL.
+  CHECK(allow.classify(url("http://crl3.digicert.com/ca.crl?v=1")).error().code == "crl_query");
 }
 
 TEST_CASE("AIA certificates may come from AIA, upstream and CRL hosts only") {

@@ -1042,6 +1042,9 @@ TEST_CASE("without forward and crl sections both take their documented defaults"
   CHECK(c->forward.unknown_issuer == UnknownIssuerPolicy::Pass);
   CHECK(c->forward.aia_fqdns.empty());
   CHECK(c->forward.trust_store == "/etc/ssl/certs");
+  CHECK(c->forward.aia_max_bytes == 256u << 10);
+  CHECK(c->forward.aia_ttl_s == 86400);
+  CHECK(c->forward.aia_memory_bytes == 16u << 20);
   CHECK(c->crl.fqdns.empty());
   CHECK(c->crl.urls.empty());
   CHECK(c->crl.max_bytes == 64u << 20);
@@ -1063,6 +1066,9 @@ TEST_CASE("every forward and crl key is stored in the config") {
       "  unknown_issuer: refuse\n"
       "  aia_fqdns: [Cacerts.DigiCert.com, \"aia.a.test:8080\"]\n"
       "  trust_store: roots.pem\n"
+      "  aia_max_bytes: 64KiB\n"
+      "  aia_ttl: 2h\n"
+      "  aia_memory_bytes: 0\n"
       "crl:\n"
       "  fqdns: [crl3.digicert.com, \"CRL.A.test:8080\"]\n"
       "  urls:\n"
@@ -1078,6 +1084,9 @@ TEST_CASE("every forward and crl key is stored in the config") {
   CHECK(hostPorts(c->forward.aia_fqdns) ==
         std::vector<std::string>{"cacerts.digicert.com:80", "aia.a.test:8080"});
   CHECK(c->forward.trust_store == dir.path() + "/roots.pem");
+  CHECK(c->forward.aia_max_bytes == 64u << 10);
+  CHECK(c->forward.aia_ttl_s == 7200);
+  CHECK(c->forward.aia_memory_bytes == 0);
   CHECK(hostPorts(c->crl.fqdns) ==
         std::vector<std::string>{"crl3.digicert.com:80", "crl.a.test:8080"});
   CHECK(c->crl.urls == std::vector<std::string>{"http://crl3.digicert.com/root.crl"});
@@ -1115,6 +1124,13 @@ TEST_CASE("forward and crl errors name the file, the line and the dotted key pat
       {"forward:\n  unknown_issuer: drop\n" + kUpstreams,
        "F:2: forward.unknown_issuer: must be one of pass, refuse: \"drop\""},
       {"forward:\n  aia_fqdns: []\n" + kUpstreams, "F:2: forward.aia_fqdns: must not be empty"},
+      {"forward:\n  aia_max_bytes: 0\n" + kUpstreams,
+       "F:2: forward.aia_max_bytes: must be greater than 0: \"0\""},
+      {"forward:\n  aia_ttl: 59s\n" + kUpstreams,
+       "F:2: forward.aia_ttl: must be at least 1m: \"59s\""},
+      {"forward:\n  aia_memory_bytes: lots\n" + kUpstreams,
+       "F:2: forward.aia_memory_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): "
+       "\"lots\""},
       {"forward:\n  aia_fqdns: [192.0.2.1]\n" + kUpstreams,
        "F:2: forward.aia_fqdns[0]: " + fqdn_required + "\"192.0.2.1\""},
       {"forward:\n  aia_fqdns: [\"192.0.2.1:80\"]\n" + kUpstreams,
@@ -1926,8 +1942,9 @@ TEST_CASE("the restart-only keys are the listeners, workers, cache sizes and rev
   std::vector<std::string> keys = ocsp::conf::restartOnlyKeys();
   std::sort(keys.begin(), keys.end());
   CHECK(keys == std::vector<std::string>{"cache.memory_bytes", "crl.memory_bytes",
-                                         "limits.revocation_log_buffer", "listen.admin",
-                                         "listen.ocsp", "revocation_log", "workers"});
+                                         "forward.aia_memory_bytes", "limits.revocation_log_buffer",
+                                         "listen.admin", "listen.ocsp", "revocation_log",
+                                         "workers"});
 }
 
 TEST_CASE("a reload keeps the running value of every restart-only key and takes the others") {
@@ -1937,6 +1954,7 @@ TEST_CASE("a reload keeps the running value of every restart-only key and takes 
       "limits: {revocation_log_buffer: 1MiB, upstream_timeout: 5s}\n"
       "cache: {memory_bytes: 1MiB, refresh_percent: 50}\n"
       "crl: {memory_bytes: 1MiB}\n"
+      "forward: {aia_memory_bytes: 1MiB}\n"
       "nonce: ignore\n" +
       kUpstreams);
   auto loaded = load(
@@ -1945,6 +1963,7 @@ TEST_CASE("a reload keeps the running value of every restart-only key and takes 
       "limits: {revocation_log_buffer: 2MiB, upstream_timeout: 7s}\n"
       "cache: {memory_bytes: 2MiB, refresh_percent: 80}\n"
       "crl: {memory_bytes: 2MiB}\n"
+      "forward: {aia_memory_bytes: 2MiB}\n"
       "revocation_log: '-'\n"
       "nonce: passthrough\n" +
       kUpstreams);
@@ -1963,6 +1982,7 @@ TEST_CASE("a reload keeps the running value of every restart-only key and takes 
   CHECK(fresh.limits.revocation_log_buffer == 1u << 20);
   CHECK(fresh.cache.memory_bytes == 1u << 20);
   CHECK(fresh.crl.memory_bytes == 1u << 20);
+  CHECK(fresh.forward.aia_memory_bytes == 1u << 20);
   CHECK(fresh.revocation_log.empty());
   // ... and the keys a reload applies differ in the new generation.
   CHECK(fresh.limits.upstream_timeout_ms == 7'000);
