@@ -30,6 +30,8 @@
 #include "pki/issuer_completion.h"
 #include "upstream/issuer_index.h"
 #include "upstream/issuer_watch.h"
+#include "upstream/learned_issuer_store.h"
+#include "upstream/learned_issuer_sync.h"
 
 namespace ocsp {
 
@@ -114,11 +116,27 @@ uint16_t boundPort(int fd) {
                                   : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
+// state_dir, if set and usable; else one warning and no state kept across restarts.
+std::optional<StateDir> openStateDir(const std::string& path) {
+  if (path.empty()) return std::nullopt;  // state_dir: none
+  auto dir = StateDir::open(path);
+  if (!dir) {
+    logEvent(LogLevel::Warn, "state_dir_unavailable",
+             {{"path", path},
+              {"detail", dir.error().detail},
+              {"action", "running without state kept across restarts"}});
+    return std::nullopt;
+  }
+  return std::move(*dir);
+}
+
 // What lives as long as the process, across reloads: caches, circuit state, metrics, the
 // revocation log, the client limits and the listening sockets.
 struct Persistent {
-  Persistent(const conf::Config& config)
-      : cache(memoryCacheBytes(config)), crl_store(crlStoreBytes(config)) {}
+  explicit Persistent(const conf::Config& config)
+      : cache(memoryCacheBytes(config)),
+        crl_store(crlStoreBytes(config)),
+        learned_store(openStateDir(config.state_dir)) {}
   MemoryCache cache;
   CrlStore crl_store;
   FqdnHealth health;
@@ -126,6 +144,7 @@ struct Persistent {
   ConnectionGate connections;
   RateLimiter rate;
   std::unique_ptr<RevocationLog> revocation_log;
+  LearnedIssuerStore learned_store;  // state_dir is restart-only
   // One SO_REUSEPORT socket per worker. Each generation's workers get duplicates, so that
   // the old workers can close theirs while draining without the socket (and the connections
   // waiting in its queue) going away.
@@ -145,11 +164,13 @@ struct Generation {
   AllowList allow;
   IssuerWatch watch;
   InflightTable inflight;  // coalescing is per generation: old and new may each ask once
+  DiscoveryMemo discovery_memo;
   X509StorePtr trust_store;
   std::unique_ptr<RedisStatus> redis_status;
   std::unique_ptr<CrlService> crl;
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<WatchChecker> checker;
+  std::unique_ptr<LearnedIssuerSync> sync;  // with redis: only
 
   explicit Generation(std::shared_ptr<const conf::Config> c)
       : config(std::move(c)), index(*config), allow(*config), watch(issuerWatchOptions(*config)) {}
@@ -158,6 +179,7 @@ struct Generation {
     for (auto& w : workers) w->join();  // stop() or drain() was asked before
     if (crl) crl->stop();  // before the workers' mailboxes go: it may still post to them
     checker.reset();       // its timer lives on worker 0's base
+    sync.reset();          // so does its Redis connection
     workers.clear();
   }
 
@@ -179,22 +201,30 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
                                                     Persistent& p, const Generation* previous) {
   auto gen = std::make_unique<Generation>(config);
   const int n_workers = static_cast<int>(p.listen_fds.size());
-  if (previous != nullptr) {
-    for (const auto& route : previous->index.learnedRoutes()) {
-      for (size_t u = 0; u < config->upstreams.size(); ++u) {
-        if (config->upstreams[u].name == route->upstream_name) {
-          gen->index.learn(route->issuer, u, route->upstream_name);
-        }
-      }
-    }
-    gen->watch.adopt(previous->watch);
-  }
   if (auto loaded = loadTrustStore(config->forward.trust_store)) {
     gen->trust_store = std::move(*loaded);
   } else {
-    // Not fatal: only AIA completion and root-signed CRLs need it.
+    // Not fatal: only AIA completion, discovery and root-signed CRLs need it.
     logEvent(LogLevel::Warn, "trust_store_unavailable", {{"detail", loaded.error().detail}});
   }
+  // Learned issuers are verified again against this config (its upstreams, trust store and
+  // distrust list) before any is used: carried over from the running generation, else read
+  // from the state file.
+  const std::vector<std::string> names = discoveryOptions(*config).upstream_names;
+  const int64_t now = SystemClock::instance().now();
+  if (previous != nullptr) {
+    restoreLearned(gen->index, storedFrom(previous->index.learned()), names,
+                   gen->trust_store.get(), now, std::nullopt);
+    gen->watch.adopt(previous->watch);
+  } else {
+    restoreLearned(gen->index, p.learned_store.load(), names, gen->trust_store.get(), now,
+                   LearnedFrom::State);
+  }
+  Generation* g = gen.get();
+  gen->index.onLearned([&store = p.learned_store, g] {
+    store.save(g->index);
+    if (g->sync) g->sync->push();
+  });
   if (config->redis) {
     // One connection per worker, and one for the CRL service (the last slot).
     gen->redis_status = std::make_unique<RedisStatus>(n_workers + 1, redisTarget(*config->redis));
@@ -205,6 +235,7 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
                                           n_workers, &p.metrics);
   SharedState shared{p.cache,
                      gen->index,
+                     gen->discovery_memo,
                      gen->allow,
                      gen->trust_store.get(),
                      gen->crl.get(),
@@ -235,6 +266,11 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
   gen->checker = std::make_unique<WatchChecker>(gen->watch, gen->allow, first.routedChain(),
                                                 gen->crl.get(), first.mailbox(), first.base(),
                                                 SystemClock::instance());
+  if (config->redis) {
+    gen->sync = std::make_unique<LearnedIssuerSync>(*config->redis, gen->index, names,
+                                                    gen->trust_store.get(), first.mailbox(),
+                                                    first.base(), SystemClock::instance());
+  }
   return gen;
 }
 

@@ -144,7 +144,7 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     status = proxy.status()
     assert set(status) == {"version", "uptime_s", "ready", "config", "upstreams",
                            "watched_intermediates", "issuer_expiry", "cache", "redis",
-                           "learned_issuers"}, status
+                           "learned_issuers", "learned"}, status
     assert (status["version"], status["ready"], status["redis"]) == ("0.1.0", True, None)
     assert set(status["config"]) == {"path", "generation", "loaded_at", "last_reload_error"}
     assert (status["config"]["generation"], status["config"]["last_reload_error"]) == (1, None)
@@ -162,7 +162,7 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     # no Redis here: the validation memo (Redis hits only) stays empty
     assert status["cache"]["validation_memo"] == {"entries": 0, "hits": 0, "misses": 0,
                                                    "skipped": 0, "evictions": 0}
-    assert status["learned_issuers"] == 0
+    assert (status["learned_issuers"], status["learned"]) == (0, [])
 
 
 @pytest.mark.parametrize("path, status, content_type, body", [
