@@ -59,11 +59,13 @@ void DiscoverySource::lookup(Lookup lookup, Reply done) {
   }
   if (auto remembered = memo_.recall(id, clock_.now())) {
     count("remembered");
+    lookup.route = nullptr;  // no upstream was chosen
     done(lookup, std::move(*remembered));
     return;
   }
   if (active_ >= kMaxJobs) {
     count("busy");
+    lookup.route = nullptr;
     done(lookup, makeError(ErrorCategory::UpstreamUnavailable, "discovery_busy",
                            "too many issuer discoveries in progress on this worker"));
     return;
@@ -140,6 +142,7 @@ void DiscoverySource::settle(const std::shared_ptr<Job>& job) {
             {"failed", std::to_string(job->failed)},
             {"answer", failed ? "try_later" : "unauthorized"},
             {"last", job->last_problem}});
+  job->lookup.route = nullptr;  // no upstream was chosen
   job->done(job->lookup, std::move(failure));
 }
 

@@ -15,7 +15,8 @@
 //     issuer": an answer, not a failure (UpstreamSource keeps it off the circuit);
 //   - if none validates: unauthorized when every upstream refused or its answer could not be
 //     completed (category Unauthorized), else tryLater (some upstream failed:
-//     UpstreamUnavailable). One line per discovery, event=issuer_discovery_failed;
+//     UpstreamUnavailable), answered without a route (no upstream was chosen, like a
+//     policy refusal). One line per discovery, event=issuer_discovery_failed;
 //   - the failure is remembered per issuer (hash algorithm, name and key hash) in a memo
 //     shared by all workers: kRememberRefusedS after unauthorized, kRememberFailedS after
 //     failures; meanwhile a query for that issuer (any serial) gets the same answer at once,

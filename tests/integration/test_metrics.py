@@ -73,9 +73,18 @@ def test_counters_move_exactly_as_requests_are_answered(pki, responder, start_fo
          {requests("forward", "revoked"): 1, **MISS}),
         ("unknown", lambda: openssl_query(proxy.url, pki, pki.unlisted, nonce=False),
          {requests("responder", "unknown"): 1, **MISS}),
+        # Discovery asks the one upstream, which does not serve it.
         ("unknown issuer", lambda: openssl_query(proxy.url, pki, pki.other_leaf,
                                                  issuer=pki.other_ica),
-         {requests("responder", "unauthorized"): 1}),
+         {requests("responder", "unauthorized"): 1,
+          series("ocsp_proxy_issuer_discovery_total", outcome="unauthorized"): 1,
+          series("ocsp_proxy_upstream_requests_total", upstream="testca",
+                 fqdn=OCSP_FQDN): 1,
+          series("ocsp_proxy_upstream_latency_seconds_count", fqdn=OCSP_FQDN): 1}),
+        ("unknown issuer again: remembered", lambda: openssl_query(
+            proxy.url, pki, pki.other_leaf, issuer=pki.other_ica),
+         {requests("responder", "unauthorized"): 1,
+          series("ocsp_proxy_issuer_discovery_total", outcome="remembered"): 1}),
         ("malformed", lambda: curl("POST", proxy.url, b"not DER"),
          {requests("responder", "malformed_request"): 1}),
     ]
@@ -84,7 +93,7 @@ def test_counters_move_exactly_as_requests_are_answered(pki, responder, start_fo
         after = proxy.metrics()
         assert moved(before, after) == expected, what
         before = after
-    assert responder.requests_served == 3
+    assert responder.requests_served == 4
     assert value(after, "ocsp_proxy_cache_entries", cache="ocsp") == 3
     # memory as the allocator and the kernel see it: the cached answers are inside both
     cached = value(after, "ocsp_proxy_cache_bytes", cache="ocsp")

@@ -84,7 +84,7 @@ def test_requests_keep_succeeding_while_redis_is_killed_and_writes_resume_after_
     def ups() -> int:
         return sum(" state=up " in line for line in proxy.log_lines("redis_state"))
 
-    connections = 2 + 1  # one per worker, and the CRL service's
+    connections = 2 + 1 + 1  # one per worker, the CRL service's, the learned issuers' sync
     assert ups() == connections
     redis.start()  # same port, empty
     wait_until(lambda: ups() == 2 * connections, 10, "every connection to come back to Redis")
