@@ -25,7 +25,7 @@ size_t InflightTable::inflight() const {
 }
 
 void CoalescingSource::lookup(Lookup lookup, Reply done) {
-  if (lookup.passthrough) {  // nonce answers belong to one client
+  if (lookup.passthrough) {  // each carries its own nonce to the CA; its answer may echo it
     next_.lookup(std::move(lookup), std::move(done));
     return;
   }

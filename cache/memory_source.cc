@@ -76,13 +76,11 @@ void MemorySource::maybeRefresh(const Lookup& lookup, const OcspEntry& held, int
 }
 
 void MemorySource::lookup(Lookup lookup, Reply done) {
-  if (lookup.passthrough) {
-    next_.lookup(std::move(lookup), std::move(done));
-    return;
-  }
   const int64_t now = clock_.now();
   auto entry = cache_.get(lookup.query->key, now);
-  if (entry && now < entry->fresh_until) {
+  // A passthrough lookup goes to the CA with its nonce even on a hit; the entry held is its
+  // fallback, like a stale one.
+  if (!lookup.passthrough && entry && now < entry->fresh_until) {
     if (now >= entry->refresh_at) maybeRefresh(lookup, *entry, now);
     done(lookup, Answer{std::move(entry), AnswerSource::Memory});
     return;

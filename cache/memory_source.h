@@ -16,7 +16,10 @@
 //   - the next stage failed and an entry past fresh_until but before its hard expiry
 //     (nextUpdate) exists: that entry is served, source=stale, event=stale_answer. Never past
 //     nextUpdate: the cache itself drops such entries, and the error goes up (tryLater);
-//   - nonce passthrough queries bypass the cache both ways.
+//   - nonce passthrough lookups (core/source.h) are not answered from the cache while the
+//     next stage answers; what it returns is stored by the rules above (an answer that
+//     echoes the nonce is not cacheable, one without is), and when it fails, the entry held
+//     (fresh or stale, before nextUpdate) is served as above, without the client's nonce.
 // One instance per worker; the MemoryCache it wraps is shared.
 #include <unordered_map>
 

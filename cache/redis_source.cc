@@ -79,10 +79,6 @@ void RedisSource::finish(Pending* l, Result<Answer> result) {
 }
 
 void RedisSource::lookup(Lookup lookup, Reply done) {
-  if (lookup.passthrough) {
-    next_.lookup(std::move(lookup), std::move(done));
-    return;
-  }
   Pending* l = acquire();
   l->key.assign(key_prefix_);
   appendCacheKeyString(l->key, lookup.query->key);
@@ -132,6 +128,11 @@ void RedisSource::onGetReply(Pending* l, RedisConnection::Outcome outcome,
   std::string why;
   switch (judge(*l, std::string_view(reply->str, reply->len), &entry, &why)) {
     case Verdict::Fresh:
+      if (l->lookup.passthrough) {  // goes to the CA with its nonce; this is its fallback
+        l->stale = std::move(entry);
+        ++counters_.misses;
+        break;
+      }
       ++counters_.hits;
       finish(l, Answer{std::move(entry), AnswerSource::Redis});
       return;
@@ -223,9 +224,10 @@ void RedisSource::askNext(Pending* l) {
 }
 
 void RedisSource::onNextAnswer(Pending* l, Result<Answer> result) {
-  if (result.ok() && l->stale && result->entry && !supersedes(*result->entry, *l->stale) &&
-      clock_.now() < l->stale->hard_expiry) {
+  if (result.ok() && l->stale && result->entry && result->entry->cacheable &&
+      !supersedes(*result->entry, *l->stale) && clock_.now() < l->stale->hard_expiry) {
     // Older than the answer Redis holds (a replay, a stale CDN edge): that one is served.
+    // Not an answer that echoes a client's nonce: that one is the client's own.
     ++counters_.older_refused;
     logAnswerOrder("older_answer_refused", l->key, answerSourceName(result->source), "redis",
                    *result->entry, *l->stale, "served the newer answer from Redis");

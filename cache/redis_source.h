@@ -2,7 +2,10 @@
 // Pipeline stage over the shared Redis cache (docs/ARCHITECTURE.md §2, §4, §6.2, §14): instances
 // share what any of them fetched. Key: key_prefix + "ocsp:v1:<hex>" (core/cert_id.h); value:
 // cache/entry_codec.h. Rules, each with its log line or counter (RedisCounters):
-//   - passthrough (nonce) queries skip Redis both ways.
+//   - passthrough (nonce) lookups (core/source.h) GET as usual, but a fresh value is only
+//     their fallback, like a stale one: they go to next with their nonce, and what comes
+//     back is written if cacheable (the CA ignored the nonce), as below. An answer that
+//     echoes the nonce is never replaced by an older-looking value from Redis.
 //   - refresh queries (a background refresh-ahead from above) skip the GET: our copy is the
 //     one being replaced; the new answer from next is written as usual.
 //   - connection up (cache/redis_connection.h): GET, waiting at most command_timeout; a

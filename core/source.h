@@ -24,9 +24,12 @@
 //   - `refresh`: a background lookup of MemorySource for an entry past refresh_at; no client
 //     waits for it. A shared cache below (Redis) must not answer it with the copy it is meant
 //     to replace; it still stores the new answer. The coalescer merges it like any lookup.
-//   - `passthrough`: nonce passthrough (§3): the upstream gets the client's DER as sent and
-//     must echo its nonce; the answer belongs to this client, so every cache and the
-//     coalescer let the lookup through both ways.
+//   - `passthrough`: nonce passthrough (§3): the upstream gets the client's DER as sent. An
+//     answer that echoes the nonce belongs to this client (not cacheable); one without a
+//     nonce (the CA ignored it) is an ordinary answer, stored on the way back. The caches do
+//     not answer the lookup while the CA answers (else the client would lose an echo it
+//     could have had), but serve what they hold when it fails, and the coalescer lets it
+//     through (each lookup carries its own nonce).
 //   - Errors are values (core/result.h): the category picks the OCSP status, the code is the
 //     metric label and log value.
 #include <cstddef>
@@ -85,8 +88,8 @@ struct Lookup {
   // Set by PolicySource; never null below it. Null in a reply only when the policy refused
   // the query before it could route it (unknown or mixed issuers).
   std::shared_ptr<const Route> route{};
-  // Nonce passthrough (docs/ARCHITECTURE.md §3): forward the client's DER as sent, answer
-  // uncached.
+  // Nonce passthrough (docs/ARCHITECTURE.md §3): forward the client's DER as sent; an answer
+  // that echoes its nonce is not cached.
   bool passthrough = false;
   // A background refresh (docs/ARCHITECTURE.md §4): shared caches below must not answer it
   // with the copy it is meant to replace; they still store the new answer.

@@ -17,12 +17,15 @@ SAN_BUILD_DIR=${SAN_BUILD_DIR:-build-san}
 # curl, python3 + pytest (integration tier), iproute2/util-linux (private network namespace
 # so test servers are only reachable on loopback). Sanitizer build: clang, its sanitizer and
 # libFuzzer runtimes (libclang-rt-14-dev holds libclang_rt.fuzzer), llvm-symbolizer (llvm) for
-# reports with file and line.
+# reports with file and line. Real OCSP clients that the integration tier runs against the
+# proxy (tests/integration/test_real_clients.py): GnuTLS ocsptool (gnutls-bin), NSS
+# vfychain/ocspclnt/certutil (libnss3-tools), Java's PKIX validator (default-jdk-headless).
 PACKAGES=(
   meson ninja-build g++ pkg-config clang libclang-rt-14-dev llvm
   libcurl4-openssl-dev libssl-dev libevent-dev libhiredis-dev libyaml-cpp-dev doctest-dev
   redis-server openssl curl ca-certificates
-  python3 python3-pytest python3-cryptography iproute2 util-linux
+  python3 python3-pytest python3-cryptography iproute2 util-linux mount
+  gnutls-bin libnss3-tools default-jdk-headless
 )
 read -r -a extra <<<"${EXTRA_PACKAGES:-}"
 PACKAGES+=("${extra[@]}")

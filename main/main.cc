@@ -11,6 +11,7 @@
 #include "proxy/server.h"
 #include "tools/check.h"
 #include "tools/firewall_list.h"
+#include "tools/issuers_import.h"
 #include "tools/report.h"
 
 namespace {
@@ -23,6 +24,8 @@ void usage(FILE* out) {
                "       ocsp-proxy check --cert LEAF.pem [...]   (ocsp-proxy check --help)\n"
                "       ocsp-proxy report [--json] [FILE...]     (ocsp-proxy report --help)\n"
                "       ocsp-proxy firewall-list [--config FILE]\n"
+               "       ocsp-proxy issuers import BUNDLE... [--config FILE] [--out DIR]\n"
+               "                                          (ocsp-proxy issuers import --help)\n"
                "       ocsp-proxy --version | --help\n"
                "\n"
                "OCSP revocation-checking caching proxy: answers OCSP requests (POST or RFC 5019\n"
@@ -41,6 +44,8 @@ void usage(FILE* out) {
                "                   1 revoked, 2 unknown, 3 error\n"
                "  report           summarise revocation logs (JSON Lines) for the network team\n"
                "  firewall-list    every host:port the proxy may contact, to allow by FQDN\n"
+               "  issuers import   build the issuer catalogue (upstreams[].issuers) from CA\n"
+               "                   certificate bundles, routing each CA to an upstream\n"
                "\n"
                "Signals: SIGHUP reloads the config (an invalid one is logged and the running\n"
                "one kept) and reopens the revocation log; SIGTERM/SIGINT stop accepting, let\n"
@@ -71,6 +76,9 @@ int main(int argc, char** argv) {
   }
   if (argc > 1 && std::strcmp(argv[1], "firewall-list") == 0) {
     return ocsp::tools::runFirewallList(argc - 1, argv + 1);
+  }
+  if (argc > 1 && std::strcmp(argv[1], "issuers") == 0) {
+    return ocsp::tools::runIssuers(argc - 1, argv + 1);
   }
   if (argc > 1 && std::strcmp(argv[1], "report") == 0) {
     return ocsp::report::runReport(argc - 1, argv + 1);

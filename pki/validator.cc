@@ -290,12 +290,12 @@ Status checkTimes(const std::vector<Single>& singles, int64_t now, int64_t skew_
 // extnValue OCTET STRING (X509_EXTENSION_get_data), exactly as the request carried it. For an
 // RFC 8954 nonce that is itself the DER of the inner OCTET STRING (04 len bytes...), so no
 // re-encoding happens on either side and the comparison is byte for byte.
-Status checkNonce(OCSP_BASICRESP* bs, const std::string& expected) {
+// The nonce is an optional extension (RFC 6960 §4.4.1) and RFC 5019 responders (pre-produced
+// answers, CDNs) leave it out; one a responder includes must be the request's (RFC 8954). Returns whether the
+// response echoes it.
+Result<bool> checkNonce(OCSP_BASICRESP* bs, const std::string& expected) {
   int idx = OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce, -1);
-  if (idx < 0) {
-    return fail(Reason::NonceMismatch,
-                "request carried nonce " + toHex(expected) + " but the response has none");
-  }
+  if (idx < 0) return false;
   if (OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce, idx) >= 0) {
     return fail(Reason::NonceMismatch, "response carries more than one nonce extension");
   }
@@ -304,7 +304,7 @@ Status checkNonce(OCSP_BASICRESP* bs, const std::string& expected) {
     return fail(Reason::NonceMismatch,
                 "response nonce " + toHex(got) + " differs from the request's " + toHex(expected));
   }
-  return Ok{};
+  return true;
 }
 
 }  // namespace
@@ -356,9 +356,11 @@ Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
   Status times = checkTimes(*singles, in.now, in.clock_skew_s);
   if (!times.ok()) return times.error();
 
+  bool nonce_echoed = false;
   if (in.expected_nonce) {
-    Status nonce = checkNonce(bs.get(), *in.expected_nonce);
+    auto nonce = checkNonce(bs.get(), *in.expected_nonce);
     if (!nonce.ok()) return nonce.error();
+    nonce_echoed = *nonce;
   }
 
   auto produced_at = asn1ToEpoch(OCSP_resp_get0_produced_at(bs.get()));
@@ -367,6 +369,7 @@ Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
   ValidatedResponse out;
   out.produced_at = *produced_at;
   out.delegated = delegated;
+  out.nonce_echoed = nonce_echoed;
   out.responder_not_before = responder_validity.not_before;
   out.responder_not_after = responder_validity.not_after;
   out.this_update = singles->front().this_update;

@@ -8,7 +8,9 @@
 //   - every requested CertID has a SingleResponse and every SingleResponse's CertID was
 //     requested (RFC 6960 §4.2.2.3 / §3.2 item 1);
 //   - thisUpdate <= now + clock_skew and now < nextUpdate (RFC 6960 §3.2 items 4, 5);
-//   - if the request carried a nonce and `expected_nonce` is set, the response echoes it.
+//   - with `expected_nonce` set (the request's nonce), a response that carries a nonce carries
+//     exactly that one; a response without a nonce is accepted and says so (nonce_echoed
+//     false): the nonce is optional (RFC 6960 §4.4.1), RFC 5019 responders leave it out.
 // Pure function of its inputs; thread-safe.
 #include <cstdint>
 #include <optional>
@@ -45,6 +47,7 @@ struct ValidatedResponse {
   CertStatus status = CertStatus::Good;  // of the SingleResponse for the first requested CertID
   std::optional<Revocation> revocation;  // when that status is revoked
   bool delegated = false;         // signed by a delegated responder (not the CA itself)
+  bool nonce_echoed = false;      // expected_nonce was set and the response carries it
   // What the checks that depend on `now` compared against, so that an accepted response can
   // be judged again at another time without validating it again (recheckTimes below):
   int64_t latest_this_update = 0;    // latest thisUpdate over all SingleResponses
@@ -68,7 +71,8 @@ struct ValidatedResponse {
 //   "certid_mismatch"       a requested CertID is missing or an extra one is present
 //   "this_update_in_future" thisUpdate > now + skew
 //   "expired"               nextUpdate <= now
-//   "nonce_mismatch"        expected_nonce set and not echoed
+//   "nonce_mismatch"        expected_nonce set and the response carries another nonce (or
+//                           more than one nonce extension)
 //   "internal"              (category Internal) caller bug: no issuer or no CertIDs given
 // A delegated responder's validity is checked before its EKU, so an expired certificate
 // without extensions reports responder_cert_expired.

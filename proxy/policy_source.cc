@@ -122,8 +122,9 @@ void PolicySource::lookup(Lookup lookup, Reply done) {
                            route->issuer_name + " is revoked (watched as " + revoked + ")"));
     return;
   }
-  lookup.passthrough =
-      options_.nonce == conf::NoncePolicy::Passthrough && query->nonce.has_value();
+  lookup.passthrough = options_.nonce == conf::NoncePolicy::Passthrough &&
+                       query->nonce.has_value() &&
+                       (nonce_echo_ == nullptr || !nonce_echo_->ignores(lookup.route->upstream_name));
   next_.lookup(std::move(lookup), std::move(done));
 }
 

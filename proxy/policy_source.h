@@ -19,7 +19,9 @@
 //     event=distrusted_issuer;
 //   - an issuer that is a watched intermediate found revoked, under
 //     watch.on_revoked_issuer: refuse -> unauthorized, event=revoked_issuer_refused;
-//   - nonce policy: with `passthrough`, a request carrying a nonce bypasses the cache.
+//   - nonce policy: with `passthrough`, a request carrying a nonce is passed through
+//     (Lookup::passthrough: its nonce goes to the CA) unless NonceEcho learned that the
+//     route's upstream ignores nonces: then it is an ordinary lookup, served from the cache.
 // Logging: one line per request at most for its unknown issuers (the first such CertID, with
 // unknown_cert_ids and cert_ids counts), and every warning here is one a client can trigger
 // at will, so each event has a global budget of lines (core/log.h LogRateLimit: 10 a second,
@@ -32,6 +34,7 @@
 #include "core/source.h"
 #include "upstream/issuer_index.h"
 #include "upstream/issuer_watch.h"
+#include "upstream/nonce_echo.h"
 
 namespace ocsp {
 
@@ -46,9 +49,15 @@ class PolicySource final : public Source {
         conf::ResponderUnknownIssuerPolicy::Refuse;  // responder.unknown_issuer
   };
 
-  // `index`, `watch` and `next` must outlive this object; `watch` may be null.
-  PolicySource(const IssuerIndex& index, Options options, const IssuerWatch* watch, Source& next)
-      : index_(index), options_(std::move(options)), watch_(watch), next_(next) {}
+  // `index`, `watch`, `next` and `nonce_echo` must outlive this object; `watch` may be null,
+  // `nonce_echo` too (every request with a nonce is then passed through under passthrough).
+  PolicySource(const IssuerIndex& index, Options options, const IssuerWatch* watch, Source& next,
+               const NonceEcho* nonce_echo = nullptr)
+      : index_(index),
+        options_(std::move(options)),
+        watch_(watch),
+        next_(next),
+        nonce_echo_(nonce_echo) {}
 
   void lookup(Lookup lookup, Reply done) override;
 
@@ -62,6 +71,7 @@ class PolicySource final : public Source {
   const Options options_;
   const IssuerWatch* watch_;
   Source& next_;
+  const NonceEcho* nonce_echo_;
 };
 
 }  // namespace ocsp

@@ -140,6 +140,7 @@ struct Persistent {
   MemoryCache cache;
   CrlStore crl_store;
   FqdnHealth health;
+  NonceEcho nonce_echo{SystemClock::instance()};
   Metrics metrics;
   ConnectionGate connections;
   RateLimiter rate;
@@ -243,6 +244,7 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
                      &gen->watch,
                      gen->inflight,
                      p.health,
+                     p.nonce_echo,
                      SystemClock::instance(),
                      gen->redis_status.get(),
                      &p.metrics,

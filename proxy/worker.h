@@ -45,6 +45,7 @@ struct SharedState {
   const IssuerWatch* watch;
   InflightTable& inflight;
   FqdnHealth& health;
+  NonceEcho& nonce_echo;        // nonce: passthrough, what each upstream does with nonces
   const Clock& clock;
   RedisStatus* redis_status;  // null when no redis: section is configured
   Metrics* metrics;

@@ -8,9 +8,8 @@ namespace ocsp {
 namespace {
 
 // Validation failures that depend on what the client asked rather than on the CA: an answer
-// that does not echo the client's nonce (most CDN responders ignore nonces), or that does not
-// cover exactly the CertIDs asked (responders that answer one CertID per request, or only
-// SHA-1 CertIDs). They are checked after the signature.
+// that carries another nonce than the client's, or that does not cover exactly the CertIDs
+// asked (responders that answer one CertID per request, or only SHA-1 CertIDs). They are checked after the signature.
 bool failsBecauseOfRequest(const Error& err) {
   return err.reason == Reason::NonceMismatch || err.reason == Reason::CertIdMismatch;
 }
@@ -33,11 +32,13 @@ struct UpstreamSource::Attempt {
 };
 
 UpstreamSource::UpstreamSource(Options options, Fetcher& fetcher, FqdnHealth& health,
-                               const Clock& clock, AiaCompleter* completer, Metrics* metrics)
+                               const Clock& clock, AiaCompleter* completer, Metrics* metrics,
+                               NonceEcho* nonce_echo)
     : options_(std::move(options)),
       fetcher_(fetcher),
       completer_(completer),
       metrics_(metrics),
+      nonce_echo_(nonce_echo),
       health_(health),
       clock_(clock) {}
 
@@ -262,6 +263,9 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
   }
 
   health_.success(fqdn);
+  if (attempt->lookup.passthrough && nonce_echo_ != nullptr && !unvalidated) {
+    nonce_echo_->answered(attempt->upstream->name, validated->nonce_echoed);
+  }
   OcspEntry built;
   built.der.borrow(result.body);  // copied once, into the sealed entry
   built.produced_at = validated->produced_at;
@@ -271,7 +275,9 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
   built.status = validated->status;
   built.revocation = validated->revocation;
   built.upstream_fqdn = fqdn;
-  built.cacheable = !attempt->lookup.passthrough && !unvalidated;
+  // An answer that echoes this client's nonce is its own; one without (the CA ignored the
+  // nonce) is the same answer any client gets, and is shared.
+  built.cacheable = !validated->nonce_echoed && !unvalidated;
   built.validated = !unvalidated;
   finishEntry(built, options_.freshness);
   std::shared_ptr<const OcspEntry> entry = sealEntry(std::move(built));

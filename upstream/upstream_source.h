@@ -11,7 +11,7 @@
 //     CA: that status is returned as is, without trying further FQDNs, and never cached;
 //   - only failures of the CA count against an FQDN's circuit (FqdnHealth): connect errors,
 //     timeouts, non-200, oversize or unparsable bodies, bad signatures, expired answers. An
-//     answer that fails only because of what the client asked (its nonce not echoed, its
+//     answer that fails only because of what the client asked (another nonce than its own, its
 //     CertIDs not all answered: nonce_mismatch, certid_mismatch) ends the attempt with that
 //     error, without trying further FQDNs, and counts as the FQDN having answered; else any
 //     client could open the circuit for everyone;
@@ -27,8 +27,11 @@
 //     (Route::discover, upstream/issuer_discovery.h) is always refused then: discovery
 //     returns only answers that validated against a completed issuer;
 //   - nonce policy ignore: the upstream gets a request rebuilt from the CertIDs, without
-//     nonce, so its answer can be shared; passthrough: the client's DER as sent, and the
-//     answer must echo the nonce and is marked not cacheable.
+//     nonce, so its answer can be shared; passthrough (Lookup::passthrough): the client's DER
+//     as sent. An answer that echoes the nonce is this client's: marked not cacheable. An
+//     answer without a nonce (the CA ignored it: RFC 6960 §4.4.1 allows that) is an ordinary
+//     answer, cacheable. An answer with another nonce is refused (nonce_mismatch, blame
+//     request). The two valid cases are reported to NonceEcho (upstream/nonce_echo.h).
 // One instance per worker (it owns no sockets; the Fetcher does).
 #include <map>
 #include <memory>
@@ -42,6 +45,7 @@
 #include "upstream/aia_completer.h"
 #include "upstream/fetcher.h"
 #include "upstream/fqdn_health.h"
+#include "upstream/nonce_echo.h"
 
 namespace ocsp {
 
@@ -58,10 +62,12 @@ class UpstreamSource final : public Source {
     FreshnessPolicy freshness;                    // cache.max_age, no_next_update_ttl, refresh_percent
   };
 
-  // `fetcher`, `health`, `clock` and `completer` must outlive this object; `completer` may
-  // be null (unknown issuers then go straight to forward.unknown_issuer).
+  // `fetcher`, `health`, `clock`, `completer` and `nonce_echo` must outlive this object;
+  // `completer` may be null (unknown issuers then go straight to forward.unknown_issuer),
+  // `nonce_echo` too (nothing is learned about nonces).
   UpstreamSource(Options options, Fetcher& fetcher, FqdnHealth& health, const Clock& clock,
-                 AiaCompleter* completer, Metrics* metrics = nullptr);
+                 AiaCompleter* completer, Metrics* metrics = nullptr,
+                 NonceEcho* nonce_echo = nullptr);
 
   void lookup(Lookup lookup, Reply done) override;
 
@@ -79,6 +85,7 @@ class UpstreamSource final : public Source {
   Fetcher& fetcher_;
   AiaCompleter* completer_;
   Metrics* metrics_;  // null: not counted
+  NonceEcho* nonce_echo_;  // null: not learned
   FqdnHealth& health_;
   const Clock& clock_;
 };

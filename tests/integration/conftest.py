@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
+from faulty_upstream import FaultyUpstream, OcspForger
 from pki import AIA_FQDN, CRL_FQDN, ELSEWHERE_FQDN, OCSP_FQDN, Pki
 from proxy import Proxy, proxy_config, upstream
 from servers import OcspResponder, RedisServer, Relay, StaticServer, free_port
@@ -38,6 +40,48 @@ def _track(request, name: str, process):
     request.node.ocsp_processes.append((name, process))
     request.addfinalizer(process.stop)
     return process
+
+
+class Hosts:
+    """Names mapped to addresses in /etc/hosts for a test (or a module), as real clients
+    (Java, NSS, GnuTLS) resolve the names in certificates. Only inside run.sh's private mount
+    namespace, where /etc/hosts is a writable copy of the machine's."""
+
+    def __init__(self):
+        outer = os.environ.get("OCSP_OUTER_MOUNT_NS", "")
+        if not outer or os.readlink("/proc/self/ns/mnt") == outer:
+            pytest.fail("the hosts fixture writes /etc/hosts: it runs only inside run.sh's "
+                        "private mount namespace (OCSP_OUTER_MOUNT_NS names the one outside)")
+        self.original = Path("/etc/hosts").read_text()
+        self.names: dict[str, str] = {}
+
+    def map(self, name: str, address: str) -> None:
+        """Resolve `name` to `address` until the fixture's end."""
+        self.names[name] = address
+        lines = "".join(f"{a} {n}\n" for n, a in self.names.items())
+        # Written in place: /etc/hosts is a bind mount, a renamed file would not replace it.
+        Path("/etc/hosts").write_text(lines + self.original)
+
+    def restore(self) -> None:
+        Path("/etc/hosts").write_text(self.original)
+
+
+def _hosts(request):
+    hosts = Hosts()
+    request.addfinalizer(hosts.restore)
+    return hosts
+
+
+@pytest.fixture
+def hosts(request) -> Hosts:
+    """hosts.map(name, address): /etc/hosts entries for this test."""
+    return _hosts(request)
+
+
+@pytest.fixture(scope="module")
+def module_hosts(request) -> Hosts:
+    """hosts.map(name, address): /etc/hosts entries for this module's tests."""
+    return _hosts(request)
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +139,18 @@ def start_static(request, tmp_path):
 def static(start_static) -> StaticServer:
     """A CA's web server: CRLs and caIssuers certificates, served as files."""
     return start_static()
+
+
+@pytest.fixture
+def start_faulty_upstream(request, pki):
+    """start_faulty_upstream(port, mode, target_url) -> FaultyUpstream, stopped at teardown;
+    it listens at once (its answers' signer certificates and keys are made beforehand)"""
+    forger = OcspForger(pki)
+
+    def start(port: int, mode: str, target_url: str) -> FaultyUpstream:
+        return _track(request, f"faulty upstream :{port}",
+                      FaultyUpstream(pki, port, mode, target_url, forger))
+    return start
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ to its mode, which can be switched at any time without a moment of closed port:
   pass       relays to a real responder (target_url) and returns its answer unchanged
   no_nonce   a well-formed, current `good` answer for the requested CertID, signed by the real
              delegated responder, that never echoes a nonce: what most CDN responders send
+  other_nonce  the same with a nonce that is not the request's: an answer made for another
+             client, replayed
   old_good   a `good` answer for the requested CertID, signed by the real delegated responder,
              still within its validity but signed two days ago: a replayed answer, or a stale
              CDN edge
@@ -99,9 +101,11 @@ class OcspForger:
             return self._subjects[serial]
 
     def answer(self, request_der: bytes, this_update: datetime.datetime,
-               next_update: datetime.datetime, signer: str = "responder") -> bytes:
+               next_update: datetime.datetime, signer: str = "responder",
+               nonce: bytes | None = None) -> bytes:
         """A `good` answer for the (single) CertID of `request_der`, signed as `signer` says:
-        "responder" (the real delegated responder) or one of WRONG_KEY_DISGUISES."""
+        "responder" (the real delegated responder) or one of WRONG_KEY_DISGUISES; carrying
+        `nonce` if given."""
         if signer == "real_responder_certificate":
             return self._resigned(self.answer(request_der, this_update, next_update),
                                   self.rogue_key)
@@ -120,6 +124,8 @@ class OcspForger:
         # The rogue certificate has the real responder's subject, so a by-name responder ID
         # built from it names the real responder.
         builder = builder.responder_id(ocsp.OCSPResponderEncoding.NAME, cert)
+        if nonce is not None:
+            builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
         if signer != "no_certificate":
             builder = builder.certificates([cert])
         return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
@@ -161,7 +167,7 @@ class FaultyUpstream:
     beforehand lets it start listening at once."""
 
     FAULTS = ("garbage", "expired", "wrong_key")
-    MODES = ("pass", "no_nonce", "old_good", *FAULTS)
+    MODES = ("pass", "no_nonce", "other_nonce", "old_good", *FAULTS)
 
     def __init__(self, pki: Pki, port: int, mode: str, target_url: str,
                  forger: OcspForger | None = None):
@@ -210,6 +216,11 @@ class FaultyUpstream:
                 return answer.read()
         if mode == "no_nonce":
             return self.forger.current(request_der)
+        if mode == "other_nonce":
+            now = _utcnow()
+            return self.forger.answer(request_der, now - datetime.timedelta(minutes=1),
+                                      now + datetime.timedelta(days=1),
+                                      nonce=b"made for someone else")
         if mode == "old_good":
             now = _utcnow()
             return self.forger.answer(request_der, now - datetime.timedelta(days=2),

@@ -87,13 +87,13 @@ class Proxy:
     """One ocsp-proxy process. Both listeners use port 0; the bound ports come from its
     `event=listening` log lines."""
 
-    def __init__(self, binary: str, workdir: Path, config: dict, name: str = "proxy",
+    def __init__(self, binary: str, workdir: Path, config: dict | str, name: str = "proxy",
                  stdout=None, nofile: int | None = None):
-        """`stdout`: where the proxy's stdout goes (e.g. subprocess.PIPE, left unread); by
+        """`config`: a dict written as YAML, or YAML text as is. `stdout`: where the proxy's stdout goes (e.g. subprocess.PIPE, left unread); by
         default the log file, with stderr. `nofile`: the open-file limit of the process, soft
         and hard (so that the proxy cannot raise it)."""
         self.config_path = workdir / f"{name}.yaml"
-        self.config_path.write_text(to_yaml(config) + "\n")
+        self.config_path.write_text(config if isinstance(config, str) else to_yaml(config) + "\n")
         self.log_path = workdir / f"{name}.log"
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -115,7 +115,10 @@ class Proxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['ocsp']}/"
+        """The OCSP listener's root, on the address it listens on (listen.ocsp)."""
+        m = [m for m in LISTENING.finditer(self.log()) if m.group(1) == "ocsp"][0]
+        host = m.group(2) if m.group(2) not in ("0.0.0.0", "[::]", "::") else "127.0.0.1"
+        return f"http://{host}:{self.ports['ocsp']}/"
 
     @property
     def pid(self) -> int:

@@ -22,7 +22,7 @@ import urllib.request
 import pytest
 
 from drill_load import Judge, Load, PhaseCounts
-from faulty_upstream import FaultyUpstream, OcspForger
+from faulty_upstream import FaultyUpstream
 from servers import free_port
 from test_redis import redis_section
 
@@ -40,21 +40,6 @@ REFUSAL_REASONS = {
     # real responder certificate, rogue responder, forged responder, no certificate
     "wrong_key": {"bad_signature", "responder_not_issued_by_issuer", "signer_not_found"},
 }
-
-
-@pytest.fixture
-def start_faulty_upstream(request, pki):
-    """start_faulty_upstream(port, mode, target_url) -> FaultyUpstream, stopped at teardown;
-    it listens at once (its answers' signer certificates and keys are made beforehand)"""
-    forger = OcspForger(pki)
-
-    def start(port: int, mode: str, target_url: str) -> FaultyUpstream:
-        upstream = FaultyUpstream(pki, port, mode, target_url, forger)
-        request.node.ocsp_processes = getattr(request.node, "ocsp_processes", [])
-        request.node.ocsp_processes.append((f"faulty upstream :{port}", upstream))
-        request.addfinalizer(upstream.stop)
-        return upstream
-    return start
 
 
 def uncached_answered(phase: PhaseCounts) -> bool:

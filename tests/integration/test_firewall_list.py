@@ -2,7 +2,10 @@
 allows the CAs' services by FQDN."""
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+from pathlib import Path
 
 from proxy import proxy_config, to_yaml, upstream
 
@@ -41,3 +44,24 @@ def test_firewall_list_of_a_bad_config_names_the_file_and_fails(proxy_bin, tmp_p
     assert result.returncode == 1
     assert f"{path}:2: upstreams:" in result.stderr
     assert run(proxy_bin, "--bogus").returncode == 64
+
+
+def test_firewall_list_of_the_shipped_config_names_the_catalogues_hosts(proxy_bin):
+    """Every OCSP, CRL and caIssuers host of the shipped issuer catalogue, PKIoverheid's
+    included, is in the list the firewall team gets."""
+    shipped = Path(os.environ["OCSP_SOURCE_ROOT"]) / "conf" / "ocsp-proxy.yaml"
+    result = run(proxy_bin, "--config", str(shipped))
+    assert result.returncode == 0, result.stderr
+    lines = set(result.stdout.splitlines())
+    assert {
+        "rootocsp-g3.pkioverheid.nl:80\tocsp upstream pkioverheid-root",
+        "domorganisatieservicesocsp-g3.pkioverheid.nl:80\tocsp upstream pkioverheid-services",
+        "crl.pkioverheid.nl:80\tcrl",
+        "cert.pkioverheid.nl:80\taia",
+        "ocsp.digicert.com:80\tocsp upstream digicert",
+        "ocsp2.globalsign.com:80\tocsp upstream globalsign",
+    } <= lines
+    index = json.loads((shipped.parent / "catalogue" / "index.json").read_text())
+    hosts = {line.split(":")[0] for line in lines}
+    assert set(index["crl_hosts"]) <= hosts
+    assert set(index["ca_issuers_hosts"]) <= hosts

@@ -83,9 +83,11 @@ def test_stale_answer_is_served_until_next_update_while_upstream_is_down_then_tr
 
 def test_requests_whose_answers_cannot_fit_them_do_not_open_the_circuit(
         pki, start_proxy, tmp_path):
-    """Any client can send a nonce the CA does not echo, or one CertID twice. Neither says
-    anything about the CA: other clients must still be answered, with the circuit closed."""
-    upstream = FaultyUpstream(pki, free_port(), "no_nonce", target_url="")
+    """An answer carrying another nonce than the client's (nonce_mismatch, blamed on the
+    request), or a request listing one CertID twice. Neither may open the CA's circuit: other
+    clients must still be answered, with the circuit closed. (An answer without the nonce
+    is no failure: test_nonce.py.)"""
+    upstream = FaultyUpstream(pki, free_port(), "other_nonce", target_url="")
     try:
         proxy = start_proxy(upstream.port, nonce="passthrough")
         for leaf in (pki.good, pki.good2, pki.revoked, pki.unlisted, pki.good):
@@ -98,7 +100,7 @@ def test_requests_whose_answers_cannot_fit_them_do_not_open_the_circuit(
             assert answer.cert_status == "good"
 
         # One CertID listed twice: refused before anything is sent upstream.
-        asked = upstream.requests["no_nonce"]
+        asked = upstream.requests["other_nonce"]
         request = tmp_path / "twice.der"
         subprocess.run(["openssl", "ocsp", "-issuer", str(pki.ica.pem), "-cert", str(pki.good.pem),
                         "-cert", str(pki.good.pem), "-no_nonce", "-reqout", str(request)],
@@ -106,7 +108,7 @@ def test_requests_whose_answers_cannot_fit_them_do_not_open_the_circuit(
         for _ in range(4):
             twice = post(proxy, request.read_bytes())
             assert parse_response(twice.body).response_status == MALFORMED_REQUEST
-        assert upstream.requests["no_nonce"] == asked
+        assert upstream.requests["other_nonce"] == asked
         assert 'reason=duplicate_certid' in proxy.log()
         assert proxy.log_lines("circuit") == []
     finally:

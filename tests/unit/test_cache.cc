@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <map>
 #include <new>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -364,19 +365,53 @@ TEST_CASE("memory stage does not store errors or uncacheable answers") {
   CHECK(cache.stats().entries == 0);
 }
 
-TEST_CASE("nonce passthrough bypasses a cached answer") {
+TEST_CASE(
+    "a nonce passthrough lookup goes to the CA even on a hit, stores an answer without nonce, "
+    "not one that echoes it, and gets the cached answer when the CA fails") {
   MemoryCache cache(1 << 20);
   FakeClock clock(1'800'000'000);
   FakeSource next;
   MemorySource memory(cache, clock, next);
-  cache.put(keyOf(3), entry(200, clock.now(), clock.now() + 3600));
+  const auto held = entry(200, clock.now(), clock.now() + 3600);
+  cache.put(keyOf(3), held);
   Lookup q = queryFor(3);
   q.passthrough = true;
-  next.answerAll(makeError(ErrorCategory::UpstreamUnavailable, "down"));
-  bool answered_from_cache = false;
-  memory.lookup(q, [&](const Lookup&, Result<Answer> r) { answered_from_cache = r.ok(); });
+  std::optional<Result<Answer>> got;
+  auto record = [&got](const Lookup&, Result<Answer> r) { got = std::move(r); };
+
+  // The CA echoes the nonce: that answer is the client's, and the cache keeps what it had.
+  auto echoed = std::make_shared<OcspEntry>(*entry(300, clock.now() + 10, clock.now() + 3600));
+  echoed->cacheable = false;
+  next.answerAll(Answer{echoed, AnswerSource::Upstream});
+  memory.lookup(q, record);
   CHECK(next.calls() == 1);
-  CHECK_FALSE(answered_from_cache);
+  REQUIRE(got->ok());
+  CHECK((*got)->entry == echoed);
+  CHECK(cache.get(keyOf(3), clock.now()) == held);
+
+  // The CA ignores the nonce: its answer is an ordinary one, stored for everyone.
+  const auto ignored = entry(400, clock.now() + 20, clock.now() + 3600);
+  next.answerAll(Answer{ignored, AnswerSource::Upstream});
+  memory.lookup(q, record);
+  CHECK(next.calls() == 2);
+  REQUIRE(got->ok());
+  CHECK((*got)->entry == ignored);
+  CHECK(cache.get(keyOf(3), clock.now()) == ignored);
+
+  // The CA is down: the cached answer (without the client's nonce) is served.
+  test::StderrCapture log;
+  next.answerAll(makeError(ErrorCategory::UpstreamUnavailable, "down"));
+  memory.lookup(q, record);
+  CHECK(next.calls() == 3);
+  REQUIRE(got->ok());
+  CHECK((*got)->entry == ignored);
+  CHECK((*got)->source == AnswerSource::Stale);
+  CHECK(log.count({"event=stale_answer", "reason=down"}) == 1);
+
+  // Never past its nextUpdate.
+  clock.advance(3600);
+  memory.lookup(q, record);
+  CHECK_FALSE(got->ok());
 }
 
 // -- CRL store (docs/ARCHITECTURE.md §8) ----------------------------------------------------------

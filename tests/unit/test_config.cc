@@ -147,16 +147,21 @@ void checkErrors(const std::vector<ErrorCase>& cases,
 
 }  // namespace
 
-TEST_CASE("the shipped config loads with its three upstreams and their issuers") {
+TEST_CASE("the shipped config loads with its upstreams and their catalogued issuers") {
   auto loaded = loadConfig(ocsp::test::sourcePath("conf/ocsp-proxy.yaml"));
   REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
   const Config& c = **loaded;
-  REQUIRE(c.upstreams.size() == 3);
-  CHECK(c.upstreams[0].name == "quovadis");
-  CHECK(c.upstreams[1].name == "digicert");
-  CHECK(c.upstreams[2].name == "globalsign");
-  CHECK(c.upstreams[2].fqdns ==
+  std::vector<std::string> names;
+  for (const auto& u : c.upstreams) names.push_back(u.name);
+  CHECK(names == std::vector<std::string>{"quovadis", "digicert", "digicert-cn", "digicert-dcocsp",
+                                          "digicert-cn-com", "digicert-validation", "globalsign",
+                                          "google-trust-services", "pkioverheid-root",
+                                          "pkioverheid-services"});
+  CHECK(c.upstreams[6].fqdns ==
         std::vector<std::string>{"ocsp.globalsign.com", "ocsp2.globalsign.com"});
+  CHECK(c.upstreams[8].fqdns == std::vector<std::string>{"rootocsp-g3.pkioverheid.nl"});
+  CHECK(c.upstreams[9].fqdns ==
+        std::vector<std::string>{"domorganisatieservicesocsp-g3.pkioverheid.nl"});
   for (const auto& u : c.upstreams) {
     CAPTURE(u.name);
     CHECK_FALSE(u.issuers.empty());
@@ -169,12 +174,17 @@ TEST_CASE("the shipped config loads with its three upstreams and their issuers")
   CHECK(c.cache.memory_bytes == 256u << 20);
   CHECK(c.cache.max_age_s == 7 * 86400);
   CHECK(c.forward.enabled);
-  CHECK(hostPorts(c.forward.aia_fqdns) == std::vector<std::string>{"cacerts.digicert.com:80",
-                                                                   "trust.quovadisglobal.com:80",
-                                                                   "secure.globalsign.com:80"});
+  CHECK(hostPorts(c.forward.aia_fqdns) ==
+        std::vector<std::string>{"cacerts.digicert.com:80", "trust.quovadisglobal.com:80",
+                                 "secure.globalsign.com:80", "cert.pkioverheid.nl:80",
+                                 "pki.goog:80", "i.pki.goog:80"});
   CHECK(hostPorts(c.crl.fqdns) ==
         std::vector<std::string>{"crl3.digicert.com:80", "crl4.digicert.com:80",
-                                 "crl.quovadisglobal.com:80", "crl.globalsign.com:80"});
+                                 "crl.digicert.cn:80", "crl.digicert-cn.com:80",
+                                 "crl.digicert-validation.com:80", "onsitecrl.trustwise.com:80",
+                                 "crl.quovadisglobal.com:80", "crl.globalsign.com:80",
+                                 "crl.globalsign.net:80", "crl.pkioverheid.nl:80",
+                                 "crl.pki.goog:80", "c.pki.goog:80"});
   CHECK(c.crl.urls.empty());
   CHECK(c.revocation_log.empty());
   CHECK(c.watch.interval_s == 3600);

@@ -70,6 +70,7 @@ struct Row {
   std::vector<CertIdInfo> cert_ids{};
   conf::NoncePolicy nonce_policy = conf::NoncePolicy::Ignore;
   bool with_nonce = false;
+  bool upstream_ignores_nonces = false;  // NonceEcho learned it of the route's upstream
   std::optional<size_t> forward_upstream{};  // forward mode: the upstream the URL named
   size_t forward_fqdn = 0;
   conf::ResponderUnknownIssuerPolicy unknown_issuer = conf::ResponderUnknownIssuerPolicy::Refuse;
@@ -153,6 +154,10 @@ TEST_CASE("queries are routed by issuer, refused by the policy, and passed down 
       {.name = "under nonce passthrough a request with a nonce is passed through",
        .cert_ids = {s2n_rsa}, .nonce_policy = NoncePolicy::Passthrough, .with_nonce = true,
        .upstream = 1, .issuer = pki.s2n_ca.get(), .passthrough = true},
+      {.name = "under nonce passthrough a request with a nonce to an upstream known to ignore "
+               "nonces is an ordinary lookup, answered from the cache",
+       .cert_ids = {s2n_rsa}, .nonce_policy = NoncePolicy::Passthrough, .with_nonce = true,
+       .upstream_ignores_nonces = true, .upstream = 1, .issuer = pki.s2n_ca.get()},
       {.name = "under nonce passthrough a request without a nonce is shared",
        .cert_ids = {s2n_rsa}, .nonce_policy = NoncePolicy::Passthrough,
        .upstream = 1, .issuer = pki.s2n_ca.get()},
@@ -181,9 +186,14 @@ TEST_CASE("queries are routed by issuer, refused by the policy, and passed down 
     IssuerIndex index(*config);
     FakeSource next;
     next.answerAll(fetched());
+    FakeClock clock(test::kT);
+    NonceEcho nonce_echo(clock);
+    if (row.upstream_ignores_nonces) {
+      nonce_echo.answered(config->upstreams[row.upstream].name, /*echoed=*/false);
+    }
     PolicySource::Options options = policyOptions(*config);
     options.unknown_issuer = row.unknown_issuer;
-    PolicySource policy(index, options, nullptr, next);
+    PolicySource policy(index, options, nullptr, next, &nonce_echo);
     Outcome out = ask(policy, row);
 
     REQUIRE(out.replies == 1);

@@ -668,15 +668,43 @@ TEST_CASE("a value that does not decode or validate is deleted, never served, lo
   CHECK(w.status.counters().hits == 0);
 }
 
-TEST_CASE("nonce passthrough queries skip Redis both ways") {
+TEST_CASE(
+    "a nonce passthrough lookup goes to next even on a fresh value, writes an answer without "
+    "nonce, not one that echoes it, and gets the Redis value when next fails") {
   OneServer w;
   auto source = w.connectedSource();
+  // The CA echoes the nonce: nothing is written.
+  w.next.answer = [&] {
+    auto echoed = std::make_shared<OcspEntry>(*upstreamEntry(w.clock.now()));
+    echoed->cacheable = false;
+    return fromUpstream(std::move(echoed));
+  };
   Outcome o = w.ask(*source, /*passthrough=*/true);
   CHECK(o.source() == AnswerSource::Upstream);
   runFor(w.base.get(), 50);
   CHECK(w.client.integer({"DBSIZE"}) == 0);
-  CHECK(w.status.counters().misses == 0);
   CHECK(w.status.counters().writes == 0);
+
+  // The CA ignores the nonce: the answer is written for every instance.
+  w.next.answer = [&] { return fromUpstream(upstreamEntry(w.clock.now())); };
+  o = w.ask(*source, /*passthrough=*/true);
+  CHECK(o.source() == AnswerSource::Upstream);
+  REQUIRE_FALSE(w.stored().empty());
+  CHECK(w.status.counters().writes == 1);
+
+  // A fresh value does not answer a passthrough lookup: next does.
+  const int calls = w.next.calls;
+  o = w.ask(*source, /*passthrough=*/true);
+  CHECK(w.next.calls == calls + 1);
+  CHECK(o.source() == AnswerSource::Upstream);
+  CHECK(w.status.counters().hits == 0);
+
+  // Next fails: the value from Redis answers.
+  w.next.answer = [] { return upstreamDown(); };
+  o = w.ask(*source, /*passthrough=*/true);
+  CHECK(o.source() == AnswerSource::Stale);
+  CHECK((*o.result)->entry->der == realResponse().der);
+  CHECK(w.status.counters().stale_served == 1);
 }
 
 TEST_CASE("a hung Redis costs a lookup at most command_timeout and its late reply is ignored") {

@@ -27,6 +27,17 @@ SharedX509 shared(const Identity& id) {
   return shareX509(X509Ptr(id.cert.get()));
 }
 
+// A client's request for `id` with a nonce; `nonce` is the extension's contents (the DER of
+// the OCTET STRING that wraps the raw bytes, short form).
+std::string requestWithNonce(OCSP_CERTID* id, const std::string& nonce) {
+  OcspRequestPtr req(OCSP_REQUEST_new());
+  REQUIRE(OCSP_request_add0_id(req.get(), OCSP_CERTID_dup(id)) != nullptr);
+  std::string raw = nonce.substr(2);
+  auto* bytes = reinterpret_cast<unsigned char*>(raw.data());
+  REQUIRE(OCSP_request_add1_nonce(req.get(), bytes, static_cast<int>(raw.size())) == 1);
+  return toDer(req.get(), i2d_OCSP_REQUEST);
+}
+
 // What a client asks, routed to this upstream.
 struct Ask {
   size_t first_fqdn = 0;               // forward mode: the FQDN the URL named
@@ -41,10 +52,12 @@ struct World {
   FakeFetcher fetcher;
   FakeClock clock{kT};
   FqdnHealth health;
+  NonceEcho nonce_echo{clock};
   UpstreamSource source;
 
   explicit World(FqdnHealth::Policy policy = {})
-      : health(policy), source(upstreamOptions(*config), fetcher, health, clock, nullptr) {}
+      : health(policy),
+        source(upstreamOptions(*config), fetcher, health, clock, nullptr, nullptr, &nonce_echo) {}
 
   static std::shared_ptr<const conf::Config> makeConfig() {
     auto config = std::make_shared<conf::Config>();
@@ -59,7 +72,8 @@ struct World {
   void start(const Ask& ask, std::optional<Result<Answer>>& out) {
     auto q = std::make_shared<OcspQuery>();
     q->cert_ids = {infoOf(id)};
-    q->request_der = encodeOcspRequest(q->cert_ids);
+    q->request_der = ask.nonce ? requestWithNonce(id.get(), *ask.nonce)
+                               : encodeOcspRequest(q->cert_ids);
     q->key = cacheKeyFor(q->cert_ids);
     q->client = "192.0.2.1:40000";
     q->nonce = ask.nonce;
@@ -107,6 +121,7 @@ struct World {
 };
 
 FakeReply ok(std::string body) { return FakeReply{.body = std::move(body)}; }
+
 
 }  // namespace
 
@@ -249,8 +264,11 @@ TEST_CASE(
     std::function<std::string(World&)> body;
   };
   const std::vector<Row> rows = {
-      // The client sent a nonce; the CA's (CDN-cached) answer does not echo it.
-      {"nonce_mismatch", true, [](World& w) { return w.good(); }},
+      // The client sent a nonce; the CA's answer carries another one (made for someone else).
+      {"nonce_mismatch", true,
+       [](World& w) {
+         return makeResponse({SingleSpec{w.id.get()}}, w.ca, {.nonce = std::string("else")});
+       }},
       // The CA answers for another certificate than the one asked about.
       {"certid_mismatch", false,
        [](World& w) {
@@ -281,6 +299,65 @@ TEST_CASE(
     w.ask();
     CHECK(w.fetcher.hosts().at(4) == "ocsp1.test");
   }
+}
+
+TEST_CASE(
+    "under nonce passthrough the client's request goes upstream as sent; an answer that echoes "
+    "its nonce is not cacheable, one without a nonce is, and the upstream's habit is learned") {
+  // The request-side nonce as the decoder gives it: the extension's contents, which wrap the
+  // raw bytes the responder echoes in an OCTET STRING (RFC 8954).
+  const std::string raw = "0123456789abcdef";
+  const std::string nonce = std::string("\x04\x10", 2) + raw;
+  World w;
+  w.fetcher.answer("ocsp1.test",
+                   ok(makeResponse({SingleSpec{w.id.get()}}, w.ca, {.nonce = raw})));
+  StderrCapture log;
+  auto echoed = w.ask({.nonce = nonce});
+  REQUIRE(echoed.ok());
+  CHECK_FALSE(echoed->entry->cacheable);
+  CHECK_FALSE(w.nonce_echo.ignores("testca"));
+  CHECK(log.count({"event=upstream_nonce"}) == 0);  // echoing is what is assumed
+
+  // The same CA behind a CDN: pre-produced answers without nonce.
+  w.fetcher.answer("ocsp1.test", ok(w.good()));
+  auto ignored = w.ask({.nonce = nonce});
+  REQUIRE(ignored.ok());
+  CHECK(ignored->entry->cacheable);
+  CHECK(ignored->entry->status == CertStatus::Good);
+  CHECK(w.nonce_echo.ignores("testca"));
+  CHECK(log.count({"event=upstream_nonce", "upstream=testca", "state=ignored"}) == 1);
+  // Neither answer was a failure of the FQDN, nor blamed on the request.
+  CHECK(w.fetcher.hosts() == std::vector<std::string>(2, "ocsp1.test"));
+  CHECK(log.count({"event=upstream_validation_failed"}) == 0);
+  // What went upstream both times is the client's request as sent, nonce included.
+  for (const FetchRequest& sent : w.fetcher.requests()) {
+    CHECK(sent.post_body == requestWithNonce(w.id.get(), nonce));
+  }
+
+  // A lookup without passthrough teaches nothing; an echo again ends "ignored" at once.
+  w.ask();
+  CHECK(w.nonce_echo.ignores("testca"));
+  w.fetcher.answer("ocsp1.test",
+                   ok(makeResponse({SingleSpec{w.id.get()}}, w.ca, {.nonce = raw})));
+  REQUIRE(w.ask({.nonce = nonce}).ok());
+  CHECK_FALSE(w.nonce_echo.ignores("testca"));
+  CHECK(log.count({"event=upstream_nonce", "upstream=testca", "state=echoed"}) == 1);
+}
+
+TEST_CASE("what was learned of an upstream ignoring nonces is forgotten after an hour") {
+  FakeClock clock(kT);
+  NonceEcho echo(clock);
+  StderrCapture log;
+  echo.answered("cdnca", false);
+  CHECK(echo.ignores("cdnca"));
+  CHECK_FALSE(echo.ignores("otherca"));
+  clock.advance(NonceEcho::kForgetAfterS - 1);
+  CHECK(echo.ignores("cdnca"));
+  clock.advance(1);
+  CHECK_FALSE(echo.ignores("cdnca"));  // the next request with a nonce asks the CA again
+  echo.answered("cdnca", false);       // which still ignores it: learned again, no new line
+  CHECK(echo.ignores("cdnca"));
+  CHECK(log.count({"event=upstream_nonce", "state=ignored"}) == 1);
 }
 
 TEST_CASE("an upstream that refuses the request speaks for the CA: no failover, circuit spared") {
