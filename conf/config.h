@@ -196,6 +196,19 @@ struct Distrusted {
   std::string subject;      // one-line subject when it came from a certificate, else ""
 };
 
+// The local-responder answer for a CertID whose issuer nobody configured
+// (docs/ARCHITECTURE.md §9 issuer discovery).
+enum class ResponderUnknownIssuerPolicy {
+  Discover,  // ask the upstreams; the first whose answer validates through AIA is learned
+  Refuse,    // unauthorized at once
+};
+
+// Local-responder mode (clients that name the proxy as their OCSP responder).
+struct Responder {
+  // responder.unknown_issuer: discover | refuse
+  ResponderUnknownIssuerPolicy unknown_issuer = ResponderUnknownIssuerPolicy::Discover;
+};
+
 struct Config {
   std::string path;                          // file it was loaded from
   ListenAddress listen_ocsp{"127.0.0.1", 8080};   // listen.ocsp
@@ -218,6 +231,11 @@ struct Config {
   // distrust: one entry per distrusted key; a certificate file with three certificates gives
   // three entries with the same name. No key appears twice.
   std::vector<Distrusted> distrust;
+  Responder responder;                       // defaults when the section is absent
+  // state_dir: where state kept across restarts lives (learned issuers), an absolute path (a
+  // relative one is resolved against the config file's directory), or "" for `none`. Whether
+  // it exists and is writable is checked at start (a warning, never fatal). Read at start only.
+  std::string state_dir = "/var/lib/ocsp-proxy";
 };
 
 // Loads and validates a config file. Relative issuer and trust store paths are relative to

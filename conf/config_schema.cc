@@ -171,6 +171,16 @@ auto unknownIssuerPolicy() {
       {{"pass", UnknownIssuerPolicy::Pass}, {"refuse", UnknownIssuerPolicy::Refuse}});
 }
 
+// state_dir: `none`, or a directory (absolute once resolved). Not checked here: a missing or
+// read-only directory only costs the state kept across restarts (a warning at start).
+Result<std::string> stateDirPath(Loader& l, const Item& v) {
+  auto s = text(l, v);
+  if (!s.ok()) return s;
+  if (s->empty()) return l.fail(v, "must not be empty (use none to keep no state)");
+  if (*s == "none") return std::string();
+  return fs::absolute(l.resolvePath(*s)).lexically_normal().string();
+}
+
 // --- The schema ------------------------------------------------------------------------------
 
 const Schema<Config>& listenSchema() {
@@ -280,6 +290,15 @@ const Schema<Crl>& crlSchema() {
   return schema;
 }
 
+const Schema<Responder>& responderSchema() {
+  static const Schema<Responder> schema = {
+      field("unknown_issuer", &Responder::unknown_issuer,
+            oneOf<ResponderUnknownIssuerPolicy>({{"discover", ResponderUnknownIssuerPolicy::Discover},
+                                                 {"refuse", ResponderUnknownIssuerPolicy::Refuse}})),
+  };
+  return schema;
+}
+
 }  // namespace
 
 Result<std::vector<IssuerCert>> issuerFiles(Loader& l, const Item& v) {
@@ -325,6 +344,8 @@ const Schema<Config>& configSchema() {
       field<Apply::Restart>("revocation_log", &Config::revocation_log, revocationLogPath),
       sectionOf("watch", &Config::watch, watchSchema()),
       field("distrust", &Config::distrust, distrustList),
+      sectionOf("responder", &Config::responder, responderSchema()),
+      field<Apply::Restart>("state_dir", &Config::state_dir, stateDirPath),
   };
   return schema;
 }

@@ -57,6 +57,9 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
     kUpstreamLatencyBucketsSeconds, "Time from sending an upstream request to its last byte.")    \
   X(ValidationFailures, Counter, "ocsp_proxy_validation_failures_total", ("reason"), {},          \
     "Upstream responses rejected by validation, by reason; none is cached or served as fresh.")   \
+  X(IssuerDiscovery, Counter, "ocsp_proxy_issuer_discovery_total", ("outcome"), {},              \
+    "Local-responder requests for an unknown issuer that discovery handled, by outcome (learned|" \
+    "unauthorized|failed|remembered: answered from the memo of a recent failure|busy).")             \
   X(ForwardRefused, Counter, "ocsp_proxy_forward_refused_total", ("reason"), {},                  \
     "Forward-proxy requests refused, by reason.")                                                 \
   X(CrlRequests, Counter, "ocsp_proxy_crl_requests_total", ("result"), {},                        \

@@ -65,13 +65,17 @@ inline const char* modeName(Mode m) {
 struct Route {
   size_t upstream_index = 0;
   std::string upstream_name;
-  // Validates the upstream's answer (docs/ARCHITECTURE.md §7). Null only in forward mode for an
-  // issuer nobody configured: UpstreamSource then completes it through AIA or applies
-  // forward.unknown_issuer.
+  // Validates the upstream's answer (docs/ARCHITECTURE.md §7). Null only for an issuer nobody
+  // configured: in forward mode UpstreamSource then completes it through AIA or applies
+  // forward.unknown_issuer; under `discover` (below) it completes it or refuses.
   SharedX509 issuer;
   std::string issuer_name;   // subject, for logs
   size_t first_fqdn = 0;     // the upstream FQDN tried first (forward mode: the URL's)
   std::string distrusted_as; // distrust[].name when the issuer's key is distrusted, else ""
+  // Local-responder mode, issuer unknown, responder.unknown_issuer: discover
+  // (docs/ARCHITECTURE.md §9): the upstreams are asked in turn (upstream/issuer_discovery.h);
+  // an answer counts only once its issuer is completed through AIA and it validates.
+  bool discover = false;
 };
 
 // What the client asked, decoded once by the front (proxy/request_decoder.h). Immutable once

@@ -178,7 +178,17 @@ std::string statusJson(const AdminView& v) {
 
   raw(out, "redis", v.redis_status != nullptr ? jsonString(v.redis_status->describe()) : "null");
   num(out, "learned_issuers", static_cast<int64_t>(v.index->learnedCount()));
-  out += "}\n";
+  // Issuers learned through AIA or discovery, or restored (docs/ARCHITECTURE.md §9).
+  open(out, "learned", '[');
+  for (const LearnedIssuer& l : v.index->learned()) {
+    openElement(out);
+    str(out, "subject", l.route->issuer_name);
+    str(out, "upstream", l.route->upstream_name);
+    when(out, "learned_at", l.learned_at);
+    str(out, "source", learnedFromName(l.from));
+    out.push_back('}');
+  }
+  out += "]}\n";
   return out;
 }
 

@@ -5,7 +5,8 @@
 //   GET /readyz   200 "ready" when the config is loaded and every worker runs, plus a
 //                 "degraded: ..." line per degraded part (Redis); 503 with the reasons if not
 //   GET /status   JSON: version, uptime, config (path, generation, last reload error), upstreams with each FQDN's circuit state, watched
-//                 intermediates, issuer expiry, cache and CRL sizes, Redis, learned issuers
+//                 intermediates, issuer expiry, cache and CRL sizes, Redis, learned issuers (a
+//                 count, and each with subject, upstream, learned_at, source)
 //   GET /metrics  Prometheus text exposition (core/metrics.h)
 // Runs on the main loop. Everything referenced must outlive it.
 #include <event2/http.h>

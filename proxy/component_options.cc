@@ -70,7 +70,12 @@ PolicySource::Options policyOptions(const conf::Config& config) {
   o.upstream_names = upstreamNames(config);
   o.on_revoked_issuer = config.watch.on_revoked_issuer;
   o.nonce = config.nonce;
+  o.unknown_issuer = config.responder.unknown_issuer;
   return o;
+}
+
+DiscoverySource::Options discoveryOptions(const conf::Config& config) {
+  return DiscoverySource::Options{upstreamNames(config)};
 }
 
 FrontOptions frontOptions(const conf::Config& config) {
@@ -94,6 +99,7 @@ WorkerOptions workerOptions(const conf::Config& config) {
   WorkerOptions o;
   o.completer = aiaCompleterOptions(config);
   o.upstream = upstreamOptions(config);
+  o.discovery = discoveryOptions(config);
   o.redis = redisSourceOptions(config);
   o.policy = policyOptions(config);
   o.front = frontOptions(config);

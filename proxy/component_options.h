@@ -31,6 +31,7 @@ HttpServerLimits httpServerLimits(const conf::Config& config);
 
 UpstreamSource::Options upstreamOptions(const conf::Config& config);
 AiaCompleter::Options aiaCompleterOptions(const conf::Config& config);
+DiscoverySource::Options discoveryOptions(const conf::Config& config);
 // nullopt without a redis: section (no Redis stage).
 std::optional<RedisSource::Options> redisSourceOptions(const conf::Config& config);
 PolicySource::Options policyOptions(const conf::Config& config);

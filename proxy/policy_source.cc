@@ -43,16 +43,30 @@ std::shared_ptr<const Route> PolicySource::forwardRoute(const OcspQuery& query,
   return route;
 }
 
+std::shared_ptr<const Route> PolicySource::discoveryRoute() {
+  static const auto route = [] {
+    auto r = std::make_shared<Route>();
+    r->upstream_name = "(discovery)";
+    r->issuer_name = "(unknown issuer)";
+    r->discover = true;
+    return std::shared_ptr<const Route>(std::move(r));
+  }();
+  return route;
+}
+
 void PolicySource::lookup(Lookup lookup, Reply done) {
   const OcspQuery* query = lookup.query.get();
   const bool forward = query->forward_upstream.has_value();
+  const bool discover =
+      options_.unknown_issuer == conf::ResponderUnknownIssuerPolicy::Discover;
   std::shared_ptr<const Route> route;
-  const CertIdInfo* unknown = nullptr;  // forward mode: the first CertID of an unknown issuer
+  // Forward mode and discovery: the first CertID of an unknown issuer.
+  const CertIdInfo* unknown = nullptr;
   for (const auto& id : query->cert_ids) {
     auto found = index_.find(id);
     bool mixed = false;
     if (!found) {
-      if (!forward) {
+      if (!forward && !discover) {
         size_t unknown = 0;
         for (const auto& other : query->cert_ids) unknown += index_.find(other) ? 0 : 1;
         logUnknownIssuer(*query, id, unknown, "unauthorized");
@@ -82,11 +96,13 @@ void PolicySource::lookup(Lookup lookup, Reply done) {
       return;
     }
   }
-  // Forward mode: every CertID has the unknown issuer (else they were mixed).
-  if (unknown != nullptr) logUnknownIssuer(*query, *unknown, query->cert_ids.size(), "complete");
+  // Every CertID has the unknown issuer (else they were mixed).
+  if (unknown != nullptr) {
+    logUnknownIssuer(*query, *unknown, query->cert_ids.size(), forward ? "complete" : "discover");
+  }
   // Routed before the checks below, so that a refusal is logged with its issuer and flagged
   // like an answer.
-  lookup.route = forward ? forwardRoute(*query, route) : route;
+  lookup.route = forward ? forwardRoute(*query, route) : unknown != nullptr ? discoveryRoute() : route;
   const std::string revoked =
       watch_ != nullptr ? watch_->revokedName(lookup.route->issuer.get()) : std::string();
   lookup.issuer_revoked = !revoked.empty();

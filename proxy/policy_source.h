@@ -5,7 +5,11 @@
 // intermediate found revoked (Lookup::issuer_revoked, which the front turns into a flag on
 // the answer). A refusal is answered at once, with the route when it was found. Rules:
 //   - local-responder mode: every CertID must belong to a known issuer (configured, or
-//     learned through AIA); otherwise OCSP unauthorized, logged as event=unknown_issuer;
+//     learned through AIA or discovery); otherwise, under responder.unknown_issuer: refuse,
+//     OCSP unauthorized, logged as event=unknown_issuer action=unauthorized; under discover
+//     the query goes down with a Route marked `discover` (null issuer, no upstream yet) for
+//     upstream/issuer_discovery.h to find the upstream (event=unknown_issuer
+//     action=discover);
 //   - forward mode: the upstream is the one whose FQDN the URL named, tried first; an
 //     unknown issuer is allowed through with a null Route::issuer, for UpstreamSource to
 //     complete through AIA or to apply forward.unknown_issuer (logged there);
@@ -41,6 +45,8 @@ class PolicySource final : public Source {
     std::vector<std::string> upstream_names;  // upstreams[].name, by upstream index
     conf::RevokedIssuerPolicy on_revoked_issuer = conf::RevokedIssuerPolicy::Flag;  // watch.*
     conf::NoncePolicy nonce = conf::NoncePolicy::Ignore;                            // nonce
+    conf::ResponderUnknownIssuerPolicy unknown_issuer =
+        conf::ResponderUnknownIssuerPolicy::Refuse;  // responder.unknown_issuer
   };
 
   // `index`, `watch`, `next` and `nonce_echo` must outlive this object; `watch` may be null,
@@ -58,6 +64,8 @@ class PolicySource final : public Source {
  private:
   std::shared_ptr<const Route> forwardRoute(const OcspQuery& query,
                                             std::shared_ptr<const Route> found) const;
+  // The route of every discovery: no upstream yet, no issuer.
+  static std::shared_ptr<const Route> discoveryRoute();
 
   const IssuerIndex& index_;
   const Options options_;

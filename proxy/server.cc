@@ -30,6 +30,8 @@
 #include "pki/issuer_completion.h"
 #include "upstream/issuer_index.h"
 #include "upstream/issuer_watch.h"
+#include "upstream/learned_issuer_store.h"
+#include "upstream/learned_issuer_sync.h"
 
 namespace ocsp {
 
@@ -114,13 +116,28 @@ uint16_t boundPort(int fd) {
                                   : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
+// state_dir, if set and usable; else one warning and no state kept across restarts.
+std::optional<StateDir> openStateDir(const std::string& path) {
+  if (path.empty()) return std::nullopt;  // state_dir: none
+  auto dir = StateDir::open(path);
+  if (!dir) {
+    logEvent(LogLevel::Warn, "state_dir_unavailable",
+             {{"path", path},
+              {"detail", dir.error().detail},
+              {"action", "running without state kept across restarts"}});
+    return std::nullopt;
+  }
+  return std::move(*dir);
+}
+
 // What lives as long as the process, across reloads: caches, circuit state, metrics, the
 // revocation log, the client limits and the listening sockets.
 struct Persistent {
-  Persistent(const conf::Config& config)
+  explicit Persistent(const conf::Config& config)
       : cache(memoryCacheBytes(config)),
         crl_store(crlStoreBytes(config)),
-        ca_issuers_store(caIssuersStoreBytes(config)) {}
+        ca_issuers_store(caIssuersStoreBytes(config)),
+        learned_store(openStateDir(config.state_dir)) {}
   MemoryCache cache;
   CrlStore crl_store;
   CrlStore ca_issuers_store;
@@ -130,6 +147,7 @@ struct Persistent {
   ConnectionGate connections;
   RateLimiter rate;
   std::unique_ptr<RevocationLog> revocation_log;
+  LearnedIssuerStore learned_store;  // state_dir is restart-only
   // One SO_REUSEPORT socket per worker. Each generation's workers get duplicates, so that
   // the old workers can close theirs while draining without the socket (and the connections
   // waiting in its queue) going away.
@@ -149,12 +167,14 @@ struct Generation {
   AllowList allow;
   IssuerWatch watch;
   InflightTable inflight;  // coalescing is per generation: old and new may each ask once
+  DiscoveryMemo discovery_memo;
   X509StorePtr trust_store;
   std::unique_ptr<RedisStatus> redis_status;
   std::unique_ptr<CrlService> crl;
   std::unique_ptr<CrlService> ca_issuers;  // the CRL service of kind CaIssuers
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<WatchChecker> checker;
+  std::unique_ptr<LearnedIssuerSync> sync;  // with redis: only
 
   explicit Generation(std::shared_ptr<const conf::Config> c)
       : config(std::move(c)), index(*config), allow(*config), watch(issuerWatchOptions(*config)) {}
@@ -165,6 +185,7 @@ struct Generation {
     if (crl) crl->stop();
     if (ca_issuers) ca_issuers->stop();
     checker.reset();       // its timer lives on worker 0's base
+    sync.reset();          // so does its Redis connection
     workers.clear();
   }
 
@@ -187,22 +208,30 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
                                                     Persistent& p, const Generation* previous) {
   auto gen = std::make_unique<Generation>(config);
   const int n_workers = static_cast<int>(p.listen_fds.size());
-  if (previous != nullptr) {
-    for (const auto& route : previous->index.learnedRoutes()) {
-      for (size_t u = 0; u < config->upstreams.size(); ++u) {
-        if (config->upstreams[u].name == route->upstream_name) {
-          gen->index.learn(route->issuer, u, route->upstream_name);
-        }
-      }
-    }
-    gen->watch.adopt(previous->watch);
-  }
   if (auto loaded = loadTrustStore(config->forward.trust_store)) {
     gen->trust_store = std::move(*loaded);
   } else {
-    // Not fatal: only AIA completion and root-signed CRLs need it.
+    // Not fatal: only AIA completion, discovery and root-signed CRLs need it.
     logEvent(LogLevel::Warn, "trust_store_unavailable", {{"detail", loaded.error().detail}});
   }
+  // Learned issuers are verified again against this config (its upstreams, trust store and
+  // distrust list) before any is used: carried over from the running generation, else read
+  // from the state file.
+  const std::vector<std::string> names = discoveryOptions(*config).upstream_names;
+  const int64_t now = SystemClock::instance().now();
+  if (previous != nullptr) {
+    restoreLearned(gen->index, storedFrom(previous->index.learned()), names,
+                   gen->trust_store.get(), now, std::nullopt);
+    gen->watch.adopt(previous->watch);
+  } else {
+    restoreLearned(gen->index, p.learned_store.load(), names, gen->trust_store.get(), now,
+                   LearnedFrom::State);
+  }
+  Generation* g = gen.get();
+  gen->index.onLearned([&store = p.learned_store, g] {
+    store.save(g->index);
+    if (g->sync) g->sync->push();
+  });
   if (config->redis) {
     // One connection per worker, then one for the CRL service and one for the caIssuers
     // service (the last two slots).
@@ -217,6 +246,7 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
       SystemClock::instance(), gen->redis_status.get(), n_workers + 1, &p.metrics);
   SharedState shared{p.cache,
                      gen->index,
+                     gen->discovery_memo,
                      gen->allow,
                      gen->trust_store.get(),
                      gen->crl.get(),
@@ -249,6 +279,11 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
   gen->checker = std::make_unique<WatchChecker>(gen->watch, gen->allow, first.routedChain(),
                                                 gen->crl.get(), first.mailbox(), first.base(),
                                                 SystemClock::instance());
+  if (config->redis) {
+    gen->sync = std::make_unique<LearnedIssuerSync>(*config->redis, gen->index, names,
+                                                    gen->trust_store.get(), first.mailbox(),
+                                                    first.base(), SystemClock::instance());
+  }
   return gen;
 }
 

@@ -27,11 +27,13 @@ Worker::Worker(int id, const WorkerOptions& options, const SharedState& shared, 
                  shared.clock),
       upstream_(options.upstream, fetcher_, shared.health, shared.clock, &completer_,
                 shared.metrics, &shared.nonce_echo),
-      coalescer_(shared.inflight, mailbox_, &shared.cache, shared.clock, upstream_),
-      redis_(options.redis
-                 ? std::make_unique<RedisSource>(base_.get(), *options.redis, shared.clock,
-                                                 coalescer_, *shared.redis_status, id)
-                 : nullptr),
+      discovery_(options.discovery, shared.index, shared.discovery_memo, shared.clock, upstream_,
+                 shared.metrics),
+      coalescer_(shared.inflight, mailbox_, &shared.cache, shared.clock, discovery_),
+      redis_(options.redis ? std::make_unique<RedisSource>(base_.get(), *options.redis,
+                                                           shared.clock, coalescer_,
+                                                           *shared.redis_status, id)
+                           : nullptr),
       memory_(shared.cache, shared.clock, redis_ ? static_cast<Source&>(*redis_) : coalescer_),
       policy_(shared.index, options.policy, shared.watch, memory_, &shared.nonce_echo),
       front_(FrontDeps{policy_, shared.clock, options.front, shared.allow, shared.crl, mailbox_,

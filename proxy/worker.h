@@ -26,6 +26,7 @@
 #include "upstream/crl_service.h"
 #include "upstream/curl_fetcher.h"
 #include "upstream/fqdn_health.h"
+#include "upstream/issuer_discovery.h"
 #include "upstream/issuer_index.h"
 #include "upstream/issuer_watch.h"
 #include "upstream/upstream_source.h"
@@ -36,6 +37,7 @@ namespace ocsp {
 struct SharedState {
   MemoryCache& cache;
   IssuerIndex& index;           // AIA completion learns issuers into it
+  DiscoveryMemo& discovery_memo;  // recent issuer discovery failures
   const AllowList& allow;
   X509_STORE* trust_store;      // forward.trust_store; null if it could not be loaded
   CrlService* crl;              // null: CRL URLs get 502
@@ -56,6 +58,7 @@ struct SharedState {
 struct WorkerOptions {
   AiaCompleter::Options completer;
   UpstreamSource::Options upstream;
+  DiscoverySource::Options discovery;
   std::optional<RedisSource::Options> redis;  // absent without a redis: section
   PolicySource::Options policy;
   FrontOptions front;
@@ -100,6 +103,7 @@ class Worker {
   CurlFetcher fetcher_;
   AiaCompleter completer_;
   UpstreamSource upstream_;
+  DiscoverySource discovery_;
   CoalescingSource coalescer_;
   std::unique_ptr<RedisSource> redis_;  // null without a redis: section
   MemorySource memory_;

@@ -7,11 +7,16 @@ namespace ocsp {
 
 namespace {
 constexpr int64_t kRememberFailureS = 60;
+
+std::string failureKey(const CertIdInfo& id, size_t upstream_index) {
+  return id.issuer_key_hash + '/' + std::to_string(upstream_index);
+}
 }  // namespace
 
 struct AiaCompleter::Job {
   CertIdInfo id;
   size_t upstream_index = 0;
+  LearnedFrom from = LearnedFrom::Aia;
   Done done;
   std::vector<SharedX509> embedded;
   std::vector<HttpUrl> urls;  // allowed caIssuers URLs still to try
@@ -20,16 +25,17 @@ struct AiaCompleter::Job {
 };
 
 void AiaCompleter::complete(const std::string& response_der, const CertIdInfo& id,
-                            size_t upstream_index, Done done) {
+                            size_t upstream_index, LearnedFrom from, Done done) {
   auto job = std::make_shared<Job>();
   job->id = id;
   job->upstream_index = upstream_index;
+  job->from = from;
   job->done = std::move(done);
   if (trust_store_ == nullptr) {
     fail(*job, "no_trust_store", "forward.trust_store could not be loaded");
     return;
   }
-  if (auto it = failed_until_.find(id.issuer_key_hash);
+  if (auto it = failed_until_.find(failureKey(id, upstream_index));
       it != failed_until_.end() && clock_.now() < it->second) {
     job->done(makeError(ErrorCategory::Unauthorized, "recently_failed",
                         "issuer completion failed less than a minute ago"));
@@ -123,22 +129,18 @@ Result<std::shared_ptr<const Route>> AiaCompleter::accept(Job& job,
                        chain.error().detail);
     }
     const std::string& upstream = options_.upstream_names.at(job.upstream_index);
-    auto route = index_.learn(cert, job.upstream_index, upstream);
-    logEvent(LogLevel::Info, "issuer_learned",
-             {{"issuer", route->issuer_name},
-              {"issuer_key_hash", toHex(job.id.issuer_key_hash)},
-              {"upstream", upstream}});
-    return route;
+    return index_.learn(cert, job.upstream_index, upstream, job.from, clock_.now());
   }
   return makeError(ErrorCategory::Unauthorized, "aia_no_issuer",
                    "no certificate here is the issuer the CertID names");
 }
 
 void AiaCompleter::fail(Job& job, const char* code, std::string detail) {
-  failed_until_[job.id.issuer_key_hash] = clock_.now() + kRememberFailureS;
+  failed_until_[failureKey(job.id, job.upstream_index)] = clock_.now() + kRememberFailureS;
   if (failed_until_.size() > 10'000) failed_until_.clear();  // bound memory under abuse
   logEvent(LogLevel::Warn, "issuer_completion_failed",
            {{"issuer_key_hash", toHex(job.id.issuer_key_hash)},
+            {"upstream", options_.upstream_names.at(job.upstream_index)},
             {"reason", code},
             {"detail", detail}});
   job.done(makeError(ErrorCategory::Unauthorized, code, std::move(detail)));

@@ -7,9 +7,11 @@
 //     size-capped at forward.aia_max_bytes (256 KiB by default);
 //   - a downloaded certificate is accepted only if it is the issuer the CertID names (name
 //     and key hash, RFC 6960 §4.1.1) and chains to forward.trust_store at the current time;
-//   - an accepted issuer is learned into the IssuerIndex (event=issuer_learned), so later
+//   - an accepted issuer is learned into the IssuerIndex (event=issuer_learned, once), so later
 //     requests route and validate like configured ones;
-//   - a failure is remembered per issuer for 60 s (no AIA fetch storm for a CA that has none).
+//   - a failure is remembered per issuer and upstream for 60 s (no AIA fetch storm for a CA
+//     that has none; responder-mode discovery asks several upstreams about one issuer, and
+//     one upstream's unusable answer says nothing about another's).
 // The caller then validates the answer with the returned issuer as usual.
 //
 // Threading: one per worker; complete() and its callback run on the worker's loop thread.
@@ -51,11 +53,12 @@ class AiaCompleter {
         fetcher_(fetcher), clock_(clock) {}
 
   // `response_der`: the upstream's answer; `id`: the first requested CertID; the learned
-  // issuer is answered for by `upstream_index`. Errors (category Unauthorized):
+  // issuer is answered for by `upstream_index`, and learned as `from` (Aia or Discovery).
+  // Errors (category Unauthorized):
   // "no_trust_store", "no_aia", "aia_not_allowed", "aia_fetch_failed", "aia_no_issuer"
   // (nothing downloaded is the CertID's issuer), "untrusted_chain", "recently_failed".
   void complete(const std::string& response_der, const CertIdInfo& id, size_t upstream_index,
-                Done done);
+                LearnedFrom from, Done done);
 
  private:
   struct Job;
@@ -69,7 +72,8 @@ class AiaCompleter {
   IssuerIndex& index_;
   Fetcher& fetcher_;
   const Clock& clock_;
-  std::unordered_map<std::string, int64_t> failed_until_;  // issuerKeyHash -> retry time
+  // issuerKeyHash and upstream index -> retry time
+  std::unordered_map<std::string, int64_t> failed_until_;
 };
 
 }  // namespace ocsp

@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "core/log.h"
+
 namespace ocsp {
 
 namespace {
@@ -74,31 +76,87 @@ std::shared_ptr<const Route> IssuerIndex::find(const CertIdInfo& id) const {
   return lookup(learned_, id);
 }
 
-std::shared_ptr<const Route> IssuerIndex::learn(SharedX509 issuer, size_t upstream_index,
-                                                const std::string& upstream_name) {
-  std::unique_lock lock(learned_mu_);
-  for (const auto& known : learned_routes_) {
-    if (X509_cmp(known->issuer.get(), issuer.get()) == 0) return known;
+const char* learnedFromName(LearnedFrom from) {
+  switch (from) {
+    case LearnedFrom::Aia: return "aia";
+    case LearnedFrom::Discovery: return "discovery";
+    case LearnedFrom::State: return "state";
+    case LearnedFrom::Redis: return "redis";
   }
+  return "?";
+}
+
+std::shared_ptr<const Route> IssuerIndex::insert(LearnedIssuer entry, bool* added) {
+  {
+    std::unique_lock lock(learned_mu_);
+    *added = false;
+    for (const auto& known : learned_routes_) {
+      if (X509_cmp(known.route->issuer.get(), entry.route->issuer.get()) == 0) return known.route;
+    }
+    add(learned_, entry.route);
+    learned_routes_.push_back(entry);
+    *added = true;
+  }
+  if (on_learned_) on_learned_();
+  return entry.route;
+}
+
+std::shared_ptr<const Route> IssuerIndex::learn(SharedX509 issuer, size_t upstream_index,
+                                                const std::string& upstream_name,
+                                                LearnedFrom from, int64_t now) {
   auto route = std::make_shared<Route>();
   route->upstream_index = upstream_index;
   route->upstream_name = upstream_name;
   route->issuer = std::move(issuer);
   route->issuer_name = subjectLine(route->issuer.get());
   route->distrusted_as = distrustName(route->issuer.get());
-  add(learned_, route);
-  learned_routes_.push_back(route);
-  return route;
+  bool added = false;
+  auto held = insert(LearnedIssuer{route, now, from}, &added);
+  if (added) {
+    logEvent(LogLevel::Info, "issuer_learned",
+             {{"issuer", route->issuer_name},
+              {"upstream", upstream_name},
+              {"source", learnedFromName(from)}});
+  }
+  return held;
+}
+
+std::shared_ptr<const Route> IssuerIndex::restore(const LearnedIssuer& prior,
+                                                  size_t upstream_index) {
+  auto route = std::make_shared<Route>(*prior.route);
+  route->upstream_index = upstream_index;
+  route->distrusted_as = distrustName(route->issuer.get());  // this config's distrust list
+  route->first_fqdn = 0;
+  bool added = false;
+  return insert(LearnedIssuer{route, prior.learned_at, prior.from}, &added);
+}
+
+bool IssuerIndex::isConfigured(X509* cert) const {
+  for (const SharedX509& c : configured_) {
+    if (X509_NAME_cmp(X509_get_subject_name(c.get()), X509_get_subject_name(cert)) == 0 &&
+        ASN1_STRING_cmp(X509_get0_pubkey_bitstr(c.get()), X509_get0_pubkey_bitstr(cert)) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IssuerIndex::isLearned(X509* cert) const {
+  std::shared_lock lock(learned_mu_);
+  for (const auto& known : learned_routes_) {
+    if (X509_cmp(known.route->issuer.get(), cert) == 0) return true;
+  }
+  return false;
 }
 
 std::vector<SharedX509> IssuerIndex::allIssuers() const {
   std::vector<SharedX509> all = configured_;
   std::shared_lock lock(learned_mu_);
-  for (const auto& r : learned_routes_) all.push_back(r->issuer);
+  for (const auto& r : learned_routes_) all.push_back(r.route->issuer);
   return all;
 }
 
-std::vector<std::shared_ptr<const Route>> IssuerIndex::learnedRoutes() const {
+std::vector<LearnedIssuer> IssuerIndex::learned() const {
   std::shared_lock lock(learned_mu_);
   return learned_routes_;
 }

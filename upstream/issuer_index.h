@@ -7,9 +7,14 @@
 // A route whose issuer key is on the distrust list (docs/ARCHITECTURE.md §9) carries the entry's
 // name; PolicySource refuses it.
 //
-// Issuers completed at run time through AIA (forward mode, docs/ARCHITECTURE.md §9) are learned
-// into a second table under a reader/writer lock; the configured table is immutable and read
-// without a lock. Thread-safe.
+// Issuers completed at run time through AIA (forward mode, and responder-mode discovery,
+// docs/ARCHITECTURE.md §9) are learned into a second table under a reader/writer lock; the
+// configured table is immutable and read without a lock. Each learned issuer keeps how it came
+// (LearnedFrom) and when it was learned, for /status and the state file. A new issuer learned
+// at run time is logged once (event=issuer_learned); restored ones are logged by whoever
+// restores them. Thread-safe.
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -21,6 +26,17 @@
 
 namespace ocsp {
 
+// How a learned issuer came to this process: completed through AIA for a forward-mode query or
+// for a responder-mode discovery, or read back from the state file or from Redis.
+enum class LearnedFrom { Aia, Discovery, State, Redis };
+const char* learnedFromName(LearnedFrom from);
+
+struct LearnedIssuer {
+  std::shared_ptr<const Route> route;  // never null; its issuer is the certificate
+  int64_t learned_at = 0;              // seconds since the epoch, when it was first learned
+  LearnedFrom from = LearnedFrom::Aia;
+};
+
 class IssuerIndex {
  public:
   explicit IssuerIndex(const conf::Config& config);
@@ -29,17 +45,32 @@ class IssuerIndex {
   std::shared_ptr<const Route> find(const CertIdInfo& id) const;
 
   // Adds an issuer that was verified to chain to the trust store, answered for by upstream
-  // `upstream_index`. Learning the same certificate twice keeps the first.
+  // `upstream_index`. Learning the same certificate twice keeps the first (and logs once).
   std::shared_ptr<const Route> learn(SharedX509 issuer, size_t upstream_index,
-                                     const std::string& upstream_name);
+                                     const std::string& upstream_name,
+                                     LearnedFrom from = LearnedFrom::Aia, int64_t now = 0);
+  // Adds an issuer learned before (an earlier generation, the state file, Redis) that the
+  // caller verified again, keeping its learned_at and `from`; not logged. Same rule for a
+  // certificate learned already.
+  std::shared_ptr<const Route> restore(const LearnedIssuer& prior, size_t upstream_index);
+  // Called, on the thread that learned it, after each issuer added by learn() or restore()
+  // (the state file is written then). Set before the index is shared between threads.
+  void onLearned(std::function<void()> listener) { on_learned_ = std::move(listener); }
 
   // Every issuer certificate, configured and learned (CRL signature candidates).
   std::vector<SharedX509> allIssuers() const;
 
   size_t issuerCount() const { return issuer_count_; }
   size_t learnedCount() const;
-  // The issuers learned so far (a reload hands them to the new index).
-  std::vector<std::shared_ptr<const Route>> learnedRoutes() const;
+  // The issuers learned so far, in the order learned (a reload hands them to the new index).
+  std::vector<LearnedIssuer> learned() const;
+  // True if a configured issuer has `cert`'s subject and key (for restoring: an issuer the
+  // config names now is not learned again).
+  bool isConfigured(X509* cert) const;
+  // True if `cert` was learned (or restored) already.
+  bool isLearned(X509* cert) const;
+  // distrust[].name for this certificate's key, or "".
+  std::string distrustName(X509* cert) const;
 
  private:
   struct Candidate {
@@ -49,9 +80,9 @@ class IssuerIndex {
   };
   using Table = std::unordered_map<std::string, std::vector<Candidate>>;
   static void add(Table& table, const std::shared_ptr<const Route>& route);
-  // distrust[].name for this certificate's key, or "".
-  std::string distrustName(X509* cert) const;
   static std::shared_ptr<const Route> lookup(const Table& table, const CertIdInfo& id);
+  // Adds `route`'s issuer unless its certificate is learned already; the route held.
+  std::shared_ptr<const Route> insert(LearnedIssuer entry, bool* added);
   // Keyed by issuerKeyHash as the CertID carries it, so that a lookup on the request path
   // hashes the request's own string and builds nothing; the few candidates per key (one per
   // hash algorithm that yields this key hash) are told apart by algorithm and name hash.
@@ -62,7 +93,8 @@ class IssuerIndex {
 
   mutable std::shared_mutex learned_mu_;
   Table learned_;
-  std::vector<std::shared_ptr<const Route>> learned_routes_;
+  std::vector<LearnedIssuer> learned_routes_;
+  std::function<void()> on_learned_;
 };
 
 }  // namespace ocsp

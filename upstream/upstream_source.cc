@@ -138,9 +138,18 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     validateAndAnswer(std::move(attempt), std::move(result), l.route->issuer.get(), false);
     return;
   }
-  // Forward mode, issuer unknown (docs/ARCHITECTURE.md §9): complete it through AIA, else apply
-  // forward.unknown_issuer.
-  auto completed = [this, attempt, result](Result<std::shared_ptr<const Route>> route) mutable {
+  // Issuer unknown (docs/ARCHITECTURE.md §9): an answer that fails even the checks that need no
+  // issuer (an error status such as unauthorized, garbage, expired) is handled as such at
+  // once: there is nothing to complete, and a failed completion would be remembered against
+  // the issuer.
+  if (!passesWithoutIssuer(*attempt, result.body)) {
+    validateAndAnswer(std::move(attempt), std::move(result), nullptr, true);
+    return;
+  }
+  // Complete the issuer through AIA, else apply forward.unknown_issuer (discovery: refuse).
+  const bool discovering = l.route->discover;
+  auto completed = [this, attempt, result,
+                    discovering](Result<std::shared_ptr<const Route>> route) mutable {
     // The FQDN answered over HTTP. The answers refused below say nothing about its health,
     // but they may be the circuit's probe, which must end either way (else the circuit
     // stays half open and the FQDN is skipped until a restart).
@@ -158,12 +167,15 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
       validateAndAnswer(std::move(attempt), std::move(result), (*route)->issuer.get(), false);
       return;
     }
-    if (options_.unknown_issuer == conf::UnknownIssuerPolicy::Refuse) {
+    if (options_.unknown_issuer == conf::UnknownIssuerPolicy::Refuse || discovering) {
       responderAnswered();
-      logEvent(LogLevel::Warn, "unknown_issuer_refused",
-               {{"client", attempt->query().client},
-                {"upstream", attempt->upstream->name},
-                {"reason", route.error().code}});
+      // A discovery sums up its upstreams' refusals in one line of its own.
+      if (!discovering) {
+        logEvent(LogLevel::Warn, "unknown_issuer_refused",
+                 {{"client", attempt->query().client},
+                  {"upstream", attempt->upstream->name},
+                  {"reason", route.error().code}});
+      }
       attempt->answer(makeError(ErrorCategory::Unauthorized, "unknown_issuer",
                                 "issuer unknown and not completed: " + route.error().detail));
       return;
@@ -175,7 +187,19 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     return;
   }
   completer_->complete(result.body, l.query->cert_ids.front(), l.route->upstream_index,
+                       discovering ? LearnedFrom::Discovery : LearnedFrom::Aia,
                        std::move(completed));
+}
+
+bool UpstreamSource::passesWithoutIssuer(const Attempt& attempt, const std::string& der) const {
+  ValidationInput in;
+  in.der = der;
+  in.cert_ids = &attempt.query().cert_ids;
+  in.without_issuer = true;
+  in.now = clock_.now();
+  in.clock_skew_s = options_.clock_skew_s;
+  if (attempt.lookup.passthrough) in.expected_nonce = attempt.query().nonce;
+  return validateResponse(in).ok();
 }
 
 // `issuer` validates the answer; with `unvalidated` (forward.unknown_issuer: pass) there is

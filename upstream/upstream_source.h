@@ -18,10 +18,14 @@
 //   - nothing that failed validation is returned as an answer: if every FQDN failed, the
 //     result is an error (UpstreamUnavailable, or ValidationFailed if an upstream answered
 //     but no answer validated), logged once as event=upstream_failed;
-//   - forward mode with an unknown issuer (Route::issuer null): the AiaCompleter completes it
-//     from the answer; failing that, forward.unknown_issuer refuse -> unauthorized
+//   - an unknown issuer (Route::issuer null): an answer that fails the checks that need no
+//     issuer (an error status, garbage, expired, ...) is handled like any such answer, with
+//     no completion tried; otherwise the AiaCompleter completes the issuer from the answer;
+//     failing that, forward.unknown_issuer refuse -> unauthorized
 //     (event=unknown_issuer_refused), pass -> the answer is checked for everything but its
-//     signature and returned not cacheable (event=unvalidated_answer);
+//     signature and returned not cacheable (event=unvalidated_answer). A discovery attempt
+//     (Route::discover, upstream/issuer_discovery.h) is always refused then: discovery
+//     returns only answers that validated against a completed issuer;
 //   - nonce policy ignore: the upstream gets a request rebuilt from the CertIDs, without
 //     nonce, so its answer can be shared; passthrough (Lookup::passthrough): the client's DER
 //     as sent. An answer that echoes the nonce is this client's: marked not cacheable. An
@@ -74,6 +78,8 @@ class UpstreamSource final : public Source {
   void onFetched(std::shared_ptr<Attempt> attempt, FetchResult result);
   void validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchResult result, X509* issuer,
                          bool unvalidated);
+  // Whether `der` passes every check that needs no issuer (an unknown issuer's answer).
+  bool passesWithoutIssuer(const Attempt& attempt, const std::string& der) const;
 
   const Options options_;
   Fetcher& fetcher_;

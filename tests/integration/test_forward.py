@@ -197,13 +197,13 @@ def unconfigured_issuer(pki, start_responder, start_relay, static, start_forward
     hosts = {"aia": f"{AIA_FQDN}:{static.port}", "elsewhere": f"{ELSEWHERE_FQDN}:{static.port}"}
 
     def start(ca_issuers: str | None, unknown_issuer: str = "pass",
-              trust_store: str = "root") -> UnknownIssuer:
+              trust_store: str = "root", **sections) -> UnknownIssuer:
         signer = pki.responder_for(pki.other_ica, ca_issuers and ca_issuers.format(**hosts))
         responder = start_responder(ca=pki.other_ica, index=pki.other_index, signer=signer)
         relay = start_relay("pass", responder.url)
         proxy = start_forward_proxy(relay.port, forward={
             "unknown_issuer": unknown_issuer, "aia_fqdns": [hosts["aia"]],
-            "trust_store": str(getattr(pki, trust_store).pem)})
+            "trust_store": str(getattr(pki, trust_store).pem)}, **sections)
         return UnknownIssuer(upstream_url(relay.port), relay, proxy)
     return start
 
@@ -250,10 +250,12 @@ def test_unknown_issuer_that_cannot_be_completed_gets_unauthorized_under_refuse(
     assert parse_response(answer.body).response_status == UNAUTHORIZED
 
 
-def test_local_responder_mode_still_answers_unknown_issuer_with_unauthorized(
+def test_local_responder_mode_answers_unknown_issuer_with_unauthorized_under_refuse(
         pki, static, unconfigured_issuer):
-    # AIA completion would work in forward mode; a local-responder request names no upstream.
-    case = unconfigured_issuer("http://{aia}/other_ica.der")
+    # AIA completion would work in forward mode (and discovery in responder mode); refuse
+    # asks nobody.
+    case = unconfigured_issuer("http://{aia}/other_ica.der",
+                               responder={"unknown_issuer": "refuse"})
     answer = curl("POST", case.proxy.url, make_request(pki.other_ica, pki.other_leaf))
     assert parse_response(answer.body).response_status == UNAUTHORIZED
     assert (case.relay.requests, static.total) == (0, 0)

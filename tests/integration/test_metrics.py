@@ -73,9 +73,18 @@ def test_counters_move_exactly_as_requests_are_answered(pki, responder, start_fo
          {requests("forward", "revoked"): 1, **MISS}),
         ("unknown", lambda: openssl_query(proxy.url, pki, pki.unlisted, nonce=False),
          {requests("responder", "unknown"): 1, **MISS}),
+        # Discovery asks the one upstream, which does not serve it.
         ("unknown issuer", lambda: openssl_query(proxy.url, pki, pki.other_leaf,
                                                  issuer=pki.other_ica),
-         {requests("responder", "unauthorized"): 1}),
+         {requests("responder", "unauthorized"): 1,
+          series("ocsp_proxy_issuer_discovery_total", outcome="unauthorized"): 1,
+          series("ocsp_proxy_upstream_requests_total", upstream="testca",
+                 fqdn=OCSP_FQDN): 1,
+          series("ocsp_proxy_upstream_latency_seconds_count", fqdn=OCSP_FQDN): 1}),
+        ("unknown issuer again: remembered", lambda: openssl_query(
+            proxy.url, pki, pki.other_leaf, issuer=pki.other_ica),
+         {requests("responder", "unauthorized"): 1,
+          series("ocsp_proxy_issuer_discovery_total", outcome="remembered"): 1}),
         ("malformed", lambda: curl("POST", proxy.url, b"not DER"),
          {requests("responder", "malformed_request"): 1}),
     ]
@@ -84,7 +93,7 @@ def test_counters_move_exactly_as_requests_are_answered(pki, responder, start_fo
         after = proxy.metrics()
         assert moved(before, after) == expected, what
         before = after
-    assert responder.requests_served == 3
+    assert responder.requests_served == 4
     assert value(after, "ocsp_proxy_cache_entries", cache="ocsp") == 3
     # memory as the allocator and the kernel see it: the cached answers are inside both
     cached = value(after, "ocsp_proxy_cache_bytes", cache="ocsp")
@@ -144,7 +153,7 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     status = proxy.status()
     assert set(status) == {"version", "uptime_s", "ready", "config", "upstreams",
                            "watched_intermediates", "issuer_expiry", "cache", "redis",
-                           "learned_issuers"}, status
+                           "learned_issuers", "learned"}, status
     assert (status["version"], status["ready"], status["redis"]) == ("0.1.0", True, None)
     assert set(status["config"]) == {"path", "generation", "loaded_at", "last_reload_error"}
     assert (status["config"]["generation"], status["config"]["last_reload_error"]) == (1, None)
@@ -162,7 +171,7 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     # no Redis here: the validation memo (Redis hits only) stays empty
     assert status["cache"]["validation_memo"] == {"entries": 0, "hits": 0, "misses": 0,
                                                    "skipped": 0, "evictions": 0}
-    assert status["learned_issuers"] == 0
+    assert (status["learned_issuers"], status["learned"]) == (0, [])
 
 
 @pytest.mark.parametrize("path, status, content_type, body", [

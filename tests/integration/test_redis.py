@@ -84,7 +84,8 @@ def test_requests_keep_succeeding_while_redis_is_killed_and_writes_resume_after_
     def ups() -> int:
         return sum(" state=up " in line for line in proxy.log_lines("redis_state"))
 
-    connections = 2 + 2  # one per worker, and one each for the CRL and caIssuers services
+    # one per worker, one each for the CRL and caIssuers services, the learned issuers' sync
+    connections = 2 + 2 + 1
     assert ups() == connections
     redis.start()  # same port, empty
     wait_until(lambda: ups() == 2 * connections, 10, "every connection to come back to Redis")

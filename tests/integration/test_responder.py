@@ -178,7 +178,9 @@ def test_upstream_that_never_answers_gets_trylater_after_upstream_timeout(
     proxy.wait_for_log("upstream_failed")
 
 
-def test_unknown_issuer_gets_unauthorized_and_upstream_is_not_asked(pki, responder, proxy):
+def test_unknown_issuer_gets_unauthorized_and_upstream_is_not_asked_under_refuse(
+        pki, responder, start_proxy):
+    proxy = start_proxy(responder.port, responder={"unknown_issuer": "refuse"})
     result = openssl_query(proxy.url, pki, pki.other_leaf, issuer=pki.other_ica)
     assert "Responder Error: unauthorized (6)" in result.output, result.output
     assert parse_response(result.response).response_status == UNAUTHORIZED

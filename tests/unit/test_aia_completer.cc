@@ -52,7 +52,7 @@ struct World {
   // `expect_fetch` is false), and its result.
   Result<std::shared_ptr<const Route>> complete(bool expect_fetch = true) {
     std::optional<Result<std::shared_ptr<const Route>>> out;
-    completer.complete(response(), infoOf(id), 0, [&](auto r) { out = std::move(r); });
+    completer.complete(response(), infoOf(id), 0, LearnedFrom::Aia, [&](auto r) { out = std::move(r); });
     CHECK(out.has_value() != expect_fetch);
     fetcher.run();
     REQUIRE(out.has_value());

@@ -1943,7 +1943,7 @@ TEST_CASE("the restart-only keys are the listeners, workers, cache sizes and rev
   std::sort(keys.begin(), keys.end());
   CHECK(keys == std::vector<std::string>{"cache.memory_bytes", "crl.memory_bytes",
                                          "forward.aia_memory_bytes", "limits.revocation_log_buffer",
-                                         "listen.admin", "listen.ocsp", "revocation_log",
+                                         "listen.admin", "listen.ocsp", "revocation_log", "state_dir",
                                          "workers"});
 }
 
@@ -1955,6 +1955,7 @@ TEST_CASE("a reload keeps the running value of every restart-only key and takes 
       "cache: {memory_bytes: 1MiB, refresh_percent: 50}\n"
       "crl: {memory_bytes: 1MiB}\n"
       "forward: {aia_memory_bytes: 1MiB}\n"
+      "state_dir: /var/lib/a\n"
       "nonce: ignore\n" +
       kUpstreams);
   auto loaded = load(
@@ -1965,6 +1966,7 @@ TEST_CASE("a reload keeps the running value of every restart-only key and takes 
       "crl: {memory_bytes: 2MiB}\n"
       "forward: {aia_memory_bytes: 2MiB}\n"
       "revocation_log: '-'\n"
+      "state_dir: none\n"
       "nonce: passthrough\n" +
       kUpstreams);
   Config fresh = *loaded;
@@ -1984,6 +1986,7 @@ TEST_CASE("a reload keeps the running value of every restart-only key and takes 
   CHECK(fresh.crl.memory_bytes == 1u << 20);
   CHECK(fresh.forward.aia_memory_bytes == 1u << 20);
   CHECK(fresh.revocation_log.empty());
+  CHECK(fresh.state_dir == "/var/lib/a");
   // ... and the keys a reload applies differ in the new generation.
   CHECK(fresh.limits.upstream_timeout_ms == 7'000);
   CHECK(fresh.cache.refresh_percent == 80);
@@ -2019,4 +2022,27 @@ TEST_CASE("the config file is named on a command line as --config FILE or --conf
   i = 5;  // --config without its FILE
   CHECK_FALSE(ocsp::conf::configPathOption(argc, argv, i, &path));
   CHECK(path == "/etc/b.yaml");
+}
+
+TEST_CASE("responder.unknown_issuer is discover unless refuse is chosen") {
+  CHECK(load(kUpstreams)->responder.unknown_issuer ==
+        ocsp::conf::ResponderUnknownIssuerPolicy::Discover);
+  CHECK(load("responder:\n  unknown_issuer: refuse\n" + std::string(kUpstreams))
+            ->responder.unknown_issuer == ocsp::conf::ResponderUnknownIssuerPolicy::Refuse);
+  checkErrors({{"responder:\n  unknown_issuer: pass\n" + std::string(kUpstreams),
+                "F:2: responder.unknown_issuer: must be one of discover, refuse: \"pass\""},
+               {"responder:\n  discover: true\n" + std::string(kUpstreams),
+                "F:2: responder.discover: unknown key"}});
+}
+
+TEST_CASE("state_dir defaults to /var/lib/ocsp-proxy, is made absolute, and none turns it off") {
+  TempDir dir;
+  CHECK(load(kUpstreams)->state_dir == "/var/lib/ocsp-proxy");
+  CHECK(load("state_dir: none\n" + std::string(kUpstreams))->state_dir.empty());
+  // Not checked at load time: a missing directory costs only the state (a warning at start).
+  CHECK(load("state_dir: state/\n" + std::string(kUpstreams), dir.path())->state_dir ==
+        dir.path() + "/state/");
+  checkErrors({{"state_dir: \"\"\n" + std::string(kUpstreams),
+                "F:1: state_dir: must not be empty (use none to keep no state)"},
+               {"state_dir: [a]\n" + std::string(kUpstreams), "F:1: state_dir: expected a string"}});
 }

@@ -73,13 +73,15 @@ struct Row {
   bool upstream_ignores_nonces = false;  // NonceEcho learned it of the route's upstream
   std::optional<size_t> forward_upstream{};  // forward mode: the upstream the URL named
   size_t forward_fqdn = 0;
+  conf::ResponderUnknownIssuerPolicy unknown_issuer = conf::ResponderUnknownIssuerPolicy::Refuse;
   // Expected: a refusal with this code (nullptr: passed down), else the route and the flags.
   const char* refused = nullptr;
   bool refusal_routed = false;  // the refusal still names the route (logged with its issuer)
   size_t upstream = 0;
   size_t first_fqdn = 0;
-  X509* issuer = nullptr;  // the route's issuer; null: unknown (forward mode)
+  X509* issuer = nullptr;  // the route's issuer; null: unknown (forward mode, discovery)
   bool passthrough = false;
+  bool discover = false;  // routed for discovery (no upstream yet)
 };
 
 struct Outcome {
@@ -137,6 +139,13 @@ TEST_CASE("queries are routed by issuer, refused by the policy, and passed down 
        .cert_ids = {stranger}, .refused = "unknown_issuer"},
       {.name = "a known and an unknown issuer in one request are unauthorized",
        .cert_ids = {s2n_rsa, stranger}, .refused = "unknown_issuer"},
+      {.name = "under discover an issuer nobody configured goes down for discovery",
+       .cert_ids = {stranger, stranger_2},
+       .unknown_issuer = conf::ResponderUnknownIssuerPolicy::Discover, .discover = true},
+      {.name = "under discover a known and an unknown issuer in one request are unauthorized",
+       .cert_ids = {stranger, s2n_rsa},
+       .unknown_issuer = conf::ResponderUnknownIssuerPolicy::Discover,
+       .refused = "mixed_issuers"},
       {.name = "CertIDs of two known issuers in one request are unauthorized",
        .cert_ids = {s2n_rsa, le}, .refused = "mixed_issuers"},
       {.name = "a distrusted issuer is unauthorized, and the refusal names its route",
@@ -182,7 +191,9 @@ TEST_CASE("queries are routed by issuer, refused by the policy, and passed down 
     if (row.upstream_ignores_nonces) {
       nonce_echo.answered(config->upstreams[row.upstream].name, /*echoed=*/false);
     }
-    PolicySource policy(index, policyOptions(*config), nullptr, next, &nonce_echo);
+    PolicySource::Options options = policyOptions(*config);
+    options.unknown_issuer = row.unknown_issuer;
+    PolicySource policy(index, options, nullptr, next, &nonce_echo);
     Outcome out = ask(policy, row);
 
     REQUIRE(out.replies == 1);
@@ -204,6 +215,11 @@ TEST_CASE("queries are routed by issuer, refused by the policy, and passed down 
       CHECK_FALSE(routed->refresh);
     }
     REQUIRE(routed->route != nullptr);
+    CHECK(routed->route->discover == row.discover);
+    if (row.discover) {
+      CHECK(routed->route->issuer == nullptr);
+      continue;
+    }
     CHECK(routed->route->upstream_index == row.upstream);
     CHECK(routed->route->upstream_name == config->upstreams[row.upstream].name);
     CHECK(routed->route->first_fqdn == row.first_fqdn);
