@@ -459,8 +459,10 @@ TEST_CASE("a request whose Via names this process is our own fetch come back: 50
   }
   CHECK(rig.chain.calls == 0);
   CHECK(rig.metrics.counter(Metric::ForwardRefused, {"loop"}).value() == 5);
-  CHECK(log.count({"event=request_loop", "level=error", "host=ocsp.example.test"}) == 1);
+  // One ERROR line each (host: the Host header): transparent and forward, CRL, responder.
+  CHECK(log.count({"event=request_loop", "level=error", "host=ocsp.example.test"}) == 2);
   CHECK(log.count({"event=request_loop", "host=crl.example.test"}) == 1);
+  CHECK(log.count({"event=request_loop", "host=ocsp-proxy.hospital.test:8080"}) == 2);
 
   // Another ocsp-proxy in a chain of proxies (another token), or ours only inside a
   // comment, is no loop: served.
