@@ -7,10 +7,10 @@ The module shares one set of peers (a client run costs up to a second, a JVM mor
     the proxies' `resolve:` sends ocsp.test.example (port 80, as in the leaves' AIA);
   - proxy "passthrough" (nonce: passthrough) listening on 127.0.0.2:80, where /etc/hosts
     sends ocsp.test.example for the clients: a client that follows the leaf's AIA reaches
-    it by name (DNS override onto the local-responder mode);
+    it by name, with `Host: ocsp.test.example`, an upstream FQDN (the transparent mode);
   - proxy "ignore" (nonce: ignore, the default) on 127.0.0.1, a free port.
 Modes: "responder" (the client is given the proxy's root URL), "aia" (the client follows
-the leaf's AIA URL, which resolves to the proxy), "forward" (the client uses the proxy as
+the leaf's AIA URL, which resolves to the proxy: counted as mode "transparent"), "forward" (the client uses the proxy as
 its HTTP proxy for the AIA URL: only Java can; GnuTLS and NSS have no HTTP proxy setting
 for OCSP).
 """
@@ -80,7 +80,7 @@ class Row:
     id: str
     run: Callable[[Peers, object], Verdict]  # (peers, leaf) -> the client's verdict
     proxy: str          # the proxy that must have answered: "passthrough" or "ignore"
-    mode: str           # as it counts the request: "responder" or "forward"
+    mode: str           # as it counts the request: "responder", "forward" or "transparent"
     leaves: tuple[str, ...] = ("good", "revoked")
 
 
@@ -88,18 +88,18 @@ ROWS = [
     Row("gnutls-responder", lambda p, leaf: gnutls(p.pki, leaf, p.passthrough.url),
         "passthrough", "responder"),
     Row("gnutls-aia", lambda p, leaf: gnutls(p.pki, leaf, None),
-        "passthrough", "responder", leaves=("good",)),
+        "passthrough", "transparent", leaves=("good",)),
     Row("nss-vfychain-aia", lambda p, leaf: p.nss.vfychain(leaf),
-        "passthrough", "responder"),
+        "passthrough", "transparent"),
     # ocspclnt is given the other proxy's URL (-l), and follows the leaf's AIA all the same.
     Row("nss-ocspclnt-aia", lambda p, leaf: p.nss.ocspclnt(leaf, p.ignore.url),
-        "passthrough", "responder"),
+        "passthrough", "transparent"),
     Row("java-responder", lambda p, leaf: p.java.check(p.pki, leaf, url=p.ignore.url),
         "ignore", "responder"),
     Row("java-forward", lambda p, leaf: p.java.check(p.pki, leaf, proxy=p.host_port(p.ignore)),
         "ignore", "forward"),
     Row("java-aia", lambda p, leaf: p.java.check(p.pki, leaf),
-        "passthrough", "responder", leaves=("revoked",)),
+        "passthrough", "transparent", leaves=("revoked",)),
 ]
 
 
