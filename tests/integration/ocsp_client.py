@@ -155,6 +155,17 @@ def verify_response(der: bytes, pki: Pki, leaf: Cert) -> str:
     return proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
 
 
+def assert_one_good_answer(answers: list, pki: Pki, leaf: Cert) -> None:
+    """Every HTTP answer is 200 with an OCSP response, all the same bytes (one cached
+    answer), and a relying party verifies it as good for `leaf`."""
+    for answer in answers:
+        assert answer.status == 200
+        assert answer.headers["content-type"] == "application/ocsp-response"
+    assert all(answer.body == answers[0].body for answer in answers)
+    relying_party = verify_response(answers[0].body, pki, leaf)
+    assert "Response verify OK" in relying_party and ": good" in relying_party, relying_party
+
+
 @dataclasses.dataclass
 class HttpAnswer:
     status: int

@@ -194,6 +194,15 @@ class Pki:
                                           ca, name, key_type="ec")
         return self._made[key]
 
+    def leaf_with_ocsp(self, name: str, status: str, ocsp_url: str, **kwargs) -> Leaf:
+        """A leaf under ica whose AIA names `ocsp_url` (e.g. one with a path, as many CAs'
+        have) instead of OCSP_URL. Not in `index`: a responder for it needs make_index."""
+        profile = _EXTENSIONS["leaf"].replace(OCSP_URL, ocsp_url)
+        (self.dir / f"{name}.ext").write_text(f"[ext]\n{profile}")
+        cert = self._issue(name, f"/O=ocsp-proxy tests/CN={name}.test.example", self.ica, name,
+                           key_type="ec")
+        return self._as_leaf(cert, status, **kwargs)
+
     def ca_with_ocsp(self, name: str, cn: str, ocsp_url: str) -> Cert:
         """An intermediate CA under the root whose AIA names `ocsp_url` as its OCSP
         responder, as a real intermediate names its root's (EC key, made once per name)."""
