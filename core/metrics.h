@@ -61,7 +61,7 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
     "Local-responder requests for an unknown issuer that discovery handled, by outcome (learned|" \
     "unauthorized|failed|remembered: answered from the memo of a recent failure|busy).")             \
   X(ForwardRefused, Counter, "ocsp_proxy_forward_refused_total", ("reason"), {},                  \
-    "Forward-proxy requests refused, by reason.")                                                 \
+    "Forward-proxy requests refused, by reason (loop: a request of our own, any mode).")         \
   X(CrlRequests, Counter, "ocsp_proxy_crl_requests_total", ("result"), {},                        \
     "CRL downloads answered, by result (hit|miss|not_modified|error).")                           \
   X(CrlFetches, Counter, "ocsp_proxy_crl_fetches_total", ("result"), {},                          \

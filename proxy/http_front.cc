@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "proxy/ocsp_reply.h"
 #include "proxy/request_decoder.h"
+#include "proxy/request_loop.h"
 
 namespace ocsp {
 
@@ -215,6 +216,7 @@ void HttpFront::refuse(HttpExchange& ex, int code, const char* reason_phrase,
 void HttpFront::onRequest(HttpExchange& ex) {
   int64_t started_ms = monotonicMs();
   if (!admit(ex)) return;
+  if (refuseRequestLoop(ex, d_.metrics)) return;
   const std::string_view method = ex.method();
   if (method == "CONNECT") {
     // Tunnels would let clients reach anything over TLS; we only proxy plain http.

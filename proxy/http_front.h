@@ -23,6 +23,9 @@
 // around that pure function. Knows nothing about caches or curl.
 //
 // HTTP statuses it produces itself:
+//   508  in every mode, a request whose Via names this process: its own upstream fetch come
+//        back (DNS points a CA's name here and the proxy resolves it the same way;
+//        proxy/request_loop.h)
 //   405  methods other than GET/HEAD/POST (with Allow), CONNECT, POST to a CRL or caIssuers URL
 //   403  forward request to a host that is not allowed, an IP literal, userinfo, a port not
 //        configured, https, or forward mode disabled; forward or transparent request for a

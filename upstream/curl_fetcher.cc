@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/clock.h"
+#include "upstream/via_token.h"
 
 namespace ocsp {
 
@@ -96,7 +97,10 @@ void CurlFetcher::fetch(FetchRequest request, FetchCallback done) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.post_body.data());
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.post_body.size()));
   }
-  if (t->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers.get());
+  // upstream/via_token.h: names this process, so that the front sees its own fetch coming
+  // back to it (DNS pointing a CA's name here) and refuses it instead of looping.
+  appendLine(t->headers, ("Via: " + viaHeaderValue()).c_str());
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers.get());
 
   if (curl_multi_add_handle(multi_.get(), e) != CURLM_OK) {
     // Report asynchronously like every other outcome.

@@ -7,6 +7,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "tests/unit/test_util.h"
 #include "upstream/curl_fetcher.h"
 #include "upstream/curl_handles.h"
+#include "upstream/via_token.h"
 
 using namespace ocsp;
 using test::loopUntil;
@@ -34,6 +36,7 @@ struct Seen {
   std::string path;
   std::string body;
   std::string content_type;
+  std::string via;  // every Via header, joined by ", "
 };
 
 // Routes by path:
@@ -75,6 +78,11 @@ class LoopbackServer {
     evbuffer_copyout(in, s.body.data(), s.body.size());
     const char* ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
     s.content_type = ct != nullptr ? ct : "";
+    for (evkeyval* h = evhttp_request_get_input_headers(req)->tqh_first; h != nullptr;
+         h = h->next.tqe_next) {
+      if (strcasecmp(h->key, "Via") != 0) continue;
+      s.via += (s.via.empty() ? "" : ", ") + std::string(h->value);
+    }
     self->seen_.push_back(s);
 
     evkeyvalq* out_headers = evhttp_request_get_output_headers(req);
@@ -175,6 +183,26 @@ TEST_CASE("a POST sends its body and content type as given") {
   CHECK(loop.server.seen()[0].method == "POST");
   CHECK(loop.server.seen()[0].content_type == "application/ocsp-request");
   CHECK(loop.server.seen()[0].body == req.post_body);
+}
+
+TEST_CASE("every request, GET and POST, names this process in Via, with the same token") {
+  // upstream/via_token.h: the front knows its own fetch by it when DNS sends it back here.
+  Loop loop;
+  FetchRequest post = get(loop.server.url("/echo"));
+  post.post_body = "x";
+  post.content_type = "application/ocsp-request";
+  loop.fetch(get(loop.server.url("/hello")));
+  loop.fetch(post);
+  REQUIRE(loop.server.seen().size() == 2);
+  for (const Seen& s : loop.server.seen()) {
+    CAPTURE(s.method);
+    CHECK(s.via == viaHeaderValue());
+    CHECK(viaLists(s.via, viaReceivedBy()));
+  }
+  // "1.1 ocsp-proxy-" and 16 hex digits, made once per process.
+  CHECK(viaReceivedBy().size() == 11 + 16);
+  CHECK(viaReceivedBy().rfind("ocsp-proxy-", 0) == 0);
+  CHECK(viaReceivedBy().find_first_not_of("0123456789abcdef", 11) == std::string::npos);
 }
 
 TEST_CASE("an HTTP error status is an answer, not a transport error") {

@@ -25,6 +25,7 @@
 #include "proxy/component_options.h"
 #include "proxy/http_front.h"
 #include "proxy/ocsp_errors.h"
+#include "upstream/via_token.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
 
@@ -428,6 +429,52 @@ TEST_CASE("an origin-form request whose Host names no allowed host stays a local
   }
   CHECK(rig.requests("responder", "good") == answered);
   CHECK(rig.requests("transparent", "good") == 0);
+}
+
+TEST_CASE("a request whose Via names this process is our own fetch come back: 508 in every mode") {
+  // DNS points ocsp.example.test at the proxy, and the proxy resolves it the same way: its
+  // upstream fetch (which carries our Via) reaches it again. Each mode refuses it at once.
+  Rig rig;
+  std::shared_ptr<const OcspEntry> e = goodEntry();
+  rig.chain.answer = Answer{e, AnswerSource::Upstream};
+  const std::string own = "Via: " + viaHeaderValue() + "\r\n";
+  const std::string transparent_host = std::string("Host: ") + kHost + "\r\n";
+  test::StderrCapture log;
+  const std::string requests[] = {
+      originForm("POST", "/", transparent_host + own, requestDer()),         // transparent
+      originForm("GET", "/ca.crl", std::string("Host: ") + kCrlHost + "\r\n" + own),
+      post(std::string("http://") + kHost + "/", requestDer(), own),         // forward
+      bodiless("GET", getPath(requestDer()), own),                           // responder
+      // Ours among other proxies' entries, in a second Via header, with a comment.
+      bodiless("GET", getPath(requestDer()),
+               "Via: 1.1 squid.hospital.test (squid/6.1)\r\nVia: 1.0 fred, " +
+                   viaHeaderValue() + " (ocsp-proxy)\r\n"),
+  };
+  for (const std::string& request : requests) {
+    CAPTURE(request.substr(0, 40));
+    Response r = rig.exchange(request);
+    CHECK(r.code == 508);
+    CHECK(r.headers["Cache-Control"] == "no-store");
+    CHECK(r.body.find("resolve:") != std::string::npos);
+  }
+  CHECK(rig.chain.calls == 0);
+  CHECK(rig.metrics.counter(Metric::ForwardRefused, {"loop"}).value() == 5);
+  // One ERROR line each (host: the Host header): transparent and forward, CRL, responder.
+  CHECK(log.count({"event=request_loop", "level=error", "host=ocsp.example.test"}) == 2);
+  CHECK(log.count({"event=request_loop", "host=crl.example.test"}) == 1);
+  CHECK(log.count({"event=request_loop", "host=ocsp-proxy.hospital.test:8080"}) == 2);
+
+  // Another ocsp-proxy in a chain of proxies (another token), or ours only inside a
+  // comment, is no loop: served.
+  for (const std::string& via :
+       {std::string("Via: 1.1 ocsp-proxy-0123456789abcdef\r\n"),
+        "Via: 1.1 cache.hospital.test (" + viaReceivedBy() + ")\r\n"}) {
+    CAPTURE(via);
+    Response r = rig.exchange(bodiless("GET", getPath(requestDer()), via));
+    CHECK(r.code == 200);
+    CHECK(r.body == e->der.view());
+  }
+  CHECK(rig.chain.calls == 2);
 }
 
 }  // namespace
