@@ -306,7 +306,10 @@ TEST_CASE("a catalogue's first round is paced, then each is checked once an inte
   REQUIRE(seconds.size() == 30);  // three rounds of ten
   for (size_t k = 1; k < seconds.size(); ++k) CHECK(seconds[k] - seconds[k - 1] == 10);
   REQUIRE(times.size() == 10);
-  for (const auto& [i, when] : times) {
+  for (const auto& entry : times) {
+    // Not a structured binding: CAPTURE's lambda may not capture one (clang 14).
+    const size_t i = entry.first;
+    const std::vector<int64_t>& when = entry.second;
     CAPTURE(i);
     CHECK(when == std::vector<int64_t>{when[0], when[0] + 100, when[0] + 200});
     CHECK(checker->dueAt(i) == when[0] + 300);
