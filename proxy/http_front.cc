@@ -58,24 +58,7 @@ bool hostHeaderAgrees(const HttpExchange& ex, const HttpUrl& url, std::string* s
   return count == 1 && hostHeaderMatches(*seen, url);
 }
 
-// ocsp_proxy_limit_rejections_total{limit}, in HttpFront::limit_rejections_ order.
-enum LimitIndex {
-  kLimitConnections,
-  kLimitHeaders,
-  kLimitHeaderBytes,
-  kLimitBody,
-  kLimitRate,
-  kLimitCertIds,
-  kLimitRequestTimeout,
-  kLimitEvicted,
-  kLimitOpenFiles,
-};
-constexpr const char* kLimitNames[] = {"connections",     "headers", "header_bytes",
-                                       "body",            "rate",    "cert_ids",
-                                       "request_timeout", "evicted", "open_files"};
-
 // Events any client can trigger at will: a global budget of lines each (core/log.h).
-LogRateLimit g_limit_rejected_log;
 LogRateLimit g_forward_refused_log;
 LogRateLimit g_malformed_request_log;
 
@@ -83,6 +66,7 @@ LogRateLimit g_malformed_request_log;
 
 HttpFront::HttpFront(FrontDeps deps)
     : d_(std::move(deps)),
+      limits_(d_.options.limits, d_.rate, d_.metrics),
       post_memo_(RequestMemo::kDefaultCapacity, d_.options.request_memo_bytes),
       get_memo_(RequestMemo::kDefaultCapacity, d_.options.request_memo_bytes) {
   if (d_.metrics == nullptr) return;
@@ -96,9 +80,6 @@ HttpFront::HttpFront(FrontDeps deps)
   for (int i = 0; i < 3; ++i) hits_[i] = &d_.metrics->counter(Metric::CacheHits, {layers[i]});
   misses_ = &d_.metrics->counter(Metric::CacheMisses);
   coalesced_ = &d_.metrics->counter(Metric::Coalesced);
-  for (int i = 0; i < kLimits; ++i) {
-    limit_rejections_[i] = &d_.metrics->counter(Metric::LimitRejections, {kLimitNames[i]});
-  }
 }
 
 std::optional<Result<std::shared_ptr<OcspQuery>>> HttpFront::decodeOcspRequest(
@@ -116,84 +97,6 @@ std::optional<Result<std::shared_ptr<OcspQuery>>> HttpFront::decodeOcspRequest(
   auto query = std::make_shared<OcspQuery>(std::move(decoded).value());
   memo.remember(request, query);
   return Result<std::shared_ptr<OcspQuery>>(std::move(query));
-}
-
-void HttpFront::rejectByLimit(HttpExchange& ex, int limit, int code, const char* reason_phrase,
-                              const std::string& detail) {
-  logEventLimited(g_limit_rejected_log, LogLevel::Warn, "limit_rejected",
-                  {{"client", std::string(ex.peer())}, {"limit", kLimitNames[limit]},
-                   {"detail", detail}});
-  if (d_.metrics != nullptr) limit_rejections_[limit]->inc();
-  sendText(ex, code, reason_phrase, detail);
-}
-
-bool HttpFront::admit(HttpExchange& ex) {
-  const FrontOptions::Limits& lim = d_.options.limits;
-  auto amount = [&ex] { return std::to_string(ex.breachAmount()); };
-  switch (ex.breach()) {
-    case LimitBreach::None: break;
-    case LimitBreach::Connections:
-      ex.addHeader("Retry-After", "1");
-      rejectByLimit(ex, kLimitConnections, 503, "Service Unavailable",
-                    "too many connections (limits.max_connections is " +
-                        std::to_string(lim.max_connections) + ")");
-      return false;
-    case LimitBreach::Headers:
-      rejectByLimit(ex, kLimitHeaders, 431, "Request Header Fields Too Large",
-                    amount() + " header fields (limits.max_headers is " +
-                        std::to_string(lim.max_headers) + ")");
-      return false;
-    case LimitBreach::HeaderBytes:
-      rejectByLimit(ex, kLimitHeaderBytes, 431, "Request Header Fields Too Large",
-                    "header block of " + amount() + " bytes or more (limits.max_header_bytes is " +
-                        std::to_string(lim.max_header_bytes) + ")");
-      return false;
-    case LimitBreach::TrailerFields:
-      rejectByLimit(ex, kLimitHeaders, 431, "Request Header Fields Too Large",
-                    amount() + " header and chunked trailer fields (limits.max_headers is " +
-                        std::to_string(lim.max_headers) + ")");
-      return false;
-    case LimitBreach::TrailerBytes:
-      rejectByLimit(ex, kLimitHeaderBytes, 431, "Request Header Fields Too Large",
-                    "header block and chunked trailers of " + amount() +
-                        " bytes or more (limits.max_header_bytes is " +
-                        std::to_string(lim.max_header_bytes) + ")");
-      return false;
-    case LimitBreach::RequestTimeout:
-      rejectByLimit(ex, kLimitRequestTimeout, 408, "Request Timeout",
-                    "request not complete within limits.request_timeout (" +
-                        std::to_string(lim.request_timeout_ms) + " ms); " + amount() +
-                        " bytes received");
-      return false;
-    case LimitBreach::Evicted:
-      rejectByLimit(ex, kLimitEvicted, 408, "Request Timeout",
-                    "closed to make room for a new connection (limits.max_connections is " +
-                        std::to_string(lim.max_connections) +
-                        ", or the open-file limit was reached): no complete request for " +
-                        amount() + " ms");
-      return false;
-    case LimitBreach::OpenFiles:
-      ex.addHeader("Retry-After", "1");
-      rejectByLimit(ex, kLimitOpenFiles, 503, "Service Unavailable",
-                    "too many connections for the process's open-file limit (ulimit -n)");
-      return false;
-    case LimitBreach::Body:
-      rejectByLimit(ex, kLimitBody, 413, "Payload Too Large",
-                    amount() + "-byte body or more (limits.max_request_bytes is " +
-                        std::to_string(lim.max_request_bytes) + ")");
-      return false;
-  }
-  if (d_.rate != nullptr && lim.rate_per_client > 0 &&
-      !d_.rate->allow(std::string(ex.peerAddress()), lim.rate_per_client, lim.rate_burst,
-                      monotonicMs())) {
-    // The connection stays: the client may try again after Retry-After.
-    ex.addHeader("Retry-After", "1");
-    rejectByLimit(ex, kLimitRate, 429, "Too Many Requests",
-                  "more than " + std::to_string(lim.rate_per_client) +
-                      " requests per second from this address (limits.rate_per_client)");
-    return false;
-  }
-  return true;
 }
 
 void HttpFront::count(Mode mode, OcspResult result) {
@@ -215,7 +118,7 @@ void HttpFront::refuse(HttpExchange& ex, int code, const char* reason_phrase,
 
 void HttpFront::onRequest(HttpExchange& ex) {
   int64_t started_ms = monotonicMs();
-  if (!admit(ex)) return;
+  if (!limits_.admit(ex)) return;
   if (refuseRequestLoop(ex, d_.metrics)) return;
   const std::string_view method = ex.method();
   if (method == "CONNECT") {
@@ -308,10 +211,7 @@ void HttpFront::lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> 
   if (!decoded) {
     const Error& err = decoded.error();
     if (err.code == "too_many_cert_ids") {
-      logEventLimited(g_limit_rejected_log, LogLevel::Warn, "limit_rejected",
-                      {{"client", std::string(ex.peer())}, {"limit", kLimitNames[kLimitCertIds]},
-                       {"detail", err.detail}});
-      if (d_.metrics != nullptr) limit_rejections_[kLimitCertIds]->inc();
+      limits_.countCertIds(ex, err.detail);
     } else {
       logEventLimited(g_malformed_request_log, LogLevel::Info, "malformed_request",
                       {{"client", std::string(ex.peer())}, {"reason", err.code},

@@ -84,6 +84,7 @@
 #include "upstream/allow_list.h"
 #include "http/client_limits.h"
 #include "http/http_server.h"
+#include "proxy/front_limits.h"
 #include "proxy/ocsp_reply.h"
 #include "proxy/request_memo.h"
 #include "proxy/revocation_log.h"
@@ -93,16 +94,8 @@ namespace ocsp {
 
 // What the front reads of the config (derived in proxy/component_options.cc).
 struct FrontOptions {
-  // The limits.* keys a refusal names, and the rate it enforces (rate_per_client 0: none).
-  struct Limits {
-    size_t max_request_bytes = 0;
-    size_t max_header_bytes = 0;
-    int64_t request_timeout_ms = 0;
-    int64_t max_connections = 0;
-    int64_t max_headers = 0;
-    int64_t rate_per_client = 0;
-    int64_t rate_burst = 0;
-  } limits;
+  FrontLimitOptions limits;  // the limits.* keys a refusal names, and the rate
+
   size_t max_cert_ids_per_request = 0;     // limits.max_cert_ids_per_request
   size_t request_memo_bytes = 0;           // each of the GET and POST memos (proxy/request_memo.h)
   bool forward_enabled = false;            // forward.enabled
@@ -134,11 +127,6 @@ class HttpFront final : public HttpHandler {
   void onRequest(HttpExchange& ex) override;
 
  private:
-  // The limits of FrontDeps and those the server found; false if `ex` was answered with a
-  // refusal.
-  bool admit(HttpExchange& ex);
-  void rejectByLimit(HttpExchange& ex, int limit, int code, const char* reason_phrase,
-                     const std::string& detail);
   // The OCSP request of a POST body or of a GET/HEAD `get_path`; nullopt for other methods.
   // The query is this request's own (a remembered one reused, or a new one).
   std::optional<Result<std::shared_ptr<OcspQuery>>> decodeOcspRequest(HttpExchange& ex,
@@ -171,10 +159,7 @@ class HttpFront final : public HttpHandler {
   Counter* hits_[3] = {};                // memory, redis, stale
   Counter* misses_ = nullptr;
   Counter* coalesced_ = nullptr;
-  static constexpr int kLimits = 9;
-  // connections, headers, header_bytes, body, rate, cert_ids, request_timeout, evicted,
-  // open_files
-  Counter* limit_rejections_[kLimits] = {};
+  FrontLimits limits_;
   RequestMemo post_memo_;
   RequestMemo get_memo_;
 };
