@@ -107,39 +107,46 @@ WorkerOptions workerOptions(const conf::Config& config) {
   return o;
 }
 
-CrlService::Options crlServiceOptions(const conf::Config& config) {
+namespace {
+
+// What the CRL and the caIssuers services share: a download of at most `max_bytes` per URL
+// through the upstream timeout and resolve map, at most crl.max_concurrent_fetches at once,
+// refreshed at cache.refresh_percent, with the Redis copy.
+CrlService::Options downloadServiceOptions(const conf::Config& config, DocKind kind,
+                                           size_t max_bytes) {
   CrlService::Options o;
-  for (const std::string& text : config.crl.urls) {
-    if (auto url = parseHttpUrl(text)) o.warm_urls.push_back(*url);  // checked by the loader
-  }
+  o.kind = kind;
   o.bounds.max_concurrent = static_cast<size_t>(config.crl.max_concurrent_fetches);
-  o.bounds.max_inflight_bytes = config.crl.max_inflight_bytes;
-  o.bounds.max_bytes = config.crl.max_bytes;
-  o.fetch.max_bytes = config.crl.max_bytes;
+  o.bounds.max_bytes = max_bytes;
+  o.fetch.max_bytes = max_bytes;
   o.fetch.timeout_ms = config.limits.upstream_timeout_ms;
   o.fetch.resolve = config.resolve;
-  for (const conf::IssuerCert& extra : config.crl.issuers) o.extra_issuers.push_back(extra.cert);
-  o.clock_skew_s = config.cache.clock_skew_s;
-  o.unknown_issuer = config.crl.unknown_issuer;
-  const FreshnessPolicy freshness = freshnessOptions(config);  // CRLs have no max_age
-  o.no_next_update_ttl_s = freshness.no_next_update_ttl_s;
-  o.refresh_fraction = freshness.refresh_fraction;
+  o.refresh_fraction = freshnessOptions(config).refresh_fraction;
   o.redis = config.redis;
   return o;
 }
 
+}  // namespace
+
+CrlService::Options crlServiceOptions(const conf::Config& config) {
+  CrlService::Options o = downloadServiceOptions(config, DocKind::Crl, config.crl.max_bytes);
+  for (const std::string& text : config.crl.urls) {
+    if (auto url = parseHttpUrl(text)) o.warm_urls.push_back(*url);  // checked by the loader
+  }
+  o.bounds.max_inflight_bytes = config.crl.max_inflight_bytes;
+  for (const conf::IssuerCert& extra : config.crl.issuers) o.extra_issuers.push_back(extra.cert);
+  o.clock_skew_s = config.cache.clock_skew_s;
+  o.unknown_issuer = config.crl.unknown_issuer;
+  // CRLs have no max_age: only the no-nextUpdate lifetime of the freshness policy applies.
+  o.no_next_update_ttl_s = freshnessOptions(config).no_next_update_ttl_s;
+  return o;
+}
+
 CrlService::Options caIssuersServiceOptions(const conf::Config& config) {
-  CrlService::Options o;
-  o.kind = DocKind::CaIssuers;
-  o.bounds.max_concurrent = static_cast<size_t>(config.crl.max_concurrent_fetches);
-  o.bounds.max_bytes = config.forward.aia_max_bytes;
+  CrlService::Options o =
+      downloadServiceOptions(config, DocKind::CaIssuers, config.forward.aia_max_bytes);
   o.bounds.max_inflight_bytes = o.bounds.max_concurrent * o.bounds.max_bytes;
-  o.fetch.max_bytes = config.forward.aia_max_bytes;
-  o.fetch.timeout_ms = config.limits.upstream_timeout_ms;
-  o.fetch.resolve = config.resolve;
   o.ca_issuers_ttl_s = config.forward.aia_ttl_s;
-  o.refresh_fraction = freshnessOptions(config).refresh_fraction;
-  o.redis = config.redis;
   return o;
 }
 
