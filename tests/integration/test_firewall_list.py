@@ -2,6 +2,8 @@
 allows the CAs' services by FQDN."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -65,3 +67,47 @@ def test_firewall_list_of_the_shipped_config_names_the_catalogues_hosts(proxy_bi
     hosts = {line.split(":")[0] for line in lines}
     assert set(index["crl_hosts"]) <= hosts
     assert set(index["ca_issuers_hosts"]) <= hosts
+
+
+def test_firewall_list_formats_for_firewall_tooling(pki, proxy_bin, tmp_path):
+    """csv (RFC 4180), json and squid carry the same entries as the plain list."""
+    config = proxy_config(
+        upstreams=[upstream(8080, ["ocsp.a.example"], [pki.ica.pem], "a")],
+        resolve={})
+    config["crl"] = {"fqdns": ["crl.a.example"]}
+    config["redis"] = {"address": "127.0.0.1:6380"}
+    path = tmp_path / "fw.yaml"
+    path.write_text(to_yaml(config) + "\n")
+
+    plain = run(proxy_bin, "--config", str(path), "--format", "plain")
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout == run(proxy_bin, "--config", str(path)).stdout
+
+    as_json = run(proxy_bin, "--config", str(path), "--format=json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == [
+        {"host": "crl.a.example", "port": 80, "purpose": "crl"},
+        {"host": "ocsp.a.example", "port": 8080, "purpose": "ocsp upstream a"},
+        {"host": "127.0.0.1", "port": 6380, "purpose": "redis"},
+    ]
+
+    as_csv = subprocess.run([proxy_bin, "firewall-list", "--config", str(path), "--format", "csv"],
+                            capture_output=True, timeout=10)
+    assert as_csv.returncode == 0
+    rows = list(csv.reader(io.StringIO(as_csv.stdout.decode(), newline="")))
+    assert rows == [["host", "port", "purpose"], ["crl.a.example", "80", "crl"],
+                    ["ocsp.a.example", "8080", "ocsp upstream a"],
+                    ["127.0.0.1", "6380", "redis"]]
+    assert as_csv.stdout.endswith(b"\r\n")
+
+    squid = run(proxy_bin, "--config", str(path), "--format", "squid")
+    assert squid.returncode == 0, squid.stderr
+    rules = [l for l in squid.stdout.splitlines() if not l.startswith("#")]
+    assert rules == ["acl ocsp_proxy_hosts dstdomain crl.a.example ocsp.a.example",
+                     "acl ocsp_proxy_ports port 80 8080",
+                     "http_access allow ocsp_proxy_hosts ocsp_proxy_ports"]
+    assert "127.0.0.1:6380 (redis)" in squid.stdout
+
+    bad = run(proxy_bin, "--config", str(path), "--format", "xml")
+    assert bad.returncode == 64
+    assert "--format takes plain, csv, json or squid" in bad.stderr
