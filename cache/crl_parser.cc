@@ -7,7 +7,7 @@ namespace ocsp {
 void CrlParser::parse(const std::string& url, std::string bytes, CrlReply done) {
   queue_.post([this, url, bytes = std::move(bytes), done = std::move(done)]() mutable {
     const int64_t started = monotonicMs();
-    auto checked = check(bytes);
+    auto checked = checkDocument(rules_, bytes, clock_.now());
     const int64_t took = monotonicMs() - started;
     crl_thread_.post([this, url, bytes = std::move(bytes), checked = std::move(checked), took,
                       done = std::move(done)]() mutable {
@@ -22,33 +22,41 @@ void CrlParser::parse(const std::string& url, std::string bytes, CrlReply done) 
   });
 }
 
-Result<std::shared_ptr<CrlEntry>> CrlParser::check(std::string_view bytes) const {
-  if (rules_.kind == DocKind::Crl) return checkCrl(bytes);
-  auto document = checkCaIssuersDocument(bytes);
-  if (!document) return document.error();
-  auto entry = std::make_shared<CrlEntry>();
-  entry->kind = DocKind::CaIssuers;
-  entry->ca_issuers = std::move(*document);
-  return entry;
-}
+namespace {
 
-Result<std::shared_ptr<CrlEntry>> CrlParser::checkCrl(std::string_view bytes) const {
+Result<std::shared_ptr<CrlEntry>> checkCrl(const CrlParseRules& rules, std::string_view bytes,
+                                           int64_t now) {
   std::vector<SharedX509> candidates =
-      rules_.candidates ? rules_.candidates() : std::vector<SharedX509>{};
+      rules.candidates ? rules.candidates() : std::vector<SharedX509>{};
   CrlCheckInput in;
   in.bytes = bytes;
   in.candidates = &candidates;
-  in.trust_store = rules_.trust_store;
-  in.now = clock_.now();
-  in.clock_skew_s = rules_.clock_skew_s;
+  in.trust_store = rules.trust_store;
+  in.now = now;
+  in.clock_skew_s = rules.clock_skew_s;
   auto parsed = parseAndValidateCrl(in);
   if (!parsed) return parsed.error();
-  if (!parsed->signature_checked && rules_.unknown_issuer == conf::UnknownIssuerPolicy::Refuse) {
+  if (!parsed->signature_checked && rules.unknown_issuer == conf::UnknownIssuerPolicy::Refuse) {
     return makeError(ErrorCategory::ValidationFailed, "unknown_issuer",
                      "no configured or trusted certificate signs CRLs for " + parsed->issuer);
   }
   auto entry = std::make_shared<CrlEntry>();
   entry->crl = std::move(*parsed);
+  return entry;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<CrlEntry>> checkDocument(const CrlParseRules& rules, std::string_view bytes,
+                                                int64_t now) {
+  if (rules.kind == DocKind::Crl) return checkCrl(rules, bytes, now);
+  std::vector<SharedX509> certificates;
+  auto document = checkCaIssuersDocument(bytes, rules.on_certificates ? &certificates : nullptr);
+  if (!document) return document.error();
+  if (rules.on_certificates) rules.on_certificates(certificates);
+  auto entry = std::make_shared<CrlEntry>();
+  entry->kind = DocKind::CaIssuers;
+  entry->ca_issuers = std::move(*document);
   return entry;
 }
 

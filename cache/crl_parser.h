@@ -11,6 +11,8 @@
 //     with signature_checked=false;
 //   - a caIssuers document must be certificates (pki/ca_issuers_document.h), else it is
 //     refused (ValidationFailed, code not_a_certificate) before anything stores or serves it;
+//     the certificates of an accepted one go to CrlParseRules::on_certificates, on the parser
+//     thread (the serials known to be issued, upstream/known_serials_feed.h);
 //   - an accepted document becomes a CrlEntry with its freshness fields and header values
 //     (finishCrlEntry, cache/crl_store.h), fetched_at = now; logged at debug
 //     (event=crl_parsed or ca_issuers_parsed, with the parse time).
@@ -43,7 +45,17 @@ struct CrlParseRules {
   // (cache.no_next_update_ttl), a caIssuers document (forward.aia_ttl).
   int64_t ttl_s = 300;
   double refresh_fraction = 0.5;  // cache.refresh_percent / 100
+  // Kind CaIssuers: called on the parser thread with the certificates of each accepted
+  // document; may be empty.
+  std::function<void(const std::vector<SharedX509>&)> on_certificates;
 };
+
+// The check the parser thread runs by `rules` at `now` (the rules above): the entry it makes,
+// without its URL, bytes, fetch time and freshness fields (the caller sets them, then calls
+// finishCrlEntry). Pure; any thread. The cache snapshot's loader checks the documents it
+// reads back with it (upstream/snapshot_restore.h).
+Result<std::shared_ptr<CrlEntry>> checkDocument(const CrlParseRules& rules, std::string_view bytes,
+                                                int64_t now);
 
 class CrlParser {
  public:
@@ -56,9 +68,6 @@ class CrlParser {
   DocKind kind() const { return rules_.kind; }
 
  private:
-  // Parser thread: the entry, except its fetch time and freshness (makeEntry).
-  Result<std::shared_ptr<CrlEntry>> check(std::string_view bytes) const;
-  Result<std::shared_ptr<CrlEntry>> checkCrl(std::string_view bytes) const;
   // CRL thread.
   Result<std::shared_ptr<const CrlEntry>> makeEntry(
       const std::string& url, std::string bytes, Result<std::shared_ptr<CrlEntry>> checked) const;

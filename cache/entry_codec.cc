@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/byte_fields.h"
 #include "core/ossl.h"
 
 namespace ocsp {
@@ -17,46 +18,10 @@ constexpr int64_t kMaxTime = 253'402'300'799;
 // each.
 constexpr uint64_t kMaxFqdnBytes = 253;
 
-void putUint(std::string& out, uint64_t v, int bytes) {
-  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((v >> shift) & 0xff));
-  }
+// A time the entry could have come from: an ASN.1 GeneralizedTime, years 0001..9999.
+bool readTime(ByteReader& in, int64_t* out) {
+  return in.int64(out) && *out >= kMinTime && *out <= kMaxTime;
 }
-
-void putInt64(std::string& out, int64_t v) { putUint(out, static_cast<uint64_t>(v), 8); }
-
-// Reads fields front to back; any read past the end fails the whole decode.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : rest_(bytes) {}
-
-  bool uint(int bytes, uint64_t* out) {
-    if (rest_.size() < static_cast<size_t>(bytes)) return false;
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(rest_[i]);
-    rest_.remove_prefix(static_cast<size_t>(bytes));
-    *out = v;
-    return true;
-  }
-  bool int64(int64_t* out) {
-    uint64_t v = 0;
-    if (!uint(8, &v)) return false;
-    *out = static_cast<int64_t>(v);
-    return true;
-  }
-  // A time the entry could have come from: an ASN.1 GeneralizedTime, years 0001..9999.
-  bool time(int64_t* out) { return int64(out) && *out >= kMinTime && *out <= kMaxTime; }
-  bool bytes(size_t n, std::string_view* out) {
-    if (rest_.size() < n) return false;
-    *out = rest_.substr(0, n);
-    rest_.remove_prefix(n);
-    return true;
-  }
-  bool atEnd() const { return rest_.empty(); }
-
- private:
-  std::string_view rest_;
-};
 
 uint8_t statusCode(CertStatus s) {
   switch (s) {
@@ -104,36 +69,36 @@ std::string encodeEntry(const OcspEntry& e) {
       std::string_view(e.upstream_fqdn).substr(0, std::numeric_limits<uint16_t>::max());
   std::string out;
   out.reserve(1 + 4 * 8 + 2 + 8 + 1 + 2 + fqdn.size() + 4 + e.der.size());
-  putUint(out, kEntryCodecVersion, 1);
-  putInt64(out, e.produced_at);
-  putInt64(out, e.this_update);
-  putInt64(out, e.next_update);
-  putInt64(out, e.fetched_at);
-  putUint(out, statusCode(e.status), 1);
-  putUint(out, e.revocation ? 1 : 0, 1);
-  putInt64(out, e.revocation ? e.revocation->time : 0);
-  putUint(out, static_cast<uint8_t>(static_cast<int8_t>(e.revocation ? e.revocation->reason : -1)),
-          1);
-  putUint(out, fqdn.size(), 2);
+  appendUint(out, kEntryCodecVersion, 1);
+  appendInt64(out, e.produced_at);
+  appendInt64(out, e.this_update);
+  appendInt64(out, e.next_update);
+  appendInt64(out, e.fetched_at);
+  appendUint(out, statusCode(e.status), 1);
+  appendUint(out, e.revocation ? 1 : 0, 1);
+  appendInt64(out, e.revocation ? e.revocation->time : 0);
+  appendUint(
+      out, static_cast<uint8_t>(static_cast<int8_t>(e.revocation ? e.revocation->reason : -1)), 1);
+  appendUint(out, fqdn.size(), 2);
   out.append(fqdn);
-  putUint(out, e.der.size(), 4);
+  appendUint(out, e.der.size(), 4);
   out.append(e.der);
   return out;
 }
 
 std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPolicy& policy,
                                      Sha256Digest* der_sha256) {
-  Reader in(bytes);
+  ByteReader in(bytes);
   OcspEntry e;
   uint64_t version = 0, status = 0, present = 0, reason = 0, fqdn_len = 0, der_len = 0;
   int64_t revocation_time = 0;
   std::string_view fqdn, der;
   if (!in.uint(1, &version) || version != kEntryCodecVersion) return std::nullopt;
-  if (!in.time(&e.produced_at) || !in.time(&e.this_update) || !in.time(&e.next_update) ||
-      !in.time(&e.fetched_at) || !in.uint(1, &status) || !in.uint(1, &present) ||
-      !in.time(&revocation_time) || !in.uint(1, &reason) || !in.uint(2, &fqdn_len) ||
-      fqdn_len > kMaxFqdnBytes || !in.bytes(fqdn_len, &fqdn) || !in.uint(4, &der_len) || der_len == 0 ||
-      !in.bytes(der_len, &der) || !in.atEnd()) {
+  if (!readTime(in, &e.produced_at) || !readTime(in, &e.this_update) ||
+      !readTime(in, &e.next_update) || !readTime(in, &e.fetched_at) || !in.uint(1, &status) ||
+      !in.uint(1, &present) || !readTime(in, &revocation_time) || !in.uint(1, &reason) ||
+      !in.uint(2, &fqdn_len) || fqdn_len > kMaxFqdnBytes || !in.bytes(fqdn_len, &fqdn) ||
+      !in.uint(4, &der_len) || der_len == 0 || !in.bytes(der_len, &der) || !in.atEnd()) {
     return std::nullopt;
   }
   e.der.borrow(der);
@@ -163,6 +128,14 @@ std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPoli
   finishEntry(e, policy, asBytes(digest));
   if (der_sha256 != nullptr) *der_sha256 = digest;
   return e;
+}
+
+bool entryMatchesResponse(const OcspEntry& e, const ValidatedResponse& v) {
+  const bool same_revocation = v.revocation.has_value() == e.revocation.has_value() &&
+                               (!v.revocation || (v.revocation->time == e.revocation->time &&
+                                                  v.revocation->reason == e.revocation->reason));
+  return v.produced_at == e.produced_at && v.this_update == e.this_update &&
+         v.next_update == e.next_update && v.status == e.status && same_revocation;
 }
 
 }  // namespace ocsp

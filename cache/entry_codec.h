@@ -18,6 +18,7 @@
 
 #include "core/ocsp_entry.h"
 #include "core/ossl.h"
+#include "pki/validator.h"
 
 namespace ocsp {
 
@@ -43,6 +44,10 @@ extern const std::string_view kStoreUnlessOlderScript;
 // `der_sha256`, if given, receives the SHA-256 of the DER (computed for the ETag anyway).
 std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPolicy& policy,
                                      Sha256Digest* der_sha256 = nullptr);
+// Whether a decoded entry's fields (producedAt, thisUpdate, nextUpdate, status, revocation)
+// say what its DER says, as validateResponse read it. A stored entry is served and ordered by
+// its fields, so a value whose fields disagree with its signed bytes is refused whole.
+bool entryMatchesResponse(const OcspEntry& decoded, const ValidatedResponse& validated);
 // A temporary would be gone before the entry that borrows from it.
 std::optional<OcspEntry> decodeEntry(std::string&& bytes, const FreshnessPolicy& policy,
                                      Sha256Digest* der_sha256 = nullptr) = delete;

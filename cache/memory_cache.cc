@@ -96,6 +96,14 @@ class alignas(64) MemoryCache::Shard {
     slots_[hole] = kNone;
   }
 
+  // Every key and entry held, newest first.
+  void copyTo(std::vector<std::pair<CacheKey, std::shared_ptr<const OcspEntry>>>& out) {
+    out.reserve(out.size() + entries_);
+    for (uint32_t n = newest_; n != kNone; n = node(n).older) {
+      out.emplace_back(node(n).key, node(n).entry);
+    }
+  }
+
   static constexpr size_t npos = SIZE_MAX;
 
  private:
@@ -215,6 +223,19 @@ void MemoryCache::erase(const CacheKey& key) {
   Shard& s = shardFor(key);
   std::lock_guard<std::mutex> lock(s.mu);
   if (size_t found = s.find(key); found != Shard::npos) s.removeAt(found);
+}
+
+void MemoryCache::forEach(const Visitor& visit) const {
+  std::vector<std::pair<CacheKey, std::shared_ptr<const OcspEntry>>> held;
+  for (size_t i = 0; i < shard_count_; ++i) {
+    held.clear();
+    {
+      Shard& s = shards_[i];
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.copyTo(held);
+    }
+    for (const auto& [key, entry] : held) visit(key, entry);
+  }
 }
 
 MemoryCache::Stats MemoryCache::stats() const {

@@ -8,6 +8,7 @@
 // numbers) in a chunk of nodes, and one 4-byte slot of the shard's table: no heap block per
 // entry beyond the entry's own (README "Performance"). Knows nothing about HTTP or upstreams.
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "core/cert_id.h"
@@ -44,6 +45,13 @@ class MemoryCache {
   Offer putUnlessOlder(const CacheKey& key, std::shared_ptr<const OcspEntry> entry);
 
   void erase(const CacheKey& key);
+
+  // Calls `visit` for every entry held, shard by shard: the shard's keys and entries are
+  // copied (shared_ptr copies) under its lock, and `visit` runs after the lock is released,
+  // so a slow visitor (the state snapshot encodes each entry) never holds up a worker. An
+  // entry stored or removed meanwhile may or may not be visited. Any thread.
+  using Visitor = std::function<void(const CacheKey&, const std::shared_ptr<const OcspEntry>&)>;
+  void forEach(const Visitor& visit) const;
 
   struct Stats {
     size_t entries = 0;

@@ -33,6 +33,7 @@ RedisSource::RedisSource(event_base* base, const Options& options, const Clock& 
       command_timeout_ms_(options.server.command_timeout_ms),
       freshness_(options.freshness),
       clock_skew_s_(options.clock_skew_s),
+      local_responder_(options.local_responder),
       clock_(clock),
       next_(next),
       counters_(status.counters()),
@@ -179,6 +180,7 @@ RedisSource::Verdict RedisSource::judge(const Pending& l, std::string_view value
   in.issuer = l.lookup.route->issuer.get();
   in.now = now;
   in.clock_skew_s = clock_skew_s_;
+  in.local_responder = local_responder_.get();
   auto validated = memo_.validate(in);
   if (!validated) {
     const Error& err = validated.error();
@@ -191,13 +193,7 @@ RedisSource::Verdict RedisSource::judge(const Pending& l, std::string_view value
     *why = err.code;
     return Verdict::Invalid;
   }
-  const ValidatedResponse& v = *validated;
-  const bool same_revocation =
-      v.revocation.has_value() == decoded->revocation.has_value() &&
-      (!v.revocation || (v.revocation->time == decoded->revocation->time &&
-                         v.revocation->reason == decoded->revocation->reason));
-  if (v.produced_at != decoded->produced_at || v.this_update != decoded->this_update ||
-      v.next_update != decoded->next_update || v.status != decoded->status || !same_revocation) {
+  if (!entryMatchesResponse(*decoded, *validated)) {
     *why = "fields_disagree_with_der";
     return Verdict::Invalid;
   }

@@ -11,7 +11,8 @@
 //   - connection up (cache/redis_connection.h): GET, waiting at most command_timeout; a
 //     reply that comes later is dropped.
 //       fresh (now < fresh_until) and the DER re-validates against the query's CertIDs and
-//         issuer (Redis is shared: we never serve bytes we did not check) -> the answer,
+//         issuer, or the local responder (Options::local_responder: an answer the CRL bridge
+//         signed) (Redis is shared: we never serve bytes we did not check) -> the answer,
 //         source redis                                                          [hits]
 //         Bytes this process accepted before for the same question are not parsed and
 //         verified again: the validation memo redoes only the checks that depend on `now`
@@ -67,6 +68,9 @@ class RedisSource final : public Source {
     conf::Redis server;          // the redis: section (RedisConnection's options)
     FreshnessPolicy freshness;   // cache.max_age, no_next_update_ttl, refresh_percent
     int64_t clock_skew_s = 0;    // cache.clock_skew
+    // crl_bridge.cert, or null: answers the proxy signed itself (the CRL bridge) validate
+    // against it when read back (ValidationInput::local_responder).
+    SharedX509 local_responder;
   };
 
   // Starts connecting at once (asynchronously). `base`, `clock`, `next`, `status` and `memo`
@@ -104,6 +108,7 @@ class RedisSource final : public Source {
   const int64_t command_timeout_ms_;
   const FreshnessPolicy freshness_;
   const int64_t clock_skew_s_;
+  const SharedX509 local_responder_;
   const Clock& clock_;
   Source& next_;
   RedisCounters& counters_;

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <utility>
 
+#include "conf/config_bridge.h"
 #include "conf/config_schema.h"
 #include "conf/config_watch.h"
 #include "conf/watch_issuers.h"
@@ -113,8 +114,19 @@ Status checkCrl(const Loader& l, Config& config) {
   if (auto s = checkNoRepeats(l, crl.fqdns, "crl.fqdns"); !s.ok()) return s;
   std::vector<std::string> origin;  // the key each crl.fqdns entry comes from
   for (size_t i = 0; i < crl.fqdns.size(); ++i) origin.push_back(indexed("crl.fqdns", i));
+  std::vector<std::string> url_origin;  // the key each crl.urls entry comes from
+  for (size_t i = 0; i < crl.urls.size(); ++i) url_origin.push_back(indexed("crl.urls", i));
+  // The CRL bridge's CRLs are kept warm and allow-listed like crl.urls (conf/config_bridge.h).
+  for (size_t u = 0; u < config.upstreams.size(); ++u) {
+    const std::vector<std::string>& crls = config.upstreams[u].crls;
+    for (size_t j = 0; j < crls.size(); ++j) {
+      if (std::find(crl.urls.begin(), crl.urls.end(), crls[j]) != crl.urls.end()) continue;
+      crl.urls.push_back(crls[j]);
+      url_origin.push_back(indexed(indexed("upstreams", u) + ".crls", j));
+    }
+  }
   for (size_t i = 0; i < crl.urls.size(); ++i) {
-    const std::string at = indexed("crl.urls", i);
+    const std::string& at = url_origin[i];
     if (std::find(crl.urls.begin(), crl.urls.begin() + static_cast<long>(i), crl.urls[i]) !=
         crl.urls.begin() + static_cast<long>(i)) {
       return l.failAt(at, "duplicate URL " + inQuotes(crl.urls[i]));
@@ -197,7 +209,9 @@ Status checkRules(const Loader& l, Config& config) {
   }
   if (auto s = checkForward(l, config.forward); !s.ok()) return s;
   if (auto s = checkWatch(l, config.watch); !s.ok()) return s;
-  addWatchedIssuers(config, static_cast<int64_t>(std::time(nullptr)));
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  addWatchedIssuers(config, now);
+  if (auto s = checkBridge(l, config, now); !s.ok()) return s;
   return checkCrl(l, config);
 }
 
@@ -258,6 +272,7 @@ void warnAbout(const Config& config) {
   }
   for (const auto& issuer : config.crl.issuers) warnIfNotValidNow(issuer, "crl", "issuers", now);
   warnAboutSkipped(config);
+  warnAboutBridge(config);
   for (const auto& [fqdn, ip] : config.resolve) {
     bool used = fetchesFrom(config, fqdn);
     if (!used) {

@@ -15,6 +15,10 @@
 #include "core/ossl.h"
 #include "core/result.h"
 
+namespace ocsp {
+struct ResponderCredentials;  // pki/responder_credentials.h
+}
+
 namespace ocsp::conf {
 
 struct ListenAddress {
@@ -61,13 +65,23 @@ struct IssuerCert {
   SharedX509 cert;
 };
 
+// Where an upstream's answers come from (docs/ARCHITECTURE.md §8): its OCSP responders, the
+// CRL bridge (answers built from its CRLs and signed by crl_bridge.key), or the responders
+// with the bridge as the fallback when they fail.
+enum class RevocationSource { Ocsp, Crl, OcspThenCrl };
+const char* revocationSourceName(RevocationSource s);
+
 struct Upstream {
   std::string name;
-  std::vector<std::string> fqdns;   // tried in order
+  std::vector<std::string> fqdns;   // tried in order; empty only with revocation_source crl
   std::string scheme = "http";      // http | https
   uint16_t port = 0;                // default: 80 for http, 443 for https
   std::string path = "/";
   std::vector<IssuerCert> issuers;  // loaded from the files/dirs in `issuers:`
+  RevocationSource revocation_source = RevocationSource::Ocsp;  // upstreams[].revocation_source
+  // upstreams[].crls: the CRLs the bridge answers from for this upstream's issuers, as
+  // written; only with revocation_source crl or ocsp-then-crl. Phase 2 adds them to crl.urls.
+  std::vector<std::string> crls;
 };
 
 struct Cache {
@@ -80,6 +94,12 @@ struct Cache {
   // cache.request_memo_bytes: per worker, the decoded requests kept to skip parsing repeats
   // (proxy/request_memo.h), half for POST bodies and half for GET paths; 0 = none.
   size_t request_memo_bytes = 16u << 20;
+  // cache.snapshot_interval: how often the answers and CRLs held are written to state_dir
+  // (cache/snapshot_store.h), 10s..7d; a last write follows at shutdown.
+  int64_t snapshot_interval_s = 300;
+  // cache.snapshot_max_bytes: bound of that file (the records closest to expiry are left
+  // out beyond it); 0 = no snapshot.
+  size_t snapshot_max_bytes = 64u << 20;
 };
 
 enum class NoncePolicy { Ignore, Passthrough };
@@ -139,7 +159,9 @@ struct Crl {
   // crl.fqdns, plus the host:port of every crl.urls entry (added in phase 2, no duplicates).
   // None is also an upstreams[].fqdns entry on the same port.
   std::vector<HostAndPort> fqdns;
-  std::vector<std::string> urls;     // crl.urls: CRLs kept warm from start-up, as written
+  // crl.urls: CRLs kept warm from start-up, as written; phase 2 appends every
+  // upstreams[].crls entry not listed yet.
+  std::vector<std::string> urls;
   size_t max_bytes = 64u << 20;      // crl.max_bytes: largest CRL accepted
   size_t memory_bytes = 256u << 20;  // crl.memory_bytes: in-process CRL cache bound
                                      // (0 = no in-process CRL cache)
@@ -153,6 +175,24 @@ struct Crl {
   // crl.issuers: extra certificates that may sign CRLs (files or dirs, like
   // upstreams[].issuers); a certificate listed twice is kept once.
   std::vector<IssuerCert> issuers;
+};
+
+// What the CRL bridge answers for a serial its CRL does not list (docs/ARCHITECTURE.md §8).
+enum class UnlistedPolicy {
+  Unknown,  // unless the serial is known to have been issued (crl_bridge.known_serials)
+  Good,     // any unlisted serial (opt-in: a forged certificate is answered good too)
+};
+
+// crl_bridge: the responder credentials and rules of the CRL bridge. Required when an
+// upstream's revocation_source is not ocsp.
+struct CrlBridge {
+  std::string key_path;   // crl_bridge.key, resolved against the config file's directory
+  std::string cert_path;  // crl_bridge.cert, likewise
+  UnlistedPolicy unlisted = UnlistedPolicy::Unknown;  // crl_bridge.unlisted
+  // crl_bridge.known_serials: files and directories (upstream/known_serials.h), resolved.
+  std::vector<std::string> known_serials;
+  // Loaded from key_path and cert_path in phase 2 (at every load: a reload re-reads them).
+  std::shared_ptr<const ResponderCredentials> credentials;
 };
 
 // Intermediates watched for revocation and expiry (docs/ARCHITECTURE.md §9).
@@ -223,6 +263,7 @@ struct Config {
   std::optional<Redis> redis;                // absent = no Redis stage
   Forward forward;                           // defaults when the section is absent
   Crl crl;                                   // defaults when the section is absent
+  std::optional<CrlBridge> crl_bridge;       // absent = no bridge (every upstream is ocsp)
   // revocation_log: JSON Lines, one object per answered CertID. "" = none, "-" = stdout, else
   // an absolute path (a relative one is resolved against the config file's directory) in a
   // directory that existed at load time; the file itself is created at start.
@@ -232,9 +273,9 @@ struct Config {
   // three entries with the same name. No key appears twice.
   std::vector<Distrusted> distrust;
   Responder responder;                       // defaults when the section is absent
-  // state_dir: where state kept across restarts lives (learned issuers), an absolute path (a
-  // relative one is resolved against the config file's directory), or "" for `none`. Whether
-  // it exists and is writable is checked at start (a warning, never fatal). Read at start only.
+  // state_dir: where state kept across restarts lives (learned issuers, the cache snapshot), an
+  // absolute path (a relative one is resolved against the config file's directory), or "" for
+  // `none`. Whether it exists and is writable is checked at start (a warning, never fatal). Read at start only.
   std::string state_dir = "/var/lib/ocsp-proxy";
 };
 

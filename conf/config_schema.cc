@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "conf/config_bridge.h"
 #include "conf/config_watch.h"
 #include "conf/value_parsers.h"
 
@@ -158,6 +159,16 @@ Result<int64_t> aiaTtl(Loader& l, const Item& v) {
   return s;
 }
 
+// The whole snapshot is encoded and written each time: more often than every 10 s would keep
+// a core and the disk busy for little; beyond a week it is written at shutdown only in effect.
+Result<int64_t> snapshotInterval(Loader& l, const Item& v) {
+  auto s = seconds(l, v);
+  if (s.ok() && (*s < 10 || *s > 7 * 86400)) {
+    return l.fail(v, "must be between 10s and 7d: " + inQuotes(v.node.Scalar()));
+  }
+  return s;
+}
+
 // Relative to the config file, like issuer paths; phase 2 checks that it exists.
 Result<std::string> trustStorePath(Loader& l, const Item& v) {
   auto s = text(l, v);
@@ -218,6 +229,8 @@ const Schema<Cache>& cacheSchema() {
       field("clock_skew", &Cache::clock_skew_s, seconds),
       field("refresh_percent", &Cache::refresh_percent, integer(1, 100)),
       field("request_memo_bytes", &Cache::request_memo_bytes, sizeOrZero),  // 0 = no memo
+      field<Apply::Restart>("snapshot_interval", &Cache::snapshot_interval_s, snapshotInterval),
+      field<Apply::Restart>("snapshot_max_bytes", &Cache::snapshot_max_bytes, sizeOrZero),
   };
   return schema;
 }
@@ -236,12 +249,15 @@ const Schema<Logging>& loggingSchema() {
 const Schema<Upstream>& upstreamSchema() {
   static const Schema<Upstream> schema = {
       field("name", &Upstream::name, plainName, Need::Required),  // a log field and label
-      field("fqdns", &Upstream::fqdns, listOf(hostName), Need::Required),
+      // Empty or left out only with revocation_source crl (phase 2, conf/config_bridge.h).
+      field("fqdns", &Upstream::fqdns, listOf(hostName, Entries::AnyNumber)),
       field("scheme", &Upstream::scheme,
             oneOf<std::string>({{"http", "http"}, {"https", "https"}})),
       field("port", &Upstream::port, integer(1, 65535)),  // 0 = the scheme's port (phase 2)
       field("path", &Upstream::path, urlPath),
       field("issuers", &Upstream::issuers, issuerFiles, Need::Required),
+      field("revocation_source", &Upstream::revocation_source, revocationSourceValue),
+      field("crls", &Upstream::crls, listOf(fqdnUrl)),
   };
   return schema;
 }
@@ -341,6 +357,7 @@ const Schema<Config>& configSchema() {
       field("redis", &Config::redis, mapOf(redisSchema())),
       sectionOf("forward", &Config::forward, forwardSchema()),
       sectionOf("crl", &Config::crl, crlSchema()),
+      field("crl_bridge", &Config::crl_bridge, mapOf(crlBridgeSchema())),
       field<Apply::Restart>("revocation_log", &Config::revocation_log, revocationLogPath),
       sectionOf("watch", &Config::watch, watchSchema()),
       field("distrust", &Config::distrust, distrustList),

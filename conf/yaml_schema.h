@@ -45,6 +45,8 @@ class Loader {
   Error failAt(const std::string& path, std::string_view message) const;
   // The line phase 1 recorded for `path` (1 if it was not in the file).
   int lineAt(const std::string& path) const;
+  // Whether `path` was in the file.
+  bool has(const std::string& path) const { return lines_.count(path) != 0; }
 
   // The value `node` at `path`; `fallback_line` is its key's line, for empty values.
   Item item(const YAML::Node& node, std::string path, int fallback_line);

@@ -66,6 +66,8 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
     "CRL downloads answered, by result (hit|miss|not_modified|error).")                           \
   X(CrlFetches, Counter, "ocsp_proxy_crl_fetches_total", ("result"), {},                          \
     "CRL fetches from upstream, by result (ok|invalid|failed).")                                  \
+  X(CrlBridgeAnswers, Counter, "ocsp_proxy_crl_bridge_answers_total", ("status"), {},            \
+    "OCSP answers the CRL bridge built, by status (good|revoked|unknown), or unavailable.")      \
   X(CaIssuersRequests, Counter, "ocsp_proxy_ca_issuers_requests_total", ("result"), {},           \
     "caIssuers certificate downloads answered to forward-proxy clients, by result "               \
     "(served|not_modified|error).")                                                               \
@@ -96,12 +98,23 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
     "write_failed: the write failed, e.g. ENOSPC).")                                              \
   X(ConfigReloads, Counter, "ocsp_proxy_config_reloads_total", ("result"), {},                    \
     "Config reloads on SIGHUP: ok, or failed (the running config was kept).")                    \
+  X(SnapshotWrites, Counter, "ocsp_proxy_snapshot_writes_total", ("result"), {},                 \
+    "Cache snapshot writes to state_dir, by result (written|unchanged: same records, not "        \
+    "rewritten|failed|abandoned: stopping, or past the shutdown budget).")                        \
+  X(SnapshotLastWrite, Gauge, "ocsp_proxy_snapshot_last_write_timestamp_seconds", (), {},         \
+    "When the cache snapshot was last written (seconds since the epoch; 0: not yet).")            \
+  X(SnapshotRecords, Counter, "ocsp_proxy_snapshot_records_total", ("kind", "result"), {},        \
+    "Records of the cache snapshot read at start, by kind (answer|crl|ca_issuers) and result "    \
+    "(loaded|expired|issuer_gone|distrusted|invalid).")                                           \
   X(HeapBytes, Gauge, "ocsp_proxy_heap_bytes", ("state"), {},                                     \
     "The C heap (glibc malloc, all arenas): in_use by the proxy, or free but still held "         \
     "(fragmentation; the resident size counts the touched part of it).")                          \
   X(EntryArenaBytes, Gauge, "ocsp_proxy_entry_arena_bytes", ("state"), {},                        \
     "Memory of the cached answers' arena: spans (32 KiB each, blocks up to 4 KiB) or large "     \
     "(bigger blocks, and all of them under ASan). Against ocsp_proxy_cache_bytes: its slack.")  \
+  X(KnownSerials, Gauge, "ocsp_proxy_known_serials", (), {},                                     \
+    "Serials known to be issued (upstream/known_serials.h): what the CRL bridge may answer "     \
+    "good for.")                                                                                  \
   X(ResidentBytes, Gauge, "process_resident_memory_bytes", (), {},                                \
     "Resident memory size in bytes.")                                                             \
   X(BuildInfo, Gauge, "ocsp_proxy_build_info", ("version"), {},                                   \

@@ -141,7 +141,7 @@ struct OcspEntry {
   int64_t refresh_at = 0;      // from here on a hit also fetches a newer answer (§4)
   int64_t hard_expiry = 0;     // never served at or after this (nextUpdate or no-nextUpdate ttl)
   std::optional<Revocation> revocation;
-  InternedText upstream_fqdn;   // the FQDN that answered
+  InternedText upstream_fqdn;   // the FQDN that answered, or kCrlBridgeOrigin
   // Pre-rendered RFC 5019 §6.2 header values, computed once per entry, inline.
   FixedText<34> etag;          // "\"<32 hex>\""
   HttpDateText last_modified;  // HTTP-date of thisUpdate
@@ -152,6 +152,11 @@ struct OcspEntry {
 
   size_t footprint() const;    // bytes this entry costs the memory cache
 };
+// The upstream_fqdn of an answer the CRL bridge built from a CRL and signed with the proxy's
+// own responder key (docs/ARCHITECTURE.md §8), wherever it is served from later (the caches,
+// Redis): not a host name, so it cannot be an upstream FQDN.
+inline constexpr std::string_view kCrlBridgeOrigin = "crl-bridge";
+
 // Every cached answer carries one: the small fields are packed after the header text.
 static_assert(sizeof(OcspEntry) <= 200);
 

@@ -73,6 +73,16 @@ const char* crlReasonName(int reason) {
   return names[reason];
 }
 
+namespace {
+// An answer the CRL bridge built just now reached the front from below the caches, as an
+// upstream's does; its origin tells them apart (docs/ARCHITECTURE.md §8). Served later from a
+// cache it says memory, redis or stale, with upstream_fqdn crl-bridge.
+const char* sourceName(AnswerSource source, std::string_view upstream_fqdn) {
+  if (source == AnswerSource::Upstream && upstream_fqdn == kCrlBridgeOrigin) return "crl";
+  return answerSourceName(source);
+}
+}  // namespace
+
 std::string formatRevocationRecord(const RevocationRecord& r) {
   using namespace record;
   std::string out;
@@ -95,7 +105,7 @@ std::string formatRevocationRecord(const RevocationRecord& r) {
     const std::string when = revoked ? rfc3339(r.revocation->time) : "";
     w.nullableString(kRevocationTime, revoked ? when.c_str() : nullptr);
     w.nullableString(kRevocationReason, revoked ? crlReasonName(r.revocation->reason) : nullptr);
-    w.nullableString(kSource, !error && r.source ? answerSourceName(*r.source) : nullptr);
+    w.nullableString(kSource, !error && r.source ? sourceName(*r.source, r.upstream_fqdn) : nullptr);
     w.string(kValidation, error         ? "error:" + std::string(r.error)
                           : r.validated ? "ok"
                                         : "unvalidated");

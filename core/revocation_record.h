@@ -9,7 +9,8 @@
 //   client            "ip:port"
 //   mode              "responder" | "forward" | "transparent" (core/source.h Mode)
 //   upstream          upstream name ("" when unrouted, e.g. unknown issuer)
-//   upstream_fqdn     FQDN that gave the answer ("" when none did)
+//   upstream_fqdn     FQDN that gave the answer ("" when none did; "crl-bridge" for an
+//                     answer the CRL bridge built, wherever it was served from)
 //   issuer            issuer subject, one line ("" when unknown)
 //   issuer_key_hash   CertID issuerKeyHash, lower-case hex
 //   hash              CertID hash algorithm ("sha1", "sha256", ...)
@@ -17,7 +18,8 @@
 //   status            "good" | "revoked" | "unknown" | "error"
 //   revocation_time   RFC 3339, or null
 //   revocation_reason CRLReason name ("keyCompromise", ...), or null
-//   source            "memory" | "redis" | "upstream" | "stale", or null for errors
+//   source            "memory" | "redis" | "upstream" | "stale", or null for errors; "crl"
+//                     for an answer the CRL bridge built for this request
 //   validation        "ok" | "unvalidated" | "error:<code>"
 //   issuer_revoked    true when the issuer is a watched intermediate found revoked
 //   latency_ms        integer

@@ -25,8 +25,13 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev libevent-dev libhiredis-dev libyaml-cpp-dev doctest-dev
   redis-server openssl curl ca-certificates
   python3 python3-pytest python3-cryptography iproute2 util-linux mount
-  gnutls-bin libnss3-tools default-jdk-headless
+  gnutls-bin libnss3-tools default-jdk-headless python3-yaml
 )
+# Test only: promtool, in Debian's prometheus package, checks and unit-tests the shipped alert
+# rules (tests/integration/test_monitoring.py). The package would start a Prometheus server
+# on *:9090, the admin listener's default port, so it is installed with services kept from
+# starting (policy-rc.d) and its service is left disabled.
+TEST_PACKAGES=(prometheus)
 read -r -a extra <<<"${EXTRA_PACKAGES:-}"
 PACKAGES+=("${extra[@]}")
 
@@ -36,13 +41,34 @@ as_root() {
 
 install_missing() {
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "bootstrap: installing ${missing[*]}" >&2
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+# Installs test-only packages without letting them start a service.
+install_test_tools() {
+  local missing=() p placed=""
+  for p in "${TEST_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d
+    placed=1
+  fi
+  install_missing "${missing[@]}" || { [ -z "$placed" ] || as_root rm -f /usr/sbin/policy-rc.d; return 1; }
+  [ -z "$placed" ] || as_root rm -f /usr/sbin/policy-rc.d
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    for p in "${missing[@]}"; do
+      as_root systemctl disable --now "$p.service" >/dev/null 2>&1 || true
+    done
   fi
 }
 
@@ -110,17 +136,18 @@ PY
 
 case "${1:-}" in
   run)
-    install_missing
+    install_missing "${PACKAGES[@]}"
     build
     exec "$BUILD_DIR/ocsp-proxy" --config conf/ocsp-proxy.yaml
     ;;
   test)
-    install_missing
+    install_missing "${PACKAGES[@]}"
+    install_test_tools
     build
     run_tests
     ;;
   build)
-    install_missing
+    install_missing "${PACKAGES[@]}"
     build
     ;;
   *)

@@ -13,6 +13,7 @@
 #include "tools/firewall_list.h"
 #include "tools/issuers_import.h"
 #include "tools/report.h"
+#include "tools/responder_key.h"
 
 namespace {
 
@@ -23,9 +24,11 @@ void usage(FILE* out) {
                "Usage: ocsp-proxy [--config FILE] [--check-config]\n"
                "       ocsp-proxy check --cert LEAF.pem [...]   (ocsp-proxy check --help)\n"
                "       ocsp-proxy report [--json] [FILE...]     (ocsp-proxy report --help)\n"
-               "       ocsp-proxy firewall-list [--config FILE]\n"
+               "       ocsp-proxy firewall-list [--config FILE] [--format plain|csv|json|squid]\n"
                "       ocsp-proxy issuers import BUNDLE... [--config FILE] [--out DIR]\n"
                "                                          (ocsp-proxy issuers import --help)\n"
+               "       ocsp-proxy responder-key new --out DIR [...]\n"
+               "                                          (ocsp-proxy responder-key --help)\n"
                "       ocsp-proxy --version | --help\n"
                "\n"
                "OCSP revocation-checking caching proxy: answers OCSP requests (POST or RFC 5019\n"
@@ -46,6 +49,9 @@ void usage(FILE* out) {
                "  firewall-list    every host:port the proxy may contact, to allow by FQDN\n"
                "  issuers import   build the issuer catalogue (upstreams[].issuers) from CA\n"
                "                   certificate bundles, routing each CA to an upstream\n"
+               "  responder-key new  make the key (and certificate or request) that signs the\n"
+               "                   answers the proxy builds from CRLs, and print how clients\n"
+               "                   are told to trust it\n"
                "\n"
                "Signals: SIGHUP reloads the config (an invalid one is logged and the running\n"
                "one kept) and reopens the revocation log; SIGTERM/SIGINT stop accepting, let\n"
@@ -79,6 +85,9 @@ int main(int argc, char** argv) {
   }
   if (argc > 1 && std::strcmp(argv[1], "issuers") == 0) {
     return ocsp::tools::runIssuers(argc - 1, argv + 1);
+  }
+  if (argc > 1 && std::strcmp(argv[1], "responder-key") == 0) {
+    return ocsp::tools::runResponderKey(argc - 1, argv + 1);
   }
   if (argc > 1 && std::strcmp(argv[1], "report") == 0) {
     return ocsp::report::runReport(argc - 1, argv + 1);

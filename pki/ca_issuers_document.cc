@@ -38,7 +38,8 @@ const char* contentTypeOf(CaIssuersForm form) {
   return "application/x-pem-file";
 }
 
-Result<CaIssuersDocument> checkCaIssuersDocument(std::string_view bytes) {
+Result<CaIssuersDocument> checkCaIssuersDocument(std::string_view bytes,
+                                                 std::vector<SharedX509>* certificates) {
   auto certs = parseIssuerDownload(bytes);
   if (!certs) return certs.error();
   ErrorQueueGuard guard;
@@ -58,6 +59,7 @@ Result<CaIssuersDocument> checkCaIssuersDocument(std::string_view bytes) {
     doc.not_before = std::max(doc.not_before, *not_before);
     doc.not_after = std::min(doc.not_after, *not_after);
   }
+  if (certificates != nullptr) *certificates = std::move(*certs);
   return doc;
 }
 

@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "core/ossl.h"
 #include "core/result.h"
 
 namespace ocsp {
@@ -35,6 +37,9 @@ const char* contentTypeOf(CaIssuersForm form);
 
 // Error code "not_a_certificate" (category ValidationFailed) for anything that is not one of
 // the forms above, with the reason in the detail; "internal" when OpenSSL cannot allocate.
-Result<CaIssuersDocument> checkCaIssuersDocument(std::string_view bytes);
+// `certificates`, when given, receives the document's certificates (in their order) when it is
+// accepted.
+Result<CaIssuersDocument> checkCaIssuersDocument(
+    std::string_view bytes, std::vector<SharedX509>* certificates = nullptr);
 
 }  // namespace ocsp

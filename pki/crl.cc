@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/log.h"
+#include "pki/crl_extensions.h"
 
 namespace ocsp {
 namespace {
@@ -20,13 +21,6 @@ using AuthorityKeyIdPtr = std::unique_ptr<AUTHORITY_KEYID, FreeWith<AUTHORITY_KE
 
 Error fail(std::string code, std::string detail) {
   return makeError(ErrorCategory::ValidationFailed, std::move(code), std::move(detail));
-}
-
-std::string oidText(const ASN1_OBJECT* obj) {
-  char dotted[128];
-  OBJ_obj2txt(dotted, sizeof(dotted), obj, 1);
-  const char* name = OBJ_nid2sn(OBJ_obj2nid(obj));
-  return name != nullptr ? std::string(name) + " (" + dotted + ")" : std::string(dotted);
 }
 
 std::string_view stripLeadingZeros(std::string_view bytes) {
@@ -95,27 +89,6 @@ Result<X509CrlPtr> parseCrl(std::string_view bytes) {
   return parseDer(bytes, "DER");
 }
 
-// RFC 5280 §5.2: a CRL with a critical extension we cannot process must not be used.
-Status checkCriticalCrlExtensions(const X509_CRL* crl) {
-  for (int i = 0; i < X509_CRL_get_ext_count(crl); ++i) {
-    X509_EXTENSION* ext = X509_CRL_get_ext(crl, i);
-    if (X509_EXTENSION_get_critical(ext) == 0) continue;
-    const ASN1_OBJECT* obj = X509_EXTENSION_get_object(ext);
-    switch (OBJ_obj2nid(obj)) {
-      case NID_crl_number:
-      case NID_delta_crl:
-      case NID_authority_key_identifier:
-      case NID_issuing_distribution_point:
-      case NID_freshest_crl:
-      case NID_info_access:
-        continue;
-      default:
-        return fail("unsupported", "critical CRL extension " + oidText(obj) + " is not supported");
-    }
-  }
-  return Ok{};
-}
-
 // ---------------------------------------------------------------------------------------------
 // Issuer and signature
 
@@ -130,6 +103,7 @@ std::optional<std::string> authorityKeyId(X509_CRL* crl) {
 struct IssuerSearch {
   bool verified = false;
   std::string signer;      // subject of the certificate that verified the CRL
+  std::string signer_key_sha1;  // SHA-1 of its public key's BIT STRING contents
   int is_issuer = 0;       // subject and key id match
   int not_crl_signer = 0;  // ... but keyUsage lacks cRLSign
   std::string refused;     // subjects whose key did not verify, for the log
@@ -154,6 +128,11 @@ bool tryIssuer(X509_CRL* crl, X509* cert, const std::optional<std::string>& aki,
     ERR_clear_error();  // what earlier candidates failed with no longer matters
     search->verified = true;
     search->signer = subjectLine(cert);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (X509_pubkey_digest(cert, EVP_sha1(), digest, &len) == 1) {
+      search->signer_key_sha1.assign(reinterpret_cast<const char*>(digest), len);
+    }
     return true;
   }
   if (!search->refused.empty()) search->refused += "; ";
@@ -246,7 +225,7 @@ Result<RevokedSerials> readEntries(X509_CRL* crl) {
           break;
         default:
           if (X509_EXTENSION_get_critical(ext) != 0) {
-            return fail("unsupported", "critical entry extension " + oidText(obj) + " on serial " +
+            return fail("unsupported", "critical entry extension " + extensionName(obj) + " on serial " +
                                            toHex(asn1Bytes(serial)) + " is not supported");
           }
       }
@@ -266,14 +245,6 @@ Result<RevokedSerials> readEntries(X509_CRL* crl) {
     builder.add(asn1Bytes(serial), last_epoch, reason);
   }
   return std::move(builder).finish();
-}
-
-std::string crlNumber(X509_CRL* crl) {
-  Asn1IntegerPtr number(
-      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
-  if (!number) return "";
-  std::string hex = toHex(stripLeadingZeros(asn1Bytes(number.get())));
-  return hex.empty() ? "00" : hex;
 }
 
 }  // namespace
@@ -406,12 +377,14 @@ Result<ParsedCrl> parseAndValidateCrl(const CrlCheckInput& in) {
 
   ParsedCrl out;
   out.issuer = nameLine(X509_CRL_get_issuer(crl));
+  out.issuer_der = toDer(X509_CRL_get_issuer(crl), i2d_X509_NAME);
 
   auto issuer = findIssuer(crl, in);
   if (!issuer.ok()) return issuer.error();
   if (issuer->verified) {
     out.signature_checked = true;
     out.signer = std::move(issuer->signer);
+    out.signer_key_sha1 = std::move(issuer->signer_key_sha1);
   } else if (issuer->is_issuer > 0 && issuer->is_issuer == issuer->not_crl_signer) {
     return fail("issuer_not_crl_signer", "every certificate for CRL issuer " + out.issuer + " (" +
                                              std::to_string(issuer->is_issuer) +
@@ -422,8 +395,8 @@ Result<ParsedCrl> parseAndValidateCrl(const CrlCheckInput& in) {
   }
   // else: no certificate is the issuer; the caller's unknown-issuer policy decides.
 
-  Status critical = checkCriticalCrlExtensions(crl);
-  if (!critical.ok()) return critical.error();
+  Status extensions = readCrlExtensions(crl, &out);
+  if (!extensions.ok()) return extensions.error();
 
   // RFC 5280 §5.1.2.4 / §5.1.2.5.
   auto this_update = asn1ToEpoch(X509_CRL_get0_lastUpdate(crl));
@@ -446,8 +419,6 @@ Result<ParsedCrl> parseAndValidateCrl(const CrlCheckInput& in) {
   }
   out.this_update = *this_update;
   out.next_update = next_update.value_or(0);
-  out.crl_number = crlNumber(crl);
-  out.delta = X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0;
 
   auto revoked = readEntries(crl);
   if (!revoked.ok()) return revoked.error();

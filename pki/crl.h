@@ -10,8 +10,9 @@
 //   - thisUpdate <= now + skew and, when nextUpdate is present, now < nextUpdate.
 // What is not checked: the issuer certificate's own validity period and chain (the caller
 // configured it or put it in the trust store), and the scope an issuingDistributionPoint gives
-// the CRL (onlySomeReasons, onlyContainsUserCerts, ...): a serial missing from a partial CRL
-// is not proof that it is good.
+// the CRL (onlySomeReasons, onlyContainsUserCerts, ...): it is reported (partial_scope), since
+// a serial missing from a partial CRL is not proof that it is good. What the CRL's extensions
+// say is read by pki/crl_extensions.h.
 // All functions are pure and thread-safe (they run on the background parser thread).
 #include <openssl/x509.h>
 
@@ -78,6 +79,19 @@ struct ParsedCrl {
   int64_t next_update = 0;         // 0 when the CRL has no nextUpdate
   std::string crl_number;          // lower-case hex of the cRLNumber, "" if absent
   bool delta = false;              // has a deltaCRLIndicator (RFC 5280 §5.2.4)
+  // A delta CRL's BaseCRLNumber (the deltaCRLIndicator's value), lower-case hex; "" otherwise.
+  std::string base_crl_number;
+  // The http:// URIs of the Freshest CRL extension (RFC 5280 §5.2.6): where the deltas of
+  // this complete CRL are published. Empty when absent.
+  std::vector<std::string> freshest_urls;
+  // An issuingDistributionPoint narrows the CRL's scope (onlyContainsUserCerts/CACerts/
+  // AttributeCerts, onlySomeReasons, indirectCRL): a serial missing from it proves nothing.
+  bool partial_scope = false;
+  std::string issuer_der;          // the issuer Name, DER (compares a delta with its base)
+  // SHA-1 of the public key (BIT STRING contents) that verified the signature, 20 raw bytes;
+  // "" when signature_checked is false. Names the CA whose CRL this is, as a CertID's
+  // issuerKeyHash does (upstream/known_serials.h issuerKeySha1).
+  std::string signer_key_sha1;
   bool signature_checked = false;  // an issuer was found and the signature verified
   std::string signer;              // subject of the certificate that verified it, "" if none
   RevokedSerials revoked;
@@ -101,13 +115,15 @@ struct CrlCheckInput {
 //
 // Entries: serials are parsed into RevokedSerials with their revocationDate and reasonCode
 // (an unreadable reasonCode or one outside RFC 5280 §5.3.1 reads as -1: the entry still
-// revokes). Entries with a negative serial are dropped. In an indirect CRL, entries that a
+// revokes; removeFromCRL, 8, is kept as such: in a delta CRL it un-revokes, pki/crl_status.h).
+// Entries with a negative serial are dropped. In an indirect CRL, entries that a
 // certificateIssuer extension attributes to another CA (RFC 5280 §5.3.3: the attribution
 // carries over to the following entries) are dropped, since the table answers for this
 // CRL's issuer only.
 //
 // Error codes (Error::code), all with category ValidationFailed:
-//   "not_a_crl"             not DER/PEM CertificateList, trailing bytes, unreadable times
+//   "not_a_crl"             not DER/PEM CertificateList, trailing bytes, unreadable times,
+//                           an unreadable deltaCRLIndicator
 //   "unsupported"           a critical CRL or entry extension we do not process: CRL
 //                           extensions other than cRLNumber, deltaCRLIndicator, AKI,
 //                           issuingDistributionPoint, freshestCRL, authorityInfoAccess;

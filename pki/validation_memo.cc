@@ -37,10 +37,10 @@ class KeyWriter {
   std::string& out_;
 };
 
-// SHA-256 fingerprint of an issuer certificate. The few issuers a thread meets are
+// SHA-256 fingerprint of an issuer (or local responder) certificate. The few a thread meets are
 // remembered with a reference held, so that a remembered address cannot be reused by another
 // certificate while it is remembered.
-bool issuerFingerprint(X509* issuer, const EVP_MD* md, unsigned char out[32]) {
+bool certFingerprint(X509* cert, const EVP_MD* md, unsigned char out[32]) {
   struct Known {
     X509* cert = nullptr;
     unsigned char fingerprint[32] = {};
@@ -54,18 +54,18 @@ bool issuerFingerprint(X509* issuer, const EVP_MD* md, unsigned char out[32]) {
   };
   thread_local Remembered remembered;
   for (const Known& k : remembered.known) {
-    if (k.cert == issuer) {
+    if (k.cert == cert) {
       std::memcpy(out, k.fingerprint, 32);
       return true;
     }
   }
   unsigned int len = 0;
-  if (X509_digest(issuer, md, out, &len) != 1 || len != 32) return false;
+  if (X509_digest(cert, md, out, &len) != 1 || len != 32) return false;
   Known& slot = remembered.known[remembered.next];
   remembered.next = (remembered.next + 1) % remembered.known.size();
   X509_free(slot.cert);
-  X509_up_ref(issuer);
-  slot.cert = issuer;
+  X509_up_ref(cert);
+  slot.cert = cert;
   std::memcpy(slot.fingerprint, out, 32);
   return true;
 }
@@ -78,8 +78,14 @@ bool keyOf(const ValidationInput& in, std::array<unsigned char, 32>* key) {
   unsigned char issuer_fingerprint[32];
   size_t fingerprint_len = 0;
   if (!in.without_issuer) {
-    if (!issuerFingerprint(in.issuer, md, issuer_fingerprint)) return false;
+    if (!certFingerprint(in.issuer, md, issuer_fingerprint)) return false;
     fingerprint_len = sizeof(issuer_fingerprint);
+  }
+  unsigned char local_fingerprint[32];
+  size_t local_len = 0;
+  if (in.local_responder != nullptr) {
+    if (!certFingerprint(in.local_responder, md, local_fingerprint)) return false;
+    local_len = sizeof(local_fingerprint);
   }
   Sha256Digest der_digest;
   std::string_view der_sha256 = in.der_sha256;
@@ -92,6 +98,7 @@ bool keyOf(const ValidationInput& in, std::array<unsigned char, 32>* key) {
   w.bytes(der_sha256);  // the DER, through its SHA-256
   w.number(in.without_issuer ? 1 : 0);
   w.bytes(std::string_view(reinterpret_cast<const char*>(issuer_fingerprint), fingerprint_len));
+  w.bytes(std::string_view(reinterpret_cast<const char*>(local_fingerprint), local_len));
   w.number(static_cast<uint64_t>(in.clock_skew_s));
   // The fields sameCertId compares (validator.cc matches with it); `der` may differ for the
   // same CertID and changes nothing.

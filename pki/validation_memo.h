@@ -9,8 +9,9 @@
 // Key: SHA-256 over the DER's SHA-256 (ValidationInput::der_sha256 when the caller has it),
 // the issuer certificate's SHA-256 fingerprint (never its bare pointer: a freed X509's address
 // is reused; each thread remembers the fingerprints of its last 4 issuers while holding a
-// reference to them), every requested CertID's fields in order,
-// without_issuer and clock_skew_s. Never looked up nor stored: inputs with expected_nonce (a
+// reference to them), the local responder's fingerprint when one is given (an answer accepted
+// because one responder signed it is never a hit for another, nor for none), every requested
+// CertID's fields in order, without_issuer and clock_skew_s. Never looked up nor stored: inputs with expected_nonce (a
 // nonce answer is single-use) and inputs validateResponse refuses as a caller bug. Only
 // successes are stored: a failure is judged again each time.
 //
@@ -46,7 +47,7 @@ class ValidationMemo {
   ValidationMemo& operator=(const ValidationMemo&) = delete;
 
   // validateResponse(in), answered from the memo when this DER was accepted before for the
-  // same issuer, CertIDs, without_issuer and skew.
+  // same issuer, local responder, CertIDs, without_issuer and skew.
   Result<ValidatedResponse> validate(const ValidationInput& in);
 
   struct Stats {

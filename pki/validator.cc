@@ -188,6 +188,19 @@ Status verifySignature(const OCSP_BASICRESP* bs, X509* key_cert) {
   return Ok{};
 }
 
+// docs/ARCHITECTURE.md §8: the proxy's own responder signed this answer when its ResponderID
+// names `local` and the certificate embedded for it is `local`, byte for byte. Only the
+// response's own certificates are searched (no `extra`), so an answer that does not carry the
+// certificate is not the proxy's. False sends the answer through the CA rules.
+bool signedByLocalResponder(OCSP_BASICRESP* bs, X509* local) {
+  X509* signer = nullptr;
+  bool found = OCSP_resp_get0_signer(bs, &signer, nullptr) == 1 && signer != nullptr &&
+               X509_cmp(signer, local) == 0 &&
+               toDer(signer, i2d_X509) == toDer(local, i2d_X509);
+  ERR_clear_error();  // "signer not found" here is no error: the CA rules decide
+  return found;
+}
+
 struct Single {
   CertIdInfo id;
   CertStatus status = CertStatus::Good;
@@ -334,7 +347,12 @@ Result<ValidatedResponse> validateResponse(const ValidationInput& in) {
 
   bool delegated = false;
   Validity responder_validity;
-  if (!in.without_issuer) {
+  if (!in.without_issuer && in.local_responder != nullptr &&
+      signedByLocalResponder(bs.get(), in.local_responder)) {
+    // Verified with the configured certificate's key, the trust anchor, like a CA's answer.
+    Status signature = verifySignature(bs.get(), in.local_responder);
+    if (!signature.ok()) return signature.error();
+  } else if (!in.without_issuer) {
     auto signer = findSigner(bs.get(), in.issuer);
     if (!signer.ok()) return signer.error();
     if (signer->delegated) {

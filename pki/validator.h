@@ -35,6 +35,15 @@ struct ValidationInput {
   // signature and the delegation (`issuer` is then ignored and may be null). The result is
   // never cached nor called validated; it only keeps garbage and stale answers from clients.
   bool without_issuer = false;
+  // The proxy's own responder certificate (crl_bridge.cert, pki/responder_credentials.h), or
+  // null. An answer signed by it (its ResponderID naming it, this very certificate embedded,
+  // byte for byte, and the signature verifying with its key) is accepted for any issuer: the
+  // proxy built it from a CRL it validated (docs/ARCHITECTURE.md §8). Such an answer is not
+  // `delegated`; a signature by it that does not verify is "bad_signature"; an answer that
+  // does not name it or lacks the certificate goes through the issuer rules above. Every other
+  // rule applies unchanged. Re-validation of cached copies (Redis, the state snapshot) passes
+  // it so such answers survive there too; ValidationMemo keys on it.
+  X509* local_responder = nullptr;
   // SHA-256 of `der` (32 raw bytes) if the caller computed it already; the validation memo
   // keys on it. Empty: computed when needed.
   std::string_view der_sha256 = {};

@@ -53,6 +53,41 @@ void openElement(std::string& out) {
   out.push_back('{');
 }
 
+// The cache snapshot in state_dir (docs/ARCHITECTURE.md §6.6): its last write and the load.
+void appendSnapshotStatus(std::string& out, const SnapshotStore& store) {
+  open(out, "snapshot", '{');
+  flag(out, "enabled", store.enabled());
+  str(out, "path", store.path());
+  const SnapshotWriteReport w = store.lastWrite();
+  open(out, "last_write", '{');
+  when(out, "at", w.at);
+  str(out, "result", w.result);
+  str(out, "detail", w.detail);
+  num(out, "bytes", static_cast<int64_t>(w.bytes));
+  num(out, "answers", static_cast<int64_t>(w.answers));
+  num(out, "documents", static_cast<int64_t>(w.documents));
+  num(out, "left_out", static_cast<int64_t>(w.left_out));
+  num(out, "ms", w.ms);
+  out += "}";
+  const SnapshotLoadReport l = store.lastLoad();
+  open(out, "load", '{');
+  when(out, "at", l.at);
+  str(out, "result", l.result);
+  str(out, "reason", l.reason);
+  when(out, "written_at", l.written_at);
+  num(out, "answers", static_cast<int64_t>(l.answers));
+  num(out, "crls", static_cast<int64_t>(l.crls));
+  num(out, "ca_issuers", static_cast<int64_t>(l.ca_issuers));
+  num(out, "dropped", static_cast<int64_t>(l.dropped));
+  open(out, "dropped_by_reason", '{');
+  for (const auto& [reason, n] : l.dropped_by_reason) {
+    num(out, reason.c_str(), static_cast<int64_t>(n));
+  }
+  out += "}";
+  num(out, "ms", l.ms);
+  out += "}}";
+}
+
 }  // namespace
 
 std::string statusJson(const AdminView& v) {
@@ -74,6 +109,18 @@ std::string statusJson(const AdminView& v) {
   for (const AdminOptions::Upstream& up : v.options.upstreams) {
     openElement(out);
     str(out, "name", up.name);
+    str(out, "revocation_source", up.revocation_source);
+    open(out, "crls", '[');
+    if (v.crl_bridge != nullptr) {
+      for (const CrlBridgeState::IssuerCrl& found : v.crl_bridge->issuerCrls()) {
+        if (found.upstream != up.name) continue;
+        openElement(out);
+        str(out, "issuer", found.issuer);
+        str(out, "url", found.url);
+        out += "}";
+      }
+    }
+    out += "]";
     open(out, "fqdns", '[');
     for (const std::string& fqdn : up.fqdns) {
       const char* state = "closed";
@@ -152,7 +199,17 @@ std::string statusJson(const AdminView& v) {
     when(out, "next_update", e->crl.next_update);
     num(out, "entries", static_cast<int64_t>(e->crl.revoked.size()));
     flag(out, "signature_checked", e->crl.signature_checked);
-    out += "}";
+    // RFC 5280 §5.2.4/§5.2.6: a delta and its base, and where a complete CRL's deltas are.
+    flag(out, "delta", e->crl.delta);
+    raw(out, "crl_number", e->crl.crl_number.empty() ? "null" : jsonString(e->crl.crl_number));
+    raw(out, "base_crl_number",
+        e->crl.base_crl_number.empty() ? "null" : jsonString(e->crl.base_crl_number));
+    open(out, "freshest_urls", '[');
+    for (const std::string& url : e->crl.freshest_urls) {
+      sep(out);
+      appendJsonString(out, url);
+    }
+    out += "]}";
   }
   out += "]}";
   if (v.ca_issuers_store != nullptr) {
@@ -175,8 +232,16 @@ std::string statusJson(const AdminView& v) {
     out += "]}";
   }
   out += "}";
+  if (v.snapshot != nullptr) appendSnapshotStatus(out, *v.snapshot);
 
   raw(out, "redis", v.redis_status != nullptr ? jsonString(v.redis_status->describe()) : "null");
+  if (v.known_serials != nullptr) {
+    // What the CRL bridge may answer `good` for (upstream/known_serials.h).
+    open(out, "known_serials", '{');
+    num(out, "entries", static_cast<int64_t>(v.known_serials->size()));
+    num(out, "refused", static_cast<int64_t>(v.known_serials->refused()));
+    out += "}";
+  }
   num(out, "learned_issuers", static_cast<int64_t>(v.index->learnedCount()));
   // Issuers learned through AIA or discovery, or restored (docs/ARCHITECTURE.md §9).
   open(out, "learned", '[');
@@ -212,6 +277,9 @@ void addStatusCollectors(const AdminView& v) {
       CrlStore::Stats held = view->ca_issuers_store->stats();
       m.gauge(Metric::CacheEntries, {"ca_issuers"}).set(static_cast<int64_t>(held.entries));
       m.gauge(Metric::CacheBytes, {"ca_issuers"}).set(static_cast<int64_t>(held.bytes));
+    }
+    if (view->known_serials != nullptr) {
+      m.gauge(Metric::KnownSerials).set(static_cast<int64_t>(view->known_serials->size()));
     }
     m.gauge(Metric::CacheBytes, {"request_memo"})
         .set(static_cast<int64_t>(RequestMemo::processBytes()));

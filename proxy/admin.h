@@ -4,9 +4,11 @@
 //   GET /healthz  200 "ok" while the process runs (liveness)
 //   GET /readyz   200 "ready" when the config is loaded and every worker runs, plus a
 //                 "degraded: ..." line per degraded part (Redis); 503 with the reasons if not
-//   GET /status   JSON: version, uptime, config (path, generation, last reload error), upstreams with each FQDN's circuit state, watched
+//   GET /status   JSON: version, uptime, config (path, generation, last reload error), upstreams with each FQDN's circuit state, revocation_source and the CRL found for each issuer (crls), watched
 //                 intermediates, issuer expiry, cache and CRL sizes, Redis, learned issuers (a
-//                 count, and each with subject, upstream, learned_at, source)
+//                 count, and each with subject, upstream, learned_at, source), the cache
+//                 snapshot (its path, last write and the load at start), the serials
+//                 known to be issued (entries, refused: upstream/known_serials.h)
 //   GET /metrics  Prometheus text exposition (core/metrics.h)
 // Runs on the main loop. Everything referenced must outlive it.
 #include <event2/http.h>
@@ -19,11 +21,14 @@
 #include "cache/crl_store.h"
 #include "cache/memory_cache.h"
 #include "cache/redis_status.h"
+#include "cache/snapshot_store.h"
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "upstream/fqdn_health.h"
+#include "upstream/crl_bridge_state.h"
 #include "upstream/issuer_index.h"
 #include "upstream/issuer_watch.h"
+#include "upstream/known_serials.h"
 
 namespace ocsp {
 
@@ -32,6 +37,7 @@ struct AdminOptions {
   struct Upstream {
     std::string name;
     std::vector<std::string> fqdns;
+    std::string revocation_source;  // ocsp | crl | ocsp-then-crl
   };
   std::string config_path;          // the file the running config came from
   std::vector<Upstream> upstreams;  // upstreams[].name and fqdns: /status and circuit gauges
@@ -58,6 +64,10 @@ struct AdminView {
   int64_t loaded_at = 0;        // when the running config was loaded
   std::string last_reload_error;  // "" if the last reload succeeded (or none was tried)
   const CrlStore* ca_issuers_store = nullptr;  // caIssuers documents served; null: none
+  const SnapshotStore* snapshot = nullptr;     // the cache snapshot; null: none
+  const KnownSerials* known_serials = nullptr;  // the serials known to be issued; null: none
+  // Which CRL the bridge found for each issuer (the running generation's); null: none.
+  const CrlBridgeState* crl_bridge = nullptr;
 };
 
 // evhttp generic callback; `view` is an AdminView.

@@ -1,7 +1,13 @@
 #include "proxy/component_options.h"
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "pki/responder_credentials.h"
+#include "upstream/allow_list.h"
+#include "upstream/known_serials_feed.h"
 
 namespace ocsp {
 
@@ -47,6 +53,25 @@ UpstreamSource::Options upstreamOptions(const conf::Config& config) {
   return o;
 }
 
+CrlBridgeSource::Options crlBridgeOptions(const conf::Config& config) {
+  CrlBridgeSource::Options o;
+  for (const conf::Upstream& up : config.upstreams) {
+    CrlBridgeSource::Options::Upstream u{up.name, up.revocation_source, up.crls};
+    // crl.urls holds every upstream's crls too (conf/config.h): the upstream's own first.
+    for (const std::string& url : config.crl.urls) {
+      if (std::find(u.crls.begin(), u.crls.end(), url) == u.crls.end()) u.crls.push_back(url);
+    }
+    o.upstreams.push_back(std::move(u));
+  }
+  if (config.crl_bridge) {
+    o.credentials = config.crl_bridge->credentials;
+    o.unlisted = config.crl_bridge->unlisted;
+  }
+  o.clock_skew_s = config.cache.clock_skew_s;
+  o.freshness = freshnessOptions(config);
+  return o;
+}
+
 AiaCompleter::Options aiaCompleterOptions(const conf::Config& config) {
   AiaCompleter::Options o;
   o.upstream_names = upstreamNames(config);
@@ -62,6 +87,10 @@ std::optional<RedisSource::Options> redisSourceOptions(const conf::Config& confi
   o.server = *config.redis;
   o.freshness = freshnessOptions(config);
   o.clock_skew_s = config.cache.clock_skew_s;
+  // The CRL bridge's answers in Redis are re-validated against the responder that signed them.
+  if (config.crl_bridge && config.crl_bridge->credentials) {
+    o.local_responder = config.crl_bridge->credentials->cert;
+  }
   return o;
 }
 
@@ -99,6 +128,7 @@ WorkerOptions workerOptions(const conf::Config& config) {
   WorkerOptions o;
   o.completer = aiaCompleterOptions(config);
   o.upstream = upstreamOptions(config);
+  o.crl_bridge = crlBridgeOptions(config);
   o.discovery = discoveryOptions(config);
   o.redis = redisSourceOptions(config);
   o.policy = policyOptions(config);
@@ -139,6 +169,12 @@ CrlService::Options crlServiceOptions(const conf::Config& config) {
   o.unknown_issuer = config.crl.unknown_issuer;
   // CRLs have no max_age: only the no-nextUpdate lifetime of the freshness policy applies.
   o.no_next_update_ttl_s = freshnessOptions(config).no_next_update_ttl_s;
+  // A delta CRL is fetched under the rules a forward client's CRL URL meets.
+  auto allow = std::make_shared<const AllowList>(config);
+  o.delta_allowed = [allow](const HttpUrl& url) {
+    auto target = allow->classify(url);
+    return target.ok() && target->kind == TargetKind::Crl;
+  };
   return o;
 }
 
@@ -147,6 +183,7 @@ CrlService::Options caIssuersServiceOptions(const conf::Config& config) {
       downloadServiceOptions(config, DocKind::CaIssuers, config.forward.aia_max_bytes);
   o.bounds.max_inflight_bytes = o.bounds.max_concurrent * o.bounds.max_bytes;
   o.ca_issuers_ttl_s = config.forward.aia_ttl_s;
+  o.extra_issuers = configuredCas(config);
   return o;
 }
 
@@ -166,7 +203,9 @@ IssuerWatch::Options issuerWatchOptions(const conf::Config& config) {
 AdminOptions adminOptions(const conf::Config& config) {
   AdminOptions o;
   o.config_path = config.path;
-  for (const conf::Upstream& up : config.upstreams) o.upstreams.push_back({up.name, up.fqdns});
+  for (const conf::Upstream& up : config.upstreams) {
+    o.upstreams.push_back({up.name, up.fqdns, conf::revocationSourceName(up.revocation_source)});
+  }
   o.crl_memory_bytes = config.crl.memory_bytes;
   o.ca_issuers_memory_bytes = config.forward.aia_memory_bytes;
   return o;
@@ -181,6 +220,25 @@ size_t caIssuersStoreBytes(const conf::Config& config) { return config.forward.a
 RevocationLog::Options revocationLogOptions(const conf::Config& config) {
   RevocationLog::Options o;
   o.max_pending_bytes = config.limits.revocation_log_buffer;
+  return o;
+}
+
+SnapshotStore::Options snapshotStoreOptions(const conf::Config& config) {
+  SnapshotStore::Options o;
+  o.interval_s = config.cache.snapshot_interval_s;
+  o.max_bytes = config.cache.snapshot_max_bytes;
+  return o;
+}
+
+SnapshotRestoreOptions snapshotRestoreOptions(const conf::Config& config) {
+  SnapshotRestoreOptions o;
+  o.freshness = freshnessOptions(config);
+  o.clock_skew_s = config.cache.clock_skew_s;
+  // The CRL bridge's answers were signed by the proxy's own responder: accepted against it
+  // (the config outlives the load).
+  if (config.crl_bridge && config.crl_bridge->credentials) {
+    o.local_responder = config.crl_bridge->credentials->cert.get();
+  }
   return o;
 }
 

@@ -18,6 +18,7 @@
 #include "proxy/worker.h"
 #include "upstream/crl_service.h"
 #include "upstream/issuer_watch.h"
+#include "upstream/snapshot_restore.h"
 
 namespace ocsp {
 
@@ -30,6 +31,9 @@ FreshnessPolicy freshnessOptions(const conf::Config& config);
 HttpServerLimits httpServerLimits(const conf::Config& config);
 
 UpstreamSource::Options upstreamOptions(const conf::Config& config);
+// upstreams[].revocation_source and crls (then the rest of crl.urls), crl_bridge.*,
+// cache.clock_skew and the freshness keys.
+CrlBridgeSource::Options crlBridgeOptions(const conf::Config& config);
 AiaCompleter::Options aiaCompleterOptions(const conf::Config& config);
 DiscoverySource::Options discoveryOptions(const conf::Config& config);
 // nullopt without a redis: section (no Redis stage).
@@ -40,7 +44,8 @@ FrontOptions frontOptions(const conf::Config& config);
 WorkerOptions workerOptions(const conf::Config& config);
 
 // crl.* (urls, bounds, max_bytes, issuers, unknown_issuer), limits.upstream_timeout,
-// resolve, cache.clock_skew, cache.no_next_update_ttl, cache.refresh_percent, redis:.
+// resolve, cache.clock_skew, cache.no_next_update_ttl, cache.refresh_percent, redis:; delta
+// CRLs are followed on the hosts the allow-list allows for CRLs (crl.fqdns).
 CrlService::Options crlServiceOptions(const conf::Config& config);
 // The caIssuers service (the CRL service of kind CaIssuers): forward.aia_max_bytes,
 // forward.aia_ttl; crl.max_concurrent_fetches bounds its downloads too (each reserving
@@ -55,5 +60,10 @@ size_t crlStoreBytes(const conf::Config& config);     // crl.memory_bytes
 size_t caIssuersStoreBytes(const conf::Config& config);  // forward.aia_memory_bytes
 // limits.revocation_log_buffer; the drop counters are not config: the caller sets them.
 RevocationLog::Options revocationLogOptions(const conf::Config& config);
+// cache.snapshot_interval, cache.snapshot_max_bytes.
+SnapshotStore::Options snapshotStoreOptions(const conf::Config& config);
+// The freshness keys and cache.clock_skew; the CRL services' parse rules and the local
+// responder certificate are the caller's to set.
+SnapshotRestoreOptions snapshotRestoreOptions(const conf::Config& config);
 
 }  // namespace ocsp

@@ -30,8 +30,10 @@
 #include "pki/issuer_completion.h"
 #include "upstream/issuer_index.h"
 #include "upstream/issuer_watch.h"
+#include "upstream/known_serials_feed.h"
 #include "upstream/learned_issuer_store.h"
 #include "upstream/learned_issuer_sync.h"
+#include "upstream/snapshot_restore.h"
 
 namespace ocsp {
 
@@ -83,6 +85,9 @@ namespace {
 
 constexpr ev_ssize_t kAdminMaxHeaderBytes = 8 * 1024;
 constexpr ev_ssize_t kAdminMaxBodyBytes = 4 * 1024;
+// The cache snapshot's last write at shutdown gives up past this (the previous file stays):
+// well inside systemd's default TimeoutStopSec (90 s) after the drain.
+constexpr int64_t kSnapshotShutdownBudgetMs = 20'000;
 
 // Every client connection is a descriptor: the soft open-file limit (often 1024) is raised to
 // the hard one, and the change logged, so that limits.max_connections is not cut short by a
@@ -131,13 +136,17 @@ std::optional<StateDir> openStateDir(const std::string& path) {
 }
 
 // What lives as long as the process, across reloads: caches, circuit state, metrics, the
-// revocation log, the client limits and the listening sockets.
+// revocation log, the client limits, the serials known to be issued and the listening sockets.
 struct Persistent {
   explicit Persistent(const conf::Config& config)
       : cache(memoryCacheBytes(config)),
         crl_store(crlStoreBytes(config)),
         ca_issuers_store(caIssuersStoreBytes(config)),
-        learned_store(openStateDir(config.state_dir)) {}
+        state_dir(openStateDir(config.state_dir)),
+        learned_store(state_dir),
+        snapshot(state_dir, snapshotStoreOptions(config),
+                 SnapshotSources{&cache, &crl_store, &ca_issuers_store}, SystemClock::instance(),
+                 &metrics) {}
   MemoryCache cache;
   CrlStore crl_store;
   CrlStore ca_issuers_store;
@@ -147,7 +156,10 @@ struct Persistent {
   ConnectionGate connections;
   RateLimiter rate;
   std::unique_ptr<RevocationLog> revocation_log;
-  LearnedIssuerStore learned_store;  // state_dir is restart-only
+  std::optional<StateDir> state_dir;  // restart-only
+  LearnedIssuerStore learned_store;
+  SnapshotStore snapshot;  // after the caches it reads: its thread stops first
+  KnownSerials known_serials;  // a reload adds to it (upstream/known_serials_feed.h)
   // One SO_REUSEPORT socket per worker. Each generation's workers get duplicates, so that
   // the old workers can close theirs while draining without the socket (and the connections
   // waiting in its queue) going away.
@@ -172,6 +184,7 @@ struct Generation {
   std::unique_ptr<RedisStatus> redis_status;
   std::unique_ptr<CrlService> crl;
   std::unique_ptr<CrlService> ca_issuers;  // the CRL service of kind CaIssuers
+  CrlBridgeState crl_bridge;  // which CRL holds each issuer's, for the bridge and /status
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<WatchChecker> checker;
   std::unique_ptr<LearnedIssuerSync> sync;  // with redis: only
@@ -227,10 +240,17 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
     restoreLearned(gen->index, p.learned_store.load(), names, gen->trust_store.get(), now,
                    LearnedFrom::State);
   }
+  auto known = loadKnownSerials(*config, gen->index, gen->trust_store.get(),
+                                config->crl_bridge ? config->crl_bridge->known_serials
+                                                   : std::vector<std::string>{},
+                                p.known_serials);
+  if (!known) return known.error();
   Generation* g = gen.get();
-  gen->index.onLearned([&store = p.learned_store, g] {
-    store.save(g->index);
+  gen->index.onLearned([&p, g](const LearnedIssuer& learned) {
+    p.learned_store.save(g->index);
     if (g->sync) g->sync->push();
+    addUnderIssuer(p.known_serials, learned.route->issuer.get(), g->index.allIssuers(),
+                   g->trust_store.get());
   });
   if (config->redis) {
     // One connection per worker, then one for the CRL service and one for the caIssuers
@@ -241,8 +261,10 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
                                           gen->trust_store.get(), p.crl_store,
                                           SystemClock::instance(), gen->redis_status.get(),
                                           n_workers, &p.metrics);
+  CrlService::Options ca_issuers_options = caIssuersServiceOptions(*config);
+  ca_issuers_options.known_serials = &p.known_serials;
   gen->ca_issuers = std::make_unique<CrlService>(
-      caIssuersServiceOptions(*config), gen->index, gen->trust_store.get(), p.ca_issuers_store,
+      std::move(ca_issuers_options), gen->index, gen->trust_store.get(), p.ca_issuers_store,
       SystemClock::instance(), gen->redis_status.get(), n_workers + 1, &p.metrics);
   SharedState shared{p.cache,
                      gen->index,
@@ -260,7 +282,9 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
                      &p.metrics,
                      &p.connections,
                      &p.rate,
-                     gen->ca_issuers.get()};
+                     gen->ca_issuers.get(),
+                     &p.known_serials,
+                     &gen->crl_bridge};
   const WorkerOptions worker_options = workerOptions(*config);
   for (int i = 0; i < n_workers; ++i) {
     int fd = fcntl(p.listen_fds[i], F_DUPFD_CLOEXEC, 0);
@@ -312,6 +336,7 @@ struct MainLoop {
     view->redis_status = g.redis_status.get();
     view->watch = &g.watch;
     view->index = &g.index;
+    view->crl_bridge = &g.crl_bridge;
   }
 
   void reload();
@@ -470,6 +495,13 @@ int runServer(std::shared_ptr<const conf::Config> config) {
   }
   loop.current = std::move(*built);
   const int64_t started_at = SystemClock::instance().now();
+  // What the last run held, validated again against this config, before any worker serves.
+  SnapshotRestoreOptions restore = snapshotRestoreOptions(*config);
+  restore.crl_rules = loop.current->crl->parseRules();
+  restore.ca_issuers_rules = loop.current->ca_issuers->parseRules();
+  loadSnapshot(persistent.snapshot, loop.current->index,
+               {persistent.cache, persistent.crl_store, &persistent.ca_issuers_store}, restore,
+               started_at, &persistent.metrics);
   AdminView admin_view{adminOptions(*config),
                        [&loop] { return loop.notReady(); },
                        nullptr,
@@ -484,7 +516,9 @@ int runServer(std::shared_ptr<const conf::Config> config) {
                        1,
                        started_at,
                        "",
-                       &persistent.ca_issuers_store};
+                       &persistent.ca_issuers_store,
+                       &persistent.snapshot,
+                       &persistent.known_serials};
   loop.view = &admin_view;
   loop.showInAdmin(*loop.current);
   addStatusCollectors(admin_view);
@@ -508,6 +542,7 @@ int runServer(std::shared_ptr<const conf::Config> config) {
                               &persistent.metrics.counter(Metric::LimitRejections, {"open_files"}));
 
   loop.current->start();
+  persistent.snapshot.start();
 
   EventPtr sigterm(evsignal_new(loop.base.get(), SIGTERM, &onSignal, &loop));
   EventPtr sigint(evsignal_new(loop.base.get(), SIGINT, &onSignal, &loop));
@@ -544,6 +579,8 @@ int runServer(std::shared_ptr<const conf::Config> config) {
 
   loop.retiring.clear();
   loop.current.reset();
+  // The workers are gone: what they left in the caches is written once more.
+  persistent.snapshot.writeFinal(kSnapshotShutdownBudgetMs);
   // Its writer thread writes what is pending; a stalled output cannot hold up the exit.
   if (persistent.revocation_log) persistent.revocation_log->close();
   logEvent(LogLevel::Info, "stopped");

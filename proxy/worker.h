@@ -23,12 +23,14 @@
 #include "proxy/revocation_log.h"
 #include "upstream/aia_completer.h"
 #include "upstream/allow_list.h"
+#include "upstream/crl_bridge_source.h"
 #include "upstream/crl_service.h"
 #include "upstream/curl_fetcher.h"
 #include "upstream/fqdn_health.h"
 #include "upstream/issuer_discovery.h"
 #include "upstream/issuer_index.h"
 #include "upstream/issuer_watch.h"
+#include "upstream/known_serials.h"
 #include "upstream/upstream_source.h"
 
 namespace ocsp {
@@ -52,12 +54,19 @@ struct SharedState {
   ConnectionGate* connections;  // limits.max_connections over all workers and generations
   RateLimiter* rate;            // limits.rate_per_client
   CrlService* ca_issuers = nullptr;  // the caIssuers service; null: caIssuers URLs get 502
+  // The serials known to be issued (upstream/known_serials.h): what the CRL bridge may answer
+  // `good` for. Lives as long as the process; never null in the server.
+  const KnownSerials* known_serials = nullptr;
+  // What the CRL bridge learns, shared by the generation's workers; null: a state of the
+  // worker's own (tests).
+  CrlBridgeState* crl_bridge = nullptr;
 };
 
 // The options of one worker's stages, derived from one config (proxy/component_options.h).
 struct WorkerOptions {
   AiaCompleter::Options completer;
   UpstreamSource::Options upstream;
+  CrlBridgeSource::Options crl_bridge;
   DiscoverySource::Options discovery;
   std::optional<RedisSource::Options> redis;  // absent without a redis: section
   PolicySource::Options policy;
@@ -103,6 +112,8 @@ class Worker {
   CurlFetcher fetcher_;
   AiaCompleter completer_;
   UpstreamSource upstream_;
+  CrlBridgeState own_bridge_state_;  // used when SharedState has none
+  CrlBridgeSource bridge_;
   DiscoverySource discovery_;
   CoalescingSource coalescer_;
   std::unique_ptr<RedisSource> redis_;  // null without a redis: section

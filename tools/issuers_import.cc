@@ -11,13 +11,13 @@
 #include "conf/yaml_schema.h"
 #include "pki/issuer_catalogue.h"
 #include "tools/catalogue_files.h"
+#include "tools/subcommand.h"
 #include "tools/log_record.h"
 
 namespace ocsp::tools {
 
 namespace {
 
-constexpr int kUsage = 64;
 
 void usage(FILE* out) {
   std::fprintf(
@@ -241,28 +241,7 @@ int runImport(const Options& o) {
 }  // namespace
 
 int runIssuers(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? kUsage : 0;
-  }
-  if (std::string(argv[1]) != "import") {
-    std::fprintf(stderr, "ocsp-proxy issuers: unknown subcommand: %s\n\n", argv[1]);
-    usage(stderr);
-    return kUsage;
-  }
-  bool help = false;
-  std::string error;
-  auto options = parseArgs(argc, argv, &help, &error);
-  if (help) {
-    usage(stdout);
-    return 0;
-  }
-  if (!options) {
-    std::fprintf(stderr, "ocsp-proxy issuers import: %s\n\n", error.c_str());
-    usage(stderr);
-    return kUsage;
-  }
-  return runImport(*options);
+  return runSubcommand<Options>(argc, argv, "issuers", "import", usage, parseArgs, runImport);
 }
 
 }  // namespace ocsp::tools

@@ -108,7 +108,7 @@ Problem checkAnswer(const record::Values& v, Answer& a) {
   }
   const std::string_view source = v[kSource].str;  // "" when null
   if (v[kSource].kind == Kind::String && source != "memory" && source != "redis" &&
-      source != "upstream" && source != "stale") {
+      source != "upstream" && source != "stale" && source != "crl") {
     return bad(kBadValue, kSource);
   }
   a.validation = v[kValidation].str;

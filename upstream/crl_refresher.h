@@ -11,7 +11,12 @@
 //   - a URL nobody asked for since the last tick and not in crl.urls stops being tracked
 //     once its retry time has passed (a client asking again brings it back), and its
 //     backoff state goes with it;
-//   - a URL already in flight is not looked up twice (CrlCoalescer::lead).
+//   - a URL already in flight is not looked up twice (CrlCoalescer::lead);
+//   - a delta CRL that a stored complete CRL names (follow(), from upstream/crl_delta_follow.h)
+//     is tracked while that complete CRL is held in the store and still names it in its
+//     Freshest CRL (RFC 5280 §5.2.6), whether or not anyone asked for the delta: it is fetched
+//     at once if not held fresh, then refreshed like any other URL on its own nextUpdate
+//     (event=crl_delta_followed, info, when a complete CRL starts naming it).
 // Threading: noteAsked() from any thread (one mutex); the rest on the CRL thread.
 #include <mutex>
 #include <string>
@@ -32,6 +37,8 @@ class CrlRefresher {
                CrlCoalescer& chain, const Clock& clock);
 
   void noteAsked(const HttpUrl& url);
+  // CRL thread: `delta` is the delta CRL of the complete CRL stored under `base_key`.
+  void follow(const std::string& base_key, const HttpUrl& delta);
   void warmUp();
   void tick();
 
@@ -41,7 +48,10 @@ class CrlRefresher {
   struct Tracked {
     HttpUrl url;
     bool warm = false;  // from crl.urls: always kept fresh
+    std::string base;   // a followed delta: the key of the complete CRL naming it
   };
+  // The complete CRL stored under `base_key` still names the delta at `delta_key`.
+  bool baseNames(const std::string& base_key, const std::string& delta_key, int64_t now);
   // False if `key` was in flight already.
   bool lookUp(const std::string& key, const HttpUrl& url, bool refresh);
 

@@ -2,7 +2,9 @@
 
 #include "cache/crl_redis_source.h"
 #include "cache/redis_connection.h"
+#include "pki/crl_status.h"
 #include "upstream/curl_fetcher.h"
+#include "upstream/known_serials_feed.h"
 
 namespace ocsp {
 
@@ -35,7 +37,8 @@ CrlService::CrlService(Options options, const IssuerIndex& issuers, X509_STORE* 
       queue_(options_.bounds, to_bottom_),
       backoff_(store_, clock_, queue_, options_.kind),
       fill_(store_, clock_, backoff_),
-      coalescer_(mailbox_, fill_),
+      follow_(options_.delta_allowed, mailbox_, refresher_, fill_),
+      coalescer_(mailbox_, follow_),
       refresher_(options_.warm_urls, store_, backoff_, coalescer_, clock_),
       memory_(
           store_, clock_, [this](const HttpUrl& url) { refresher_.noteAsked(url); }, coalescer_) {}
@@ -46,10 +49,7 @@ void CrlService::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-void CrlService::run() {
-  Bottom b;
-  b.fetcher = options_.make_fetcher ? options_.make_fetcher(base_.get())
-                                    : std::make_unique<CurlFetcher>(base_.get());
+CrlParseRules CrlService::parseRules() const {
   CrlParseRules rules;
   rules.kind = options_.kind;
   rules.candidates = [this] {
@@ -64,7 +64,23 @@ void CrlService::run() {
   rules.ttl_s =
       options_.kind == DocKind::Crl ? options_.no_next_update_ttl_s : options_.ca_issuers_ttl_s;
   rules.refresh_fraction = options_.refresh_fraction;
-  b.parser = std::make_unique<CrlParser>(std::move(rules), clock_, mailbox_);
+  if (options_.kind == DocKind::CaIssuers && options_.known_serials != nullptr) {
+    rules.on_certificates = [this, candidates = rules.candidates](
+                                const std::vector<SharedX509>& certificates) {
+      const std::vector<SharedX509> cas = candidates();
+      for (const SharedX509& cert : certificates) {
+        addUnderIssuer(*options_.known_serials, cert.get(), cas, trust_store_);
+      }
+    };
+  }
+  return rules;
+}
+
+void CrlService::run() {
+  Bottom b;
+  b.fetcher = options_.make_fetcher ? options_.make_fetcher(base_.get())
+                                    : std::make_unique<CurlFetcher>(base_.get());
+  b.parser = std::make_unique<CrlParser>(parseRules(), clock_, mailbox_);
   b.fetch = std::make_unique<CrlFetchSource>(options_.fetch, *b.fetcher, *b.parser, metrics_);
   to_bottom_.target = b.fetch.get();
   if (options_.redis && redis_status_ != nullptr) {
@@ -102,6 +118,37 @@ void CrlService::lookup(const HttpUrl& url, const std::string& client, Mailbox& 
   query.client = client;
   query.reply_to = &reply_to;
   memory_.lookup(std::move(query), std::move(done));
+}
+
+void CrlService::lookupWithDelta(const HttpUrl& url, const std::string& client,
+                                 Mailbox& reply_to,
+                                 std::function<void(Result<WithDelta>)> done) {
+  lookup(url, client, reply_to,
+         [this, client, &reply_to, done = std::move(done)](
+             Result<std::shared_ptr<const CrlEntry>> base) mutable {
+           if (!base) {
+             done(base.error());
+             return;
+           }
+           auto delta_url = deltaUrlFor(**base);
+           if (!delta_url) {
+             done(WithDelta{std::move(*base), nullptr, std::nullopt});
+             return;
+           }
+           lookup(*delta_url, client, reply_to,
+                  [base = std::move(*base),
+                   done = std::move(done)](Result<std::shared_ptr<const CrlEntry>> delta) {
+                    WithDelta out{base, nullptr, std::nullopt};
+                    if (!delta) {
+                      out.delta_error = delta.error();
+                    } else if (Status fits = checkDeltaFor(base->crl, (*delta)->crl); !fits) {
+                      out.delta_error = fits.error();
+                    } else {
+                      out.delta = std::move(*delta);
+                    }
+                    done(std::move(out));
+                  });
+         });
 }
 
 }  // namespace ocsp

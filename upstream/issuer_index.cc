@@ -97,7 +97,7 @@ std::shared_ptr<const Route> IssuerIndex::insert(LearnedIssuer entry, bool* adde
     learned_routes_.push_back(entry);
     *added = true;
   }
-  if (on_learned_) on_learned_();
+  if (on_learned_) on_learned_(entry);
   return entry.route;
 }
 

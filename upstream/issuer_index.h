@@ -53,9 +53,12 @@ class IssuerIndex {
   // caller verified again, keeping its learned_at and `from`; not logged. Same rule for a
   // certificate learned already.
   std::shared_ptr<const Route> restore(const LearnedIssuer& prior, size_t upstream_index);
-  // Called, on the thread that learned it, after each issuer added by learn() or restore()
-  // (the state file is written then). Set before the index is shared between threads.
-  void onLearned(std::function<void()> listener) { on_learned_ = std::move(listener); }
+  // Called, on the thread that learned it, after each issuer added by learn() or restore(),
+  // with that issuer (the state file is written then, its serial is known to be issued). Set
+  // before the index is shared between threads.
+  void onLearned(std::function<void(const LearnedIssuer&)> listener) {
+    on_learned_ = std::move(listener);
+  }
 
   // Every issuer certificate, configured and learned (CRL signature candidates).
   std::vector<SharedX509> allIssuers() const;
@@ -94,7 +97,7 @@ class IssuerIndex {
   mutable std::shared_mutex learned_mu_;
   Table learned_;
   std::vector<LearnedIssuer> learned_routes_;
-  std::function<void()> on_learned_;
+  std::function<void(const LearnedIssuer&)> on_learned_;
 };
 
 }  // namespace ocsp

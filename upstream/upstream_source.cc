@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "pki/validator.h"
+#include "upstream/answer_entry.h"
 
 namespace ocsp {
 
@@ -266,21 +267,15 @@ void UpstreamSource::validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchRe
   if (attempt->lookup.passthrough && nonce_echo_ != nullptr && !unvalidated) {
     nonce_echo_->answered(attempt->upstream->name, validated->nonce_echoed);
   }
-  OcspEntry built;
-  built.der.borrow(result.body);  // copied once, into the sealed entry
-  built.produced_at = validated->produced_at;
-  built.this_update = validated->this_update;
-  built.next_update = validated->next_update;
-  built.fetched_at = in.now;
-  built.status = validated->status;
-  built.revocation = validated->revocation;
-  built.upstream_fqdn = fqdn;
+  AnswerOrigin origin;
+  origin.fetched_at = in.now;
+  origin.fqdn = fqdn;
   // An answer that echoes this client's nonce is its own; one without (the CA ignored the
   // nonce) is the same answer any client gets, and is shared.
-  built.cacheable = !validated->nonce_echoed && !unvalidated;
-  built.validated = !unvalidated;
-  finishEntry(built, options_.freshness);
-  std::shared_ptr<const OcspEntry> entry = sealEntry(std::move(built));
+  origin.cacheable = !validated->nonce_echoed && !unvalidated;
+  origin.validated = !unvalidated;
+  std::shared_ptr<const OcspEntry> entry =
+      sealValidatedAnswer(result.body, *validated, origin, options_.freshness);
   if (unvalidated) {
     logEvent(LogLevel::Warn, "unvalidated_answer",
              {{"client", q.client},

@@ -9,6 +9,9 @@
 #   repo-*   conf/ocsp-proxy.yaml with its issuer paths pointed at tests/fuzz/pki
 #   pki-entry-*  Redis cache entries (cache/entry_codec.h, version 1) around the pki-resp-*
 #            responses: good, revoked with and without a reason, unknown, no nextUpdate
+#   pki-snapshot-*  cache snapshots (cache/snapshot_codec.h) of those responses and the pki
+#            CRLs, written by the real encoder: build/tests/make_snapshot_seeds (the normal
+#            build; OCSP_BUILD names another build directory)
 # Hand-written seeds (hand-*) and regression inputs (regress-*) are never touched. The PKI is
 # random, so a run changes every pki-* file: commit tests/fuzz/pki and the seeds together.
 #   bash tests/fuzz/make_corpus.sh
@@ -20,7 +23,7 @@ real="${OCSP_TESTDATA_REAL:-$root/tests/data/real}"
 corpus="$fuzz/corpus"
 [ -d "$real" ] || { echo "make_corpus.sh: no real test data at $real" >&2; exit 1; }
 
-for target in request_post request_get validator crl config url entry_codec; do
+for target in request_post request_get validator crl config url entry_codec snapshot; do
   mkdir -p "$corpus/$target"
   rm -f "$corpus/$target"/real-* "$corpus/$target"/pki-* "$corpus/$target"/repo-*
 done
@@ -161,6 +164,11 @@ for name, (resp, status, revocation, extra) in seeds.items():
 PY
 }
 entry_seeds
+
+# Cache snapshots of the answers and CRLs above, by the real encoder.
+seeds_tool="${OCSP_BUILD:-$root/build}/tests/make_snapshot_seeds"
+[ -x "$seeds_tool" ] || { echo "make_corpus.sh: build $seeds_tool first (ninja -C build)" >&2; exit 1; }
+"$seeds_tool" "$fuzz"
 
 # --- The shipped config, pointed at the fuzz PKI ------------------------------------------------
 

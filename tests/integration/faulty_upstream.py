@@ -10,6 +10,8 @@ to its mode, which can be switched at any time without a moment of closed port:
   old_good   a `good` answer for the requested CertID, signed by the real delegated responder,
              still within its validity but signed two days ago: a replayed answer, or a stale
              CDN edge
+  short_lived  a current `good` answer, signed by the real delegated responder, whose
+             nextUpdate is SHORT_LIVED_S seconds away (`openssl ocsp` cannot go below a minute)
   garbage    200 application/ocsp-response whose body is not DER
   expired    a well-formed answer for the requested CertID, signed by the real delegated
              responder, whose thisUpdate and nextUpdate are both in the past
@@ -45,6 +47,7 @@ from servers import _serve, send_ocsp_response
 GARBAGE = b"this is not an OCSP response"
 HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
           "sha512": hashes.SHA512}
+SHORT_LIVED_S = 15
 WRONG_KEY_DISGUISES = ("real_responder_certificate", "rogue_responder", "forged_responder",
                        "no_certificate")
 
@@ -167,7 +170,7 @@ class FaultyUpstream:
     beforehand lets it start listening at once."""
 
     FAULTS = ("garbage", "expired", "wrong_key")
-    MODES = ("pass", "no_nonce", "other_nonce", "old_good", *FAULTS)
+    MODES = ("pass", "no_nonce", "other_nonce", "old_good", "short_lived", *FAULTS)
 
     def __init__(self, pki: Pki, port: int, mode: str, target_url: str,
                  forger: OcspForger | None = None):
@@ -225,6 +228,10 @@ class FaultyUpstream:
             now = _utcnow()
             return self.forger.answer(request_der, now - datetime.timedelta(days=2),
                                       now + datetime.timedelta(days=1))
+        if mode == "short_lived":
+            now = _utcnow()
+            return self.forger.answer(request_der, now - datetime.timedelta(minutes=1),
+                                      now + datetime.timedelta(seconds=SHORT_LIVED_S))
         if mode == "garbage":
             body = GARBAGE
         elif mode == "expired":

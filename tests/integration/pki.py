@@ -14,7 +14,8 @@ Layout (all under one directory):
   other_index.txt the database of a responder for other_ica (lists other_leaf)
 
 Made on demand: delegated responders with a chosen AIA caIssuers URL (responder_for),
-CRLs (make_crl) and responder databases (make_index), each in a file of its own.
+CRLs (make_crl: complete or delta, with CRL numbers, a Freshest CRL pointer and entries with
+reasons made by `entry`) and responder databases (make_index), each in a file of its own.
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ AIA_FQDN = "aia.test.example"        # where tests serve caIssuers certificates
 ELSEWHERE_FQDN = "elsewhere.test.example"  # resolves to the test servers, allowed for nothing
 ROOT_OCSP_FQDN = "ocsp-root.test.example"  # where tests run a responder for the root (watch:)
 
-# `openssl ca -gencrl` needs a database, a crlnumber file and a digest; nothing else.
+# `openssl ca -gencrl` needs a database, a crlnumber file and a digest; nothing else. It writes
+# the cRLNumber from the crlnumber file; the CRL extensions come from crl_ext.
 _CRL_CA_CONFIG = """\
 [ca]
 default_ca = crl_ca
@@ -48,6 +50,11 @@ crl_extensions = crl_ext
 [crl_ext]
 authorityKeyIdentifier = keyid:always
 """
+
+# RFC 5280 §5.3.1 CRLReason names as `openssl ca` writes them in index.txt (and takes them in
+# `-crl_reason`): 7 is unused; removeFromCRL (8) belongs in delta CRLs only.
+CRL_REASONS = ("unspecified", "keyCompromise", "CACompromise", "affiliationChanged",
+               "superseded", "cessationOfOperation", "certificateHold", None, "removeFromCRL")
 
 _REQ_CONFIG = """\
 [req]
@@ -213,16 +220,26 @@ class Pki:
     def make_crl(self, ca: Cert, revoked: Iterable[Cert | str] = (), days: int | None = None,
                  hours: int | None = None, out_name: str | None = None,
                  last_update: datetime.datetime | None = None,
-                 next_update: datetime.datetime | None = None) -> Path:
+                 next_update: datetime.datetime | None = None, number: int = 1,
+                 freshest: Iterable[str] = (), delta_of: int | None = None) -> Path:
         """A DER CRL signed by `ca` with `openssl ca -gencrl`, listing `revoked` (leaves,
         with their revocation time and reason when they have them, else keyCompromise two
-        days ago; or bare hex serials). lastUpdate is now unless `last_update`; nextUpdate is
-        `next_update`, else `hours`, else `days` (7) later. Returns the file's path."""
+        days ago; bare hex serials; or entries made by `entry`). lastUpdate is now unless
+        `last_update`; nextUpdate is `next_update`, else `hours`, else `days` (7) later.
+        `number` is its cRLNumber; `freshest` the URIs of a Freshest CRL extension (RFC 5280
+        §5.2.6: where its deltas are); `delta_of` makes it a delta CRL on the complete CRL of
+        that number (a critical deltaCRLIndicator, §5.2.4). Returns the file's path."""
         if next_update is None and hours is None and days is None:
             days = 7
         work = Path(tempfile.mkdtemp(prefix=f"crl-{ca.name}-", dir=self.dir))
-        (work / "ca.cnf").write_text(_CRL_CA_CONFIG)
-        (work / "crlnumber").write_text("01\n")
+        config = _CRL_CA_CONFIG
+        if freshest:
+            config += "freshestCRL = " + ",".join(f"URI:{uri}" for uri in freshest) + "\n"
+        if delta_of is not None:
+            # OpenSSL 3 has no text form for deltaCRL's value: the INTEGER is given as ASN1.
+            config += f"deltaCRL = critical, ASN1:INTEGER:{delta_of}\n"
+        (work / "ca.cnf").write_text(config)
+        (work / "crlnumber").write_text(f"{number:02X}\n")
         self._write_index(work / "index.txt", [self._revoked_entry(item) for item in revoked],
                           default_reason="keyCompromise")
         args = ["ca", "-gencrl", "-config", "ca.cnf", "-cert", str(ca.pem),
@@ -239,6 +256,16 @@ class Pki:
         out = self.dir / (out_name or f"{work.name}.crl")
         openssl("crl", "-in", "crl.pem", "-outform", "DER", "-out", str(out), cwd=work)
         return out
+
+    def entry(self, item: Cert | str, reason: str,
+              revoked_at: datetime.datetime | None = None) -> Leaf:
+        """A CRL entry for make_crl: a certificate or a bare hex serial, revoked for `reason`
+        (a CRL_REASONS name: certificateHold, removeFromCRL, ...) at `revoked_at` (default
+        two days ago)."""
+        if reason not in CRL_REASONS or reason is None:
+            raise ValueError(f"{reason!r} is not a CRLReason openssl ca knows")
+        return dataclasses.replace(self._revoked_entry(item), reason=reason,
+                                   revoked_at=revoked_at)
 
     def make_index(self, out_name: str, good: Iterable[Cert] = (), revoked: Iterable[Cert] = (),
                    reason: str = "CACompromise") -> Path:

@@ -62,6 +62,9 @@ def proxy_config(upstreams: list[dict], resolve: dict[str, str], nonce: str = "i
         "logging": {"level": "debug"},
         "resolve": resolve,
         "upstreams": upstreams,
+        # Nothing kept across restarts unless a test asks for it with a directory of its own:
+        # a machine where the service is installed has /var/lib/ocsp-proxy, the default.
+        "state_dir": "none",
     }
 
 

@@ -42,7 +42,9 @@ def discovery(pki, start_responder, static, start_forward_proxy, tmp_path):
             resolve={name: "127.0.0.1" for name in names},
             forward={"aia_fqdns": [f"{AIA_FQDN}:{static.port}"],
                      "trust_store": str(pki.root.pem)},
-            **{"state_dir": str(state_dir), **sections})
+            # No cache snapshot: these tests are about the learned issuers kept in state_dir,
+            # and a restored answer would spare the restarted proxy the question they watch.
+            **{"state_dir": str(state_dir), "cache": {"snapshot_max_bytes": 0}, **sections})
     return Discovery(testca, otherca, start)
 
 

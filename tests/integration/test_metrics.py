@@ -153,14 +153,15 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     status = proxy.status()
     assert set(status) == {"version", "uptime_s", "ready", "config", "upstreams",
                            "watched_intermediates", "issuer_expiry", "cache", "redis",
-                           "learned_issuers", "learned"}, status
+                           "known_serials", "learned_issuers", "learned", "snapshot"}, status
     assert (status["version"], status["ready"], status["redis"]) == ("0.1.0", True, None)
     assert set(status["config"]) == {"path", "generation", "loaded_at", "last_reload_error"}
     assert (status["config"]["generation"], status["config"]["last_reload_error"]) == (1, None)
     assert status["config"]["path"].endswith(".yaml")
     assert type(status["uptime_s"]) is int and 0 <= status["uptime_s"] < 60
-    assert status["upstreams"] == [{"name": "testca", "fqdns": [
-        {"fqdn": OCSP_FQDN, "circuit": "closed", "consecutive_failures": 0}]}]
+    assert status["upstreams"] == [{"name": "testca", "revocation_source": "ocsp", "crls": [],
+                                    "fqdns": [{"fqdn": OCSP_FQDN, "circuit": "closed",
+                                               "consecutive_failures": 0}]}]
     assert status["watched_intermediates"] == []
     assert [(e["name"], e["kind"], e["expiring"]) for e in status["issuer_expiry"]] == [
         (pki.subject_line(pki.ica), "issuer", False)]
@@ -172,6 +173,8 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     assert status["cache"]["validation_memo"] == {"entries": 0, "hits": 0, "misses": 0,
                                                    "skipped": 0, "evictions": 0}
     assert (status["learned_issuers"], status["learned"]) == (0, [])
+    # The one configured issuer's parent is configured nowhere: no serial is known.
+    assert status["known_serials"] == {"entries": 0, "refused": 0}
 
 
 @pytest.mark.parametrize("path, status, content_type, body", [

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -17,6 +18,7 @@
 #include "conf/config.h"
 #include "conf/watch_issuers.h"
 #include "core/url.h"
+#include "pki/responder_credentials.h"
 #include "proxy/component_options.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
@@ -464,7 +466,8 @@ TEST_CASE("upstream errors name the entry by index") {
        "F:5: upstreams[1].name: not a valid name (expected letters, digits, '_', '.' and '-'): "
        "\"b c\""},
       {"upstreams:\n  - name: a\n    fqdns: []\n    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n",
-       "F:3: upstreams[0].fqdns: must not be empty"},
+       "F:3: upstreams[0].fqdns: must not be empty (only an upstream with revocation_source: "
+       "crl has no OCSP responder)"},
       {"upstreams:\n  - name: a\n    fqdns: ocsp.a.test\n    issuers: "
        "[$REAL/aws-lc-ocsp/ca_cert.pem]\n",
        "F:3: upstreams[0].fqdns: expected a list: \"ocsp.a.test\""},
@@ -485,7 +488,9 @@ TEST_CASE("a missing required key is reported at the map that lacks it") {
        "  - fqdns: [ocsp.a.test]\n" +
            issuers,
        "F:7: upstreams[0].name: required"},
-      {"upstreams:\n  - name: a\n" + issuers, "F:2: upstreams[0].fqdns: required"},
+      {"upstreams:\n  - name: a\n" + issuers,
+       "F:2: upstreams[0].fqdns: required (only an upstream with revocation_source: crl has no "
+       "OCSP responder)"},
       {"upstreams:\n  - name: a\n    fqdns: [ocsp.a.test]\n",
        "F:2: upstreams[0].issuers: required"},
       {"upstreams:\n  - {name: a, fqdns: [ocsp.a.test]}\n", "F:2: upstreams[0].issuers: required"},
@@ -745,6 +750,23 @@ TEST_CASE(
   CHECK(errorOf("cache:\n  request_memo_bytes: -1\n" + kUpstreams) ==
         "F:2: cache.request_memo_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): "
         "\"-1\"");
+}
+
+TEST_CASE("cache.snapshot_interval and snapshot_max_bytes: how often and how much of the cache is "
+          "kept in state_dir") {
+  auto defaults = load(kUpstreams);
+  CHECK(defaults->cache.snapshot_interval_s == 300);
+  CHECK(defaults->cache.snapshot_max_bytes == 64u << 20);
+  auto set = load("cache:\n  snapshot_interval: 1h\n  snapshot_max_bytes: 0\n" + kUpstreams);
+  CHECK(set->cache.snapshot_interval_s == 3600);
+  CHECK(set->cache.snapshot_max_bytes == 0);  // no snapshot
+  CHECK(errorOf("cache:\n  snapshot_interval: 5s\n" + kUpstreams) ==
+        "F:2: cache.snapshot_interval: must be between 10s and 7d: \"5s\"");
+  CHECK(errorOf("cache:\n  snapshot_interval: 8d\n" + kUpstreams) ==
+        "F:2: cache.snapshot_interval: must be between 10s and 7d: \"8d\"");
+  CHECK(errorOf("cache:\n  snapshot_max_bytes: big\n" + kUpstreams) ==
+        "F:2: cache.snapshot_max_bytes: not a size (expected bytes or e.g. 64KiB, 256MiB, 1GiB): "
+        "\"big\"");
 }
 
 TEST_CASE("CRL fetches in progress are bounded in number and bytes") {
@@ -1928,10 +1950,13 @@ TEST_CASE("limit errors name the file, the line and the dotted key path") {
 // The reload column of the schema (conf/yaml_schema.h Apply): the keys a SIGHUP cannot apply
 // are the ones held by what lives as long as the process (proxy/server.cc: the listening
 // sockets, the worker pool, the two caches, the revocation log and its buffer).
-TEST_CASE("the restart-only keys are the listeners, workers, cache sizes and revocation log") {
+TEST_CASE(
+    "the restart-only keys are the listeners, workers, cache sizes, the cache snapshot and "
+    "revocation log") {
   std::vector<std::string> keys = ocsp::conf::restartOnlyKeys();
   std::sort(keys.begin(), keys.end());
-  CHECK(keys == std::vector<std::string>{"cache.memory_bytes", "crl.memory_bytes",
+  CHECK(keys == std::vector<std::string>{"cache.memory_bytes", "cache.snapshot_interval",
+                                         "cache.snapshot_max_bytes", "crl.memory_bytes",
                                          "forward.aia_memory_bytes", "limits.revocation_log_buffer",
                                          "listen.admin", "listen.ocsp", "revocation_log", "state_dir",
                                          "workers"});
@@ -1942,7 +1967,8 @@ TEST_CASE("a reload keeps the running value of every restart-only key and takes 
       "listen: {ocsp: '127.0.0.1:8080', admin: '127.0.0.1:9090'}\n"
       "workers: 2\n"
       "limits: {revocation_log_buffer: 1MiB, upstream_timeout: 5s}\n"
-      "cache: {memory_bytes: 1MiB, refresh_percent: 50}\n"
+      "cache: {memory_bytes: 1MiB, refresh_percent: 50, snapshot_interval: 1m,"
+      " snapshot_max_bytes: 1MiB}\n"
       "crl: {memory_bytes: 1MiB}\n"
       "forward: {aia_memory_bytes: 1MiB}\n"
       "state_dir: /var/lib/a\n"
@@ -1952,7 +1978,8 @@ TEST_CASE("a reload keeps the running value of every restart-only key and takes 
       "listen: {ocsp: '127.0.0.1:8081', admin: '[::1]:9091'}\n"
       "workers: 3\n"
       "limits: {revocation_log_buffer: 2MiB, upstream_timeout: 7s}\n"
-      "cache: {memory_bytes: 2MiB, refresh_percent: 80}\n"
+      "cache: {memory_bytes: 2MiB, refresh_percent: 80, snapshot_interval: 2m,"
+      " snapshot_max_bytes: 2MiB}\n"
       "crl: {memory_bytes: 2MiB}\n"
       "forward: {aia_memory_bytes: 2MiB}\n"
       "revocation_log: '-'\n"
@@ -1973,6 +2000,8 @@ TEST_CASE("a reload keeps the running value of every restart-only key and takes 
   CHECK(fresh.workers == 2);
   CHECK(fresh.limits.revocation_log_buffer == 1u << 20);
   CHECK(fresh.cache.memory_bytes == 1u << 20);
+  CHECK(fresh.cache.snapshot_interval_s == 60);
+  CHECK(fresh.cache.snapshot_max_bytes == 1u << 20);
   CHECK(fresh.crl.memory_bytes == 1u << 20);
   CHECK(fresh.forward.aia_memory_bytes == 1u << 20);
   CHECK(fresh.revocation_log.empty());
@@ -2035,4 +2064,165 @@ TEST_CASE("state_dir defaults to /var/lib/ocsp-proxy, is made absolute, and none
   checkErrors({{"state_dir: \"\"\n" + std::string(kUpstreams),
                 "F:1: state_dir: must not be empty (use none to keep no state)"},
                {"state_dir: [a]\n" + std::string(kUpstreams), "F:1: state_dir: expected a string"}});
+}
+
+// --- The CRL bridge's keys (conf/config_bridge.h) --------------------------------------------
+
+namespace {
+
+// An upstream answered from its CRL alone, with the bridge section appended by the caller.
+const std::string kCrlUpstream =
+    "upstreams:\n"
+    "  - name: uzi\n"
+    "    fqdns: []\n"
+    "    revocation_source: crl\n"
+    "    crls: [http://crl.uzi.test/uzi.crl]\n"
+    "    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n";
+
+// A responder key (mode 0600) and its OCSP-signing certificate, valid now, in `dir`.
+struct ResponderFiles {
+  std::string key;
+  std::string cert;
+};
+ResponderFiles writeResponder(const TempDir& dir, const std::string& name = "responder") {
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  ocsp::test::CertSpec spec;
+  spec.cn = "bridge responder";
+  spec.ocsp_signing = true;
+  spec.not_before = now - 86400;
+  spec.not_after = now + 30 * 86400;
+  ocsp::test::Identity id = ocsp::test::issue(spec, nullptr);
+  ResponderFiles files;
+  files.cert = dir.write(name + ".pem", "");
+  files.key = dir.write(name + ".key", "");
+  FILE* f = std::fopen(files.cert.c_str(), "w");
+  REQUIRE(f != nullptr);
+  PEM_write_X509(f, id.cert.get());
+  std::fclose(f);
+  f = std::fopen(files.key.c_str(), "w");
+  REQUIRE(f != nullptr);
+  PEM_write_PrivateKey(f, id.key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  fs::permissions(files.key, fs::perms::owner_read | fs::perms::owner_write);
+  return files;
+}
+
+std::string bridgeSection(const ResponderFiles& files, const std::string& more = "") {
+  return "crl_bridge:\n  key: " + files.key + "\n  cert: " + files.cert + "\n" + more;
+}
+
+}  // namespace
+
+TEST_CASE("an upstream answered from its CRL needs no FQDN; its CRLs are kept warm and allowed") {
+  TempDir dir;
+  const ResponderFiles files = writeResponder(dir);
+  StderrCapture log;
+  auto c = load(kCrlUpstream + bridgeSection(files, "  known_serials: [" + dir.path() + "]\n"));
+  const ocsp::conf::Upstream& up = c->upstreams[0];
+  CHECK(up.fqdns.empty());
+  CHECK(up.revocation_source == ocsp::conf::RevocationSource::Crl);
+  CHECK(up.crls == std::vector<std::string>{"http://crl.uzi.test/uzi.crl"});
+  CHECK(c->crl.urls == std::vector<std::string>{"http://crl.uzi.test/uzi.crl"});
+  CHECK(hostPorts(c->crl.fqdns) == std::vector<std::string>{"crl.uzi.test:80"});
+  REQUIRE(c->crl_bridge);
+  CHECK(c->crl_bridge->unlisted == ocsp::conf::UnlistedPolicy::Unknown);
+  CHECK(c->crl_bridge->known_serials == std::vector<std::string>{dir.path()});
+  REQUIRE(c->crl_bridge->credentials != nullptr);
+  CHECK(c->crl_bridge->credentials->subject.find("bridge responder") != std::string::npos);
+  CHECK(log.count({"crl_bridge_unlisted_good"}) == 0);
+  // Every key of the bridge reloads (the key is read again at each load).
+  for (const std::string& key : ocsp::conf::restartOnlyKeys()) {
+    CAPTURE(key);
+    CHECK(key.find("crl_bridge") == std::string::npos);
+    CHECK(key.find("upstreams") == std::string::npos);
+  }
+}
+
+TEST_CASE("revocation_source defaults to ocsp, and a CRL listed twice is fetched once") {
+  TempDir dir;
+  const ResponderFiles files = writeResponder(dir);
+  auto c = load("crl:\n  urls: [http://crl.uzi.test/uzi.crl]\n" + kCrlUpstream +
+                "  - name: a\n    fqdns: [ocsp.a.test]\n    revocation_source: ocsp-then-crl\n"
+                "    crls: [http://crl.a.test/a.crl]\n"
+                "    issuers: [$REAL/certifi-mozilla-roots/DigiCert_Assured_ID_Root_CA.pem]\n"
+                "  - name: b\n    fqdns: [ocsp.b.test]\n"
+                "    issuers: [$REAL/certifi-mozilla-roots/DigiCert_Assured_ID_Root_G2.pem]\n" +
+                bridgeSection(files));
+  CHECK(c->upstreams[1].revocation_source == ocsp::conf::RevocationSource::OcspThenCrl);
+  CHECK(c->upstreams[2].revocation_source == ocsp::conf::RevocationSource::Ocsp);
+  CHECK(c->crl.urls ==
+        std::vector<std::string>{"http://crl.uzi.test/uzi.crl", "http://crl.a.test/a.crl"});
+}
+
+TEST_CASE("crl_bridge.unlisted: good is accepted with a warning at every load") {
+  TempDir dir;
+  const ResponderFiles files = writeResponder(dir);
+  StderrCapture log;
+  auto c = load(kCrlUpstream + bridgeSection(files, "  unlisted: good\n"));
+  CHECK(c->crl_bridge->unlisted == ocsp::conf::UnlistedPolicy::Good);
+  CHECK(log.count({"level=warn", "event=crl_bridge_unlisted_good"}) == 1);
+}
+
+TEST_CASE("the CRL bridge's keys: each mistake named with file, line and key") {
+  TempDir dir;
+  const ResponderFiles files = writeResponder(dir);
+  const std::string bridge = bridgeSection(files);
+  const std::string a = "upstreams:\n  - name: a\n    issuers: [$REAL/aws-lc-ocsp/ca_cert.pem]\n";
+  checkErrors({
+      {a + "    fqdns: [ocsp.a.test]\n    revocation_source: sometimes\n",
+       "F:5: upstreams[0].revocation_source: must be one of ocsp, crl, ocsp-then-crl: "
+       "\"sometimes\""},
+      {a + "    fqdns: [ocsp.a.test]\n    crls: [http://crl.a.test/a.crl]\n",
+       "F:5: upstreams[0].crls: only used with revocation_source crl or ocsp-then-crl (this "
+       "upstream's answers come from its OCSP responders)"},
+      {a + "    fqdns: []\n    revocation_source: ocsp-then-crl\n"
+           "    crls: [http://crl.a.test/a.crl]\n" + bridge,
+       "F:4: upstreams[0].fqdns: must not be empty (only an upstream with revocation_source: "
+       "crl has no OCSP responder)"},
+      {a + "    revocation_source: crl\n" + bridge,
+       "F:4: upstreams[0].revocation_source: crl needs the CRLs to answer from: list them in "
+       "upstreams[0].crls (or crl.urls)"},
+      {a + "    revocation_source: crl\n    crls: [http://crl.a.test/a.crl]\n",
+       "F:4: upstreams[0].revocation_source: crl needs the crl_bridge section (the key and "
+       "certificate that sign the answers built from CRLs)"},
+      {a + "    revocation_source: crl\n"
+           "    crls: [http://crl.a.test/a.crl, http://crl.a.test/a.crl]\n" + bridge,
+       "F:5: upstreams[0].crls[1]: duplicate URL \"http://crl.a.test/a.crl\""},
+      {a + "    revocation_source: crl\n    crls: [http://192.0.2.1/a.crl]\n" + bridge,
+       "F:5: upstreams[0].crls[0]: an FQDN is required, not an IP address (firewalls allow "
+       "these hosts by name): \"http://192.0.2.1/a.crl\""},
+      {a + "    fqdns: [crl.a.test]\n    revocation_source: ocsp-then-crl\n"
+           "    crls: [http://crl.a.test/a.crl]\n" + bridge,
+       "F:6: upstreams[0].crls[0]: \"crl.a.test:80\" is both an OCSP upstream and a CRL host "
+       "(upstream \"a\")"},
+      {kCrlUpstream + "crl_bridge:\n  cert: " + files.cert + "\n",
+       "F:8: crl_bridge.key: required"},
+      {kCrlUpstream + "crl_bridge:\n  key: " + files.key + "\n",
+       "F:8: crl_bridge.cert: required"},
+      {kCrlUpstream + bridge + "  unlisted: maybe\n",
+       "F:10: crl_bridge.unlisted: must be one of unknown, good: \"maybe\""},
+      {kCrlUpstream + bridge + "  known_serials: [missing]\n",
+       "F:10: crl_bridge.known_serials[0]: cannot read \"missing\": No such file or directory"},
+      {kCrlUpstream + bridge + "  known_serials: []\n",
+       "F:10: crl_bridge.known_serials: must not be empty"},
+      {kCrlUpstream + "crl_bridge:\n  key: " + dir.path() + "/none.key\n  cert: " + files.cert +
+           "\n",
+       "F:8: crl_bridge.key: " + dir.path() + "/none.key: cannot open: No such file or directory"},
+  });
+}
+
+TEST_CASE("a responder key others may read is refused at its line, with the chmod that fixes it") {
+  TempDir dir;
+  const ResponderFiles files = writeResponder(dir);
+  fs::permissions(files.key, fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
+  CHECK(errorOf(kCrlUpstream + bridgeSection(files)) ==
+        "F:8: crl_bridge.key: " + files.key +
+            " has mode 0644 (readable or writable by group or others); fix: chmod 600 " +
+            files.key);
+  // The certificate of another key.
+  const ResponderFiles other = writeResponder(dir, "other");
+  ResponderFiles mixed{files.key, other.cert};
+  fs::permissions(files.key, fs::perms::group_read | fs::perms::others_read,
+                  fs::perm_options::remove);
+  CHECK(errorOf(kCrlUpstream + bridgeSection(mixed)).starts_with("F:9: crl_bridge.cert: "));
 }

@@ -26,13 +26,16 @@
 #include "core/log.h"
 #include "core/mailbox.h"
 #include "core/url.h"
+#include "pki/crl_status.h"
 #include "tests/unit/crl_fetch_fake.h"
+#include "tests/unit/test_crls.h"
 #include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
 #include "upstream/crl_backoff.h"
 #include "upstream/crl_refresher.h"
 #include "upstream/crl_service.h"
 #include "upstream/issuer_index.h"
+#include "upstream/known_serials.h"
 
 namespace ocsp {
 namespace {
@@ -43,6 +46,7 @@ using test::Identity;
 using test::issue;
 using test::kDay;
 using test::kT;
+using test::makeCrl;
 using test::OriginAnswer;
 
 using CrlResult = Result<std::shared_ptr<const CrlEntry>>;
@@ -52,32 +56,6 @@ const bool kEventThreads = (evthread_use_pthreads(), true);
 
 const char* const kUrl = "http://crl.test/ca.crl";
 constexpr int64_t kValidSigThisUpdate = 1501984105;  // pyca valid_signature_crl.pem
-
-// A CRL by `issuer` (no AuthorityKeyIdentifier: the issuer is found by name) revoking
-// `serials`.
-std::string makeCrl(const Identity& issuer, int64_t this_update, std::optional<int64_t> next_update,
-                    const std::vector<long>& serials = {}) {
-  X509CrlPtr crl(X509_CRL_new());
-  REQUIRE(crl);
-  X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2);
-  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.cert.get()));
-  Asn1TimePtr last(ASN1_TIME_set(nullptr, static_cast<time_t>(this_update)));
-  X509_CRL_set1_lastUpdate(crl.get(), last.get());
-  if (next_update) {
-    Asn1TimePtr next(ASN1_TIME_set(nullptr, static_cast<time_t>(*next_update)));
-    X509_CRL_set1_nextUpdate(crl.get(), next.get());
-  }
-  for (long serial : serials) {
-    X509_REVOKED* entry = X509_REVOKED_new();
-    Asn1IntegerPtr number(ASN1_INTEGER_new());
-    ASN1_INTEGER_set(number.get(), serial);
-    X509_REVOKED_set_serialNumber(entry, number.get());
-    X509_REVOKED_set_revocationDate(entry, last.get());
-    REQUIRE(X509_CRL_add0_revoked(crl.get(), entry) == 1);
-  }
-  REQUIRE(X509_CRL_sign(crl.get(), issuer.key.get(), EVP_sha256()) > 0);
-  return toDer(crl.get(), i2d_X509_CRL);
-}
 
 SharedX509 shared(const X509Ptr& cert) {
   REQUIRE(X509_up_ref(cert.get()) == 1);
@@ -185,6 +163,7 @@ struct Harness {
   CrlOrigin origin;
   CrlService::Options options;
   Metrics metrics;
+  X509_STORE* trust_store = nullptr;
   std::unique_ptr<CrlService> service;
 
   Harness() {
@@ -198,7 +177,8 @@ struct Harness {
     if (service) service->stop();
   }
   void start() {
-    service = std::make_unique<CrlService>(options, index, nullptr, store, clock, nullptr, 0, &metrics);
+    service =
+        std::make_unique<CrlService>(options, index, trust_store, store, clock, nullptr, 0, &metrics);
     service->start();
   }
   // One lookup from `worker`'s thread; its reply is added to `replies`.
@@ -260,6 +240,35 @@ TEST_CASE(
   CHECK(on_b == 3);
   CHECK(h.origin.fetches(kUrl) == 1);
   CHECK((*all.front().result)->crl.revoked.size() == 1);
+}
+
+TEST_CASE(
+    "the certificates of a caIssuers document are known as issued by the configured CA or "
+    "trust-store root that signed them") {
+  TestWorker w;
+  Harness h;
+  Identity root = issue({.cn = "Trusted Root", .ca = true}, nullptr);
+  X509StorePtr trust(X509_STORE_new());
+  REQUIRE(X509_STORE_add_cert(trust.get(), root.cert.get()) == 1);
+  Identity under_ca = issue({.cn = "Sub CA", .ca = true, .serial = 0x9abcde}, &h.ca);
+  Identity under_root = issue({.cn = "Issuing CA", .ca = true}, &root);
+  // Names the configured CA as its issuer, but another key signed it.
+  Identity forger = issue({.cn = "CRL CA", .ca = true}, nullptr);
+  Identity forged = issue({.cn = "Forged CA", .ca = true}, &forger);
+  KnownSerials known;
+  h.options.kind = DocKind::CaIssuers;
+  h.options.known_serials = &known;
+  h.trust_store = trust.get();
+  h.origin.serve(kUrl, OriginAnswer{.body = test::pemOf(under_ca.cert.get()) +
+                                            test::pemOf(under_root.cert.get()) +
+                                            test::pemOf(forged.cert.get())});
+  h.start();
+  REQUIRE(h.askAndWait(w).result.ok());
+  auto serial = [](const Identity& id) { return certificateSerial(id.cert.get()); };
+  CHECK(known.contains(issuerKeySha1(h.ca.cert.get()), std::string("\x00\x9a\xbc\xde", 4)));
+  CHECK(known.contains(issuerKeySha1(root.cert.get()), serial(under_root)));
+  CHECK_FALSE(known.contains(issuerKeySha1(h.ca.cert.get()), serial(forged)));
+  CHECK(known.size() == 2);
 }
 
 TEST_CASE("a CRL held is answered from memory at once, without another download") {
@@ -561,6 +570,137 @@ TEST_CASE(
   CHECK(refresher.tracked() == 1);
   REQUIRE(below.asked.size() == 3);
   CHECK(below.asked.back().key == warm.text());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delta CRLs (upstream/crl_delta_follow.h)
+
+const char* const kDeltaUrl = "http://crl.test/ca-delta.crl";
+
+// A complete CRL numbered `number` naming `freshest` as its delta, or a delta on base
+// `delta_of`, valid [this_update, next_update).
+std::string numberedCrl(const Identity& ca, long number, std::optional<long> delta_of,
+                        int64_t this_update, int64_t next_update,
+                        const std::vector<test::EntrySpec>& entries = {},
+                        const std::string& freshest = kDeltaUrl) {
+  test::CrlSpec spec;
+  spec.this_update = this_update;
+  spec.next_update = next_update;
+  spec.number = number;
+  spec.delta_base = delta_of;
+  if (!delta_of) spec.freshest = {freshest};
+  return test::makeCrl(ca, entries, spec);
+}
+
+bool onCrlHost(const HttpUrl& url) { return url.host == "crl.test"; }
+
+struct WithDeltaReply {
+  Result<CrlService::WithDelta> result = makeError(ErrorCategory::Internal, "none", "no reply");
+  bool before_return = false;
+};
+
+// lookupWithDelta from `worker`'s thread, waited for.
+WithDeltaReply askWithDelta(Harness& h, TestWorker& worker) {
+  std::promise<WithDeltaReply> got;
+  worker.run([&] {
+    auto returned = std::make_shared<bool>(false);
+    h.service->lookupWithDelta(urlOf(kUrl), "192.0.2.7", worker.mailbox(),
+                               [&got, returned](Result<CrlService::WithDelta> r) {
+                                 got.set_value(WithDeltaReply{std::move(r), !*returned});
+                               });
+    *returned = true;
+  });
+  auto future = got.get_future();
+  REQUIRE(future.wait_for(20s) == std::future_status::ready);
+  return future.get();
+}
+
+TEST_CASE(
+    "a complete CRL's delta on an allowed CRL host is fetched without a client asking and "
+    "refreshed on its own nextUpdate") {
+  TestWorker w;
+  Harness h;
+  h.options.delta_allowed = onCrlHost;
+  const std::string base = numberedCrl(h.ca, 10, std::nullopt, kT - kDay, kT + 6 * kDay,
+                                       {{.serial_hex = "05", .reason = 6}});  // certificateHold
+  // refresh_at of the first delta: halfway through [kT - 600, kT + 3000), kT + 1200.
+  const std::string delta1 = numberedCrl(h.ca, 11, 10, kT - 600, kT + 3000);
+  const std::string delta2 = numberedCrl(h.ca, 12, 10, kT + 1000, kT + 5000,
+                                         {{.serial_hex = "05", .reason = 8}});  // removeFromCRL
+  h.origin.serve(kUrl, OriginAnswer{.body = base});
+  h.origin.serve(kDeltaUrl, OriginAnswer{.body = delta1});
+  h.start();
+  REQUIRE(h.askAndWait(w).result.ok());
+  REQUIRE(waitUntil([&] { return h.store.get(urlOf(kDeltaUrl).text(), h.clock.now()) != nullptr; }));
+  CHECK(h.store.get(urlOf(kDeltaUrl).text(), h.clock.now())->bytes == delta1);  // as the CA served it
+  CHECK(h.origin.fetches(kDeltaUrl) == 1);
+
+  // Both held: answered at once, on the asking thread.
+  WithDeltaReply held = askWithDelta(h, w);
+  REQUIRE(held.result.ok());
+  CHECK(held.before_return);
+  REQUIRE(held.result->delta != nullptr);
+  CHECK(held.result->delta->crl.crl_number == "0b");
+  CHECK(crlListing(held.result->base->crl, &held.result->delta->crl, test::bytes("05")).revoked);
+
+  // Nobody asks for either; the delta is refreshed once past its own refresh time.
+  std::this_thread::sleep_for(200ms);  // ten ticks
+  CHECK(h.origin.fetches(kDeltaUrl) == 1);
+  h.origin.serve(kDeltaUrl, OriginAnswer{.body = delta2});
+  h.clock.advance(1300);
+  REQUIRE(waitUntil([&] {
+    auto held_delta = h.store.get(urlOf(kDeltaUrl).text(), h.clock.now());
+    return held_delta != nullptr && held_delta->crl.crl_number == "0c";
+  }));
+  CHECK(h.origin.fetches(kDeltaUrl) == 2);
+  CHECK(h.origin.fetches(kUrl) == 1);
+
+  WithDeltaReply merged = askWithDelta(h, w);
+  REQUIRE(merged.result.ok());
+  REQUIRE(merged.result->delta != nullptr);
+  CHECK_FALSE(
+      crlListing(merged.result->base->crl, &merged.result->delta->crl, test::bytes("05")).revoked);
+}
+
+TEST_CASE("a delta CRL on a host not allowed is not fetched, and is logged once") {
+  test::StderrCapture log;
+  TestWorker w;
+  Harness h;
+  h.options.delta_allowed = onCrlHost;
+  const std::string elsewhere = "http://elsewhere.test/ca-delta.crl";
+  h.origin.serve(kUrl, OriginAnswer{.body = numberedCrl(h.ca, 10, std::nullopt, kT - kDay,
+                                                        kT + 6 * kDay, {}, elsewhere)});
+  h.origin.serve(elsewhere, OriginAnswer{.body = numberedCrl(h.ca, 11, 10, kT - 600, kT + 3000)});
+  h.start();
+  REQUIRE(h.askAndWait(w).result.ok());
+  // Past its refresh time the complete CRL is fetched again (a client's hit notes it).
+  h.clock.advance(3 * kDay);
+  REQUIRE(h.askAndWait(w).result.ok());
+  REQUIRE(waitUntil([&] { return h.origin.fetches(kUrl) == 2; }));
+  std::this_thread::sleep_for(200ms);
+  CHECK(h.origin.fetches(elsewhere) == 0);
+  CHECK(log.count({"level=warn", "event=crl_delta_not_allowed", "elsewhere.test"}) == 1);
+
+  WithDeltaReply reply = askWithDelta(h, w);
+  REQUIRE(reply.result.ok());
+  CHECK(reply.result->delta == nullptr);
+  CHECK_FALSE(reply.result->delta_error.has_value());
+}
+
+TEST_CASE("lookupWithDelta gives no delta that does not fit its base, and says why") {
+  TestWorker w;
+  Harness h;
+  h.options.delta_allowed = onCrlHost;
+  h.origin.serve(kUrl, OriginAnswer{.body = numberedCrl(h.ca, 10, std::nullopt, kT - kDay,
+                                                        kT + 6 * kDay)});
+  // Built on base 11, which this base (10) is older than.
+  h.origin.serve(kDeltaUrl, OriginAnswer{.body = numberedCrl(h.ca, 12, 11, kT - 600, kT + 3000)});
+  h.start();
+  WithDeltaReply reply = askWithDelta(h, w);
+  REQUIRE(reply.result.ok());
+  CHECK(reply.result->delta == nullptr);
+  REQUIRE(reply.result->delta_error.has_value());
+  CHECK(reply.result->delta_error->code == "delta_base_mismatch");
 }
 
 }  // namespace

@@ -22,14 +22,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Dir {
-  std::string path;
-  Dir() {
-    std::string pattern = (fs::temp_directory_path() / "learned-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~Dir() { fs::remove_all(path); }
+struct Dir : TempDir {
+  Dir() : TempDir("learned") {}
   std::string file() const { return path + "/" + kLearnedIssuersFile; }
 };
 

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 #include <openssl/ec.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include <ctime>
@@ -33,13 +34,22 @@ X509Ptr loadCert(const std::string& relative) {
   return std::move(certs.front());
 }
 
+std::string pemOf(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  REQUIRE(bio);
+  REQUIRE(PEM_write_bio_X509(bio.get(), cert) == 1);
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
 Identity issue(const CertSpec& spec, const Identity* issuer) {
   static long next_serial = 1;  // test-only; the tests run on one thread
   Identity id{keyFor(spec), X509Ptr(X509_new())};
   REQUIRE(id.key);
   X509* cert = id.cert.get();
   X509_set_version(cert, X509_VERSION_3);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), next_serial++);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), spec.serial != 0 ? spec.serial : next_serial++);
   X509_NAME* name = X509_get_subject_name(cert);
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("ocsp-proxy tests"), -1, -1, 0);
@@ -96,6 +106,20 @@ std::vector<CertIdInfo> certIdsIn(const std::string& response_der) {
     ids.push_back(id);
   }
   return ids;
+}
+
+ResponderCredentials credentialsOf(const Identity& id) {
+  ResponderCredentials c;
+  REQUIRE(EVP_PKEY_up_ref(id.key.get()) == 1);
+  c.key = std::shared_ptr<EVP_PKEY>(id.key.get(), EVP_PKEY_free);
+  REQUIRE(X509_up_ref(id.cert.get()) == 1);
+  c.cert = shareX509(X509Ptr(id.cert.get()));
+  c.cert_der = toDer(id.cert.get(), i2d_X509);
+  c.subject = subjectLine(id.cert.get());
+  auto not_after = asn1ToEpoch(X509_get0_notAfter(id.cert.get()));
+  REQUIRE(not_after.has_value());
+  c.not_after = *not_after;
+  return c;
 }
 
 std::string makeResponse(const std::vector<SingleSpec>& singles, const Identity& signer,

@@ -12,6 +12,7 @@
 
 #include "core/cert_id.h"
 #include "core/ossl.h"
+#include "pki/responder_credentials.h"
 
 namespace ocsp::test {
 
@@ -37,10 +38,13 @@ struct CertSpec {
   std::string aia = {};
   // Certify this existing key instead of a new one (the Identity holds its own reference).
   EVP_PKEY* key = nullptr;
+  long serial = 0;  // 0: the next of a counter shared by every certificate issued here
 };
 
 // Issues `spec` signed by `issuer`, or self-signed when issuer is null.
 Identity issue(const CertSpec& spec, const Identity* issuer);
+// The certificate as one PEM block ("-----BEGIN CERTIFICATE-----" ...).
+std::string pemOf(X509* cert);
 
 OcspCertIdPtr certIdFor(const Identity& ca, long serial, const EVP_MD* md = EVP_sha1());
 CertIdInfo infoOf(const OcspCertIdPtr& id);
@@ -63,6 +67,9 @@ struct SignSpec {
   // Embedded after the signer's own certificate (unless OCSP_NOCERTS), in this order.
   std::vector<X509*> extra_certs = {};
 };
+
+// `id` as the proxy's own responder credentials (pki/responder_credentials.h), without files.
+ResponderCredentials credentialsOf(const Identity& id);
 
 // A successful OCSPResponse (DER) with one SingleResponse per entry, signed by `signer`.
 std::string makeResponse(const std::vector<SingleSpec>& singles, const Identity& signer,

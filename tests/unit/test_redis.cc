@@ -33,6 +33,8 @@
 #include "core/log.h"
 #include "core/source.h"
 #include "core/ossl.h"
+#include "pki/ocsp_builder.h"
+#include "tests/unit/test_pki.h"
 #include "tests/unit/test_util.h"
 #include "pki/validation_memo.h"
 #include "pki/validator.h"
@@ -334,19 +336,23 @@ Lookup makeQuery(bool passthrough = false) {
 
 std::string redisKey() { return "ocsp-proxy:" + cacheKeyString(makeQuery().query->key); }
 
-// What the upstream stage would answer at `now`: the real response, validated.
+// What the upstream stage would answer at `now`: the real response, validated; or `der`
+// instead, an answer for the same CertIDs signed by the proxy's own responder `local`.
 std::shared_ptr<const OcspEntry> upstreamEntry(int64_t now,
-                                               const FreshnessPolicy& policy = kFreshness) {
+                                               const FreshnessPolicy& policy = kFreshness,
+                                               std::string_view der = {},
+                                               X509* local = nullptr) {
   const RealResponse& r = realResponse();
   ValidationInput in;
-  in.der = r.der;
+  in.der = der.empty() ? std::string_view(r.der) : der;
   in.cert_ids = &r.cert_ids;
   in.issuer = r.issuer.get();
   in.now = now;
+  in.local_responder = local;
   auto v = validateResponse(in);
   REQUIRE_MESSAGE(v.ok(), v.error().detail);
   auto e = std::make_shared<OcspEntry>();
-  e->der = r.der;
+  e->der = in.der;
   e->produced_at = v->produced_at;
   e->this_update = v->this_update;
   e->next_update = v->next_update;
@@ -442,6 +448,7 @@ struct World {
   FakeClock clock{realResponse().this_update + 60};
   RedisStatus status{2, "test"};
   FakeNext next;
+  SharedX509 local_responder;  // RedisSource::Options::local_responder of new sources
 
   World() {
     next.answer = [this] { return fromUpstream(upstreamEntry(clock.now())); };
@@ -452,8 +459,9 @@ struct World {
   }
   std::unique_ptr<RedisSource> source(const conf::Redis& cfg, Source& next_stage, int worker,
                                       FreshnessPolicy freshness = kFreshness) {
-    return std::make_unique<RedisSource>(base.get(), RedisSource::Options{cfg, freshness, kSkew},
-                                         clock, next_stage, status, worker);
+    return std::make_unique<RedisSource>(
+        base.get(), RedisSource::Options{cfg, freshness, kSkew, local_responder}, clock,
+        next_stage, status, worker);
   }
   void waitConnected(const RedisSource& s, int64_t timeout_ms = 3'000) {
     REQUIRE(runUntil(
@@ -557,6 +565,47 @@ TEST_CASE("another instance answers from Redis, re-validated, without asking its
   CHECK(w.status.counters().writes == 1);  // a hit is not written back
 }
 
+TEST_CASE("an answer the proxy signed itself is served from Redis only where its responder is set") {
+  OneServer w;
+  test::Identity responder = test::issue({.cn = "local responder", .ocsp_signing = true}, nullptr);
+  ResponderCredentials creds = test::credentialsOf(responder);
+  const int64_t now = w.clock.now();
+  OcspBuildInput build;
+  build.singles = {{&realResponse().cert_ids[0], CertStatus::Good, {}}};
+  build.produced_at = now;
+  build.this_update = now - 60;
+  build.next_update = now + 86400;
+  build.signer = &creds;
+  auto der = buildOcspResponse(build);
+  REQUIRE(der.ok());
+  auto entry = upstreamEntry(now, kFreshness, *der, responder.cert.get());
+  w.next.answer = [&] { return fromUpstream(entry); };
+  w.local_responder = creds.cert;
+  auto writer = w.connectedSource(0);
+  w.ask(*writer);
+  REQUIRE_FALSE(w.stored().empty());
+
+  FakeNext other_next;
+  other_next.answer = [] { return upstreamDown(); };
+  auto reader = w.source(w.config(), other_next, 1);
+  w.waitConnected(*reader);
+  Outcome hit = w.ask(*reader);
+  CHECK(other_next.calls == 0);
+  REQUIRE(hit.source() == AnswerSource::Redis);
+  CHECK((*hit.result)->entry->der == *der);
+
+  // An instance without that responder configured does not serve it.
+  w.local_responder = nullptr;
+  auto unconfigured = w.source(w.config(), other_next, 1);
+  w.waitConnected(*unconfigured);
+  Outcome refused = w.ask(*unconfigured);
+  REQUIRE(refused.result.has_value());
+  CHECK_FALSE(refused.result->ok());  // asked its next stage, which is down
+  CHECK(other_next.calls == 1);
+  CHECK(w.status.counters().invalid_entries == 1);
+  CHECK(w.status.counters().hits == 1);
+}
+
 TEST_CASE("repeated Redis hits are validated once; each still obeys the time rules") {
   OneServer w;
   auto entry = upstreamEntry(w.clock.now());
@@ -568,8 +617,8 @@ TEST_CASE("repeated Redis hits are validated once; each still obeys the time rul
   ValidationMemo memo(16);
   FakeNext reader_next;
   reader_next.answer = [] { return upstreamDown(); };
-  RedisSource reader(w.base.get(), RedisSource::Options{w.config(), kFreshness, kSkew}, w.clock,
-                     reader_next, w.status, 1, memo);
+  RedisSource reader(w.base.get(), RedisSource::Options{w.config(), kFreshness, kSkew, {}},
+                     w.clock, reader_next, w.status, 1, memo);
   w.waitConnected(reader);
   for (int i = 0; i < 3; ++i) CHECK(w.ask(reader).source() == AnswerSource::Redis);
   CHECK(reader_next.calls == 0);

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -29,6 +30,23 @@ std::string realData(const std::string& relative) {
 
 std::string sourcePath(const std::string& relative) {
   return envDir("OCSP_SOURCE_ROOT") + "/" + relative;
+}
+
+TempDir::TempDir(const std::string& prefix) {
+  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+std::string TempDir::write(const std::string& name, const std::string& content) const {
+  std::string file = path + "/" + name;
+  std::ofstream(file, std::ios::binary) << content;
+  return file;
 }
 
 std::string readFile(const std::string& path) {

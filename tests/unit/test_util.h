@@ -20,6 +20,21 @@ std::string realData(const std::string& relative);
 std::string sourcePath(const std::string& relative);
 std::string readFile(const std::string& path);
 
+// A fresh directory under the system's temporary directory, removed with everything in it
+// when the object goes. `prefix` starts its name.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "ocsp-proxy-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  // Writes `content` to the file `name` in it; its path.
+  std::string write(const std::string& name, const std::string& content) const;
+
+  std::string path;
+};
+
 // An upstream as the config loader would give it: `name`, its FQDNs, port 80, no issuers.
 conf::Upstream upstreamAt(const std::string& name, std::vector<std::string> fqdns);
 
