@@ -92,15 +92,11 @@ Result<Options> parseArgs(int argc, char** argv) {
   bool via_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    std::string_view name = arg;
-    std::optional<std::string> inline_value;  // --name=value
-    if (size_t eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
-      inline_value = std::string(arg.substr(eq + 1));
-    }
+    CommandArg split = splitArg(arg);
+    std::string_view name = split.name;
     if (name == "--help" || name == "-h" || name == "--direct" || name == "--sha256" ||
         name == "--json") {
-      if (inline_value) return usageError(std::string(name) + " takes no value");
+      if (split.inline_value) return usageError(std::string(name) + " takes no value");
       o.help |= name == "--help" || name == "-h";
       o.direct |= name == "--direct";
       o.sha256 |= name == "--sha256";
@@ -116,16 +112,15 @@ Result<Options> parseArgs(int argc, char** argv) {
     if (target == nullptr && name != "--timeout") {
       return usageError("unknown argument: " + std::string(arg));
     }
-    if (!inline_value && i + 1 >= argc) return usageError(std::string(name) + " needs a value");
-    std::string value = inline_value ? *inline_value : std::string(argv[++i]);
-    if (value.empty()) return usageError(std::string(name) + " needs a value");
+    auto value = optionValue(split, argc, argv, &i);
+    if (!value) return value.error();
     if (name == "--timeout") {
-      auto ms = parseTimeoutMs(value);
+      auto ms = parseTimeoutMs(*value);
       if (!ms) return ms.error();
       o.timeout_ms = *ms;
       continue;
     }
-    *target = std::move(value);
+    *target = std::move(*value);
     via_given |= name == "--via";
   }
   if (o.help) return o;

@@ -56,6 +56,19 @@ Error usageError(std::string detail) {
 
 }  // namespace
 
+CommandArg splitArg(std::string_view arg) {
+  size_t eq = arg.find('=');
+  if (!arg.starts_with("--") || eq == std::string_view::npos) return {arg, std::nullopt};
+  return {arg.substr(0, eq), std::string(arg.substr(eq + 1))};
+}
+
+Result<std::string> optionValue(const CommandArg& a, int argc, char** argv, int* i) {
+  if (!a.inline_value && *i + 1 >= argc) return usageError(std::string(a.name) + " needs a value");
+  std::string value = a.inline_value ? *a.inline_value : std::string(argv[++*i]);
+  if (value.empty()) return usageError(std::string(a.name) + " needs a value");
+  return value;
+}
+
 Result<int64_t> parseTimeoutMs(std::string_view text) {
   size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;

@@ -43,7 +43,16 @@ struct HttpAnswer {
 // answer.
 Result<HttpAnswer> httpExchange(const HttpCall& call);
 
-// Command-line values of the tools that use httpExchange; errors have code "usage".
+// The command lines of the tools that use httpExchange; errors have code "usage".
+// One argument: "--name=value" split at the first '=', anything else the name alone.
+struct CommandArg {
+  std::string_view name;
+  std::optional<std::string> inline_value;
+};
+CommandArg splitArg(std::string_view arg);
+// The value of option `a`: its inline value, else argv[*i + 1] (and *i moves past it).
+// "NAME needs a value" when there is none or it is empty.
+Result<std::string> optionValue(const CommandArg& a, int argc, char** argv, int* i);
 // --timeout: "500ms", "10s", "1m". A unit is required, as in the config: "10" could mean
 // either.
 Result<int64_t> parseTimeoutMs(std::string_view text);

@@ -106,14 +106,10 @@ Result<Options> parseArgs(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    std::string_view name = arg;
-    std::optional<std::string> inline_value;  // --name=value
-    if (size_t eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
-      inline_value = std::string(arg.substr(eq + 1));
-    }
+    check::CommandArg split = check::splitArg(arg);
+    std::string_view name = split.name;
     if (name == "--help" || name == "-h" || name == "--json") {
-      if (inline_value) return usageError(std::string(name) + " takes no value");
+      if (split.inline_value) return usageError(std::string(name) + " takes no value");
       o.help |= name != "--json";
       o.json |= name == "--json";
       continue;
@@ -129,16 +125,15 @@ Result<Options> parseArgs(int argc, char** argv) {
     if (target == nullptr && name != "--timeout") {
       return usageError("unknown argument: " + std::string(arg));
     }
-    if (!inline_value && i + 1 >= argc) return usageError(std::string(name) + " needs a value");
-    std::string value = inline_value ? *inline_value : std::string(argv[++i]);
-    if (value.empty()) return usageError(std::string(name) + " needs a value");
+    auto value = check::optionValue(split, argc, argv, &i);
+    if (!value) return value.error();
     if (name == "--timeout") {
-      auto ms = check::parseTimeoutMs(value);
+      auto ms = check::parseTimeoutMs(*value);
       if (!ms) return ms.error();
       o.timeout_ms = *ms;
       continue;
     }
-    *target = std::move(value);
+    *target = std::move(*value);
   }
   if (o.help) return o;
   if (o.cert_path.empty()) return usageError("--cert is required");

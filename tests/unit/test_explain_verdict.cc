@@ -205,7 +205,7 @@ TEST_CASE("each cause is named from the evidence that shows it, with check's exi
        Cause::Undetermined, "The evidence names no cause", 3},
   };
   for (const Row& row : rows) {
-    CAPTURE(row.name);
+    INFO(std::string(row.name));
     Evidence e = fineChain();
     row.change(e);
     Verdict v = decide(e, "");
@@ -250,7 +250,7 @@ TEST_CASE("each client error code says how it maps and whether the evidence agre
       {"-2146885614", unknown, true, "the evidence agrees (status_unknown)"},
   };
   for (const CodeRow& row : rows) {
-    CAPTURE(row.code);
+    INFO(std::string(row.code));
     Evidence e = fineChain();
     row.change(e);
     Verdict v = decide(e, row.code);
