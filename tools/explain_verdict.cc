@@ -69,13 +69,18 @@ std::string revocationText(const std::string& time, const std::string& reason) {
   return reason.empty() ? out : out + ", " + reason;
 }
 
+// A CA of the chain: the issuer of one of its certificates, or one of them above the leaf.
+bool caOfChain(const Evidence& e, const std::string& subject) {
+  for (const auto& l : e.chain) {
+    if (l.issuer == subject || (&l != &e.chain.front() && l.subject == subject)) return true;
+  }
+  return false;
+}
+
 const ProxyState::Watched* revokedWatched(const Evidence& e) {
   if (!e.status) return nullptr;
   for (const auto& w : e.status->watched) {
-    if (w.state != "revoked") continue;
-    for (const auto& l : e.chain) {
-      if (l.issuer == w.subject || (&l != &e.chain.front() && l.subject == w.subject)) return &w;
-    }
+    if (w.state == "revoked" && caOfChain(e, w.subject)) return &w;
   }
   return nullptr;
 }
@@ -156,7 +161,7 @@ std::vector<std::string> evidenceLines(const Evidence& e) {
   }
   if (e.status) {
     for (const auto& w : e.status->watched) {
-      if (w.state == "good" && !revokedWatched(e)) continue;
+      if (!caOfChain(e, w.subject)) continue;  // watched, but not above this certificate
       out.push_back("/status: watched intermediate " + w.name + " (" + w.subject + ") " +
                     w.state + (w.state == "revoked" ? " " + revocationText(w.revocation_time, "")
                                                     : "") +

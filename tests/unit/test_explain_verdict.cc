@@ -291,6 +291,8 @@ TEST_CASE("the evidence lines name each certificate, its answer, the log and /st
   e.log_path = "/var/log/ocsp-proxy/revocations.jsonl";
   e.chain[0].log = {logged("good")};
   e.chain[0].log.back().issuer_revoked = true;
+  e.status->watched = {{"qv-g4", kIca, "good", "", "ocsp http://ocsp.quovadisglobal.com/", ""},
+                       {"elsewhere", "CN=Other CA", "revoked", "2026-11-01T00:00:00Z", "", ""}};
   Verdict v = decide(e, "");
   INFO(joined(v));
   CHECK(v.evidence[0] == "leaf CN=leaf.example,O=Hospital, serial 0A1B, valid " +
@@ -306,7 +308,14 @@ TEST_CASE("the evidence lines name each certificate, its answer, the log and /st
                    "ocsp.quovadisglobal.com (0 consecutive failures)"));
   CHECK(hasLine(v, "intermediate not asked: CN=QuoVadis Issuing CA G4,O=QuoVadis names no http "
                    "OCSP URL"));
-  for (const auto& line : v.evidence) CHECK(line.find("other.example") == std::string::npos);
+  CHECK(hasLine(v, "/status: watched intermediate qv-g4 (CN=QuoVadis Issuing CA G4,O=QuoVadis) "
+                   "good, via ocsp http://ocsp.quovadisglobal.com/"));
+  // what is not about this chain is left out, and does not decide
+  for (const auto& line : v.evidence) {
+    CHECK(line.find("other.example") == std::string::npos);
+    CHECK(line.find("Other CA") == std::string::npos);
+  }
+  CHECK(v.sentence.find("flags its answers issuer_revoked") != std::string::npos);
 }
 
 TEST_CASE("a /status or log that could not be read is a line of evidence") {
