@@ -311,6 +311,11 @@ Found decideCause(const Evidence& e) {
     return {Cause::NoOcspUrl, "The certificate " + quoted(leaf.subject) +
                                   " names no OCSP responder, so no client can check it."};
   }
+  if (leaf.self_signed) {
+    return {Cause::Undetermined, "The certificate " + quoted(leaf.subject) +
+                                     " is self-signed (a root): no CA answers for it, so only "
+                                     "its trust and validity matter."};
+  }
   if (leaf.validated && leaf.cert_status == "good") {
     return {Cause::Good, "Nothing is wrong: the CA answers good for " + quoted(leaf.subject) +
                              (leaf.next_update ? " (valid until " + rfc3339(*leaf.next_update) + ")"

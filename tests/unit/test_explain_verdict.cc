@@ -203,6 +203,12 @@ TEST_CASE("each cause is named from the evidence that shows it, with check's exi
          e.chain.resize(1);
        },
        Cause::Undetermined, "The evidence names no cause", 3},
+      {"the certificate is a root",
+       [](Evidence& e) {
+         e.chain.erase(e.chain.begin(), e.chain.begin() + 2);
+         e.chain[0].not_before = kNow - kDay;
+       },
+       Cause::Undetermined, "is self-signed (a root)", 3},
   };
   for (const Row& row : rows) {
     INFO(std::string(row.name));
