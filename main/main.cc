@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "proxy/server.h"
 #include "tools/check.h"
+#include "tools/explain.h"
 #include "tools/firewall_list.h"
 #include "tools/issuers_import.h"
 #include "tools/report.h"
@@ -23,6 +24,9 @@ void usage(FILE* out) {
   std::fprintf(out,
                "Usage: ocsp-proxy [--config FILE] [--check-config]\n"
                "       ocsp-proxy check --cert LEAF.pem [...]   (ocsp-proxy check --help)\n"
+               "       ocsp-proxy explain --cert LEAF.pem [--chain FILE] [--error CODE]\n"
+               "                          [--proxy URL] [--admin URL] [--log FILE] [--json]\n"
+               "                                          (ocsp-proxy explain --help)\n"
                "       ocsp-proxy report [--json] [FILE...]     (ocsp-proxy report --help)\n"
                "       ocsp-proxy firewall-list [--config FILE] [--format plain|csv|json|squid]\n"
                "       ocsp-proxy issuers import BUNDLE... [--config FILE] [--out DIR]\n"
@@ -45,6 +49,10 @@ void usage(FILE* out) {
                "  check            ask about one certificate (through the proxy or directly)\n"
                "                   and print status, times and chain flags; exit code 0 good,\n"
                "                   1 revoked, 2 unknown, 3 error\n"
+               "  explain          name the real cause behind a client's revocation error\n"
+               "                   (\"certificate expired\", CRYPT_E_REVOCATION_OFFLINE, ...) in\n"
+               "                   one sentence, with the evidence: the chain asked about, the\n"
+               "                   proxy's /status and its revocation log\n"
                "  report           summarise revocation logs (JSON Lines) for the network team\n"
                "  firewall-list    every host:port the proxy may contact, to allow by FQDN\n"
                "  issuers import   build the issuer catalogue (upstreams[].issuers) from CA\n"
@@ -77,6 +85,12 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "check") == 0) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = ocsp::check::runCheck(argc - 1, argv + 1);
+    curl_global_cleanup();
+    return rc;
+  }
+  if (argc > 1 && std::strcmp(argv[1], "explain") == 0) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = ocsp::explain::runExplain(argc - 1, argv + 1);
     curl_global_cleanup();
     return rc;
   }

@@ -3,7 +3,9 @@
 #include <strings.h>
 
 #include <chrono>
+#include <utility>
 
+#include "core/url.h"
 #include "upstream/curl_handles.h"
 
 namespace ocsp::check {
@@ -48,7 +50,45 @@ size_t onHeader(char* data, size_t size, size_t count, void* userp) {
   return size * count;
 }
 
+Error usageError(std::string detail) {
+  return makeError(ErrorCategory::Config, "usage", std::move(detail));
+}
+
 }  // namespace
+
+CommandArg splitArg(std::string_view arg) {
+  size_t eq = arg.find('=');
+  if (!arg.starts_with("--") || eq == std::string_view::npos) return {arg, std::nullopt};
+  return {arg.substr(0, eq), std::string(arg.substr(eq + 1))};
+}
+
+Result<std::string> optionValue(const CommandArg& a, int argc, char** argv, int* i) {
+  if (!a.inline_value && *i + 1 >= argc) return usageError(std::string(a.name) + " needs a value");
+  std::string value = a.inline_value ? *a.inline_value : std::string(argv[++*i]);
+  if (value.empty()) return usageError(std::string(a.name) + " needs a value");
+  return value;
+}
+
+Result<int64_t> parseTimeoutMs(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  std::string_view unit = text.substr(digits);
+  int64_t scale = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60'000 : 0;
+  if (digits == 0 || digits > 6 || scale == 0) {
+    return usageError("--timeout wants a number and a unit (ms, s, m), e.g. 10s: got \"" +
+                      std::string(text) + "\"");
+  }
+  int64_t ms = std::stoll(std::string(text.substr(0, digits))) * scale;
+  if (ms == 0) return usageError("--timeout must be more than zero");
+  return ms;
+}
+
+Status checkHttpUrl(const char* option, const std::string& text) {
+  auto url = parseHttpUrl(text);
+  if (!url) return usageError(std::string(option) + " " + text + ": " + url.error().detail);
+  if (url->scheme != "http") return usageError(std::string(option) + " must be an http:// URL");
+  return Ok{};
+}
 
 Result<HttpAnswer> httpExchange(const HttpCall& call) {
   CurlEasyPtr easy(curl_easy_init());

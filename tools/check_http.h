@@ -1,6 +1,7 @@
 #pragma once
-// The HTTP exchanges of `ocsp-proxy check` (tools/check.h): blocking, one libcurl easy handle
-// per transfer, since the subcommand runs once per process and asks one question. The caller
+// The HTTP exchanges of `ocsp-proxy check` and `explain` (tools/check.h, explain.h):
+// blocking, one libcurl easy handle per transfer, since each subcommand runs once per process
+// and asks a few questions. The caller
 // holds a CurlGlobal (upstream/curl_handles.h) around every call.
 //   - a response body over kMaxDownloadBytes (an OCSP response or a caIssuers download) is
 //     the error "too_large", never truncated;
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -40,5 +42,21 @@ struct HttpAnswer {
 // UpstreamUnavailable; "internal" when curl cannot start a transfer. Any HTTP status is an
 // answer.
 Result<HttpAnswer> httpExchange(const HttpCall& call);
+
+// The command lines of the tools that use httpExchange; errors have code "usage".
+// One argument: "--name=value" split at the first '=', anything else the name alone.
+struct CommandArg {
+  std::string_view name;
+  std::optional<std::string> inline_value;
+};
+CommandArg splitArg(std::string_view arg);
+// The value of option `a`: its inline value, else argv[*i + 1] (and *i moves past it).
+// "NAME needs a value" when there is none or it is empty.
+Result<std::string> optionValue(const CommandArg& a, int argc, char** argv, int* i);
+// --timeout: "500ms", "10s", "1m". A unit is required, as in the config: "10" could mean
+// either.
+Result<int64_t> parseTimeoutMs(std::string_view text);
+// An http:// URL for `option` (named in the message).
+Status checkHttpUrl(const char* option, const std::string& text);
 
 }  // namespace ocsp::check
