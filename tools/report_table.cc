@@ -92,6 +92,30 @@ void appendTable(std::string& out, const Section& s) {
   }
 }
 
+void appendTables(std::string& out, const std::vector<Section>& sections) {
+  for (const Section& s : sections) {
+    out += "\n" + std::string(s.title) + " (" + std::to_string(s.ids.size()) + ")\n";
+    appendTable(out, s);
+  }
+}
+
+void JsonOut::sections(const std::vector<Section>& sections) {
+  for (const Section& s : sections) {
+    key(s.key);
+    open('[');
+    for (uint32_t id : s.ids) {
+      open('{');
+      const auto cells = s.row(id);
+      for (size_t i = 0; i < cells.size(); ++i) {
+        key(s.columns[i].key);
+        cell(cells[i]);
+      }
+      close('}');
+    }
+    close(']');
+  }
+}
+
 void JsonOut::key(std::string_view k) {
   comma();
   appendJsonString(out_, k);
