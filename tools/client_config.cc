@@ -82,25 +82,28 @@ std::string transparent(const ProxyEndpoint& e) {
 // Policy", https://learn.microsoft.com/en-us/previous-versions/windows/it-pro/
 // windows-server-2008-R2-and-2008/ee619786(v=ws.10)).
 std::string windows(const ProxyEndpoint& e) {
-  std::string out = heading("Windows (CryptoAPI: every program that checks certificates "
-                            "through Windows)", e);
-  out += "\n## Local responder\n"
-         "# Group Policy, per CA (the URLs added here are tried before the certificate's own):\n"
-         "#   Computer Configuration > Policies > Windows Settings > Security Settings >\n"
-         "#   Public Key Policies > Intermediate Certification Authorities (import the CA\n"
-         "#   certificate if it is not listed) > the CA certificate > Properties > OCSP tab:\n"
-         "#   type the URL below and click Add URL.\n"
-         "OCSP responder URL: " + e.responderUrl() + "\n";
+  std::string out = heading("Windows (CryptoAPI: every program that checks through Windows)", e);
+  out +=
+      "\n## Local responder\n"
+      "# Group Policy, per CA (the URLs added here are tried before the certificate's own):\n"
+      "#   Computer Configuration > Policies > Windows Settings > Security Settings >\n"
+      "#   Public Key Policies > Intermediate Certification Authorities (import the CA\n"
+      "#   certificate if it is not listed) > the CA certificate > Properties > OCSP tab:\n"
+      "#   type the URL below and click Add URL.\n"
+      "OCSP responder URL: " +
+      e.responderUrl() + "\n";
   out += "\n## Forward proxy\n";
   if (!e.forward_enabled) return out + forwardDisabled() + transparent(e);
-  out += "# Windows fetches OCSP, CRLs and caIssuers certificates through the WinHTTP proxy\n"
-         "# (services and the system account too). In an elevated prompt:\n"
-         "netsh winhttp set proxy proxy-server=\"http=" + e.hostPort() +
-         "\" bypass-list=\"<local>\"\n"
-         "# Check: netsh winhttp show proxy. Undo: netsh winhttp reset proxy.\n"
-         "# Every plain-http WinHTTP request of the machine then goes to the proxy, which\n"
-         "# refuses (HTTP 403) hosts not on its allow list: use this where plain http is used\n"
-         "# for revocation only, and the transparent mode elsewhere.\n";
+  out +=
+      "# Windows fetches OCSP, CRLs and caIssuers certificates through the WinHTTP proxy\n"
+      "# (services and the system account too). In an elevated prompt:\n"
+      "netsh winhttp set proxy proxy-server=\"http=" +
+      e.hostPort() +
+      "\" bypass-list=\"<local>\"\n"
+      "# Check: netsh winhttp show proxy. Undo: netsh winhttp reset proxy.\n"
+      "# Every plain-http WinHTTP request of the machine then goes to the proxy, which\n"
+      "# refuses (HTTP 403) hosts not on its allow list: use this where plain http is used\n"
+      "# for revocation only, and the transparent mode elsewhere.\n";
   return out + transparent(e);
 }
 
@@ -112,24 +115,30 @@ std::string windows(const ProxyEndpoint& e) {
 // java.base/java/net/doc-files/net-properties.html).
 std::string java(const ProxyEndpoint& e) {
   std::string out = heading("Java (PKIX revocation checking, JSSE)", e);
-  out += "\n## Local responder\n"
-         "# ocsp.* are security properties, not -D system properties. Write these two lines\n"
-         "# to a file (e.g. /etc/ocsp-proxy/java-ocsp.security):\n"
-         "ocsp.enable=true\n"
-         "ocsp.responderURL=" + e.responderUrl() + "\n"
-         "# and start the JVM with it (TLS clients also need revocation checking on):\n"
-         "#   java -Djava.security.properties=/etc/ocsp-proxy/java-ocsp.security \\\n"
-         "#        -Dcom.sun.net.ssl.checkRevocation=true ...\n"
-         "# or set them in code before the first certificate check:\n"
-         "#   java.security.Security.setProperty(\"ocsp.enable\", \"true\");\n"
-         "#   java.security.Security.setProperty(\"ocsp.responderURL\", \"" + e.responderUrl() +
-         "\");\n";
+  out +=
+      "\n## Local responder\n"
+      "# ocsp.* are security properties, not -D system properties. Write these two lines\n"
+      "# to a file (e.g. /etc/ocsp-proxy/java-ocsp.security):\n"
+      "ocsp.enable=true\n"
+      "ocsp.responderURL=" +
+      e.responderUrl() +
+      "\n"
+      "# and start the JVM with it (TLS clients also need revocation checking on):\n"
+      "#   java -Djava.security.properties=/etc/ocsp-proxy/java-ocsp.security \\\n"
+      "#        -Dcom.sun.net.ssl.checkRevocation=true ...\n"
+      "# or set them in code before the first certificate check:\n"
+      "#   java.security.Security.setProperty(\"ocsp.enable\", \"true\");\n"
+      "#   java.security.Security.setProperty(\"ocsp.responderURL\", \"" +
+      e.responderUrl() + "\");\n";
   out += "\n## Forward proxy\n";
   if (!e.forward_enabled) return out + forwardDisabled() + transparent(e);
-  out += "# The certificates' own OCSP URLs (and caIssuers downloads), fetched through the\n"
-         "# proxy. JVM options:\n"
-         "-Dhttp.proxyHost=" + e.host + " -Dhttp.proxyPort=" + std::to_string(e.port) + "\n"
-         "# CRL distribution points through the proxy too: -Dcom.sun.security.enableCRLDP=true\n";
+  out +=
+      "# The certificates' own OCSP URLs (and caIssuers downloads), fetched through the\n"
+      "# proxy. JVM options:\n"
+      "-Dhttp.proxyHost=" +
+      e.host + " -Dhttp.proxyPort=" + std::to_string(e.port) +
+      "\n"
+      "# CRL distribution points through the proxy too: -Dcom.sun.security.enableCRLDP=true\n";
   return out + transparent(e);
 }
 
@@ -138,24 +147,30 @@ std::string java(const ProxyEndpoint& e) {
 // SSLOCSPProxyURL (2.4.19), SSLUseStapling, SSLStaplingCache, SSLStaplingForceURL.
 std::string apache(const ProxyEndpoint& e) {
   std::string out = heading("Apache httpd (mod_ssl)", e);
-  out += "\n## Local responder\n"
-         "# Client certificates (SSLVerifyClient), in the <VirtualHost>:\n"
-         "SSLOCSPEnable on\n"
-         "SSLOCSPDefaultResponder " + e.responderUrl() + "\n"
-         "SSLOCSPOverrideResponder on\n"
-         "# Answers served from the proxy's cache carry no nonce (config key `nonce`):\n"
-         "SSLOCSPUseRequestNonce off\n"
-         "# Stapling of the server's own certificate. SSLStaplingCache goes outside any\n"
-         "# <VirtualHost>, the other two inside:\n"
-         "SSLStaplingCache shmcb:logs/ssl_stapling(32768)\n"
-         "SSLUseStapling on\n"
-         "SSLStaplingForceURL " + e.responderUrl() + "\n";
+  out +=
+      "\n## Local responder\n"
+      "# Client certificates (SSLVerifyClient), in the <VirtualHost>:\n"
+      "SSLOCSPEnable on\n"
+      "SSLOCSPDefaultResponder " +
+      e.responderUrl() +
+      "\n"
+      "SSLOCSPOverrideResponder on\n"
+      "# Answers served from the proxy's cache carry no nonce (config key `nonce`):\n"
+      "SSLOCSPUseRequestNonce off\n"
+      "# Stapling of the server's own certificate. SSLStaplingCache goes outside any\n"
+      "# <VirtualHost>, the other two inside:\n"
+      "SSLStaplingCache shmcb:logs/ssl_stapling(32768)\n"
+      "SSLUseStapling on\n"
+      "SSLStaplingForceURL " +
+      e.responderUrl() + "\n";
   out += "\n## Forward proxy\n";
   if (!e.forward_enabled) return out + forwardDisabled() + transparent(e);
-  out += "# Client certificates, their own responder URLs through the proxy (httpd 2.4.19+;\n"
-         "# stapling has no proxy setting: use SSLStaplingForceURL above):\n"
-         "SSLOCSPEnable on\n"
-         "SSLOCSPProxyURL " + e.responderUrl() + "\n";
+  out +=
+      "# Client certificates, their own responder URLs through the proxy (httpd 2.4.19+;\n"
+      "# stapling has no proxy setting: use SSLStaplingForceURL above):\n"
+      "SSLOCSPEnable on\n"
+      "SSLOCSPProxyURL " +
+      e.responderUrl() + "\n";
   return out + transparent(e);
 }
 
@@ -164,20 +179,25 @@ std::string apache(const ProxyEndpoint& e) {
 // ssl_stapling_verify. nginx has no proxy setting for its OCSP requests.
 std::string nginx(const ProxyEndpoint& e) {
   std::string out = heading("nginx (ngx_http_ssl_module)", e);
-  out += "\n## Local responder\n"
-         "# In the server { } block. Client certificates (with ssl_verify_client on and\n"
-         "# ssl_client_certificate; nginx 1.19.0+):\n"
-         "ssl_ocsp on;\n"
-         "ssl_ocsp_responder " + e.responderUrl() + ";\n"
-         "# Stapling of the server's own certificate:\n"
-         "ssl_stapling on;\n"
-         "ssl_stapling_verify on;\n"
-         "ssl_stapling_responder " + e.responderUrl() + ";\n";
+  out +=
+      "\n## Local responder\n"
+      "# In the server { } block. Client certificates (with ssl_verify_client on and\n"
+      "# ssl_client_certificate; nginx 1.19.0+):\n"
+      "ssl_ocsp on;\n"
+      "ssl_ocsp_responder " +
+      e.responderUrl() +
+      ";\n"
+      "# Stapling of the server's own certificate:\n"
+      "ssl_stapling on;\n"
+      "ssl_stapling_verify on;\n"
+      "ssl_stapling_responder " +
+      e.responderUrl() + ";\n";
   if (!isIpLiteral(e.host)) {
     out += "# " + e.host + " is a name: nginx resolves it with its `resolver` directive.\n";
   }
-  out += "\n## Forward proxy\n"
-         "# nginx has no proxy setting for OCSP: use the local-responder lines above.\n";
+  out +=
+      "\n## Forward proxy\n"
+      "# nginx has no proxy setting for OCSP: use the local-responder lines above.\n";
   return out + transparent(e);
 }
 
@@ -186,17 +206,20 @@ std::string nginx(const ProxyEndpoint& e) {
 // blob/v3.2.x/raddb/mods-available/eap). It has no proxy setting for OCSP.
 std::string freeradius(const ProxyEndpoint& e) {
   std::string out = heading("FreeRADIUS (EAP-TLS, mods-available/eap)", e);
-  out += "\n## Local responder\n"
-         "# Inside tls-config tls-common { }:\n"
-         "ocsp {\n"
-         "    enable = yes\n"
-         "    override_cert_url = yes\n"
-         "    url = \"" + e.responderUrl() + "\"\n"
-         "    # answers served from the proxy's cache carry no nonce (config key `nonce`)\n"
-         "    use_nonce = no\n"
-         "}\n"
-         "\n## Forward proxy\n"
-         "# FreeRADIUS has no proxy setting for OCSP: use the local-responder lines above.\n";
+  out +=
+      "\n## Local responder\n"
+      "# Inside tls-config tls-common { }:\n"
+      "ocsp {\n"
+      "    enable = yes\n"
+      "    override_cert_url = yes\n"
+      "    url = \"" +
+      e.responderUrl() +
+      "\"\n"
+      "    # answers served from the proxy's cache carry no nonce (config key `nonce`)\n"
+      "    use_nonce = no\n"
+      "}\n"
+      "\n## Forward proxy\n"
+      "# FreeRADIUS has no proxy setting for OCSP: use the local-responder lines above.\n";
   return out + transparent(e);
 }
 
@@ -206,19 +229,22 @@ std::string freeradius(const ProxyEndpoint& e) {
 // openssl-s_client/, openssl-verify/).
 std::string openssl(const ProxyEndpoint& e) {
   std::string out = heading("OpenSSL (openssl ocsp)", e);
-  out += "\n## Local responder\n"
-         "openssl ocsp -url " + e.responderUrl() +
-         " -issuer ISSUER.pem -cert LEAF.pem -CAfile ROOTS.pem\n";
+  out +=
+      "\n## Local responder\n"
+      "openssl ocsp -url " +
+      e.responderUrl() + " -issuer ISSUER.pem -cert LEAF.pem -CAfile ROOTS.pem\n";
   out += "\n## Forward proxy\n";
   if (!e.forward_enabled) {
     out += forwardDisabled();
   } else {
-    out += "# CA_OCSP_URL is the certificate's own: openssl x509 -noout -ocsp_uri -in LEAF.pem\n"
-           "openssl ocsp -proxy " + e.hostPort() +
-           " -url CA_OCSP_URL -issuer ISSUER.pem -cert LEAF.pem -CAfile ROOTS.pem\n";
+    out +=
+        "# CA_OCSP_URL is the certificate's own: openssl x509 -noout -ocsp_uri -in LEAF.pem\n"
+        "openssl ocsp -proxy " +
+        e.hostPort() + " -url CA_OCSP_URL -issuer ISSUER.pem -cert LEAF.pem -CAfile ROOTS.pem\n";
   }
-  out += "# `openssl s_client -status` takes no responder URL (it asks the server for a\n"
-         "# stapled answer) and `openssl verify` does no OCSP: neither has a setting here.\n";
+  out +=
+      "# `openssl s_client -status` takes no responder URL (it asks the server for a\n"
+      "# stapled answer) and `openssl verify` does no OCSP: neither has a setting here.\n";
   return out + transparent(e);
 }
 
@@ -246,14 +272,18 @@ Result<ProxyEndpoint> clientEndpoint(const conf::Config& config, std::string_vie
     return makeError(ErrorCategory::Config, "usage", std::move(msg));
   };
   const conf::ListenAddress& listen = config.listen_ocsp;
-  ProxyEndpoint e{.port = listen.port, .forward_enabled = config.forward.enabled};
+  ProxyEndpoint e;
+  e.port = listen.port;
+  e.forward_enabled = config.forward.enabled;
   if (!host.empty()) {
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
       host = host.substr(1, host.size() - 2);
     }
     if (!isPlainHost(host) || isWildcard(host)) {
-      return usage("--host takes the name or address clients reach the proxy by (the port is "
-                   "listen.ocsp's), not \"" + std::string(host) + "\"");
+      return usage(
+          "--host takes the name or address clients reach the proxy by (the port is "
+          "listen.ocsp's), not \"" +
+          std::string(host) + "\"");
     }
     e.host = std::string(host);
   } else if (isWildcard(listen.host)) {
@@ -263,8 +293,10 @@ Result<ProxyEndpoint> clientEndpoint(const conf::Config& config, std::string_vie
     e.host = listen.host;
   }
   if (e.port == 0) {
-    return usage("listen.ocsp's port is 0 (a free port chosen at start): clients need a fixed "
-                 "port; set one in " + config.path);
+    return usage(
+        "listen.ocsp's port is 0 (a free port chosen at start): clients need a fixed "
+        "port; set one in " +
+        config.path);
   }
   return e;
 }

@@ -33,7 +33,7 @@ struct ProxyEndpoint {
   uint16_t port = 0;
   bool forward_enabled = true;  // forward.enabled
 
-  std::string hostPort() const;     // "10.0.0.5:8080", "[2001:db8::5]:8080"
+  std::string hostPort() const;      // "10.0.0.5:8080", "[2001:db8::5]:8080"
   std::string responderUrl() const;  // "http://10.0.0.5:8080/"
 };
 

@@ -130,9 +130,10 @@ int runReport(int argc, char** argv, std::ostream& out, std::ostream& err) {
   Report report(*options);
   std::optional<ImpactReport> impact;
   if (options->impact || options->serials_file) {
-    ImpactQuery query{.issuer = options->impact.value_or(""),
-                      .deadline_ms = options->deadline_ms,
-                      .top_clients = options->top_clients};
+    ImpactQuery query;
+    query.issuer = options->impact.value_or("");
+    query.deadline_ms = options->deadline_ms;
+    query.top_clients = options->top_clients;
     if (options->serials_file) {
       auto list = loadSerialList(*options->serials_file);
       if (!list) {

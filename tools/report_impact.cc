@@ -14,16 +14,21 @@ namespace {
 
 constexpr size_t kBadLinesListed = 10;
 
-bool isHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool isHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 std::string_view trimmed(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
 bool containsIgnoringCase(std::string_view haystack, std::string_view needle) {
-  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  const auto lower = [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  };
   return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
                      [&](char x, char y) { return lower(x) == lower(y); }) != haystack.end();
 }
@@ -81,10 +86,11 @@ Result<SerialList> parseSerialList(std::string_view text, std::string_view name)
   if (bad_count != 0) {
     std::string detail;
     for (const auto& b : bad) detail += (detail.empty() ? "" : "\n") + b;
-    if (bad_count > bad.size()) detail += "\n(+" + std::to_string(bad_count - bad.size()) + " more)";
+    if (bad_count > bad.size())
+      detail += "\n(+" + std::to_string(bad_count - bad.size()) + " more)";
     return makeError(ErrorCategory::Config, "serials",
-                     detail + "\nfix or comment out (#) the line" +
-                         (bad_count == 1 ? "" : "s") + ": no serial of the list is left out");
+                     detail + "\nfix or comment out (#) the line" + (bad_count == 1 ? "" : "s") +
+                         ": no serial of the list is left out");
   }
   if (list.serials.empty()) {
     return makeError(ErrorCategory::Config, "serials", std::string(name) + " lists no serial");
@@ -154,7 +160,7 @@ class ImpactReport::Impl {
   std::vector<Section> sections() const;
 
   const ImpactQuery q_;
-  std::string issuer_hex_;  // q_.issuer as a key hash, if it can be one
+  std::string issuer_hex_;                            // q_.issuer as a key hash, if it can be one
   std::unordered_map<std::string, uint32_t> listed_;  // serialKey -> index in the list
   std::vector<uint64_t> listed_requests_;
   std::string key_;
@@ -273,37 +279,37 @@ std::vector<Section> ImpactReport::Impl::sections() const {
                                             numberCell(per_client[i]), textCell(timeText(c.first)),
                                             textCell(timeText(c.last))};
                  }});
-  out.push_back({"Serials",
-                 "serials",
-                 {{"SERIAL", "serial"},
-                  {"REQUESTS", "requests"},
-                  {"LAST SEEN", "last_seen"},
-                  {"LAST STATUS", "last_status"},
-                  {"KEY HASH", "issuer_key_hash"},
-                  {"CLIENTS", "distinct_clients"},
-                  {"TOP CLIENTS", "clients"}},
-                 ordered(serials_.size(), [](uint32_t) { return true; },
-                         by_serial(&SerialRow::requests)),
-                 [this](uint32_t i) -> std::vector<Cell> {
-                   const SerialRow& s = serials_[i];
-                   return {textCell(s.serial),
-                           numberCell(s.requests),
-                           textCell(timeText(s.last)),
-                           textCell(std::string(kStatusNames[s.last_status])),
-                           textCell(issuers_[s.issuer].key_hash),
-                           numberCell(s.clients.size()),
-                           topClients(s.clients)};
-                 }});
+  out.push_back(
+      {"Serials",
+       "serials",
+       {{"SERIAL", "serial"},
+        {"REQUESTS", "requests"},
+        {"LAST SEEN", "last_seen"},
+        {"LAST STATUS", "last_status"},
+        {"KEY HASH", "issuer_key_hash"},
+        {"CLIENTS", "distinct_clients"},
+        {"TOP CLIENTS", "clients"}},
+       ordered(
+           serials_.size(), [](uint32_t) { return true; }, by_serial(&SerialRow::requests)),
+       [this](uint32_t i) -> std::vector<Cell> {
+         const SerialRow& s = serials_[i];
+         return {textCell(s.serial),
+                 numberCell(s.requests),
+                 textCell(timeText(s.last)),
+                 textCell(std::string(kStatusNames[s.last_status])),
+                 textCell(issuers_[s.issuer].key_hash),
+                 numberCell(s.clients.size()),
+                 topClients(s.clients)};
+       }});
   if (!q_.serials) return out;
-  out.push_back({"Listed serials never seen",
-                 "never_seen",
-                 {{"SERIAL", "serial"}},
-                 ordered(
-                     listed_requests_.size(), [&](uint32_t i) { return listed_requests_[i] == 0; },
-                     std::less<uint32_t>()),
-                 [this](uint32_t i) -> std::vector<Cell> {
-                   return {textCell(q_.serials->serials[i])};
-                 }});
+  out.push_back(
+      {"Listed serials never seen",
+       "never_seen",
+       {{"SERIAL", "serial"}},
+       ordered(
+           listed_requests_.size(), [&](uint32_t i) { return listed_requests_[i] == 0; },
+           std::less<uint32_t>()),
+       [this](uint32_t i) -> std::vector<Cell> { return {textCell(q_.serials->serials[i])}; }});
   if (!q_.deadline_ms) return out;
   out.push_back({"Still seen on or after the deadline",
                  "seen_after_deadline",
@@ -331,16 +337,17 @@ std::vector<Section> ImpactReport::Impl::sections() const {
 std::string ImpactReport::Impl::text(uint64_t malformed) const {
   std::string out = "Impact report\n";
   const auto total = [&](std::string_view label, const std::string& value) {
-    out += "  " + std::string(label) + std::string(20 - label.size(), ' ') + displayed(value) + "\n";
+    out +=
+        "  " + std::string(label) + std::string(20 - label.size(), ' ') + displayed(value) + "\n";
   };
-  if (!q_.issuer.empty()) total("issuer", "\"" + q_.issuer + "\" (subject contains it, or key hash)");
+  if (!q_.issuer.empty())
+    total("issuer", "\"" + q_.issuer + "\" (subject contains it, or key hash)");
   if (q_.serials) {
-    total("serial list", q_.serials_name + ": " + std::to_string(q_.serials->serials.size()) +
-                             " serials" +
-                             (q_.serials->duplicates == 0
-                                  ? ""
-                                  : " (+" + std::to_string(q_.serials->duplicates) +
-                                        " listed twice)"));
+    total("serial list",
+          q_.serials_name + ": " + std::to_string(q_.serials->serials.size()) + " serials" +
+              (q_.serials->duplicates == 0
+                   ? ""
+                   : " (+" + std::to_string(q_.serials->duplicates) + " listed twice)"));
   }
   if (q_.deadline_ms) total("deadline", timeText(*q_.deadline_ms));
   total("answers read", std::to_string(answers_));
@@ -353,8 +360,8 @@ std::string ImpactReport::Impl::text(uint64_t malformed) const {
   if (q_.serials) {
     const auto seen = static_cast<size_t>(std::count_if(
         listed_requests_.begin(), listed_requests_.end(), [](uint64_t n) { return n != 0; }));
-    total("listed serials seen", std::to_string(seen) + " of " +
-                                     std::to_string(listed_requests_.size()));
+    total("listed serials seen",
+          std::to_string(seen) + " of " + std::to_string(listed_requests_.size()));
   }
   if (q_.deadline_ms) total("seen after deadline", std::to_string(seenAfterDeadline()));
   appendTables(out, sections());

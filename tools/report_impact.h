@@ -56,11 +56,11 @@ Result<SerialList> parseSerialList(std::string_view text, std::string_view name)
 Result<SerialList> loadSerialList(const std::string& path);
 
 struct ImpactQuery {
-  std::string issuer;                      // "" = any issuer (only with a serial list)
-  std::optional<SerialList> serials;       // --serials
-  std::string serials_name;                // the list's file name, for the heading
-  std::optional<int64_t> deadline_ms;      // --deadline, epoch milliseconds
-  size_t top_clients = 20;                 // clients listed per serial
+  std::string issuer;                  // "" = any issuer (only with a serial list)
+  std::optional<SerialList> serials;   // --serials
+  std::string serials_name;            // the list's file name, for the heading
+  std::optional<int64_t> deadline_ms;  // --deadline, epoch milliseconds
+  size_t top_clients = 20;             // clients listed per serial
 };
 
 // Counts the answers it is given. Not thread-safe; one instance per run.

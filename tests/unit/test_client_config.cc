@@ -37,8 +37,10 @@ std::vector<std::string> section(const std::string& text, const std::string& tit
   std::vector<std::string> out;
   bool in = false;
   for (const auto& l : linesOf(text)) {
-    if (l.starts_with("## ")) in = l == "## " + title;
-    else if (in) out.push_back(l);
+    if (l.starts_with("## "))
+      in = l == "## " + title;
+    else if (in)
+      out.push_back(l);
   }
   return out;
 }
@@ -49,7 +51,8 @@ std::shared_ptr<const conf::Config> configListeningOn(const std::string& listen,
                            "upstreams:\n"
                            "  - name: a\n"
                            "    fqdns: [ocsp.a.test]\n"
-                           "    issuers: [" + test::realData("aws-lc-ocsp/ca_cert.pem") + "]\n";
+                           "    issuers: [" +
+                           test::realData("aws-lc-ocsp/ca_cert.pem") + "]\n";
   auto loaded = conf::parseConfig(yaml, "F", "/nonexistent");
   REQUIRE_MESSAGE(loaded.ok(), loaded.error().detail);
   return *loaded;
@@ -92,8 +95,12 @@ TEST_CASE("each product gets its own documented settings with the proxy's URL or
       CHECK(hasLine(text, line));
     }
     // Every product: the transparent mode asks nothing of the client, and port 80 of the proxy.
-    CHECK(hasLine(text, "# Nothing to change on the client. Point the CAs' OCSP, CRL and caIssuers host names"));
-    CHECK(hasLine(text, "# listen.ocsp is on port 8080: listen on port 80 too, or redirect port 80 to it in the firewall."));
+    CHECK(hasLine(
+        text,
+        "# Nothing to change on the client. Point the CAs' OCSP, CRL and caIssuers host names"));
+    CHECK(hasLine(text,
+                  "# listen.ocsp is on port 8080: listen on port 80 too, or redirect port 80 to it "
+                  "in the firewall."));
   }
 }
 
@@ -121,7 +128,8 @@ TEST_CASE("forward mode disabled: no proxy settings, the local responder is name
                           ClientProduct::OpenSsl}) {
     const std::string text = renderClientConfig(p, no_forward);
     CAPTURE(text);
-    CHECK(hasLine(text, "# forward.enabled is false: this proxy refuses forward-proxy requests (HTTP 403)."));
+    CHECK(hasLine(
+        text, "# forward.enabled is false: this proxy refuses forward-proxy requests (HTTP 403)."));
     CHECK(text.find("netsh winhttp set proxy") == std::string::npos);
     CHECK(text.find("-Dhttp.proxyHost") == std::string::npos);
     CHECK(text.find("SSLOCSPProxyURL") == std::string::npos);
@@ -129,15 +137,17 @@ TEST_CASE("forward mode disabled: no proxy settings, the local responder is name
   }
 }
 
-TEST_CASE("an IPv6 address is bracketed in URLs; port 80 needs no redirect; a name needs a resolver") {
+TEST_CASE(
+    "an IPv6 address is bracketed in URLs; port 80 needs no redirect; a name needs a resolver") {
   const ProxyEndpoint v6{.host = "2001:db8::5", .port = 80};
   const std::string text = renderClientConfig(ClientProduct::Nginx, v6);
   CHECK(hasLine(text, "ssl_ocsp_responder http://[2001:db8::5]:80/;"));
   CHECK(text.find("redirect port 80") == std::string::npos);
   CHECK(text.find("resolver") == std::string::npos);
   const ProxyEndpoint named{.host = "ocsp-proxy.hospital.example", .port = 8080};
-  CHECK(hasLine(renderClientConfig(ClientProduct::Nginx, named),
-                "# ocsp-proxy.hospital.example is a name: nginx resolves it with its `resolver` directive."));
+  CHECK(hasLine(
+      renderClientConfig(ClientProduct::Nginx, named),
+      "# ocsp-proxy.hospital.example is a name: nginx resolves it with its `resolver` directive."));
 }
 
 TEST_CASE("the address clients are told: listen.ocsp, or --host, which a wildcard listener needs") {
@@ -164,7 +174,8 @@ TEST_CASE("the address clients are told: listen.ocsp, or --host, which a wildcar
     CAPTURE(bad);
     const auto r = clientEndpoint(*wildcard, bad);
     REQUIRE(!r);
-    CHECK(r.error().detail.starts_with("--host takes the name or address clients reach the proxy by"));
+    CHECK(r.error().detail.starts_with(
+        "--host takes the name or address clients reach the proxy by"));
   }
   const auto port0 = clientEndpoint(*configListeningOn("127.0.0.1:0"), "");
   REQUIRE(!port0);

@@ -16,11 +16,11 @@
 namespace ocsp::report {
 namespace {
 
+using test::TempDir;
 using testing::Entry;
 using testing::kDigiCert;
 using testing::run;
 using testing::Run;
-using test::TempDir;
 
 const char* const kQuoVadis = "CN=QuoVadis EV CA,O=QuoVadis Limited,C=BM";
 
@@ -44,8 +44,8 @@ std::string knownLog() {
                .revocation_reason = "keyCompromise",
                .source = "upstream"}
              .line() +
+         "\n" + Entry{.time = t + "10:00:03.000Z", .client = "[::1]:5000", .serial = "ff"}.line() +
          "\n" +
-         Entry{.time = t + "10:00:03.000Z", .client = "[::1]:5000", .serial = "ff"}.line() + "\n" +
          Entry{.time = t + "10:00:04.000Z",
                .client = "10.0.0.7:1",
                .upstream = "quovadis",
@@ -72,16 +72,11 @@ TEST_CASE("a serial is hex in any case, with 0x, colons or spaces; anything else
     std::optional<std::string> normalized;
     const char* key;
   } rows[] = {
-      {"0a1b", "0a1b", "a1b"},
-      {"0A:1B", "0a1b", "a1b"},
-      {"0x0A1B", "0a1b", "a1b"},
-      {" 00 8f 01 ", "008f01", "8f01"},
-      {"0X8F01", "8f01", "8f01"},
-      {"00", "00", "0"},
-      {"0a-1b", std::nullopt, ""},
-      {"serial=0a1b", std::nullopt, ""},
-      {"12g4", std::nullopt, ""},
-      {"0x", std::nullopt, ""},
+      {"0a1b", "0a1b", "a1b"},     {"0A:1B", "0a1b", "a1b"},
+      {"0x0A1B", "0a1b", "a1b"},   {" 00 8f 01 ", "008f01", "8f01"},
+      {"0X8F01", "8f01", "8f01"},  {"00", "00", "0"},
+      {"0a-1b", std::nullopt, ""}, {"serial=0a1b", std::nullopt, ""},
+      {"12g4", std::nullopt, ""},  {"0x", std::nullopt, ""},
       {"", std::nullopt, ""},
   };
   for (const auto& row : rows) {
@@ -125,26 +120,28 @@ TEST_CASE("--impact by subject: clients by IP, requests, serials, first and last
   const Run r = run({"--json", "--impact", "DigiCert", log});
   CHECK(r.code == 0);
   CHECK(r.err == "ocsp-proxy report: 1 malformed line skipped\n");
-  CHECK(r.out ==
-        "{\"query\":{\"issuer\":\"DigiCert\",\"serial_list\":null,\"serials_listed\":0,"
-        "\"deadline\":null},\"totals\":{\"answers\":6,\"matching\":5,\"malformed\":1,"
-        "\"seen_after_deadline\":0},"
-        "\"issuers\":[{\"requests\":5,\"issuer_key_hash\":\"aa11\"," +
-            kDigiCertJson +
-            "}],"
-            "\"clients\":[{\"client\":\"10.0.0.5\",\"requests\":2,\"serials\":1,"
-            "\"first_seen\":\"2026-11-23T10:00:00.000Z\",\"last_seen\":\"2026-11-23T10:00:01.000Z\"},"
-            "{\"client\":\"10.0.0.6\",\"requests\":2,\"serials\":2,"
-            "\"first_seen\":\"2026-11-23T10:00:02.000Z\",\"last_seen\":\"2026-11-23T12:00:00.000Z\"},"
-            "{\"client\":\"::1\",\"requests\":1,\"serials\":1,"
-            "\"first_seen\":\"2026-11-23T10:00:03.000Z\",\"last_seen\":\"2026-11-23T10:00:03.000Z\"}],"
-            "\"serials\":[{\"serial\":\"0a1b\",\"requests\":3,"
-            "\"last_seen\":\"2026-11-23T10:00:02.000Z\",\"last_status\":\"revoked\","
-            "\"issuer_key_hash\":\"aa11\",\"distinct_clients\":2,"
-            "\"clients\":[\"10.0.0.5\",\"10.0.0.6\"]},"
-            "{\"serial\":\"ff\",\"requests\":2,\"last_seen\":\"2026-11-23T12:00:00.000Z\","
-            "\"last_status\":\"error\",\"issuer_key_hash\":\"aa11\",\"distinct_clients\":2,"
-            "\"clients\":[\"10.0.0.6\",\"::1\"]}]}\n");
+  CHECK(
+      r.out ==
+      "{\"query\":{\"issuer\":\"DigiCert\",\"serial_list\":null,\"serials_listed\":0,"
+      "\"deadline\":null},\"totals\":{\"answers\":6,\"matching\":5,\"malformed\":1,"
+      "\"seen_after_deadline\":0},"
+      "\"issuers\":[{\"requests\":5,\"issuer_key_hash\":\"aa11\"," +
+          kDigiCertJson +
+          "}],"
+          "\"clients\":[{\"client\":\"10.0.0.5\",\"requests\":2,\"serials\":1,"
+          "\"first_seen\":\"2026-11-23T10:00:00.000Z\",\"last_seen\":\"2026-11-23T10:00:01.000Z\"},"
+          "{\"client\":\"10.0.0.6\",\"requests\":2,\"serials\":2,"
+          "\"first_seen\":\"2026-11-23T10:00:02.000Z\",\"last_seen\":\"2026-11-23T12:00:00.000Z\"},"
+          "{\"client\":\"::1\",\"requests\":1,\"serials\":1,"
+          "\"first_seen\":\"2026-11-23T10:00:03.000Z\",\"last_seen\":\"2026-11-23T10:00:03.000Z\"}]"
+          ","
+          "\"serials\":[{\"serial\":\"0a1b\",\"requests\":3,"
+          "\"last_seen\":\"2026-11-23T10:00:02.000Z\",\"last_status\":\"revoked\","
+          "\"issuer_key_hash\":\"aa11\",\"distinct_clients\":2,"
+          "\"clients\":[\"10.0.0.5\",\"10.0.0.6\"]},"
+          "{\"serial\":\"ff\",\"requests\":2,\"last_seen\":\"2026-11-23T12:00:00.000Z\","
+          "\"last_status\":\"error\",\"issuer_key_hash\":\"aa11\",\"distinct_clients\":2,"
+          "\"clients\":[\"10.0.0.6\",\"::1\"]}]}\n");
 }
 
 TEST_CASE("--impact by key hash (any case, colons) matches what the subject matched") {
@@ -195,9 +192,10 @@ TEST_CASE("--deadline lists the serials still asked about at or after it and exi
   CHECK(late.err.find("1 listed serial(s) still seen on or after the deadline") !=
         std::string::npos);
   CHECK(late.out.find("  seen after deadline 1\n") != std::string::npos);
-  CHECK(late.out.find("Still seen on or after the deadline (1)\n"
-                      "  SERIAL  REQUESTS  LAST SEEN                 KEY HASH  CLIENTS  TOP CLIENTS\n"
-                      "  ff             1  2026-11-23T12:00:00.000Z  aa11            1  10.0.0.6\n") !=
+  CHECK(late.out.find(
+            "Still seen on or after the deadline (1)\n"
+            "  SERIAL  REQUESTS  LAST SEEN                 KEY HASH  CLIENTS  TOP CLIENTS\n"
+            "  ff             1  2026-11-23T12:00:00.000Z  aa11            1  10.0.0.6\n") !=
         std::string::npos);
 
   // The deadline is inclusive: an answer at exactly that millisecond did not migrate.
@@ -220,7 +218,8 @@ TEST_CASE("bad lists, dates and usage say what is wrong; an empty log says there
 
   const Run missing = run({"--serials", dir.path + "/none.txt", log});
   CHECK(missing.code == 1);
-  CHECK(missing.err == "ocsp-proxy report: cannot read the serial list " + dir.path + "/none.txt\n");
+  CHECK(missing.err ==
+        "ocsp-proxy report: cannot read the serial list " + dir.path + "/none.txt\n");
 
   const std::string list = dir.write("l.txt", "0a1b\n");
   const Run bad_date = run({"--serials", list, "--deadline", "23/11/2026", log});
