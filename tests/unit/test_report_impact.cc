@@ -156,7 +156,7 @@ TEST_CASE("--impact by key hash (any case, colons) matches what the subject matc
   const Run quovadis = run({"--impact", "quovadis", log});
   CHECK(quovadis.code == 0);
   CHECK(quovadis.out.find("  answers matching    1\n") != std::string::npos);
-  CHECK(quovadis.out.find("\n  10.0.0.7  1         1        2026-11-23T10:00:04.000Z  "
+  CHECK(quovadis.out.find("\n  10.0.0.7         1        1  2026-11-23T10:00:04.000Z  "
                           "2026-11-23T10:00:04.000Z\n") != std::string::npos);
 
   const Run nobody = run({"--impact", "Let's Encrypt", log});
