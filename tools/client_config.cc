@@ -48,11 +48,9 @@ bool isIpLiteral(const std::string& host) {
 }
 
 std::string heading(std::string_view product, const ProxyEndpoint& e) {
-  std::string out = "# ocsp-proxy settings for " + std::string(product) + "\n";
-  out += "# The proxy: " + e.hostPort() + " (local responder " + e.responderUrl() +
-         (e.forward_enabled ? ", forward proxy " + e.hostPort() : ", forward mode disabled") +
-         ").\n";
-  return out;
+  return "# ocsp-proxy settings for " + std::string(product) +
+         "\n# Local responder: " + e.responderUrl() + "\n# Forward proxy: " +
+         (e.forward_enabled ? e.hostPort() : "disabled (forward.enabled: false)") + "\n";
 }
 
 std::string forwardDisabled() {
@@ -64,11 +62,12 @@ std::string forwardDisabled() {
 std::string transparent(const ProxyEndpoint& e) {
   std::string out =
       "\n## Transparent mode (DNS override)\n"
-      "# Nothing to change on the client. Point the CAs' OCSP, CRL and caIssuers host names\n"
-      "# (ocsp-proxy firewall-list prints them) at " +
+      "# Nothing to change on the client. In the site's DNS, point the CAs' OCSP, CRL and\n"
+      "# caIssuers host names (ocsp-proxy firewall-list prints them) at this address:\n"
+      "#   " +
       e.host +
-      " in the site's DNS; the client then\n"
-      "# reaches the proxy by the URLs in its certificates, on port 80.\n";
+      "\n"
+      "# The client then reaches the proxy by the URLs in its certificates, on port 80.\n";
   if (e.port != 80) {
     out += "# listen.ocsp is on port " + std::to_string(e.port) +
            ": listen on port 80 too, or redirect port 80 to it in the firewall.\n";

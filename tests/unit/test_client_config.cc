@@ -95,9 +95,10 @@ TEST_CASE("each product gets its own documented settings with the proxy's URL or
       CHECK(hasLine(text, line));
     }
     // Every product: the transparent mode asks nothing of the client, and port 80 of the proxy.
+    CHECK(hasLine(text, "#   10.20.0.5"));
     CHECK(hasLine(
         text,
-        "# Nothing to change on the client. Point the CAs' OCSP, CRL and caIssuers host names"));
+        "# Nothing to change on the client. In the site's DNS, point the CAs' OCSP, CRL and"));
     CHECK(hasLine(text,
                   "# listen.ocsp is on port 8080: listen on port 80 too, or redirect port 80 to it "
                   "in the firewall."));

@@ -103,10 +103,10 @@ TEST_CASE("a line that is not a serial makes the list an error naming file and l
         "fix or comment out (#) the line: no serial of the list is left out");
 
   std::string many;
-  for (int i = 0; i < 12; ++i) many += "bad" + std::to_string(i) + "\n";
+  for (int i = 0; i < 12; ++i) many += "web" + std::to_string(i) + "\n";
   const auto twelve = parseSerialList(many, "m.txt");
   REQUIRE(!twelve);
-  CHECK(twelve.error().detail.find("m.txt:10: not a serial: \"bad9\"\n(+2 more)\n") !=
+  CHECK(twelve.error().detail.find("m.txt:10: not a serial: \"web9\"\n(+2 more)\n") !=
         std::string::npos);
 
   const auto empty = parseSerialList("# nothing yet\n\n", "e.txt");
