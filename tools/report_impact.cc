@@ -119,6 +119,7 @@ class ImpactReport::Impl {
         listed_.emplace(serialKey(q_.serials->serials[i]), i);
       }
       listed_requests_.assign(q_.serials->serials.size(), 0);
+      listed_after_.assign(q_.serials->serials.size(), false);
     }
   }
 
@@ -126,8 +127,7 @@ class ImpactReport::Impl {
   std::string text(uint64_t malformed) const;
   std::string json(uint64_t malformed) const;
   size_t seenAfterDeadline() const {
-    return static_cast<size_t>(std::count_if(serials_.begin(), serials_.end(),
-                                             [](const SerialRow& s) { return s.after != 0; }));
+    return static_cast<size_t>(std::count(listed_after_.begin(), listed_after_.end(), true));
   }
 
  private:
@@ -163,6 +163,7 @@ class ImpactReport::Impl {
   std::string issuer_hex_;                            // q_.issuer as a key hash, if it can be one
   std::unordered_map<std::string, uint32_t> listed_;  // serialKey -> index in the list
   std::vector<uint64_t> listed_requests_;
+  std::vector<bool> listed_after_;  // asked about at or after the deadline
   std::string key_;
   uint64_t answers_ = 0, matching_ = 0;
   Interned issuer_index_, serial_index_, client_index_;
@@ -190,6 +191,7 @@ void ImpactReport::Impl::add(const Answer& a) {
     const auto it = listed_.find(serialKey(std::string_view(key_).substr(hash_size + 1)));
     if (it == listed_.end()) return;
     ++listed_requests_[it->second];
+    if (q_.deadline_ms && a.time_ms >= *q_.deadline_ms) listed_after_[it->second] = true;
   }
   ++matching_;
   ++issuers_[issuer].requests;

@@ -76,7 +76,7 @@ class ImpactReport {
   // `malformed`: lines the reader skipped, shown in the heading.
   std::string text(uint64_t malformed) const;  // tables, ending in '\n'
   std::string json(uint64_t malformed) const;  // one JSON object on one line, ending in '\n'
-  // Listed serials asked about at or after the deadline (0 without one).
+  // Listed serials asked about at or after the deadline, under any issuer (0 without one).
   size_t seenAfterDeadline() const;
 
  private:
