@@ -1,6 +1,7 @@
 #pragma once
 // Revocation-log lines for the report's tests (test_report.cc, test_report_impact.cc): one
-// struct with a default for every field, so that a test names only what it is about.
+// struct with a default for every field, so that a test names only what it is about; and the
+// command run in process (`run`).
 #include <optional>
 #include <sstream>
 #include <string>
