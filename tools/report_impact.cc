@@ -223,14 +223,7 @@ void ImpactReport::Impl::add(const Answer& a) {
 Cell ImpactReport::Impl::topClients(const ClientCounts& counts) const {
   std::vector<std::pair<uint64_t, std::string_view>> all;
   for (const auto& [client, n] : counts) all.emplace_back(n, clients_[client].address);
-  const size_t n = std::min(q_.top_clients, all.size());
-  std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(n), all.end(),
-                    [](const auto& x, const auto& y) {
-                      return x.first != y.first ? x.first > y.first : x.second < y.second;
-                    });
-  Cell out{.type = Cell::kList, .number = all.size()};
-  for (size_t i = 0; i < n; ++i) out.items.push_back(all[i].second);
-  return out;
+  return topList(std::move(all), q_.top_clients);
 }
 
 // Each table sorted by its count, descending, ties broken by key; the never-seen serials in

@@ -229,14 +229,7 @@ class Report::Impl {
 Cell Report::Impl::topClients(const SerialRow& s) const {
   std::vector<std::pair<uint64_t, std::string_view>> all;
   for (const auto& [client, n] : s.clients) all.emplace_back(n, clients_[client].address);
-  const size_t n = std::min(options_.top_clients, all.size());
-  std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(n), all.end(),
-                    [](const auto& x, const auto& y) {
-                      return x.first != y.first ? x.first > y.first : x.second < y.second;
-                    });
-  Cell out{.type = Cell::kList, .number = all.size()};
-  for (size_t i = 0; i < n; ++i) out.items.push_back(all[i].second);
-  return out;
+  return topList(std::move(all), options_.top_clients);
 }
 
 // Sections 3 to 7, each sorted by its count, descending, ties broken by key.

@@ -37,6 +37,17 @@ size_t displayWidth(std::string_view s) {
 
 }  // namespace
 
+Cell topList(std::vector<std::pair<uint64_t, std::string_view>> all, size_t top) {
+  const size_t n = std::min(top, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(n), all.end(),
+                    [](const auto& x, const auto& y) {
+                      return x.first != y.first ? x.first > y.first : x.second < y.second;
+                    });
+  Cell out{.type = Cell::kList, .number = all.size()};
+  for (size_t i = 0; i < n; ++i) out.items.push_back(all[i].second);
+  return out;
+}
+
 Cell numberCell(uint64_t n) { return {.type = Cell::kNumber, .number = n}; }
 Cell textCell(std::string s) { return {.type = Cell::kText, .text = std::move(s)}; }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace ocsp::report {
@@ -76,6 +77,10 @@ uint32_t intern(Interned& index, std::vector<Row>& rows, std::string_view key, M
   rows.push_back(make());
   return id;
 }
+
+// A list cell of the `top` names with the highest counts (ties by name), and how many there
+// are in all: the clients listed per serial.
+Cell topList(std::vector<std::pair<uint64_t, std::string_view>> all, size_t top);
 
 // Log text is untrusted: control characters (C0, DEL, C1) are shown as \xNN, never sent to a
 // terminal.

@@ -18,25 +18,17 @@ namespace {
 
 const ProxyEndpoint kProxy{.host = "10.20.0.5", .port = 8080, .forward_enabled = true};
 
-std::vector<std::string> linesOf(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
+// `text` has `line` as one whole line.
 bool hasLine(const std::string& text, const std::string& line) {
-  for (const auto& l : linesOf(text)) {
-    if (l == line) return true;
-  }
-  return false;
+  return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
 }
 
 // The lines of the section "## TITLE" up to the next section.
 std::vector<std::string> section(const std::string& text, const std::string& title) {
   std::vector<std::string> out;
   bool in = false;
-  for (const auto& l : linesOf(text)) {
+  std::istringstream lines(text);
+  for (std::string l; std::getline(lines, l);) {
     if (l.starts_with("## "))
       in = l == "## " + title;
     else if (in)
