@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "proxy/server.h"
 #include "tools/check.h"
+#include "tools/client_config.h"
 #include "tools/explain.h"
 #include "tools/firewall_list.h"
 #include "tools/issuers_import.h"
@@ -28,6 +29,10 @@ void usage(FILE* out) {
                "                          [--proxy URL] [--admin URL] [--log FILE] [--json]\n"
                "                                          (ocsp-proxy explain --help)\n"
                "       ocsp-proxy report [--json] [FILE...]     (ocsp-proxy report --help)\n"
+               "       ocsp-proxy report --impact ISSUER | --serials LIST [--deadline DATE]\n"
+               "                         [FILE...]\n"
+               "       ocsp-proxy client-config --for PRODUCT [--config FILE] [--host NAME]\n"
+               "                                          (ocsp-proxy client-config --help)\n"
                "       ocsp-proxy firewall-list [--config FILE] [--format plain|csv|json|squid]\n"
                "       ocsp-proxy issuers import BUNDLE... [--config FILE] [--out DIR]\n"
                "                                          (ocsp-proxy issuers import --help)\n"
@@ -53,7 +58,10 @@ void usage(FILE* out) {
                "                   (\"certificate expired\", CRYPT_E_REVOCATION_OFFLINE, ...) in\n"
                "                   one sentence, with the evidence: the chain asked about, the\n"
                "                   proxy's /status and its revocation log\n"
-               "  report           summarise revocation logs (JSON Lines) for the network team\n"
+               "  report           summarise revocation logs (JSON Lines) for the network team;\n"
+               "                   --impact/--serials: who uses the certificates an incident\n"
+               "                   touches\n"
+               "  client-config    the settings that point one client product at this proxy\n"
                "  firewall-list    every host:port the proxy may contact, to allow by FQDN\n"
                "  issuers import   build the issuer catalogue (upstreams[].issuers) from CA\n"
                "                   certificate bundles, routing each CA to an upstream\n"
@@ -102,6 +110,9 @@ int main(int argc, char** argv) {
   }
   if (argc > 1 && std::strcmp(argv[1], "responder-key") == 0) {
     return ocsp::tools::runResponderKey(argc - 1, argv + 1);
+  }
+  if (argc > 1 && std::strcmp(argv[1], "client-config") == 0) {
+    return ocsp::tools::runClientConfig(argc - 1, argv + 1);
   }
   if (argc > 1 && std::strcmp(argv[1], "report") == 0) {
     return ocsp::report::runReport(argc - 1, argv + 1);

@@ -6,14 +6,19 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "tools/log_record.h"
+#include "tools/report_impact.h"
 
 namespace ocsp::report {
 namespace {
 
 constexpr const char* kUsage =
     "Usage: ocsp-proxy report [--json] [--since TIME] [--until TIME] [--top N] [FILE...]\n"
+    "       ocsp-proxy report --impact ISSUER [options] [FILE...]\n"
+    "       ocsp-proxy report --serials LIST [--deadline DATE] [--impact ISSUER] [options]\n"
+    "                         [FILE...]\n"
     "\n"
     "Summarises a revocation log (JSON Lines): answers by status and issuer, revoked serials\n"
     "seen, clients still asking about revoked certificates, errors and stale answers by\n"
@@ -21,15 +26,28 @@ constexpr const char* kUsage =
     "\"-\" reads stdin. Malformed lines are counted, named and skipped (a warning on stderr\n"
     "says how many); raw bytes that are not UTF-8 are shown as \\xNN and counted.\n"
     "\n"
+    "With --impact or --serials, it says instead who uses the certificates an incident\n"
+    "touches (an intermediate revoked, an issuer distrusted, a mass revocation): the clients\n"
+    "(IP address) that asked, how often, about how many serials, first and last seen; per\n"
+    "serial the clients, requests, last seen and last status.\n"
+    "\n"
     "Options:\n"
     "  --json          print one JSON object instead of tables\n"
     "  --since TIME    count answers at or after TIME: RFC 3339 (2026-11-23T10:00:00Z) or a\n"
     "                  date (2026-11-23, midnight UTC)\n"
     "  --until TIME    count answers before TIME\n"
-    "  --top N         clients listed per revoked serial (default 20)\n"
+    "  --top N         clients listed per serial (default 20)\n"
+    "  --impact ISSUER answers under the issuers whose subject contains ISSUER (any case) or\n"
+    "                  whose issuer key hash is ISSUER (hex)\n"
+    "  --serials LIST  answers about the serials in the file LIST: one a line, hex (any case,\n"
+    "                  colons, spaces and 0x allowed), # comments; a line that is not a\n"
+    "                  serial is an error naming file and line. Also lists those never seen\n"
+    "  --deadline DATE with --serials: the listed serials still asked about at or after DATE\n"
+    "                  (a date, midnight UTC, or RFC 3339), and by whom; exit 1 if any\n"
     "  --help          print this help and exit\n"
     "\n"
-    "Exit status: 0 report printed, 1 an input could not be read, 2 bad usage.\n";
+    "Exit status: 0 report printed, 1 an input could not be read or (--deadline) a listed\n"
+    "serial was still seen after the deadline, 2 bad usage or a bad serial list.\n";
 
 }  // namespace
 
@@ -52,13 +70,28 @@ Result<Options> parseArgs(int argc, const char* const* argv) {
     } else {  // options with a value: "--name VALUE" or "--name=VALUE"
       const size_t eq = arg.find('=');
       const std::string_view name = arg.substr(0, eq);
-      if (name != "--since" && name != "--until" && name != "--top") {
+      if (name != "--since" && name != "--until" && name != "--top" && name != "--impact" &&
+          name != "--serials" && name != "--deadline") {
         return usage("unknown option: " + std::string(arg));
       }
       if (eq == std::string_view::npos && i + 1 == argc) {
         return usage(std::string(name) + " needs a value");
       }
       const std::string value(eq == std::string_view::npos ? argv[++i] : arg.substr(eq + 1));
+      if (name == "--impact" || name == "--serials") {
+        if (value.empty()) return usage(std::string(name) + " needs a value");
+        (name == "--impact" ? o.impact : o.serials_file) = value;
+        continue;
+      }
+      if (name == "--deadline") {
+        const auto t = parseTime(value, true);
+        if (!t) {
+          return usage("--deadline needs a date (2026-11-23) or an RFC 3339 time "
+                       "(2026-11-23T00:00:00Z), not \"" + value + "\"");
+        }
+        o.deadline_ms = *t;
+        continue;
+      }
       if (name == "--top") {
         const auto r = std::from_chars(value.data(), value.data() + value.size(), o.top_clients);
         if (r.ec != std::errc() || r.ptr != value.data() + value.size()) {
@@ -79,6 +112,7 @@ Result<Options> parseArgs(int argc, const char* const* argv) {
   if (o.since_ms && o.until_ms && *o.since_ms >= *o.until_ms) {
     return usage("--since must be before --until");
   }
+  if (o.deadline_ms && !o.serials_file) return usage("--deadline needs --serials");
   return o;
 }
 
@@ -94,6 +128,24 @@ int runReport(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
   if (options->files.empty()) options->files.emplace_back("-");
   Report report(*options);
+  std::optional<ImpactReport> impact;
+  if (options->impact || options->serials_file) {
+    ImpactQuery query;
+    query.issuer = options->impact.value_or("");
+    query.deadline_ms = options->deadline_ms;
+    query.top_clients = options->top_clients;
+    if (options->serials_file) {
+      auto list = loadSerialList(*options->serials_file);
+      if (!list) {
+        err << "ocsp-proxy report: " << list.error().detail << "\n";
+        return list.error().code == "read" ? 1 : 2;
+      }
+      query.serials = std::move(*list);
+      query.serials_name = *options->serials_file;
+    }
+    impact.emplace(std::move(query));
+    report.divertAnswers([&impact](const Answer& a) { impact->add(a); });
+  }
   for (const auto& path : options->files) {
     const bool is_stdin = path == "-";
     std::ifstream file;
@@ -111,14 +163,26 @@ int runReport(int argc, char** argv, std::ostream& out, std::ostream& err) {
       return 1;
     }
   }
-  out << (options->json ? report.json() : report.text());
+  const uint64_t skipped = report.malformed();
+  if (impact) {
+    out << (options->json ? impact->json(skipped) : impact->text(skipped));
+  } else {
+    out << (options->json ? report.json() : report.text());
+  }
   out.flush();
   // Never silent: someone reading only the tables learns that lines were left out.
-  if (const uint64_t skipped = report.malformed(); skipped != 0) {
+  if (skipped != 0) {
     err << "ocsp-proxy report: " << skipped << " malformed line" << (skipped == 1 ? "" : "s")
-        << " skipped (named under \"malformed lines\" in the report)\n";
+        << " skipped" << (impact ? "" : " (named under \"malformed lines\" in the report)")
+        << "\n";
   }
-  return out ? 0 : 1;
+  if (!out) return 1;
+  if (impact && impact->seenAfterDeadline() != 0) {
+    err << "ocsp-proxy report: " << impact->seenAfterDeadline()
+        << " listed serial(s) still seen on or after the deadline\n";
+    return 1;
+  }
+  return 0;
 }
 
 int runReport(int argc, char** argv) { return runReport(argc, argv, std::cout, std::cerr); }

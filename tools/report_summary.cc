@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cstring>
 #include <iostream>
-#include <unordered_map>
 
 #include "core/log.h"
 #include "tools/log_record.h"
@@ -15,30 +14,6 @@ namespace {
 
 constexpr size_t kReadChunkBytes = 1 << 20;
 static_assert(kMaxLineBytes == 1 << 20, "the too-long message says 1 MiB");
-
-void appendLower(std::string& out, std::string_view s) {
-  const size_t from = out.size();
-  out += s;
-  for (size_t i = from; i < out.size(); ++i) {
-    if (out[i] >= 'A' && out[i] <= 'Z') out[i] = static_cast<char>(out[i] - 'A' + 'a');
-  }
-}
-
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-using Interned = std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>>;
-
-// Index of `key` in `rows`, appending the row `make` returns the first time.
-template <class Row, class Make>
-uint32_t intern(Interned& index, std::vector<Row>& rows, std::string_view key, Make make) {
-  if (auto it = index.find(key); it != index.end()) return it->second;
-  const auto id = static_cast<uint32_t>(rows.size());
-  index.emplace(std::string(key), id);
-  rows.push_back(make());
-  return id;
-}
 
 }  // namespace
 
@@ -78,6 +53,7 @@ class Report::Impl {
   std::string text() const;
   std::string json() const;
   uint64_t malformed() const { return malformed_count_; }
+  void divert(std::function<void(const Answer&)> sink) { sink_ = std::move(sink); }
 
  private:
   struct IssuerRow {
@@ -138,6 +114,10 @@ class Report::Impl {
         (options_.until_ms && a.time_ms >= *options_.until_ms)) {
       ++outside_;
       return;
+    }
+    if (sink_) {
+      ++answers_;
+      return sink_(a);
     }
     add(a);
   }
@@ -224,6 +204,7 @@ class Report::Impl {
   Cell topClients(const SerialRow& s) const;
 
   const Options options_;
+  std::function<void(const Answer&)> sink_;
   LogRecordParser parser_;
   std::string key_;  // reused lookup key: a known issuer or serial costs no allocation
   std::string input_;
@@ -248,14 +229,7 @@ class Report::Impl {
 Cell Report::Impl::topClients(const SerialRow& s) const {
   std::vector<std::pair<uint64_t, std::string_view>> all;
   for (const auto& [client, n] : s.clients) all.emplace_back(n, clients_[client].address);
-  const size_t n = std::min(options_.top_clients, all.size());
-  std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(n), all.end(),
-                    [](const auto& x, const auto& y) {
-                      return x.first != y.first ? x.first > y.first : x.second < y.second;
-                    });
-  Cell out{.type = Cell::kList, .number = all.size()};
-  for (size_t i = 0; i < n; ++i) out.items.push_back(all[i].second);
-  return out;
+  return topList(std::move(all), options_.top_clients);
 }
 
 // Sections 3 to 7, each sorted by its count, descending, ties broken by key.
@@ -410,10 +384,7 @@ std::string Report::Impl::text() const {
                     [&](uint32_t i) -> std::vector<Cell> {
                       return {textCell(std::string(kStatusNames[i])), numberCell(by_status_[i])};
                     }});
-  for (const Section& s : sections()) {
-    out += "\n" + std::string(s.title) + " (" + std::to_string(s.ids.size()) + ")\n";
-    appendTable(out, s);
-  }
+  appendTables(out, sections());
   return out;
 }
 
@@ -447,20 +418,7 @@ std::string Report::Impl::json() const {
   for (size_t i = 0; i < kStatusCount; ++i) j.member(kStatusNames[i], by_status_[i]);
   j.close('}');
 
-  for (const Section& s : sections()) {
-    j.key(s.key);
-    j.open('[');
-    for (uint32_t id : s.ids) {
-      j.open('{');
-      const auto cells = s.row(id);
-      for (size_t i = 0; i < cells.size(); ++i) {
-        j.key(s.columns[i].key);
-        j.cell(cells[i]);
-      }
-      j.close('}');
-    }
-    j.close(']');
-  }
+  j.sections(sections());
   j.close('}');
   return std::move(j.str()) + "\n";
 }
@@ -472,6 +430,9 @@ Report::Report(const Options& options) : impl_(std::make_unique<Impl>(options)) 
 Report::~Report() = default;
 Report::Report(Report&&) noexcept = default;
 Report& Report::operator=(Report&&) noexcept = default;
+void Report::divertAnswers(std::function<void(const Answer&)> sink) {
+  impl_->divert(std::move(sink));
+}
 void Report::beginInput(std::string name) { impl_->beginInput(std::move(name)); }
 void Report::feed(std::string_view bytes) { impl_->feed(bytes); }
 void Report::endInput() { impl_->endInput(); }

@@ -28,6 +28,7 @@
 //     answer; "revoked serials" counts the distinct (issuer key hash, serial) it asked about.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -36,6 +37,8 @@
 #include <vector>
 
 namespace ocsp::report {
+
+struct Answer;  // tools/log_record.h
 
 constexpr size_t kMaxLineBytes = 1 << 20;
 constexpr size_t kMalformedListed = 10;  // malformed lines named (file:line: why), the rest counted
@@ -48,6 +51,10 @@ struct Options {
   std::optional<int64_t> until_ms;  // exclusive
   size_t top_clients = 20;          // clients listed per revoked serial
   std::vector<std::string> files;   // read in order as one stream; empty or "-" = stdin
+  // Who uses affected certificates (tools/report_impact.h) instead of the summary:
+  std::optional<std::string> impact;        // --impact ISSUER
+  std::optional<std::string> serials_file;  // --serials FILE
+  std::optional<int64_t> deadline_ms;       // --deadline DATE (with --serials)
 };
 
 // Accumulates answers from bytes fed in any chunking, then renders the seven sections.
@@ -60,6 +67,12 @@ class Report {
   Report& operator=(const Report&) = delete;
   Report(Report&&) noexcept;
   Report& operator=(Report&&) noexcept;
+
+  // Hands every answer counted (well-formed, inside --since/--until) to `sink` instead of
+  // the summary's tables, which then stay empty: `report --impact` and `--serials`
+  // (tools/report_impact.h) read logs through the same framing and malformed-line rules. The
+  // answer's views live for the call only.
+  void divertAnswers(std::function<void(const Answer&)> sink);
 
   // `name` labels malformed lines ("name:line"); line numbers restart at 1 for each input.
   void beginInput(std::string name);

@@ -37,6 +37,17 @@ size_t displayWidth(std::string_view s) {
 
 }  // namespace
 
+Cell topList(std::vector<std::pair<uint64_t, std::string_view>> all, size_t top) {
+  const size_t n = std::min(top, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(n), all.end(),
+                    [](const auto& x, const auto& y) {
+                      return x.first != y.first ? x.first > y.first : x.second < y.second;
+                    });
+  Cell out{.type = Cell::kList, .number = all.size()};
+  for (size_t i = 0; i < n; ++i) out.items.push_back(all[i].second);
+  return out;
+}
+
 Cell numberCell(uint64_t n) { return {.type = Cell::kNumber, .number = n}; }
 Cell textCell(std::string s) { return {.type = Cell::kText, .text = std::move(s)}; }
 
@@ -89,6 +100,30 @@ void appendTable(std::string& out, const Section& s) {
     shown.clear();
     for (const Cell& c : s.row(id)) shown.push_back(cellText(c));
     line(shown);
+  }
+}
+
+void appendTables(std::string& out, const std::vector<Section>& sections) {
+  for (const Section& s : sections) {
+    out += "\n" + std::string(s.title) + " (" + std::to_string(s.ids.size()) + ")\n";
+    appendTable(out, s);
+  }
+}
+
+void JsonOut::sections(const std::vector<Section>& sections) {
+  for (const Section& s : sections) {
+    key(s.key);
+    open('[');
+    for (uint32_t id : s.ids) {
+      open('{');
+      const auto cells = s.row(id);
+      for (size_t i = 0; i < cells.size(); ++i) {
+        key(s.columns[i].key);
+        cell(cells[i]);
+      }
+      close('}');
+    }
+    close(']');
   }
 }
 

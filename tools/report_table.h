@@ -8,6 +8,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace ocsp::report {
@@ -50,6 +52,36 @@ std::vector<uint32_t> ordered(size_t n, Keep keep, Less less) {
   return ids;
 }
 
+// Appends `s` lower-cased (ASCII): key hashes and serials compare case-insensitively.
+inline void appendLower(std::string& out, std::string_view s) {
+  const size_t from = out.size();
+  out += s;
+  for (size_t i = from; i < out.size(); ++i) {
+    if (out[i] >= 'A' && out[i] <= 'Z') out[i] = static_cast<char>(out[i] - 'A' + 'a');
+  }
+}
+
+// Distinct keys -> row ids, looked up by string_view without allocating.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using Interned = std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>>;
+
+// Index of `key` in `rows`, appending the row `make` returns the first time.
+template <class Row, class Make>
+uint32_t intern(Interned& index, std::vector<Row>& rows, std::string_view key, Make make) {
+  if (auto it = index.find(key); it != index.end()) return it->second;
+  const auto id = static_cast<uint32_t>(rows.size());
+  index.emplace(std::string(key), id);
+  rows.push_back(make());
+  return id;
+}
+
+// A list cell of the `top` names with the highest counts (ties by name), and how many there
+// are in all: the clients listed per serial.
+Cell topList(std::vector<std::pair<uint64_t, std::string_view>> all, size_t top);
+
 // Log text is untrusted: control characters (C0, DEL, C1) are shown as \xNN, never sent to a
 // terminal.
 std::string displayed(std::string_view s);
@@ -57,6 +89,8 @@ std::string displayed(std::string_view s);
 // Appends the rows of `s` under a header line, or "  (none)". Columns two spaces apart,
 // numbers right-aligned, the last column not padded.
 void appendTable(std::string& out, const Section& s);
+// Each section as "\nTITLE (ROWS)\n" and its table.
+void appendTables(std::string& out, const std::vector<Section>& sections);
 
 // Builds one JSON object member by member; commas come by themselves.
 class JsonOut {
@@ -70,6 +104,8 @@ class JsonOut {
   void member(std::string_view k, uint64_t n);
   void member(std::string_view k, std::string_view s);
   void cell(const Cell& c);
+  // Each section as a member: its key -> an array of row objects keyed by column.
+  void sections(const std::vector<Section>& sections);
 
  private:
   void comma();

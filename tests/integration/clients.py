@@ -123,10 +123,12 @@ class Java:
             raise RuntimeError(f"javac {JAVA_SOURCE} failed:\n{out}")
 
     def check(self, pki: Pki, leaf: Cert, url: str | None = None, proxy: str | None = None,
-              nonce: bool = False) -> Verdict:
+              nonce: bool = False, jvm_options: list[str] | None = None) -> Verdict:
         """PKIX validation of leaf <- issuing CA <- root with PKIXRevocationChecker
-        (ONLY_END_ENTITY, NO_FALLBACK). `url`: setOcspResponder, else the leaf's AIA URL;
-        `proxy` ("host:port"): -Dhttp.proxyHost/Port; `nonce`: jdk.security.certpath.ocspNonce.
+        (ONLY_END_ENTITY, NO_FALLBACK). `url`: setOcspResponder, else the ocsp.responderURL
+        security property if set, else the leaf's AIA URL; `proxy` ("host:port"):
+        -Dhttp.proxyHost/Port; `nonce`: jdk.security.certpath.ocspNonce; `jvm_options`: more
+        options for the JVM (e.g. -Djava.security.properties=FILE).
         Java asks by GET (the request appended to the URL's path) when the encoded request is
         short, as it is for one CertID without nonce; by POST otherwise."""
         props = []
@@ -135,6 +137,7 @@ class Java:
             props += [f"-Dhttp.proxyHost={host}", f"-Dhttp.proxyPort={port}"]
         if nonce:
             props.append("-Djdk.security.certpath.ocspNonce=true")
+        props += jvm_options or []
         command = ["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", str(self.dir),
                    *props, "RevocationCheck", str(leaf.pem), str(pki.ica.pem),
                    str(pki.root.pem), *(["--responder", url] if url else [])]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from clients import Java
 from faulty_upstream import FaultyUpstream, OcspForger
 from pki import AIA_FQDN, CRL_FQDN, ELSEWHERE_FQDN, OCSP_FQDN, Pki
 from proxy import Proxy, proxy_config, upstream
@@ -87,6 +88,12 @@ def module_hosts(request) -> Hosts:
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory) -> Pki:
     return Pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def java(tmp_path_factory) -> Java:
+    """java/RevocationCheck.java, compiled once per session (clients.Java)."""
+    return Java(tmp_path_factory.mktemp("java"))
 
 
 @pytest.fixture(scope="session")

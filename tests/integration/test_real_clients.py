@@ -56,11 +56,6 @@ class Peers:
 
 
 @pytest.fixture(scope="module")
-def java(tmp_path_factory) -> Java:
-    return Java(tmp_path_factory.mktemp("java"))
-
-
-@pytest.fixture(scope="module")
 def peers(pki, proxy_bin, tmp_path_factory, module_hosts: Hosts, java: Java):
     work = tmp_path_factory.mktemp("real_clients")
     started = []
