@@ -32,7 +32,7 @@ int64_t msSince(Clock::time_point start) {
 struct Resolved {
   std::vector<std::string> addresses;  // IPv4 first, then IPv6, each once
   std::string resolved_by;
-  std::string error;                   // "" when there is an address
+  std::string error;  // "" when there is an address
 };
 
 // The config's `resolve:` map first (its keys are lower-case, like the proxy's pinAddress in
@@ -117,13 +117,13 @@ void classifyCurl(CURL* e, CURLcode rc, const char* error_buf, EgressFacts& f) {
       f.dns_error = "no address";
       return;
     case CURLE_COULDNT_CONNECT:
-      f.transport = os_errno == ECONNREFUSED ? EgressTransport::Refused
-                                             : EgressTransport::ConnectFailed;
+      f.transport =
+          os_errno == ECONNREFUSED ? EgressTransport::Refused : EgressTransport::ConnectFailed;
       f.detail = os_errno != 0 ? std::strerror(static_cast<int>(os_errno)) : message;
       return;
     case CURLE_OPERATION_TIMEDOUT:
-      f.transport = connect_us > 0 ? EgressTransport::AnswerTimeout
-                                   : EgressTransport::ConnectTimeout;
+      f.transport =
+          connect_us > 0 ? EgressTransport::AnswerTimeout : EgressTransport::ConnectTimeout;
       return;
     case CURLE_GOT_NOTHING:
     case CURLE_RECV_ERROR:
@@ -149,8 +149,7 @@ void classifyCurl(CURL* e, CURLcode rc, const char* error_buf, EgressFacts& f) {
 
 // One HTTP exchange to the addresses given (CURLOPT_RESOLVE, so curl connects to nothing
 // else).
-void probeHttp(const EgressTarget& t, const std::vector<std::string>& addresses,
-               EgressFacts& f) {
+void probeHttp(const EgressTarget& t, const std::vector<std::string>& addresses, EgressFacts& f) {
   CurlEasyPtr easy(curl_easy_init());
   if (!easy) {
     f.transport = EgressTransport::Other;
@@ -187,8 +186,7 @@ void probeHttp(const EgressTarget& t, const std::vector<std::string>& addresses,
   curl_easy_setopt(e, CURLOPT_PROXY, "");  // "" disables http_proxy/all_proxy as well
   if (!t.post_body.empty()) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, t.post_body.data());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(t.post_body.size()));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.post_body.size()));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get());
   }
   const CURLcode rc = curl_easy_perform(e);
@@ -226,7 +224,7 @@ bool redisAsk(redisContext* c, const std::vector<std::string>& argv, const Egres
       redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lengths.data())));
   if (!reply) {
     const bool timed_out = saysErrno(c->errstr, EAGAIN) || saysErrno(c->errstr, ETIMEDOUT);
-    f.transport = timed_out ? EgressTransport::AnswerTimeout
+    f.transport = timed_out                 ? EgressTransport::AnswerTimeout
                   : c->err == REDIS_ERR_EOF ? EgressTransport::Closed
                                             : EgressTransport::Other;
     f.detail = c->errstr;

@@ -27,19 +27,19 @@
 namespace ocsp::tools {
 
 struct EgressTarget {
-  std::string host;     // a DNS name, or an IP literal (Redis)
+  std::string host;  // a DNS name, or an IP literal (Redis)
   uint16_t port = 0;
   std::string purpose;  // as firewall-list names it
   EgressKind kind = EgressKind::Ocsp;
   // HTTP kinds
-  std::string url;            // the URL asked (its host and port are host and port)
-  bool path_known = true;     // false: `url` is the host's `/`, the config names no URL there
-  std::string post_body;      // non-empty: POSTed as application/ocsp-request
-  size_t max_bytes = 1 << 20; // read at most this much of the answer
-  int64_t timeout_ms = 5'000; // the DNS lookup; then the whole exchange
+  std::string url;             // the URL asked (its host and port are host and port)
+  bool path_known = true;      // false: `url` is the host's `/`, the config names no URL there
+  std::string post_body;       // non-empty: POSTed as application/ocsp-request
+  size_t max_bytes = 1 << 20;  // read at most this much of the answer
+  int64_t timeout_ms = 5'000;  // the DNS lookup; then the whole exchange
   // Redis
-  std::string redis_password;           // "" = no AUTH
-  int64_t redis_command_timeout_ms = 0; // AUTH and PING each; timeout_ms bounds the connect
+  std::string redis_password;            // "" = no AUTH
+  int64_t redis_command_timeout_ms = 0;  // AUTH and PING each; timeout_ms bounds the connect
 };
 
 // One row per target, in the order given. `resolve`: the config's `resolve:` map.

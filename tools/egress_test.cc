@@ -3,8 +3,8 @@
 #include <openssl/ocsp.h>
 
 #include <charconv>
-#include <memory>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,10 +83,9 @@ std::optional<Options> parseArgs(int argc, char** argv, bool* help, std::string*
           arg == "--timeout-ms" ? (i + 1 < argc ? argv[++i] : "") : arg.substr(13);
       int64_t ms = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
-      if (ec != std::errc() || end != value.data() + value.size() || ms < 1 ||
-          ms > 600'000) {
-        *error = "--timeout-ms takes a number of milliseconds from 1 to 600000, not \"" +
-                 value + "\"";
+      if (ec != std::errc() || end != value.data() + value.size() || ms < 1 || ms > 600'000) {
+        *error =
+            "--timeout-ms takes a number of milliseconds from 1 to 600000, not \"" + value + "\"";
         return std::nullopt;
       }
       o.timeout_ms = ms;
@@ -163,8 +162,8 @@ EgressTarget ocspTarget(const conf::Config& config, const FirewallEntry& e) {
   const bool default_port = up && up->port == (up->scheme == "https" ? 443 : 80);
   t.url = (up ? up->scheme : "http") + "://" + e.host +
           (default_port ? "" : ":" + std::to_string(e.port)) + (up ? up->path : "/");
-  t.post_body = ocspRequestFor(up && !up->issuers.empty() ? up->issuers.front().cert.get()
-                                                          : nullptr);
+  t.post_body =
+      ocspRequestFor(up && !up->issuers.empty() ? up->issuers.front().cert.get() : nullptr);
   t.max_bytes = config.limits.max_upstream_response_bytes;
   return t;
 }
@@ -191,7 +190,8 @@ EgressTarget httpTarget(const conf::Config& config, const FirewallEntry& e, Egre
   return t;
 }
 
-std::vector<EgressTarget> plan(const conf::Config& config, const std::optional<int64_t>& timeout_ms) {
+std::vector<EgressTarget> plan(const conf::Config& config,
+                               const std::optional<int64_t>& timeout_ms) {
   std::vector<EgressTarget> targets;
   for (const auto& e : firewallEntries(config)) {
     EgressTarget t;
@@ -227,9 +227,9 @@ int runTest(const Options& o) {
     CurlGlobal curl;
     rows = probeAll(targets, (*config)->resolve);
   }
-  const std::string out = o.json ? renderEgressJson(rows, o.timeout_ms.value_or(
-                                                              (*config)->limits.upstream_timeout_ms))
-                                 : renderEgressTable(rows);
+  const std::string out =
+      o.json ? renderEgressJson(rows, o.timeout_ms.value_or((*config)->limits.upstream_timeout_ms))
+             : renderEgressTable(rows);
   std::fwrite(out.data(), 1, out.size(), stdout);
   for (const auto& r : rows) {
     if (!r.verdict.ok) return 1;

@@ -82,8 +82,8 @@ bool wholePemCrl(std::string_view s) {
 }
 
 std::string_view withoutLeadingSpace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n')) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
     s.remove_prefix(1);
   }
   return s;
@@ -104,18 +104,26 @@ EgressVerdict pass(std::string cause) { return {true, std::move(cause)}; }
 
 EgressVerdict judgeTransport(const EgressFacts& f) {
   switch (f.transport) {
-    case EgressTransport::Answered: break;
-    case EgressTransport::DnsFailed: return fail("DNS: " + f.dns_error);
-    case EgressTransport::DnsTimeout: return fail("DNS: " + timeoutAfter(f.timeout_ms));
-    case EgressTransport::Refused: return fail("connect refused");
-    case EgressTransport::ConnectFailed: return fail("connect failed: " + f.detail);
+    case EgressTransport::Answered:
+      break;
+    case EgressTransport::DnsFailed:
+      return fail("DNS: " + f.dns_error);
+    case EgressTransport::DnsTimeout:
+      return fail("DNS: " + timeoutAfter(f.timeout_ms));
+    case EgressTransport::Refused:
+      return fail("connect refused");
+    case EgressTransport::ConnectFailed:
+      return fail("connect failed: " + f.detail);
     case EgressTransport::ConnectTimeout:
       return fail(timeoutAfter(f.timeout_ms) + " (connecting)");
     case EgressTransport::AnswerTimeout:
       return fail(timeoutAfter(f.timeout_ms) + " (connected, no answer)");
-    case EgressTransport::Closed: return fail("connection closed without an answer: " + f.detail);
-    case EgressTransport::Tls: return fail("TLS: " + f.detail);
-    case EgressTransport::Other: return fail(f.detail);
+    case EgressTransport::Closed:
+      return fail("connection closed without an answer: " + f.detail);
+    case EgressTransport::Tls:
+      return fail("TLS: " + f.detail);
+    case EgressTransport::Other:
+      return fail(f.detail);
   }
   return {};
 }
@@ -147,14 +155,17 @@ EgressVerdict judgeHttp(const EgressFacts& f) {
   }
   if (f.http_status != 200) return fail("HTTP " + std::to_string(f.http_status));
   switch (f.kind) {
-    case EgressKind::Ocsp: return judgeOcsp(f);
+    case EgressKind::Ocsp:
+      return judgeOcsp(f);
     case EgressKind::Crl:
       if (!looksLikeCrl(f.body, f.truncated)) return fail("not a CRL " + whatCame(f));
       return pass(std::string("CRL (") +
                   (withoutLeadingSpace(f.body).starts_with("-----") ? "PEM" : "DER") + ", " +
                   std::to_string(f.body_bytes) + " bytes)");
-    case EgressKind::Aia: return judgeAia(f);
-    case EgressKind::Redis: break;
+    case EgressKind::Aia:
+      return judgeAia(f);
+    case EgressKind::Redis:
+      break;
   }
   return fail("internal: not an HTTP host");
 }
@@ -208,8 +219,8 @@ EgressVerdict judgeEgress(const EgressFacts& facts) {
 }
 
 std::string renderEgressTable(const std::vector<EgressRow>& rows) {
-  const std::vector<std::string> head = {"HOST", "PORT", "PURPOSE", "ADDRESSES", "VERDICT",
-                                         "TIME", "CAUSE"};
+  const std::vector<std::string> head = {"HOST",    "PORT", "PURPOSE", "ADDRESSES",
+                                         "VERDICT", "TIME", "CAUSE"};
   std::vector<std::vector<std::string>> cells;
   for (const auto& r : rows) {
     cells.push_back({r.host, std::to_string(r.port), r.purpose, addressCell(r),
@@ -234,8 +245,7 @@ std::string renderEgressTable(const std::vector<EgressRow>& rows) {
   }
   if (rows.empty()) return out + "No host to test: the config names none.\n";
   if (failed == 0) return out + "All " + std::to_string(rows.size()) + " hosts reachable.\n";
-  return out + std::to_string(failed) + " of " + std::to_string(rows.size()) +
-         " hosts FAILED.\n";
+  return out + std::to_string(failed) + " of " + std::to_string(rows.size()) + " hosts FAILED.\n";
 }
 
 std::string renderEgressJson(const std::vector<EgressRow>& rows, int64_t timeout_ms) {

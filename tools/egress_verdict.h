@@ -47,14 +47,14 @@ struct EgressFacts {
   std::string detail;     // ConnectFailed, Closed, Tls, Other
   int64_t timeout_ms = 0;
   // HTTP (transport Answered)
-  bool path_known = true;    // false: the config names no URL on this host; `/` was asked
+  bool path_known = true;  // false: the config names no URL on this host; `/` was asked
   long http_status = 0;
   std::string content_type;  // "" when the answer had none
   std::string body;          // what was read: all of it, or the first bytes when `truncated`
   bool truncated = false;    // the answer was longer than what was read
   int64_t body_bytes = 0;    // the answer's size (Content-Length when known, else bytes read)
   // Redis (transport Answered)
-  std::string redis_reply;   // "PONG", or the error reply ("NOAUTH Authentication required.")
+  std::string redis_reply;  // "PONG", or the error reply ("NOAUTH Authentication required.")
 };
 
 struct EgressVerdict {

@@ -42,7 +42,8 @@ def world(pki, responder, start_relay, static, redis, tmp_path):
     """A config naming one host of every kind and every way of failing, and what each row
     must say: host:port -> (verdict, cause pattern)."""
     static.put("ica.crl", pki.make_crl(pki.ica).read_bytes())
-    static.put("blocked.html", b"<html><body>Access denied by proxy policy</body></html>\n")
+    blocked = b"<html><body>Access denied by proxy policy</body></html>\n"
+    static.put("blocked.html", blocked)
     static.put("root.der", ssl.PEM_cert_to_DER_cert(pki.root.pem.read_text()))
     garbage, down, silent = (start_relay(mode) for mode in ("garbage", "unavailable", "silent"))
     refused_port = free_port()
@@ -77,7 +78,8 @@ def world(pki, responder, start_relay, static, redis, tmp_path):
         f"ocsp.silent.test:{silent.port}":
             ("FAIL", re.escape(f"timeout after {TIMEOUT_MS} ms (connected, no answer)")),
         f"crl.good.test:{static.port}": ("ok", re.escape(f"CRL (DER, {crl_size} bytes)")),
-        f"crl.html.test:{static.port}": ("FAIL", re.escape("not a CRL (text/html, 55 bytes)")),
+        f"crl.html.test:{static.port}":
+            ("FAIL", re.escape(f"not a CRL (text/html, {len(blocked)} bytes)")),
         f"crl.refused.test:{refused_port}": ("FAIL", "connect refused"),
         f"{UNRESOLVABLE}:80": ("FAIL", "DNS: .+"),
         f"certs.good.test:{static.port}": ("ok", re.escape("caIssuers: 1 certificate (DER)")),

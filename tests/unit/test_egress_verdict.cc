@@ -107,8 +107,8 @@ TEST_CASE("an OCSP upstream passes with any parseable OCSP answer, unauthorized 
 
 TEST_CASE("an OCSP upstream fails on an HTTP error or on what is not an OCSP answer") {
   const std::string good = readFile(realData("aws-lc-ocsp/ocsp_response.der"));
-  EgressFacts cut = answered(EgressKind::Ocsp, 200, "application/ocsp-response",
-                             good.substr(0, good.size() / 2));
+  EgressFacts cut =
+      answered(EgressKind::Ocsp, 200, "application/ocsp-response", good.substr(0, good.size() / 2));
   EgressFacts too_large = answered(EgressKind::Ocsp, 200, "application/ocsp-response", good);
   too_large.truncated = true;
   too_large.body_bytes = 5'000'000;
@@ -121,8 +121,8 @@ TEST_CASE("an OCSP upstream fails on an HTTP error or on what is not an OCSP ans
       {answered(EgressKind::Ocsp, 200, "application/ocsp-response", good + "x"),
        "not an OCSP answer (application/ocsp-response, " + std::to_string(good.size() + 1) +
            " bytes)"},
-      {cut, "not an OCSP answer (application/ocsp-response, " +
-                std::to_string(good.size() / 2) + " bytes)"},
+      {cut, "not an OCSP answer (application/ocsp-response, " + std::to_string(good.size() / 2) +
+                " bytes)"},
       {too_large, "not an OCSP answer (application/ocsp-response, 5000000 bytes)"},
   });
 }
@@ -178,8 +178,8 @@ TEST_CASE("a CRL host fails on what is not a CRL: an error page, a certificate, 
     f.truncated = row.truncated;
     const EgressVerdict v = judgeEgress(f);
     CHECK_FALSE(v.ok);
-    CHECK(v.cause == "not a CRL (application/pkix-crl, " + std::to_string(row.body.size()) +
-                         " bytes)");
+    CHECK(v.cause ==
+          "not a CRL (application/pkix-crl, " + std::to_string(row.body.size()) + " bytes)");
   }
   CHECK(judgeEgress(answered(EgressKind::Crl, 404, "text/html", kHtml)).cause == "HTTP 404");
 }
@@ -190,15 +190,16 @@ TEST_CASE("a caIssuers host passes with certificates and fails with anything els
       judgeEgress(answered(EgressKind::Aia, 200, "application/pkix-cert", derOf(ca.cert.get())));
   CHECK(v.ok);
   CHECK(v.cause == "caIssuers: 1 certificate (DER)");
-  v = judgeEgress(answered(EgressKind::Aia, 200, "application/x-pem-file", test::pemOf(ca.cert.get())));
+  v = judgeEgress(
+      answered(EgressKind::Aia, 200, "application/x-pem-file", test::pemOf(ca.cert.get())));
   CHECK(v.ok);
   CHECK(v.cause == "caIssuers: 1 certificate (PEM)");
 
   const std::string crl = test::makeCrl(ca, test::kT, test::kT + test::kDay, {1});
   v = judgeEgress(answered(EgressKind::Aia, 200, "application/pkix-crl", crl));
   CHECK_FALSE(v.ok);
-  CHECK(v.cause == "not a certificate (application/pkix-crl, " + std::to_string(crl.size()) +
-                       " bytes)");
+  CHECK(v.cause ==
+        "not a certificate (application/pkix-crl, " + std::to_string(crl.size()) + " bytes)");
   CHECK(judgeEgress(answered(EgressKind::Aia, 200, "text/html", kHtml)).cause ==
         "not a certificate (text/html, 44 bytes)");
 }
@@ -226,12 +227,23 @@ TEST_CASE("Redis passes on PONG only") {
 
 std::vector<EgressRow> sampleRows() {
   return {
-      {"ocsp.a.example", 80, "ocsp upstream a", "http://ocsp.a.example/", {"192.0.2.10"},
-       "resolve", {true, "OCSP answer: successful"}, 12},
-      {"crl.b.example", 8081, "crl", "http://crl.b.example:8081/b.crl",
-       {"192.0.2.20", "2001:db8::20"}, "dns", {false, "HTTP 503"}, 7},
-      {"gone.example", 80, "aia", "http://gone.example/", {}, "dns",
-       {false, "DNS: no address"}, 3},
+      {"ocsp.a.example",
+       80,
+       "ocsp upstream a",
+       "http://ocsp.a.example/",
+       {"192.0.2.10"},
+       "resolve",
+       {true, "OCSP answer: successful"},
+       12},
+      {"crl.b.example",
+       8081,
+       "crl",
+       "http://crl.b.example:8081/b.crl",
+       {"192.0.2.20", "2001:db8::20"},
+       "dns",
+       {false, "HTTP 503"},
+       7},
+      {"gone.example", 80, "aia", "http://gone.example/", {}, "dns", {false, "DNS: no address"}, 3},
   };
 }
 
