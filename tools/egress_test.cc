@@ -61,8 +61,9 @@ void usage(FILE* out) {
       "                   and redis.command_timeout (Redis)\n"
       "\n"
       "Every host is tested at once, so the whole run takes at most about twice the longest\n"
-      "timeout (the lookup, then the exchange; Redis: connect, AUTH and PING each), however\n"
-      "many hosts there are: about 10 s with the default upstream_timeout of 5 s.\n"
+      "timeout (the lookup, then the exchange; Redis adds redis.command_timeout for AUTH and\n"
+      "again for PING), however many hosts there are: about 10 s with the default\n"
+      "upstream_timeout of 5 s.\n"
       "\n"
       "Exit status: 0 if every host passed, 1 if any failed or the config does not load,\n"
       "64 for bad usage.\n");
