@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "conf/config.h"
@@ -322,9 +323,19 @@ std::vector<EgressRow> probeAll(const std::vector<EgressTarget>& targets,
   shared->slots.resize(targets.size());
   const Clock::time_point start = Clock::now();
   int64_t longest_ms = 0;
+  std::vector<std::thread> threads(targets.size());
   for (size_t i = 0; i < targets.size(); ++i) {
     longest_ms = std::max(longest_ms, targets[i].timeout_ms);
-    std::thread(probeOne, shared, i, targets[i], resolve, start).detach();
+    try {
+      threads[i] = std::thread(probeOne, shared, i, targets[i], resolve, start);
+    } catch (const std::system_error& e) {  // out of threads: this host is not probed
+      std::lock_guard lock(shared->mutex);
+      Slot& s = shared->slots[i];
+      s.facts.kind = targets[i].kind;
+      s.facts.transport = EgressTransport::Other;
+      s.facts.detail = std::string("could not start a thread: ") + e.what();
+      s.done = true;
+    }
   }
   {
     std::unique_lock lock(shared->mutex);
@@ -347,6 +358,21 @@ std::vector<EgressRow> probeAll(const std::vector<EgressTarget>& targets,
       }
     }
     shared->changed.wait(lock, all_done);
+  }
+  // A thread still in a lookup given up is left to end on its own; every other has finished
+  // its work and is joined.
+  for (size_t i = 0; i < threads.size(); ++i) {
+    if (!threads[i].joinable()) continue;
+    bool abandoned;
+    {
+      std::lock_guard lock(shared->mutex);
+      abandoned = shared->slots[i].abandoned;
+    }
+    if (abandoned) {
+      threads[i].detach();
+    } else {
+      threads[i].join();
+    }
   }
   std::vector<EgressRow> rows;
   std::lock_guard lock(shared->mutex);

@@ -13,8 +13,9 @@
 //     given, PING (redis.command_timeout each).
 // Every host is probed at once, each on a thread of its own. A DNS lookup that outlasts the
 // target's timeout is given up (getaddrinfo cannot be cancelled: its thread is left to end on
-// its own and touches nothing else); a transfer is bounded by curl or hiredis. So probeAll
-// takes at most about twice the longest timeout, however many hosts there are.
+// its own and touches nothing else); every other thread is joined, and its transfer is bounded
+// by curl or hiredis. So probeAll takes at most about twice the longest timeout, however many
+// hosts there are.
 // The caller holds a CurlGlobal (upstream/curl_handles.h) around probeAll.
 #include <cstddef>
 #include <cstdint>
