@@ -12,6 +12,7 @@
 #include "tools/check.h"
 #include "tools/client_config.h"
 #include "tools/explain.h"
+#include "tools/egress_test.h"
 #include "tools/firewall_list.h"
 #include "tools/issuers_import.h"
 #include "tools/report.h"
@@ -34,6 +35,7 @@ void usage(FILE* out) {
                "       ocsp-proxy client-config --for PRODUCT [--config FILE] [--host NAME]\n"
                "                                          (ocsp-proxy client-config --help)\n"
                "       ocsp-proxy firewall-list [--config FILE] [--format plain|csv|json|squid]\n"
+               "       ocsp-proxy egress test [--config FILE] [--json] [--timeout-ms N]\n"
                "       ocsp-proxy issuers import BUNDLE... [--config FILE] [--out DIR]\n"
                "                                          (ocsp-proxy issuers import --help)\n"
                "       ocsp-proxy responder-key new --out DIR [...]\n"
@@ -63,6 +65,8 @@ void usage(FILE* out) {
                "                   touches\n"
                "  client-config    the settings that point one client product at this proxy\n"
                "  firewall-list    every host:port the proxy may contact, to allow by FQDN\n"
+               "  egress test      from this machine, reach each of those hosts and make one\n"
+               "                   real request; a table of what works and why not\n"
                "  issuers import   build the issuer catalogue (upstreams[].issuers) from CA\n"
                "                   certificate bundles, routing each CA to an upstream\n"
                "  responder-key new  make the key (and certificate or request) that signs the\n"
@@ -104,6 +108,9 @@ int main(int argc, char** argv) {
   }
   if (argc > 1 && std::strcmp(argv[1], "firewall-list") == 0) {
     return ocsp::tools::runFirewallList(argc - 1, argv + 1);
+  }
+  if (argc > 1 && std::strcmp(argv[1], "egress") == 0) {
+    return ocsp::tools::runEgress(argc - 1, argv + 1);
   }
   if (argc > 1 && std::strcmp(argv[1], "issuers") == 0) {
     return ocsp::tools::runIssuers(argc - 1, argv + 1);

@@ -74,7 +74,9 @@ std::string renderSquid(const std::vector<FirewallEntry>& entries) {
   return out;
 }
 
-std::vector<FirewallEntry> entriesOf(const conf::Config& config) {
+}  // namespace
+
+std::vector<FirewallEntry> firewallEntries(const conf::Config& config) {
   std::vector<FirewallEntry> out;
   AllowList allow(config);
   for (const auto& [host_port, purpose] : allow.everything()) {
@@ -90,7 +92,6 @@ std::vector<FirewallEntry> entriesOf(const conf::Config& config) {
   }
   return out;
 }
-}  // namespace
 
 std::string renderFirewallList(const std::vector<FirewallEntry>& entries, FirewallFormat format) {
   std::string out;
@@ -152,7 +153,7 @@ int runFirewallList(int argc, char** argv) {
     std::fprintf(stderr, "ocsp-proxy: %s\n", config.error().detail.c_str());
     return 1;
   }
-  const std::string out = renderFirewallList(entriesOf(**config), format);
+  const std::string out = renderFirewallList(firewallEntries(**config), format);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "conf/config.h"
+
 namespace ocsp::tools {
 
 struct FirewallEntry {
@@ -22,6 +24,10 @@ struct FirewallEntry {
 };
 
 enum class FirewallFormat { Plain, Csv, Json, Squid };
+
+// Every host:port the proxy may contact under `config`, with its purpose: the AllowList's
+// (upstream/allow_list.h) sorted entries, then Redis and its sentinels.
+std::vector<FirewallEntry> firewallEntries(const conf::Config& config);
 
 // The entries in the given format, ending with a newline. Pure.
 std::string renderFirewallList(const std::vector<FirewallEntry>& entries, FirewallFormat format);

@@ -213,7 +213,15 @@ class Pki:
     def ca_with_ocsp(self, name: str, cn: str, ocsp_url: str) -> Cert:
         """An intermediate CA under the root whose AIA names `ocsp_url` as its OCSP
         responder, as a real intermediate names its root's (EC key, made once per name)."""
-        profile = _EXTENSIONS["ca"] + f"authorityInfoAccess = OCSP;URI:{ocsp_url}\n"
+        return self._ca_with_aia(name, cn, f"OCSP;URI:{ocsp_url}")
+
+    def ca_with_ca_issuers(self, name: str, cn: str, ca_issuers_url: str) -> Cert:
+        """An intermediate CA under the root whose AIA names `ca_issuers_url` as caIssuers,
+        where a real intermediate says its issuer's certificate is published (EC key)."""
+        return self._ca_with_aia(name, cn, f"caIssuers;URI:{ca_issuers_url}")
+
+    def _ca_with_aia(self, name: str, cn: str, access: str) -> Cert:
+        profile = _EXTENSIONS["ca"] + f"authorityInfoAccess = {access}\n"
         (self.dir / f"{name}.ext").write_text(f"[ext]\n{profile}")
         return self._issue(name, f"/O=ocsp-proxy tests/CN={cn}", self.root, name, key_type="ec")
 
