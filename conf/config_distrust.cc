@@ -234,6 +234,22 @@ DistrustStage distrustStageAt(const DistrustSchedule& schedule, const IpAddress*
   return now >= *from ? DistrustStage::Enforce : schedule.mode;
 }
 
+DistrustSchedules distrustSchedules(const std::vector<Distrusted>& list) {
+  DistrustSchedules out;
+  for (const Distrusted& d : list) out.emplace(d.name, d.schedule);
+  return out;
+}
+
+DistrustDecision decideDistrust(const DistrustSchedules& schedules, const std::string& name,
+                                std::string_view client_address, int64_t now) {
+  auto schedule = schedules.find(name);
+  if (schedule == schedules.end()) return {DistrustStage::Enforce, std::nullopt};
+  const std::optional<IpAddress> client = parseIpAddress(client_address);
+  const IpAddress* address = client ? &*client : nullptr;
+  return {distrustStageAt(schedule->second, address, now),
+          enforceFromFor(schedule->second, address)};
+}
+
 DistrustStage groupStageAt(const DistrustSchedule& schedule, const DistrustClientGroup& group,
                            int64_t now) {
   return now >= group.enforce_from ? DistrustStage::Enforce : schedule.mode;

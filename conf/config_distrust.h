@@ -25,8 +25,10 @@
 // dates, blocks, the rules above, unique names, no key twice). Each entry is flattened into
 // one Distrusted per key while it is parsed; every key of one entry carries its schedule.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/cidr.h"
@@ -70,6 +72,20 @@ DistrustStage distrustStageAt(const DistrustSchedule& schedule, const IpAddress*
                               int64_t now);
 // The date from which `client` is enforced, if any (the group's date or the entry's).
 std::optional<int64_t> enforceFromFor(const DistrustSchedule& schedule, const IpAddress* client);
+// The schedules of a config by distrust[].name: what the request path holds.
+using DistrustSchedules = std::map<std::string, DistrustSchedule>;
+DistrustSchedules distrustSchedules(const std::vector<Distrusted>& list);
+
+// For one request: the stage of the entry `name` (a name without a schedule enforces) for
+// the client at `client_address` (as the front read it; unreadable: in no group) at `now`,
+// and the date that client is enforced from (none: never).
+struct DistrustDecision {
+  DistrustStage stage = DistrustStage::Enforce;
+  std::optional<int64_t> enforce_from;
+};
+DistrustDecision decideDistrust(const DistrustSchedules& schedules, const std::string& name,
+                                std::string_view client_address, int64_t now);
+
 // The stage of the clients of one group at `now`.
 DistrustStage groupStageAt(const DistrustSchedule& schedule, const DistrustClientGroup& group,
                            int64_t now);

@@ -50,7 +50,7 @@ UpstreamSource::Options upstreamOptions(const conf::Config& config) {
   o.unknown_issuer = config.forward.unknown_issuer;
   o.clock_skew_s = config.cache.clock_skew_s;
   o.freshness = freshnessOptions(config);
-  for (const conf::Distrusted& d : config.distrust) o.distrust.emplace(d.name, d.schedule);
+  o.distrust = conf::distrustSchedules(config.distrust);
   return o;
 }
 
@@ -101,7 +101,7 @@ PolicySource::Options policyOptions(const conf::Config& config) {
   o.on_revoked_issuer = config.watch.on_revoked_issuer;
   o.nonce = config.nonce;
   o.unknown_issuer = config.responder.unknown_issuer;
-  for (const conf::Distrusted& d : config.distrust) o.distrust.emplace(d.name, d.schedule);
+  o.distrust = conf::distrustSchedules(config.distrust);
   return o;
 }
 

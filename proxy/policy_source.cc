@@ -1,6 +1,5 @@
 #include "proxy/policy_source.h"
 
-#include "core/cidr.h"
 #include "core/log.h"
 
 namespace ocsp {
@@ -53,26 +52,22 @@ PolicySource::PolicySource(const IssuerIndex& index, Options options, const Issu
 
 conf::DistrustStage PolicySource::distrustStage(const OcspQuery& query,
                                                 const Route& route) const {
-  auto schedule = options_.distrust.find(route.distrusted_as);
-  if (schedule == options_.distrust.end()) return conf::DistrustStage::Enforce;
-  const std::optional<IpAddress> client = parseIpAddress(query.client_address);
-  const int64_t now = clock_.now();
-  const conf::DistrustStage stage =
-      conf::distrustStageAt(schedule->second, client ? &*client : nullptr, now);
+  const conf::DistrustDecision decision = conf::decideDistrust(
+      options_.distrust, route.distrusted_as, query.client_address, clock_.now());
+  const conf::DistrustStage stage = decision.stage;
   if (auto counters = distrust_counts_.find(route.distrusted_as);
       counters != distrust_counts_.end()) {
     counters->second[static_cast<size_t>(stage)]->inc();
   }
   if (stage != conf::DistrustStage::Enforce) {
-    const std::optional<int64_t> from =
-        conf::enforceFromFor(schedule->second, client ? &*client : nullptr);
     logEventLimited(g_distrust_pending_log,
                     stage == conf::DistrustStage::Warn ? LogLevel::Error : LogLevel::Warn,
                     "distrust_pending",
                     {{"client", query.client}, {"issuer", route.issuer_name},
                      {"distrust", route.distrusted_as},
                      {"stage", conf::distrustStageName(stage)},
-                     {"enforce_from", from ? rfc3339(*from) : "never"}});
+                     {"enforce_from",
+                      decision.enforce_from ? rfc3339(*decision.enforce_from) : "never"}});
   }
   return stage;
 }

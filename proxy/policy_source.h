@@ -36,8 +36,6 @@
 #include <string>
 #include <vector>
 
-#include <map>
-
 #include "conf/config.h"
 #include "core/clock.h"
 #include "core/metrics.h"
@@ -59,7 +57,7 @@ class PolicySource final : public Source {
         conf::ResponderUnknownIssuerPolicy::Refuse;  // responder.unknown_issuer
     // distrust[].name -> that entry's schedule (a route names its entry: Route::distrusted_as).
     // A route distrusted under a name not here is enforced.
-    std::map<std::string, conf::DistrustSchedule> distrust;
+    conf::DistrustSchedules distrust;
   };
 
   // `index`, `watch`, `next`, `nonce_echo`, `clock` and `metrics` must outlive this object;

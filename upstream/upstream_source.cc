@@ -195,11 +195,10 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
 
 conf::DistrustStage UpstreamSource::distrustStage(const OcspQuery& query,
                                                   const Route& route) const {
-  auto schedule = options_.distrust.find(route.distrusted_as);
-  if (schedule == options_.distrust.end()) return conf::DistrustStage::Enforce;
-  const std::optional<IpAddress> client = parseIpAddress(query.client_address);
   const conf::DistrustStage stage =
-      conf::distrustStageAt(schedule->second, client ? &*client : nullptr, clock_.now());
+      conf::decideDistrust(options_.distrust, route.distrusted_as, query.client_address,
+                           clock_.now())
+          .stage;
   if (metrics_ != nullptr) {
     metrics_->counter(Metric::DistrustRequests,
                       {route.distrusted_as, conf::distrustStageName(stage)}).inc();

@@ -62,7 +62,7 @@ class UpstreamSource final : public Source {
     FreshnessPolicy freshness;                    // cache.max_age, no_next_update_ttl, refresh_percent
     // distrust[].name -> schedule: an issuer completed through AIA that is distrusted is
     // refused once its entry enforces for the client; before, served (and logged, counted).
-    std::map<std::string, conf::DistrustSchedule> distrust;
+    conf::DistrustSchedules distrust;
   };
 
   // `fetcher`, `health`, `clock`, `completer` and `nonce_echo` must outlive this object;
