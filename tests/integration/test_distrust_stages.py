@@ -86,7 +86,7 @@ def test_an_enforce_from_already_past_refuses_and_says_since_when(
     proxy.wait_for_log("distrusted_issuer", distrust=NAME, client=OTHER_CLIENT)
     assert responder.requests_served == 0
     [record] = wait_for_revocation_records(log, 1)
-    assert record["error"] == "distrusted_issuer", record
+    assert (record["status"], record["validation"]) == ("error", "error:distrusted_issuer"), record
     [entry] = proxy.status()["distrust"]
     assert (entry["mode"], entry["enforce_from"], entry["stage"]) == (
         "warn", "2020-01-01T00:00:00Z", "enforce")

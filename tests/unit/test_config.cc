@@ -1986,7 +1986,7 @@ TEST_CASE("distrust stage errors name the file, the line and the dotted key path
        "F:4: distrust[0].mode: must be log or warn with enforce_from (from that date on the "
        "entry enforces)"},
       {entry + "    mode: warn\n" + group + "        enforce_from: 2027-03-01\n",
-       "F:5: distrust[0].clients: needs enforce_from on the entry (a group keeps mode until a "
+       "F:6: distrust[0].clients: needs enforce_from on the entry (a group keeps mode until a "
        "later date)"},
       {entry + "    mode: warn\n    enforce_from: 2027-03-01\n" + group +
            "        enforce_from: 2027-02-28T23:59:59Z\n",
