@@ -51,8 +51,8 @@ DistrustSchedule dutchSchedule() {
 
 TEST_CASE("an address is in a block when its first prefix bits match, IPv4 and IPv6") {
   struct Case {
-    const char* cidr;
-    const char* address;
+    std::string cidr;
+    std::string address;
     bool in;
   };
   const std::vector<Case> cases = {
@@ -89,8 +89,8 @@ TEST_CASE("a block is ADDRESS/LENGTH or one address; anything else says why not"
   CHECK(ocsp::cidrText(block("192.0.2.7")) == "192.0.2.7/32");
   CHECK(ocsp::cidrText(block("::1")) == "::1/128");
   struct Bad {
-    const char* text;
-    const char* error;
+    std::string text;
+    std::string error;
   };
   const std::vector<Bad> bad = {
       {"10.0.0.0/", "prefix length must be 0..32"},
@@ -116,7 +116,7 @@ TEST_CASE("a block is ADDRESS/LENGTH or one address; anything else says why not"
 
 TEST_CASE("enforce_from is a day at 00:00 UTC or an RFC 3339 time with its offset") {
   struct Case {
-    const char* text;
+    std::string text;
     std::optional<int64_t> t;
   };
   const std::vector<Case> cases = {
@@ -153,9 +153,9 @@ TEST_CASE("the stage: mode before enforce_from, enforce from it on, a group's cl
   log_only.mode = DistrustStage::Log;
   const DistrustSchedule enforce_now;  // neither mode nor date: distrust as it always was
   struct Case {
-    const char* name;
+    std::string name;
     const DistrustSchedule* schedule;
-    const char* client;  // "" = an address that could not be read
+    std::string client;  // "" = an address that could not be read
     int64_t now;
     DistrustStage stage;
   };
