@@ -11,8 +11,8 @@
 //   - enforce: refused with OCSP unauthorized and X-OCSP-Proxy-Flags: distrusted
 //     (event=distrusted_issuer).
 // Schedule of one entry:
-//   - `mode` alone (log | warn | enforce, default enforce) applies always: an entry without
-//     the new keys enforces, as before they existed;
+//   - `mode` alone (log | warn | enforce, default enforce) applies always: an entry with
+//     neither `mode` nor `enforce_from` enforces at once;
 //   - with `enforce_from: DATE`, `mode` is the stage before DATE and must be log or warn; from
 //     DATE on (at DATE exactly) the entry enforces;
 //   - `clients:` groups (each a name, address blocks and a DATE of its own, not earlier than
