@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "conf/config_distrust.h"
 #include "core/log.h"
 #include "core/ossl.h"
 #include "core/result.h"
@@ -226,14 +227,6 @@ struct Watch {
   std::vector<WatchedCa> intermediates;
   std::vector<IssuerCert> issuers;         // watch.issuers: files and dirs, as loaded
   std::vector<SkippedCa> skipped;          // certificates of watch.issuers not watched
-};
-
-// One distrusted key (docs/ARCHITECTURE.md §9): its responses are never served as fresh, requests
-// for certificates it issued get "unauthorized".
-struct Distrusted {
-  std::string name;         // distrust[].name; shared by every key of one entry
-  std::string spki_sha256;  // SHA-256 of the DER SubjectPublicKeyInfo, 32 raw bytes
-  std::string subject;      // one-line subject when it came from a certificate, else ""
 };
 
 // The local-responder answer for a CertID whose issuer nobody configured

@@ -1,7 +1,7 @@
 // ocsp-proxy's key tables: phase 1 of the loader (conf/config.h). One schema table per map,
 // each key with the parser that stores its value; the generic machinery (Loader, Schema,
-// walkMap, the scalar parsers) is in conf/yaml_schema.h, and the watch, distrust and
-// revocation_log keys in conf/config_watch.h.
+// walkMap, the scalar parsers) is in conf/yaml_schema.h, the watch and revocation_log keys in
+// conf/config_watch.h, and distrust in conf/config_distrust.h.
 #include "conf/config_schema.h"
 
 #include <sys/stat.h>
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "conf/config_bridge.h"
+#include "conf/config_distrust.h"
 #include "conf/config_watch.h"
 #include "conf/value_parsers.h"
 

@@ -1,5 +1,5 @@
-// revocation_log, watch and distrust (docs/ARCHITECTURE.md §9, §10); see conf/config_watch.h for
-// which phase checks what.
+// revocation_log and watch (docs/ARCHITECTURE.md §9, §10); see conf/config_watch.h for which
+// phase checks what.
 #include "conf/config_watch.h"
 
 #include "conf/config_schema.h"
@@ -9,13 +9,8 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <filesystem>
-#include <map>
-#include <optional>
 #include <utility>
 
 namespace ocsp::conf {
@@ -24,14 +19,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+}  // namespace
+
 // --- Certificate files -----------------------------------------------------------------------
 
-struct CertFile {
-  std::string path;  // resolved
-  std::vector<X509Ptr> certs;
-};
-
-// A certificate file (not a directory): watch and distrust name certificates one by one.
 Result<CertFile> certificateFile(Loader& l, const Item& v) {
   auto written = text(l, v);
   if (!written.ok()) return written.error();
@@ -47,6 +38,8 @@ Result<CertFile> certificateFile(Loader& l, const Item& v) {
   out.certs = std::move(*certs);
   return out;
 }
+
+namespace {
 
 // A file holding exactly one certificate: a bundle would leave which one is meant to chance.
 Result<CertFile> singleCertificateFile(Loader& l, const Item& v) {
@@ -105,89 +98,6 @@ const Schema<WatchedCa>& watchedCaSchema() {
   return schema;
 }
 
-// --- distrust --------------------------------------------------------------------------------
-
-// "0f1e..." or "0F:1E:...": hex digits in pairs, colons (if any) between every pair.
-std::optional<std::string> decodeHex(const std::string& s) {
-  const bool colons = s.find(':') != std::string::npos;
-  const size_t step = colons ? 3 : 2;
-  if (s.empty() || (s.size() + (colons ? 1 : 0)) % step != 0) return std::nullopt;
-  std::string out;
-  for (size_t i = 0; i < s.size(); i += step) {
-    if (colons && i + 2 < s.size() && s[i + 2] != ':') return std::nullopt;
-    const unsigned char hi = static_cast<unsigned char>(s[i]);
-    const unsigned char lo = static_cast<unsigned char>(s[i + 1]);
-    if (!std::isxdigit(hi) || !std::isxdigit(lo)) return std::nullopt;
-    unsigned byte = 0;
-    std::from_chars(s.data() + i, s.data() + i + 2, byte, 16);  // two hex digits, checked above
-    out += static_cast<char>(byte);
-  }
-  return out;
-}
-
-// 32 raw bytes.
-Result<std::string> spkiSha256(Loader& l, const Item& v) {
-  auto s = text(l, v);
-  if (!s.ok()) return s;
-  auto bytes = decodeHex(*s);
-  if (!bytes) {
-    return l.fail(v, "not hex (expected 64 hex digits, optionally with colons between bytes): " +
-                         inQuotes(*s));
-  }
-  if (bytes->size() != 32) {
-    return l.fail(v, "expected 32 bytes (a SHA-256 hash), got " + std::to_string(bytes->size()) +
-                         ": " + inQuotes(*s));
-  }
-  return *bytes;
-}
-
-// One distrust entry as written.
-struct DistrustSpec {
-  std::string name;
-  std::optional<CertFile> cert;
-  std::optional<std::string> spki_sha256;
-};
-
-const Schema<DistrustSpec>& distrustSchema() {
-  static const Schema<DistrustSpec> schema = {
-      field("name", &DistrustSpec::name, plainName, Need::Required),  // a log field and label
-      field("cert", &DistrustSpec::cert, certificateFile),  // every certificate in the file
-      field("spki_sha256", &DistrustSpec::spki_sha256, spkiSha256),
-  };
-  return schema;
-}
-
-std::string spkiSha256Of(X509* cert) {
-  return sha256(toDer(X509_get_X509_PUBKEY(cert), i2d_X509_PUBKEY));
-}
-
-// One entry -> one Distrusted per key. A key found twice in one file (a re-issued or
-// cross-signed CA certificate) is kept once.
-Result<std::vector<Distrusted>> distrustEntry(Loader& l, const Item& v) {
-  auto spec = mapOf(distrustSchema())(l, v);
-  if (!spec.ok()) return spec.error();
-  const std::string cert_path = join(v.path, "cert");
-  if (!spec->cert && !spec->spki_sha256) {
-    return l.fail(v, "one of cert or spki_sha256 is required");
-  }
-  if (spec->cert && spec->spki_sha256) {
-    return l.failAt(join(v.path, "spki_sha256"),
-                    "conflicts with " + cert_path + " (set exactly one of cert, spki_sha256)");
-  }
-  std::vector<Distrusted> out;
-  if (spec->spki_sha256) {
-    out.push_back(Distrusted{spec->name, std::move(*spec->spki_sha256), ""});
-    return out;
-  }
-  for (const auto& cert : spec->cert->certs) {
-    std::string spki = spkiSha256Of(cert.get());
-    bool seen = std::any_of(out.begin(), out.end(),
-                            [&](const Distrusted& d) { return d.spki_sha256 == spki; });
-    if (!seen) out.push_back(Distrusted{spec->name, std::move(spki), subjectLine(cert.get())});
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<std::string> revocationLogPath(Loader& l, const Item& v) {
@@ -222,35 +132,6 @@ const Schema<Watch>& watchSchema() {
       field("issuers", &Watch::issuers, issuerFiles),
   };
   return schema;
-}
-
-Result<std::vector<Distrusted>> distrustList(Loader& l, const Item& v) {
-  auto entries = listOf(distrustEntry)(l, v);
-  if (!entries.ok()) return entries.error();
-  std::vector<Distrusted> all;
-  std::map<std::string, std::string> owner;  // key -> name of the entry that distrusts it
-  for (size_t i = 0; i < entries->size(); ++i) {
-    const std::string at = indexed(v.path, i);
-    std::vector<Distrusted>& keys = (*entries)[i];
-    const std::string name = keys.front().name;  // copied: the keys are moved out below
-    bool named_before =
-        std::any_of(all.begin(), all.end(), [&](const Distrusted& d) { return d.name == name; });
-    if (named_before) return l.failAt(at + ".name", "duplicate distrust name " + inQuotes(name));
-    // Two names for one key would make the log line and the metric label depend on order.
-    for (auto& key : keys) {
-      auto [it, first] = owner.emplace(key.spki_sha256, name);
-      if (!first) {
-        if (key.subject.empty()) {
-          return l.failAt(at + ".spki_sha256",
-                          "key is already distrusted by " + inQuotes(it->second));
-        }
-        return l.failAt(at + ".cert", "key of " + inQuotes(key.subject) +
-                                          " is already distrusted by " + inQuotes(it->second));
-      }
-      all.push_back(std::move(key));
-    }
-  }
-  return all;
 }
 
 Status checkWatch(const Loader& l, const Watch& watch) {

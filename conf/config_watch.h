@@ -1,14 +1,12 @@
 #pragma once
-// The revocation_log, watch and distrust keys (docs/ARCHITECTURE.md §9, §10): their value parsers,
-// schema table and phase-2 rules. conf/config_schema.cc puts them in the top-level table, and
+// The revocation_log and watch keys (docs/ARCHITECTURE.md §9, §10): their value parsers, schema
+// table and phase-2 rules, and the certificate-file parser that distrust (conf/config_distrust.h)
+// uses too. conf/config_schema.cc puts them in the top-level table, and
 // conf/config.cc calls checkWatch in phase 2, like its own sections.
 //
 // Which phase checks what:
-//  - phase 1 (while parsing): certificate files (readable, PEM or DER, how many certificates),
-//    spki_sha256 syntax, the revocation log's directory, and the rules inside one distrust
-//    list (exactly one of cert / spki_sha256 per entry, unique names, no key twice): a
-//    distrust entry is flattened into one Distrusted per key while it is parsed, after which
-//    which keys it had is no longer known.
+//  - phase 1 (while parsing): certificate files (readable, PEM or DER, how many certificates)
+//    and the revocation log's directory.
 //  - phase 2 (checkWatch): the rules across watch.intermediates fields and entries; then
 //    conf/watch_issuers.h adds the intermediates of watch.issuers.
 #include <string>
@@ -27,8 +25,13 @@ Result<std::string> revocationLogPath(Loader& l, const Item& v);
 // watch: the section's keys.
 const Schema<Watch>& watchSchema();
 
-// distrust: the whole list, one Distrusted per key.
-Result<std::vector<Distrusted>> distrustList(Loader& l, const Item& v);
+// A certificate file (not a directory), every certificate in it: watch and distrust name
+// certificates one by one.
+struct CertFile {
+  std::string path;  // resolved
+  std::vector<X509Ptr> certs;
+};
+Result<CertFile> certificateFile(Loader& l, const Item& v);
 
 // Phase 2 for watch.intermediates: unique names, each cert a CA certificate issued (name,
 // key identifiers, signature) by its parent, no certificate watched twice.

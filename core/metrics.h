@@ -91,6 +91,9 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
     "Seconds until an issuer certificate's notAfter (negative once expired).")                    \
   X(IssuerExpiring, Gauge, "ocsp_proxy_issuer_expiring", ("name"), {},                            \
     "1 if an issuer certificate expires within watch.expiry_warning, else 0.")                    \
+  X(DistrustRequests, Counter, "ocsp_proxy_distrust_requests_total", ("name", "stage"), {},      \
+    "Requests for certificates of a distrusted key, by distrust entry and the stage they met "   \
+    "(log: served, logged|warn: served with distrust-pending|enforce: refused).")                \
   X(LimitRejections, Counter, "ocsp_proxy_limit_rejections_total", ("limit"), {},                 \
     "Requests or connections rejected by a configured limit, by limit.")                          \
   X(RevocationLogDropped, Counter, "ocsp_proxy_revocation_log_dropped_total", ("reason"), {},   \

@@ -89,6 +89,7 @@ struct OcspQuery {
   CacheKey key{};
   Mode mode = Mode::Responder;
   std::string client;               // "ip:port" for logs
+  std::string client_address;       // the peer's IP address alone (distrust[].clients), any mode
   // Forward and transparent mode: the upstream the URL (or Host) named (routed by its FQDN,
   // docs/ARCHITECTURE.md §1).
   std::optional<size_t> forward_upstream;
@@ -111,6 +112,9 @@ struct Lookup {
   // The route's issuer is a watched intermediate found revoked (docs/ARCHITECTURE.md §9), as
   // the policy saw it when it routed the query: the front flags the answer.
   bool issuer_revoked = false;
+  // The route's issuer is distrusted and this client is in the `warn` stage
+  // (docs/ARCHITECTURE.md §9): the answer is served, and the front flags it distrust-pending.
+  bool distrust_pending = false;
 };
 
 enum class AnswerSource { Memory, Redis, Upstream, Stale };

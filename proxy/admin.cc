@@ -88,6 +88,36 @@ void appendSnapshotStatus(std::string& out, const SnapshotStore& store) {
   out += "}}";
 }
 
+// The distrust entries (docs/ARCHITECTURE.md §9): their schedule and the stage each is in now.
+void appendDistrustStatus(std::string& out, const std::vector<AdminOptions::Distrust>& list,
+                          int64_t now) {
+  open(out, "distrust", '[');
+  for (const AdminOptions::Distrust& d : list) {
+    openElement(out);
+    str(out, "name", d.name);
+    num(out, "keys", static_cast<int64_t>(d.keys));
+    str(out, "mode", conf::distrustStageName(d.schedule.mode));
+    when(out, "enforce_from", d.schedule.enforce_from.value_or(0));
+    str(out, "stage", conf::distrustStageName(conf::distrustStageAt(d.schedule, nullptr, now)));
+    open(out, "clients", '[');
+    for (const conf::DistrustClientGroup& group : d.schedule.clients) {
+      openElement(out);
+      str(out, "name", group.name);
+      open(out, "cidrs", '[');
+      for (const Cidr& block : group.cidrs) {
+        sep(out);
+        appendJsonString(out, cidrText(block));
+      }
+      out += "]";
+      when(out, "enforce_from", group.enforce_from);
+      str(out, "stage", conf::distrustStageName(conf::groupStageAt(d.schedule, group, now)));
+      out += "}";
+    }
+    out += "]}";
+  }
+  out += "]";
+}
+
 }  // namespace
 
 std::string statusJson(const AdminView& v) {
@@ -155,6 +185,8 @@ std::string statusJson(const AdminView& v) {
     out += "}";
   }
   out += "]";
+
+  appendDistrustStatus(out, v.options.distrust, now);
 
   open(out, "issuer_expiry", '[');
   for (const IssuerWatch::Expiry& e : v.watch->expiries(now)) {

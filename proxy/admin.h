@@ -8,7 +8,9 @@
 //                 intermediates, issuer expiry, cache and CRL sizes, Redis, learned issuers (a
 //                 count, and each with subject, upstream, learned_at, source), the cache
 //                 snapshot (its path, last write and the load at start), the serials
-//                 known to be issued (entries, refused: upstream/known_serials.h)
+//                 known to be issued (entries, refused: upstream/known_serials.h), the
+//                 distrust entries (each with its mode, enforce_from, the stage it is in now
+//                 for clients in no group, and its client groups with their dates and stages)
 //   GET /metrics  Prometheus text exposition (core/metrics.h)
 // Runs on the main loop. Everything referenced must outlive it.
 #include <event2/http.h>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "cache/crl_store.h"
+#include "conf/config_distrust.h"
 #include "cache/memory_cache.h"
 #include "cache/redis_status.h"
 #include "cache/snapshot_store.h"
@@ -43,6 +46,12 @@ struct AdminOptions {
   std::vector<Upstream> upstreams;  // upstreams[].name and fqdns: /status and circuit gauges
   size_t crl_memory_bytes = 0;      // crl.memory_bytes, the CRL cache's bound in /status
   size_t ca_issuers_memory_bytes = 0;  // forward.aia_memory_bytes, the caIssuers cache's bound
+  struct Distrust {
+    std::string name;  // distrust[].name
+    size_t keys = 0;   // how many keys the entry distrusts
+    conf::DistrustSchedule schedule;
+  };
+  std::vector<Distrust> distrust;  // one per distrust entry, in config order
 };
 
 // The main loop updates the config-derived members (options, redis_status, watch, index, the

@@ -50,6 +50,7 @@ UpstreamSource::Options upstreamOptions(const conf::Config& config) {
   o.unknown_issuer = config.forward.unknown_issuer;
   o.clock_skew_s = config.cache.clock_skew_s;
   o.freshness = freshnessOptions(config);
+  o.distrust = conf::distrustSchedules(config.distrust);
   return o;
 }
 
@@ -100,6 +101,7 @@ PolicySource::Options policyOptions(const conf::Config& config) {
   o.on_revoked_issuer = config.watch.on_revoked_issuer;
   o.nonce = config.nonce;
   o.unknown_issuer = config.responder.unknown_issuer;
+  o.distrust = conf::distrustSchedules(config.distrust);
   return o;
 }
 
@@ -208,6 +210,12 @@ AdminOptions adminOptions(const conf::Config& config) {
   }
   o.crl_memory_bytes = config.crl.memory_bytes;
   o.ca_issuers_memory_bytes = config.forward.aia_memory_bytes;
+  for (const conf::Distrusted& d : config.distrust) {
+    if (o.distrust.empty() || o.distrust.back().name != d.name) {
+      o.distrust.push_back({d.name, 0, d.schedule});
+    }
+    ++o.distrust.back().keys;
+  }
   return o;
 }
 

@@ -229,6 +229,7 @@ void HttpFront::lookupOcsp(HttpExchange& ex, Result<std::shared_ptr<OcspQuery>> 
     query->forward_fqdn = forward->fqdn_index;
   }
   query->client = std::string(ex.peer());
+  query->client_address = std::string(ex.peerAddress());
   // The exchange stays valid until answered, even if the client goes away meanwhile
   // (http/http_server.h), so the callback may always answer it. The reply brings back the
   // routed lookup, and the exchange keeps the start time, so that the callback is two
@@ -271,6 +272,7 @@ void HttpFront::answer(HttpExchange& ex, const Lookup& lookup, const Result<Answ
     }
   }
   HttpReply reply = ocspReply(replyRequestOf(ex), result, lookup.issuer_revoked, d_.clock.now());
+  reply.distrust_pending = lookup.distrust_pending;
   count(query.mode, reply.result);
   send(ex, std::move(reply));
 }

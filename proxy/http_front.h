@@ -63,7 +63,8 @@
 //
 // Every OCSP answer (good, revoked, unknown or an error status) is written to the revocation
 // log, one line per CertID; an answer under a watched intermediate found revoked carries
-// `X-OCSP-Proxy-Flags: issuer_revoked`, a refusal of a distrusted issuer `distrusted`.
+// `X-OCSP-Proxy-Flags: issuer_revoked`, a refusal of a distrusted issuer `distrusted`, an answer
+// served under a distrust still in its `warn` stage `distrust-pending` (Lookup::distrust_pending).
 //
 // Threading: one instance per worker; handle() runs on that worker's event loop thread.
 

@@ -11,7 +11,9 @@
 //     malformed request -> malformedRequest, unauthorized -> unauthorized, signature required
 //     -> sigRequired, upstream unavailable or failed validation -> tryLater, internal or
 //     config -> internalError. An error is about this moment: Cache-Control: no-store. A
-//     refusal of a distrusted issuer carries X-OCSP-Proxy-Flags: distrusted.
+//     refusal of a distrusted issuer carries X-OCSP-Proxy-Flags: distrusted. (An answer the
+//     front serves under a distrust in its `warn` stage carries distrust-pending: the front
+//     sets HttpReply::distrust_pending from the Lookup.)
 //   - A cacheable answer carries the RFC 5019 §6.2 headers so that HTTP caches on the way
 //     keep it exactly as long as we do: Cache-Control "max-age=<fresh_until - now>, public,
 //     no-transform, must-revalidate", Expires (fresh_until), Last-Modified (thisUpdate) and
@@ -91,6 +93,7 @@ struct HttpReply {
   OcspResult result = OcspResult::Good;  // OCSP replies only
   bool issuer_revoked = false;           // X-OCSP-Proxy-Flags: issuer_revoked
   bool distrusted = false;               // X-OCSP-Proxy-Flags: distrusted
+  bool distrust_pending = false;         // X-OCSP-Proxy-Flags: distrust-pending
   const char* content_type = nullptr;    // null: none
   FixedText<80> cache_control;           // empty: none
   std::string_view expires;              // empty: none (and the same below)
@@ -107,6 +110,7 @@ struct HttpReply {
   void forEachField(F&& f) const {
     if (issuer_revoked) f("X-OCSP-Proxy-Flags", "issuer_revoked");
     if (distrusted) f("X-OCSP-Proxy-Flags", "distrusted");
+    if (distrust_pending) f("X-OCSP-Proxy-Flags", "distrust-pending");
     if (content_type != nullptr) f("Content-Type", content_type);
     if (cache_control.size() != 0) f("Cache-Control", cache_control.view());
     if (!expires.empty()) f("Expires", expires);

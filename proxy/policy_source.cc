@@ -10,6 +10,7 @@ namespace {
 LogRateLimit g_unknown_issuer_log;
 LogRateLimit g_mixed_issuers_log;
 LogRateLimit g_distrusted_issuer_log;
+LogRateLimit g_distrust_pending_log;
 LogRateLimit g_revoked_issuer_log;
 
 // One line per request, naming its first CertID of an unknown issuer and how many of its
@@ -28,6 +29,48 @@ void logUnknownIssuer(const OcspQuery& query, const CertIdInfo& id, size_t unkno
 }
 
 }  // namespace
+
+PolicySource::PolicySource(const IssuerIndex& index, Options options, const IssuerWatch* watch,
+                           Source& next, const NonceEcho* nonce_echo, const Clock& clock,
+                           Metrics* metrics)
+    : index_(index),
+      options_(std::move(options)),
+      watch_(watch),
+      next_(next),
+      nonce_echo_(nonce_echo),
+      clock_(clock) {
+  if (metrics == nullptr) return;
+  for (const auto& entry : options_.distrust) {
+    auto& counters = distrust_counts_[entry.first];
+    for (int i = 0; i < conf::kDistrustStages; ++i) {
+      const char* stage = conf::distrustStageName(static_cast<conf::DistrustStage>(i));
+      counters[static_cast<size_t>(i)] =
+          &metrics->counter(Metric::DistrustRequests, {entry.first, stage});
+    }
+  }
+}
+
+conf::DistrustStage PolicySource::distrustStage(const OcspQuery& query,
+                                                const Route& route) const {
+  const conf::DistrustDecision decision = conf::decideDistrust(
+      options_.distrust, route.distrusted_as, query.client_address, clock_.now());
+  const conf::DistrustStage stage = decision.stage;
+  if (auto counters = distrust_counts_.find(route.distrusted_as);
+      counters != distrust_counts_.end()) {
+    counters->second[static_cast<size_t>(stage)]->inc();
+  }
+  if (stage != conf::DistrustStage::Enforce) {
+    logEventLimited(g_distrust_pending_log,
+                    stage == conf::DistrustStage::Warn ? LogLevel::Error : LogLevel::Warn,
+                    "distrust_pending",
+                    {{"client", query.client}, {"issuer", route.issuer_name},
+                     {"distrust", route.distrusted_as},
+                     {"stage", conf::distrustStageName(stage)},
+                     {"enforce_from",
+                      decision.enforce_from ? rfc3339(*decision.enforce_from) : "never"}});
+  }
+  return stage;
+}
 
 std::shared_ptr<const Route> PolicySource::forwardRoute(const OcspQuery& query,
                                                         std::shared_ptr<const Route> found) const {
@@ -107,12 +150,17 @@ void PolicySource::lookup(Lookup lookup, Reply done) {
       watch_ != nullptr ? watch_->revokedName(lookup.route->issuer.get()) : std::string();
   lookup.issuer_revoked = !revoked.empty();
   if (route && !route->distrusted_as.empty()) {
-    logEventLimited(g_distrusted_issuer_log, LogLevel::Warn, "distrusted_issuer",
-                    {{"client", query->client}, {"issuer", route->issuer_name},
-                     {"distrust", route->distrusted_as}});
-    done(lookup, makeError(ErrorCategory::Unauthorized, "distrusted_issuer",
-                           route->issuer_name + " is distrusted (" + route->distrusted_as + ")"));
-    return;
+    const conf::DistrustStage stage = distrustStage(*query, *route);
+    if (stage == conf::DistrustStage::Enforce) {
+      logEventLimited(g_distrusted_issuer_log, LogLevel::Warn, "distrusted_issuer",
+                      {{"client", query->client}, {"issuer", route->issuer_name},
+                       {"distrust", route->distrusted_as}});
+      done(lookup, makeError(ErrorCategory::Unauthorized, "distrusted_issuer",
+                             route->issuer_name + " is distrusted (" + route->distrusted_as +
+                                 ")"));
+      return;
+    }
+    lookup.distrust_pending = stage == conf::DistrustStage::Warn;
   }
   if (!revoked.empty() && options_.on_revoked_issuer == conf::RevokedIssuerPolicy::Refuse) {
     logEventLimited(g_revoked_issuer_log, LogLevel::Warn, "revoked_issuer_refused",

@@ -15,8 +15,13 @@
 //     complete through AIA or to apply forward.unknown_issuer (logged there);
 //   - all CertIDs of one request must have the same issuer: one responder answers one
 //     request and its answer is validated against one issuer key; otherwise unauthorized;
-//   - a distrusted issuer (distrust:, docs/ARCHITECTURE.md §9) -> unauthorized, logged as
-//     event=distrusted_issuer;
+//   - a distrusted issuer (distrust:, docs/ARCHITECTURE.md §9): the stage its entry is in for
+//     this client at this moment (conf::distrustStageAt with the injected clock and the
+//     query's client_address), counted in ocsp_proxy_distrust_requests_total{name,stage}:
+//       enforce -> unauthorized, logged as event=distrusted_issuer (WARN);
+//       warn -> served, Lookup::distrust_pending set (the front flags the answer),
+//               event=distrust_pending at ERROR;
+//       log -> served, event=distrust_pending at WARN;
 //   - an issuer that is a watched intermediate found revoked, under
 //     watch.on_revoked_issuer: refuse -> unauthorized, event=revoked_issuer_refused;
 //   - nonce policy: with `passthrough`, a request carrying a nonce is passed through
@@ -26,11 +31,14 @@
 // unknown_cert_ids and cert_ids counts), and every warning here is one a client can trigger
 // at will, so each event has a global budget of lines (core/log.h LogRateLimit: 10 a second,
 // then suppressed=K).
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "conf/config.h"
+#include "core/clock.h"
+#include "core/metrics.h"
 #include "core/source.h"
 #include "upstream/issuer_index.h"
 #include "upstream/issuer_watch.h"
@@ -47,17 +55,17 @@ class PolicySource final : public Source {
     conf::NoncePolicy nonce = conf::NoncePolicy::Ignore;                            // nonce
     conf::ResponderUnknownIssuerPolicy unknown_issuer =
         conf::ResponderUnknownIssuerPolicy::Refuse;  // responder.unknown_issuer
+    // distrust[].name -> that entry's schedule (a route names its entry: Route::distrusted_as).
+    // A route distrusted under a name not here is enforced.
+    conf::DistrustSchedules distrust;
   };
 
-  // `index`, `watch`, `next` and `nonce_echo` must outlive this object; `watch` may be null,
-  // `nonce_echo` too (every request with a nonce is then passed through under passthrough).
+  // `index`, `watch`, `next`, `nonce_echo`, `clock` and `metrics` must outlive this object;
+  // `watch` may be null, `nonce_echo` too (every request with a nonce is then passed through
+  // under passthrough), and `metrics` (nothing counted).
   PolicySource(const IssuerIndex& index, Options options, const IssuerWatch* watch, Source& next,
-               const NonceEcho* nonce_echo = nullptr)
-      : index_(index),
-        options_(std::move(options)),
-        watch_(watch),
-        next_(next),
-        nonce_echo_(nonce_echo) {}
+               const NonceEcho* nonce_echo = nullptr,
+               const Clock& clock = SystemClock::instance(), Metrics* metrics = nullptr);
 
   void lookup(Lookup lookup, Reply done) override;
 
@@ -66,12 +74,18 @@ class PolicySource final : public Source {
                                             std::shared_ptr<const Route> found) const;
   // The route of every discovery: no upstream yet, no issuer.
   static std::shared_ptr<const Route> discoveryRoute();
+  // The distrust stage of this query's client for the route's entry, logged and counted.
+  conf::DistrustStage distrustStage(const OcspQuery& query, const Route& route) const;
 
   const IssuerIndex& index_;
   const Options options_;
   const IssuerWatch* watch_;
   Source& next_;
   const NonceEcho* nonce_echo_;
+  const Clock& clock_;
+  // ocsp_proxy_distrust_requests_total by distrust[].name, one counter per stage; empty
+  // without metrics.
+  std::map<std::string, std::array<Counter*, conf::kDistrustStages>> distrust_counts_;
 };
 
 }  // namespace ocsp

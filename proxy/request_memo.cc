@@ -12,6 +12,7 @@ constexpr size_t kEntryOverheadBytes = 64;
 
 size_t queryBytes(const OcspQuery& q) {
   size_t n = sizeof(OcspQuery) + 16 + q.request_der.capacity() + q.client.capacity() +
+             q.client_address.capacity() +
              q.cert_ids.capacity() * sizeof(CertIdInfo);
   for (const CertIdInfo& id : q.cert_ids) {
     n += id.issuer_name_hash.capacity() + id.issuer_key_hash.capacity() + id.serial.capacity() +
@@ -40,6 +41,7 @@ void RequestMemo::account(size_t add, size_t remove) {
 void resetPerRequest(OcspQuery& query) {
   query.mode = Mode::Responder;
   query.client.clear();
+  query.client_address.clear();
   query.forward_upstream.reset();
   query.forward_fqdn = 0;
 }

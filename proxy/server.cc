@@ -232,6 +232,7 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
   // from the state file.
   const std::vector<std::string> names = discoveryOptions(*config).upstream_names;
   const int64_t now = SystemClock::instance().now();
+  conf::logPastEnforcement(config->distrust, now);
   if (previous != nullptr) {
     restoreLearned(gen->index, storedFrom(previous->index.learned()), names,
                    gen->trust_store.get(), now, std::nullopt);

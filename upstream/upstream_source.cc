@@ -155,7 +155,8 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
     // but they may be the circuit's probe, which must end either way (else the circuit
     // stays half open and the FQDN is skipped until a restart).
     auto responderAnswered = [this, &attempt] { health_.success(attempt->fqdn()); };
-    if (route && !(*route)->distrusted_as.empty()) {
+    if (route && !(*route)->distrusted_as.empty() &&
+        distrustStage(attempt->query(), **route) == conf::DistrustStage::Enforce) {
       responderAnswered();
       logEvent(LogLevel::Warn, "distrusted_issuer",
                {{"client", attempt->query().client}, {"issuer", (*route)->issuer_name},
@@ -190,6 +191,25 @@ void UpstreamSource::onFetched(std::shared_ptr<Attempt> attempt, FetchResult res
   completer_->complete(result.body, l.query->cert_ids.front(), l.route->upstream_index,
                        discovering ? LearnedFrom::Discovery : LearnedFrom::Aia,
                        std::move(completed));
+}
+
+conf::DistrustStage UpstreamSource::distrustStage(const OcspQuery& query,
+                                                  const Route& route) const {
+  const conf::DistrustStage stage =
+      conf::decideDistrust(options_.distrust, route.distrusted_as, query.client_address,
+                           clock_.now())
+          .stage;
+  if (metrics_ != nullptr) {
+    metrics_->counter(Metric::DistrustRequests,
+                      {route.distrusted_as, conf::distrustStageName(stage)}).inc();
+  }
+  if (stage != conf::DistrustStage::Enforce) {
+    logEvent(stage == conf::DistrustStage::Warn ? LogLevel::Error : LogLevel::Warn,
+             "distrust_pending",
+             {{"client", query.client}, {"issuer", route.issuer_name},
+              {"distrust", route.distrusted_as}, {"stage", conf::distrustStageName(stage)}});
+  }
+  return stage;
 }
 
 bool UpstreamSource::passesWithoutIssuer(const Attempt& attempt, const std::string& der) const {

@@ -60,6 +60,9 @@ class UpstreamSource final : public Source {
     conf::UnknownIssuerPolicy unknown_issuer = conf::UnknownIssuerPolicy::Pass;  // forward.*
     int64_t clock_skew_s = 0;                     // cache.clock_skew
     FreshnessPolicy freshness;                    // cache.max_age, no_next_update_ttl, refresh_percent
+    // distrust[].name -> schedule: an issuer completed through AIA that is distrusted is
+    // refused once its entry enforces for the client; before, served (and logged, counted).
+    conf::DistrustSchedules distrust;
   };
 
   // `fetcher`, `health`, `clock`, `completer` and `nonce_echo` must outlive this object;
@@ -78,6 +81,11 @@ class UpstreamSource final : public Source {
   void onFetched(std::shared_ptr<Attempt> attempt, FetchResult result);
   void validateAndAnswer(std::shared_ptr<Attempt> attempt, FetchResult result, X509* issuer,
                          bool unvalidated);
+  // The distrust stage of `query`'s client for a route completed through AIA whose issuer is
+  // distrusted (logged and counted like PolicySource's decision). The answer to this first
+  // request is not flagged distrust-pending (the Lookup was routed before); later requests
+  // find the learned issuer in the index and PolicySource decides.
+  conf::DistrustStage distrustStage(const OcspQuery& query, const Route& route) const;
   // Whether `der` passes every check that needs no issuer (an unknown issuer's answer).
   bool passesWithoutIssuer(const Attempt& attempt, const std::string& der) const;
 

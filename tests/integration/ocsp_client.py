@@ -189,10 +189,11 @@ def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
 
 def curl(method: str, url: str, body: bytes | None = None,
          content_type: str | None = "application/ocsp-request", proxy: str | None = None,
-         headers: dict[str, str] | None = None) -> HttpAnswer:
+         headers: dict[str, str] | None = None, interface: str | None = None) -> HttpAnswer:
     """One HTTP exchange with curl; the body goes through a file so it is sent byte-exact.
     `proxy` ("http://host:port/") is used as the HTTP proxy (curl -x: absolute-URI request
-    line); `headers` are added or, like Host, replace curl's own."""
+    line); `headers` are added or, like Host, replace curl's own; `interface` is the source
+    address to connect from (curl --interface, e.g. 127.0.0.2)."""
     with tempfile.TemporaryDirectory() as tmp:
         head, out = Path(tmp) / "head", Path(tmp) / "body"
         args = ["curl", "-sS", "--path-as-is", "-m", str(CLIENT_TIMEOUT_S - 5), "-X", method,
@@ -201,6 +202,8 @@ def curl(method: str, url: str, body: bytes | None = None,
                 "--noproxy", "" if proxy else "*"]
         if proxy:
             args += ["-x", proxy]
+        if interface:
+            args += ["--interface", interface]
         for name, value in (headers or {}).items():
             args += ["-H", f"{name}: {value}"]
         if body is not None:

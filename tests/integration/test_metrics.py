@@ -153,7 +153,8 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     status = proxy.status()
     assert set(status) == {"version", "uptime_s", "ready", "config", "upstreams",
                            "watched_intermediates", "issuer_expiry", "cache", "redis",
-                           "known_serials", "learned_issuers", "learned", "snapshot"}, status
+                           "known_serials", "learned_issuers", "learned", "snapshot",
+                           "distrust"}, status
     assert (status["version"], status["ready"], status["redis"]) == ("0.1.0", True, None)
     assert set(status["config"]) == {"path", "generation", "loaded_at", "last_reload_error"}
     assert (status["config"]["generation"], status["config"]["last_reload_error"]) == (1, None)
@@ -163,6 +164,7 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
                                     "fqdns": [{"fqdn": OCSP_FQDN, "circuit": "closed",
                                                "consecutive_failures": 0}]}]
     assert status["watched_intermediates"] == []
+    assert status["distrust"] == []
     assert [(e["name"], e["kind"], e["expiring"]) for e in status["issuer_expiry"]] == [
         (pki.subject_line(pki.ica), "issuer", False)]
     ocsp_cache, crl_cache = status["cache"]["ocsp"], status["cache"]["crl"]

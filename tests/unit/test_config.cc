@@ -1936,6 +1936,91 @@ TEST_CASE("distrust errors name the file, the line and the dotted key path") {
   checkErrors(cases, pki.dir.path());
 }
 
+TEST_CASE("a distrust entry without mode or dates enforces always; mode, dates and groups load") {
+  const std::string hex(64, 'a');
+  auto c = load("distrust:\n"
+                "  - {name: now, spki_sha256: " + hex + "}\n"
+                "  - name: staged\n"
+                "    spki_sha256: " + std::string(64, 'b') + "\n"
+                "    mode: warn\n"
+                "    enforce_from: 2027-03-01\n"
+                "    clients:\n"
+                "      - name: m2m\n"
+                "        cidrs: [10.20.0.0/16, \"2001:db8::/32\", 192.0.2.7]\n"
+                "        enforce_from: 2027-06-01T08:00:00+02:00\n"
+                "  - {name: watched, spki_sha256: " + std::string(64, 'c') + ", mode: log}\n" +
+                kUpstreams);
+  REQUIRE(c->distrust.size() == 3);
+  using ocsp::conf::DistrustStage;
+  const auto& now = c->distrust[0].schedule;
+  CHECK(now.mode == DistrustStage::Enforce);
+  CHECK_FALSE(now.enforce_from.has_value());
+  const auto& staged = c->distrust[1].schedule;
+  CHECK(staged.mode == DistrustStage::Warn);
+  CHECK(staged.enforce_from == 1803859200);  // date -u -d 2027-03-01 +%s
+  REQUIRE(staged.clients.size() == 1);
+  CHECK(staged.clients[0].name == "m2m");
+  CHECK(staged.clients[0].enforce_from == 1811829600);  // date -u -d 2027-06-01T06:00:00Z +%s
+  REQUIRE(staged.clients[0].cidrs.size() == 3);
+  CHECK(ocsp::cidrText(staged.clients[0].cidrs[1]) == "2001:db8::/32");
+  CHECK(ocsp::cidrText(staged.clients[0].cidrs[2]) == "192.0.2.7/32");
+  CHECK(c->distrust[2].schedule.mode == DistrustStage::Log);
+  CHECK_FALSE(c->distrust[2].schedule.enforce_from.has_value());
+}
+
+TEST_CASE("distrust stage errors name the file, the line and the dotted key path") {
+  const std::string entry = "distrust:\n  - name: a\n    spki_sha256: " + std::string(64, 'a') + "\n";
+  const std::string group = "    clients:\n      - name: g\n        cidrs: [10.0.0.0/8]\n";
+  std::vector<ErrorCase> cases = {
+      {entry + "    mode: audit\n",
+       "F:4: distrust[0].mode: must be one of log, warn, enforce: \"audit\""},
+      {entry + "    mode: log\n    enforce_from: 2027-02-30\n",
+       "F:5: distrust[0].enforce_from: not a date (expected YYYY-MM-DD, 00:00 UTC, or an RFC "
+       "3339 time such as 2027-03-01T08:00:00Z): \"2027-02-30\""},
+      {entry + "    mode: log\n    enforce_from: 2027-03-01 08:00\n",
+       "F:5: distrust[0].enforce_from: not a date (expected YYYY-MM-DD, 00:00 UTC, or an RFC "
+       "3339 time such as 2027-03-01T08:00:00Z): \"2027-03-01 08:00\""},
+      {entry + "    enforce_from: 2027-03-01\n",
+       "F:4: distrust[0].enforce_from: needs mode: log or warn (the stage before this date)"},
+      {entry + "    mode: enforce\n    enforce_from: 2027-03-01\n",
+       "F:4: distrust[0].mode: must be log or warn with enforce_from (from that date on the "
+       "entry enforces)"},
+      {entry + "    mode: warn\n" + group + "        enforce_from: 2027-03-01\n",
+       "F:6: distrust[0].clients: needs enforce_from on the entry (a group keeps mode until a "
+       "later date)"},
+      {entry + "    mode: warn\n    enforce_from: 2027-03-01\n" + group +
+           "        enforce_from: 2027-02-28T23:59:59Z\n",
+       "F:9: distrust[0].clients[0].enforce_from: is earlier than distrust[0].enforce_from "
+       "(2027-03-01T00:00:00Z)"},
+      {entry + "    mode: warn\n    enforce_from: 2027-03-01\n    clients:\n"
+               "      - {name: g, cidrs: [10.20.0.1/16], enforce_from: 2027-04-01}\n",
+       "F:7: distrust[0].clients[0].cidrs[0]: address has bits set past the prefix length (the "
+       "block is 10.20.0.0/16): \"10.20.0.1/16\""},
+      {entry + "    mode: warn\n    enforce_from: 2027-03-01\n    clients:\n"
+               "      - {name: g, cidrs: [10.20.0.0/33], enforce_from: 2027-04-01}\n",
+       "F:7: distrust[0].clients[0].cidrs[0]: prefix length must be 0..32: \"10.20.0.0/33\""},
+      {entry + "    mode: warn\n    enforce_from: 2027-03-01\n    clients:\n"
+               "      - {name: g, cidrs: [\"2001:db8::/129\"], enforce_from: 2027-04-01}\n",
+       "F:7: distrust[0].clients[0].cidrs[0]: prefix length must be 0..128: \"2001:db8::/129\""},
+      {entry + "    mode: warn\n    enforce_from: 2027-03-01\n    clients:\n"
+               "      - {name: g, cidrs: [hospital.example/24], enforce_from: 2027-04-01}\n",
+       "F:7: distrust[0].clients[0].cidrs[0]: not an IPv4 or IPv6 address block (expected "
+       "ADDRESS/LENGTH): \"hospital.example/24\""},
+      {entry + "    mode: warn\n    enforce_from: 2027-03-01\n    clients:\n"
+               "      - {name: g, cidrs: [10.0.0.0/8], enforce_from: 2027-04-01}\n"
+               "      - {name: g, cidrs: [10.0.0.0/8], enforce_from: 2027-05-01}\n",
+       "F:8: distrust[0].clients[1].name: duplicate group name \"g\""},
+      {entry + "    mode: warn\n    enforce_from: 2027-03-01\n    clients:\n"
+               "      - {name: g, enforce_from: 2027-04-01}\n",
+       "F:7: distrust[0].clients[0].cidrs: required"},
+      {entry + "    mode: warn\n    enforce_from: 2027-03-01\n    clients:\n"
+               "      - {name: g, cidrs: [10.0.0.0/8]}\n",
+       "F:7: distrust[0].clients[0].enforce_from: required"},
+  };
+  for (auto& c : cases) c.yaml += kUpstreams;
+  checkErrors(cases);
+}
+
 TEST_CASE("limit errors name the file, the line and the dotted key path") {
   CHECK(errorOf("limits:\n  max_connections: 0\n" + std::string(kUpstreams)).rfind(
             "F:2: limits.max_connections: ", 0) == 0);

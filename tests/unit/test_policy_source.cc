@@ -90,11 +90,12 @@ struct Outcome {
   std::optional<Result<Answer>> result;
 };
 
-Outcome ask(PolicySource& policy, const Row& row) {
+Outcome ask(PolicySource& policy, const Row& row, const std::string& client = "192.0.2.7") {
   auto q = std::make_shared<OcspQuery>();
   q->cert_ids = row.cert_ids;
   q->key = cacheKeyFor(q->cert_ids);
-  q->client = "192.0.2.7:4711";
+  q->client = client + ":4711";
+  q->client_address = client;
   if (row.with_nonce) q->nonce = std::string("\x04\x02\xab\xcd", 4);
   if (row.forward_upstream) {
     q->mode = Mode::Forward;
@@ -270,4 +271,84 @@ TEST_CASE("an issuer the watch found revoked is flagged in the lookup, or refuse
       CHECK(next.lookups().back().issuer_revoked);
     }
   }
+}
+
+TEST_CASE("a staged distrust serves, flags and counts before its date and refuses from it on") {
+  Pki pki;
+  auto config = pki.config(conf::NoncePolicy::Ignore);
+  constexpr int64_t kDate = 1803859200;  // 2027-03-01T00:00:00Z
+  conf::DistrustSchedule& s = config->distrust.front().schedule;
+  s.mode = conf::DistrustStage::Warn;
+  s.enforce_from = kDate;
+  s.clients.push_back({"m2m", {*parseCidr("127.0.0.2/32").cidr, *parseCidr("2001:db8::/32").cidr},
+                       kDate + 86400});
+  IssuerIndex index(*config);
+  FakeSource next;
+  next.answerAll(fetched());
+  FakeClock clock(kDate - 1);
+  Metrics metrics;
+  PolicySource policy(index, policyOptions(*config), nullptr, next, nullptr, clock, &metrics);
+  auto counted = [&metrics](const char* stage) {
+    return metrics.counter(Metric::DistrustRequests, {"old-ca-incident", stage}).value();
+  };
+  const Row row{.name = "distrusted", .cert_ids = {certId(pki.rsa_leaf, pki.distrusted_ca)}};
+  test::StderrCapture log;
+
+  // One second before the date: served, flagged distrust-pending, an ERROR line.
+  Outcome before = ask(policy, row, "127.0.0.1");
+  REQUIRE(before.replies == 1);
+  CHECK(before.result->ok());
+  CHECK(before.lookup->distrust_pending);
+  CHECK(next.calls() == 1);
+  CHECK(next.lookups().back().distrust_pending);
+  CHECK(counted("warn") == 1);
+  CHECK(log.count({"level=error", "event=distrust_pending", "distrust=old-ca-incident",
+                   "stage=warn", "enforce_from=2027-03-01T00:00:00Z"}) == 1);
+
+  // At the date: refused as distrusted; the group's clients are still served until theirs.
+  clock.set(kDate);
+  Outcome at = ask(policy, row, "127.0.0.1");
+  REQUIRE(at.replies == 1);
+  REQUIRE_FALSE(at.result->ok());
+  CHECK(at.result->error().code == "distrusted_issuer");
+  CHECK(counted("enforce") == 1);
+  for (const char* member : {"127.0.0.2", "2001:db8::1"}) {
+    CAPTURE(member);
+    Outcome group = ask(policy, row, member);
+    REQUIRE(group.replies == 1);
+    CHECK(group.result->ok());
+    CHECK(group.lookup->distrust_pending);
+  }
+  CHECK(counted("warn") == 3);
+  CHECK(next.calls() == 3);
+
+  // At the group's date its clients are refused too.
+  clock.set(kDate + 86400);
+  Outcome later = ask(policy, row, "127.0.0.2");
+  REQUIRE_FALSE(later.result->ok());
+  CHECK(later.result->error().code == "distrusted_issuer");
+  CHECK(counted("enforce") == 2);
+  CHECK(next.calls() == 3);
+}
+
+TEST_CASE("a distrust in the log stage serves without a flag and writes a WARN line") {
+  Pki pki;
+  auto config = pki.config(conf::NoncePolicy::Ignore);
+  config->distrust.front().schedule.mode = conf::DistrustStage::Log;
+  IssuerIndex index(*config);
+  FakeSource next;
+  next.answerAll(fetched());
+  FakeClock clock(1803859200);
+  Metrics metrics;
+  PolicySource policy(index, policyOptions(*config), nullptr, next, nullptr, clock, &metrics);
+  const Row row{.name = "distrusted", .cert_ids = {certId(pki.rsa_leaf, pki.distrusted_ca)}};
+  test::StderrCapture log;
+  Outcome out = ask(policy, row);
+  REQUIRE(out.replies == 1);
+  CHECK(out.result->ok());
+  CHECK_FALSE(out.lookup->distrust_pending);
+  CHECK(next.calls() == 1);
+  CHECK(metrics.counter(Metric::DistrustRequests, {"old-ca-incident", "log"}).value() == 1);
+  CHECK(log.count({"level=warn", "event=distrust_pending", "stage=log", "enforce_from=never"}) ==
+        1);
 }
