@@ -87,6 +87,7 @@
 #include "proxy/front_limits.h"
 #include "proxy/ocsp_reply.h"
 #include "proxy/request_memo.h"
+#include "proxy/recent_revocations.h"
 #include "proxy/revocation_log.h"
 #include "upstream/crl_service.h"
 
@@ -115,6 +116,7 @@ struct FrontDeps {
   ConnectionGate* connections;      // null: no connection limit
   RateLimiter* rate;                // null: no rate limit
   CrlService* ca_issuers = nullptr;  // the caIssuers service; null: caIssuers URLs get 502
+  RecentRevocations* recent_revocations = nullptr;  // revoked answers for the status page
 };
 
 class HttpFront final : public HttpHandler {
@@ -145,6 +147,8 @@ class HttpFront final : public HttpHandler {
   void answer(HttpExchange& ex, const Lookup& lookup, const Result<Answer>& result,
               int64_t started_ms);
   void logAnswer(const Lookup& lookup, const Result<Answer>& result, int64_t latency_ms);
+  // One record: to the revocation log if on, and to the recent revocations if revoked.
+  void record(const RevocationRecord& r);
   // A CRL or caIssuers URL: GET or HEAD only, answered by `service` (null: 502).
   void lookupDocument(HttpExchange& ex, const HttpUrl& url, CrlService* service, DocKind kind);
   void answerDocument(HttpExchange& ex, DocKind kind,

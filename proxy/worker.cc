@@ -44,7 +44,7 @@ Worker::Worker(int id, const WorkerOptions& options, const SharedState& shared, 
       policy_(shared.index, options.policy, shared.watch, memory_, &shared.nonce_echo),
       front_(FrontDeps{policy_, shared.clock, options.front, shared.allow, shared.crl, mailbox_,
                        shared.revocation_log, shared.metrics, shared.connections, shared.rate,
-                       shared.ca_issuers}),
+                       shared.ca_issuers, shared.recent_revocations}),
       server_(base_.get(), listen_fd, serverLimitsOf(options, shared), front_) {}
 
 Worker::~Worker() { join(); }
