@@ -62,8 +62,10 @@
 // rules for their headers are in proxy/ocsp_reply.h.
 //
 // Every OCSP answer (good, revoked, unknown or an error status) is written to the revocation
-// log, one line per CertID; an answer under a watched intermediate found revoked carries
-// `X-OCSP-Proxy-Flags: issuer_revoked`, a refusal of a distrusted issuer `distrusted`.
+// log, one line per CertID, and each CertID answered `revoked` to the status page's recent
+// revocations (proxy/recent_revocations.h, with or without the log); an answer under a
+// watched intermediate found revoked carries `X-OCSP-Proxy-Flags: issuer_revoked`, a refusal
+// of a distrusted issuer `distrusted`.
 //
 // Threading: one instance per worker; handle() runs on that worker's event loop thread.
 

@@ -168,9 +168,9 @@ void offline(std::string& out, const StatusModel& m) {
 
 void revocations(std::string& out, const StatusModel& m) {
   openSection(out, "revocations", "Recent revocations served");
-  out += "<p>" + std::to_string(m.revoked_answers) +
-         " revoked answers served since start; the last " +
-         std::to_string(RecentRevocations::kCapacity) + " are kept here, newest first.</p>\n";
+  out += "<p>Revoked answers served since start: " + std::to_string(m.revoked_answers) +
+         "; the last " + std::to_string(RecentRevocations::kCapacity) +
+         " are kept here, newest first.</p>\n";
   if (m.recent_revocations.empty()) {
     none(out, "No revoked answer served since start.");
     return closeSection(out);
