@@ -30,8 +30,9 @@ PACKAGES=(
 # Test only: promtool, in Debian's prometheus package, checks and unit-tests the shipped alert
 # rules (tests/integration/test_monitoring.py). The package would start a Prometheus server
 # on *:9090, the admin listener's default port, so it is installed with services kept from
-# starting (policy-rc.d) and its service is left disabled.
-TEST_PACKAGES=(prometheus)
+# starting (policy-rc.d) and its service is left disabled. Headless Chromium renders the
+# admin listener's status page (tests/integration/test_status_page.py).
+TEST_PACKAGES=(prometheus chromium)
 read -r -a extra <<<"${EXTRA_PACKAGES:-}"
 PACKAGES+=("${extra[@]}")
 

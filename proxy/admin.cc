@@ -8,6 +8,8 @@
 #include "core/process_memory.h"
 #include "proxy/request_memo.h"
 #include "pki/validation_memo.h"
+#include "proxy/status_model.h"
+#include "proxy/status_page.h"
 
 namespace ocsp {
 
@@ -54,11 +56,11 @@ void openElement(std::string& out) {
 }
 
 // The cache snapshot in state_dir (docs/ARCHITECTURE.md §6.6): its last write and the load.
-void appendSnapshotStatus(std::string& out, const SnapshotStore& store) {
+void appendSnapshotStatus(std::string& out, const StatusModel::Snapshot& s) {
   open(out, "snapshot", '{');
-  flag(out, "enabled", store.enabled());
-  str(out, "path", store.path());
-  const SnapshotWriteReport w = store.lastWrite();
+  flag(out, "enabled", s.enabled);
+  str(out, "path", s.path);
+  const SnapshotWriteReport& w = s.last_write;
   open(out, "last_write", '{');
   when(out, "at", w.at);
   str(out, "result", w.result);
@@ -69,7 +71,7 @@ void appendSnapshotStatus(std::string& out, const SnapshotStore& store) {
   num(out, "left_out", static_cast<int64_t>(w.left_out));
   num(out, "ms", w.ms);
   out += "}";
-  const SnapshotLoadReport l = store.lastLoad();
+  const SnapshotLoadReport& l = s.load;
   open(out, "load", '{');
   when(out, "at", l.at);
   str(out, "result", l.result);
@@ -118,53 +120,83 @@ void appendDistrustStatus(std::string& out, const std::vector<AdminOptions::Dist
   out += "]";
 }
 
+// The last revoked answers served, and until when each upstream's cached answers hold.
+void appendRecentAndHoldouts(std::string& out, const StatusModel& m) {
+  open(out, "recent_revocations", '{');
+  num(out, "total", static_cast<int64_t>(m.revoked_answers));
+  open(out, "items", '[');
+  for (const RecentRevocations::Item& r : m.recent_revocations) {
+    openElement(out);
+    raw(out, "time", jsonString(rfc3339Ms(r.time_ms)));
+    str(out, "client", r.client);
+    str(out, "upstream", r.upstream);
+    str(out, "upstream_fqdn", r.upstream_fqdn);
+    str(out, "issuer", r.issuer);
+    str(out, "serial", r.serial);
+    when(out, "revocation_time", r.revocation_time);
+    raw(out, "revocation_reason", r.reason.empty() ? "null" : jsonString(r.reason));
+    out += "}";
+  }
+  out += "]}";
+  open(out, "valid_until", '[');
+  for (const StatusModel::Holdout& h : m.holdouts) {
+    openElement(out);
+    str(out, "origin", h.origin);
+    num(out, "answers", static_cast<int64_t>(h.answers));
+    when(out, "earliest", h.earliest);
+    when(out, "latest", h.latest);
+    out += "}";
+  }
+  out += "]";
+  open(out, "bridge_crls", '[');
+  for (const StatusModel::BridgeCrl& b : m.bridge_crls) {
+    openElement(out);
+    str(out, "upstream", b.upstream);
+    str(out, "issuer", b.issuer);
+    str(out, "url", b.url);
+    flag(out, "held", b.held);
+    when(out, "next_update", b.next_update);
+    out += "}";
+  }
+  out += "]";
+}
+
 }  // namespace
 
-std::string statusJson(const AdminView& v) {
-  const int64_t now = v.clock.now();
+std::string statusJson(const AdminView& view) { return statusJson(collectStatus(view)); }
+
+std::string statusJson(const StatusModel& m) {
   std::string out = "{";
-  str(out, "version", OCSP_PROXY_VERSION);
-  num(out, "uptime_s", now - v.started_at);
-  flag(out, "ready", v.not_ready().empty());
+  str(out, "version", m.version);
+  num(out, "uptime_s", m.now - m.started_at);
+  flag(out, "ready", m.not_ready.empty());
   open(out, "config", '{');
-  str(out, "path", v.options.config_path);
-  num(out, "generation", v.generation);
-  when(out, "loaded_at", v.loaded_at);
+  str(out, "path", m.config_path);
+  num(out, "generation", m.generation);
+  when(out, "loaded_at", m.loaded_at);
   raw(out, "last_reload_error",
-      v.last_reload_error.empty() ? "null" : jsonString(v.last_reload_error));
+      m.last_reload_error.empty() ? "null" : jsonString(m.last_reload_error));
   out.push_back('}');
 
   open(out, "upstreams", '[');
-  auto circuits = v.health.snapshot(monotonicMs());
-  for (const AdminOptions::Upstream& up : v.options.upstreams) {
+  for (const StatusModel::Upstream& up : m.upstreams) {
     openElement(out);
     str(out, "name", up.name);
     str(out, "revocation_source", up.revocation_source);
     open(out, "crls", '[');
-    if (v.crl_bridge != nullptr) {
-      for (const CrlBridgeState::IssuerCrl& found : v.crl_bridge->issuerCrls()) {
-        if (found.upstream != up.name) continue;
-        openElement(out);
-        str(out, "issuer", found.issuer);
-        str(out, "url", found.url);
-        out += "}";
-      }
+    for (const CrlBridgeState::IssuerCrl& found : up.crls) {
+      openElement(out);
+      str(out, "issuer", found.issuer);
+      str(out, "url", found.url);
+      out += "}";
     }
     out += "]";
     open(out, "fqdns", '[');
-    for (const std::string& fqdn : up.fqdns) {
-      const char* state = "closed";
-      int failures = 0;
-      for (const auto& c : circuits) {
-        if (c.fqdn == fqdn) {
-          state = c.state;
-          failures = c.consecutive_failures;
-        }
-      }
+    for (const StatusModel::Circuit& c : up.fqdns) {
       openElement(out);
-      str(out, "fqdn", fqdn);
-      str(out, "circuit", state);
-      num(out, "consecutive_failures", failures);
+      str(out, "fqdn", c.fqdn);
+      str(out, "circuit", c.state);
+      num(out, "consecutive_failures", c.consecutive_failures);
       out += "}";
     }
     out += "]}";
@@ -172,7 +204,7 @@ std::string statusJson(const AdminView& v) {
   out += "]";
 
   open(out, "watched_intermediates", '[');
-  for (const IssuerWatch::View& w : v.watch->snapshot()) {
+  for (const IssuerWatch::View& w : m.watched) {
     openElement(out);
     str(out, "name", w.name);
     str(out, "subject", w.subject);
@@ -186,31 +218,29 @@ std::string statusJson(const AdminView& v) {
   }
   out += "]";
 
-  appendDistrustStatus(out, v.options.distrust, now);
+  appendDistrustStatus(out, m.distrust, m.now);
 
   open(out, "issuer_expiry", '[');
-  for (const IssuerWatch::Expiry& e : v.watch->expiries(now)) {
+  for (const IssuerWatch::Expiry& e : m.expiry) {
     openElement(out);
     str(out, "name", e.name);
     str(out, "kind", e.kind);
     when(out, "not_after", e.not_after);
-    num(out, "seconds_left", e.not_after - now);
+    num(out, "seconds_left", e.not_after - m.now);
     flag(out, "expiring", e.expiring);
     out += "}";
   }
   out += "]";
 
-  MemoryCache::Stats ocsp = v.cache.stats();
-  CrlStore::Stats crl = v.crl_store.stats();
   open(out, "cache", '{');
   open(out, "ocsp", '{');
-  num(out, "entries", static_cast<int64_t>(ocsp.entries));
-  num(out, "bytes", static_cast<int64_t>(ocsp.bytes));
-  num(out, "max_bytes", static_cast<int64_t>(v.cache.maxBytes()));
-  num(out, "evictions", static_cast<int64_t>(ocsp.evictions));
+  num(out, "entries", static_cast<int64_t>(m.ocsp.entries));
+  num(out, "bytes", static_cast<int64_t>(m.ocsp.bytes));
+  num(out, "max_bytes", static_cast<int64_t>(m.ocsp_max_bytes));
+  num(out, "evictions", static_cast<int64_t>(m.ocsp.evictions));
   out += "}";
   // Redis hits whose validation was remembered (README "Shared cache: Redis").
-  const ValidationMemo::Stats memo = sharedValidationMemo().stats();
+  const ValidationMemo::Stats& memo = m.validation_memo;
   open(out, "validation_memo", '{');
   num(out, "entries", static_cast<int64_t>(memo.size));
   num(out, "hits", static_cast<int64_t>(memo.hits));
@@ -219,11 +249,11 @@ std::string statusJson(const AdminView& v) {
   num(out, "evictions", static_cast<int64_t>(memo.evictions));
   out += "}";
   open(out, "crl", '{');
-  num(out, "entries", static_cast<int64_t>(crl.entries));
-  num(out, "bytes", static_cast<int64_t>(crl.bytes));
-  num(out, "max_bytes", static_cast<int64_t>(v.options.crl_memory_bytes));
+  num(out, "entries", static_cast<int64_t>(m.crl.entries));
+  num(out, "bytes", static_cast<int64_t>(m.crl.bytes));
+  num(out, "max_bytes", static_cast<int64_t>(m.crl_max_bytes));
   open(out, "crls", '[');
-  for (const auto& e : v.crl_store.snapshot()) {
+  for (const auto& e : m.crls) {
     openElement(out);
     str(out, "url", e->url);
     str(out, "issuer", e->crl.issuer);
@@ -244,14 +274,13 @@ std::string statusJson(const AdminView& v) {
     out += "]}";
   }
   out += "]}";
-  if (v.ca_issuers_store != nullptr) {
-    CrlStore::Stats held = v.ca_issuers_store->stats();
+  if (m.ca_issuers) {
     open(out, "ca_issuers", '{');
-    num(out, "entries", static_cast<int64_t>(held.entries));
-    num(out, "bytes", static_cast<int64_t>(held.bytes));
-    num(out, "max_bytes", static_cast<int64_t>(v.options.ca_issuers_memory_bytes));
+    num(out, "entries", static_cast<int64_t>(m.ca_issuers->stats.entries));
+    num(out, "bytes", static_cast<int64_t>(m.ca_issuers->stats.bytes));
+    num(out, "max_bytes", static_cast<int64_t>(m.ca_issuers->max_bytes));
     open(out, "documents", '[');
-    for (const auto& e : v.ca_issuers_store->snapshot()) {
+    for (const auto& e : m.ca_issuers->documents) {
       openElement(out);
       str(out, "url", e->url);
       str(out, "subject", e->ca_issuers.subject);
@@ -264,28 +293,30 @@ std::string statusJson(const AdminView& v) {
     out += "]}";
   }
   out += "}";
-  if (v.snapshot != nullptr) appendSnapshotStatus(out, *v.snapshot);
+  if (m.snapshot) appendSnapshotStatus(out, *m.snapshot);
 
-  raw(out, "redis", v.redis_status != nullptr ? jsonString(v.redis_status->describe()) : "null");
-  if (v.known_serials != nullptr) {
+  raw(out, "redis", m.redis ? jsonString(*m.redis) : "null");
+  if (m.known_serials) {
     // What the CRL bridge may answer `good` for (upstream/known_serials.h).
     open(out, "known_serials", '{');
-    num(out, "entries", static_cast<int64_t>(v.known_serials->size()));
-    num(out, "refused", static_cast<int64_t>(v.known_serials->refused()));
+    num(out, "entries", static_cast<int64_t>(m.known_serials->entries));
+    num(out, "refused", static_cast<int64_t>(m.known_serials->refused));
     out += "}";
   }
-  num(out, "learned_issuers", static_cast<int64_t>(v.index->learnedCount()));
+  num(out, "learned_issuers", static_cast<int64_t>(m.learned_count));
   // Issuers learned through AIA or discovery, or restored (docs/ARCHITECTURE.md §9).
   open(out, "learned", '[');
-  for (const LearnedIssuer& l : v.index->learned()) {
+  for (const StatusModel::Learned& l : m.learned) {
     openElement(out);
-    str(out, "subject", l.route->issuer_name);
-    str(out, "upstream", l.route->upstream_name);
+    str(out, "subject", l.subject);
+    str(out, "upstream", l.upstream);
     when(out, "learned_at", l.learned_at);
-    str(out, "source", learnedFromName(l.from));
+    str(out, "source", l.source);
     out.push_back('}');
   }
-  out += "]}\n";
+  out += "]";
+  appendRecentAndHoldouts(out, m);
+  out += "}\n";
   return out;
 }
 
@@ -391,13 +422,21 @@ void onAdminRequest(evhttp_request* req, void* arg) {
       for (const auto& why : problems) body += why + "\n";
       reply(req, 503, "Service Unavailable", "text/plain", body);
     }
+  } else if (p == "/") {
+    // A browser renders it: no script may run, nothing loads from elsewhere, and the page
+    // cannot be framed (proxy/status_page.h).
+    evkeyvalq* h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Security-Policy", kStatusPagePolicy);
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    reply(req, 200, "OK", "text/html; charset=utf-8", statusPage(collectStatus(view)));
   } else if (p == "/status") {
     reply(req, 200, "OK", "application/json", statusJson(view));
   } else if (p == "/metrics") {
     reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", view.metrics.exposition());
   } else {
     reply(req, 404, "Not Found", "text/plain",
-          "not found: try /healthz, /readyz, /status or /metrics\n");
+          "not found: try /, /healthz, /readyz, /status or /metrics\n");
   }
 }
 

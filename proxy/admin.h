@@ -1,6 +1,7 @@
 #pragma once
 // The admin listener (docs/ARCHITECTURE.md §13; loopback by default): what the network team and the
 // orchestrator look at.
+//   GET /         the status page: HTML for a browser, no scripts (proxy/status_page.h)
 //   GET /healthz  200 "ok" while the process runs (liveness)
 //   GET /readyz   200 "ready" when the config is loaded and every worker runs, plus a
 //                 "degraded: ..." line per degraded part (Redis); 503 with the reasons if not
@@ -10,7 +11,10 @@
 //                 snapshot (its path, last write and the load at start), the serials
 //                 known to be issued (entries, refused: upstream/known_serials.h), the
 //                 distrust entries (each with its mode, enforce_from, the stage it is in now
-//                 for clients in no group, and its client groups with their dates and stages)
+//                 for clients in no group, and its client groups with their dates and stages),
+//                 the recent revoked answers, and until when the cached answers of each
+//                 upstream hold (valid_until, bridge_crls). The page and this document render
+//                 one gathered structure (proxy/status_model.h).
 //   GET /metrics  Prometheus text exposition (core/metrics.h)
 // Runs on the main loop. Everything referenced must outlive it.
 #include <event2/http.h>
@@ -25,6 +29,7 @@
 #include "cache/memory_cache.h"
 #include "cache/redis_status.h"
 #include "cache/snapshot_store.h"
+#include "proxy/recent_revocations.h"
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "upstream/fqdn_health.h"
@@ -77,6 +82,7 @@ struct AdminView {
   const KnownSerials* known_serials = nullptr;  // the serials known to be issued; null: none
   // Which CRL the bridge found for each issuer (the running generation's); null: none.
   const CrlBridgeState* crl_bridge = nullptr;
+  const RecentRevocations* recent_revocations = nullptr;  // null: none kept
 };
 
 // evhttp generic callback; `view` is an AdminView.
@@ -84,6 +90,9 @@ void onAdminRequest(evhttp_request* req, void* view);
 
 // The /status document (tests and the report read it).
 std::string statusJson(const AdminView& view);
+struct StatusModel;
+// The same from what was gathered (proxy/status_model.h).
+std::string statusJson(const StatusModel& model);
 
 // Sets the scrape-time gauges (cache sizes, Redis, circuits, intermediates, expiry).
 void addStatusCollectors(const AdminView& view);

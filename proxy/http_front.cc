@@ -33,6 +33,12 @@ ReplyRequest replyRequestOf(const HttpExchange& ex) {
   return r;
 }
 
+// Whether `answer` may say `revoked` for a CertID of `query`: the first status says so, or
+// others are in it (read only then: statusesIn parses the response).
+bool mayHoldRevoked(const OcspQuery& query, const Answer& answer) {
+  return answer.entry->status == CertStatus::Revoked || query.cert_ids.size() > 1;
+}
+
 void send(HttpExchange& ex, HttpReply reply) {
   reply.forEachField([&ex](std::string_view name, std::string_view value) {
     ex.addHeader(name, value);
@@ -247,7 +253,10 @@ void HttpFront::answer(HttpExchange& ex, const Lookup& lookup, const Result<Answ
   const OcspQuery& query = *lookup.query;
   const int64_t latency_ms = monotonicMs() - started_ms;
   // The policy stage asked the issuer watch when it routed the query (Lookup::issuer_revoked).
-  if (d_.revocation_log != nullptr) logAnswer(lookup, result, latency_ms);
+  if (d_.revocation_log != nullptr ||
+      (d_.recent_revocations != nullptr && result && mayHoldRevoked(query, *result))) {
+    logAnswer(lookup, result, latency_ms);
+  }
   if (!result) {
     const Error& err = result.error();
     logEvent(LogLevel::Debug, "answer_error",
@@ -296,7 +305,7 @@ void HttpFront::logAnswer(const Lookup& lookup, const Result<Answer>& result,
     r.error = result.error().code;
     for (const CertIdInfo& id : query.cert_ids) {
       r.cert_id = &id;
-      d_.revocation_log->append(formatRevocationRecord(r));
+      record(r);
     }
     return;
   }
@@ -308,7 +317,7 @@ void HttpFront::logAnswer(const Lookup& lookup, const Result<Answer>& result,
     r.cert_id = &query.cert_ids.front();
     r.status = e.status;
     r.revocation = e.revocation;
-    d_.revocation_log->append(formatRevocationRecord(r));
+    record(r);
     return;
   }
   auto statuses = statusesIn(e.der, query.cert_ids);
@@ -316,8 +325,13 @@ void HttpFront::logAnswer(const Lookup& lookup, const Result<Answer>& result,
     r.cert_id = &query.cert_ids[i];
     r.status = statuses[i].first;
     r.revocation = statuses[i].second;
-    d_.revocation_log->append(formatRevocationRecord(r));
+    record(r);
   }
+}
+
+void HttpFront::record(const RevocationRecord& r) {
+  if (d_.revocation_log != nullptr) d_.revocation_log->append(formatRevocationRecord(r));
+  if (d_.recent_revocations != nullptr) d_.recent_revocations->add(r);
 }
 
 void HttpFront::lookupDocument(HttpExchange& ex, const HttpUrl& url, CrlService* service,

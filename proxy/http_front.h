@@ -62,9 +62,11 @@
 // rules for their headers are in proxy/ocsp_reply.h.
 //
 // Every OCSP answer (good, revoked, unknown or an error status) is written to the revocation
-// log, one line per CertID; an answer under a watched intermediate found revoked carries
-// `X-OCSP-Proxy-Flags: issuer_revoked`, a refusal of a distrusted issuer `distrusted`, an answer
-// served under a distrust still in its `warn` stage `distrust-pending` (Lookup::distrust_pending).
+// log, one line per CertID, and each CertID answered `revoked` to the status page's recent
+// revocations (proxy/recent_revocations.h, with or without the log); an answer under a
+// watched intermediate found revoked carries `X-OCSP-Proxy-Flags: issuer_revoked`, a refusal
+// of a distrusted issuer `distrusted`, an answer served under a distrust still in its `warn`
+// stage `distrust-pending` (Lookup::distrust_pending).
 //
 // Threading: one instance per worker; handle() runs on that worker's event loop thread.
 
@@ -88,6 +90,7 @@
 #include "proxy/front_limits.h"
 #include "proxy/ocsp_reply.h"
 #include "proxy/request_memo.h"
+#include "proxy/recent_revocations.h"
 #include "proxy/revocation_log.h"
 #include "upstream/crl_service.h"
 
@@ -116,6 +119,7 @@ struct FrontDeps {
   ConnectionGate* connections;      // null: no connection limit
   RateLimiter* rate;                // null: no rate limit
   CrlService* ca_issuers = nullptr;  // the caIssuers service; null: caIssuers URLs get 502
+  RecentRevocations* recent_revocations = nullptr;  // revoked answers for the status page
 };
 
 class HttpFront final : public HttpHandler {
@@ -146,6 +150,8 @@ class HttpFront final : public HttpHandler {
   void answer(HttpExchange& ex, const Lookup& lookup, const Result<Answer>& result,
               int64_t started_ms);
   void logAnswer(const Lookup& lookup, const Result<Answer>& result, int64_t latency_ms);
+  // One record: to the revocation log if on, and to the recent revocations if revoked.
+  void record(const RevocationRecord& r);
   // A CRL or caIssuers URL: GET or HEAD only, answered by `service` (null: 502).
   void lookupDocument(HttpExchange& ex, const HttpUrl& url, CrlService* service, DocKind kind);
   void answerDocument(HttpExchange& ex, DocKind kind,

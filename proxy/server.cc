@@ -156,6 +156,7 @@ struct Persistent {
   ConnectionGate connections;
   RateLimiter rate;
   std::unique_ptr<RevocationLog> revocation_log;
+  RecentRevocations recent_revocations;  // for the status page, with or without the log
   std::optional<StateDir> state_dir;  // restart-only
   LearnedIssuerStore learned_store;
   SnapshotStore snapshot;  // after the caches it reads: its thread stops first
@@ -285,7 +286,8 @@ Result<std::unique_ptr<Generation>> buildGeneration(std::shared_ptr<const conf::
                      &p.rate,
                      gen->ca_issuers.get(),
                      &p.known_serials,
-                     &gen->crl_bridge};
+                     &gen->crl_bridge,
+                     &p.recent_revocations};
   const WorkerOptions worker_options = workerOptions(*config);
   for (int i = 0; i < n_workers; ++i) {
     int fd = fcntl(p.listen_fds[i], F_DUPFD_CLOEXEC, 0);
@@ -519,7 +521,9 @@ int runServer(std::shared_ptr<const conf::Config> config) {
                        "",
                        &persistent.ca_issuers_store,
                        &persistent.snapshot,
-                       &persistent.known_serials};
+                       &persistent.known_serials,
+                       nullptr,
+                       &persistent.recent_revocations};
   loop.view = &admin_view;
   loop.showInAdmin(*loop.current);
   addStatusCollectors(admin_view);

@@ -45,7 +45,7 @@ Worker::Worker(int id, const WorkerOptions& options, const SharedState& shared, 
               shared.clock, shared.metrics),
       front_(FrontDeps{policy_, shared.clock, options.front, shared.allow, shared.crl, mailbox_,
                        shared.revocation_log, shared.metrics, shared.connections, shared.rate,
-                       shared.ca_issuers}),
+                       shared.ca_issuers, shared.recent_revocations}),
       server_(base_.get(), listen_fd, serverLimitsOf(options, shared), front_) {}
 
 Worker::~Worker() { join(); }

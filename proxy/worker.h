@@ -60,6 +60,7 @@ struct SharedState {
   // What the CRL bridge learns, shared by the generation's workers; null: a state of the
   // worker's own (tests).
   CrlBridgeState* crl_bridge = nullptr;
+  RecentRevocations* recent_revocations = nullptr;  // the status page's; null: not kept
 };
 
 // The options of one worker's stages, derived from one config (proxy/component_options.h).

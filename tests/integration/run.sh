@@ -35,6 +35,13 @@ for tool in ocsptool:gnutls-bin vfychain:libnss3-tools ocspclnt:libnss3-tools \
     exit 1
   fi
 done
+# Headless Chromium renders the status page (tests/integration/test_status_page.py); a test
+# tool only, installed by deploy/bootstrap.sh (TEST_PACKAGES).
+if ! command -v chromium >/dev/null; then
+  echo "run.sh: 'chromium' is missing (renders the status page in a test); install it with:" \
+       "apt-get install -y --no-install-recommends chromium" >&2
+  exit 1
+fi
 if ! err="$(unshare --net --mount -- true 2>&1)"; then
   echo "run.sh: cannot create private network and mount namespaces (unshare --net --mount:" \
        "${err:-failed}; needs root or unprivileged user namespaces); not running the test" \

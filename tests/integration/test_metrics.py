@@ -154,7 +154,8 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     assert set(status) == {"version", "uptime_s", "ready", "config", "upstreams",
                            "watched_intermediates", "issuer_expiry", "cache", "redis",
                            "known_serials", "learned_issuers", "learned", "snapshot",
-                           "distrust"}, status
+                           "distrust", "recent_revocations", "valid_until",
+                           "bridge_crls"}, status
     assert (status["version"], status["ready"], status["redis"]) == ("0.1.0", True, None)
     assert set(status["config"]) == {"path", "generation", "loaded_at", "last_reload_error"}
     assert (status["config"]["generation"], status["config"]["last_reload_error"]) == (1, None)
@@ -177,6 +178,12 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     assert (status["learned_issuers"], status["learned"]) == (0, [])
     # The one configured issuer's parent is configured nowhere: no serial is known.
     assert status["known_serials"] == {"entries": 0, "refused": 0}
+    # The good answer was served, none revoked; it holds until its nextUpdate.
+    assert status["recent_revocations"] == {"total": 0, "items": []}
+    [held] = status["valid_until"]
+    assert (held["origin"], held["answers"]) == ("testca", 1), held
+    assert held["earliest"] == held["latest"] and held["earliest"] > status["config"]["loaded_at"]
+    assert status["bridge_crls"] == []
 
 
 @pytest.mark.parametrize("path, status, content_type, body", [
@@ -184,6 +191,7 @@ def test_status_is_json_with_the_documented_fields(pki, responder, proxy):
     ("readyz", 200, "text/plain", b"ready\n"),
     ("metrics", 200, "text/plain; version=0.0.4; charset=utf-8", None),
     ("status", 200, "application/json", None),
+    ("", 200, "text/html; charset=utf-8", None),  # the status page
     ("nothing-here", 404, "text/plain", None),
 ])
 def test_admin_endpoints_answer_with_their_content_type_and_no_caching(
