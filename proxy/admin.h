@@ -43,6 +43,9 @@ struct AdminOptions {
   std::vector<Upstream> upstreams;  // upstreams[].name and fqdns: /status and circuit gauges
   size_t crl_memory_bytes = 0;      // crl.memory_bytes, the CRL cache's bound in /status
   size_t ca_issuers_memory_bytes = 0;  // forward.aia_memory_bytes, the caIssuers cache's bound
+  // crl.urls (with upstreams[].crls), as the CRL store keys them (HttpUrl::text()): the CRLs
+  // whose nextUpdate is exported.
+  std::vector<std::string> crl_urls;
 };
 
 // The main loop updates the config-derived members (options, redis_status, watch, index, the
@@ -76,7 +79,8 @@ void onAdminRequest(evhttp_request* req, void* view);
 // The /status document (tests and the report read it).
 std::string statusJson(const AdminView& view);
 
-// Sets the scrape-time gauges (cache sizes, Redis, circuits, intermediates, expiry).
+// Sets the scrape-time gauges (cache sizes and bounds, evictions, Redis, circuits,
+// intermediates, expiry, the nextUpdate of each crl.urls CRL).
 void addStatusCollectors(const AdminView& view);
 
 }  // namespace ocsp

@@ -208,6 +208,9 @@ AdminOptions adminOptions(const conf::Config& config) {
   }
   o.crl_memory_bytes = config.crl.memory_bytes;
   o.ca_issuers_memory_bytes = config.forward.aia_memory_bytes;
+  for (const std::string& text : config.crl.urls) {
+    if (auto url = parseHttpUrl(text)) o.crl_urls.push_back(url->text());  // checked by the loader
+  }
   return o;
 }
 
