@@ -46,6 +46,7 @@ void CrlStore::put(std::shared_ptr<const CrlEntry> entry) {
   if (auto it = by_url_.find(entry->url); it != by_url_.end()) eraseLocked(it);
   if (size > max_bytes_) return;
   while (bytes_ + size > max_bytes_ && !lru_.empty()) {
+    if (lru_.back()->hard_expiry > entry->fetched_at) ++valid_evictions_;
     eraseLocked(by_url_.find(lru_.back()->url));
     ++evictions_;
   }
@@ -62,7 +63,7 @@ void CrlStore::eraseLocked(std::unordered_map<std::string, Lru::iterator>::itera
 
 CrlStore::Stats CrlStore::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return Stats{by_url_.size(), bytes_, evictions_};
+  return Stats{by_url_.size(), bytes_, evictions_, valid_evictions_};
 }
 
 std::vector<std::shared_ptr<const CrlEntry>> CrlStore::snapshot() const {

@@ -74,15 +74,18 @@ class CrlStore {
   // The entry if present and `now` < hard_expiry; an expired one is removed.
   std::shared_ptr<const CrlEntry> get(const std::string& url, int64_t now);
   // Inserts or replaces; evicts least recently used CRLs until it fits. A CRL larger than
-  // the whole bound is not stored.
+  // the whole bound is not stored. An evicted entry still before its hard_expiry when
+  // `entry` was fetched (its fetched_at) counts in Stats::valid_evictions.
   void put(std::shared_ptr<const CrlEntry> entry);
 
   struct Stats {
     size_t entries = 0;
     size_t bytes = 0;
     uint64_t evictions = 0;
+    uint64_t valid_evictions = 0;  // of those, entries still valid (put()): the bound bites
   };
   Stats stats() const;
+  size_t maxBytes() const { return max_bytes_; }
   // Every entry held, most recently used first (for /status).
   std::vector<std::shared_ptr<const CrlEntry>> snapshot() const;
 
@@ -96,6 +99,7 @@ class CrlStore {
   std::unordered_map<std::string, Lru::iterator> by_url_;
   size_t bytes_ = 0;
   uint64_t evictions_ = 0;
+  uint64_t valid_evictions_ = 0;
 };
 
 }  // namespace ocsp

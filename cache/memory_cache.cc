@@ -35,6 +35,7 @@ class alignas(64) MemoryCache::Shard {
   std::mutex mu;
   size_t bytes = 0;
   uint64_t evictions = 0;
+  uint64_t valid_evictions = 0;
 
   static size_t bytesOf(const OcspEntry& entry) { return entry.footprint() + bookkeepingBytes(); }
   size_t entries() const { return entries_; }
@@ -213,7 +214,9 @@ void MemoryCache::insertLocked(Shard& s, const CacheKey& key,
   const size_t bytes = Shard::bytesOf(*entry);
   if (bytes > shard_budget_) return;
   while (s.bytes + bytes > shard_budget_ && s.oldest() != kNone) {
-    s.removeAt(s.find(s.node(s.oldest()).key));
+    Node& oldest = s.node(s.oldest());
+    if (oldest.entry->hard_expiry > entry->fetched_at) ++s.valid_evictions;
+    s.removeAt(s.find(oldest.key));
     ++s.evictions;
   }
   s.insert(key, std::move(entry));
@@ -246,6 +249,7 @@ MemoryCache::Stats MemoryCache::stats() const {
     total.entries += s.entries();
     total.bytes += s.bytes;
     total.evictions += s.evictions;
+    total.valid_evictions += s.valid_evictions;
   }
   return total;
 }

@@ -30,7 +30,8 @@ class MemoryCache {
   std::shared_ptr<const OcspEntry> get(const CacheKey& key, int64_t now);
 
   // Inserts or replaces. Evicts least recently used entries of the shard until it fits; an
-  // entry larger than a shard's budget is not stored.
+  // entry larger than a shard's budget is not stored. An evicted entry still before its
+  // hard_expiry when `entry` was fetched (its fetched_at) counts in Stats::valid_evictions.
   void put(const CacheKey& key, std::shared_ptr<const OcspEntry> entry);
 
   // What putUnlessOlder() did: whether `entry` went in, and the entry held before (replaced
@@ -57,6 +58,7 @@ class MemoryCache {
     size_t entries = 0;
     size_t bytes = 0;
     uint64_t evictions = 0;
+    uint64_t valid_evictions = 0;  // of those, entries still valid (put()): the bound bites
   };
   Stats stats() const;
   size_t maxBytes() const { return max_bytes_; }

@@ -13,6 +13,14 @@
 //
 // Label values are stored as given and must come from a bounded vocabulary (the values in
 // the help text, or names from the config such as upstream FQDNs), never from a client.
+// Two labels need the reason spelled out:
+//   - ocsp_proxy_answers_total{upstream}: the name of the upstream the policy routed the
+//     query to (upstreams[].name; issuers learned through AIA or discovery route to one of
+//     those too), or "" for a query no upstream was routed to. Never the issuer's subject or
+//     a serial: those come from the client's request and the CAs, without bound.
+//   - ocsp_proxy_crl_next_update_timestamp_seconds{url}: a URL of crl.urls (with phase 2's
+//     upstreams[].crls), so as many series as the config names. CRLs that clients fetched
+//     through the forward proxy are not exported: their URLs are chosen by the clients.
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -44,6 +52,10 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
   X(Requests, Counter, "ocsp_proxy_requests_total", ("mode", "result"), {},                       \
     "OCSP requests answered, by mode (responder|forward|transparent) and result (good|revoked|"   \
     "unknown|malformed_request|unauthorized|try_later|internal_error|not_modified).")             \
+  X(Answers, Counter, "ocsp_proxy_answers_total", ("upstream", "status"), {},                      \
+    "CertIDs answered, one per CertID of a request, by the upstream the query was routed to "    \
+    "(\"\" when none: unknown or mixed issuers) and status (good|revoked|unknown|error: no "       \
+    "answer, e.g. tryLater or unauthorized).")                                                     \
   X(CacheHits, Counter, "ocsp_proxy_cache_hits_total", ("layer"), {},                             \
     "Lookups answered from a cache, by layer (memory|redis|stale).")                              \
   X(CacheMisses, Counter, "ocsp_proxy_cache_misses_total", (), {}, "Lookups that went upstream.") \
@@ -83,6 +95,16 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
   X(CacheBytes, Gauge, "ocsp_proxy_cache_bytes", ("cache"), {},                                   \
     "Bytes held by the in-process cache (ocsp|crl|ca_issuers|request_memo: the decoded "          \
     "requests of all workers).")                                                                  \
+  X(CacheLimitBytes, Gauge, "ocsp_proxy_cache_limit_bytes", ("cache"), {},                        \
+    "The configured bound of ocsp_proxy_cache_bytes (ocsp: cache.memory_bytes|crl: "              \
+    "crl.memory_bytes|ca_issuers: forward.aia_memory_bytes).")                                    \
+  X(CacheEvictions, Counter, "ocsp_proxy_cache_evictions_total", ("cache"), {},                   \
+    "Entries of the in-process cache (ocsp|crl|ca_issuers) pushed out by its bound while still "  \
+    "valid (before nextUpdate): they are fetched again when asked for. Expired entries pushed "   \
+    "out are not counted.")                                                                       \
+  X(CrlNextUpdate, Gauge, "ocsp_proxy_crl_next_update_timestamp_seconds", ("url"), {},            \
+    "nextUpdate of the CRL held for each crl.urls entry (seconds since the epoch; 0: none held, " \
+    "not fetched yet or dropped past its nextUpdate; no series for a CRL without nextUpdate).")   \
   X(CircuitOpen, Gauge, "ocsp_proxy_circuit_open", ("fqdn"), {},                                  \
     "1 while an upstream FQDN is skipped after repeated failures, else 0.")                       \
   X(IntermediateRevoked, Gauge, "ocsp_proxy_intermediate_revoked", ("name"), {},                  \

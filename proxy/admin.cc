@@ -2,6 +2,9 @@
 
 #include <event2/buffer.h>
 
+#include <string_view>
+#include <unordered_map>
+
 #include "core/entry_arena.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -159,6 +162,39 @@ void appendRecentAndHoldouts(std::string& out, const StatusModel& m) {
     out += "}";
   }
   out += "]";
+}
+
+// A counter kept by its component (a cache's stats): the table's counter is brought up to it
+// at each scrape (it only grows, and scrapes run one at a time).
+void raiseTo(Counter& counter, uint64_t count) {
+  if (count > counter.value()) counter.inc(count - counter.value());
+}
+
+// One in-process cache's size, bound and evictions of still-valid entries.
+void setCacheSeries(Metrics& m, std::string_view cache, size_t entries, size_t bytes,
+                    size_t max_bytes, uint64_t valid_evictions) {
+  m.gauge(Metric::CacheEntries, {cache}).set(static_cast<int64_t>(entries));
+  m.gauge(Metric::CacheBytes, {cache}).set(static_cast<int64_t>(bytes));
+  m.gauge(Metric::CacheLimitBytes, {cache}).set(static_cast<int64_t>(max_bytes));
+  raiseTo(m.counter(Metric::CacheEvictions, {cache}), valid_evictions);
+}
+
+// The nextUpdate of the CRL held for each crl.urls entry (in the past for one the store has
+// not dropped yet), 0 when none is held; no series for a CRL without nextUpdate. Labelled by
+// configured URLs only (core/metrics.h).
+void setCrlNextUpdates(Metrics& m, const std::vector<std::string>& urls, const CrlStore& store) {
+  if (urls.empty()) return;
+  std::unordered_map<std::string_view, int64_t> next_update;
+  const auto held = store.snapshot();
+  for (const auto& e : held) next_update.emplace(e->url, e->crl.next_update);
+  for (const std::string& url : urls) {
+    auto it = next_update.find(url);
+    if (it == next_update.end()) {
+      m.gauge(Metric::CrlNextUpdate, {url}).set(0);
+    } else if (it->second != 0) {
+      m.gauge(Metric::CrlNextUpdate, {url}).set(it->second);
+    }
+  }
 }
 
 }  // namespace
@@ -325,22 +361,23 @@ void addStatusCollectors(const AdminView& v) {
   v.metrics.gauge(Metric::BuildInfo, {OCSP_PROXY_VERSION}).set(1);
   // Labelled by names from the config: after a reload, only what the running config has.
   for (Metric m : {Metric::CircuitOpen, Metric::IntermediateRevoked, Metric::IssuerExpirySeconds,
-                   Metric::IssuerExpiring}) {
+                   Metric::IssuerExpiring, Metric::CrlNextUpdate}) {
     v.metrics.collectedEachScrape(m);
   }
   v.metrics.addCollector([view](Metrics& m) {
     const int64_t now = view->clock.now();
     MemoryCache::Stats ocsp = view->cache.stats();
     CrlStore::Stats crl = view->crl_store.stats();
-    m.gauge(Metric::CacheEntries, {"ocsp"}).set(static_cast<int64_t>(ocsp.entries));
-    m.gauge(Metric::CacheBytes, {"ocsp"}).set(static_cast<int64_t>(ocsp.bytes));
-    m.gauge(Metric::CacheEntries, {"crl"}).set(static_cast<int64_t>(crl.entries));
-    m.gauge(Metric::CacheBytes, {"crl"}).set(static_cast<int64_t>(crl.bytes));
+    setCacheSeries(m, "ocsp", ocsp.entries, ocsp.bytes, view->cache.maxBytes(),
+                   ocsp.valid_evictions);
+    setCacheSeries(m, "crl", crl.entries, crl.bytes, view->crl_store.maxBytes(),
+                   crl.valid_evictions);
     if (view->ca_issuers_store != nullptr) {
       CrlStore::Stats held = view->ca_issuers_store->stats();
-      m.gauge(Metric::CacheEntries, {"ca_issuers"}).set(static_cast<int64_t>(held.entries));
-      m.gauge(Metric::CacheBytes, {"ca_issuers"}).set(static_cast<int64_t>(held.bytes));
+      setCacheSeries(m, "ca_issuers", held.entries, held.bytes,
+                     view->ca_issuers_store->maxBytes(), held.valid_evictions);
     }
+    setCrlNextUpdates(m, view->options.crl_urls, view->crl_store);
     if (view->known_serials != nullptr) {
       m.gauge(Metric::KnownSerials).set(static_cast<int64_t>(view->known_serials->size()));
     }
@@ -360,7 +397,7 @@ void addStatusCollectors(const AdminView& v) {
       m.gauge(Metric::RedisConnections, {"up"}).set(up);
       m.gauge(Metric::RedisConnections, {"down"}).set(view->redis_status->slotCount() - up);
       // The stage counts in its own atomics (cache/redis_status.h); each scrape brings the
-      // counters of the table up to them (they only grow, and scrapes run one at a time).
+      // counters of the table up to them (raiseTo).
       const RedisCounters& c = view->redis_status->counters();
       const std::pair<const char*, const std::atomic<uint64_t>*> events[] = {
           {"hit", &c.hits},
@@ -376,9 +413,7 @@ void addStatusCollectors(const AdminView& v) {
           {"disconnect", &c.disconnects},
           {"master_change", &c.master_changes}};
       for (const auto& [event, count] : events) {
-        Counter& counter = m.counter(Metric::RedisEvents, {event});
-        const uint64_t now_count = count->load(std::memory_order_relaxed);
-        if (now_count > counter.value()) counter.inc(now_count - counter.value());
+        raiseTo(m.counter(Metric::RedisEvents, {event}), count->load(std::memory_order_relaxed));
       }
     }
     // Every configured FQDN, so that a circuit that closed again reads 0 (a closed circuit

@@ -57,6 +57,9 @@ struct AdminOptions {
     conf::DistrustSchedule schedule;
   };
   std::vector<Distrust> distrust;  // one per distrust entry, in config order
+  // crl.urls (with upstreams[].crls), as the CRL store keys them (HttpUrl::text()): the CRLs
+  // whose nextUpdate is exported.
+  std::vector<std::string> crl_urls;
 };
 
 // The main loop updates the config-derived members (options, redis_status, watch, index, the
@@ -94,7 +97,8 @@ struct StatusModel;
 // The same from what was gathered (proxy/status_model.h).
 std::string statusJson(const StatusModel& model);
 
-// Sets the scrape-time gauges (cache sizes, Redis, circuits, intermediates, expiry).
+// Sets the scrape-time gauges (cache sizes and bounds, evictions, Redis, circuits,
+// intermediates, expiry, the nextUpdate of each crl.urls CRL).
 void addStatusCollectors(const AdminView& view);
 
 }  // namespace ocsp

@@ -216,6 +216,9 @@ AdminOptions adminOptions(const conf::Config& config) {
     }
     ++o.distrust.back().keys;
   }
+  for (const std::string& text : config.crl.urls) {
+    if (auto url = parseHttpUrl(text)) o.crl_urls.push_back(url->text());  // checked by the loader
+  }
   return o;
 }
 

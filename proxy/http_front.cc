@@ -252,10 +252,13 @@ void HttpFront::answer(HttpExchange& ex, const Lookup& lookup, const Result<Answ
                        int64_t started_ms) {
   const OcspQuery& query = *lookup.query;
   const int64_t latency_ms = monotonicMs() - started_ms;
+  Statuses statuses;  // one parse of a multi-CertID answer, for the counters and the log
+  if (result && query.cert_ids.size() > 1) statuses = statusesIn(result->entry->der, query.cert_ids);
+  countAnswers(lookup, result, statuses);
   // The policy stage asked the issuer watch when it routed the query (Lookup::issuer_revoked).
   if (d_.revocation_log != nullptr ||
       (d_.recent_revocations != nullptr && result && mayHoldRevoked(query, *result))) {
-    logAnswer(lookup, result, latency_ms);
+    logAnswer(lookup, result, statuses, latency_ms);
   }
   if (!result) {
     const Error& err = result.error();
@@ -286,9 +289,36 @@ void HttpFront::answer(HttpExchange& ex, const Lookup& lookup, const Result<Answ
   send(ex, std::move(reply));
 }
 
+// One count per CertID, as the revocation log has one line per CertID; labelled by the
+// upstream's configured name, never the issuer's subject (core/metrics.h).
+void HttpFront::countAnswers(const Lookup& lookup, const Result<Answer>& result,
+                             const Statuses& statuses) {
+  if (d_.metrics == nullptr) return;
+  static const std::string kUnrouted;
+  const std::string& upstream = lookup.route ? lookup.route->upstream_name : kUnrouted;
+  auto it = answers_.find(upstream);
+  if (it == answers_.end()) {
+    std::array<Counter*, 4> by_status{};
+    static_assert(static_cast<size_t>(CertStatus::Unknown) == 2, "names follow CertStatus");
+    const char* names[] = {"good", "revoked", "unknown", "error"};
+    for (size_t i = 0; i < by_status.size(); ++i) {
+      by_status[i] = &d_.metrics->counter(Metric::Answers, {upstream, names[i]});
+    }
+    it = answers_.emplace(upstream, by_status).first;
+  }
+  const std::array<Counter*, 4>& by_status = it->second;
+  if (!result) {
+    by_status[3]->inc(lookup.query->cert_ids.size());
+  } else if (statuses.empty()) {
+    by_status[static_cast<size_t>(result->entry->status)]->inc();
+  } else {
+    for (const auto& each : statuses) by_status[static_cast<size_t>(each.first)]->inc();
+  }
+}
+
 // One revocation-log line per CertID of the request (docs/ARCHITECTURE.md §10).
 void HttpFront::logAnswer(const Lookup& lookup, const Result<Answer>& result,
-                          int64_t latency_ms) {
+                          const Statuses& statuses, int64_t latency_ms) {
   using namespace std::chrono;
   const OcspQuery& query = *lookup.query;
   RevocationRecord r;
@@ -320,7 +350,6 @@ void HttpFront::logAnswer(const Lookup& lookup, const Result<Answer>& result,
     record(r);
     return;
   }
-  auto statuses = statusesIn(e.der, query.cert_ids);
   for (size_t i = 0; i < query.cert_ids.size(); ++i) {
     r.cert_id = &query.cert_ids[i];
     r.status = statuses[i].first;

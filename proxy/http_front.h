@@ -61,15 +61,17 @@
 // status (malformedRequest, unauthorized, tryLater, internalError; RFC 6960 §4.2.1); the
 // rules for their headers are in proxy/ocsp_reply.h.
 //
-// Every OCSP answer (good, revoked, unknown or an error status) is written to the revocation
-// log, one line per CertID, and each CertID answered `revoked` to the status page's recent
-// revocations (proxy/recent_revocations.h, with or without the log); an answer under a
-// watched intermediate found revoked carries `X-OCSP-Proxy-Flags: issuer_revoked`, a refusal
-// of a distrusted issuer `distrusted`, an answer served under a distrust still in its `warn`
-// stage `distrust-pending` (Lookup::distrust_pending).
+// Every OCSP answer (good, revoked, unknown or an error status) is counted
+// (ocsp_proxy_answers_total{upstream,status}) and written to the revocation log, one line per
+// CertID, and each CertID answered `revoked` to the status page's recent revocations
+// (proxy/recent_revocations.h, with or without the log); an answer under a watched
+// intermediate found revoked carries `X-OCSP-Proxy-Flags: issuer_revoked`, a refusal of a
+// distrusted issuer `distrusted`, an answer served under a distrust still in its `warn` stage
+// `distrust-pending` (Lookup::distrust_pending).
 //
 // Threading: one instance per worker; handle() runs on that worker's event loop thread.
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -149,7 +151,11 @@ class HttpFront final : public HttpHandler {
                   int64_t started_ms, Mode mode, const ForwardTarget* forward);
   void answer(HttpExchange& ex, const Lookup& lookup, const Result<Answer>& result,
               int64_t started_ms);
-  void logAnswer(const Lookup& lookup, const Result<Answer>& result, int64_t latency_ms);
+  // The status of each CertID of a multi-CertID answer (empty for one CertID or an error).
+  using Statuses = std::vector<std::pair<CertStatus, std::optional<Revocation>>>;
+  void countAnswers(const Lookup& lookup, const Result<Answer>& result, const Statuses& statuses);
+  void logAnswer(const Lookup& lookup, const Result<Answer>& result, const Statuses& statuses,
+                 int64_t latency_ms);
   // One record: to the revocation log if on, and to the recent revocations if revoked.
   void record(const RevocationRecord& r);
   // A CRL or caIssuers URL: GET or HEAD only, answered by `service` (null: 502).
@@ -166,6 +172,9 @@ class HttpFront final : public HttpHandler {
   Counter* hits_[3] = {};                // memory, redis, stale
   Counter* misses_ = nullptr;
   Counter* coalesced_ = nullptr;
+  // ocsp_proxy_answers_total by upstream name ("" unrouted), then good, revoked, unknown,
+  // error; resolved on a name's first answer (names come from the config: a small map).
+  std::unordered_map<std::string, std::array<Counter*, 4>> answers_;
   FrontLimits limits_;
   RequestMemo post_memo_;
   RequestMemo get_memo_;

@@ -26,6 +26,11 @@ def requests(mode: str, result: str) -> Series:
     return series("ocsp_proxy_requests_total", mode=mode, result=result)
 
 
+def answers(status: str, upstream: str = "testca") -> Series:
+    """One CertID answered (or not: status error) for a query routed to `upstream`."""
+    return series("ocsp_proxy_answers_total", upstream=upstream, status=status)
+
+
 def upstream_request(fqdn: str = OCSP_FQDN) -> dict[Series, float]:
     """What one request to the test upstream adds: the request and one latency sample."""
     return {series("ocsp_proxy_upstream_requests_total", upstream="testca", fqdn=fqdn): 1,
@@ -59,31 +64,31 @@ def test_counters_move_exactly_as_requests_are_answered(pki, responder, start_fo
     good = make_request(pki.ica, pki.good)
     steps = [
         ("first good answer", lambda: openssl_query(proxy.url, pki, pki.good, nonce=False),
-         {requests("responder", "good"): 1, **MISS}),
+         {requests("responder", "good"): 1, answers("good"): 1, **MISS}),
         ("the same again", lambda: openssl_query(proxy.url, pki, pki.good, nonce=False),
-         {requests("responder", "good"): 1, **MEMORY_HIT}),
+         {requests("responder", "good"): 1, answers("good"): 1, **MEMORY_HIT}),
         ("forward request to a host not allowed",
          lambda: forward_get(proxy, ELSEWHERE_FQDN, responder.port, good),
          {series("ocsp_proxy_forward_refused_total", reason="not_allowed"): 1}),
         ("forward request, shared cache", lambda: forward_get(proxy, OCSP_FQDN, responder.port,
                                                               good),
-         {requests("forward", "good"): 1, **MEMORY_HIT}),
+         {requests("forward", "good"): 1, answers("good"): 1, **MEMORY_HIT}),
         ("revoked, forward mode", lambda: forward_get(proxy, OCSP_FQDN, responder.port,
                                                       make_request(pki.ica, pki.revoked)),
-         {requests("forward", "revoked"): 1, **MISS}),
+         {requests("forward", "revoked"): 1, answers("revoked"): 1, **MISS}),
         ("unknown", lambda: openssl_query(proxy.url, pki, pki.unlisted, nonce=False),
-         {requests("responder", "unknown"): 1, **MISS}),
+         {requests("responder", "unknown"): 1, answers("unknown"): 1, **MISS}),
         # Discovery asks the one upstream, which does not serve it.
         ("unknown issuer", lambda: openssl_query(proxy.url, pki, pki.other_leaf,
                                                  issuer=pki.other_ica),
-         {requests("responder", "unauthorized"): 1,
+         {requests("responder", "unauthorized"): 1, answers("error", upstream=""): 1,
           series("ocsp_proxy_issuer_discovery_total", outcome="unauthorized"): 1,
           series("ocsp_proxy_upstream_requests_total", upstream="testca",
                  fqdn=OCSP_FQDN): 1,
           series("ocsp_proxy_upstream_latency_seconds_count", fqdn=OCSP_FQDN): 1}),
         ("unknown issuer again: remembered", lambda: openssl_query(
             proxy.url, pki, pki.other_leaf, issuer=pki.other_ica),
-         {requests("responder", "unauthorized"): 1,
+         {requests("responder", "unauthorized"): 1, answers("error", upstream=""): 1,
           series("ocsp_proxy_issuer_discovery_total", outcome="remembered"): 1}),
         ("malformed", lambda: curl("POST", proxy.url, b"not DER"),
          {requests("responder", "malformed_request"): 1}),
@@ -127,7 +132,8 @@ def test_failed_upstream_attempts_are_counted_by_reason(
     before = proxy.metrics()
     openssl_query(proxy.url, pki, pki.good, nonce=False)
     assert moved(before, proxy.metrics()) == {
-        requests("responder", "try_later"): 1, **upstream_request(), **reasons}
+        requests("responder", "try_later"): 1, answers("error"): 1, **upstream_request(),
+        **reasons}
 
 
 def test_circuit_open_gauge_goes_back_to_0_when_the_circuit_closes(

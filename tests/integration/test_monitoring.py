@@ -5,6 +5,8 @@ the running proxy exports on /metrics, so a renamed metric cannot leave an alert
 fires."""
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 import re
 import subprocess
@@ -116,19 +118,47 @@ class Exported:
         return out
 
 
+@dataclasses.dataclass
+class Monitored:
+    proxy: object
+    crl_url: str
+    crl_next_update: datetime.datetime
+
+
 @pytest.fixture(scope="module")
-def exported(request, proxy_bin, pki, tmp_path_factory) -> Exported:
+def monitored(request, proxy_bin, pki, tmp_path_factory) -> Monitored:
+    """A proxy that holds a CRL of crl.urls and has answered one good and one revoked
+    certificate, so that the series those make are on /metrics."""
+    from ocsp_client import openssl_query
+    from pki import CRL_FQDN, OCSP_FQDN, crl_dates
     from proxy import Proxy, proxy_config, upstream
-    from pki import OCSP_FQDN
-    from servers import free_port
+    from servers import OcspResponder, StaticServer
     directory = tmp_path_factory.mktemp("monitoring")
-    config = proxy_config(upstreams=[upstream(free_port(), [OCSP_FQDN], [pki.ica.pem])],
-                          resolve={OCSP_FQDN: "127.0.0.1"}, nonce="ignore")
+    responder = OcspResponder(pki, directory)
+    request.addfinalizer(responder.stop)
+    static = StaticServer(directory / "static")
+    request.addfinalizer(static.stop)
+    crl = pki.make_crl(pki.ica, revoked=[pki.revoked])
+    static.put("ica.crl", crl.read_bytes())
+    crl_url = f"http://{CRL_FQDN}:{static.port}/ica.crl"
+    config = proxy_config(upstreams=[upstream(responder.port, [OCSP_FQDN], [pki.ica.pem])],
+                          resolve={OCSP_FQDN: "127.0.0.1", CRL_FQDN: "127.0.0.1"},
+                          nonce="ignore")
     config["watch"] = {"intermediates": [{"name": "test-ica", "cert": str(pki.ica.pem),
                                           "parent": str(pki.root.pem)}]}
+    config["crl"] = {"urls": [crl_url]}
     proxy = Proxy(proxy_bin, directory, config, name="monitoring")
     request.addfinalizer(proxy.stop)
-    answer = proxy.admin("metrics")
+    proxy.wait_for_log("crl_fetched", url=crl_url)
+    for leaf, status in ((pki.good, "good"), (pki.revoked, "revoked")):
+        answer = openssl_query(proxy.url, pki, leaf, nonce=False)
+        assert answer.status_of(leaf) == status, answer.output
+    return Monitored(proxy, crl_url, crl_dates(crl)[1])
+
+
+@pytest.fixture(scope="module")
+def exported(monitored) -> Exported:
+    answer = monitored.proxy.admin("metrics")
     assert answer.status == 200, answer
     return Exported(answer.body.decode())
 
@@ -174,3 +204,16 @@ def test_the_check_catches_a_renamed_metric_and_a_wrong_label_value(exported):
     assert exported.problems("x", 'ocsp_proxy_cache_hits_total{layer="disk"}') != []
     assert exported.problems("x", 'sum by (upstream) (ocsp_proxy_circuit_open)') != []
     assert exported.problems("x", 'ocsp_proxy_cache_hits_total{layer="stale"}') == []
+
+
+def test_cache_bounds_crl_next_update_and_answers_per_upstream_are_exported(monitored):
+    """The series the cache, CRL and revoked-share alerts read, with what the proxy holds."""
+    from prom_text import value
+    scrape = monitored.proxy.metrics()
+    assert value(scrape, "ocsp_proxy_cache_limit_bytes", cache="ocsp") == 64 << 20
+    assert value(scrape, "ocsp_proxy_cache_limit_bytes", cache="crl") == 256 << 20
+    assert value(scrape, "ocsp_proxy_cache_evictions_total", cache="ocsp") == 0
+    assert value(scrape, "ocsp_proxy_crl_next_update_timestamp_seconds",
+                 url=monitored.crl_url) == monitored.crl_next_update.timestamp()
+    assert value(scrape, "ocsp_proxy_answers_total", upstream="testca", status="good") == 1
+    assert value(scrape, "ocsp_proxy_answers_total", upstream="testca", status="revoked") == 1

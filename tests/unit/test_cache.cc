@@ -210,6 +210,24 @@ TEST_CASE("the cache stays within its byte bound and evicts least recently used 
   CHECK(cache.get(keyOf(1), now) == nullptr);   // oldest untouched evicted
 }
 
+TEST_CASE("evictions of answers still valid are counted; expired answers pushed out are not") {
+  const size_t bound = 16 * 1024;
+  MemoryCache cache(bound, 1);
+  const int64_t now = 1'800'000'000;
+  cache.put(keyOf(0), entry(1000, now, now + 60));
+  const size_t fit = bound / cache.stats().bytes;
+  for (uint8_t i = 1; i < fit; ++i) cache.put(keyOf(i), entry(1000, now, now + 60));
+  REQUIRE(cache.stats().evictions == 0);
+  // Fetched two minutes later: every answer held has passed its nextUpdate.
+  for (uint8_t i = 0; i < fit; ++i) cache.put(keyOf(100 + i), entry(1000, now + 120, now + 3600));
+  CHECK(cache.stats().evictions == fit);
+  CHECK(cache.stats().valid_evictions == 0);
+  // Now the answers pushed out were still valid: the cache is too small for them.
+  for (uint8_t i = 0; i < 3; ++i) cache.put(keyOf(200 + i), entry(1000, now + 120, now + 3600));
+  CHECK(cache.stats().evictions == fit + 3);
+  CHECK(cache.stats().valid_evictions == 3);
+}
+
 TEST_CASE("the cache agrees with a reference LRU under random puts, gets and erases") {
   // Keys share their first word in groups of 8, so they collide in the shard's table and
   // exercise its probing and the hole-filling on removal; one shard, so every eviction is
@@ -470,6 +488,19 @@ TEST_CASE("the CRL store stays within its byte bound, evicting the least recentl
   CrlStore off(0);
   off.put(crlEntry("a", 10, 0, 10, 0));
   CHECK(off.get("a", 1) == nullptr);
+}
+
+TEST_CASE("CRL evictions count apart those of CRLs before their nextUpdate") {
+  const size_t one = crlEntry("u", 1000, 0, 10, 0)->footprint();
+  CrlStore store(3 * one + 10);
+  CHECK(store.maxBytes() == 3 * one + 10);
+  for (const char* u : {"a", "b", "c"}) store.put(crlEntry(u, 1000, 0, 10, 0));
+  store.put(crlEntry("d", 1000, 0, 100, 5));  // a is still valid at 5
+  CHECK(store.stats().evictions == 1);
+  CHECK(store.stats().valid_evictions == 1);
+  store.put(crlEntry("e", 1000, 0, 100, 20));  // b expired at 10
+  CHECK(store.stats().evictions == 2);
+  CHECK(store.stats().valid_evictions == 1);
 }
 
 TEST_CASE("a newer CRL for the same URL replaces the old one") {

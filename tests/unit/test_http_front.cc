@@ -49,6 +49,7 @@ class RecordingChain final : public Source {
   std::optional<Result<Answer>> answer;
   bool issuer_revoked = false;
   std::shared_ptr<const OcspQuery> last;
+  std::shared_ptr<const Route> route;  // as the policy stage would have routed it; null: none
   int calls = 0;
 
   void lookup(Lookup lookup, Reply done) override {
@@ -56,6 +57,7 @@ class RecordingChain final : public Source {
     last = lookup.query;
     REQUIRE_MESSAGE(answer.has_value(), "the chain was asked without a prepared answer");
     lookup.issuer_revoked = issuer_revoked;  // as the policy stage would have found it
+    lookup.route = route;
     done(lookup, *answer);
   }
 };
@@ -157,9 +159,9 @@ class Rig {
   uint16_t port_ = 0;
 };
 
-// aws-lc's good answer, validated as the upstream stage would.
-std::shared_ptr<const OcspEntry> goodEntry() {
-  const std::string der = readFile(realData("aws-lc-ocsp/ocsp_response.der"));
+// One of aws-lc's answers, validated as the upstream stage would.
+std::shared_ptr<const OcspEntry> awsLcEntry(const std::string& name) {
+  const std::string der = readFile(realData("aws-lc-ocsp/" + name));
   const std::vector<CertIdInfo> ids = certIdsIn(der);
   X509Ptr ca = loadCert("aws-lc-ocsp/ca_cert.pem");
   ValidationInput in;
@@ -178,6 +180,8 @@ std::shared_ptr<const OcspEntry> goodEntry() {
   finishEntry(e, FreshnessPolicy{});
   return sealEntry(std::move(e));
 }
+
+std::shared_ptr<const OcspEntry> goodEntry() { return awsLcEntry("ocsp_response.der"); }
 
 // The RFC 5019 §A.1 GET path of a DER request: base64, URL-encoded.
 std::string getPath(const std::string& der) {
@@ -475,6 +479,84 @@ TEST_CASE("a request whose Via names this process is our own fetch come back: 50
     CHECK(r.body == e->der.view());
   }
   CHECK(rig.chain.calls == 2);
+}
+
+// A request for two certificates of `ca` and the answer covering both: the first good, the
+// second revoked.
+std::pair<std::string, std::shared_ptr<const OcspEntry>> twoCertIdExchange(
+    const test::Identity& ca) {
+  OcspCertIdPtr good = test::certIdFor(ca, 1001);
+  OcspCertIdPtr revoked = test::certIdFor(ca, 1002);
+  OcspRequestPtr req(OCSP_REQUEST_new());
+  REQUIRE(req);
+  for (const OcspCertIdPtr& id : {std::cref(good), std::cref(revoked)}) {
+    REQUIRE(OCSP_request_add0_id(req.get(), OCSP_CERTID_dup(id.get())) != nullptr);
+  }
+  unsigned char* out = nullptr;
+  const int len = i2d_OCSP_REQUEST(req.get(), &out);
+  REQUIRE(len > 0);
+  std::string request_der(reinterpret_cast<const char*>(out), static_cast<size_t>(len));
+  OPENSSL_free(out);
+  OcspEntry e;
+  e.der = test::makeResponse(
+      {{good.get()},
+       {revoked.get(), V_OCSP_CERTSTATUS_REVOKED, OCSP_REVOKED_STATUS_KEYCOMPROMISE}},
+      ca);
+  e.this_update = test::kT;
+  e.next_update = test::kT + test::kDay;
+  e.fetched_at = test::kT;
+  e.status = CertStatus::Good;  // of the first SingleResponse
+  finishEntry(e, FreshnessPolicy{});
+  return {request_der, sealEntry(std::move(e))};
+}
+
+TEST_CASE("answers are counted per CertID by the routed upstream's name and status") {
+  Rig rig;
+  auto answers = [&rig](const char* upstream, const char* status) {
+    return rig.metrics.counter(Metric::Answers, {upstream, status}).value();
+  };
+  auto route = std::make_shared<Route>();
+  route->upstream_name = "aws-lc";
+  route->issuer_name = "CN=a subject that must not become a label";
+  rig.chain.route = route;
+
+  rig.chain.answer = Answer{goodEntry(), AnswerSource::Memory};
+  CHECK(rig.exchange(post("/", requestDer())).code == 200);
+  rig.chain.answer = Answer{awsLcEntry("ocsp_response_revoked.der"), AnswerSource::Upstream};
+  CHECK(rig.exchange(bodiless("GET", getPath(requestDer()))).code == 200);
+  CHECK(rig.exchange(post("/", requestDer())).code == 200);
+  rig.chain.answer = Result<Answer>(makeError(ErrorCategory::UpstreamUnavailable, "timeout"));
+  CHECK(rig.exchange(post("/", requestDer())).code == 200);
+  CHECK(answers("aws-lc", "good") == 1);
+  CHECK(answers("aws-lc", "revoked") == 2);
+  CHECK(answers("aws-lc", "unknown") == 0);
+  CHECK(answers("aws-lc", "error") == 1);
+
+  // Two CertIDs in one request: one count each, with each CertID's own status.
+  test::Identity ca = test::issue({.cn = "two-certid CA", .ca = true}, nullptr);
+  const auto two = twoCertIdExchange(ca);
+  const std::string& request = two.first;
+  rig.chain.answer = Answer{two.second, AnswerSource::Upstream};
+  CHECK(rig.exchange(post("/", request)).code == 200);
+  CHECK(answers("aws-lc", "good") == 2);
+  CHECK(answers("aws-lc", "revoked") == 3);
+  rig.chain.answer = Result<Answer>(makeError(ErrorCategory::UpstreamUnavailable, "timeout"));
+  CHECK(rig.exchange(post("/", request)).code == 200);
+  CHECK(answers("aws-lc", "error") == 3);
+
+  // A query no upstream was routed to (unknown issuer): status error, upstream "".
+  rig.chain.route = nullptr;
+  rig.chain.answer = Result<Answer>(makeError(ErrorCategory::Unauthorized, "unknown_issuer"));
+  CHECK(rig.exchange(post("/", requestDer())).code == 200);
+  CHECK(answers("", "error") == 1);
+  // Only those two label values: never the issuer's subject.
+  const std::string exposition = rig.metrics.exposition();
+  CHECK(exposition.find("subject that must not") == std::string::npos);
+  CHECK(exposition.find("ocsp_proxy_answers_total{upstream=\"aws-lc\",status=\"revoked\"} 3") !=
+        std::string::npos);
+  // An undecodable request has no CertID: counted in requests_total only.
+  CHECK(rig.exchange(post("/", "not an OCSP request")).code == 200);
+  CHECK(answers("", "error") == 1);
 }
 
 }  // namespace
