@@ -31,8 +31,10 @@ PACKAGES=(
 # rules (tests/integration/test_monitoring.py). The package would start a Prometheus server
 # on *:9090, the admin listener's default port, so it is installed with services kept from
 # starting (policy-rc.d) and its service is left disabled. Headless Chromium renders the
-# admin listener's status page (tests/integration/test_status_page.py).
-TEST_PACKAGES=(prometheus chromium)
+# admin listener's status page (tests/integration/test_status_page.py); nginx checks the
+# snippet `client-config --for nginx` prints with `nginx -t` (test_client_config.py; its
+# service too is kept from starting).
+TEST_PACKAGES=(prometheus chromium nginx)
 read -r -a extra <<<"${EXTRA_PACKAGES:-}"
 PACKAGES+=("${extra[@]}")
 

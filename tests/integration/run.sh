@@ -42,6 +42,11 @@ if ! command -v chromium >/dev/null; then
        "apt-get install -y --no-install-recommends chromium" >&2
   exit 1
 fi
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  echo "run.sh: 'nginx' is missing (checks the printed client-config snippet with nginx -t);" \
+       "install it with: apt-get install -y --no-install-recommends nginx" >&2
+  exit 1
+fi
 if ! err="$(unshare --net --mount -- true 2>&1)"; then
   echo "run.sh: cannot create private network and mount namespaces (unshare --net --mount:" \
        "${err:-failed}; needs root or unprivileged user namespaces); not running the test" \
