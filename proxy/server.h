@@ -13,9 +13,7 @@
 // Its requests are bounded: a head over 8 KiB or a body over 4 KiB is refused by evhttp
 // (413, or the connection closed) before it is buffered; accept() out of descriptors pauses
 // it briefly instead of spinning (http/accept_backoff.h).
-// Open files: at start the soft RLIMIT_NOFILE is raised to the hard limit and both are logged
-// (event=open_file_limit, a warning if below limits.max_connections); client connections use
-// descriptors up to 7/8 of it (http/http_server.h), the rest stay for everything else.
+// Its sockets and the open-file limit: proxy/listen_socket.h.
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,12 +22,6 @@
 #include "core/result.h"
 
 namespace ocsp {
-
-// Creates a non-blocking listening TCP socket. With `reuse_port`, several sockets may bind
-// the same address (SO_REUSEPORT) and the kernel spreads connections among them.
-Result<int> listenTcp(const conf::ListenAddress& addr, bool reuse_port);
-// "ip:port" the socket is bound to.
-std::string boundAddress(int fd);
 
 // Runs the proxy until SIGTERM/SIGINT. Returns the process exit code.
 int runServer(std::shared_ptr<const conf::Config> config);
