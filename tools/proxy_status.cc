@@ -16,11 +16,14 @@ struct Json {
   enum class Kind { Null, Bool, Number, String, Array, Object } kind = Kind::Null;
   std::string text;  // strings (decoded), numbers as written, "true"/"false"
   std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
+  // An object's members as two parallel lists: a vector of pair<string, Json> would need
+  // Json complete where Json is being defined (clang with libstdc++ refuses it).
+  std::vector<std::string> member_names;
+  std::vector<Json> member_values;
 
   const Json* get(std::string_view key) const {
-    for (const auto& [name, value] : members) {
-      if (name == key) return &value;
+    for (size_t i = 0; i < member_names.size(); ++i) {
+      if (member_names[i] == key) return &member_values[i];
     }
     return nullptr;
   }
@@ -181,7 +184,8 @@ class Reader {
         if (!eat('"') || !string(key)) return fail("expected a member name");
         if (!eat(':')) return fail("expected ':'");
         if (!value(item, depth + 1)) return false;
-        v.members.emplace_back(std::move(key), std::move(item));
+        v.member_names.push_back(std::move(key));
+        v.member_values.push_back(std::move(item));
       } else {
         if (!value(item, depth + 1)) return false;
         v.items.push_back(std::move(item));
