@@ -113,23 +113,16 @@ Result<Options> parseArgs(int argc, char** argv) {
     if (target == nullptr && name != "--timeout") {
       return usageError("unknown argument: " + std::string(arg));
     }
-    auto value = optionValue(split, argc, argv, &i);
-    if (!value) return value.error();
-    if (name == "--timeout") {
-      auto ms = parseTimeoutMs(*value);
-      if (!ms) return ms.error();
-      o.timeout_ms = *ms;
-      continue;
+    if (auto ok = readOptionInto(split, argc, argv, &i, target, &o.timeout_ms); !ok) {
+      return ok.error();
     }
-    *target = std::move(*value);
     via_given |= name == "--via";
   }
   if (o.help) return o;
   if (o.cert_path.empty()) return usageError("--cert is required");
   if (via_given && o.direct) return usageError("--via and --direct exclude each other");
   if (!o.direct) {
-    if (auto ok = checkHttpUrl("--via", o.via); !ok) return ok.error();
-    if (parseHttpUrl(o.via)->target != "/") return usageError("--via takes http://HOST:PORT only");
+    if (auto ok = checkProxyUrl("--via", o.via); !ok) return ok.error();
   }
   if (!o.url.empty()) {
     if (auto ok = checkHttpUrl("--url", o.url); !ok) return ok.error();

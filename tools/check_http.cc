@@ -90,6 +90,28 @@ Status checkHttpUrl(const char* option, const std::string& text) {
   return Ok{};
 }
 
+Status checkProxyUrl(const char* option, const std::string& text) {
+  if (auto ok = checkHttpUrl(option, text); !ok) return ok;
+  if (parseHttpUrl(text)->target != "/") {
+    return usageError(std::string(option) + " takes http://HOST:PORT only");
+  }
+  return Ok{};
+}
+
+Status readOptionInto(const CommandArg& a, int argc, char** argv, int* i, std::string* target,
+                      int64_t* timeout_ms) {
+  auto value = optionValue(a, argc, argv, i);
+  if (!value) return value.error();
+  if (a.name == "--timeout") {
+    auto ms = parseTimeoutMs(*value);
+    if (!ms) return ms.error();
+    *timeout_ms = *ms;
+  } else {
+    *target = std::move(*value);
+  }
+  return Ok{};
+}
+
 Result<HttpAnswer> httpExchange(const HttpCall& call) {
   CurlEasyPtr easy(curl_easy_init());
   if (!easy) return makeError(ErrorCategory::Internal, "internal", "curl_easy_init failed");

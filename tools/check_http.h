@@ -58,5 +58,11 @@ Result<std::string> optionValue(const CommandArg& a, int argc, char** argv, int*
 Result<int64_t> parseTimeoutMs(std::string_view text);
 // An http:// URL for `option` (named in the message).
 Status checkHttpUrl(const char* option, const std::string& text);
+// An http://HOST:PORT URL with no path, for an option naming a proxy.
+Status checkProxyUrl(const char* option, const std::string& text);
+// The value of option `a` (optionValue) stored: --timeout parsed into *timeout_ms, any other
+// option into *target.
+Status readOptionInto(const CommandArg& a, int argc, char** argv, int* i, std::string* target,
+                      int64_t* timeout_ms);
 
 }  // namespace ocsp::check

@@ -125,25 +125,18 @@ Result<Options> parseArgs(int argc, char** argv) {
     if (target == nullptr && name != "--timeout") {
       return usageError("unknown argument: " + std::string(arg));
     }
-    auto value = check::optionValue(split, argc, argv, &i);
-    if (!value) return value.error();
-    if (name == "--timeout") {
-      auto ms = check::parseTimeoutMs(*value);
-      if (!ms) return ms.error();
-      o.timeout_ms = *ms;
-      continue;
+    if (auto ok = check::readOptionInto(split, argc, argv, &i, target, &o.timeout_ms); !ok) {
+      return ok.error();
     }
-    *target = std::move(*value);
   }
   if (o.help) return o;
   if (o.cert_path.empty()) return usageError("--cert is required");
-  for (auto [option, value] : {std::pair{"--proxy", &o.proxy}, std::pair{"--url", &o.url},
-                               std::pair{"--admin", &o.admin}}) {
+  if (!o.proxy.empty()) {
+    if (auto ok = check::checkProxyUrl("--proxy", o.proxy); !ok) return ok.error();
+  }
+  for (auto [option, value] : {std::pair{"--url", &o.url}, std::pair{"--admin", &o.admin}}) {
     if (value->empty() || (value == &o.admin && *value == "none")) continue;
     if (auto ok = check::checkHttpUrl(option, *value); !ok) return ok.error();
-  }
-  if (!o.proxy.empty() && parseHttpUrl(o.proxy)->target != "/") {
-    return usageError("--proxy takes http://HOST:PORT only");
   }
   return o;
 }
