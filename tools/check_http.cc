@@ -112,31 +112,36 @@ Status readOptionInto(const CommandArg& a, int argc, char** argv, int* i, std::s
   return Ok{};
 }
 
+void setToolTransferOptions(CURL* e, const std::string& url, char* error_buf, int64_t timeout_ms,
+                            const char* protocols, const char* user_agent) {
+  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error_buf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout_ms));
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protocols);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent);
+  curl_easy_setopt(e, CURLOPT_PROXY, "");  // "" disables http_proxy/all_proxy as well
+}
+
 Result<HttpAnswer> httpExchange(const HttpCall& call) {
   CurlEasyPtr easy(curl_easy_init());
   if (!easy) return makeError(ErrorCategory::Internal, "internal", "curl_easy_init failed");
   CURL* e = easy.get();
   HttpAnswer answer;
   char error_buf[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(e, CURLOPT_URL, call.url.c_str());
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error_buf);
+  setToolTransferOptions(e, call.url, error_buf, call.timeout_ms, "http",
+                         "ocsp-proxy-check/" OCSP_PROXY_VERSION);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &onBody);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &answer);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &onHeader);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, &answer);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(call.timeout_ms));
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(call.timeout_ms));
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "ocsp-proxy-check/" OCSP_PROXY_VERSION);
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxDownloadBytes));
   if (call.proxy) {
     curl_easy_setopt(e, CURLOPT_PROXY, call.proxy->c_str());
     // Hosts in a no_proxy environment variable would otherwise bypass the proxy asked for.
     curl_easy_setopt(e, CURLOPT_NOPROXY, "");
-  } else {
-    curl_easy_setopt(e, CURLOPT_PROXY, "");  // "" disables http_proxy/all_proxy as well
   }
   CurlSlistPtr headers;
   if (!call.post_body.empty()) {

@@ -10,6 +10,8 @@
 //     without one, none is used (http_proxy and all_proxy do not apply either);
 //   - the proxy's X-OCSP-Proxy-Flags header (comma-separated) comes back as a list, from the
 //     last response only.
+#include <curl/curl.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -37,6 +39,14 @@ struct HttpAnswer {
   int64_t elapsed_ms = 0;
   bool too_large = false;
 };
+
+// The options every blocking transfer of the command-line tools sets (check, explain, egress
+// test): the URL, curl's error message into `error_buf` (CURL_ERROR_SIZE bytes), no signals,
+// `timeout_ms` for connecting and for the whole transfer, no redirects, only `protocols`
+// ("http", "http,https"), `user_agent`, and no proxy from the environment (a caller that
+// wants one sets CURLOPT_PROXY afterwards).
+void setToolTransferOptions(CURL* e, const std::string& url, char* error_buf, int64_t timeout_ms,
+                            const char* protocols, const char* user_agent);
 
 // Errors: "too_large" and "transport" (curl's message and code), category
 // UpstreamUnavailable; "internal" when curl cannot start a transfer. Any HTTP status is an

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "conf/config.h"
+#include "tools/check_http.h"
 #include "upstream/curl_handles.h"
 
 namespace ocsp::tools {
@@ -173,18 +174,11 @@ void probeHttp(const EgressTarget& t, const std::vector<std::string>& addresses,
   Download d;
   d.max_bytes = t.max_bytes;
   char error_buf[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(e, CURLOPT_URL, t.url.c_str());
+  check::setToolTransferOptions(e, t.url, error_buf, t.timeout_ms, "http,https",
+                                "ocsp-proxy-egress/" OCSP_PROXY_VERSION);
   curl_easy_setopt(e, CURLOPT_RESOLVE, resolve.get());
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error_buf);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &onBody);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &d);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(t.timeout_ms));
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(t.timeout_ms));
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "ocsp-proxy-egress/" OCSP_PROXY_VERSION);
-  curl_easy_setopt(e, CURLOPT_PROXY, "");  // "" disables http_proxy/all_proxy as well
   if (!t.post_body.empty()) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, t.post_body.data());
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.post_body.size()));
