@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <ctime>
+#include <mutex>
+#include <string>
+#include <unordered_set>
 #include <utility>
 
 #include "core/log.h"
@@ -118,6 +121,54 @@ Result<Signer> findSigner(OCSP_BASICRESP* bs, X509* issuer) {
   return Signer{signer, !is_issuer};
 }
 
+// The issuer's signature on a delegated responder certificate is the same for every answer
+// that responder signs (a CA's responder signs all of its answers for days): it is verified
+// once per (responder certificate, issuer) pair and remembered. Keyed on SHA-256 over both
+// certificates' DER, never on pointers; only pairs that verified are kept; at most
+// kMaxPairs (then the set starts again empty). Thread-safe. The cheap checks (issuer name,
+// validity, EKU) still run for every answer.
+class ResponderSignatureMemo {
+ public:
+  static constexpr size_t kMaxPairs = 4096;
+
+  bool verified(X509* signer, X509* issuer) {
+    std::string key = pairKey(signer, issuer);
+    if (!key.empty()) {
+      std::lock_guard lock(mu_);
+      if (pairs_.count(key) != 0) return true;
+    }
+    if (X509_verify(signer, X509_get0_pubkey(issuer)) != 1) return false;
+    if (!key.empty()) {
+      std::lock_guard lock(mu_);
+      if (pairs_.size() >= kMaxPairs) pairs_.clear();
+      pairs_.insert(std::move(key));
+    }
+    return true;
+  }
+
+ private:
+  // Empty when a digest cannot be made: then nothing is remembered.
+  static std::string pairKey(X509* signer, X509* issuer) {
+    unsigned char md[2 * EVP_MAX_MD_SIZE];
+    unsigned int signer_len = 0;
+    unsigned int issuer_len = 0;
+    if (X509_digest(signer, EVP_sha256(), md, &signer_len) != 1 ||
+        X509_digest(issuer, EVP_sha256(), md + signer_len, &issuer_len) != 1) {
+      ERR_clear_error();
+      return {};
+    }
+    return std::string(reinterpret_cast<const char*>(md), signer_len + issuer_len);
+  }
+
+  std::mutex mu_;
+  std::unordered_set<std::string> pairs_;
+};
+
+bool responderSignedByIssuer(X509* signer, X509* issuer) {
+  static ResponderSignatureMemo memo;
+  return memo.verified(signer, issuer);
+}
+
 // A certificate's validity period, seconds since epoch.
 struct Validity {
   int64_t not_before = 0;
@@ -136,7 +187,7 @@ Result<Validity> checkDelegatedResponder(X509* signer, X509* issuer, int64_t now
                 withOpensslErrors(who + " is not issued by " + subjectLine(issuer) + ": " +
                                   X509_verify_cert_error_string(issued)));
   }
-  if (X509_verify(signer, X509_get0_pubkey(issuer)) != 1) {
+  if (!responderSignedByIssuer(signer, issuer)) {
     return fail(Reason::ResponderNotIssuedByIssuer,
                 withOpensslErrors(who + " names " + subjectLine(issuer) +
                                   " as issuer but its signature does not verify with its key"));

@@ -11,7 +11,8 @@
 //   - with `expected_nonce` set (the request's nonce), a response that carries a nonce carries
 //     exactly that one; a response without a nonce is accepted and says so (nonce_echoed
 //     false): the nonce is optional (RFC 6960 §4.4.1), RFC 5019 responders leave it out.
-// Pure function of its inputs; thread-safe.
+// Its result is a function of its inputs (the issuer signatures of delegated responder
+// certificates are remembered per certificate pair, which only saves work); thread-safe.
 #include <cstdint>
 #include <optional>
 #include <string>

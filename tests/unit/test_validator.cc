@@ -615,6 +615,31 @@ TEST_CASE("a CA-direct response identified by key hash and without certificates 
   CHECK(r->responder_not_after == 0);
 }
 
+TEST_CASE("a responder once verified does not vouch for a copy with another signature") {
+  TestPki pki;
+  std::vector<CertIdInfo> asked{infoOf(pki.id_a)};
+  // Many answers of one responder: its certificate's signature is verified once and
+  // remembered; every answer is still judged on its own signature.
+  for (int i = 0; i < 3; ++i) {
+    CHECK_CODE(pki.check(makeResponse({{pki.id_a.get()}}, pki.responder), asked), "ok");
+  }
+  // The same certificate (subject, key, issuer name, key identifiers) with one byte of the
+  // CA's signature changed: refused, although the genuine one was accepted just before.
+  unsigned char* der = nullptr;
+  int len = i2d_X509(pki.responder.cert.get(), &der);
+  REQUIRE(len > 0);
+  der[len - 1] ^= 0x01;
+  const unsigned char* p = der;
+  X509Ptr tampered_cert(d2i_X509(nullptr, &p, len));
+  OPENSSL_free(der);
+  REQUIRE(tampered_cert);
+  REQUIRE(EVP_PKEY_up_ref(pki.responder.key.get()) == 1);
+  Identity tampered{EvpPkeyPtr(pki.responder.key.get()), std::move(tampered_cert)};
+  CHECK_CODE(pki.check(makeResponse({{pki.id_a.get()}}, tampered), asked),
+             "responder_not_issued_by_issuer");
+  CHECK_CODE(pki.check(makeResponse({{pki.id_a.get()}}, pki.responder), asked), "ok");
+}
+
 TEST_CASE("a delegated responder without id-kp-OCSPSigning is rejected") {
   TestPki pki;
   CHECK_CODE(pki.check(makeResponse({{pki.id_a.get()}}, pki.tls_cert), {infoOf(pki.id_a)}),
