@@ -84,40 +84,20 @@ struct Options {
   bool help = false;
 };
 
-Error usageError(std::string detail) {
-  return makeError(ErrorCategory::Config, "usage", std::move(detail));
-}
-
 Result<Options> parseArgs(int argc, char** argv) {
   Options o;
-  bool via_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    CommandArg split = splitArg(arg);
-    std::string_view name = split.name;
-    if (name == "--help" || name == "-h" || name == "--direct" || name == "--sha256" ||
-        name == "--json") {
-      if (split.inline_value) return usageError(std::string(name) + " takes no value");
-      o.help |= name == "--help" || name == "-h";
-      o.direct |= name == "--direct";
-      o.sha256 |= name == "--sha256";
-      o.json |= name == "--json";
-      continue;
-    }
-    std::string* target = name == "--cert"          ? &o.cert_path
-                          : name == "--issuer"      ? &o.issuer_path
-                          : name == "--via"         ? &o.via
-                          : name == "--url"         ? &o.url
-                          : name == "--trust-store" ? &o.trust_store
-                                                    : nullptr;
-    if (target == nullptr && name != "--timeout") {
-      return usageError("unknown argument: " + std::string(arg));
-    }
-    if (auto ok = readOptionInto(split, argc, argv, &i, target, &o.timeout_ms); !ok) {
-      return ok.error();
-    }
-    via_given |= name == "--via";
-  }
+  bool help_short = false;
+  std::string via;
+  OptionTable table{.flags = {{"--help", &o.help}, {"-h", &help_short}, {"--direct", &o.direct},
+                              {"--sha256", &o.sha256}, {"--json", &o.json}},
+                    .values = {{"--cert", &o.cert_path}, {"--issuer", &o.issuer_path},
+                               {"--via", &via}, {"--url", &o.url},
+                               {"--trust-store", &o.trust_store}},
+                    .timeout_ms = &o.timeout_ms};
+  if (auto ok = parseOptions(argc, argv, table); !ok) return ok.error();
+  o.help |= help_short;
+  const bool via_given = !via.empty();
+  if (via_given) o.via = via;
   if (o.help) return o;
   if (o.cert_path.empty()) return usageError("--cert is required");
   if (via_given && o.direct) return usageError("--via and --direct exclude each other");

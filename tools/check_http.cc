@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -50,10 +51,6 @@ size_t onHeader(char* data, size_t size, size_t count, void* userp) {
   return size * count;
 }
 
-Error usageError(std::string detail) {
-  return makeError(ErrorCategory::Config, "usage", std::move(detail));
-}
-
 }  // namespace
 
 CommandArg splitArg(std::string_view arg) {
@@ -98,16 +95,35 @@ Status checkProxyUrl(const char* option, const std::string& text) {
   return Ok{};
 }
 
-Status readOptionInto(const CommandArg& a, int argc, char** argv, int* i, std::string* target,
-                      int64_t* timeout_ms) {
-  auto value = optionValue(a, argc, argv, i);
-  if (!value) return value.error();
-  if (a.name == "--timeout") {
-    auto ms = parseTimeoutMs(*value);
-    if (!ms) return ms.error();
-    *timeout_ms = *ms;
-  } else {
-    *target = std::move(*value);
+Error usageError(std::string detail) {
+  return makeError(ErrorCategory::Config, "usage", std::move(detail));
+}
+
+Status parseOptions(int argc, char** argv, const OptionTable& table) {
+  for (int i = 1; i < argc; ++i) {
+    const CommandArg a = splitArg(argv[i]);
+    auto flag = std::find_if(table.flags.begin(), table.flags.end(),
+                             [&](const auto& f) { return f.first == a.name; });
+    if (flag != table.flags.end()) {
+      if (a.inline_value) return usageError(std::string(a.name) + " takes no value");
+      *flag->second = true;
+      continue;
+    }
+    auto option = std::find_if(table.values.begin(), table.values.end(),
+                               [&](const auto& v) { return v.first == a.name; });
+    const bool timeout = table.timeout_ms != nullptr && a.name == "--timeout";
+    if (option == table.values.end() && !timeout) {
+      return usageError("unknown argument: " + std::string(argv[i]));
+    }
+    auto value = optionValue(a, argc, argv, &i);
+    if (!value) return value.error();
+    if (timeout) {
+      auto ms = parseTimeoutMs(*value);
+      if (!ms) return ms.error();
+      *table.timeout_ms = *ms;
+    } else {
+      *option->second = std::move(*value);
+    }
   }
   return Ok{};
 }

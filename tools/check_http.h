@@ -70,9 +70,17 @@ Result<int64_t> parseTimeoutMs(std::string_view text);
 Status checkHttpUrl(const char* option, const std::string& text);
 // An http://HOST:PORT URL with no path, for an option naming a proxy.
 Status checkProxyUrl(const char* option, const std::string& text);
-// The value of option `a` (optionValue) stored: --timeout parsed into *timeout_ms, any other
-// option into *target.
-Status readOptionInto(const CommandArg& a, int argc, char** argv, int* i, std::string* target,
-                      int64_t* timeout_ms);
+// A command's options for parseOptions: flags take no value and are set true when given;
+// the others take one ("--name value" or "--name=value"); "--timeout" (when timeout_ms is
+// set) is read with parseTimeoutMs. Each name may appear more than once: the last wins.
+struct OptionTable {
+  std::vector<std::pair<std::string_view, bool*>> flags;
+  std::vector<std::pair<std::string_view, std::string*>> values;
+  int64_t* timeout_ms = nullptr;
+};
+// Reads argv[1..argc) into the table's targets. A usage error (code "usage") names an unknown
+// argument, a flag given a value, or an option without one.
+Status parseOptions(int argc, char** argv, const OptionTable& table);
+Error usageError(std::string detail);
 
 }  // namespace ocsp::check

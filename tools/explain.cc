@@ -98,39 +98,19 @@ struct Options {
   bool help = false;
 };
 
-Error usageError(std::string detail) {
-  return makeError(ErrorCategory::Config, "usage", std::move(detail));
-}
-
 Result<Options> parseArgs(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    check::CommandArg split = check::splitArg(arg);
-    std::string_view name = split.name;
-    if (name == "--help" || name == "-h" || name == "--json") {
-      if (split.inline_value) return usageError(std::string(name) + " takes no value");
-      o.help |= name != "--json";
-      o.json |= name == "--json";
-      continue;
-    }
-    std::string* target = name == "--cert"    ? &o.cert_path
-                          : name == "--chain" ? &o.chain_path
-                          : name == "--error" ? &o.error_code
-                          : name == "--proxy" ? &o.proxy
-                          : name == "--url"   ? &o.url
-                          : name == "--admin" ? &o.admin
-                          : name == "--log"   ? &o.log_path
-                                              : nullptr;
-    if (target == nullptr && name != "--timeout") {
-      return usageError("unknown argument: " + std::string(arg));
-    }
-    if (auto ok = check::readOptionInto(split, argc, argv, &i, target, &o.timeout_ms); !ok) {
-      return ok.error();
-    }
-  }
+  bool help_short = false;
+  check::OptionTable table{
+      .flags = {{"--help", &o.help}, {"-h", &help_short}, {"--json", &o.json}},
+      .values = {{"--cert", &o.cert_path}, {"--chain", &o.chain_path}, {"--error", &o.error_code},
+                 {"--proxy", &o.proxy}, {"--url", &o.url}, {"--admin", &o.admin},
+                 {"--log", &o.log_path}},
+      .timeout_ms = &o.timeout_ms};
+  if (auto ok = check::parseOptions(argc, argv, table); !ok) return ok.error();
+  o.help |= help_short;
   if (o.help) return o;
-  if (o.cert_path.empty()) return usageError("--cert is required");
+  if (o.cert_path.empty()) return check::usageError("--cert is required");
   if (!o.proxy.empty()) {
     if (auto ok = check::checkProxyUrl("--proxy", o.proxy); !ok) return ok.error();
   }
