@@ -128,9 +128,12 @@ class Nginx(Process):
       cache_port   proxy_cache in front of `origin_port`: GET keyed by the URI; POST keyed by
                    the request body (`proxy_cache_methods POST`), byte for byte, so a nonce
                    or a different encoding of the same CertID is a miss
+
+    `cache_extra`: more directives for the proxy_cache location (the workload section's
+    stale-serving and background-update settings).
     """
 
-    def __init__(self, workdir: Path, workers: int, origin_port: int):
+    def __init__(self, workdir: Path, workers: int, origin_port: int, cache_extra: str = ""):
         self.dir = workdir / "nginx"
         self.static_root = self.dir / "static"
         self.static_root.mkdir(parents=True)
@@ -191,6 +194,7 @@ class Nginx(Process):
                   proxy_cache_key "$request_method $uri $request_body";
                   proxy_cache_valid 200 1d;
                   proxy_cache_lock on;
+                  {cache_extra}
                 }}
               }}
             }}
