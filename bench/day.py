@@ -212,10 +212,18 @@ def analyse(client_log: Path, upstream_log: Path, schedule: list[dict], ca_ports
         first_done: dict[int, float] = {}
         pairs = set()
         waited, all_ms, waited_ms = 0, [], []
-        later = excluded = 0
+        later = excluded = waited_held = 0
         eligible = errors_eligible = errors_outage = expired_eligible = 0
         verdicts = defaultdict(int)
+        around = [0, 0, 0]  # errors in 30 s before the outage, during it, 30 s after it
         for start, end, serial, issuer, method, wall_end, status, verdict in reqs:
+            if verdict != "ok":
+                if outage_mono[0] - 30 <= start < outage_mono[0]:
+                    around[0] += 1
+                elif outage_mono[0] <= start < outage_mono[1]:
+                    around[1] += 1
+                elif outage_mono[1] <= start < outage_mono[1] + 30:
+                    around[2] += 1
             ms = (end - start) * 1000
             all_ms.append(ms)
             verdicts[verdict] += 1
@@ -223,6 +231,17 @@ def analyse(client_log: Path, upstream_log: Path, schedule: list[dict], ca_ports
             s = schedule[issuer]
             pairs.add((serial, int((wall_start - s["anchor"]) // s["interval"])))
             key = (peer, serial)
+            held = False  # the peer had received an answer whose nextUpdate is still ahead
+            ends_tops = valid.get(key)
+            if ends_tops:
+                i = bisect.bisect_left(ends_tops[0], start)
+                held = i > 0 and ends_tops[1][i - 1] > wall_start
+            if held:
+                eligible += 1
+                if verdict != "ok":
+                    errors_eligible += 1
+                    errors_outage += outage_mono[0] <= start < outage_mono[1]
+                    expired_eligible += verdict == "expired"
             if serial not in first_done:
                 first_done[serial] = end
                 excluded += 1
@@ -234,28 +253,20 @@ def analyse(client_log: Path, upstream_log: Path, schedule: list[dict], ca_ports
                 i = bisect.bisect_right(ends, start)
                 if i < len(ends) and ends[i] <= end:
                     waited += 1
+                    waited_held += held
                     waited_ms.append(ms)
-            ends_tops = valid.get(key)
-            if ends_tops:
-                i = bisect.bisect_left(ends_tops[0], start)
-                if i > 0 and ends_tops[1][i - 1] > wall_start:
-                    eligible += 1
-                    if verdict != "ok":
-                        errors_eligible += 1
-                        errors_outage += outage_mono[0] <= start < outage_mono[1]
-                        expired_eligible += verdict == "expired"
         fetched = sum(v for k, v in ca[peer].items() if k != "bad")
         out.append({
             "name": names[peer], "requests": len(reqs), "distinct_certs": len(first_done),
             "ca_requests": fetched, "ca_outcomes": dict(ca[peer]), "pairs": len(pairs),
             "ca_per_pair": fetched / max(1, len(pairs)),
             "later_requests": later, "first_touch_requests": excluded,
-            "waited": waited, "waited_share": waited / max(1, later),
+            "waited": waited, "waited_held": waited_held, "waited_share": waited / max(1, later),
             "waited_p50": _pct(waited_ms, 50), "waited_p99": _pct(waited_ms, 99),
             "all_p50": _pct(all_ms, 50), "all_p99": _pct(all_ms, 99),
             "eligible": eligible, "errors_eligible": errors_eligible,
             "errors_eligible_outage": errors_outage, "expired_eligible": expired_eligible,
-            "verdicts": dict(verdicts),
+            "verdicts": dict(verdicts), "errors_around_outage": around,
         })
     return out
 
@@ -286,7 +297,8 @@ def markdown(r: dict) -> str:
         kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(p["verdicts"].items()) if k != "ok")
         w(f"| {name} | {p['requests']:,} ({p['distinct_certs']:,}) | {p['ca_requests']:,} "
           f"({o.get('200', 0):,} / {o.get('304', 0):,} / {failed:,}) | {p['ca_per_pair']:.3f} "
-          f"| {p['waited_share'] * 100:.2f}% ({p['waited']:,} of {p['later_requests']:,}) "
+          f"| {p['waited_share'] * 100:.2f}% ({p['waited']:,} of {p['later_requests']:,}; "
+          f"{p['waited_held']:,} held a valid answer) "
           f"| {p['waited_p50']:.0f} / {p['waited_p99']:.0f} "
           f"| {p['all_p50']:.1f} / {p['all_p99']:.1f} "
           f"| {p['errors_eligible']:,} of {p['eligible']:,} ({p['errors_eligible_outage']:,}; "
@@ -299,13 +311,27 @@ def markdown(r: dict) -> str:
       "after its certificate's first touch (the first request for it and those sent while "
       "that one was in flight, excluded), during which a CA request for the same certificate "
       "from the same peer completed (CA and client log CLOCK_MONOTONIC: start < CA end ≤ "
-      "answer). Errors with a valid answer fetched: requests sent after the peer had received "
+      "answer); \"held a valid answer\": of those, the ones whose peer had already received "
+      "an answer for the certificate with nextUpdate still ahead (the waits refresh-ahead "
+      "is for). Errors with a valid answer fetched: requests sent after the peer had received "
       "an answer for the certificate whose nextUpdate was still ahead, answered with a "
       "non-200, a non-successful OCSP status, another serial, or an answer past its "
       "nextUpdate. All client errors: every request not answered that way, first touches "
       "included, by kind (http: a non-200 answer; ocsp: not successful, e.g. tryLater; "
       "expired; io: connection failed; timeout: no answer in 30 s). Latencies are the "
       "clients' (connect included when a new connection was needed).")
+    w("")
+    first, *anchors = r["peers"]
+    w("ocsp-proxy against the anchors, same run: CA requests "
+      + ", ".join(f"{first['ca_requests'] / max(1, a['ca_requests']):.2f}× {a['name']}'s"
+                  for a in anchors[1:]) + "; requests that waited on the CA "
+      + ", ".join(f"{first['waited'] / max(1, a['waited']):.2f}× {a['name']}'s"
+                  for a in anchors[1:]) + ".")
+    w("")
+    w("All client errors in the 30 s before the outage, during it, and in the 30 s after it "
+      "ended (the CA answering again): "
+      + "; ".join(f"{p['name']} {' / '.join(f'{n:,}' for n in p['errors_around_outage'])}"
+                  for p in r["peers"]) + ".")
     w("")
     w(f"Load generator: {c['arrivals']:,} arrivals in {c['seconds']:.0f} s, sent late by "
       f"p50 {c['lag_p50_ms']:.1f} ms, p99 {c['lag_p99_ms']:.1f} ms, max "
