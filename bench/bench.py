@@ -489,7 +489,8 @@ def main() -> int:
     ap.add_argument("--only", default="hits,miss,coalesce,scaling,memory",
                     help=f"comma-separated sections of {', '.join(SECTIONS)}")
     ap.add_argument("--quick", action="store_true",
-                    help="2 s runs, 1 round, 50 connections, 20,000 entries for memory")
+                    help="2 s runs, 1 round, 50 connections, 20,000 entries for memory, "
+                         "a 3-minute workload")
     ap.add_argument("--no-pin", action="store_true", help="do not pin servers and wrk apart")
     ap.add_argument("--markdown", help="also write the report as Markdown to this file")
     ap.add_argument("--json", help="also write every figure as JSON to this file")
