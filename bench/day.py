@@ -11,8 +11,8 @@ Peers, all started at once (the load is light: a few hundred requests a second i
                         the other), in-process caches on, one CA port for both
   nginx proxy_cache     GET keyed by URI, POST keyed by body; lock, stale on error, timeout,
                         updating and 5xx, background update, conditional revalidation
-  Squid                 forward cache, GET only (Squid cannot cache POST: its clients are
-                        sent every request as GET)
+  Squid                 forward cache with collapsed forwarding, GET only (Squid cannot
+                        cache POST: its clients are sent every request as GET)
 Proxies, nginx, Squid and redis-server run on the server CPU, the clients and the CA on the
 other (as the rest of the bench pins).
 """
@@ -103,7 +103,8 @@ def run(ctx) -> dict:
                                 redis_port=redis.port) for i in (0, 1)]
     with pinned(cpus):
         nginx = ctx.run.keep(Nginx(work, 1, ca_ports[2], cache_extra=NGINX_OPERATOR))
-        squid = ctx.run.keep(Squid(work, {OCSP_FQDN: "127.0.0.1"}))
+        squid = ctx.run.keep(Squid(work, {OCSP_FQDN: "127.0.0.1"},
+                                   extra="collapsed_forwarding on"))
     here = "127.0.0.1"
     peers = [
         {"name": names[0], "targets": [(here, memory.ports["ocsp"])], "post": True},
@@ -307,9 +308,10 @@ def markdown(r: dict) -> str:
     w("CA requests per (certificate, window): every request the peer's CA received (any "
       "outcome) ÷ the (certificate, production window) pairs in which that peer's clients "
       "asked for the certificate (a window is the interval over which the CA serves one "
-      "signed answer; 1.0 = one fetch per new answer in use). Waited: a client request, "
-      "after its certificate's first touch (the first request for it and those sent while "
-      "that one was in flight, excluded), during which a CA request for the same certificate "
+      "signed answer; 1.0 = one fetch per new answer in use; below 1 when an answer held is "
+      "served on into the next window, up to the peer's refresh point or max-age). "
+      "Waited: a client request, after its certificate's first touch (the first request "
+      "for it and those sent while that one was in flight, excluded), during which a CA request for the same certificate "
       "from the same peer completed (CA and client log CLOCK_MONOTONIC: start < CA end ≤ "
       "answer); \"held a valid answer\": of those, the ones whose peer had already received "
       "an answer for the certificate with nextUpdate still ahead (the waits refresh-ahead "

@@ -219,9 +219,10 @@ class Nginx(Process):
 class Squid(Process):
     """squid 5 as a forward proxy (clients send `GET http://ocsp.test.example:PORT/<b64>`),
     caching in memory only (no cache_dir), one process (`workers 1`: squid's SMP mode needs
-    a shared rock store to share a cache). `hosts` maps the origin's name to 127.0.0.1."""
+    a shared rock store to share a cache). `hosts` maps the origin's name to 127.0.0.1;
+    `extra`: more directives (the workload section's collapsed forwarding)."""
 
-    def __init__(self, workdir: Path, hosts: dict[str, str]):
+    def __init__(self, workdir: Path, hosts: dict[str, str], extra: str = ""):
         self.dir = workdir / "squid"
         self.dir.mkdir()
         self.port = free_port()
@@ -255,7 +256,7 @@ class Squid(Process):
             via off
             forwarded_for delete
             shutdown_lifetime 0 seconds
-            """))
+            """) + extra + "\n")
         if user_line:
             proxy_user = pwd.getpwnam("proxy")
             os.chown(d, proxy_user.pw_uid, proxy_user.pw_gid)
