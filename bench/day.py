@@ -272,6 +272,25 @@ def analyse(client_log: Path, upstream_log: Path, schedule: list[dict], ca_ports
     return out
 
 
+CAPTION = """\
+CA requests per (certificate, window): every request the peer's CA received (any outcome)
+÷ the (certificate, production window) pairs in which that peer's clients asked for the
+certificate (a window is the interval over which the CA serves one signed answer; 1.0 =
+one fetch per new answer in use; below 1 when an answer held is served on into the next
+window, up to the peer's refresh point or max-age). Waited: a client request, after its
+certificate's first touch (the first request for it and those sent while that one was in
+flight, excluded), during which a CA request for the same certificate from the same peer
+completed (CA and client log CLOCK_MONOTONIC: start < CA end ≤ answer); "held a valid
+answer": of those, the ones whose peer had already received an answer for the certificate
+with nextUpdate still ahead (the waits refresh-ahead is for). Errors with a valid answer
+fetched: requests sent after the peer had received an answer for the certificate whose
+nextUpdate was still ahead, answered with a non-200, a non-successful OCSP status, another
+serial, or an answer past its nextUpdate. All client errors: every request not answered
+that way, first touches included, by kind (http: a non-200 answer; ocsp: not successful,
+e.g. tryLater; expired; io: connection failed; timeout: no answer in 30 s). Latencies are
+the clients' (connect included when a new connection was needed)."""
+
+
 def markdown(r: dict) -> str:
     s, c = r["settings"], r["client"]
     out = []
@@ -305,23 +324,7 @@ def markdown(r: dict) -> str:
           f"| {p['errors_eligible']:,} of {p['eligible']:,} ({p['errors_eligible_outage']:,}; "
           f"{p['expired_eligible']:,}) | {errors:,}{f' ({kinds})' if kinds else ''} |")
     w("")
-    w("CA requests per (certificate, window): every request the peer's CA received (any "
-      "outcome) ÷ the (certificate, production window) pairs in which that peer's clients "
-      "asked for the certificate (a window is the interval over which the CA serves one "
-      "signed answer; 1.0 = one fetch per new answer in use; below 1 when an answer held is "
-      "served on into the next window, up to the peer's refresh point or max-age). "
-      "Waited: a client request, after its certificate's first touch (the first request "
-      "for it and those sent while that one was in flight, excluded), during which a CA "
-      "request for the same certificate from the same peer completed (CA and client log "
-      "CLOCK_MONOTONIC: start < CA end ≤ answer); \"held a valid answer\": of those, the ones whose peer had already received "
-      "an answer for the certificate with nextUpdate still ahead (the waits refresh-ahead "
-      "is for). Errors with a valid answer fetched: requests sent after the peer had received "
-      "an answer for the certificate whose nextUpdate was still ahead, answered with a "
-      "non-200, a non-successful OCSP status, another serial, or an answer past its "
-      "nextUpdate. All client errors: every request not answered that way, first touches "
-      "included, by kind (http: a non-200 answer; ocsp: not successful, e.g. tryLater; "
-      "expired; io: connection failed; timeout: no answer in 30 s). Latencies are the "
-      "clients' (connect included when a new connection was needed).")
+    w(" ".join(CAPTION.split()))
     w("")
     first, *anchors = r["peers"]
     w("ocsp-proxy against the anchors, same run: CA requests "
