@@ -30,7 +30,7 @@ from pathlib import Path
 import day_upstream
 from peers import Nginx, Process, Squid, pinned
 from pki import OCSP_FQDN
-from servers import RedisServer, free_port, wait_until
+from servers import RedisServer, free_port
 
 BENCH = Path(__file__).resolve().parent
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import calendar
 import hashlib
 import json
 import random
@@ -74,7 +75,6 @@ class Verdicts:
                 else:
                     utc = getattr(r, "next_update_utc", None)  # cryptography >= 43
                     if utc is None:
-                        import calendar
                         nu = calendar.timegm(r.next_update.utctimetuple()) if r.next_update else 0
                     else:
                         nu = utc.timestamp()
