@@ -43,8 +43,10 @@ proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504
 
 def add_options(ap) -> None:
     g = ap.add_argument_group("workload section (--only workload)")
-    g.add_argument("--workload-certs", type=int, default=100000)
-    g.add_argument("--workload-issuers", type=int, default=30)
+    g.add_argument("--workload-certs", type=int, default=100000,
+                   help="distinct certificates the clients ask for")
+    g.add_argument("--workload-issuers", type=int, default=30,
+                   help="issuing CAs (every second one answers through a delegated responder)")
     g.add_argument("--workload-zipf", type=float, default=1.1, help="Zipf exponent s")
     g.add_argument("--workload-rate", type=float, default=100,
                    help="arrivals per second (Poisson), each sent to every peer")
@@ -62,7 +64,8 @@ def add_options(ap) -> None:
                    help="START-END of the CA's full outage, as shares of the run")
     g.add_argument("--workload-post-share", type=float, default=0.3,
                    help="share of requests sent as POST to peers that cache POST")
-    g.add_argument("--workload-workstations", type=int, default=300)
+    g.add_argument("--workload-workstations", type=int, default=300,
+                   help="client hosts, each with its own keep-alive connections to every peer")
     g.add_argument("--workload-logs", metavar="DIR",
                    help="keep the client and CA request logs (and the CA schedule) in DIR")
 
