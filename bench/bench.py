@@ -14,6 +14,8 @@ Runs inside bench/run's network namespace (loopback only). Sections (--only):
   scaling    1 worker against 2 workers on hits, with the server pinned and unpinned
   memory     resident size at --memory-entries cached responses against the DER held
   million    (only when asked) 1,000,000 distinct CertIDs into a cache with a byte bound
+  workload   (only when asked) a hospital's day replayed in minutes against every peer, each
+             in front of its own time-scaled CA (bench/day.py)
 
 Server processes and the load generator are pinned to different CPUs when there are at
 least two; otherwise the report says they share. It measures; it asserts nothing (but it
@@ -41,6 +43,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
+import day  # noqa: E402
 import httpload  # noqa: E402
 import ocsp_client  # noqa: E402
 import probes  # noqa: E402
@@ -51,7 +54,7 @@ from proxy import Proxy, proxy_config, upstream  # noqa: E402
 from servers import RedisServer  # noqa: E402
 
 LUA = BENCH / "requests.lua"
-SECTIONS = ("hits", "miss", "coalesce", "scaling", "memory", "million")
+SECTIONS = ("hits", "miss", "coalesce", "scaling", "memory", "million", "workload")
 
 
 # -- wrk ----------------------------------------------------------------------------------
@@ -445,6 +448,9 @@ def markdown(report: dict) -> str:
         if key in report:
             w(probes.markdown(key, report[key]))
             w("")
+    if "workload" in report:
+        w(day.markdown(report["workload"]))
+        w("")
     return "\n".join(out)
 
 
@@ -483,13 +489,16 @@ def main() -> int:
     ap.add_argument("--only", default="hits,miss,coalesce,scaling,memory",
                     help=f"comma-separated sections of {', '.join(SECTIONS)}")
     ap.add_argument("--quick", action="store_true",
-                    help="2 s runs, 1 round, 50 connections, 20,000 entries for memory")
+                    help="2 s runs, 1 round, 50 connections, 20,000 entries for memory, "
+                         "a 3-minute workload")
     ap.add_argument("--no-pin", action="store_true", help="do not pin servers and wrk apart")
     ap.add_argument("--markdown", help="also write the report as Markdown to this file")
     ap.add_argument("--json", help="also write every figure as JSON to this file")
     ap.add_argument("--command", default="bash bench/run", help=argparse.SUPPRESS)
+    day.add_options(ap)
     args = ap.parse_args()
     if args.quick:
+        day.quick(args)
         args.duration, args.rounds, args.connections = 2, 1, "50"
         args.memory_entries = min(args.memory_entries, 20000)
         args.miss_requests = min(args.miss_requests, 100)
@@ -543,6 +552,8 @@ def main() -> int:
             if key in sections:
                 print(f"bench: {key}", file=sys.stderr)
                 report[key] = getattr(probes, key)(ctx)
+        if "workload" in sections:
+            report["workload"] = day.run(ctx)
         report["load_after"] = load_average()
         if load.load_samples:
             report["load_median"] = statistics.median(load.load_samples)

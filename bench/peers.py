@@ -128,9 +128,12 @@ class Nginx(Process):
       cache_port   proxy_cache in front of `origin_port`: GET keyed by the URI; POST keyed by
                    the request body (`proxy_cache_methods POST`), byte for byte, so a nonce
                    or a different encoding of the same CertID is a miss
+
+    `cache_extra`: more directives for the proxy_cache location (the workload section's
+    stale-serving and background-update settings).
     """
 
-    def __init__(self, workdir: Path, workers: int, origin_port: int):
+    def __init__(self, workdir: Path, workers: int, origin_port: int, cache_extra: str = ""):
         self.dir = workdir / "nginx"
         self.static_root = self.dir / "static"
         self.static_root.mkdir(parents=True)
@@ -191,6 +194,7 @@ class Nginx(Process):
                   proxy_cache_key "$request_method $uri $request_body";
                   proxy_cache_valid 200 1d;
                   proxy_cache_lock on;
+                  {cache_extra}
                 }}
               }}
             }}
@@ -215,9 +219,10 @@ class Nginx(Process):
 class Squid(Process):
     """squid 5 as a forward proxy (clients send `GET http://ocsp.test.example:PORT/<b64>`),
     caching in memory only (no cache_dir), one process (`workers 1`: squid's SMP mode needs
-    a shared rock store to share a cache). `hosts` maps the origin's name to 127.0.0.1."""
+    a shared rock store to share a cache). `hosts` maps the origin's name to 127.0.0.1;
+    `extra`: more directives (the workload section's collapsed forwarding)."""
 
-    def __init__(self, workdir: Path, hosts: dict[str, str]):
+    def __init__(self, workdir: Path, hosts: dict[str, str], extra: str = ""):
         self.dir = workdir / "squid"
         self.dir.mkdir()
         self.port = free_port()
@@ -251,7 +256,7 @@ class Squid(Process):
             via off
             forwarded_for delete
             shutdown_lifetime 0 seconds
-            """))
+            """) + extra + "\n")
         if user_line:
             proxy_user = pwd.getpwnam("proxy")
             os.chown(d, proxy_user.pw_uid, proxy_user.pw_gid)
