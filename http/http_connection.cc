@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -77,6 +78,19 @@ HttpConnection::~HttpConnection() {
 }
 
 void HttpConnection::start() {
+  // At a limit, the slowest connection makes room for this one, if there is one that may.
+  bool over_fds = fd_ >= server_.fd_ceiling_;
+  if (over_connection_limit_ || over_fds) {
+    if (HttpConnection* victim = server_.slowest(this, over_connection_limit_)) {
+      victim->evict();
+      over_connection_limit_ = false;
+      // The room is the victim's descriptor: this connection moves down into it. Kept on its
+      // own number above the ceiling, it would leave the freed one to the next accept() and
+      // each eviction would take one more descriptor out of the reserve (admin, upstreams,
+      // Redis) until accept() itself failed.
+      if (over_fds) over_fds = !moveBelow(server_.fd_ceiling_);
+    }
+  }
   read_ev_ = event_new(server_.base_, fd_, EV_READ | EV_PERSIST, &HttpConnection::onReadable, this);
   write_ev_ = event_new(server_.base_, fd_, EV_WRITE, &HttpConnection::onWritable, this);
   deadline_ev_ = evtimer_new(server_.base_, &HttpConnection::onDeadline, this);
@@ -85,18 +99,23 @@ void HttpConnection::start() {
     delete this;
     return;
   }
-  const bool over_fds = fd_ >= server_.fd_ceiling_;
   if (!over_connection_limit_ && !over_fds) return;
-  // At a limit: the slowest connection makes room for this one, if there is one that may.
-  if (HttpConnection* victim = server_.slowest(this, over_connection_limit_)) {
-    victim->evict();
-    over_connection_limit_ = false;
-    return;
-  }
   // Refused now, before any of the request is read: the answer goes out at once.
   close_at_once_ = over_fds;
   dispatch(over_fds ? LimitBreach::OpenFiles : LimitBreach::Connections,
            over_fds ? static_cast<uint64_t>(fd_) : 0);  // may delete this
+}
+
+bool HttpConnection::moveBelow(int ceiling) {
+  const int lower = fcntl(fd_, F_DUPFD_CLOEXEC, 0);  // the lowest free descriptor
+  if (lower < 0) return false;
+  if (lower >= ceiling) {
+    ::close(lower);
+    return false;
+  }
+  ::close(fd_);
+  fd_ = lower;
+  return true;
 }
 
 bool HttpConnection::evictable(int64_t now_ms, bool need_slot) const {

@@ -56,6 +56,8 @@ class HttpConnection {
   enum class State { Head, Body, Dispatched, Writing, Lingering };
 
   void start();
+  // Moves the socket to the lowest free descriptor if that is below `ceiling`: true if it did.
+  bool moveBelow(int ceiling);
   void reply(int code, std::string_view reason, std::string_view body,
              std::shared_ptr<const void> keep);
   // Whether it may be closed to make room for a new connection at `now_ms`: no request is

@@ -228,6 +228,40 @@ def test_at_the_open_file_limit_connections_are_refused_cheaply_and_admin_still_
     assert answer.status == 200 and parse_response(answer.body).response_status == SUCCESSFUL
 
 
+def test_evictions_at_the_open_file_limit_keep_the_descriptor_reserve(
+        pki, responder, start_proxy):
+    # Idle connections older than a second make room for new ones; the newcomer takes the
+    # evicted one's descriptor, so the reserve above the ceiling (admin listener, upstream
+    # fetches) stays free however long the clients keep coming.
+    proxy = start_proxy(responder.port, nofile=128, workers=1)
+    proxy.wait_for_log("open_file_limit", soft="128", hard="128")
+    der = make_request(pki.ica, pki.good)
+    assert curl("POST", proxy.url, der).status == 200
+    first = [socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
+             for _ in range(100)]
+    later = []
+    try:
+        time.sleep(1.3)
+        later = [socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
+                 for _ in range(150)]
+        time.sleep(1)
+        assert rejections(proxy, "evicted") >= 50
+        assert "event=accept_paused" not in proxy.log()
+        assert proxy.admin("/healthz").status == 200
+        # Every connection is either held (within the ceiling of 128 - 16 descriptors) or was
+        # answered 408/503: none is left unaccepted in the kernel's queue.
+        answers = [answer_so_far(conn) for conn in first + later]
+        held = [a for a in answers if a == b""]
+        assert all(a.startswith((b"HTTP/1.1 503", b"HTTP/1.1 408")) for a in answers if a)
+        assert 50 <= len(held) <= 112, len(held)
+    finally:
+        for conn in first + later:
+            conn.close()
+    time.sleep(0.5)
+    answer = curl("POST", proxy.url, der)
+    assert answer.status == 200 and parse_response(answer.body).response_status == SUCCESSFUL
+
+
 def test_more_header_fields_than_max_headers_get_431(pki, responder, start_proxy):
     proxy = start_proxy(responder.port, limits={**LIMITS, "max_headers": 10})
     der = make_request(pki.ica, pki.good)
