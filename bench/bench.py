@@ -7,7 +7,8 @@ Runs inside bench/run's network namespace (loopback only). Sections (--only):
   hits       warm hits, wrk with bench/requests.lua cycling through --requests distinct
              CertIDs, every configuration in alternating rounds (A B C ... A B C ...), the
              median round reported as a ratio to nginx static; then a paced run (fixed
-             offered rate) for p99 at 200 connections
+             offered rate) for p99 at 200 connections: wrk pausing between requests, and
+             with --paced-load an open loop (bench/paced_load.cc)
   miss       one request at a time for never-seen CertIDs: ocsp-proxy (miss, upstream
              fetch, validation, store) against asking `openssl ocsp` directly, interleaved
   coalesce   1,000 requests for one uncached CertID at the same moment: upstream requests
@@ -85,6 +86,37 @@ class Load:
         proc = subprocess.run(args, capture_output=True, text=True)
         self.load_samples.append(float(load_average().split()[0]))
         return parse_wrk(args, proc.returncode, proc.stdout, proc.stderr)
+
+    def paced(self, binary: str, port: int, connections: int, rate: float,
+              lua_args: list[str]) -> dict:
+        """One open-loop run of bench/paced_load.cc (each connection's requests due at
+        exponential intervals; latency from when a request was due) on wrk's CPUs."""
+        options = dict(a.split("=", 1) for a in lua_args)
+        args = [binary, "--port", str(port), "--connections", str(connections),
+                "--rate", f"{rate:.0f}", "--duration", str(self.duration_s),
+                "--mode", options["mode"], "--file", options["file"]]
+        if "prefix" in options:
+            args += ["--prefix", options["prefix"]]
+        if self.client_cpus:
+            args = ["taskset", "-c", ",".join(map(str, sorted(self.client_cpus))), *args]
+        proc = subprocess.run(args, capture_output=True, text=True)
+        self.load_samples.append(float(load_average().split()[0]))
+        if proc.returncode != 0 or "BENCH " not in proc.stdout:
+            raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n"
+                               f"{proc.stdout}\n{proc.stderr}")
+        f = json.loads(proc.stdout.split("BENCH ", 1)[1].splitlines()[0])
+        ms = {k[:-3]: v / 1000 for k, v in f.items() if k.endswith("_us")}
+        return {"rps": f["requests"] / (f["duration_us"] / 1e6), "requests": f["requests"],
+                "errors": f["errors_status"] + f["errors_io"] + f["unanswered"],
+                "p50": ms["p50"], "p90": ms["p90"], "p99": ms["p99"], "max": ms["max"],
+                "p999": ms["latency_p999"], "wire_p50": ms["wire_p50"],
+                "wire_p99": ms["wire_p99"], "lag_p99": ms["lag_p99"], "lag_max": ms["lag_max"]}
+
+
+def median_p99(rounds: list[dict]) -> dict:
+    """The round with the median p99 (its own figures), and every round's p99."""
+    ordered = sorted(rounds, key=lambda r: r["p99"])
+    return dict(ordered[len(ordered) // 2], rounds_p99=[r["p99"] for r in rounds])
 
 
 def parse_wrk(args: list[str], returncode: int, out: str, err: str) -> dict:
@@ -343,13 +375,18 @@ def section_hits(run: Run, load: Load, pki: Pki, requests: list[workload.Request
     most = report["hits"][max(report["hits"])]  # the run with the most connections
     rate = args.paced_rate or most["nginx static GET"]["rps"] / 2
     delay_ms = max(1, round(200 * 1000 / rate))
+    open_loop = {}
     for name in ("nginx static GET", "ocsp-proxy memory GET", "ocsp-proxy memory POST"):
         port, lua_args = configs[name]
         rounds = [load.wrk(f"http://127.0.0.1:{port}/", 200, lua_args + [f"delay_ms={delay_ms}"])
                   for _ in range(args.rounds)]
         paced[name] = median_round(rounds)
+        if args.paced_load:
+            rounds = [load.paced(args.paced_load, port, 200, rate, lua_args)
+                      for _ in range(args.rounds)]
+            open_loop[name] = median_p99(rounds)
     report["paced"] = {"connections": 200, "delay_ms": delay_ms, "offered": rate,
-                       "results": paced}
+                       "results": paced, "open_loop": open_loop}
 
 
 # -- report -------------------------------------------------------------------------------
@@ -444,6 +481,24 @@ def markdown(report: dict) -> str:
             w(f"| {name} | {m['rps']:,.0f} | {m['p50']:.2f} | {m['p90']:.2f} | {m['p99']:.2f} | "
               f"{m['max']:.2f} |")
         w("")
+        if p.get("open_loop"):
+            w(f"**Open loop: {p['connections']} connections, requests due at exponential "
+              f"intervals, {p['offered']:,.0f} req/s offered in all** (bench/paced_load.cc; "
+              "latency from when a request was due, so a client kept waiting by a busy "
+              "connection counts its wait; wire: from when it was sent; client lag: how late "
+              "the load generator itself sent, its own CPU's delay; median round by p99, "
+              "every round's p99 after it)")
+            w("")
+            w("| server, request | served req/s | p50 ms | p99 ms | p99.9 ms | max ms | "
+              "wire p50 / p99 ms | client lag p99 / max ms | p99 of each round |")
+            w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+            for name, m in p["open_loop"].items():
+                errors = f" ({m['errors']} errors)" if m["errors"] else ""
+                w(f"| {name}{errors} | {m['rps']:,.0f} | {m['p50']:.2f} | {m['p99']:.2f} | "
+                  f"{m['p999']:.2f} | {m['max']:.2f} | {m['wire_p50']:.2f} / "
+                  f"{m['wire_p99']:.2f} | {m['lag_p99']:.2f} / {m['lag_max']:.2f} | "
+                  + ", ".join(f"{v:.2f}" for v in m["rounds_p99"]) + " |")
+            w("")
     for key in ("miss", "coalesce", "scaling", "memory", "million"):
         if key in report:
             w(probes.markdown(key, report[key]))
@@ -476,6 +531,9 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=10000, help="distinct CertIDs cycled by wrk")
     ap.add_argument("--workers", type=int, default=0,
                     help="worker threads/processes per server; 0 = one per server CPU")
+    ap.add_argument("--paced-load", default=None, metavar="PATH",
+                    help="bench/paced_load.cc's binary (bench/run builds it): adds open-loop "
+                         "rows to the paced run")
     ap.add_argument("--paced-rate", type=float, default=0,
                     help="offered req/s of the paced run (200 connections); 0 = half of what "
                          "nginx static served closed-loop")
