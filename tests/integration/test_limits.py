@@ -191,13 +191,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def test_at_the_open_file_limit_connections_are_refused_cheaply_and_admin_still_answers(
-        pki, responder, start_proxy):
-    # A hard limit too: the proxy cannot raise its way out of it.
+def proxy_at_128_open_files(pki, responder, start_proxy):
+    """A proxy under a hard open-file limit of 128 (it cannot raise its way out), one worker,
+    and a request it has answered once."""
     proxy = start_proxy(responder.port, nofile=128, workers=1)
     proxy.wait_for_log("open_file_limit", soft="128", hard="128")
     der = make_request(pki.ica, pki.good)
     assert curl("POST", proxy.url, der).status == 200
+    return proxy, der
+
+
+def assert_answers_again(proxy, der: bytes) -> None:
+    """Once the clients have gone, a request is answered as before."""
+    time.sleep(0.5)
+    answer = curl("POST", proxy.url, der)
+    assert answer.status == 200 and parse_response(answer.body).response_status == SUCCESSFUL
+
+
+def test_at_the_open_file_limit_connections_are_refused_cheaply_and_admin_still_answers(
+        pki, responder, start_proxy):
+    proxy, der = proxy_at_128_open_files(pki, responder, start_proxy)
     cpu_before = cpu_seconds(proxy.pid)
     started = time.monotonic()
     conns = [socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
@@ -223,9 +236,7 @@ def test_at_the_open_file_limit_connections_are_refused_cheaply_and_admin_still_
     finally:
         for conn in conns:
             conn.close()
-    time.sleep(0.5)
-    answer = curl("POST", proxy.url, der)
-    assert answer.status == 200 and parse_response(answer.body).response_status == SUCCESSFUL
+    assert_answers_again(proxy, der)
 
 
 def test_evictions_at_the_open_file_limit_keep_the_descriptor_reserve(
@@ -233,10 +244,7 @@ def test_evictions_at_the_open_file_limit_keep_the_descriptor_reserve(
     # Idle connections older than a second make room for new ones; the newcomer takes the
     # evicted one's descriptor, so the reserve above the ceiling (admin listener, upstream
     # fetches) stays free however long the clients keep coming.
-    proxy = start_proxy(responder.port, nofile=128, workers=1)
-    proxy.wait_for_log("open_file_limit", soft="128", hard="128")
-    der = make_request(pki.ica, pki.good)
-    assert curl("POST", proxy.url, der).status == 200
+    proxy, der = proxy_at_128_open_files(pki, responder, start_proxy)
     first = [socket.create_connection(("127.0.0.1", proxy.ports["ocsp"]), timeout=10)
              for _ in range(100)]
     later = []
@@ -257,9 +265,7 @@ def test_evictions_at_the_open_file_limit_keep_the_descriptor_reserve(
     finally:
         for conn in first + later:
             conn.close()
-    time.sleep(0.5)
-    answer = curl("POST", proxy.url, der)
-    assert answer.status == 200 and parse_response(answer.body).response_status == SUCCESSFUL
+    assert_answers_again(proxy, der)
 
 
 def test_more_header_fields_than_max_headers_get_431(pki, responder, start_proxy):
