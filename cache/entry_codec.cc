@@ -82,7 +82,7 @@ std::string encodeEntry(const OcspEntry& e) {
   appendUint(out, fqdn.size(), 2);
   out.append(fqdn);
   appendUint(out, e.der.size(), 4);
-  out.append(e.der);
+  e.der.appendTo(out);
   return out;
 }
 
@@ -124,7 +124,7 @@ std::optional<OcspEntry> decodeEntry(std::string_view bytes, const FreshnessPoli
     return std::nullopt;
   }
   e.cacheable = true;
-  const Sha256Digest digest = sha256Digest(e.der);
+  const Sha256Digest digest = sha256Digest(e.der.whole());  // borrowed above: one part
   finishEntry(e, policy, asBytes(digest));
   if (der_sha256 != nullptr) *der_sha256 = digest;
   return e;

@@ -174,7 +174,7 @@ RedisSource::Verdict RedisSource::judge(const Pending& l, std::string_view value
     return Verdict::Invalid;
   }
   ValidationInput in;
-  in.der = decoded->der;
+  in.der = decoded->der.whole();  // not sealed: one part
   in.der_sha256 = asBytes(der_sha256);
   in.cert_ids = &q.cert_ids;
   in.issuer = l.lookup.route->issuer.get();

@@ -61,7 +61,7 @@ std::optional<SnapshotContent> collectSnapshot(const SnapshotSources& sources, i
       if (!e->cacheable || now >= e->hard_expiry) return;
       SnapshotAnswer a;
       a.key = key;
-      a.cert_ids = certIdsAnswered(key, e->der);
+      a.cert_ids = certIdsAnswered(key, e->der.bytes());
       if (a.cert_ids.empty()) {
         ++content.left_out;
         return;

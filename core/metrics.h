@@ -137,6 +137,11 @@ inline constexpr double kUpstreamLatencyBucketsSeconds[] = {0.005, 0.01, 0.025, 
   X(EntryArenaBytes, Gauge, "ocsp_proxy_entry_arena_bytes", ("state"), {},                        \
     "Memory of the cached answers' arena: spans (32 KiB each, blocks up to 4 KiB) or large "     \
     "(bigger blocks, and all of them under ASan). Against ocsp_proxy_cache_bytes: its slack.")  \
+  X(SharedCertsValues, Gauge, "ocsp_proxy_shared_certs_values", (), {},                         \
+    "Distinct responder certificate lists the cached answers share (at most 4,096): each "      \
+    "held once however many answers end with it.")                                              \
+  X(SharedCertsBytes, Gauge, "ocsp_proxy_shared_certs_bytes", (), {},                           \
+    "Bytes of those shared certificate lists (at most 8 MiB).")                                   \
   X(KnownSerials, Gauge, "ocsp_proxy_known_serials", (), {},                                     \
     "Serials known to be issued (upstream/known_serials.h): what the CRL bridge may answer "     \
     "good for.")                                                                                  \

@@ -47,44 +47,6 @@ InternedText& InternedText::operator=(std::string_view s) {
   return *this;
 }
 
-void EntryDer::assign(std::string_view bytes) {
-  if (bytes.size() > UINT32_MAX) throw std::length_error("entry DER over 4 GiB");
-  char* copy = nullptr;
-  if (!bytes.empty()) {
-    copy = new char[bytes.size()];
-    std::memcpy(copy, bytes.data(), bytes.size());
-  }
-  release();
-  data_ = copy;
-  size_ = static_cast<uint32_t>(bytes.size());
-  state_ = copy != nullptr ? State::Owned : State::Empty;
-}
-
-void EntryDer::borrow(std::string_view bytes) {
-  if (bytes.size() > UINT32_MAX) throw std::length_error("entry DER over 4 GiB");
-  release();
-  data_ = bytes.data();
-  size_ = static_cast<uint32_t>(bytes.size());
-  state_ = bytes.empty() ? State::Empty : State::Borrowed;
-}
-
-EntryDer& EntryDer::operator=(EntryDer&& other) noexcept {
-  if (this != &other) {
-    release();
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    state_ = std::exchange(other.state_, State::Empty);
-  }
-  return *this;
-}
-
-void EntryDer::release() noexcept {
-  if (state_ == State::Owned) delete[] data_;
-  data_ = nullptr;
-  size_ = 0;
-  state_ = State::Empty;
-}
-
 HttpDateText& HttpDateText::operator=(std::string_view s) {
   if (s.size() == kSize && s[0] != '\0') {
     std::memcpy(buf_, s.data(), kSize);
@@ -124,17 +86,30 @@ struct TrailingAllocator {
 }  // namespace
 
 std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry) {
-  const size_t size = entry.der.size();
-  t_trailing_wanted = size;
-  auto sealed = std::allocate_shared<OcspEntry>(TrailingAllocator<OcspEntry>(), std::move(entry));
-  char* bytes = std::exchange(t_trailing, nullptr);
-  if (size > 0) {
-    std::memcpy(bytes, sealed->der.data(), size);
-    sealed->der.release();
-    sealed->der.data_ = bytes;
-    sealed->der.size_ = static_cast<uint32_t>(size);
-    sealed->der.state_ = EntryDer::State::Inline;
+  // Before sealing the DER is in one part; a copy of a sealed entry owns contiguous bytes.
+  std::string joined;
+  std::string_view whole = entry.der.prefix();
+  if (!entry.der.contiguous()) {
+    joined = entry.der.bytes();
+    whole = joined;
   }
+  size_t suffix_size = 0;
+  const EntryDer::Shared* shared = EntryDer::shareSuffix(whole, &suffix_size);
+  const size_t prefix_size = whole.size() - suffix_size;
+  const size_t extra = whole.empty() ? 0 : EntryDer::blockBytes(prefix_size, shared);
+  std::shared_ptr<OcspEntry> sealed;
+  t_trailing_wanted = extra;
+  try {
+    sealed = std::allocate_shared<OcspEntry>(TrailingAllocator<OcspEntry>(), std::move(entry));
+  } catch (...) {
+    t_trailing_wanted = 0;
+    EntryDer::unshare(shared);
+    throw;
+  }
+  char* bytes = std::exchange(t_trailing, nullptr);
+  // The moved-into entry's DER still refers to the same bytes (owned or borrowed), which
+  // `whole` views; placeInline() copies them before letting them go.
+  if (extra > 0) sealed->der.placeInline(bytes, whole, prefix_size, shared);
   return sealed;
 }
 
@@ -143,6 +118,8 @@ size_t OcspEntry::footprint() const {
   // sealed entry is one block of the entry arena: control block (16 bytes), entry, DER, and
   // the arena's 8-byte prefix and rounding to 16 (16 on average; the cache adds its own
   // allowance for the rest); an entry still being built has its DER apart.
+  // A suffix shared with other entries (core/entry_der.h) is charged in full to each of them:
+  // the byte bound stays an upper bound of what the entries cost, whatever they share.
   const size_t block = 16 + sizeof(OcspEntry) + 16;
   return block + der.size() + (der.inline_with_entry() || der.empty() ? 0 : 16);
   // (A borrowed DER is counted as if owned: footprint() is asked of sealed entries.)
@@ -173,7 +150,7 @@ void finishEntry(OcspEntry& e, const FreshnessPolicy& policy, std::string_view d
   // Written in place: a Redis hit builds these for every answer.
   Sha256Digest computed;
   if (der_sha256.size() != 32) {
-    computed = sha256Digest(e.der);
+    computed = e.der.contiguous() ? sha256Digest(e.der.prefix()) : sha256Digest(e.der.bytes());
     der_sha256 = asBytes(computed);
   }
   // docs/ARCHITECTURE.md §4: without nextUpdate the answer is kept only briefly. The period is

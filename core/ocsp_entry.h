@@ -12,6 +12,8 @@
 #include <string_view>
 #include <utility>
 
+#include "core/entry_der.h"
+
 namespace ocsp {
 
 enum class CertStatus : uint8_t { Good, Revoked, Unknown };
@@ -61,58 +63,6 @@ class InternedText {
 
  private:
   const std::string* text_ = nullptr;
-};
-
-struct OcspEntry;
-// The immutable shared form of a built entry: the entry, its DER and the shared_ptr control
-// block in one allocation. Every entry the caches hold goes through it.
-std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry);
-
-// The DER of a cache entry. While an entry is being built it either owns a heap copy or
-// borrows the caller's bytes (borrow(): the upstream's body, a Redis reply), which must stay
-// valid until sealEntry(); sealEntry() copies the bytes into the same block as the entry and
-// its shared_ptr control block, so a cached answer is one allocation (README "Performance").
-// Copying always makes an owned copy, so a copy never points into another entry's block.
-class EntryDer {
- public:
-  EntryDer() = default;
-  EntryDer(const EntryDer& other) { assign(other.view()); }
-  EntryDer(EntryDer&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)),
-        size_(std::exchange(other.size_, 0)),
-        state_(std::exchange(other.state_, State::Empty)) {}
-  EntryDer& operator=(const EntryDer& other) {
-    if (this != &other) assign(other.view());
-    return *this;
-  }
-  EntryDer& operator=(EntryDer&& other) noexcept;
-  EntryDer& operator=(std::string_view bytes) {  // an owned copy
-    assign(bytes);
-    return *this;
-  }
-  ~EntryDer() { release(); }
-
-  // Refers to `bytes` without a copy; they must outlive this object or its sealEntry().
-  void borrow(std::string_view bytes);
-
-  std::string_view view() const { return std::string_view(data_, size_); }
-  operator std::string_view() const { return view(); }  // NOLINT: used as bytes
-  const char* data() const { return data_; }
-  size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
-  // True once sealEntry() placed the bytes in the entry's own block.
-  bool inline_with_entry() const { return state_ == State::Inline; }
-  friend bool operator==(const EntryDer& a, std::string_view b) { return a.view() == b; }
-
- private:
-  enum class State : uint8_t { Empty, Owned, Borrowed, Inline };
-  friend std::shared_ptr<const OcspEntry> sealEntry(OcspEntry&& entry);
-  void assign(std::string_view bytes);
-  void release() noexcept;
-
-  const char* data_ = nullptr;
-  uint32_t size_ = 0;
-  State state_ = State::Empty;
 };
 
 // An HTTP-date (RFC 9110 §5.6.7, always 29 characters) kept inline, or nothing.

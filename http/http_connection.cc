@@ -298,7 +298,7 @@ void HttpConnection::protocolError(int code, const char* reason, const char* det
 }
 
 void HttpConnection::reply(int code, std::string_view reason, std::string_view body,
-                           std::shared_ptr<const void> keep) {
+                           std::shared_ptr<const void> keep, std::string_view body_rest) {
   if (state_ != State::Dispatched) return;  // a second reply: ignored
   if (closed_) {
     // The client went away meanwhile: nothing to write.
@@ -322,7 +322,8 @@ void HttpConnection::reply(int code, std::string_view reason, std::string_view b
   } else if (exchange_.head_->minor == 0) {
     framing.connection = ResponseFraming::Connection::KeepAlive;
   }
-  response_.start(code, reason, framing, exchange_.extra_headers_, body, std::move(keep));
+  response_.start(code, reason, framing, exchange_.extra_headers_, body, std::move(keep),
+                  body_rest);
   state_ = State::Writing;
   last_write_ms_ = monotonicMs();
   flush();

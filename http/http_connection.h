@@ -59,7 +59,7 @@ class HttpConnection {
   // Moves the socket to the lowest free descriptor if that is below `ceiling`: true if it did.
   bool moveBelow(int ceiling);
   void reply(int code, std::string_view reason, std::string_view body,
-             std::shared_ptr<const void> keep);
+             std::shared_ptr<const void> keep, std::string_view body_rest = {});
   // Whether it may be closed to make room for a new connection at `now_ms`: no request is
   // being answered and none has come complete for kEvictAfterMs. `need_slot`: it must hold
   // a slot of limits.max_connections (a lingering one no longer does).

@@ -20,8 +20,8 @@ void HttpExchange::addHeader(std::string_view name, std::string_view value) {
 }
 
 void HttpExchange::reply(int code, std::string_view reason, std::string_view body,
-                         std::shared_ptr<const void> keep) {
-  conn_->reply(code, reason, body, std::move(keep));
+                         std::shared_ptr<const void> keep, std::string_view body_rest) {
+  conn_->reply(code, reason, body, std::move(keep), body_rest);
 }
 
 }  // namespace ocsp

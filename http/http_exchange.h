@@ -61,8 +61,10 @@ class HttpExchange {
   void closeAfterReply() { close_ = true; }
   // `body` is copied, unless `keep` is given: then `body` must point into memory that `keep`
   // keeps alive; it is held until the bytes are written. HEAD, 204 and 304 send no body.
+  // `body_rest`, which needs `keep` too, is sent right after `body` (a body held in two parts:
+  // a cached answer's own bytes and the certificates it shares with others).
   void reply(int code, std::string_view reason, std::string_view body = {},
-             std::shared_ptr<const void> keep = nullptr);
+             std::shared_ptr<const void> keep = nullptr, std::string_view body_rest = {});
 
   // What the handler keeps with this request while its answer is pending (a decoded query,
   // when it began), so that its callback captures only the exchange: that fits

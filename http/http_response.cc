@@ -37,7 +37,7 @@ void appendNumber(std::string& out, uint64_t n) {
 
 void HttpResponseWriter::start(int code, std::string_view reason, const ResponseFraming& framing,
                                std::string_view extra_headers, std::string_view body,
-                               std::shared_ptr<const void> keep) {
+                               std::shared_ptr<const void> keep, std::string_view body_rest) {
   std::string& h = head_;
   h.clear();
   h.append(framing.http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
@@ -49,7 +49,7 @@ void HttpResponseWriter::start(int code, std::string_view reason, const Response
   h.append("\r\n");
   if (framing.content_length) {
     h.append("Content-Length: ");
-    appendNumber(h, body.size());
+    appendNumber(h, body.size() + body_rest.size());
     h.append("\r\n");
   }
   if (framing.connection == ResponseFraming::Connection::Close) {
@@ -61,13 +61,16 @@ void HttpResponseWriter::start(int code, std::string_view reason, const Response
   h.append("\r\n");
   head_off_ = 0;
   body_off_ = 0;
+  body_rest_ = {};
   if (!framing.send_body) {
     body_ = {};
   } else if (keep) {
     body_ = body;
+    body_rest_ = body_rest;
     keep_ = std::move(keep);
-  } else if (!body.empty()) {
+  } else if (!body.empty() || !body_rest.empty()) {
     body_copy_.assign(body);
+    body_copy_.append(body_rest);
     body_ = body_copy_;
   } else {
     body_ = {};
@@ -75,14 +78,21 @@ void HttpResponseWriter::start(int code, std::string_view reason, const Response
 }
 
 HttpResponseWriter::Progress HttpResponseWriter::writeTo(int fd) {
-  while (head_off_ < head_.size() || body_off_ < body_.size()) {
-    iovec iov[2];
+  const size_t body_size = body_.size() + body_rest_.size();
+  while (head_off_ < head_.size() || body_off_ < body_size) {
+    iovec iov[3];
     int n_iov = 0;
     if (head_off_ < head_.size()) {
       iov[n_iov++] = {head_.data() + head_off_, head_.size() - head_off_};
     }
+    // A partial write may have stopped in either part of the body.
     if (body_off_ < body_.size()) {
       iov[n_iov++] = {const_cast<char*>(body_.data()) + body_off_, body_.size() - body_off_};
+    }
+    if (!body_rest_.empty() && body_off_ < body_size) {
+      const size_t in_rest = body_off_ > body_.size() ? body_off_ - body_.size() : 0;
+      iov[n_iov++] = {const_cast<char*>(body_rest_.data()) + in_rest,
+                      body_rest_.size() - in_rest};
     }
     msghdr msg{};
     msg.msg_iov = iov;
@@ -104,6 +114,7 @@ HttpResponseWriter::Progress HttpResponseWriter::writeTo(int fd) {
 void HttpResponseWriter::release() {
   keep_.reset();
   body_ = {};
+  body_rest_ = {};
 }
 
 }  // namespace ocsp

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "core/entry_arena.h"
+#include "core/entry_der.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/process_memory.h"
@@ -391,6 +392,9 @@ void addStatusCollectors(const AdminView& v) {
     m.gauge(Metric::EntryArenaBytes, {"spans"})
         .set(static_cast<int64_t>(arena.spans * entry_arena::kSpanBytes));
     m.gauge(Metric::EntryArenaBytes, {"large"}).set(static_cast<int64_t>(arena.large_bytes));
+    const shared_der::Stats shared = shared_der::stats();
+    m.gauge(Metric::SharedCertsValues).set(static_cast<int64_t>(shared.values));
+    m.gauge(Metric::SharedCertsBytes).set(static_cast<int64_t>(shared.bytes));
     if (int64_t rss = residentBytes(); rss > 0) m.gauge(Metric::ResidentBytes).set(rss);
     if (view->redis_status != nullptr) {
       int up = view->redis_status->upCount();

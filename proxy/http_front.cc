@@ -43,8 +43,7 @@ void send(HttpExchange& ex, HttpReply reply) {
   reply.forEachField([&ex](std::string_view name, std::string_view value) {
     ex.addHeader(name, value);
   });
-  const std::string_view body = reply.body();
-  ex.reply(reply.code, reply.reason, body, std::move(reply.keep));
+  ex.reply(reply.code, reply.reason, reply.bodyFirst(), std::move(reply.keep), reply.bodyRest());
 }
 
 // The OCSP GET path of a URL: its target without the query. Whatever path the responder
@@ -253,7 +252,7 @@ void HttpFront::answer(HttpExchange& ex, const Lookup& lookup, const Result<Answ
   const OcspQuery& query = *lookup.query;
   const int64_t latency_ms = monotonicMs() - started_ms;
   Statuses statuses;  // one parse of a multi-CertID answer, for the counters and the log
-  if (result && query.cert_ids.size() > 1) statuses = statusesIn(result->entry->der, query.cert_ids);
+  if (result && query.cert_ids.size() > 1) statuses = statusesIn(result->entry->der.bytes(), query.cert_ids);
   countAnswers(lookup, result, statuses);
   // The policy stage asked the issuer watch when it routed the query (Lookup::issuer_revoked).
   if (d_.revocation_log != nullptr ||

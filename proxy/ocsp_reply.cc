@@ -88,8 +88,10 @@ HttpReply ocspReply(const ReplyRequest& request, const Result<Answer>& result,
     return r;
   }
   r.result = resultFor(e.status);
-  // The body references the cached bytes (no copy); `keep` holds the entry until they are sent.
-  r.bytes = e.der;
+  // The body references the cached bytes (no copy), in the two parts the entry holds them in
+  // (core/entry_der.h); `keep` holds the entry until they are sent.
+  r.bytes = e.der.prefix();
+  r.bytes_rest = e.der.suffix();
   return r;
 }
 

@@ -100,10 +100,15 @@ struct HttpReply {
   std::string_view last_modified;
   std::string_view etag;
   std::string_view bytes;            // the body unless `text` is set
-  std::shared_ptr<const void> keep;  // keeps `bytes` and the header views valid
+  std::string_view bytes_rest;       // what follows `bytes` (a shared suffix of the DER)
+  std::shared_ptr<const void> keep;  // keeps `bytes`, `bytes_rest` and the header views valid
   std::string text;                  // a generated body (error text)
 
-  std::string_view body() const { return text.empty() ? bytes : std::string_view(text); }
+  // The body as sent: `text`, or `bytes` then `bytes_rest` (sent without joining them).
+  std::string_view bodyFirst() const { return text.empty() ? bytes : std::string_view(text); }
+  std::string_view bodyRest() const { return text.empty() ? bytes_rest : std::string_view(); }
+  // The whole body, copied.
+  std::string body() const { return std::string(bodyFirst()).append(bodyRest()); }
 
   // Every header field in the order it is sent; `f(name, value)`.
   template <class F>

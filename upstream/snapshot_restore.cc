@@ -81,7 +81,7 @@ AnswerOutcome checkAnswer(const SnapshotAnswerView& a, const IssuerIndex& index,
     return out;
   }
   ValidationInput in;
-  in.der = decoded->der;
+  in.der = decoded->der.whole();  // not sealed: one part
   in.der_sha256 = asBytes(der_sha256);
   in.cert_ids = &ids;
   in.issuer = route->issuer.get();

@@ -113,6 +113,10 @@ def test_counters_move_exactly_as_requests_are_answered(pki, responder, start_fo
         assert value(after, "ocsp_proxy_heap_bytes", state="in_use") > cached
         assert arena["spans"] >= 32768 and arena["spans"] % 32768 == 0
         assert arena["large"] == 0
+    # the three answers end with the same responder certificate (openssl ocsp -rsigner): one
+    # shared copy of it, however many answers use it
+    assert value(after, "ocsp_proxy_shared_certs_values") == 1
+    assert 0 < value(after, "ocsp_proxy_shared_certs_bytes") < cached
     # a circuit that never opened may have no series yet
     assert after.get(series("ocsp_proxy_circuit_open", fqdn=OCSP_FQDN), 0) == 0
 

@@ -95,7 +95,7 @@ TEST_CASE("a value is a version byte, fixed fields and two length-prefixed strin
   CHECK(static_cast<uint8_t>(bytes[0]) == 1);
   CHECK(static_cast<uint8_t>(bytes[kStatusAt]) == 1);
   CHECK(bytes.substr(kFqdnLengthAt + 2, e.upstream_fqdn.size()) == e.upstream_fqdn);
-  CHECK(bytes.ends_with(e.der));
+  CHECK(bytes.ends_with(e.der.bytes()));
 }
 
 TEST_CASE("derived fields follow the reader's freshness policy, not the writer's") {

@@ -121,10 +121,10 @@ TEST_CASE("past half its validity a hit is answered from cache and a refresh is 
   upstream.hold = true;
   Outcome hit = ask(memory, query());
   CHECK(hit.source == AnswerSource::Memory);
-  CHECK(hit.entry->der.view()[0] == 'x');
+  CHECK(hit.entry->der.bytes()[0] == 'x');
   CHECK(upstream.calls == 2);
   upstream.release();  // the refresh lands in the cache
-  CHECK(ask(memory, query()).entry->der.view()[0] == 'y');
+  CHECK(ask(memory, query()).entry->der.bytes()[0] == 'y');
   CHECK(memory.refreshesStarted() == 1);
 }
 
@@ -214,7 +214,7 @@ TEST_CASE("an older answer never replaces a newer one, and the newer one is serv
     upstream.answerWith(answer(kT0 + 3601, CertStatus::Good, 'n'));
     clock.set(kT0 + 3700 + 3600);
     CHECK(ask(memory, query()).entry->status == CertStatus::Good);
-    CHECK(cache.get(query().query->key, clock.now())->der.view()[0] == 'n');
+    CHECK(cache.get(query().query->key, clock.now())->der.bytes()[0] == 'n');
   }
   SUBCASE("at equal times a revoked answer is kept over a good one") {
     auto same_time_good = answer(kT0, CertStatus::Good, 'e');
@@ -336,5 +336,5 @@ TEST_CASE_FIXTURE(
   upstream.answerWith(validFor(kT0 + 60, 100, 'z'));
   CHECK(ask(memory, query()).source == AnswerSource::Memory);
   CHECK(upstream.calls == 2);
-  CHECK(ask(memory, query()).entry->der.view()[0] == 'z');
+  CHECK(ask(memory, query()).entry->der.bytes()[0] == 'z');
 }

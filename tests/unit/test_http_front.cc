@@ -232,7 +232,7 @@ TEST_CASE("GET and POST of a real request get the chain's DER with Date and Cont
     CAPTURE(request.substr(0, 4));
     Response r = rig.exchange(request);
     CHECK(r.code == 200);
-    CHECK(r.body == e->der.view());
+    CHECK(r.body == e->der.bytes());
     CHECK(r.headers["Content-Length"] == std::to_string(e->der.size()));
     CHECK(r.headers["Content-Type"] == "application/ocsp-response");
     CHECK(r.headers["Date"].size() == 29);  // an HTTP-date, RFC 9110 §5.6.7
@@ -268,7 +268,7 @@ TEST_CASE("HEAD gets the headers GET gets and no body; a matching ETag gets 304"
   CHECK(get.headers["ETag"] == e->etag.view());
   Response posted = rig.exchange(post("/", requestDer(), inm));
   CHECK(posted.code == 200);
-  CHECK(posted.body == e->der.view());
+  CHECK(posted.body == e->der.bytes());
   CHECK(rig.requests("responder", "good") == 2);
   CHECK(rig.requests("responder", "not_modified") == 1);
 }
@@ -283,7 +283,7 @@ TEST_CASE("a forward request is routed by its URL's host and counted as forward"
     CAPTURE(request.substr(0, 4));
     Response r = rig.exchange(request);
     CHECK(r.code == 200);
-    CHECK(r.body == e->der.view());
+    CHECK(r.body == e->der.bytes());
     CHECK(r.headers["ETag"] == e->etag.view());
     REQUIRE(rig.chain.last != nullptr);
     CHECK(rig.chain.last->mode == Mode::Forward);
@@ -315,7 +315,7 @@ TEST_CASE("a GET under the path of the CA's AIA URL is answered in responder and
     CAPTURE(target);
     Response r = rig.exchange(bodiless("GET", target));
     CHECK(r.code == 200);
-    CHECK(r.body == e->der.view());
+    CHECK(r.body == e->der.bytes());
     REQUIRE(rig.chain.last != nullptr);
     CHECK(rig.chain.last->request_der == requestDer());
   }
@@ -374,7 +374,7 @@ TEST_CASE("an origin-form request whose Host names an upstream is served as tran
     rig.chain.last = nullptr;
     Response r = rig.exchange(request);
     CHECK(r.code == 200);
-    CHECK(r.body == e->der.view());
+    CHECK(r.body == e->der.bytes());
     REQUIRE(rig.chain.last != nullptr);
     CHECK(rig.chain.last->mode == Mode::Transparent);
     CHECK(rig.chain.last->forward_upstream == std::optional<size_t>(0));
@@ -425,7 +425,7 @@ TEST_CASE("an origin-form request whose Host names no allowed host stays a local
     rig.chain.last = nullptr;
     Response r = rig.exchange(originForm("GET", "/gts1c3" + getPath(requestDer()), host));
     CHECK(r.code == 200);
-    CHECK(r.body == e->der.view());
+    CHECK(r.body == e->der.bytes());
     REQUIRE(rig.chain.last != nullptr);
     CHECK(rig.chain.last->mode == Mode::Responder);
     CHECK_FALSE(rig.chain.last->forward_upstream.has_value());
@@ -476,7 +476,7 @@ TEST_CASE("a request whose Via names this process is our own fetch come back: 50
     CAPTURE(via);
     Response r = rig.exchange(bodiless("GET", getPath(requestDer()), via));
     CHECK(r.code == 200);
-    CHECK(r.body == e->der.view());
+    CHECK(r.body == e->der.bytes());
   }
   CHECK(rig.chain.calls == 2);
 }

@@ -87,6 +87,8 @@ TEST_CASE(
       "ocsp_proxy_cache_misses_total 0",
       "ocsp_proxy_coalesced_total 0",
       "ocsp_proxy_snapshot_last_write_timestamp_seconds 0",
+      "ocsp_proxy_shared_certs_values 0",
+      "ocsp_proxy_shared_certs_bytes 0",
       "ocsp_proxy_known_serials 0",
       "process_resident_memory_bytes 0",
       "ocsp_proxy_build_info{version=\"" OCSP_PROXY_VERSION "\"} 1",

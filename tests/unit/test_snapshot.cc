@@ -226,7 +226,7 @@ TEST_CASE("answers and CRLs written to state_dir are served again after a restar
   for (const auto& held : h.answers) {
     auto served = fresh.cache.get(held.first, kT + 30);
     REQUIRE(served != nullptr);
-    CHECK(served->der.view() == held.second->der.view());
+    CHECK(served->der.bytes() == held.second->der.bytes());
     CHECK(served->status == held.second->status);
     CHECK(served->fetched_at == kT);
     CHECK(served->hard_expiry == held.second->hard_expiry);
@@ -299,7 +299,7 @@ TEST_CASE("a record that does not match its own bytes is dropped, counted invali
   c.answers[2].entry = c.answers[2].entry.substr(1);  // undecodable entry
   SnapshotAnswer signed_by_stranger;
   signed_by_stranger.key = forged.first;
-  signed_by_stranger.cert_ids = certIdsAnswered(forged.first, forged.second->der);
+  signed_by_stranger.cert_ids = certIdsAnswered(forged.first, forged.second->der.bytes());
   signed_by_stranger.entry = encodeEntry(*forged.second);
   c.answers.push_back(signed_by_stranger);
   OcspEntry from_the_future = *h.answers[0].second;  // a fetch time no clock of ours wrote
