@@ -24,7 +24,7 @@ class FqdnHealth {
     int64_t base_backoff_ms = 2'000;
     // A CA back from an outage is found at the next probe: at most this long after it
     // returned (one request per FQDN this often while it is down costs nothing).
-    int64_t max_backoff_ms = 15'000;
+    int64_t max_backoff_ms = 5'000;
   };
   explicit FqdnHealth(Policy policy) : policy_(policy) {}
   FqdnHealth() : FqdnHealth(Policy{}) {}
