@@ -142,8 +142,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!ids.empty() && cacheKeyFor(ids) == key);
     auto route = f.index->find(ids.front());
     FUZZ_CHECK(route != nullptr);
+    const std::string der = entry->der.bytes();  // a cached entry may hold it in two parts
     ValidationInput in;
-    in.der = entry->der;
+    in.der = der;
     in.cert_ids = &ids;
     in.issuer = route->issuer.get();
     in.now = now;
