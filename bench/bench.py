@@ -60,6 +60,11 @@ SECTIONS = ("hits", "miss", "coalesce", "scaling", "memory", "million", "workloa
 
 # -- wrk ----------------------------------------------------------------------------------
 
+def pinned_to(cpus: set[int] | None, args: list[str]) -> list[str]:
+    """`args` run on `cpus` (taskset), or as they are when not pinned."""
+    return ["taskset", "-c", ",".join(map(str, sorted(cpus))), *args] if cpus else args
+
+
 class Load:
     """How wrk is run: its CPUs and thread count, and the CPUs of the servers."""
 
@@ -76,9 +81,7 @@ class Load:
         threads = min(threads or self.threads, connections)
         args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s or self.duration_s}s",
                 "--timeout", "10s", "-s", str(LUA), url, "--", *lua_args]
-        if cpus:
-            args = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *args]
-        return args
+        return pinned_to(cpus, args)
 
     def wrk(self, url: str, connections: int, lua_args: list[str], **kwargs) -> dict:
         """One wrk run to its end; its figures."""
@@ -97,8 +100,7 @@ class Load:
                 "--mode", options["mode"], "--file", options["file"]]
         if "prefix" in options:
             args += ["--prefix", options["prefix"]]
-        if self.client_cpus:
-            args = ["taskset", "-c", ",".join(map(str, sorted(self.client_cpus))), *args]
+        args = pinned_to(self.client_cpus, args)
         proc = subprocess.run(args, capture_output=True, text=True)
         self.load_samples.append(float(load_average().split()[0]))
         if proc.returncode != 0 or "BENCH " not in proc.stdout:
@@ -108,8 +110,8 @@ class Load:
         ms = {k[:-3]: v / 1000 for k, v in f.items() if k.endswith("_us")}
         return {"rps": f["requests"] / (f["duration_us"] / 1e6), "requests": f["requests"],
                 "errors": f["errors_status"] + f["errors_io"] + f["unanswered"],
-                "p50": ms["p50"], "p90": ms["p90"], "p99": ms["p99"], "max": ms["max"],
-                "p999": ms["latency_p999"], "wire_p50": ms["wire_p50"],
+                "p50": ms["latency_p50"], "p90": ms["latency_p90"], "p99": ms["latency_p99"],
+                "max": ms["latency_max"], "p999": ms["latency_p999"], "wire_p50": ms["wire_p50"],
                 "wire_p99": ms["wire_p99"], "lag_p99": ms["lag_p99"], "lag_max": ms["lag_max"]}
 
 

@@ -377,15 +377,11 @@ int main(int argc, char** argv) {
   const double window_s = (end - measure_from) / 1e9;
   std::printf("BENCH {\"requests\": %llu, \"duration_us\": %.0f, \"offered_rps\": %.1f, "
               "\"errors_status\": %llu, \"errors_io\": %llu, \"unanswered\": %llu, "
-              "\"p50_us\": %.1f, \"p90_us\": %.1f, \"p99_us\": %.1f, \"max_us\": %.1f, %s, %s, "
-              "%s}\n",
+              "%s, %s, %s}\n",
               static_cast<unsigned long long>(f.requests), window_s * 1e6, o.rate,
               static_cast<unsigned long long>(f.errors_status),
               static_cast<unsigned long long>(f.errors_io),
               static_cast<unsigned long long>(unanswered_io),
-              percentile(f.latency, 0.50) / 1e3, percentile(f.latency, 0.90) / 1e3,
-              percentile(f.latency, 0.99) / 1e3,
-              f.latency.empty() ? 0.0 : *std::max_element(f.latency.begin(), f.latency.end()) / 1e3,
               summary("latency", f.latency).c_str(), summary("wire", f.wire).c_str(),
               summary("lag", f.lag).c_str());
   return f.requests > 0 ? 0 : 1;

@@ -228,9 +228,9 @@ def profile_sched(args, proxy, lua: list[str], work: Path, probe: dict, server_c
           f"{args.rate:,.0f} req/s offered, {figures['requests']:,} answered in "
           f"{figures['duration_us'] / 1e6:.0f} s; proxy (1 worker) on CPU {server_cpu}, "
           f"paced-load and perf on CPU {client_cpu}")
-    print(f"latency (due -> answered): p50 {figures['p50_us'] / 1e3:.3f}  p99 "
-          f"{figures['p99_us'] / 1e3:.3f}  p99.9 {figures['latency_p999_us'] / 1e3:.3f}  max "
-          f"{figures['max_us'] / 1e3:.3f} ms")
+    print(f"latency (due -> answered): p50 {figures['latency_p50_us'] / 1e3:.3f}  p99 "
+          f"{figures['latency_p99_us'] / 1e3:.3f}  p99.9 {figures['latency_p999_us'] / 1e3:.3f}  max "
+          f"{figures['latency_max_us'] / 1e3:.3f} ms")
     print(f"wire (sent -> answered):    p50 {figures['wire_p50_us'] / 1e3:.3f}  p99 "
           f"{figures['wire_p99_us'] / 1e3:.3f}  p99.9 {figures['wire_p999_us'] / 1e3:.3f}  max "
           f"{figures['wire_max_us'] / 1e3:.3f} ms")
